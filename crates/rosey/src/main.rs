@@ -1,1 +1,78 @@
-fn main() {}
+//! `rosey` — the one binary. Thin by design: parse flags, set up logging, hand over to the
+//! library crates. Each subcommand lives in its own file under `cmd/`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod logging;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rosey",
+    version,
+    about = "Rosey: a CyTube chat bot built as small services on a NATS bus"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the bot for every enabled channel (and the database service when `database.run_as_service`).
+    Run(cmd::run::RunArgs),
+    /// Run the bot only (needs a NATS server and a database service somewhere).
+    Bot(cmd::run::BotArgs),
+    /// Run the database service in the foreground.
+    DbService(cmd::db_service::DbServiceArgs),
+    /// Validate or migrate configuration files.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCommand),
+    /// Ask the database service for channel or user statistics.
+    Stats(cmd::stats::StatsArgs),
+    /// Queue an outbound chat message (the bot sends it, with retries).
+    Say(cmd::stats::SayArgs),
+    /// A local CyTube-compatible server for offline development, demos and tests.
+    Devserver(cmd::devserver::DevserverArgs),
+    /// Devserver + simulated chatters + bot + database service in one process; no network needed.
+    Demo(cmd::run::DemoArgs),
+    /// The benchmark suite.
+    Bench(cmd::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rosey: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(a) => cmd::run::run(a).await,
+            Command::Bot(a) => cmd::run::bot(a).await,
+            Command::DbService(a) => cmd::db_service::run(a).await,
+            Command::Config(c) => cmd::config::run(c).await,
+            Command::Stats(a) => cmd::stats::stats(a).await,
+            Command::Say(a) => cmd::stats::say(a).await,
+            Command::Devserver(a) => cmd::devserver::run(a).await,
+            Command::Demo(a) => cmd::run::demo(a).await,
+            Command::Bench(a) => cmd::bench::run(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line, with the chain of causes, never a backtrace.
+            eprintln!("rosey: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
