@@ -1,1 +1,20 @@
-//! placeholder
+//! The Rosey wire model: every payload that crosses the bus, the subject names, and the
+//! normalized chat event. Pure data — no I/O, no async — so every other crate can depend on it.
+//!
+//! # Layout
+//! - [`subjects`]: the one table of subject names (`rosey.db.*`) and the builders for
+//!   `rosey.events.<channel>.<kind>` and `rosey.commands.<channel>.<action>`.
+//! - [`payload`]: typed structs for every `rosey.db.*` event, request and reply (SPEC §3).
+//! - [`event`]: the normalized event the bot publishes (SPEC §4.2).
+//! - [`codec`]: the one JSON helper: decode with a size limit and an error naming the field.
+//!
+//! Compatibility rules (SPEC §2–§3): unknown fields are ignored on input, field names are
+//! exactly those of Rosey v0.5, and a missing `channel` means the default channel.
+
+pub mod codec;
+pub mod event;
+pub mod payload;
+pub mod subjects;
+
+pub use codec::{DecodeError, MAX_PAYLOAD_BYTES, decode, encode};
+pub use event::{EventBody, NormalizedEvent, UserData};

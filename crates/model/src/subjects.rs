@@ -1,0 +1,146 @@
+//! The one table of subject names. No other crate spells a `rosey.*` subject as a literal.
+//!
+//! `rosey.db.*` names are the wire contract with Rosey v0.5 (SPEC §3): never rename them.
+
+/// `user.joined` event.
+pub const USER_JOINED: &str = "rosey.db.user.joined";
+/// `user.left` event.
+pub const USER_LEFT: &str = "rosey.db.user.left";
+/// A chat line to count and keep.
+pub const MESSAGE_LOG: &str = "rosey.db.message.log";
+/// Periodic user-count sample.
+pub const STATS_USER_COUNT: &str = "rosey.db.stats.user_count";
+/// High-water mark candidate.
+pub const STATS_HIGH_WATER: &str = "rosey.db.stats.high_water";
+/// Bot status snapshot.
+pub const STATUS_UPDATE: &str = "rosey.db.status.update";
+/// An outbound message was delivered.
+pub const OUTBOUND_MARK_SENT: &str = "rosey.db.messages.outbound.mark_sent";
+/// An outbound message failed (retry or give up).
+pub const OUTBOUND_MARK_FAILED: &str = "rosey.db.messages.outbound.mark_failed";
+/// Audit row for a PM shell command.
+pub const ACTION_PM_COMMAND: &str = "rosey.db.action.pm_command";
+/// A media item started playing.
+pub const MEDIA_PLAYED: &str = "rosey.db.media.played";
+
+/// Query: due outbound messages.
+pub const OUTBOUND_GET: &str = "rosey.db.messages.outbound.get";
+/// Query: recent chat lines.
+pub const RECENT_CHAT_GET: &str = "rosey.db.stats.recent_chat.get";
+/// Query: channel statistics.
+pub const QUERY_CHANNEL_STATS: &str = "rosey.db.query.channel_stats";
+/// Query: one user's statistics.
+pub const QUERY_USER_STATS: &str = "rosey.db.query.user_stats";
+/// Query: user-count history.
+pub const QUERY_USER_COUNT_HISTORY: &str = "rosey.db.query.user_count_history";
+/// Request: put a message in the outbound queue.
+pub const OUTBOUND_ENQUEUE: &str = "rosey.db.messages.outbound.enqueue";
+
+/// Every fire-and-forget database event subject (SPEC §3.1). Durable mode puts exactly
+/// these, and nothing else, into the JetStream stream.
+pub const DB_EVENT_SUBJECTS: [&str; 10] = [
+    USER_JOINED,
+    USER_LEFT,
+    MESSAGE_LOG,
+    STATS_USER_COUNT,
+    STATS_HIGH_WATER,
+    STATUS_UPDATE,
+    OUTBOUND_MARK_SENT,
+    OUTBOUND_MARK_FAILED,
+    ACTION_PM_COMMAND,
+    MEDIA_PLAYED,
+];
+
+/// Every request/reply subject of the database service (SPEC §3.2).
+pub const DB_QUERY_SUBJECTS: [&str; 6] = [
+    OUTBOUND_GET,
+    RECENT_CHAT_GET,
+    QUERY_CHANNEL_STATS,
+    QUERY_USER_STATS,
+    QUERY_USER_COUNT_HISTORY,
+    OUTBOUND_ENQUEUE,
+];
+
+/// Wildcard over the whole database namespace.
+pub const DB_ALL: &str = "rosey.db.>";
+/// Prefix of the database namespace.
+pub const DB_PREFIX: &str = "rosey.db.";
+
+/// Prefix of the normalized event namespace.
+pub const EVENTS_PREFIX: &str = "rosey.events";
+/// Prefix of the command namespace.
+pub const COMMANDS_PREFIX: &str = "rosey.commands";
+
+/// Command action: send a chat line (`{message}`).
+pub const COMMAND_CHAT: &str = "chat";
+/// Command action: send a PM (`{to, message}`).
+pub const COMMAND_PM: &str = "pm";
+
+/// The channel used when a payload carries none and no channel is configured.
+pub const DEFAULT_CHANNEL: &str = "default";
+
+/// Is `subject` one of the database event subjects?
+pub fn is_db_event(subject: &str) -> bool {
+    DB_EVENT_SUBJECTS.contains(&subject)
+}
+
+/// Is `subject` one of the database request/reply subjects?
+pub fn is_db_query(subject: &str) -> bool {
+    DB_QUERY_SUBJECTS.contains(&subject)
+}
+
+/// `rosey.events.<channel>.<kind>`. The channel is made token-safe (see [`token`]).
+pub fn event_subject(channel: &str, kind: &str) -> String {
+    format!("{EVENTS_PREFIX}.{}.{}", token(channel), token(kind))
+}
+
+/// `rosey.commands.<channel>.<action>`.
+pub fn command_subject(channel: &str, action: &str) -> String {
+    format!("{COMMANDS_PREFIX}.{}.{}", token(channel), token(action))
+}
+
+/// Makes a string safe to use as one subject token: NATS tokens cannot be empty and cannot
+/// contain `.`, `*`, `>` or white space. CyTube channel names are `[\w-]{1,30}`, so real
+/// names pass through unchanged; anything else is replaced by `_`.
+pub fn token(s: &str) -> String {
+    if s.is_empty() {
+        return "_".to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c == '.' || c == '*' || c == '>' || c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_and_command_subjects() {
+        assert_eq!(
+            event_subject("MyChannel", "message"),
+            "rosey.events.MyChannel.message"
+        );
+        assert_eq!(command_subject("a-b", COMMAND_PM), "rosey.commands.a-b.pm");
+        assert_eq!(event_subject("x.y *>", "k"), "rosey.events.x_y___.k");
+        assert_eq!(event_subject("", "k"), "rosey.events._.k");
+    }
+
+    #[test]
+    fn event_and_query_tables_do_not_overlap() {
+        for s in DB_EVENT_SUBJECTS {
+            assert!(s.starts_with(DB_PREFIX));
+            assert!(!is_db_query(s), "{s}");
+        }
+        for s in DB_QUERY_SUBJECTS {
+            assert!(s.starts_with(DB_PREFIX));
+            assert!(!is_db_event(s), "{s}");
+        }
+    }
+}
