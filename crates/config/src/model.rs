@@ -1,0 +1,687 @@
+//! The typed v2 configuration: what the rest of Rosey reads.
+//!
+//! These structs are only ever built from a value that [`crate::validate`] has accepted, so
+//! deserialisation here does no checking of its own beyond shapes; every rule and every
+//! error message lives in the validator. Defaults come from [`crate::defaults`].
+//! Secrets are held in [`Secret`], whose `Debug` never shows the value, so a config can be
+//! logged with `?config` safely; `Serialize` does write them (the file must round-trip), so
+//! use [`Config::to_redacted_value`] for anything shown to a human.
+
+use std::{fmt, path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::defaults as d;
+
+/// A configuration value that must never be shown: a password or a token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for handing to the code that needs it (a login, a NATS connect).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The `version` key. Accepts `"2.0"`, `"2"`, `2` and `2.0` (the validator has already
+/// rejected anything else); always written back as `"2.0"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Version;
+
+impl Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(d::VERSION)
+    }
+}
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(de)?;
+        if crate::source::is_v2_version(&v) {
+            Ok(Version)
+        } else {
+            Err(serde::de::Error::custom(format!("unsupported version {v}")))
+        }
+    }
+}
+
+/// The whole v2 configuration (SPEC §6.1).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Always v2 once loaded.
+    pub version: Version,
+    /// The bus. Missing section = the embedded in-process bus.
+    pub nats: NatsConfig,
+    /// Storage and the in-process database service.
+    pub database: DatabaseConfig,
+    /// The CyTube channels to join. May be empty (a database-service-only deployment).
+    pub platforms: Vec<PlatformConfig>,
+    /// The PM command shell.
+    pub shell: ShellConfig,
+    /// Log level, format and the chat/media log files.
+    pub logging: LoggingConfig,
+    /// The v1 `llm` object, carried over verbatim for a future LLM feature; unused today.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<Map<String, Value>>,
+    /// v1 keys that have no v2 meaning, kept by `rosey config migrate` so nothing is lost.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub legacy: Map<String, Value>,
+}
+
+/// `nats`: how to reach the bus (SPEC §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NatsConfig {
+    /// One server, several, or the embedded bus.
+    pub url: NatsUrl,
+    /// How long one connection attempt may take.
+    #[serde(with = "secs")]
+    pub connection_timeout: Duration,
+    /// `-1` = forever; see [`NatsConfig::max_reconnects`].
+    pub max_reconnect_attempts: i64,
+    /// Pause between reconnection attempts.
+    #[serde(with = "secs")]
+    pub reconnect_delay: Duration,
+    /// User name for user/password authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Password for user/password authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Token authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// A `.creds` file (JWT + nkey seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<PathBuf>,
+    /// A file holding an nkey seed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nkey: Option<PathBuf>,
+    /// TLS settings; `None` = plain unless the URL says `tls://`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// Durable mode: database events go through a JetStream stream (SPEC §3.4).
+    pub jetstream: bool,
+    /// The stream and consumer used when `jetstream` is true.
+    pub jetstream_options: JetStreamOptions,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: NatsUrl::Embedded,
+            connection_timeout: Duration::from_secs_f64(d::NATS_CONNECTION_TIMEOUT_SECS),
+            max_reconnect_attempts: d::NATS_MAX_RECONNECT_ATTEMPTS,
+            reconnect_delay: Duration::from_secs_f64(d::NATS_RECONNECT_DELAY_SECS),
+            user: None,
+            password: None,
+            token: None,
+            credentials: None,
+            nkey: None,
+            tls: None,
+            jetstream: d::NATS_JETSTREAM,
+            jetstream_options: JetStreamOptions::default(),
+        }
+    }
+}
+
+impl NatsConfig {
+    /// True when Rosey should use the in-process bus instead of a NATS server.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.url, NatsUrl::Embedded)
+    }
+
+    /// The server URLs to try; empty for the embedded bus.
+    pub fn server_urls(&self) -> &[String] {
+        match &self.url {
+            NatsUrl::Embedded => &[],
+            NatsUrl::Servers(urls) => urls,
+        }
+    }
+
+    /// `max_reconnect_attempts` in the shape async-nats wants: `None` = forever.
+    pub fn max_reconnects(&self) -> Option<usize> {
+        usize::try_from(self.max_reconnect_attempts).ok()
+    }
+}
+
+/// `nats.url`: `"embedded"`, one URL, or a list of URLs (a cluster).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "NatsUrlRepr", into = "NatsUrlRepr")]
+pub enum NatsUrl {
+    /// The in-process bus: one process, no NATS server.
+    Embedded,
+    /// NATS servers, tried in order.
+    Servers(Vec<String>),
+}
+
+impl NatsUrl {
+    /// Parses the form used on the command line and in `NATS_URL`: `"embedded"`, or one or
+    /// more URLs separated by commas (the NATS tools' convention).
+    pub fn parse_list(s: &str) -> Self {
+        if s.trim() == d::NATS_URL_EMBEDDED {
+            return NatsUrl::Embedded;
+        }
+        NatsUrl::Servers(
+            s.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum NatsUrlRepr {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<NatsUrlRepr> for NatsUrl {
+    fn from(r: NatsUrlRepr) -> Self {
+        match r {
+            NatsUrlRepr::One(s) if s == d::NATS_URL_EMBEDDED => NatsUrl::Embedded,
+            NatsUrlRepr::One(s) => NatsUrl::Servers(vec![s]),
+            NatsUrlRepr::Many(v) => NatsUrl::Servers(v),
+        }
+    }
+}
+
+impl From<NatsUrl> for NatsUrlRepr {
+    fn from(u: NatsUrl) -> Self {
+        match u {
+            NatsUrl::Embedded => NatsUrlRepr::One(d::NATS_URL_EMBEDDED.to_owned()),
+            NatsUrl::Servers(mut v) if v.len() == 1 => NatsUrlRepr::One(v.remove(0)),
+            NatsUrl::Servers(v) => NatsUrlRepr::Many(v),
+        }
+    }
+}
+
+/// `nats.tls`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// CA certificate(s) to trust, PEM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate, PEM (needs `key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// Client private key, PEM (needs `cert`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// Refuse to connect without TLS.
+    pub required: bool,
+}
+
+/// `nats.jetstream_options`: the durable stream for `rosey.db.*` events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JetStreamOptions {
+    /// Stream name.
+    pub stream: String,
+    /// Durable consumer name shared by the database services.
+    pub consumer: String,
+    /// Oldest event kept; zero = no age limit.
+    #[serde(with = "secs")]
+    pub max_age: Duration,
+    /// Stream size limit in bytes; `-1` = unlimited.
+    pub max_bytes: i64,
+    /// Window for de-duplicating re-published events by message id.
+    #[serde(with = "secs")]
+    pub duplicate_window: Duration,
+    /// File or memory storage.
+    pub storage: StorageKind,
+    /// Replica count (1 for a single server).
+    pub replicas: u8,
+}
+
+impl Default for JetStreamOptions {
+    fn default() -> Self {
+        Self {
+            stream: d::JETSTREAM_STREAM.to_owned(),
+            consumer: d::JETSTREAM_CONSUMER.to_owned(),
+            max_age: Duration::from_secs_f64(d::JETSTREAM_MAX_AGE_SECS),
+            max_bytes: d::JETSTREAM_MAX_BYTES,
+            duplicate_window: Duration::from_secs_f64(d::JETSTREAM_DUPLICATE_WINDOW_SECS),
+            storage: StorageKind::File,
+            replicas: d::JETSTREAM_REPLICAS,
+        }
+    }
+}
+
+/// `nats.jetstream_options.storage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Survives a server restart.
+    #[default]
+    File,
+    /// Faster, lost on restart.
+    Memory,
+}
+
+/// `database`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// The SQLite file.
+    pub path: PathBuf,
+    /// Whether `rosey run` also runs the database service in-process.
+    pub run_as_service: bool,
+    /// How long the periodic maintenance task keeps rows (SPEC §7).
+    pub retention: RetentionConfig,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from(d::DATABASE_PATH),
+            run_as_service: d::DATABASE_RUN_AS_SERVICE,
+            retention: RetentionConfig::default(),
+        }
+    }
+}
+
+/// `database.retention`. Zero means "keep forever".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// `recent_chat` rows older than this many hours are trimmed.
+    pub recent_chat_hours: u64,
+    /// `user_count_history` rows older than this many days are trimmed.
+    pub user_count_history_days: u64,
+    /// Sent `outbound_messages` older than this many days are trimmed.
+    pub sent_outbound_days: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            recent_chat_hours: d::RETENTION_RECENT_CHAT_HOURS,
+            user_count_history_days: d::RETENTION_USER_COUNT_HISTORY_DAYS,
+            sent_outbound_days: d::RETENTION_SENT_OUTBOUND_DAYS,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// `recent_chat_hours` as a duration; `None` = keep forever.
+    pub fn recent_chat(&self) -> Option<Duration> {
+        nonzero(self.recent_chat_hours, 3600)
+    }
+    /// `user_count_history_days` as a duration; `None` = keep forever.
+    pub fn user_count_history(&self) -> Option<Duration> {
+        nonzero(self.user_count_history_days, 86_400)
+    }
+    /// `sent_outbound_days` as a duration; `None` = keep forever.
+    pub fn sent_outbound(&self) -> Option<Duration> {
+        nonzero(self.sent_outbound_days, 86_400)
+    }
+}
+
+fn nonzero(n: u64, unit_secs: u64) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_secs(n.saturating_mul(unit_secs)))
+}
+
+/// `platforms[].type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    /// A CyTube server.
+    #[default]
+    Cytube,
+}
+
+/// One entry of `platforms`: a CyTube channel to join.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformConfig {
+    /// Always CyTube today.
+    #[serde(rename = "type", default)]
+    pub kind: PlatformKind,
+    /// Unique name; also picks the `ROSEY_<NAME>_PASSWORD` variable.
+    pub name: String,
+    /// Disabled platforms are kept in the file but not joined.
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    /// The server, e.g. `https://cytu.be`.
+    pub domain: String,
+    /// The channel and its optional password.
+    pub channel: Channel,
+    /// The account to log in with; `None` = anonymous (read-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Login>,
+    /// How long to wait for the server to answer a request.
+    #[serde(with = "secs", default = "default_response_timeout")]
+    pub response_timeout: Duration,
+    /// Pause before reconnecting after the connection drops.
+    #[serde(with = "secs", default = "default_restart_delay")]
+    pub restart_delay: Duration,
+    /// v1 `proxy` (`"host:port"`), carried over by migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// v1 `retry`: connection attempts before giving up (`-1` = forever), carried over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<i64>,
+    /// v1 `retry_delay`: pause between those attempts, carried over.
+    #[serde(with = "opt_secs", default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay: Option<Duration>,
+}
+
+fn default_enabled() -> bool {
+    d::PLATFORM_ENABLED
+}
+fn default_response_timeout() -> Duration {
+    Duration::from_secs_f64(d::PLATFORM_RESPONSE_TIMEOUT_SECS)
+}
+fn default_restart_delay() -> Duration {
+    Duration::from_secs_f64(d::PLATFORM_RESTART_DELAY_SECS)
+}
+
+impl PlatformConfig {
+    /// The environment variable that may hold this platform's user password:
+    /// `ROSEY_<NAME>_PASSWORD`, NAME upper-cased with every non-alphanumeric made `_`.
+    pub fn password_env_var(&self) -> String {
+        crate::env::platform_password_var(&self.name)
+    }
+
+    /// The domain without a trailing slash, ready for joining paths onto.
+    pub fn base_url(&self) -> &str {
+        self.domain.trim_end_matches('/')
+    }
+}
+
+/// `platforms[].channel`: `"name"` or `["name", "password"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "NameAndSecret", into = "NameAndSecret")]
+pub struct Channel {
+    /// The channel name.
+    pub name: String,
+    /// The channel password, for password-protected channels.
+    pub password: Option<Secret>,
+}
+
+/// `platforms[].user`: `["name", "password"]` (registered) or `["name"]` (guest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "NameAndSecret", into = "NameAndSecret")]
+pub struct Login {
+    /// The account or guest name.
+    pub name: String,
+    /// The account password; `None` = log in as a guest with `name`.
+    pub password: Option<Secret>,
+}
+
+/// The file shapes behind [`Channel`] and [`Login`].
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum NameAndSecret {
+    Name(String),
+    List(Vec<String>),
+}
+
+fn split_name_and_secret(r: NameAndSecret) -> Result<(String, Option<Secret>), String> {
+    match r {
+        NameAndSecret::Name(n) => Ok((n, None)),
+        NameAndSecret::List(v) => {
+            let mut it = v.into_iter();
+            match (it.next(), it.next(), it.next()) {
+                (Some(n), pw, None) => Ok((n, pw.map(Secret))),
+                _ => Err("expected [name] or [name, password]".to_owned()),
+            }
+        }
+    }
+}
+
+impl TryFrom<NameAndSecret> for Channel {
+    type Error = String;
+    fn try_from(r: NameAndSecret) -> Result<Self, String> {
+        let (name, password) = split_name_and_secret(r)?;
+        Ok(Channel { name, password })
+    }
+}
+
+impl From<Channel> for NameAndSecret {
+    fn from(c: Channel) -> Self {
+        match c.password {
+            None => NameAndSecret::Name(c.name),
+            Some(pw) => NameAndSecret::List(vec![c.name, pw.0]),
+        }
+    }
+}
+
+impl TryFrom<NameAndSecret> for Login {
+    type Error = String;
+    fn try_from(r: NameAndSecret) -> Result<Self, String> {
+        let (name, password) = split_name_and_secret(r)?;
+        Ok(Login { name, password })
+    }
+}
+
+impl From<Login> for NameAndSecret {
+    fn from(l: Login) -> Self {
+        let mut v = vec![l.name];
+        v.extend(l.password.map(|p| p.0));
+        NameAndSecret::List(v)
+    }
+}
+
+/// `shell`: the PM command shell (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShellConfig {
+    /// Whether moderators' PMs are treated as commands.
+    pub enabled: bool,
+    /// Lowest rank allowed to use it.
+    pub min_rank: f64,
+}
+
+impl Default for ShellConfig {
+    fn default() -> Self {
+        Self {
+            enabled: d::SHELL_ENABLED,
+            min_rank: d::SHELL_MIN_RANK,
+        }
+    }
+}
+
+/// `logging`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggingConfig {
+    /// Default level (`RUST_LOG` / `--log-level` still win, at the binary's edge).
+    pub level: LogLevel,
+    /// Human-readable lines or JSON objects.
+    pub format: LogFormat,
+    /// Where to append chat lines, if anywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_log_file: Option<PathBuf>,
+    /// Where to append media changes, if anywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_log_file: Option<PathBuf>,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            level: LogLevel::Info,
+            format: LogFormat::Text,
+            chat_log_file: None,
+            media_log_file: None,
+        }
+    }
+}
+
+/// `logging.level`. Also accepts the Python names v1 files use (`WARNING`, `CRITICAL`),
+/// in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum LogLevel {
+    /// Everything.
+    Trace,
+    /// Diagnostics.
+    Debug,
+    /// Lifecycle events an operator cares about.
+    Info,
+    /// Recovered problems.
+    Warn,
+    /// Problems that need a human.
+    Error,
+}
+
+impl LogLevel {
+    /// Every spelling accepted in a file, for error messages.
+    pub const ACCEPTED: &'static [&'static str] = &[
+        "trace", "debug", "info", "warn", "warning", "error", "critical",
+    ];
+
+    /// Parses a level name, case-insensitively.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "trace" => Self::Trace,
+            "debug" => Self::Debug,
+            "info" => Self::Info,
+            "warn" | "warning" => Self::Warn,
+            "error" | "critical" | "fatal" => Self::Error,
+            _ => return None,
+        })
+    }
+
+    /// The name `tracing` filters understand.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "trace",
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl TryFrom<String> for LogLevel {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("unknown log level {s:?}"))
+    }
+}
+
+impl From<LogLevel> for &'static str {
+    fn from(l: LogLevel) -> Self {
+        l.as_str()
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `logging.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Durations are written as seconds (integer or fractional).
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        // Whole seconds print as integers so `--print` shows `5`, not `5.0`.
+        if d.subsec_nanos() == 0 {
+            s.serialize_u64(d.as_secs())
+        } else {
+            s.serialize_f64(d.as_secs_f64())
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(de)?;
+        Duration::try_from_secs_f64(secs).map_err(D::Error::custom)
+    }
+}
+
+/// [`secs`] for an optional duration (`null` or absent = `None`).
+mod opt_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::secs::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(de)?
+            .map(|secs| Duration::try_from_secs_f64(secs).map_err(D::Error::custom))
+            .transpose()
+    }
+}
+
+impl Config {
+    /// The platforms to join, in file order.
+    pub fn enabled_platforms(&self) -> impl Iterator<Item = &PlatformConfig> {
+        self.platforms.iter().filter(|p| p.enabled)
+    }
+
+    /// The platform with this name, enabled or not.
+    pub fn platform(&self, name: &str) -> Option<&PlatformConfig> {
+        self.platforms.iter().find(|p| p.name == name)
+    }
+
+    /// The channel name used where one channel must be assumed (the database's default
+    /// channel, `rosey say` without `--channel`): the first enabled platform's channel,
+    /// else [`d::DEFAULT_CHANNEL`].
+    pub fn default_channel(&self) -> &str {
+        self.enabled_platforms()
+            .next()
+            .map_or(d::DEFAULT_CHANNEL, |p| p.channel.name.as_str())
+    }
+
+    /// The configuration as a JSON value, secrets included (this is what round-trips).
+    pub fn to_value(&self) -> Value {
+        // Serialising these plain structs into a `Value` cannot fail: every map key is a
+        // string and every float is finite (durations and validated ranks).
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The effective configuration with every secret replaced, for `--print` and logs.
+    pub fn to_redacted_value(&self) -> Value {
+        let mut v = self.to_value();
+        crate::redact::redact(&mut v);
+        v
+    }
+
+    /// [`Config::to_redacted_value`] as pretty JSON, keys in the documented order.
+    pub fn to_redacted_json(&self) -> String {
+        crate::render::to_pretty_json(&self.to_redacted_value())
+    }
+}

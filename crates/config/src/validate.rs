@@ -1,0 +1,716 @@
+//! Validation of a parsed v2 file: every rule of the configuration, reporting every problem
+//! at once, each with its field path and what was expected.
+//!
+//! This works on the untyped `serde_json::Value` so that one wrong field does not hide the
+//! others (typed deserialisation stops at the first error). It must stay in step with
+//! [`crate::model`]: anything accepted here must deserialise there.
+
+use std::{collections::HashMap, fmt};
+
+use serde_json::{Map, Value};
+
+use crate::{
+    env,
+    model::LogLevel,
+    source::{self, Generation},
+};
+
+/// One thing wrong with a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where: `platforms[0].domain`, `nats.tls.key`; empty for the file as a whole.
+    pub path: String,
+    /// What is wrong and what was expected: `missing`, `expected a number ≥ 0, got "two"`.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "nats",
+    "database",
+    "platforms",
+    "shell",
+    "logging",
+    "llm",
+    "legacy",
+];
+const NATS_KEYS: &[&str] = &[
+    "url",
+    "connection_timeout",
+    "max_reconnect_attempts",
+    "reconnect_delay",
+    "user",
+    "password",
+    "token",
+    "credentials",
+    "nkey",
+    "tls",
+    "jetstream",
+    "jetstream_options",
+];
+const TLS_KEYS: &[&str] = &["ca", "cert", "key", "required"];
+const JETSTREAM_KEYS: &[&str] = &[
+    "stream",
+    "consumer",
+    "max_age",
+    "max_bytes",
+    "duplicate_window",
+    "storage",
+    "replicas",
+];
+const DATABASE_KEYS: &[&str] = &["path", "run_as_service", "retention"];
+const RETENTION_KEYS: &[&str] = &[
+    "recent_chat_hours",
+    "user_count_history_days",
+    "sent_outbound_days",
+];
+const PLATFORM_KEYS: &[&str] = &[
+    "type",
+    "name",
+    "enabled",
+    "domain",
+    "channel",
+    "user",
+    "response_timeout",
+    "restart_delay",
+    "proxy",
+    "retry",
+    "retry_delay",
+];
+const SHELL_KEYS: &[&str] = &["enabled", "min_rank"];
+const LOGGING_KEYS: &[&str] = &["level", "format", "chat_log_file", "media_log_file"];
+
+const NATS_SCHEMES: &[&str] = &["nats", "tls", "ws", "wss"];
+
+/// Longest duration accepted, in seconds (about 31 years): far above any sensible setting,
+/// far below what `Duration` can hold, so typing never fails.
+const MAX_SECONDS: f64 = 1e9;
+
+/// Checks a parsed v2 file (comment keys may or may not have been stripped; they are
+/// ignored) and returns every problem found, in file order. Empty = valid.
+pub fn validate(value: &Value) -> Vec<Problem> {
+    let mut v = Validator::default();
+    let Value::Object(top) = value else {
+        v.report("", format!("expected an object, got {}", describe(value)));
+        return v.problems;
+    };
+    match source::generation(value) {
+        Generation::V2 => {}
+        Generation::V1 => {
+            v.report(
+                "",
+                format!(
+                    "this is a v1 (legacy) configuration; {}",
+                    source::migrate_hint("FILE")
+                ),
+            );
+            return v.problems;
+        }
+        Generation::Unknown(ver) => {
+            v.report(
+                "version",
+                format!("expected \"2.0\" or 2, got {}", describe(&ver)),
+            );
+        }
+        Generation::Unversioned => v.report("version", "missing (expected \"2.0\" or 2)"),
+    }
+    v.keys(top, "", TOP_KEYS);
+    v.nats(top);
+    v.database(top);
+    v.platforms(top);
+    v.shell(top);
+    v.logging(top);
+    for key in ["llm", "legacy"] {
+        match top.get(key) {
+            None | Some(Value::Null) | Some(Value::Object(_)) => {}
+            Some(other) => v.report(key, format!("expected an object, got {}", describe(other))),
+        }
+    }
+    v.problems
+}
+
+/// A number rule: bounds and whether it must be an integer, with its description.
+struct Num {
+    min: f64,
+    min_exclusive: bool,
+    max: Option<f64>,
+    integer: bool,
+    expected: &'static str,
+}
+
+const SECONDS_AT_LEAST_0: Num = Num {
+    min: 0.0,
+    min_exclusive: false,
+    max: Some(MAX_SECONDS),
+    integer: false,
+    expected: "a number ≥ 0",
+};
+const SECONDS_ABOVE_0: Num = Num {
+    min: 0.0,
+    min_exclusive: true,
+    max: Some(MAX_SECONDS),
+    integer: false,
+    expected: "a number > 0",
+};
+const COUNT_OR_FOREVER: Num = Num {
+    min: -1.0,
+    min_exclusive: false,
+    max: None,
+    integer: true,
+    expected: "an integer ≥ -1 (-1 = forever)",
+};
+const WHOLE_AT_LEAST_0: Num = Num {
+    min: 0.0,
+    min_exclusive: false,
+    max: None,
+    integer: true,
+    expected: "an integer ≥ 0",
+};
+const RANK: Num = Num {
+    min: 0.0,
+    min_exclusive: false,
+    max: None,
+    integer: false,
+    expected: "a number ≥ 0",
+};
+const REPLICAS: Num = Num {
+    min: 1.0,
+    min_exclusive: false,
+    max: Some(crate::defaults::JETSTREAM_MAX_REPLICAS as f64),
+    integer: true,
+    expected: "an integer from 1 to 5",
+};
+
+#[derive(Default)]
+struct Validator {
+    problems: Vec<Problem>,
+}
+
+impl Validator {
+    fn report(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem::new(path, message));
+    }
+
+    /// Reports keys that are neither known nor comments.
+    fn keys(&mut self, map: &Map<String, Value>, path: &str, known: &[&str]) {
+        for key in map.keys() {
+            if known.contains(&key.as_str()) || source::is_comment_key(key) {
+                continue;
+            }
+            let message = match closest(key, known) {
+                Some(near) => format!("unknown key; did you mean \"{near}\"?"),
+                None => format!("unknown key (expected one of: {})", known.join(", ")),
+            };
+            self.report(join(path, key), message);
+        }
+    }
+
+    /// An optional sub-object: `None` when absent, reported when not an object.
+    fn section<'a>(
+        &mut self,
+        parent: &'a Map<String, Value>,
+        parent_path: &str,
+        key: &str,
+        known: &[&str],
+    ) -> Option<&'a Map<String, Value>> {
+        let path = join(parent_path, key);
+        match parent.get(key)? {
+            Value::Object(map) => {
+                self.keys(map, &path, known);
+                Some(map)
+            }
+            other => {
+                self.report(path, format!("expected an object, got {}", describe(other)));
+                None
+            }
+        }
+    }
+
+    fn number(
+        &mut self,
+        map: &Map<String, Value>,
+        parent: &str,
+        key: &str,
+        rule: &Num,
+    ) -> Option<f64> {
+        let value = present(map, key)?;
+        let path = join(parent, key);
+        let expected = || format!("expected {}, got {}", rule.expected, describe(value));
+        let Value::Number(n) = value else {
+            self.report(path, expected());
+            return None;
+        };
+        if rule.integer && n.as_i64().is_none() {
+            self.report(path, expected());
+            return None;
+        }
+        let x = n.as_f64()?;
+        let below = if rule.min_exclusive {
+            x <= rule.min
+        } else {
+            x < rule.min
+        };
+        if below {
+            self.report(path, expected());
+            return None;
+        }
+        if let Some(max) = rule.max
+            && x > max
+        {
+            // Integer ranges name their maximum in `expected`; open-ended ones do not.
+            if rule.integer {
+                self.report(path, expected());
+            } else {
+                self.report(path, format!("too large: at most {max}, got {x}"));
+            }
+            return None;
+        }
+        Some(x)
+    }
+
+    fn boolean(&mut self, map: &Map<String, Value>, parent: &str, key: &str) {
+        if let Some(value) = present(map, key)
+            && !value.is_boolean()
+        {
+            self.report(
+                join(parent, key),
+                format!("expected true or false, got {}", describe(value)),
+            );
+        }
+    }
+
+    /// An optional (or, with `required`, mandatory) non-empty string.
+    fn string<'a>(
+        &mut self,
+        map: &'a Map<String, Value>,
+        parent: &str,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a str> {
+        let path = join(parent, key);
+        let Some(value) = present(map, key) else {
+            if required {
+                self.report(path, "missing");
+            }
+            return None;
+        };
+        match value.as_str() {
+            Some(s) if !s.trim().is_empty() => Some(s),
+            _ => {
+                self.report(
+                    path,
+                    format!("expected a non-empty string, got {}", describe(value)),
+                );
+                None
+            }
+        }
+    }
+
+    fn one_of(
+        &mut self,
+        map: &Map<String, Value>,
+        parent: &str,
+        key: &str,
+        choices: &[&str],
+        ignore_case: bool,
+    ) {
+        let Some(value) = present(map, key) else {
+            return;
+        };
+        let ok = value.as_str().is_some_and(|s| {
+            choices.iter().any(|c| {
+                if ignore_case {
+                    c.eq_ignore_ascii_case(s.trim())
+                } else {
+                    *c == s
+                }
+            })
+        });
+        if !ok {
+            self.report(
+                join(parent, key),
+                format!(
+                    "expected {}, got {}",
+                    alternatives(choices),
+                    describe(value)
+                ),
+            );
+        }
+    }
+
+    fn nats(&mut self, top: &Map<String, Value>) {
+        let Some(nats) = self.section(top, "", "nats", NATS_KEYS) else {
+            return;
+        };
+        let p = "nats";
+        match present(nats, "url") {
+            None => {}
+            Some(Value::String(s)) => self.nats_url(s, "nats.url", true),
+            Some(Value::Array(items)) if items.is_empty() => {
+                self.report("nats.url", "expected at least one URL, got an empty list");
+            }
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let path = format!("nats.url[{i}]");
+                    match item.as_str() {
+                        Some(s) => self.nats_url(s, &path, false),
+                        None => self.report(
+                            path,
+                            format!("expected a URL string, got {}", describe(item)),
+                        ),
+                    }
+                }
+            }
+            Some(other) => self.report(
+                "nats.url",
+                format!(
+                    "expected \"embedded\", a URL or a list of URLs, got {}",
+                    describe(other)
+                ),
+            ),
+        }
+        self.number(nats, p, "connection_timeout", &SECONDS_ABOVE_0);
+        self.number(nats, p, "max_reconnect_attempts", &COUNT_OR_FOREVER);
+        self.number(nats, p, "reconnect_delay", &SECONDS_AT_LEAST_0);
+        let user = self.string(nats, p, "user", false).is_some();
+        let password = self.string(nats, p, "password", false).is_some();
+        let token = self.string(nats, p, "token", false).is_some();
+        let creds = self.string(nats, p, "credentials", false).is_some();
+        let nkey = self.string(nats, p, "nkey", false).is_some();
+        if user && !password {
+            self.report("nats.password", "missing (needed with nats.user)");
+        }
+        if password && !user {
+            self.report("nats.user", "missing (needed with nats.password)");
+        }
+        let methods: Vec<&str> = [
+            (user || password, "user/password"),
+            (token, "token"),
+            (creds, "credentials"),
+            (nkey, "nkey"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if methods.len() > 1 {
+            self.report(
+                p,
+                format!(
+                    "choose one authentication method, found {}",
+                    methods.join(" and ")
+                ),
+            );
+        }
+        if let Some(tls) = self.section(nats, p, "tls", TLS_KEYS) {
+            let tp = "nats.tls";
+            self.string(tls, tp, "ca", false);
+            let cert = self.string(tls, tp, "cert", false).is_some();
+            let key = self.string(tls, tp, "key", false).is_some();
+            self.boolean(tls, tp, "required");
+            if cert && !key {
+                self.report("nats.tls.key", "missing (needed with nats.tls.cert)");
+            }
+            if key && !cert {
+                self.report("nats.tls.cert", "missing (needed with nats.tls.key)");
+            }
+        }
+        self.boolean(nats, p, "jetstream");
+        if let Some(js) = self.section(nats, p, "jetstream_options", JETSTREAM_KEYS) {
+            let jp = "nats.jetstream_options";
+            for key in ["stream", "consumer"] {
+                if let Some(name) = self.string(js, jp, key, false)
+                    && name
+                        .chars()
+                        .any(|c| c.is_whitespace() || ".*>/\\".contains(c))
+                {
+                    self.report(
+                        join(jp, key),
+                        format!(
+                            "expected a name without spaces, '.', '*', '>', '/' or '\\', got {}",
+                            describe(&Value::String(name.to_owned()))
+                        ),
+                    );
+                }
+            }
+            let max_age = self.number(js, jp, "max_age", &SECONDS_AT_LEAST_0);
+            if let Some(value) = present(js, "max_bytes")
+                && !value.as_i64().is_some_and(|b| b == -1 || b > 0)
+            {
+                self.report(
+                    join(jp, "max_bytes"),
+                    format!(
+                        "expected a positive integer or -1 (unlimited), got {}",
+                        describe(value)
+                    ),
+                );
+            }
+            let window = self.number(js, jp, "duplicate_window", &SECONDS_AT_LEAST_0);
+            let age = max_age.unwrap_or(crate::defaults::JETSTREAM_MAX_AGE_SECS);
+            if let Some(w) = window
+                && age > 0.0
+                && w > age
+            {
+                // The NATS server refuses a stream whose window exceeds its max age.
+                self.report(
+                    join(jp, "duplicate_window"),
+                    format!("must not exceed max_age ({age} s), got {w}"),
+                );
+            }
+            self.one_of(js, jp, "storage", &["file", "memory"], false);
+            self.number(js, jp, "replicas", &REPLICAS);
+        }
+    }
+
+    fn nats_url(&mut self, s: &str, path: &str, alone: bool) {
+        let s = s.trim();
+        if s == crate::defaults::NATS_URL_EMBEDDED {
+            if !alone {
+                self.report(path, "\"embedded\" cannot be combined with server URLs");
+            }
+            return;
+        }
+        let shown = describe(&Value::String(s.to_owned()));
+        let (scheme, rest) = match s.split_once("://") {
+            Some((scheme, rest)) => (Some(scheme), rest),
+            None => (None, s),
+        };
+        let scheme_ok =
+            scheme.is_none_or(|sc| NATS_SCHEMES.contains(&sc.to_ascii_lowercase().as_str()));
+        let host = rest.rsplit('@').next().unwrap_or("");
+        if s.is_empty() || s.chars().any(char::is_whitespace) || !scheme_ok || host.is_empty() {
+            self.report(
+                path,
+                format!(
+                    "expected \"embedded\" or a URL like \"nats://host:4222\" (scheme nats, tls, ws or wss), got {shown}"
+                ),
+            );
+        }
+    }
+
+    fn database(&mut self, top: &Map<String, Value>) {
+        let Some(db) = self.section(top, "", "database", DATABASE_KEYS) else {
+            return;
+        };
+        self.string(db, "database", "path", false);
+        self.boolean(db, "database", "run_as_service");
+        if let Some(r) = self.section(db, "database", "retention", RETENTION_KEYS) {
+            for key in RETENTION_KEYS {
+                self.number(r, "database.retention", key, &WHOLE_AT_LEAST_0);
+            }
+        }
+    }
+
+    fn platforms(&mut self, top: &Map<String, Value>) {
+        let items = match present(top, "platforms") {
+            None => return,
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                self.report(
+                    "platforms",
+                    format!("expected a list of platforms, got {}", describe(other)),
+                );
+                return;
+            }
+        };
+        // name → index, and password variable → index, to catch clashes.
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut vars: HashMap<String, usize> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("platforms[{i}]");
+            let Value::Object(map) = item else {
+                self.report(p, format!("expected an object, got {}", describe(item)));
+                continue;
+            };
+            self.keys(map, &p, PLATFORM_KEYS);
+            self.one_of(map, &p, "type", &[crate::defaults::PLATFORM_TYPE], false);
+            if let Some(name) = self.string(map, &p, "name", true) {
+                let name_path = join(&p, "name");
+                let var = env::platform_password_var(name);
+                if let Some(first) = names.insert(name, i) {
+                    self.report(
+                        &name_path,
+                        format!("\"{name}\" is already the name of platforms[{first}]"),
+                    );
+                } else if let Some(first) = vars.insert(var.clone(), i) {
+                    self.report(
+                        &name_path,
+                        format!(
+                            "\"{name}\" and platforms[{first}].name both map to the variable {var}; rename one"
+                        ),
+                    );
+                } else if env::RESERVED_VARS.contains(&var.as_str()) {
+                    self.report(
+                        &name_path,
+                        format!(
+                            "\"{name}\" would make {var} this platform's password variable, but that variable is already used for another setting; rename it"
+                        ),
+                    );
+                }
+            }
+            self.boolean(map, &p, "enabled");
+            if let Some(domain) = self.string(map, &p, "domain", true) {
+                let d = domain.trim();
+                let host = d
+                    .strip_prefix("https://")
+                    .or_else(|| d.strip_prefix("http://"))
+                    .map(|rest| rest.trim_end_matches('/'));
+                if host.is_none_or(|h| h.is_empty() || h.chars().any(char::is_whitespace)) {
+                    self.report(
+                        join(&p, "domain"),
+                        format!(
+                            "expected a URL starting with http:// or https://, got {}",
+                            describe(&Value::String(domain.to_owned()))
+                        ),
+                    );
+                }
+            }
+            match present(map, "channel") {
+                None => self.report(join(&p, "channel"), "missing"),
+                Some(c) => {
+                    if !name_and_secret_ok(c, true) {
+                        self.report(
+                            join(&p, "channel"),
+                            format!(
+                                "expected a channel name or [name, password], got {}",
+                                describe(c)
+                            ),
+                        );
+                    }
+                }
+            }
+            if let Some(u) = present(map, "user")
+                && !name_and_secret_ok(u, false)
+            {
+                self.report(
+                    join(&p, "user"),
+                    format!(
+                        "expected [name, password] or [name] (a guest), got {}",
+                        describe(u)
+                    ),
+                );
+            }
+            self.number(map, &p, "response_timeout", &SECONDS_ABOVE_0);
+            self.number(map, &p, "restart_delay", &SECONDS_AT_LEAST_0);
+            self.string(map, &p, "proxy", false);
+            self.number(map, &p, "retry", &COUNT_OR_FOREVER);
+            self.number(map, &p, "retry_delay", &SECONDS_AT_LEAST_0);
+        }
+    }
+
+    fn shell(&mut self, top: &Map<String, Value>) {
+        if let Some(shell) = self.section(top, "", "shell", SHELL_KEYS) {
+            self.boolean(shell, "shell", "enabled");
+            self.number(shell, "shell", "min_rank", &RANK);
+        }
+    }
+
+    fn logging(&mut self, top: &Map<String, Value>) {
+        let Some(log) = self.section(top, "", "logging", LOGGING_KEYS) else {
+            return;
+        };
+        self.one_of(log, "logging", "level", LogLevel::ACCEPTED, true);
+        self.one_of(log, "logging", "format", &["text", "json"], false);
+        self.string(log, "logging", "chat_log_file", false);
+        self.string(log, "logging", "media_log_file", false);
+    }
+}
+
+/// `name`, `[name]` (only when `bare_name_ok` allows the bare string as well) or
+/// `[name, secret]`, with a non-empty name and a non-empty secret.
+fn name_and_secret_ok(v: &Value, bare_name_ok: bool) -> bool {
+    let non_empty = |x: &Value| x.as_str().is_some_and(|s| !s.trim().is_empty());
+    match v {
+        Value::String(_) => bare_name_ok && non_empty(v),
+        Value::Array(items) => {
+            matches!(items.len(), 1 | 2)
+                && non_empty(&items[0])
+                && items
+                    .get(1)
+                    .is_none_or(|pw| pw.as_str().is_some_and(|s| !s.is_empty()))
+        }
+        _ => false,
+    }
+}
+
+/// A key's value, treating `null` like absence (optional settings may be written as null).
+fn present<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).filter(|v| !v.is_null())
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// `"a"`, `"a" or "b"`, `one of "a", "b", "c"`.
+fn alternatives(choices: &[&str]) -> String {
+    let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+    match quoted.as_slice() {
+        [one] => one.clone(),
+        [a, b] => format!("{a} or {b}"),
+        many => format!("one of {}", many.join(", ")),
+    }
+}
+
+/// How a wrong value is shown in a message: scalars as written, containers by kind,
+/// long strings shortened so one bad field cannot flood the report.
+pub(crate) fn describe(v: &Value) -> String {
+    const MAX_CHARS: usize = 40;
+    match v {
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+        Value::String(s) if s.chars().count() > MAX_CHARS => {
+            let head: String = s.chars().take(MAX_CHARS).collect();
+            format!("{}…", Value::String(head))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The known key nearest to a misspelt one, when it is near enough to be a typo.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(dist, k)| *dist <= 1.max(k.len() / 3))
+        .min_by_key(|(dist, _)| *dist)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over chars (keys are short; the quadratic cost does not matter).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
