@@ -1,1 +1,39 @@
-//! placeholder
+//! A CyTube-compatible development server for offline development, demos and tests
+//! (SPEC §4.4). It speaks socket.io v4 (Engine.IO 4) through `socketioxide` and serves
+//! `/socketconfig/<channel>.json` through `axum` on the same port. Behaviour follows
+//! `cytube-protocol.md`: join burst order, login replies, HTML escaping, the 20/10 flood
+//! limit with `cooldown`, 320-character truncation, PMs, `/kick`, playlist events.
+//!
+//! # Layout
+//! - [`config`]: [`DevServerConfig`] and [`Account`]; defaults are CyTube's values.
+//! - [`error`]: the error type, [`DevServerError`].
+//! - [`server`]: [`DevServer`] — listener, socket.io wiring, event routing, the
+//!   observation/control handle used by tests and `rosey demo`.
+//! - [`socketconfig`]: the `/socketconfig/<channel>.json` route.
+//! - [`state`]: the in-memory world (connections, channels, permissions) and the
+//!   [`state::Outbox`] handlers write frames to.
+//! - [`session`]: connect, `joinChannel`, channel passwords, `login`, the join burst, leaving.
+//! - [`chat`]: `chatMsg` pipeline, chat commands, `pm`.
+//! - [`playlist`]: queue/delete/move/jump/skip, voteskip, leader.
+//! - [`flood`]: CyTube's rate limiter (pure).
+//! - [`text`]: truncation, control characters, HTML escaping, links, name rules (pure).
+//!
+//! Not implemented (yet): polls, mutes and bans, `setOptions`/`setPermissions` from
+//! clients, chat filters, emotes, `mediaUpdate` ticks and timed playback advance, the
+//! per-IP connection limits, the `usercount` debounce (it is sent at once).
+
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod flood;
+pub mod playlist;
+pub mod server;
+pub mod session;
+pub mod socketconfig;
+pub mod state;
+pub mod text;
+
+pub use config::{Account, DevServerConfig};
+pub use error::DevServerError;
+pub use server::DevServer;
+pub use state::{ChatRecord, PmRecord, UserInfo};
