@@ -160,14 +160,32 @@ impl NatsConfig {
     }
 }
 
-/// `nats.url`: `"embedded"`, one URL, or a list of URLs (a cluster).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `nats.url`: `"embedded"`, one URL, or a list of URLs (a cluster). `Debug` hides any
+/// password in the URLs' user info.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "NatsUrlRepr", into = "NatsUrlRepr")]
 pub enum NatsUrl {
     /// The in-process bus: one process, no NATS server.
     Embedded,
     /// NATS servers, tried in order.
     Servers(Vec<String>),
+}
+
+impl fmt::Debug for NatsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NatsUrl::Embedded => f.write_str("Embedded"),
+            NatsUrl::Servers(urls) => f
+                .debug_tuple("Servers")
+                .field(
+                    &urls
+                        .iter()
+                        .map(|u| crate::redact::redact_url(u))
+                        .collect::<Vec<_>>(),
+                )
+                .finish(),
+        }
+    }
 }
 
 impl NatsUrl {

@@ -60,8 +60,9 @@ fn redact_secret_keys(value: &mut Value) {
 }
 
 /// `nats://user:pw@host` → `nats://user:<redacted>@host`; `nats://token@host` →
-/// `nats://<redacted>@host`.
-fn redact_url(url: &str) -> String {
+/// `nats://<redacted>@host`; a URL without user info is returned as is. Use it whenever a
+/// server URL goes into a log line.
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
