@@ -1,0 +1,855 @@
+//! The connection task: the one place that owns the socket.
+//!
+//! It runs forever (until shutdown): discover the server, open the websocket, do the Engine.IO
+//! and socket.io handshakes (nothing is emitted before the CONNECT acknowledgement), join and
+//! log in, then pump frames, answer pings, detect a dead link, pace outbound commands and
+//! reconnect with backoff after any failure. It must not block on the application: events go
+//! out on an unbounded channel, commands come in on another.
+//!
+//! Identifying a message dropped by the flood limiter: the server handles one socket's events in
+//! order and echoes every chat line and PM to its sender. So when `cooldown` arrives, every
+//! message we sent before the dropped one has already been echoed, and the dropped one is the
+//! oldest message still waiting for its echo. It is put back at the front of the queue and sent
+//! again once the throttle allows.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracing::{debug, info, warn};
+
+use crate::command::{Command, Limiter};
+use crate::config::{ClientConfig, DuplicateLoginPolicy, Login};
+use crate::discovery;
+use crate::engineio;
+use crate::event::{FloodParams, ServerEvent};
+use crate::handle::{
+    Confirm, CytubeEvent, CytubeHandle, EventStream, Outbound, Request, SendError, Shared,
+};
+use crate::socketio;
+use crate::state::ChannelState;
+use crate::throttle::{Throttle, ThrottleParams};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a sent chat line or PM is remembered while waiting for its echo. A `cooldown`
+/// arrives within one round trip of the dropped message, so this only needs to cover latency.
+const INFLIGHT_WINDOW: Duration = Duration::from_secs(10);
+/// The most sent messages remembered for echo matching.
+const INFLIGHT_MAX: usize = 256;
+/// How long a clean close may take before the socket is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// CyTube's default `chat_antiflood_params` (burst 4, 1/s, cooldown 4 s), used when a channel
+/// turns antiflood on without sending parameters.
+const DEFAULT_ANTIFLOOD: FloodParams = FloodParams {
+    burst: 4.0,
+    sustained: 1.0,
+    cooldown: Some(4.0),
+};
+/// The kick reason CyTube gives when another session logs in with our name.
+const DUPLICATE_LOGIN: &str = "Duplicate login";
+
+/// Starts a client: spawns the connection task and returns its handle and event stream.
+///
+/// Never fails: connection problems arrive as events and are retried forever; an invalid
+/// config ends the stream with `Stopped`. Must be called inside a Tokio runtime. The client runs
+/// until [`CytubeHandle::shutdown`] or until every handle is dropped.
+pub fn connect(cfg: ClientConfig) -> (CytubeHandle, EventStream) {
+    let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (stopped_tx, stopped_rx) = watch::channel(false);
+    let shared = Arc::new(Shared::default());
+    let handle = CytubeHandle {
+        tx: req_tx,
+        shared: shared.clone(),
+        shutdown: Arc::new(shutdown_tx),
+        stopped: stopped_rx,
+        max_message_len: cfg.max_message_len.max(1),
+        queue_capacity: cfg.queue_capacity,
+    };
+    let actor = Actor {
+        cfg,
+        http: reqwest::Client::new(),
+        requests: req_rx,
+        events: ev_tx,
+        shutdown: shutdown_rx,
+        stopped: stopped_tx,
+        shared,
+    };
+    tokio::spawn(actor.run());
+    (handle, EventStream { rx: ev_rx })
+}
+
+/// How a session ended.
+enum End {
+    Shutdown,
+    /// Stop for good: retrying cannot help.
+    Stop(String),
+    /// Reconnect after a backoff.
+    Lost {
+        reason: String,
+        was_joined: bool,
+        duplicate: bool,
+    },
+}
+
+fn lost(reason: impl Into<String>) -> End {
+    End::Lost {
+        reason: reason.into(),
+        was_joined: false,
+        duplicate: false,
+    }
+}
+
+/// A command waiting in the outbound queue.
+struct Pending {
+    /// Submission order, so that re-queued messages go back to their place.
+    seq: u64,
+    cmd: Command,
+    confirm: Option<Confirm>,
+    /// Whether it still counts against the handle's queue capacity.
+    counted: bool,
+}
+
+/// A chat line or PM written to the socket and not yet echoed back.
+struct InFlight {
+    seq: u64,
+    cmd: Command,
+    sent_at: Instant,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EchoKind {
+    Chat,
+    Pm,
+}
+
+fn echo_kind(cmd: &Command) -> Option<EchoKind> {
+    match cmd {
+        Command::Chat(_) if cmd.expects_echo() => Some(EchoKind::Chat),
+        Command::Pm { .. } => Some(EchoKind::Pm),
+        _ => None,
+    }
+}
+
+/// Everything that lives exactly as long as one connection.
+struct Session {
+    state: ChannelState,
+    outbox: VecDeque<Pending>,
+    inflight: VecDeque<InFlight>,
+    chat: Throttle,
+    queue: Throttle,
+    joined: bool,
+    logged_in: bool,
+    login_retry_at: Option<Instant>,
+    password_sent: bool,
+    next_seq: u64,
+}
+
+impl Session {
+    fn new(chat: ThrottleParams) -> Session {
+        Session {
+            state: ChannelState::new(),
+            outbox: VecDeque::new(),
+            inflight: VecDeque::new(),
+            chat: Throttle::new(chat),
+            queue: Throttle::new(ThrottleParams::queue_for_rank(0.0)),
+            joined: false,
+            logged_in: false,
+            login_retry_at: None,
+            password_sent: false,
+            next_seq: 0,
+        }
+    }
+
+    fn push(&mut self, cmd: Command, confirm: Option<Confirm>, counted: bool) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.outbox.push_back(Pending {
+            seq,
+            cmd,
+            confirm,
+            counted,
+        });
+    }
+
+    fn prune_inflight(&mut self, now: Instant) {
+        while self
+            .inflight
+            .front()
+            .is_some_and(|f| f.sent_at + INFLIGHT_WINDOW < now)
+            || self.inflight.len() > INFLIGHT_MAX
+        {
+            self.inflight.pop_front();
+        }
+    }
+
+    /// Our own chat or PM came back: it and everything sent before it were processed.
+    fn echoed(&mut self, kind: EchoKind) {
+        if let Some(i) = self
+            .inflight
+            .iter()
+            .position(|f| echo_kind(&f.cmd) == Some(kind))
+        {
+            self.inflight.drain(..=i);
+        }
+    }
+
+    /// The server dropped a message: put the oldest unconfirmed one back in its place.
+    fn requeue_dropped(&mut self, now: Instant) {
+        self.prune_inflight(now);
+        if let Some(f) = self.inflight.pop_front() {
+            debug!(
+                seq = f.seq,
+                "Re-queueing a message dropped by the server's flood limiter."
+            );
+            let at = self.outbox.partition_point(|p| p.seq < f.seq);
+            self.outbox.insert(
+                at,
+                Pending {
+                    seq: f.seq,
+                    cmd: f.cmd,
+                    confirm: None,
+                    counted: false,
+                },
+            );
+        }
+    }
+}
+
+struct Actor {
+    cfg: ClientConfig,
+    http: reqwest::Client,
+    requests: mpsc::UnboundedReceiver<Request>,
+    events: mpsc::UnboundedSender<CytubeEvent>,
+    shutdown: watch::Receiver<bool>,
+    stopped: watch::Sender<bool>,
+    shared: Arc<Shared>,
+}
+
+/// Resolves once shutdown is requested, or once every handle is gone (the sender is dropped).
+/// Returns nothing so that no borrow of the receiver outlives the future in `select!`.
+async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
+/// Runs `fut` unless shutdown is requested (or every handle is gone) first.
+async fn until_shutdown<F: Future>(
+    shutdown: &mut watch::Receiver<bool>,
+    fut: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        _ = shutdown_requested(shutdown) => None,
+        out = fut => Some(out),
+    }
+}
+
+async fn send_frame(ws: &mut Ws, packet: engineio::Packet) -> Result<(), String> {
+    ws.send(Message::text(packet.encode()))
+        .await
+        .map_err(|e| format!("websocket write failed: {e}"))
+}
+
+async fn send_sio(ws: &mut Ws, packet: &socketio::Packet) -> Result<(), String> {
+    send_frame(ws, engineio::Packet::Message(packet.encode())).await
+}
+
+/// Reads frames until the Engine.IO open packet.
+async fn wait_open(ws: &mut Ws) -> Result<engineio::Handshake, String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => match engineio::Packet::decode(text.as_str()) {
+                Ok(engineio::Packet::Open(handshake)) => return Ok(handshake),
+                Ok(other) => debug!(
+                    ?other,
+                    "Ignoring an engine.io packet before the open packet."
+                ),
+                Err(e) => return Err(format!("bad engine.io handshake: {e}")),
+            },
+            Some(Ok(Message::Close(frame))) => {
+                return Err(format!("websocket closed during handshake: {frame:?}"));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("websocket error during handshake: {e}")),
+            None => return Err("websocket ended during handshake".into()),
+        }
+    }
+}
+
+/// Reads frames until the socket.io CONNECT acknowledgement, answering pings meanwhile.
+async fn wait_connect_ack(ws: &mut Ws) -> Result<(), String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => match engineio::Packet::decode(text.as_str()) {
+                Ok(engineio::Packet::Ping(data)) => {
+                    send_frame(ws, engineio::Packet::Pong(data)).await?
+                }
+                Ok(engineio::Packet::Message(payload)) => {
+                    match socketio::Packet::decode(&payload) {
+                        Ok(socketio::Packet::Connect { .. }) => return Ok(()),
+                        Ok(socketio::Packet::ConnectError { data, .. }) => {
+                            return Err(format!(
+                                "server refused the connection: {}",
+                                socketio::Packet::connect_error_message(&data)
+                            ));
+                        }
+                        Ok(other) => debug!(?other, "Ignoring a socket.io packet before CONNECT."),
+                        Err(e) => warn!(error = %e, "Skipping an undecodable socket.io packet."),
+                    }
+                }
+                Ok(engineio::Packet::Close) => {
+                    return Err("server closed the engine.io session".into());
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "Skipping an undecodable engine.io frame."),
+            },
+            Some(Ok(Message::Close(frame))) => {
+                return Err(format!("websocket closed before CONNECT: {frame:?}"));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("websocket error before CONNECT: {e}")),
+            None => return Err("websocket ended before CONNECT".into()),
+        }
+    }
+}
+
+fn is_permanent_login_error(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    [
+        "invalid username",
+        "user does not exist",
+        "reserved",
+        "is registered",
+    ]
+    .iter()
+    .any(|p| e.contains(p))
+}
+
+fn is_transient_login_error(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    e.contains("restricted") || e.contains("already in use")
+}
+
+impl Actor {
+    fn emit(&self, event: CytubeEvent) {
+        // A dropped event stream only means nobody listens; keep serving the handles.
+        let _ = self.events.send(event);
+    }
+
+    async fn run(mut self) {
+        let reason = match self.cfg.validate() {
+            Err(e) => format!("invalid configuration: {e}"),
+            Ok(()) => self.run_sessions().await,
+        };
+        info!(channel = %self.cfg.channel, %reason, "CyTube client stopped.");
+        self.shared.joined.store(false, Ordering::SeqCst);
+        self.emit(CytubeEvent::Stopped { reason });
+        self.fail_requests_until_closed();
+        let _ = self.stopped.send(true);
+    }
+
+    /// Connects, and reconnects forever; returns why it stopped.
+    async fn run_sessions(&mut self) -> String {
+        let mut attempt: u32 = 0;
+        loop {
+            let mut session = Session::new(self.cfg.throttle);
+            let end = self.session(&mut session).await;
+            self.shared.joined.store(false, Ordering::SeqCst);
+            let (reason, failed_with) = match &end {
+                End::Shutdown => ("shutdown requested".to_owned(), SendError::Closed),
+                End::Stop(reason) => (reason.clone(), SendError::Closed),
+                End::Lost { reason, .. } => (reason.clone(), SendError::Disconnected),
+            };
+            for pending in session.outbox.drain(..) {
+                if pending.counted {
+                    self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+                }
+                if let Some(confirm) = pending.confirm {
+                    let _ = confirm.send(Err(failed_with.clone()));
+                }
+            }
+            match end {
+                End::Shutdown => return reason,
+                End::Stop(reason) => return reason,
+                End::Lost {
+                    reason,
+                    was_joined,
+                    duplicate,
+                } => {
+                    info!(channel = %self.cfg.channel, %reason, "Disconnected from CyTube.");
+                    self.emit(CytubeEvent::Disconnected { reason });
+                    if was_joined {
+                        attempt = 0;
+                    }
+                    attempt = attempt.saturating_add(1);
+                    let delay = if duplicate {
+                        self.cfg.backoff.cap
+                    } else {
+                        self.cfg.backoff.delay(attempt, &mut rand::rng())
+                    };
+                    info!(channel = %self.cfg.channel, attempt, ?delay, "Reconnecting to CyTube.");
+                    self.emit(CytubeEvent::Reconnecting { attempt, delay });
+                    if self.wait(delay).await {
+                        return "shutdown requested".into();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits out a reconnect delay, refusing commands meanwhile. True if shutdown was requested.
+    async fn wait(&mut self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown_requested(&mut self.shutdown) => return true,
+                _ = sleep_until(until) => return false,
+                request = self.requests.recv() => match request {
+                    None => return true,
+                    Some(request) => self.refuse(request, SendError::NotJoined),
+                },
+            }
+        }
+    }
+
+    fn refuse(&self, request: Request, error: SendError) {
+        if let Request::Send(items) = request {
+            for item in items {
+                self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+                if let Some(confirm) = item.confirm {
+                    let _ = confirm.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// After stopping: answer whatever is still in the request channel.
+    fn fail_requests_until_closed(&mut self) {
+        self.requests.close();
+        while let Ok(request) = self.requests.try_recv() {
+            self.refuse(request, SendError::Closed);
+        }
+    }
+
+    /// One connection, from discovery to its end.
+    async fn session(&mut self, session: &mut Session) -> End {
+        let limit = self.cfg.connect_timeout;
+        let discovered = until_shutdown(
+            &mut self.shutdown,
+            timeout(
+                limit,
+                discovery::discover(&self.http, &self.cfg.domain, &self.cfg.channel),
+            ),
+        )
+        .await;
+        let url = match discovered {
+            None => return End::Shutdown,
+            Some(Err(_)) => return lost(format!("discovery timed out after {limit:?}")),
+            Some(Ok(Err(e))) => return lost(format!("discovery failed: {e}")),
+            Some(Ok(Ok(url))) => url,
+        };
+        debug!(%url, "Opening the CyTube websocket.");
+        let opened = until_shutdown(
+            &mut self.shutdown,
+            timeout(limit, tokio_tungstenite::connect_async(url.as_str())),
+        )
+        .await;
+        let mut ws = match opened {
+            None => return End::Shutdown,
+            Some(Err(_)) => return lost(format!("websocket connect to {url} timed out")),
+            Some(Ok(Err(e))) => return lost(format!("websocket connect to {url} failed: {e}")),
+            Some(Ok(Ok((ws, _response)))) => ws,
+        };
+        let end = self.run_socket(&mut ws, session, url.as_str()).await;
+        // Close the transport ourselves: after a kick CyTube only disconnects the namespace.
+        let _ = timeout(CLOSE_TIMEOUT, ws.close(None)).await;
+        end
+    }
+
+    async fn run_socket(&mut self, ws: &mut Ws, session: &mut Session, url: &str) -> End {
+        let limit = self.cfg.connect_timeout;
+        let handshake =
+            match until_shutdown(&mut self.shutdown, timeout(limit, wait_open(ws))).await {
+                None => return End::Shutdown,
+                Some(Err(_)) => return lost("no engine.io open packet in time"),
+                Some(Ok(Err(e))) => return lost(e),
+                Some(Ok(Ok(h))) => h,
+            };
+        let connect = socketio::Packet::Connect {
+            nsp: socketio::ROOT_NAMESPACE.into(),
+            data: None,
+        };
+        if let Err(e) = send_sio(ws, &connect).await {
+            return lost(e);
+        }
+        // Nothing else may be sent before the acknowledgement: CyTube's connect middlewares are
+        // asynchronous and an early event makes socket.io close the whole connection.
+        match until_shutdown(&mut self.shutdown, timeout(limit, wait_connect_ack(ws))).await {
+            None => return End::Shutdown,
+            Some(Err(_)) => return lost("no socket.io CONNECT acknowledgement in time"),
+            Some(Ok(Err(e))) => return lost(e),
+            Some(Ok(Ok(()))) => {}
+        }
+        info!(channel = %self.cfg.channel, server = %url, "Connected to CyTube.");
+        let connected = CytubeEvent::Connected {
+            server: url.to_owned(),
+        };
+        session.state.apply(&connected);
+        self.emit(connected);
+
+        // The browser's order: join first, then log in (cytube-protocol.md §2.1).
+        let join = Command::JoinChannel {
+            name: self.cfg.channel.clone(),
+            password: self.cfg.channel_password.clone(),
+        };
+        if let Err(e) = send_sio(ws, &join.to_packet()).await {
+            return lost(e);
+        }
+        if let Err(e) = self.send_login(ws).await {
+            return lost(e);
+        }
+
+        let silence = handshake.silence_limit();
+        let mut deadline = Instant::now() + silence;
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        loop {
+            let send_at = self.next_send_at(session);
+            let retry_at = session.login_retry_at;
+            let end = tokio::select! {
+                biased;
+                _ = shutdown_requested(&mut self.shutdown) => Some(End::Shutdown),
+                frame = ws.next() => {
+                    deadline = Instant::now() + silence;
+                    self.on_frame(ws, session, frame).await
+                }
+                _ = sleep_until(deadline) => Some(lost(format!("ping timeout: nothing received for {silence:?}"))),
+                request = self.requests.recv() => match request {
+                    None => Some(End::Shutdown),
+                    Some(request) => {
+                        self.on_request(session, request);
+                        None
+                    }
+                },
+                _ = sleep_until(send_at.unwrap_or(far)), if send_at.is_some() => {
+                    self.send_next(ws, session).await.err().map(lost)
+                }
+                _ = sleep_until(retry_at.unwrap_or(far)), if retry_at.is_some() => {
+                    session.login_retry_at = None;
+                    info!(channel = %self.cfg.channel, "Retrying the login.");
+                    self.send_login(ws).await.err().map(lost)
+                }
+            };
+            if let Some(mut end) = end {
+                if let End::Lost { was_joined, .. } = &mut end {
+                    *was_joined = session.joined;
+                }
+                return end;
+            }
+        }
+    }
+
+    async fn send_login(&self, ws: &mut Ws) -> Result<(), String> {
+        let cmd = match &self.cfg.login {
+            Login::Anonymous => return Ok(()),
+            Login::Guest(name) => Command::Login {
+                name: name.clone(),
+                password: None,
+            },
+            Login::Registered { name, password } => Command::Login {
+                name: name.clone(),
+                password: Some(password.clone()),
+            },
+        };
+        send_sio(ws, &cmd.to_packet()).await
+    }
+
+    /// When the head of the outbox may be sent, if anything may be sent at all.
+    fn next_send_at(&self, session: &Session) -> Option<Instant> {
+        let may_send = session.joined && (session.logged_in || self.cfg.login == Login::Anonymous);
+        let head = session.outbox.front().filter(|_| may_send)?;
+        let now = Instant::now();
+        Some(match head.cmd.limiter() {
+            Limiter::Chat { cost } => session.chat.ready_at(now, cost),
+            Limiter::Queue => session.queue.ready_at(now, 1),
+            Limiter::None => now,
+        })
+    }
+
+    async fn send_next(&self, ws: &mut Ws, session: &mut Session) -> Result<(), String> {
+        let Some(pending) = session.outbox.pop_front() else {
+            return Ok(());
+        };
+        if pending.counted {
+            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+        let result = send_sio(ws, &pending.cmd.to_packet()).await;
+        if let Some(confirm) = pending.confirm {
+            let _ = confirm.send(result.clone().map_err(|_| SendError::Disconnected));
+        }
+        result?;
+        let now = Instant::now();
+        match pending.cmd.limiter() {
+            Limiter::Chat { cost } => {
+                session.chat.record(now, cost);
+                if echo_kind(&pending.cmd).is_some() || matches!(pending.cmd, Command::Chat(_)) {
+                    session.prune_inflight(now);
+                    session.inflight.push_back(InFlight {
+                        seq: pending.seq,
+                        cmd: pending.cmd,
+                        sent_at: now,
+                    });
+                }
+            }
+            Limiter::Queue => session.queue.record(now, 1),
+            Limiter::None => {}
+        }
+        Ok(())
+    }
+
+    fn on_request(&self, session: &mut Session, request: Request) {
+        if !session.joined {
+            self.refuse(request, SendError::NotJoined);
+            return;
+        }
+        match request {
+            Request::Send(items) => {
+                for Outbound { cmd, confirm } in items {
+                    session.push(cmd, confirm, true);
+                }
+            }
+            Request::SetAfk(want) => {
+                let afk = session.state.own_user().is_some_and(|u| u.meta.afk);
+                if afk != want {
+                    session.push(Command::Chat("/afk".into()), None, false);
+                }
+            }
+        }
+    }
+
+    async fn on_frame(
+        &self,
+        ws: &mut Ws,
+        session: &mut Session,
+        frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Option<End> {
+        let text = match frame {
+            None => return Some(lost("websocket ended")),
+            Some(Err(e)) => return Some(lost(format!("websocket error: {e}"))),
+            Some(Ok(Message::Close(frame))) => {
+                let why = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                return Some(lost(
+                    format!("websocket closed by the server {why}")
+                        .trim_end()
+                        .to_owned(),
+                ));
+            }
+            Some(Ok(Message::Text(text))) => text,
+            // Binary attachments are not used by CyTube; websocket pings are answered by
+            // tungstenite itself.
+            Some(Ok(_)) => return None,
+        };
+        match engineio::Packet::decode(text.as_str()) {
+            Ok(engineio::Packet::Ping(data)) => send_frame(ws, engineio::Packet::Pong(data))
+                .await
+                .err()
+                .map(lost),
+            Ok(engineio::Packet::Message(payload)) => match socketio::Packet::decode(&payload) {
+                Ok(socketio::Packet::Event { name, args, .. }) => {
+                    self.on_event(ws, session, &name, args).await
+                }
+                Ok(socketio::Packet::Disconnect { .. }) => {
+                    Some(lost("server ended the socket.io session"))
+                }
+                Ok(socketio::Packet::ConnectError { data, .. }) => Some(lost(format!(
+                    "server refused the connection: {}",
+                    socketio::Packet::connect_error_message(&data)
+                ))),
+                Ok(other) => {
+                    debug!(?other, "Ignoring a socket.io packet.");
+                    None
+                }
+                Err(e) => {
+                    warn!(error = %e, "Skipping an undecodable socket.io packet.");
+                    None
+                }
+            },
+            Ok(engineio::Packet::Close) => Some(lost("server closed the engine.io session")),
+            Ok(_) => None,
+            Err(e) => {
+                warn!(error = %e, "Skipping an undecodable engine.io frame.");
+                None
+            }
+        }
+    }
+
+    fn is_self(&self, session: &Session, name: &str) -> bool {
+        session
+            .state
+            .own_name
+            .as_deref()
+            .is_some_and(|own| own.eq_ignore_ascii_case(name))
+    }
+
+    async fn on_event(
+        &self,
+        ws: &mut Ws,
+        session: &mut Session,
+        name: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Option<End> {
+        let mut event = match ServerEvent::try_decode(name, &args) {
+            Ok(event) => event,
+            Err(e) => {
+                if matches!(e, crate::event::EventDecodeError::Malformed { .. }) {
+                    warn!(error = %e, "Passing on a malformed CyTube event untyped.");
+                }
+                ServerEvent::Other {
+                    name: name.to_owned(),
+                    args,
+                }
+            }
+        };
+        let now = Instant::now();
+        let mut end = None;
+        match &mut event {
+            ServerEvent::ChatMsg(msg) => {
+                msg.history = !session.joined;
+                msg.from_self = self.is_self(session, &msg.username);
+                if msg.from_self && !msg.history {
+                    session.echoed(EchoKind::Chat);
+                }
+            }
+            ServerEvent::Pm(pm) => {
+                pm.from_self = self.is_self(session, &pm.username);
+                if pm.from_self {
+                    session.echoed(EchoKind::Pm);
+                }
+            }
+            ServerEvent::Login(reply) => {
+                if reply.success {
+                    session.logged_in = true;
+                    session.login_retry_at = None;
+                    info!(channel = %self.cfg.channel, name = ?reply.name, "Logged in.");
+                } else {
+                    let error = reply.error.clone().unwrap_or_default();
+                    if matches!(self.cfg.login, Login::Guest(_)) && is_transient_login_error(&error)
+                    {
+                        warn!(%error, retry_in = ?self.cfg.login_retry, "Guest login refused for now; will retry.");
+                        session.login_retry_at = Some(now + self.cfg.login_retry);
+                    } else if is_permanent_login_error(&error) {
+                        end = Some(End::Stop(format!("login refused: {error}")));
+                    } else {
+                        end = Some(lost(format!("login failed: {error}")));
+                    }
+                }
+            }
+            ServerEvent::Cooldown(ms) => {
+                warn!(
+                    ms = *ms,
+                    "The server dropped a message (cooldown); slowing down and re-sending it."
+                );
+                session.chat.cooldown(now, Duration::from_millis(*ms));
+                session.requeue_dropped(now);
+            }
+            ServerEvent::NeedPassword(wrong) => match &self.cfg.channel_password {
+                Some(password) if !session.password_sent => {
+                    session.password_sent = true;
+                    let cmd = Command::ChannelPassword(password.clone());
+                    if let Err(e) = send_sio(ws, &cmd.to_packet()).await {
+                        end = Some(lost(e));
+                    }
+                }
+                Some(_) => end = Some(End::Stop("the channel password was rejected".into())),
+                None => {
+                    let why = if *wrong {
+                        "was rejected"
+                    } else {
+                        "is required but none is configured"
+                    };
+                    end = Some(End::Stop(format!("a channel password {why}")));
+                }
+            },
+            ServerEvent::Kick { reason } => {
+                let reason = reason.clone();
+                warn!(channel = %self.cfg.channel, ?reason, "Kicked from CyTube.");
+                let duplicate = reason.as_deref() == Some(DUPLICATE_LOGIN);
+                self.emit(CytubeEvent::Kicked {
+                    reason: reason.clone(),
+                });
+                let text = reason
+                    .as_deref()
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or("no reason given");
+                return Some(
+                    if duplicate && self.cfg.on_duplicate_login == DuplicateLoginPolicy::Stop {
+                        End::Stop(format!(
+                            "kicked: {DUPLICATE_LOGIN} (another session uses our name)"
+                        ))
+                    } else {
+                        End::Lost {
+                            reason: format!("kicked: {text}"),
+                            was_joined: session.joined,
+                            duplicate,
+                        }
+                    },
+                );
+            }
+            _ => {}
+        }
+
+        let event = CytubeEvent::Server(event);
+        session.state.apply(&event);
+        if let CytubeEvent::Server(
+            ServerEvent::Rank(_) | ServerEvent::ChannelOpts(_) | ServerEvent::Login(_),
+        ) = &event
+        {
+            self.update_throttles(session);
+        }
+        let userlist = matches!(event, CytubeEvent::Server(ServerEvent::Userlist(_)));
+        self.emit(event);
+        if userlist && !session.joined {
+            session.joined = true;
+            self.shared.joined.store(true, Ordering::SeqCst);
+            info!(channel = %self.cfg.channel, "Joined the channel.");
+            let joined = CytubeEvent::Joined {
+                channel: self.cfg.channel.clone(),
+            };
+            session.state.apply(&joined);
+            self.emit(joined);
+        }
+        end
+    }
+
+    /// Chat pacing: the configured one, or the channel's antiflood limits when they apply to us
+    /// (`chat_antiflood` on and our rank below 2), whichever is stricter.
+    fn update_throttles(&self, session: &mut Session) {
+        let rank = session.state.own_rank;
+        let mut chat = self.cfg.throttle;
+        if let Some(opts) = session
+            .state
+            .options
+            .as_ref()
+            .filter(|o| o.chat_antiflood && rank < 2.0)
+        {
+            let p = opts.chat_antiflood_params.unwrap_or(DEFAULT_ANTIFLOOD);
+            chat = chat.stricter(ThrottleParams::below(p.burst, p.sustained, p.cooldown));
+        }
+        if session.chat.params() != chat {
+            debug!(?chat, "Chat pacing changed.");
+            session.chat.set_params(chat);
+        }
+        session
+            .queue
+            .set_params(ThrottleParams::queue_for_rank(rank));
+    }
+}

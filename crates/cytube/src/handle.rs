@@ -1,0 +1,298 @@
+//! The application's side of the client: [`CytubeHandle`] (cloneable, sends commands) and
+//! [`EventStream`] (everything the connection reports, in order).
+//!
+//! The handle never touches the socket: it puts commands on a channel to the connection task
+//! (`connection.rs`), which owns the socket (the actor + handle shape of async-nats).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::command::{Command, QueueRequest};
+use crate::event::{Position, ServerEvent};
+use crate::split::split_message;
+
+/// Everything the client reports, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CytubeEvent {
+    /// The socket.io session is up (CONNECT acknowledged); join and login were sent. A bot
+    /// should clear its channel state here: the join burst that follows rebuilds it.
+    Connected {
+        server: String,
+    },
+    /// `userlist` arrived: the channel is joined and chat from now on is live (not history).
+    Joined {
+        channel: String,
+    },
+    /// The connection ended; a `Reconnecting` follows unless the client stops.
+    Disconnected {
+        reason: String,
+    },
+    /// The server kicked us. `Disconnected` and `Reconnecting` (or `Stopped`) follow.
+    Kicked {
+        reason: Option<String>,
+    },
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+    },
+    /// The client has stopped for good (shutdown, duplicate login, wrong channel password or a
+    /// bad config); the stream ends after this.
+    Stopped {
+        reason: String,
+    },
+    /// A typed server event.
+    Server(ServerEvent),
+}
+
+/// Why a command was not (or will not be) sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the CyTube client has stopped")]
+    Closed,
+    #[error("not joined to the channel (connecting or reconnecting)")]
+    NotJoined,
+    #[error("the outbound queue is full ({0} commands waiting)")]
+    QueueFull(usize),
+    #[error("nothing to send: the message is empty")]
+    Empty,
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+    #[error("the connection dropped before the command was sent")]
+    Disconnected,
+}
+
+/// Resolves when the command was written to the socket (or failed).
+pub(crate) type Confirm = oneshot::Sender<Result<(), SendError>>;
+
+/// One outbound command as it travels to the connection task.
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    pub cmd: Command,
+    pub confirm: Option<Confirm>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Request {
+    Send(Vec<Outbound>),
+    /// Send `/afk` if our AFK flag differs from the wanted one.
+    SetAfk(bool),
+}
+
+/// State shared between the handles and the connection task.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Set while the channel is joined; commands are refused otherwise.
+    pub joined: AtomicBool,
+    /// Commands accepted but not yet written or failed.
+    pub queued: AtomicUsize,
+}
+
+/// A cheap, cloneable handle to a running client. All send methods return quickly: `Ok` means
+/// the command was accepted into the outbound queue (which paces chat below the server's flood
+/// limits); the `*_confirmed` variants resolve once the frame is written to the socket.
+#[derive(Debug, Clone)]
+pub struct CytubeHandle {
+    pub(crate) tx: mpsc::UnboundedSender<Request>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) shutdown: Arc<watch::Sender<bool>>,
+    pub(crate) stopped: watch::Receiver<bool>,
+    pub(crate) max_message_len: usize,
+    pub(crate) queue_capacity: usize,
+}
+
+impl CytubeHandle {
+    /// True while the channel is joined (between `Joined` and the next `Disconnected`).
+    pub fn is_joined(&self) -> bool {
+        self.shared.joined.load(Ordering::SeqCst)
+    }
+
+    fn submit(&self, cmds: Vec<Command>, confirm: Option<Confirm>) -> Result<(), SendError> {
+        if *self.stopped.borrow() || self.tx.is_closed() {
+            return Err(SendError::Closed);
+        }
+        if !self.is_joined() {
+            return Err(SendError::NotJoined);
+        }
+        if cmds.is_empty() {
+            return Err(SendError::Empty);
+        }
+        let n = cmds.len();
+        let before = self.shared.queued.fetch_add(n, Ordering::SeqCst);
+        if before + n > self.queue_capacity {
+            self.shared.queued.fetch_sub(n, Ordering::SeqCst);
+            return Err(SendError::QueueFull(before));
+        }
+        // The confirmation rides on the last part: it resolves once the whole text is out.
+        let last = n - 1;
+        let mut confirm = confirm;
+        let items = cmds
+            .into_iter()
+            .enumerate()
+            .map(|(i, cmd)| Outbound {
+                cmd,
+                confirm: if i == last { confirm.take() } else { None },
+            })
+            .collect();
+        self.tx.send(Request::Send(items)).map_err(|_| {
+            self.shared.queued.fetch_sub(n, Ordering::SeqCst);
+            SendError::Closed
+        })
+    }
+
+    async fn submit_confirmed(&self, cmds: Vec<Command>) -> Result<(), SendError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(cmds, Some(tx))?;
+        rx.await.unwrap_or(Err(SendError::Closed))
+    }
+
+    fn chat_parts(&self, text: &str) -> Vec<Command> {
+        split_message(text, self.max_message_len)
+            .into_iter()
+            .map(Command::Chat)
+            .collect()
+    }
+
+    fn pm_parts(&self, to: &str, text: &str) -> Result<Vec<Command>, SendError> {
+        if to.is_empty() {
+            return Err(SendError::Invalid("empty PM recipient".into()));
+        }
+        Ok(split_message(text, self.max_message_len)
+            .into_iter()
+            .map(|msg| Command::Pm {
+                to: to.to_owned(),
+                msg,
+            })
+            .collect())
+    }
+
+    /// Sends a chat line; text over the length limit is split on word boundaries.
+    pub fn chat(&self, text: &str) -> Result<(), SendError> {
+        self.submit(self.chat_parts(text), None)
+    }
+
+    /// Like [`chat`](Self::chat), resolving when the (last part of the) text was written to the
+    /// socket, or with an error if the connection dropped first.
+    pub async fn chat_confirmed(&self, text: &str) -> Result<(), SendError> {
+        self.submit_confirmed(self.chat_parts(text)).await
+    }
+
+    pub fn pm(&self, to: &str, text: &str) -> Result<(), SendError> {
+        self.submit(self.pm_parts(to, text)?, None)
+    }
+
+    pub async fn pm_confirmed(&self, to: &str, text: &str) -> Result<(), SendError> {
+        self.submit_confirmed(self.pm_parts(to, text)?).await
+    }
+
+    /// Sends any command as is (no splitting).
+    pub fn send(&self, cmd: Command) -> Result<(), SendError> {
+        self.submit(vec![cmd], None)
+    }
+
+    pub async fn send_confirmed(&self, cmd: Command) -> Result<(), SendError> {
+        self.submit_confirmed(vec![cmd]).await
+    }
+
+    pub fn queue(&self, request: QueueRequest) -> Result<(), SendError> {
+        self.send(Command::Queue(request))
+    }
+
+    pub fn delete(&self, uid: u64) -> Result<(), SendError> {
+        self.send(Command::Delete { uid })
+    }
+
+    pub fn move_media(&self, from: u64, after: Position) -> Result<(), SendError> {
+        self.send(Command::MoveMedia { from, after })
+    }
+
+    pub fn jump_to(&self, uid: u64) -> Result<(), SendError> {
+        self.send(Command::JumpTo { uid })
+    }
+
+    pub fn play_next(&self) -> Result<(), SendError> {
+        self.send(Command::PlayNext)
+    }
+
+    /// An empty name removes the leader. Needs `leaderctl` (the server kicks us otherwise).
+    pub fn assign_leader(&self, name: &str) -> Result<(), SendError> {
+        self.send(Command::AssignLeader {
+            name: name.to_owned(),
+        })
+    }
+
+    pub fn voteskip(&self) -> Result<(), SendError> {
+        self.send(Command::Voteskip)
+    }
+
+    pub fn vote(&self, option: u64) -> Result<(), SendError> {
+        self.send(Command::Vote { option })
+    }
+
+    /// `/kick name [reason]`.
+    pub fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), SendError> {
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(SendError::Invalid(format!("bad user name {name:?}")));
+        }
+        let line = match reason.map(str::trim).filter(|r| !r.is_empty()) {
+            Some(reason) => format!("/kick {name} {reason}"),
+            None => format!("/kick {name}"),
+        };
+        self.send(Command::Chat(line))
+    }
+
+    /// `/clear` (needs `chatclear`, rank 2 by default).
+    pub fn clear_chat(&self) -> Result<(), SendError> {
+        self.send(Command::Chat("/clear".into()))
+    }
+
+    /// `/afk`: toggles our AFK flag.
+    pub fn toggle_afk(&self) -> Result<(), SendError> {
+        self.send(Command::Chat("/afk".into()))
+    }
+
+    /// Sets our AFK flag; sends `/afk` only if the flag differs from what the server last said.
+    pub fn set_afk(&self, afk: bool) -> Result<(), SendError> {
+        if !self.is_joined() {
+            return Err(SendError::NotJoined);
+        }
+        self.tx
+            .send(Request::SetAfk(afk))
+            .map_err(|_| SendError::Closed)
+    }
+
+    /// Stops the client: closes the socket, fails everything still queued, emits `Stopped` and
+    /// returns once the connection task has ended.
+    pub async fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        let mut stopped = self.stopped.clone();
+        let _ = stopped.wait_for(|s| *s).await;
+    }
+}
+
+/// The events of one client. Unbounded on purpose: the connection task must never wait for a
+/// slow consumer, or it would stop answering pings and lose the connection.
+#[derive(Debug)]
+pub struct EventStream {
+    pub(crate) rx: mpsc::UnboundedReceiver<CytubeEvent>,
+}
+
+impl EventStream {
+    /// The next event; `None` after `Stopped`.
+    pub async fn recv(&mut self) -> Option<CytubeEvent> {
+        self.rx.recv().await
+    }
+}
+
+impl Stream for EventStream {
+    type Item = CytubeEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CytubeEvent>> {
+        self.rx.poll_recv(cx)
+    }
+}
