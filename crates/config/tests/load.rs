@@ -298,3 +298,13 @@ fn the_effective_config_round_trips_through_its_own_output() {
     let again = Config::from_value(cfg.to_value()).unwrap();
     assert_eq!(cfg, again);
 }
+
+#[test]
+fn the_example_configs_are_valid_and_say_the_same() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let json = Config::from_path(&root.join("config.example.json")).unwrap();
+    let yaml = Config::from_path(&root.join("config.example.yaml")).unwrap();
+    assert_eq!(json, yaml);
+    assert_eq!(json.default_channel(), "MyChannel");
+    assert!(json.nats.is_embedded());
+}
