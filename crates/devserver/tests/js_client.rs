@@ -1,0 +1,104 @@
+//! Interop: the official JavaScript `socket.io-client` v4 (`js/client.js`) drives the
+//! devserver: socketconfig, connect (polling, then websocket upgrade), password channel
+//! with zero-argument events, join, guest login, chat echo.
+//!
+//! Skips with a printed reason when `node` is missing or `npm install` was not run in
+//! `crates/devserver/js`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use rosey_devserver::{DevServer, DevServerConfig};
+use serde_json::{Value, json};
+
+fn js_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
+}
+
+fn node_available() -> bool {
+    std::process::Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test]
+async fn official_socket_io_client_can_join_login_and_chat() {
+    if !node_available() {
+        println!("SKIPPED: `node` is not on PATH; install Node.js 18+ to run this test.");
+        return;
+    }
+    if !js_dir().join("node_modules/socket.io-client").is_dir() {
+        println!(
+            "SKIPPED: socket.io-client is not installed; run `npm install` in {}",
+            js_dir().display()
+        );
+        return;
+    }
+    let cfg = DevServerConfig {
+        ping_timeout: Duration::from_secs(5),
+        ..DevServerConfig::default()
+    }
+    .with_channel_password("jschan", "pw1");
+    let server = DevServer::start(cfg).await.expect("devserver starts");
+
+    let child = tokio::process::Command::new("node")
+        .arg("client.js")
+        .args([
+            &server.base_url(),
+            "jschan",
+            "jsguest",
+            "hi (from) <js> & co",
+            "pw1",
+        ])
+        .current_dir(js_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("node client finishes within 30 s")
+        .expect("node output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "node client failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON array per line"))
+        .collect();
+    let find = |name: &str| {
+        events
+            .iter()
+            .find(|e| e[0] == json!(name))
+            .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+    };
+    assert_eq!(
+        find("#socketconfig")[1],
+        json!({"servers": [{"url": server.base_url(), "secure": false}]})
+    );
+    assert_eq!(find("needPassword")[1], json!(false));
+    // A zero-argument event reaches the JS client as an event with no arguments.
+    assert_eq!(find("cancelNeedPassword"), &json!(["cancelNeedPassword"]));
+    assert!(find("userlist")[1].is_array());
+    assert_eq!(
+        find("login")[1],
+        json!({"success": true, "name": "jsguest", "guest": true})
+    );
+    assert_eq!(find("#done")[1], json!("hi (from) &lt;js&gt; &amp; co"));
+
+    let log = server.chat_log("jschan");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].username, "jsguest");
+    assert_eq!(log[0].msg, "hi (from) <js> & co");
+    server.shutdown().await;
+}
