@@ -1,1 +1,191 @@
-//! placeholder
+//! Rosey's storage: one SQLite file (WAL) holding everything the database service records,
+//! with the table and column names of Rosey v0.5 plus a channel dimension.
+//!
+//! # Layout
+//! - [`schema`]: versioned migrations recorded in `rosey_migrations`, detection and in-place
+//!   adoption of a Rosey v0.5 `bot_data.db` (after a backup copy).
+//! - [`event`]: [`StoreEvent`], the typed effect of one `rosey.db.*` event, built from the
+//!   wire payloads of `rosey-model`.
+//! - [`ingest`]: [`Store::apply_batch`] — many events in one transaction, in order, with
+//!   de-duplication by event id inside the same transaction.
+//! - [`query`]: the read side, returning the model's reply structs.
+//! - [`outbound`]: the outbound message queue (enqueue, due with back-off, sent/failed).
+//! - [`maintenance`]: retention in bounded batches and closing open sessions.
+//! - [`error`]: the error type, [`StoreError`].
+//!
+//! A [`Store`] owns one `rusqlite::Connection`. The database service keeps one read-write
+//! store for its single writer and a second, read-only one for queries: with WAL, readers
+//! never wait for the writer, so queries are answered during an ingest burst.
+//! This crate does no I/O other than SQLite and knows nothing of the bus.
+
+pub mod error;
+pub mod event;
+pub mod ingest;
+pub mod maintenance;
+pub mod outbound;
+pub mod query;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use error::StoreError;
+pub use event::{EventKind, StoreEvent};
+pub use ingest::{BatchOutcome, EventFailure};
+pub use maintenance::{MaintenanceReport, Retention};
+pub use outbound::OutboundStatus;
+pub use schema::{AdoptReport, SCHEMA_VERSION};
+
+/// Default page cache per connection, in KiB. Small on purpose: the working set of the hot
+/// tables (user rows, index tails) is tiny, and the service must idle in a few MB.
+pub const DEFAULT_CACHE_KIB: i64 = 4096;
+/// How long a statement waits for another process' lock before failing.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Options for opening a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The channel that rows without one belong to (the DEFAULT of every added `channel`
+    /// column, and the channel of every row adopted from a v0.5 database).
+    pub default_channel: String,
+    /// SQLite page cache, KiB.
+    pub cache_kib: i64,
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            default_channel: rosey_model::subjects::DEFAULT_CHANNEL.to_string(),
+            cache_kib: DEFAULT_CACHE_KIB,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Default options with the given default channel.
+    pub fn with_channel(channel: impl Into<String>) -> Self {
+        StoreOptions {
+            default_channel: channel.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// One connection to the database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    default_channel: String,
+    read_only: bool,
+    adopted: Option<AdoptReport>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("default_channel", &self.default_channel)
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database read-write and brings its schema to
+    /// [`SCHEMA_VERSION`]. A Rosey v0.5 database is backed up, then adopted in place.
+    pub fn open(path: impl AsRef<Path>, options: &StoreOptions) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open(&path).map_err(|e| StoreError::open(&path, e))?;
+        configure(&conn, options, false).map_err(|e| StoreError::open(&path, e))?;
+        let adopted = schema::migrate(&conn, &path, &options.default_channel)?;
+        Ok(Store {
+            conn,
+            path,
+            default_channel: options.default_channel.clone(),
+            read_only: false,
+            adopted,
+        })
+    }
+
+    /// Opens an existing, already migrated database for queries only.
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        options: &StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::open(&path, e))?;
+        configure(&conn, options, true).map_err(|e| StoreError::open(&path, e))?;
+        let version = schema::current_version(&conn)?;
+        if version < SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooOld {
+                found: version,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        Ok(Store {
+            conn,
+            path,
+            default_channel: options.default_channel.clone(),
+            read_only: true,
+            adopted: None,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The channel of rows that name none.
+    pub fn default_channel(&self) -> &str {
+        &self.default_channel
+    }
+
+    /// Set when this open adopted a Rosey v0.5 database.
+    pub fn adopted(&self) -> Option<&AdoptReport> {
+        self.adopted.as_ref()
+    }
+
+    /// The schema version recorded in the database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        schema::current_version(&self.conn)
+    }
+
+    /// The raw connection, for tests and tools that need plain SQL.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn configure(conn: &Connection, options: &StoreOptions, read_only: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    if !read_only {
+        // WAL: one writer and any number of readers that never block each other.
+        // synchronous=NORMAL: a commit survives a process crash; only a power loss may lose
+        // the last commits (never corrupt the file) — the usual choice with WAL.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    } else {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    conn.pragma_update(None, "cache_size", -options.cache_kib)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// The current time, integer Unix seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
