@@ -1,1 +1,93 @@
-//! placeholder
+//! The Rosey bot: one task per enabled channel keeps the channel state, turns CyTube events
+//! into normalized events and `rosey.db.*` events on the bus, runs the background tasks
+//! (user counts, status, outbound pump) and the moderators' PM command shell.
+//!
+//! # Layout
+//! - [`config`]: [`BotConfig`] (channels, shell settings, intervals), built from a v2 config.
+//! - [`publisher`]: stamping and publishing `rosey.db.*` and normalized events.
+//! - [`normalize`]: CyTube events → normalized events (SPEC §4.2).
+//! - `channel` (private): one channel's event loop, periodic tasks and bus commands.
+//! - [`pump`]: the outbound message pump.
+//! - [`shell`]: the PM command shell (SPEC §5).
+//! - [`logs`]: chat and media log files.
+//!
+//! Start it with [`Bot::start`]; several channels run side by side, each with its own
+//! connection, state and throttle, and never mix their data (every payload carries its
+//! `channel`).
+
+mod channel;
+pub mod config;
+pub mod logs;
+pub mod normalize;
+pub mod publisher;
+pub mod pump;
+pub mod shell;
+
+use std::sync::Arc;
+
+use rosey_bus::Bus;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{BotConfig, ChannelSpec, Intervals, ShellSettings};
+pub use publisher::{EventIds, Publisher};
+
+/// A running bot.
+pub struct Bot {
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+    publishers: Vec<Publisher>,
+}
+
+impl Bot {
+    /// Connects every channel and starts its tasks. Connection problems never fail this:
+    /// the CyTube client reconnects by itself, and the bus may come and go.
+    pub fn start(bus: Bus, cfg: BotConfig) -> Bot {
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let ids = Arc::new(EventIds::new());
+        let cfg = Arc::new(cfg);
+        let mut publishers = Vec::new();
+        for spec in cfg.channels.iter().cloned() {
+            let publisher = Publisher::new(bus.clone(), &spec.channel, ids.clone());
+            publishers.push(publisher.clone());
+            tracing::info!(channel = %spec.channel, platform = %spec.name, domain = %spec.client.domain, "Starting channel bot.");
+            let (handle, events) = rosey_cytube::connect(spec.client.clone());
+            tasks.spawn(pump::run(
+                handle.clone(),
+                publisher.clone(),
+                cfg.intervals.clone(),
+                stop.child_token(),
+            ));
+            let bot = channel::ChannelBot::new(spec, cfg.clone(), bus.clone(), handle, publisher);
+            tasks.spawn(bot.run(events, stop.child_token()));
+        }
+        Bot {
+            stop,
+            tasks,
+            publishers,
+        }
+    }
+
+    /// Events published and failed so far, over all channels.
+    pub fn publish_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.publishers.iter().fold((0, 0), |(p, f), x| {
+            (
+                p + x.stats().published.load(Relaxed),
+                f + x.stats().failed.load(Relaxed),
+            )
+        })
+    }
+
+    /// Stops every channel (a last status update, then the CyTube connections close).
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits until every channel has stopped by itself (e.g. all clients stopped for good).
+    pub async fn wait(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

@@ -99,6 +99,11 @@ pub fn command_subject(channel: &str, action: &str) -> String {
     format!("{COMMANDS_PREFIX}.{}.{}", token(channel), token(action))
 }
 
+/// `rosey.commands.<channel>.*`: every command for one channel.
+pub fn command_wildcard(channel: &str) -> String {
+    format!("{COMMANDS_PREFIX}.{}.*", token(channel))
+}
+
 /// Makes a string safe to use as one subject token: NATS tokens cannot be empty and cannot
 /// contain `.`, `*`, `>` or white space. CyTube channel names are `[\w-]{1,30}`, so real
 /// names pass through unchanged; anything else is replaced by `_`.
@@ -130,6 +135,7 @@ mod tests {
         assert_eq!(command_subject("a-b", COMMAND_PM), "rosey.commands.a-b.pm");
         assert_eq!(event_subject("x.y *>", "k"), "rosey.events.x_y___.k");
         assert_eq!(event_subject("", "k"), "rosey.events._.k");
+        assert_eq!(command_wildcard("c"), "rosey.commands.c.*");
     }
 
     #[test]

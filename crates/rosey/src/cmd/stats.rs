@@ -1,13 +1,28 @@
 //! `rosey stats` and `rosey say`: small request/reply clients of the database service.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use rosey_bot::shell::stats_text;
+use rosey_bus::{Bus, BusError, NatsOptions};
+use rosey_model::{
+    decode, encode,
+    payload::{ChannelStatsReply, EnqueueReply, ErrorReply, OutboundEnqueue, UserStatsReply},
+    subjects,
+};
+use serde_json::json;
+
+/// How long to wait for the database service.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Where NATS is when nothing says otherwise.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 
 #[derive(clap::Args, Debug)]
 pub struct StatsArgs {
     /// Statistics of one user instead of the channel.
     #[arg(long)]
     pub user: Option<String>,
-    /// Channel (default: the default channel).
+    /// Channel (default: the database service's default channel).
     #[arg(long)]
     pub channel: Option<String>,
     /// NATS server URL.
@@ -20,7 +35,7 @@ pub struct StatsArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct SayArgs {
-    /// Channel (default: the default channel).
+    /// Channel (default: the database service's default channel).
     #[arg(long)]
     pub channel: Option<String>,
     /// NATS server URL.
@@ -30,10 +45,104 @@ pub struct SayArgs {
     pub message: String,
 }
 
-pub async fn stats(_args: StatsArgs) -> anyhow::Result<ExitCode> {
-    super::not_yet("stats")
+/// Connects with a bounded number of attempts: a one-shot command should fail with a clear
+/// reason, not wait forever for a server that is not there.
+async fn connect(url: Option<String>) -> anyhow::Result<Bus> {
+    let url = url
+        .or_else(|| std::env::var("ROSEY_NATS_URL").ok())
+        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+    let mut options = NatsOptions::new(url);
+    options.max_reconnect_attempts = Some(1);
+    options.connection_timeout = Duration::from_secs(3);
+    options.name = "rosey-cli".to_string();
+    Ok(Bus::connect(options).await?)
 }
 
-pub async fn say(_args: SayArgs) -> anyhow::Result<ExitCode> {
-    super::not_yet("say")
+/// Sends a request and turns "nobody answered" into a sentence an operator understands.
+async fn ask(bus: &Bus, subject: &str, body: serde_json::Value) -> anyhow::Result<bytes::Bytes> {
+    match bus.request(subject, encode(&body), REPLY_TIMEOUT).await {
+        Ok(m) => Ok(m.payload),
+        Err(BusError::NoResponders { .. }) => {
+            anyhow::bail!("the database service is not running (no responders on {subject})")
+        }
+        Err(BusError::Timeout { .. }) => anyhow::bail!(
+            "the database service did not answer within {REPLY_TIMEOUT:?} ({subject})"
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An `{success:false, error}` reply becomes an error.
+fn check_error(payload: &[u8]) -> anyhow::Result<()> {
+    if let Ok(e) = decode::<ErrorReply>(payload)
+        && !e.success
+    {
+        anyhow::bail!("the database service answered: {}", e.error);
+    }
+    Ok(())
+}
+
+pub async fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
+    let bus = connect(args.nats_url).await?;
+    let mut body = match &args.user {
+        Some(u) => json!({ "username": u }),
+        None => json!({}),
+    };
+    if let Some(c) = &args.channel {
+        body["channel"] = json!(c);
+    }
+    let subject = if args.user.is_some() {
+        subjects::QUERY_USER_STATS
+    } else {
+        subjects::QUERY_CHANNEL_STATS
+    };
+    let payload = ask(&bus, subject, body).await?;
+    if args.json {
+        println!("{}", String::from_utf8_lossy(&payload));
+        return Ok(ExitCode::SUCCESS);
+    }
+    check_error(&payload)?;
+    let lines = if args.user.is_some() {
+        let reply: UserStatsReply = decode(&payload).context("unexpected user_stats reply")?;
+        stats_text::user_stats(&reply)
+    } else {
+        let reply: ChannelStatsReply =
+            decode(&payload).context("unexpected channel_stats reply")?;
+        let mut lines = stats_text::channel_stats(&reply);
+        lines.insert(
+            1,
+            format!(
+                "Now: {} in chat, {} connected",
+                reply.current.chat_users, reply.current.connected_users
+            ),
+        );
+        lines
+    };
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
+    if args.message.trim().is_empty() {
+        anyhow::bail!("the message is empty");
+    }
+    let bus = connect(args.nats_url).await?;
+    let request = OutboundEnqueue {
+        message: args.message,
+        channel: args.channel,
+        ts: None,
+        id: None,
+    };
+    let payload = ask(
+        &bus,
+        subjects::OUTBOUND_ENQUEUE,
+        serde_json::to_value(&request)?,
+    )
+    .await?;
+    check_error(&payload)?;
+    let reply: EnqueueReply = decode(&payload).context("unexpected enqueue reply")?;
+    println!("Queued message #{} (the bot sends it within a few seconds)", reply.id);
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,354 @@
+//! One channel's bot: owns the CyTube connection's event stream and the channel state,
+//! publishes what happens (SPEC §4.3), serves `rosey.commands.<channel>.*` requests, runs
+//! the periodic user-count and status tasks, and hands moderators' PMs to the shell.
+//!
+//! Each CyTube event is handled exactly once, here, in arrival order. Work that waits on
+//! the bus for long (shell commands querying the database, the outbound pump) runs in its
+//! own task so the event loop never stalls behind it.
+
+use std::sync::Arc;
+
+use rosey_bus::{Bus, Message, Subscription};
+use rosey_cytube::{ChannelState, CytubeEvent, CytubeHandle, EventStream, ServerEvent};
+use rosey_model::{
+    decode, encode,
+    payload::{
+        ChatCommand, CommandReply, HighWater, MediaPlayed, MessageLog, PmCommandRequest,
+        StatusData, StatusUpdate, UserCount, UserJoined, UserLeft,
+    },
+    subjects,
+};
+use tokio::time::{Instant, MissedTickBehavior, interval_at};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::{BotConfig, ChannelSpec},
+    logs::LogFile,
+    normalize::{event_time, normalize},
+    publisher::{Publisher, now},
+    shell::{self, Live, ShellContext},
+};
+
+/// Live facts the channel state does not hold (for `status`, `current`, `voteskip`).
+pub(crate) fn update_live(live: &mut Live, event: &CytubeEvent, ts: f64) {
+    match event {
+        CytubeEvent::Connected { server } => {
+            live.server = Some(server.clone());
+            live.connected_since = Some(ts);
+            live.voteskip = None;
+        }
+        CytubeEvent::Disconnected { .. } | CytubeEvent::Kicked { .. } => {
+            live.connected_since = None;
+        }
+        CytubeEvent::Server(ServerEvent::ChangeMedia(c)) => {
+            live.paused = c.paused;
+            live.position = c.current_time;
+            live.voteskip = None;
+        }
+        CytubeEvent::Server(ServerEvent::MediaUpdate {
+            current_time,
+            paused,
+        }) => {
+            live.paused = *paused;
+            live.position = *current_time;
+        }
+        CytubeEvent::Server(ServerEvent::Voteskip { count, need }) => {
+            live.voteskip = Some((*count, *need));
+        }
+        _ => {}
+    }
+}
+
+pub(crate) struct ChannelBot {
+    spec: ChannelSpec,
+    cfg: Arc<BotConfig>,
+    bus: Bus,
+    handle: CytubeHandle,
+    publisher: Publisher,
+    state: ChannelState,
+    live: Live,
+    chat_log: Option<LogFile>,
+    media_log: Option<LogFile>,
+}
+
+impl ChannelBot {
+    pub(crate) fn new(
+        spec: ChannelSpec,
+        cfg: Arc<BotConfig>,
+        bus: Bus,
+        handle: CytubeHandle,
+        publisher: Publisher,
+    ) -> Self {
+        let open = |path: &Option<std::path::PathBuf>| {
+            path.as_deref().and_then(|p| match LogFile::open(p) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    tracing::warn!(path = %p.display(), error = %e, "Cannot open log file; logging to it is off.");
+                    None
+                }
+            })
+        };
+        let chat_log = open(&cfg.chat_log_file);
+        let media_log = open(&cfg.media_log_file);
+        ChannelBot {
+            spec,
+            cfg,
+            bus,
+            handle,
+            publisher,
+            state: ChannelState::new(),
+            live: Live {
+                started_at: now(),
+                ..Live::default()
+            },
+            chat_log,
+            media_log,
+        }
+    }
+
+    /// Runs until `stop` is cancelled or the client stops for good.
+    pub(crate) async fn run(mut self, mut events: EventStream, stop: CancellationToken) {
+        let channel = self.spec.channel.clone();
+        let mut commands = self.subscribe_commands().await;
+        let iv = self.cfg.intervals.clone();
+        let mut user_count = interval_at(Instant::now() + iv.user_count, iv.user_count);
+        let mut status = interval_at(Instant::now() + iv.status, iv.status);
+        user_count.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        status.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                event = events.recv() => match event {
+                    Some(event) => {
+                        let stopped = matches!(event, CytubeEvent::Stopped { .. });
+                        self.on_event(event).await;
+                        if stopped {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                Some(msg) = next_command(&mut commands) => self.on_command(msg).await,
+                _ = user_count.tick() => self.publish_user_count().await,
+                _ = status.tick() => self.publish_status().await,
+            }
+        }
+        tracing::info!(%channel, "Channel bot stopping.");
+        // A last status so the dashboard shows the bot as disconnected.
+        self.live.connected_since = None;
+        self.state.joined = false;
+        self.publish_status().await;
+        self.handle.shutdown().await;
+    }
+
+    async fn subscribe_commands(&self) -> Option<Subscription> {
+        let subject = subjects::command_wildcard(&self.spec.channel);
+        match self.bus.subscribe(&subject).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(channel = %self.spec.channel, error = %e, "Cannot subscribe to bot commands; bus commands are off.");
+                None
+            }
+        }
+    }
+
+    fn chat_count(&self) -> i64 {
+        self.state.users.len() as i64
+    }
+
+    fn connected_count(&self) -> i64 {
+        self.state
+            .usercount
+            .map(|n| n as i64)
+            .unwrap_or(self.chat_count())
+    }
+
+    async fn on_event(&mut self, event: CytubeEvent) {
+        let ts = event_time(&event, now());
+        // Whether an addUser is a new arrival must be judged before the state applies it.
+        let new_user = match &event {
+            CytubeEvent::Server(ServerEvent::AddUser(u)) => self.state.user(&u.name).is_none(),
+            _ => false,
+        };
+        self.state.apply(&event);
+        update_live(&mut self.live, &event, ts);
+        if let Some(body) = normalize(&event) {
+            self.publisher.event(body, ts).await;
+        }
+        let CytubeEvent::Server(ev) = event else {
+            return;
+        };
+        let p = &self.publisher;
+        match ev {
+            ServerEvent::Userlist(users) => {
+                // Everyone already present counts from now (the original skipped them).
+                for u in &users {
+                    p.db(subjects::USER_JOINED, user_joined(u), ts).await;
+                }
+                self.publish_high_water(ts).await;
+            }
+            ServerEvent::AddUser(u) if new_user => {
+                p.db(subjects::USER_JOINED, user_joined(&u), ts).await;
+                self.publish_high_water(ts).await;
+            }
+            ServerEvent::UserLeave { name } => {
+                let left = UserLeft {
+                    username: name,
+                    channel: None,
+                    ts: None,
+                    id: None,
+                };
+                p.db(subjects::USER_LEFT, left, ts).await;
+            }
+            ServerEvent::Usercount(_) => self.publish_high_water(ts).await,
+            ServerEvent::ChatMsg(m) if !m.history && !m.from_self => {
+                if let Some(log) = &mut self.chat_log {
+                    log.line(ts, &format!("<{}> {}", m.username, m.text));
+                }
+                let line = MessageLog {
+                    username: m.username,
+                    message: m.text,
+                    channel: None,
+                    ts: None,
+                    id: None,
+                };
+                p.db(subjects::MESSAGE_LOG, line, ts).await;
+            }
+            ServerEvent::ChangeMedia(c) => {
+                let queued_by = self
+                    .state
+                    .current_uid
+                    .and_then(|uid| self.state.playlist.iter().find(|i| i.uid == uid))
+                    .map(|i| i.queueby.clone())
+                    .filter(|q| !q.is_empty());
+                if let Some(log) = &mut self.media_log {
+                    log.line(
+                        ts,
+                        &format!(
+                            "{} ({}:{}, {})",
+                            c.media.title, c.media.media_type, c.media.id, c.media.duration
+                        ),
+                    );
+                }
+                let played = MediaPlayed {
+                    media_type: c.media.media_type,
+                    media_id: c.media.id,
+                    title: c.media.title,
+                    duration: c.media.seconds.max(0.0) as i64,
+                    queued_by,
+                    channel: None,
+                    ts: None,
+                    id: None,
+                };
+                p.db(subjects::MEDIA_PLAYED, played, ts).await;
+            }
+            ServerEvent::Pm(m) if !m.from_self => {
+                let ctx = ShellContext {
+                    settings: self.cfg.shell.clone(),
+                    db_timeout: self.cfg.intervals.shell_db_timeout,
+                    state: self.state.clone(),
+                    live: self.live.clone(),
+                    handle: self.handle.clone(),
+                    publisher: self.publisher.clone(),
+                };
+                tokio::spawn(shell::handle_pm(ctx, m.username, m.text));
+            }
+            _ => {}
+        }
+    }
+
+    async fn publish_high_water(&self, ts: f64) {
+        let hw = HighWater {
+            chat_count: self.chat_count(),
+            connected_count: self.state.usercount.map(|n| n as i64),
+            channel: None,
+            ts: None,
+            id: None,
+        };
+        self.publisher.db(subjects::STATS_HIGH_WATER, hw, ts).await;
+    }
+
+    async fn publish_user_count(&self) {
+        if !self.state.joined {
+            return;
+        }
+        let uc = UserCount {
+            chat_count: self.chat_count(),
+            connected_count: self.connected_count(),
+            channel: None,
+            ts: None,
+            id: None,
+        };
+        self.publisher
+            .db(subjects::STATS_USER_COUNT, uc, now())
+            .await;
+    }
+
+    async fn publish_status(&self) {
+        let s = &self.state;
+        let media = s.current_media.as_ref().map(|c| &c.media);
+        let data = StatusData {
+            bot_name: s.own_name.clone(),
+            bot_rank: Some(s.own_rank),
+            bot_afk: Some(s.own_user().map(|u| u.meta.afk).unwrap_or(false)),
+            channel_name: Some(self.spec.channel.clone()),
+            current_chat_users: Some(self.chat_count()),
+            current_connected_users: Some(self.connected_count()),
+            playlist_items: Some(s.playlist.len() as i64),
+            current_media_title: media.map(|m| m.title.clone()),
+            current_media_duration: media.map(|m| m.seconds.max(0.0) as i64),
+            bot_start_time: Some(self.live.started_at as i64),
+            bot_connected: Some(s.joined),
+        };
+        let update = StatusUpdate {
+            status_data: data,
+            channel: None,
+            ts: None,
+            id: None,
+        };
+        self.publisher
+            .db(subjects::STATUS_UPDATE, update, now())
+            .await;
+    }
+
+    /// `rosey.commands.<channel>.chat {message}` / `.pm {to, message}` → `{success, error?}`.
+    async fn on_command(&self, msg: Message) {
+        let action = msg.subject.rsplit('.').next().unwrap_or_default();
+        let result = match action {
+            subjects::COMMAND_CHAT => match decode::<ChatCommand>(&msg.payload) {
+                Ok(c) => self.handle.chat(&c.message).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+            subjects::COMMAND_PM => match decode::<PmCommandRequest>(&msg.payload) {
+                Ok(c) => self.handle.pm(&c.to, &c.message).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+            other => Err(format!("unknown command `{other}` (expected chat or pm)")),
+        };
+        let reply = CommandReply {
+            success: result.is_ok(),
+            error: result.err(),
+        };
+        if let Err(e) = self.bus.respond(&msg, encode(&reply)).await {
+            tracing::debug!(error = %e, "Could not answer a bot command.");
+        }
+    }
+}
+
+fn user_joined(u: &rosey_cytube::User) -> UserJoined {
+    UserJoined {
+        username: u.name.clone(),
+        rank: Some(u.rank),
+        user_data: None,
+        channel: None,
+        ts: None,
+        id: None,
+    }
+}
+
+async fn next_command(sub: &mut Option<Subscription>) -> Option<Message> {
+    match sub {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,130 @@
+//! What the bot needs to know, independent of the configuration file format: one
+//! [`ChannelSpec`] per enabled platform entry, the shell settings and the task intervals.
+//! [`BotConfig::from_config`] builds it from a v2 [`rosey_config::Config`].
+
+use std::{path::PathBuf, time::Duration};
+
+use rosey_cytube::{ClientConfig, Login};
+
+/// SPEC §4.3: user counts every 300 s.
+pub const USER_COUNT_INTERVAL: Duration = Duration::from_secs(300);
+/// SPEC §4.3: status every 10 s.
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(10);
+/// SPEC §4.3: outbound pump every 2 s.
+pub const PUMP_INTERVAL: Duration = Duration::from_secs(2);
+/// SPEC §4.3: the pump's request timeout.
+pub const PUMP_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// SPEC §5: the shell's database queries time out after 1 s.
+pub const SHELL_DB_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a publish may wait on a disconnected bus before the event is counted as lost
+/// (plain mode is at-most-once; the bot must keep serving the channel meanwhile).
+pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Intervals of the background tasks (shortened in tests).
+#[derive(Debug, Clone)]
+pub struct Intervals {
+    pub user_count: Duration,
+    pub status: Duration,
+    pub pump: Duration,
+    pub pump_request_timeout: Duration,
+    pub shell_db_timeout: Duration,
+}
+
+impl Default for Intervals {
+    fn default() -> Self {
+        Intervals {
+            user_count: USER_COUNT_INTERVAL,
+            status: STATUS_INTERVAL,
+            pump: PUMP_INTERVAL,
+            pump_request_timeout: PUMP_REQUEST_TIMEOUT,
+            shell_db_timeout: SHELL_DB_TIMEOUT,
+        }
+    }
+}
+
+/// One channel the bot serves.
+#[derive(Debug, Clone)]
+pub struct ChannelSpec {
+    /// The CyTube channel name (also the `channel` of every payload).
+    pub channel: String,
+    /// The platform entry's name (for logs).
+    pub name: String,
+    /// How to connect.
+    pub client: ClientConfig,
+}
+
+/// The PM shell's settings.
+#[derive(Debug, Clone)]
+pub struct ShellSettings {
+    pub enabled: bool,
+    pub min_rank: f64,
+}
+
+impl Default for ShellSettings {
+    fn default() -> Self {
+        ShellSettings {
+            enabled: true,
+            min_rank: 2.0,
+        }
+    }
+}
+
+/// Everything the bot runs with.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    pub channels: Vec<ChannelSpec>,
+    pub shell: ShellSettings,
+    pub intervals: Intervals,
+    pub chat_log_file: Option<PathBuf>,
+    pub media_log_file: Option<PathBuf>,
+}
+
+impl BotConfig {
+    /// A config for the given channels with every default.
+    pub fn new(channels: Vec<ChannelSpec>) -> Self {
+        BotConfig {
+            channels,
+            shell: ShellSettings::default(),
+            intervals: Intervals::default(),
+            chat_log_file: None,
+            media_log_file: None,
+        }
+    }
+
+    /// Builds the bot's view of a v2 configuration: every enabled platform entry.
+    pub fn from_config(cfg: &rosey_config::Config) -> Self {
+        let channels = cfg
+            .enabled_platforms()
+            .map(|p| {
+                let login = match &p.user {
+                    Some(u) => match &u.password {
+                        Some(pw) => Login::Registered {
+                            name: u.name.clone(),
+                            password: pw.expose().to_string(),
+                        },
+                        None => Login::Guest(u.name.clone()),
+                    },
+                    None => Login::Anonymous,
+                };
+                let mut client = ClientConfig::new(p.base_url(), &p.channel.name, login);
+                client.channel_password =
+                    p.channel.password.as_ref().map(|s| s.expose().to_string());
+                ChannelSpec {
+                    channel: p.channel.name.clone(),
+                    name: p.name.clone(),
+                    client,
+                }
+            })
+            .collect();
+        BotConfig {
+            channels,
+            shell: ShellSettings {
+                enabled: cfg.shell.enabled,
+                min_rank: cfg.shell.min_rank,
+            },
+            intervals: Intervals::default(),
+            chat_log_file: cfg.logging.chat_log_file.clone(),
+            media_log_file: cfg.logging.media_log_file.clone(),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! CyTube events → normalized events (SPEC §4.2). Pure: the caller supplies the state
+//! *before* the event was applied where it matters (e.g. whether a user is new).
+
+use rosey_cytube::{CytubeEvent, ServerEvent, User};
+use rosey_model::{EventBody, UserData};
+use serde_json::{Value, json};
+
+/// A CyTube user as the model's [`UserData`].
+pub fn user_data(u: &User) -> UserData {
+    UserData {
+        username: u.name.clone(),
+        rank: u.rank,
+        is_afk: u.meta.afk,
+        is_moderator: u.rank >= 2.0,
+        meta: json!({"muted": u.meta.muted, "aliases": u.meta.aliases}),
+    }
+}
+
+/// The event time of a CyTube event in epoch seconds: chat and PMs carry the server's
+/// time in milliseconds; everything else happens "now".
+pub fn event_time(event: &CytubeEvent, now: f64) -> f64 {
+    match event {
+        CytubeEvent::Server(ServerEvent::ChatMsg(m)) if m.time > 0 => m.time as f64 / 1000.0,
+        CytubeEvent::Server(ServerEvent::Pm(m)) if m.time > 0 => m.time as f64 / 1000.0,
+        _ => now,
+    }
+}
+
+/// The normalized form of an event, if it has one.
+pub fn normalize(event: &CytubeEvent) -> Option<EventBody> {
+    let body = match event {
+        CytubeEvent::Connected { server } => EventBody::Connection {
+            state: "connected".into(),
+            detail: server.clone(),
+        },
+        CytubeEvent::Joined { channel } => EventBody::Connection {
+            state: "joined".into(),
+            detail: channel.clone(),
+        },
+        CytubeEvent::Disconnected { reason } => EventBody::Connection {
+            state: "disconnected".into(),
+            detail: reason.clone(),
+        },
+        CytubeEvent::Reconnecting { attempt, delay } => EventBody::Connection {
+            state: "reconnecting".into(),
+            detail: format!("attempt {attempt} in {delay:?}"),
+        },
+        CytubeEvent::Stopped { reason } => EventBody::Connection {
+            state: "stopped".into(),
+            detail: reason.clone(),
+        },
+        CytubeEvent::Kicked { reason } => EventBody::Kick {
+            reason: reason.clone().unwrap_or_default(),
+        },
+        CytubeEvent::Server(ev) => return normalize_server(ev),
+    };
+    Some(body)
+}
+
+fn normalize_server(ev: &ServerEvent) -> Option<EventBody> {
+    let body = match ev {
+        ServerEvent::ChatMsg(m) => EventBody::Message {
+            user: m.username.clone(),
+            content: m.text.clone(),
+            history: m.history,
+            platform_data: json!({"meta": m.meta, "time": m.time, "html": m.html}),
+        },
+        ServerEvent::Pm(m) => EventBody::Pm {
+            user: m.username.clone(),
+            recipient: m.to.clone(),
+            content: m.text.clone(),
+            platform_data: json!({"meta": m.meta, "time": m.time}),
+        },
+        ServerEvent::AddUser(u) => EventBody::UserJoin {
+            user: u.name.clone(),
+            user_data: user_data(u),
+        },
+        ServerEvent::UserLeave { name } => EventBody::UserLeave { user: name.clone() },
+        ServerEvent::Userlist(users) => EventBody::UserList {
+            users: users.iter().map(user_data).collect(),
+            count: users.len(),
+        },
+        ServerEvent::Usercount(n) => EventBody::UserCount { count: *n as i64 },
+        ServerEvent::ChangeMedia(c) => EventBody::MediaChange {
+            title: c.media.title.clone(),
+            media_type: c.media.media_type.clone(),
+            media_id: c.media.id.clone(),
+            duration: c.media.seconds.max(0.0) as i64,
+        },
+        ServerEvent::Playlist(items) => EventBody::PlaylistChange {
+            action: "playlist".into(),
+            data: json!({"count": items.len()}),
+        },
+        ServerEvent::Queue { item, .. } => EventBody::PlaylistChange {
+            action: "queue".into(),
+            data: json!({"uid": item.uid, "title": item.media.title, "type": item.media.media_type,
+                         "id": item.media.id, "queued_by": item.queueby}),
+        },
+        ServerEvent::Delete { uid } => EventBody::PlaylistChange {
+            action: "delete".into(),
+            data: json!({"uid": uid}),
+        },
+        ServerEvent::MoveVideo { from, .. } => EventBody::PlaylistChange {
+            action: "move".into(),
+            data: json!({"uid": from}),
+        },
+        ServerEvent::SetUserRank { name, rank } => EventBody::RankChange {
+            user: name.clone(),
+            rank: *rank,
+        },
+        ServerEvent::SetAfk { name, afk } => EventBody::Afk {
+            user: name.clone(),
+            afk: *afk,
+        },
+        ServerEvent::SetLeader(name) => EventBody::Leader { user: name.clone() },
+        ServerEvent::NewPoll(p) => EventBody::Poll {
+            action: "open".into(),
+            data: json!({"title": p.title, "options": p.options}),
+        },
+        ServerEvent::UpdatePoll(p) => EventBody::Poll {
+            action: "update".into(),
+            data: json!({"title": p.title, "options": p.options}),
+        },
+        ServerEvent::ClosePoll => EventBody::Poll {
+            action: "close".into(),
+            data: Value::Null,
+        },
+        ServerEvent::Kick { reason } => EventBody::Kick {
+            reason: reason.clone().unwrap_or_default(),
+        },
+        ServerEvent::ErrorMsg { msg, .. } => EventBody::Error {
+            source: "errorMsg".into(),
+            message: msg.clone(),
+        },
+        ServerEvent::QueueFail { msg, .. } => EventBody::Error {
+            source: "queueFail".into(),
+            message: msg.clone(),
+        },
+        _ => return None,
+    };
+    Some(body)
+}

@@ -1,0 +1,167 @@
+//! Publishing from the bot: `rosey.db.*` events (with `channel`, `ts` and a unique `id`) and
+//! normalized events on `rosey.events.<channel>.<kind>`.
+//!
+//! Plain mode is at-most-once: a publish that cannot complete within
+//! [`PUBLISH_TIMEOUT`](crate::config::PUBLISH_TIMEOUT) (bus down) is counted and logged once
+//! per outage, and the bot carries on serving the channel.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicU64, Ordering},
+};
+
+use rosey_bus::Bus;
+use rosey_model::{EventBody, NormalizedEvent, encode};
+use serde::Serialize;
+
+use crate::config::PUBLISH_TIMEOUT;
+
+/// Unique event ids: a random per-process prefix and a counter.
+#[derive(Debug)]
+pub struct EventIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl EventIds {
+    pub fn new() -> Self {
+        EventIds {
+            prefix: format!("{:016x}", rand::random::<u64>()),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// The next id, e.g. `3f2a…-42`.
+    pub fn next(&self) -> String {
+        format!(
+            "{}-{}",
+            self.prefix,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+impl Default for EventIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counters of what the publisher did.
+#[derive(Debug, Default)]
+pub struct PublishStats {
+    pub published: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Publishes for one channel.
+#[derive(Clone)]
+pub struct Publisher {
+    bus: Bus,
+    channel: Arc<str>,
+    ids: Arc<EventIds>,
+    stats: Arc<PublishStats>,
+    /// Set while publishing fails, so the failure is logged once per outage.
+    failing: Arc<AtomicBool>,
+}
+
+/// Seconds since the epoch, as a float.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Payloads the publisher can stamp with the envelope.
+pub trait Stamp {
+    fn stamp(&mut self, channel: &str, ts: f64, id: String);
+}
+
+macro_rules! stamp {
+    ($($t:ty),*) => {$(
+        impl Stamp for $t {
+            fn stamp(&mut self, channel: &str, ts: f64, id: String) {
+                self.channel = Some(channel.to_string());
+                self.ts = Some(ts);
+                self.id = Some(id);
+            }
+        }
+    )*};
+}
+
+use rosey_model::payload::*;
+stamp!(
+    UserJoined,
+    UserLeft,
+    MessageLog,
+    UserCount,
+    HighWater,
+    StatusUpdate,
+    MarkSent,
+    MarkFailed,
+    PmCommand,
+    MediaPlayed
+);
+
+impl Publisher {
+    pub fn new(bus: Bus, channel: &str, ids: Arc<EventIds>) -> Self {
+        Publisher {
+            bus,
+            channel: channel.into(),
+            ids,
+            stats: Arc::new(PublishStats::default()),
+            failing: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    pub fn stats(&self) -> &PublishStats {
+        &self.stats
+    }
+
+    /// Publishes a `rosey.db.*` event, stamped with channel, `ts` and a fresh id.
+    pub async fn db<T: Serialize + Stamp>(&self, subject: &str, mut payload: T, ts: f64) {
+        payload.stamp(&self.channel, ts, self.ids.next());
+        self.send(subject, encode(&payload)).await;
+    }
+
+    /// Publishes a normalized event on `rosey.events.<channel>.<kind>`.
+    pub async fn event(&self, body: EventBody, ts: f64) {
+        let event = NormalizedEvent {
+            channel: self.channel.to_string(),
+            ts,
+            id: self.ids.next(),
+            body,
+        };
+        self.send(&event.subject(), encode(&event)).await;
+    }
+
+    async fn send(&self, subject: &str, bytes: Vec<u8>) {
+        let result = tokio::time::timeout(PUBLISH_TIMEOUT, self.bus.publish(subject, bytes)).await;
+        match result {
+            Ok(Ok(())) => {
+                self.stats.published.fetch_add(1, Ordering::Relaxed);
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!(channel = %self.channel, "Publishing to the bus works again.");
+                }
+            }
+            Ok(Err(e)) => self.failed(subject, &e.to_string()),
+            Err(_) => self.failed(subject, "timed out (bus unreachable?)"),
+        }
+    }
+
+    fn failed(&self, subject: &str, why: &str) {
+        self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        if !self.failing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(channel = %self.channel, subject, error = why, "Publishing to the bus failed; events are dropped until it recovers (plain mode).");
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The outbound pump (SPEC §4.3): every 2 s ask the database service for due outbound
+//! messages, send each through the CyTube client's throttle, then `mark_sent` or
+//! `mark_failed`.
+//!
+//! Never the same message twice: a message confirmed as written to the socket is remembered
+//! for [`REMEMBER_SENT`]; if the service offers it again (its `mark_sent` was lost on the
+//! way), the pump re-publishes `mark_sent` instead of sending the text again. Never
+//! forever: failures go back as `mark_failed`, and the service stops offering a message
+//! after `max_retries`.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use rosey_cytube::{CytubeHandle, SendError};
+use rosey_model::{
+    decode, encode,
+    payload::{ErrorReply, MarkFailed, MarkSent, OutboundGet, OutboundRow},
+    subjects,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Intervals,
+    publisher::{Publisher, now},
+};
+
+/// How long a sent message id is remembered.
+pub const REMEMBER_SENT: Duration = Duration::from_secs(600);
+/// Messages fetched per round.
+pub const BATCH: i64 = 20;
+/// Retries before the service gives a message up (SPEC §3.2 default).
+pub const MAX_RETRIES: i64 = 3;
+/// How long one message may take to go out (the throttle may hold it a while).
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the pump for one channel until `stop`.
+pub async fn run(
+    handle: CytubeHandle,
+    publisher: Publisher,
+    intervals: Intervals,
+    stop: CancellationToken,
+) {
+    let mut sent: HashMap<i64, Instant> = HashMap::new();
+    let mut tick = tokio::time::interval(intervals.pump);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut unavailable = false;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !handle.is_joined() {
+            continue;
+        }
+        sent.retain(|_, at| at.elapsed() < REMEMBER_SENT);
+        let rows = match fetch(&publisher, &intervals).await {
+            Ok(rows) => {
+                if unavailable {
+                    unavailable = false;
+                    tracing::info!(channel = %publisher.channel(), "Outbound queue reachable again.");
+                }
+                rows
+            }
+            Err(why) => {
+                if !unavailable {
+                    unavailable = true;
+                    tracing::warn!(channel = %publisher.channel(), error = %why, "Outbound queue unavailable; nothing to send.");
+                }
+                continue;
+            }
+        };
+        for row in rows {
+            if stop.is_cancelled() {
+                return;
+            }
+            if sent.contains_key(&row.id) {
+                mark_sent(&publisher, row.id).await;
+                continue;
+            }
+            let result = tokio::time::timeout(SEND_TIMEOUT, handle.chat_confirmed(&row.message))
+                .await
+                .unwrap_or(Err(SendError::Disconnected));
+            match result {
+                Ok(()) => {
+                    sent.insert(row.id, Instant::now());
+                    mark_sent(&publisher, row.id).await;
+                }
+                Err(e) => {
+                    let permanent = matches!(e, SendError::Empty | SendError::Invalid(_));
+                    let failed = MarkFailed {
+                        message_id: row.id,
+                        error: e.to_string(),
+                        permanent,
+                        channel: None,
+                        ts: None,
+                        id: None,
+                    };
+                    publisher
+                        .db(subjects::OUTBOUND_MARK_FAILED, failed, now())
+                        .await;
+                    if matches!(
+                        e,
+                        SendError::NotJoined | SendError::Closed | SendError::Disconnected
+                    ) {
+                        // The connection is gone: the rest waits for the next round.
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn fetch(publisher: &Publisher, intervals: &Intervals) -> Result<Vec<OutboundRow>, String> {
+    let req = OutboundGet {
+        limit: BATCH,
+        max_retries: MAX_RETRIES,
+        channel: Some(publisher.channel().to_string()),
+        ts: None,
+        id: None,
+    };
+    let reply = publisher
+        .bus()
+        .request(
+            subjects::OUTBOUND_GET,
+            encode(&req),
+            intervals.pump_request_timeout,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    match decode::<Vec<OutboundRow>>(&reply.payload) {
+        Ok(rows) => Ok(rows),
+        Err(e) => match decode::<ErrorReply>(&reply.payload) {
+            Ok(err) => Err(err.error),
+            Err(_) => Err(format!("unexpected reply: {e}")),
+        },
+    }
+}
+
+async fn mark_sent(publisher: &Publisher, message_id: i64) {
+    let m = MarkSent {
+        message_id,
+        channel: None,
+        ts: None,
+        id: None,
+    };
+    publisher.db(subjects::OUTBOUND_MARK_SENT, m, now()).await;
+}
