@@ -73,6 +73,8 @@ impl fmt::Display for SyntaxError {
 /// Parses `text` as `format` into a JSON value. Comment keys are kept (see
 /// [`strip_comments`]) because the migration must not drop them.
 pub fn parse_text(text: &str, format: Format) -> Result<Value, SyntaxError> {
+    // Some Windows editors start UTF-8 files with a byte-order mark; it is not content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match format {
         Format::Json => serde_json::from_str(text).map_err(|e| SyntaxError {
             format,
@@ -227,6 +229,14 @@ mod tests {
             err.to_string().starts_with("invalid YAML at line "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_an_error() {
+        let v = parse_text("\u{feff}{\"version\": 2}", Format::Json).unwrap();
+        assert_eq!(v, json!({"version": 2}));
+        let v = parse_text("\u{feff}version: 2\n", Format::Yaml).unwrap();
+        assert_eq!(v, json!({"version": 2}));
     }
 
     #[test]
