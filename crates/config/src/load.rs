@@ -78,6 +78,7 @@ pub fn load_value(
             problems,
         });
     }
+    drop_nulls(&mut value);
     match serde_json::from_value::<Config>(value) {
         Ok(config) => Ok(Loaded { config, overrides }),
         // Validation accepts only what the model can hold, so this is a bug; still, say so
@@ -86,6 +87,31 @@ pub fn load_value(
             origin: origin.to_owned(),
             problems: vec![Problem::new("", format!("internal: {e}"))],
         }),
+    }
+}
+
+/// Validation reads `"key": null` as "not set" (YAML's `key:` with nothing after it is
+/// null, and so are `.nan`/`.inf` once in JSON); serde only applies a field's default when
+/// the key is absent, so remove such keys before typing. `llm` and `legacy` are free-form
+/// and kept exactly as written.
+fn drop_nulls(value: &mut Value) {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|_, v| !v.is_null());
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Value::Object(top) = value {
+        top.retain(|_, v| !v.is_null());
+        for (key, v) in top.iter_mut() {
+            if key != "llm" && key != "legacy" {
+                walk(v);
+            }
+        }
     }
 }
 

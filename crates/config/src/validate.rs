@@ -485,7 +485,10 @@ impl Validator {
         let s = s.trim();
         if s == crate::defaults::NATS_URL_EMBEDDED {
             if !alone {
-                self.report(path, "\"embedded\" cannot be combined with server URLs");
+                self.report(
+                    path,
+                    "\"embedded\" is not a server URL; write nats.url = \"embedded\" on its own",
+                );
             }
             return;
         }

@@ -308,3 +308,23 @@ fn the_example_configs_are_valid_and_say_the_same() {
     assert_eq!(json.default_channel(), "MyChannel");
     assert!(json.nats.is_embedded());
 }
+
+#[test]
+fn null_means_not_set_for_optional_settings() {
+    let yaml = "version: 2\nnats:\n  connection_timeout:\n  url:\nplatforms:\n  - name: a\n    domain: https://x.org\n    channel: c\n    user:\n    restart_delay: null\nshell:\n  min_rank: .nan\nlogging:\n  level: ~\nllm:\n  key: null\n";
+    let cfg = Config::from_str_with_format(yaml, Format::Yaml).unwrap();
+    assert!(cfg.nats.is_embedded());
+    assert_eq!(
+        cfg.nats.connection_timeout,
+        Duration::from_secs_f64(d::NATS_CONNECTION_TIMEOUT_SECS)
+    );
+    assert_eq!(cfg.platforms[0].user, None);
+    assert_eq!(
+        cfg.platforms[0].restart_delay,
+        Duration::from_secs_f64(d::PLATFORM_RESTART_DELAY_SECS)
+    );
+    assert_eq!(cfg.shell.min_rank, d::SHELL_MIN_RANK);
+    assert_eq!(cfg.logging.level, LogLevel::Info);
+    // Free-form sections are kept exactly as written.
+    assert_eq!(cfg.llm.unwrap()["key"], serde_json::Value::Null);
+}

@@ -155,7 +155,9 @@ fn nats_url_rules() {
     );
     expect(
         set(base(), "/nats/url", json!(["embedded", "nats://a:1"])),
-        &["nats.url[0]: \"embedded\" cannot be combined with server URLs"],
+        &[
+            "nats.url[0]: \"embedded\" is not a server URL; write nats.url = \"embedded\" on its own",
+        ],
     );
     for bad in ["http://x:4222", "nats://", "nats://a b", ""] {
         expect(
@@ -531,4 +533,186 @@ fn every_problem_is_reported_at_once_in_file_order() {
             "shell.min_rank: expected a number ≥ 0, got \"high\"",
         ],
     );
+}
+
+mod consistency {
+    //! Whatever the validator accepts, the typed model must load: otherwise an operator
+    //! would see an "internal" error instead of a message about their file.
+
+    use proptest::prelude::*;
+    use rosey_config::{Config, ConfigError};
+    use serde_json::{Map, Value, json};
+
+    /// Values that are right for some fields and wrong for others.
+    fn pool() -> Vec<Value> {
+        vec![
+            Value::Null,
+            json!(true),
+            json!(false),
+            json!(""),
+            json!("x"),
+            json!("https://cytu.be"),
+            json!("nats://a:4222"),
+            json!("embedded"),
+            json!("file"),
+            json!("json"),
+            json!("WARNING"),
+            json!("cytube"),
+            json!(0),
+            json!(-1),
+            json!(1),
+            json!(3),
+            json!(2.5),
+            json!(-0.5),
+            json!(1e12),
+            json!(u64::MAX),
+            json!(["a"]),
+            json!(["a", "b"]),
+            json!(["nats://a:1", "nats://b:2"]),
+            json!([]),
+            json!({}),
+        ]
+    }
+
+    /// An object with a random subset of `fields`, each mostly given one of its own valid
+    /// values and now and then any value at all, so that both valid and invalid files
+    /// come out often.
+    fn object(fields: Vec<(&'static str, Vec<Value>)>) -> impl Strategy<Value = Value> {
+        let per_field: Vec<_> = fields
+            .into_iter()
+            .map(|(key, valid)| {
+                let value = prop_oneof![
+                    12 => prop::sample::select(valid),
+                    1 => prop::sample::select(pool()),
+                ];
+                (Just(key), prop::option::weighted(0.5, value))
+            })
+            .collect();
+        per_field.prop_map(|pairs| {
+            Value::Object(
+                pairs
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+                    .collect(),
+            )
+        })
+    }
+
+    fn secs() -> Vec<Value> {
+        vec![json!(0.5), json!(1), json!(30)]
+    }
+
+    fn text(values: &[&str]) -> Vec<Value> {
+        values.iter().map(|v| json!(v)).collect()
+    }
+
+    fn config() -> impl Strategy<Value = Value> {
+        let nats = (
+            object(vec![
+                (
+                    "url",
+                    vec![
+                        json!("embedded"),
+                        json!("nats://a:4222"),
+                        json!(["tls://a:1", "b:2"]),
+                    ],
+                ),
+                ("connection_timeout", secs()),
+                (
+                    "max_reconnect_attempts",
+                    vec![json!(-1), json!(0), json!(10)],
+                ),
+                ("reconnect_delay", secs()),
+                ("token", text(&["t"])),
+                ("jetstream", vec![json!(true), json!(false)]),
+            ]),
+            object(vec![
+                ("ca", text(&["ca.pem"])),
+                ("required", vec![json!(true)]),
+            ]),
+            object(vec![
+                ("stream", text(&["S"])),
+                ("consumer", text(&["C"])),
+                ("max_age", vec![json!(0), json!(3600)]),
+                ("max_bytes", vec![json!(-1), json!(1024)]),
+                ("duplicate_window", vec![json!(0), json!(60.5)]),
+                ("storage", text(&["file", "memory"])),
+                ("replicas", vec![json!(1), json!(5)]),
+            ]),
+        );
+        let platform = object(vec![
+            ("type", text(&["cytube"])),
+            ("name", text(&["only"])),
+            ("enabled", vec![json!(true), json!(false)]),
+            (
+                "domain",
+                text(&["https://cytu.be", "http://localhost:8080/"]),
+            ),
+            ("channel", vec![json!("c"), json!(["c", "pw"])]),
+            (
+                "user",
+                vec![json!(["bot"]), json!(["bot", "pw"]), Value::Null],
+            ),
+            ("response_timeout", secs()),
+            ("restart_delay", secs()),
+            ("proxy", vec![json!("h:1"), Value::Null]),
+            ("retry", vec![json!(-1), json!(3)]),
+            ("retry_delay", secs()),
+        ]);
+        (
+            nats,
+            object(vec![
+                ("path", text(&["x.db"])),
+                ("run_as_service", vec![json!(false)]),
+            ]),
+            object(vec![
+                ("recent_chat_hours", vec![json!(0), json!(5)]),
+                ("sent_outbound_days", vec![json!(1)]),
+            ]),
+            prop::collection::vec(platform, 0..2),
+            object(vec![
+                ("enabled", vec![json!(false)]),
+                ("min_rank", vec![json!(0), json!(1.5)]),
+            ]),
+            object(vec![
+                ("level", text(&["trace", "WARNING", "error"])),
+                ("format", text(&["text", "json"])),
+                ("chat_log_file", text(&["chat.log"])),
+            ]),
+        )
+            .prop_map(
+                |((mut nats, tls, js), mut db, retention, platforms, shell, logging)| {
+                    nats["tls"] = tls;
+                    nats["jetstream_options"] = js;
+                    db["retention"] = retention;
+                    let mut top = Map::new();
+                    top.insert("version".into(), json!("2.0"));
+                    top.insert("nats".into(), nats);
+                    top.insert("database".into(), db);
+                    top.insert("platforms".into(), Value::Array(platforms));
+                    top.insert("shell".into(), shell);
+                    top.insert("logging".into(), logging);
+                    Value::Object(top)
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn what_validates_also_loads(v in config()) {
+            let valid = rosey_config::validate(&v).is_empty();
+            match Config::from_value(v.clone()) {
+                Ok(_) => prop_assert!(valid),
+                Err(ConfigError::Invalid { problems, .. }) => {
+                    prop_assert!(!valid);
+                    prop_assert!(
+                        problems.iter().all(|p| !p.message.starts_with("internal")),
+                        "{problems:?} for {v}"
+                    );
+                }
+                Err(other) => prop_assert!(false, "{other}"),
+            }
+        }
+    }
 }
