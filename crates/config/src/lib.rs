@@ -7,8 +7,8 @@
 //!   with helpers such as [`Config::enabled_platforms`] and [`Config::default_channel`].
 //! - [`source`] — text → JSON value: format by extension, JSON/YAML parsing with line and
 //!   column, `_comment`/`_note` keys, v1/v2 detection.
-//! - [`validate`] — every rule, on the untyped value, reporting all [`Problem`]s at once.
-//! - [`env`] — environment overrides for secrets and deployment settings.
+//! - [`validate`](mod@validate) — every rule, on the untyped value, reporting all [`Problem`]s at once.
+//! - [`env`](mod@env) — environment overrides for secrets and deployment settings.
 //! - [`load`] — the pipeline tying those together ([`Config::load`], [`load::load_file`]).
 //! - [`redact`] — hiding secrets for `--print` and logs.
 //! - [`render`] — writing a value back as JSON or YAML in the documented key order.

@@ -3,7 +3,7 @@
 //! The rule is that nothing is lost: every v1 key lands somewhere in the v2 tree, and a
 //! key with no v2 meaning goes under `legacy`. Comment keys stay where they were. The file
 //! operation never touches a v2 file, can keep a byte-identical `.bak`, and replaces the
-//! file atomically ([`crate::atomic`]).
+//! file atomically (write a temporary file, then rename).
 //!
 //! | v1 | v2 |
 //! |---|---|

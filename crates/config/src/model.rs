@@ -1,6 +1,6 @@
 //! The typed v2 configuration: what the rest of Rosey reads.
 //!
-//! These structs are only ever built from a value that [`crate::validate`] has accepted, so
+//! These structs are only ever built from a value that [`crate::validate()`] has accepted, so
 //! deserialisation here does no checking of its own beyond shapes; every rule and every
 //! error message lives in the validator. Defaults come from [`crate::defaults`].
 //! Secrets are held in [`Secret`], whose `Debug` never shows the value, so a config can be
@@ -701,5 +701,57 @@ impl Config {
     /// [`Config::to_redacted_value`] as pretty JSON, keys in the documented order.
     pub fn to_redacted_json(&self) -> String {
         crate::render::to_pretty_json(&self.to_redacted_value())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nats_url_from_a_flag_or_variable() {
+        assert_eq!(NatsUrl::parse_list(" embedded "), NatsUrl::Embedded);
+        assert_eq!(
+            NatsUrl::parse_list("nats://a:1, nats://b:2"),
+            NatsUrl::Servers(vec!["nats://a:1".into(), "nats://b:2".into()])
+        );
+    }
+
+    #[test]
+    fn reconnect_attempts_in_async_nats_terms() {
+        let mut n = NatsConfig::default();
+        assert_eq!(n.max_reconnects(), None);
+        n.max_reconnect_attempts = 3;
+        assert_eq!(n.max_reconnects(), Some(3));
+    }
+
+    #[test]
+    fn log_levels_accept_python_names_in_any_case() {
+        assert_eq!(LogLevel::parse("WARNING"), Some(LogLevel::Warn));
+        assert_eq!(LogLevel::parse("Critical"), Some(LogLevel::Error));
+        assert_eq!(LogLevel::parse("debug"), Some(LogLevel::Debug));
+        assert_eq!(LogLevel::parse("loud"), None);
+        for name in LogLevel::ACCEPTED {
+            assert!(LogLevel::parse(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn secrets_and_url_passwords_stay_out_of_debug() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        assert_eq!(s.expose(), "hunter2");
+        let url = NatsUrl::Servers(vec!["nats://u:hunter2@h:1".into()]);
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn retention_zero_means_forever() {
+        let r = RetentionConfig {
+            recent_chat_hours: 0,
+            ..RetentionConfig::default()
+        };
+        assert_eq!(r.recent_chat(), None);
+        assert_eq!(r.sent_outbound(), Some(Duration::from_secs(7 * 86_400)));
     }
 }
