@@ -1,0 +1,1 @@
+//! Benchmark measuring code (filled in below).

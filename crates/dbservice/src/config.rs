@@ -1,0 +1,68 @@
+//! [`DbServiceConfig`]: everything the service needs to start, with defaults as named
+//! constants. The binary (`rosey db-service`) and the one-process mode build it from the v2
+//! configuration; tests and benchmarks build it directly.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rosey_store::Retention;
+
+/// Queue group of the ingest subscription: instances share the events, each written once.
+pub const INGEST_QUEUE_GROUP: &str = "rosey-db";
+/// Queue group of the query endpoints. It must differ from [`INGEST_QUEUE_GROUP`]: NATS
+/// delivers a message to one member per queue *name* among all matching subscriptions, so a
+/// shared name would let the ingest wildcard swallow requests meant for the endpoints.
+pub const QUERY_QUEUE_GROUP: &str = "rosey-db-query";
+/// Name under which the service registers with the NATS micro-service API.
+pub const SERVICE_NAME: &str = "rosey-db";
+/// Most events committed in one transaction.
+pub const DEFAULT_BATCH_MAX: usize = 2048;
+/// Events waiting for the writer before the ingest consumer waits (backpressure).
+pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
+/// How long the writer may keep collecting one batch.
+pub const DEFAULT_BATCH_DELAY: Duration = Duration::from_millis(20);
+/// How often retention runs.
+pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(300);
+/// Retention delete batches per table per maintenance pass (then the writer goes back to
+/// ingest; the next pass continues).
+pub const DEFAULT_MAINTENANCE_BATCHES: usize = 20;
+
+/// How to run the database service.
+#[derive(Debug, Clone)]
+pub struct DbServiceConfig {
+    /// The SQLite file.
+    pub db_path: PathBuf,
+    /// Channel of payloads that name none (the first enabled platform's, else `default`).
+    pub default_channel: String,
+    pub batch_max: usize,
+    pub batch_delay: Duration,
+    pub queue_capacity: usize,
+    pub maintenance_interval: Duration,
+    pub maintenance_batches: usize,
+    pub retention: Retention,
+    pub ingest_queue_group: String,
+    pub query_queue_group: String,
+    pub service_name: String,
+    /// SQLite page cache per connection, KiB.
+    pub cache_kib: i64,
+}
+
+impl DbServiceConfig {
+    /// Defaults for a database file and a default channel.
+    pub fn new(db_path: impl Into<PathBuf>, default_channel: impl Into<String>) -> Self {
+        DbServiceConfig {
+            db_path: db_path.into(),
+            default_channel: default_channel.into(),
+            batch_max: DEFAULT_BATCH_MAX,
+            batch_delay: DEFAULT_BATCH_DELAY,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            maintenance_interval: DEFAULT_MAINTENANCE_INTERVAL,
+            maintenance_batches: DEFAULT_MAINTENANCE_BATCHES,
+            retention: Retention::default(),
+            ingest_queue_group: INGEST_QUEUE_GROUP.to_string(),
+            query_queue_group: QUERY_QUEUE_GROUP.to_string(),
+            service_name: SERVICE_NAME.to_string(),
+            cache_kib: rosey_store::DEFAULT_CACHE_KIB,
+        }
+    }
+}

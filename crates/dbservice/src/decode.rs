@@ -1,0 +1,133 @@
+//! Wire → [`StoreEvent`]: picks the payload type by subject and resolves the envelope.
+//! Pure; no I/O. Errors carry a stable kind for the counters and a message for replies.
+
+use rosey_model::payload::{
+    HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, PmCommand, StatusUpdate, UserCount,
+    UserJoined, UserLeft,
+};
+use rosey_model::{DecodeError, decode, subjects};
+use rosey_store::StoreEvent;
+use rosey_store::event::IntoStoreEvent;
+
+/// Why an event message was not turned into a [`StoreEvent`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("unknown subject `{0}`")]
+    UnknownSubject(String),
+    /// Decoded, but without effect by the contract (empty username or message).
+    #[error("dropped: {0}")]
+    Invalid(&'static str),
+}
+
+impl EventError {
+    /// Stable kind name for counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventError::Decode(e) => e.kind(),
+            EventError::UnknownSubject(_) => "unknown_subject",
+            EventError::Invalid(reason) => reason,
+        }
+    }
+}
+
+fn typed<P: serde::de::DeserializeOwned + IntoStoreEvent>(
+    payload: &[u8],
+    default_channel: &str,
+    now: i64,
+) -> Result<StoreEvent, EventError> {
+    Ok(decode::<P>(payload)?.into_store_event(default_channel, now))
+}
+
+/// Decodes the payload of an event subject (SPEC §3.1).
+pub fn decode_event(
+    subject: &str,
+    payload: &[u8],
+    default_channel: &str,
+    now: i64,
+) -> Result<StoreEvent, EventError> {
+    let ev = match subject {
+        subjects::MESSAGE_LOG => typed::<MessageLog>(payload, default_channel, now),
+        subjects::USER_JOINED => typed::<UserJoined>(payload, default_channel, now),
+        subjects::USER_LEFT => typed::<UserLeft>(payload, default_channel, now),
+        subjects::STATS_USER_COUNT => typed::<UserCount>(payload, default_channel, now),
+        subjects::STATS_HIGH_WATER => typed::<HighWater>(payload, default_channel, now),
+        subjects::STATUS_UPDATE => typed::<StatusUpdate>(payload, default_channel, now),
+        subjects::OUTBOUND_MARK_SENT => typed::<MarkSent>(payload, default_channel, now),
+        subjects::OUTBOUND_MARK_FAILED => typed::<MarkFailed>(payload, default_channel, now),
+        subjects::ACTION_PM_COMMAND => typed::<PmCommand>(payload, default_channel, now),
+        subjects::MEDIA_PLAYED => typed::<MediaPlayed>(payload, default_channel, now),
+        other => Err(EventError::UnknownSubject(other.to_string())),
+    }?;
+    match ev.invalid_reason() {
+        Some(reason) => Err(EventError::Invalid(reason)),
+        None => Ok(ev),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rosey_store::EventKind;
+
+    #[test]
+    fn python_minimal_payload() {
+        let e = decode_event(
+            subjects::MESSAGE_LOG,
+            br#"{"username":"a","message":"hi"}"#,
+            "chan",
+            7,
+        )
+        .unwrap();
+        assert_eq!((e.channel.as_str(), e.ts, e.id), ("chan", 7, None));
+        assert_eq!(
+            e.kind,
+            EventKind::Message {
+                username: "a".into(),
+                message: "hi".into()
+            }
+        );
+    }
+
+    #[test]
+    fn every_event_subject_decodes_something() {
+        for s in subjects::DB_EVENT_SUBJECTS {
+            let e = decode_event(s, b"{}", "c", 1);
+            // `{}` misses required fields for most; it must be an error, never a panic.
+            if let Err(e) = e {
+                assert!(
+                    ["bad_field", "empty_username"].contains(&e.kind()),
+                    "{s}: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(
+            decode_event(subjects::MESSAGE_LOG, b"nope", "c", 1)
+                .unwrap_err()
+                .kind(),
+            "malformed_json"
+        );
+        assert_eq!(
+            decode_event(
+                subjects::MESSAGE_LOG,
+                br#"{"username":"a","message":""}"#,
+                "c",
+                1
+            )
+            .unwrap_err()
+            .kind(),
+            "empty_message"
+        );
+        assert_eq!(
+            decode_event("rosey.db.nope", b"{}", "c", 1)
+                .unwrap_err()
+                .kind(),
+            "unknown_subject"
+        );
+    }
+}

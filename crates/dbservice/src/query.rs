@@ -1,0 +1,301 @@
+//! The query side: one handler for every request subject of SPEC §3.2, served through the
+//! NATS micro-service API on NATS and through plain queue subscriptions on the embedded bus.
+//!
+//! Reads use a second, read-only SQLite connection: with WAL it sees every committed batch
+//! and never waits for the writer, so queries are answered during an ingest burst. The
+//! statements are indexed and their replies bounded, so they run inline on the serving task
+//! (tens of microseconds); handing each to another thread would cost more than the query.
+//! `outbound.enqueue` is a write and goes through the writer, like every other write.
+//!
+//! Errors are replies (`{success:false, error}`), never a silent `[]`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::{BoxStream, select_all};
+use rosey_bus::Bus;
+use rosey_model::payload::{
+    ChannelStatsQuery, EnqueueReply, ErrorReply, HasEnvelope, OutboundEnqueue, OutboundGet,
+    RecentChatGet, UserCountHistoryQuery, UserStatsQuery,
+};
+use rosey_model::{DecodeError, decode, encode, subjects};
+use rosey_store::{Store, StoreError, now_secs};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::counters::Counters;
+use crate::writer::WriterMsg;
+use crate::{DbServiceError, config::DbServiceConfig};
+
+/// Endpoint names for the micro-service API (subject → name).
+pub const ENDPOINTS: [(&str, &str); 6] = [
+    (subjects::OUTBOUND_GET, "outbound_get"),
+    (subjects::RECENT_CHAT_GET, "recent_chat_get"),
+    (subjects::QUERY_CHANNEL_STATS, "channel_stats"),
+    (subjects::QUERY_USER_STATS, "user_stats"),
+    (subjects::QUERY_USER_COUNT_HISTORY, "user_count_history"),
+    (subjects::OUTBOUND_ENQUEUE, "outbound_enqueue"),
+];
+
+/// Answers requests.
+pub(crate) struct Queries {
+    // A std Mutex: only the serving task uses it, and never across an await.
+    store: Mutex<Store>,
+    writer: mpsc::Sender<WriterMsg>,
+    counters: Arc<Counters>,
+    default_channel: String,
+}
+
+enum QueryError {
+    Decode(DecodeError),
+    Invalid(String),
+    Store(StoreError),
+    Writer(String),
+}
+
+impl QueryError {
+    fn kind(&self) -> &'static str {
+        match self {
+            QueryError::Decode(e) => e.kind(),
+            QueryError::Invalid(_) => "bad_request",
+            QueryError::Store(_) | QueryError::Writer(_) => "store_error",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            QueryError::Decode(e) => e.to_string(),
+            QueryError::Invalid(m) => m.clone(),
+            QueryError::Store(e) => format!("database error: {e}"),
+            QueryError::Writer(m) => format!("database error: {m}"),
+        }
+    }
+}
+
+impl Queries {
+    pub fn new(
+        store: Store,
+        writer: mpsc::Sender<WriterMsg>,
+        counters: Arc<Counters>,
+        default_channel: String,
+    ) -> Self {
+        Queries {
+            store: Mutex::new(store),
+            writer,
+            counters,
+            default_channel,
+        }
+    }
+
+    /// The reply to a request on `subject`, and whether it is a success.
+    pub async fn answer(&self, subject: &str, payload: &[u8]) -> (Bytes, bool) {
+        Counters::add(&self.counters.queries, 1);
+        match self.dispatch(subject, payload).await {
+            Ok(body) => (body, true),
+            Err(e) => {
+                Counters::add(&self.counters.query_errors, 1);
+                let message = e.message();
+                self.counters.reject(e.kind(), subject, &message);
+                (Bytes::from(encode(&ErrorReply::new(message))), false)
+            }
+        }
+    }
+
+    async fn dispatch(&self, subject: &str, payload: &[u8]) -> Result<Bytes, QueryError> {
+        match subject {
+            subjects::RECENT_CHAT_GET => {
+                let q: RecentChatGet = req(payload)?;
+                let ch = q.channel_or(&self.default_channel);
+                self.read(|s| s.recent_chat(ch, q.limit))
+            }
+            subjects::OUTBOUND_GET => {
+                let q: OutboundGet = req(payload)?;
+                let ch = q.channel_or(&self.default_channel);
+                self.read(|s| s.due(ch, q.limit, q.max_retries, now_secs()))
+            }
+            subjects::QUERY_CHANNEL_STATS => {
+                let q: ChannelStatsQuery = req(payload)?;
+                let ch = q.channel_or(&self.default_channel);
+                self.read(|s| s.channel_stats(ch))
+            }
+            subjects::QUERY_USER_STATS => {
+                let q: UserStatsQuery = req(payload)?;
+                let ch = q.channel_or(&self.default_channel);
+                self.read(|s| s.user_stats(ch, &q.username))
+            }
+            subjects::QUERY_USER_COUNT_HISTORY => {
+                let q: UserCountHistoryQuery = req(payload)?;
+                let ch = q.channel_or(&self.default_channel);
+                self.read(|s| s.user_count_history(ch, q.hours, now_secs()))
+            }
+            subjects::OUTBOUND_ENQUEUE => {
+                let q: OutboundEnqueue = req(payload)?;
+                if q.message.trim().is_empty() {
+                    return Err(QueryError::Invalid(
+                        "field `message`: must not be empty".into(),
+                    ));
+                }
+                let (tx, rx) = oneshot::channel();
+                let channel = q.channel_or(&self.default_channel).to_string();
+                self.writer
+                    .send(WriterMsg::Enqueue {
+                        channel,
+                        message: q.message,
+                        reply: tx,
+                    })
+                    .await
+                    .map_err(|_| QueryError::Writer("the writer has stopped".into()))?;
+                let id = rx
+                    .await
+                    .map_err(|_| QueryError::Writer("the writer has stopped".into()))?
+                    .map_err(QueryError::Writer)?;
+                Ok(Bytes::from(encode(&EnqueueReply { success: true, id })))
+            }
+            other => Err(QueryError::Invalid(format!(
+                "unknown request subject `{other}`"
+            ))),
+        }
+    }
+
+    fn read<T: Serialize>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError>,
+    ) -> Result<Bytes, QueryError> {
+        let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        let value = f(&store).map_err(QueryError::Store)?;
+        Ok(Bytes::from(encode(&value)))
+    }
+}
+
+/// Decodes a request; an empty body counts as `{}` (every request field has a default or is
+/// reported missing by name).
+fn req<T: DeserializeOwned>(payload: &[u8]) -> Result<T, QueryError> {
+    let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        payload
+    };
+    decode(payload).map_err(QueryError::Decode)
+}
+
+/// Serves queries until `stop` flips. Returns the micro service (NATS) so the caller can
+/// stop it.
+pub(crate) async fn serve(
+    bus: Bus,
+    queries: Arc<Queries>,
+    cfg: &DbServiceConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<
+    (
+        tokio::task::JoinHandle<()>,
+        Option<async_nats::service::Service>,
+    ),
+    DbServiceError,
+> {
+    match bus.nats_client() {
+        Some(client) => {
+            let (service, streams) = register(client, &queries, cfg).await?;
+            let task = tokio::spawn(serve_micro(streams, queries, stop));
+            Ok((task, Some(service)))
+        }
+        None => {
+            let mut subs = Vec::new();
+            for (subject, _) in ENDPOINTS {
+                let sub = bus.queue_subscribe(subject, &cfg.query_queue_group).await?;
+                subs.push(sub);
+            }
+            let task = tokio::spawn(serve_plain(bus, subs, queries, stop));
+            Ok((task, None))
+        }
+    }
+}
+
+type Requests = BoxStream<'static, async_nats::service::Request>;
+
+async fn register(
+    client: &async_nats::Client,
+    queries: &Arc<Queries>,
+    cfg: &DbServiceConfig,
+) -> Result<(async_nats::service::Service, Vec<Requests>), DbServiceError> {
+    use async_nats::service::ServiceExt;
+    let err = |e: async_nats::Error| DbServiceError::Service {
+        name: cfg.service_name.clone(),
+        reason: e.to_string(),
+    };
+    let counters = queries.counters.clone();
+    let service = client
+        .service_builder()
+        .description("Rosey database service: rosey.db.* events and queries")
+        .queue_group(&cfg.query_queue_group)
+        .metadata(HashMap::from([(
+            "ingest_queue_group".to_string(),
+            cfg.ingest_queue_group.clone(),
+        )]))
+        .stats_handler(move |_endpoint, _stats| {
+            serde_json::to_value(counters.snapshot()).unwrap_or_default()
+        })
+        .start(&cfg.service_name, env!("CARGO_PKG_VERSION"))
+        .await
+        .map_err(err)?;
+    let mut streams: Vec<Requests> = Vec::new();
+    for (subject, name) in ENDPOINTS {
+        let endpoint = service
+            .endpoint_builder()
+            .name(name)
+            .add(subject)
+            .await
+            .map_err(err)?;
+        streams.push(endpoint.boxed());
+    }
+    Ok((service, streams))
+}
+
+async fn serve_micro(
+    streams: Vec<Requests>,
+    queries: Arc<Queries>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut all = select_all(streams);
+    loop {
+        let request = tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            r = all.next() => match r {
+                Some(r) => r,
+                None => return,
+            },
+        };
+        let (body, _ok) = queries
+            .answer(&request.message.subject, &request.message.payload)
+            .await;
+        if let Err(e) = request.respond(Ok(body)).await {
+            tracing::debug!(error = %e, "Could not send a reply.");
+        }
+    }
+}
+
+async fn serve_plain(
+    bus: Bus,
+    subs: Vec<rosey_bus::Subscription>,
+    queries: Arc<Queries>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut all = select_all(subs);
+    loop {
+        let m = tokio::select! {
+            biased;
+            _ = stop.changed() => return,
+            m = all.next() => match m {
+                Some(m) => m,
+                None => return,
+            },
+        };
+        let (body, _ok) = queries.answer(&m.subject, &m.payload).await;
+        if let Err(e) = bus.respond(&m, body).await {
+            tracing::debug!(error = %e, "Could not send a reply.");
+        }
+    }
+}

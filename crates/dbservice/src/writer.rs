@@ -1,0 +1,295 @@
+//! The single writer: one OS thread that owns the read-write [`Store`] and commits events in
+//! batches.
+//!
+//! Why a dedicated thread: SQLite calls block, and a batch commit can take milliseconds (a
+//! WAL checkpoint). Running them on an async worker would stall the bus; `spawn_blocking`
+//! per batch would move the `Store` back and forth. The thread reads a bounded tokio channel
+//! with `blocking_recv`, so producers feel backpressure (`send().await` waits) when SQLite
+//! falls behind, and memory stays bounded.
+//!
+//! Batching: after the first waiting event, the writer takes whatever else is already
+//! queued, up to `batch_max` events or `batch_delay` of collecting, and commits once. Idle,
+//! each event commits at once (lowest latency); in a burst the queue fills and batches grow
+//! to `batch_max` by themselves (one commit per batch).
+//!
+//! Acknowledgement: an [`IngestItem`] may carry an [`Ack`] callback, called after the commit
+//! that covered it (durable mode acks JetStream then; plain mode has none).
+
+use std::time::{Duration, Instant};
+
+use rosey_store::{BatchOutcome, Retention, Store, StoreError, StoreEvent, now_secs};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::counters::Counters;
+use std::sync::Arc;
+
+/// What happened to an acknowledged event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// Committed, or skipped as a duplicate of a committed event: nothing to retry.
+    Committed,
+    /// Its statements failed; the rest of the batch was committed.
+    Failed,
+}
+
+/// Called once per event after its batch is committed.
+pub type Ack = Box<dyn FnOnce(AckOutcome) + Send>;
+
+/// One event for the writer, with an optional acknowledgement.
+pub struct IngestItem {
+    pub event: StoreEvent,
+    pub ack: Option<Ack>,
+}
+
+impl IngestItem {
+    pub fn new(event: StoreEvent) -> Self {
+        IngestItem { event, ack: None }
+    }
+}
+
+pub(crate) enum WriterMsg {
+    Event(IngestItem),
+    Enqueue {
+        channel: String,
+        message: String,
+        reply: oneshot::Sender<Result<i64, String>>,
+    },
+    /// Answered once everything queued before it is committed.
+    Flush(oneshot::Sender<()>),
+    Maintain,
+    /// Commit what is queued, close open sessions, checkpoint, stop.
+    Close(oneshot::Sender<Result<usize, String>>),
+}
+
+/// A cloneable way to feed events to the writer (the bus consumer uses it; a JetStream
+/// consumer can too).
+#[derive(Clone)]
+pub struct IngestSender {
+    pub(crate) tx: mpsc::Sender<WriterMsg>,
+}
+
+impl IngestSender {
+    /// Queues an event, waiting while the writer's queue is full (backpressure).
+    pub async fn send(&self, item: IngestItem) -> Result<(), crate::DbServiceError> {
+        self.tx
+            .send(WriterMsg::Event(item))
+            .await
+            .map_err(|_| crate::DbServiceError::WriterGone)
+    }
+
+    /// Waits until everything queued before this call is committed.
+    pub async fn flush(&self) -> Result<(), crate::DbServiceError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(WriterMsg::Flush(tx))
+            .await
+            .map_err(|_| crate::DbServiceError::WriterGone)?;
+        rx.await.map_err(|_| crate::DbServiceError::WriterGone)
+    }
+}
+
+pub(crate) struct WriterConfig {
+    pub batch_max: usize,
+    pub batch_delay: Duration,
+    pub retention: Retention,
+    pub maintenance_batches: usize,
+}
+
+/// Starts the writer thread.
+pub(crate) fn spawn(
+    store: Store,
+    rx: mpsc::Receiver<WriterMsg>,
+    cfg: WriterConfig,
+    counters: Arc<Counters>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("rosey-db-writer".into())
+        .spawn(move || {
+            Writer {
+                store,
+                cfg,
+                counters,
+            }
+            .run(rx)
+        })
+}
+
+struct Writer {
+    store: Store,
+    cfg: WriterConfig,
+    counters: Arc<Counters>,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
+        let mut events: Vec<StoreEvent> = Vec::with_capacity(self.cfg.batch_max);
+        let mut acks: Vec<(usize, Ack)> = Vec::new();
+        let mut pending: Option<WriterMsg> = None;
+        loop {
+            let msg = match pending.take() {
+                Some(m) => m,
+                None => match rx.blocking_recv() {
+                    Some(m) => m,
+                    None => {
+                        // Every sender is gone without a Close: still close sessions.
+                        if let Err(e) = self.close() {
+                            tracing::warn!(error = %e, "Closing open sessions failed.");
+                        }
+                        return;
+                    }
+                },
+            };
+            match msg {
+                WriterMsg::Event(first) => {
+                    push(&mut events, &mut acks, first);
+                    let started = Instant::now();
+                    while events.len() < self.cfg.batch_max {
+                        match rx.try_recv() {
+                            Ok(WriterMsg::Event(item)) => push(&mut events, &mut acks, item),
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                        if started.elapsed() >= self.cfg.batch_delay {
+                            break;
+                        }
+                    }
+                    self.commit(&mut events, &mut acks);
+                    events.clear();
+                }
+                WriterMsg::Enqueue {
+                    channel,
+                    message,
+                    reply,
+                } => {
+                    let r = self
+                        .with_retry(|s| s.enqueue(&channel, &message, now_secs()))
+                        .map_err(|e| e.to_string());
+                    let _ = reply.send(r);
+                }
+                WriterMsg::Flush(reply) => {
+                    let _ = reply.send(());
+                }
+                WriterMsg::Maintain => self.maintain(),
+                WriterMsg::Close(reply) => {
+                    // Events that raced with the close are still committed.
+                    while let Ok(m) = rx.try_recv() {
+                        if let WriterMsg::Event(item) = m {
+                            push(&mut events, &mut acks, item);
+                            if events.len() >= self.cfg.batch_max {
+                                self.commit(&mut events, &mut acks);
+                                events.clear();
+                            }
+                        }
+                    }
+                    self.commit(&mut events, &mut acks);
+                    let _ = reply.send(self.close());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Commits a batch, retrying while the database is locked by another process.
+    fn commit(&mut self, events: &mut [StoreEvent], acks: &mut Vec<(usize, Ack)>) {
+        if events.is_empty() {
+            return;
+        }
+        let outcome = match self.with_retry(|s| s.apply_batch(events)) {
+            Ok(o) => o,
+            Err(e) => {
+                // Not a bad event (those are isolated inside the batch): the database itself
+                // refused the transaction after retries. Count every event of it.
+                tracing::error!(error = %e, events = events.len(), "Batch could not be committed.");
+                for _ in 0..events.len() {
+                    self.counters.reject("store_error", "", &e.to_string());
+                }
+                BatchOutcome {
+                    failed: (0..events.len())
+                        .map(|index| rosey_store::EventFailure {
+                            index,
+                            kind: events[index].kind.name(),
+                            error: e.to_string(),
+                        })
+                        .collect(),
+                    ..Default::default()
+                }
+            }
+        };
+        Counters::add(&self.counters.applied, outcome.applied as u64);
+        Counters::add(&self.counters.duplicates, outcome.duplicates as u64);
+        Counters::add(&self.counters.batches, 1);
+        for f in &outcome.failed {
+            self.counters.reject("store_error", f.kind, &f.error);
+        }
+        if !acks.is_empty() {
+            for (index, ack) in acks.drain(..) {
+                let failed = outcome.failed.iter().any(|f| f.index == index);
+                ack(if failed {
+                    AckOutcome::Failed
+                } else {
+                    AckOutcome::Committed
+                });
+            }
+        }
+    }
+
+    /// Runs `f`, retrying for a while when another connection holds the lock.
+    fn with_retry<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut delay = Duration::from_millis(50);
+        let mut attempts = 0;
+        loop {
+            match f(&mut self.store) {
+                Err(e) if e.is_busy() && attempts < 20 => {
+                    attempts += 1;
+                    tracing::warn!(error = %e, attempts, "Database busy; retrying.");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn maintain(&mut self) {
+        let retention = self.cfg.retention.clone();
+        let batches = self.cfg.maintenance_batches;
+        match self.store.maintenance(now_secs(), &retention, batches) {
+            Ok(r) => {
+                Counters::add(&self.counters.maintenance_runs, 1);
+                tracing::debug!(
+                    recent_chat = r.recent_chat,
+                    user_count_history = r.user_count_history,
+                    sent_outbound = r.sent_outbound,
+                    processed_events = r.processed_events,
+                    more = r.more,
+                    "Maintenance pass."
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "Maintenance failed; will retry next pass."),
+        }
+    }
+
+    fn close(&mut self) -> Result<usize, String> {
+        let closed = self
+            .with_retry(|s| s.close_open_sessions(now_secs()))
+            .map_err(|e| e.to_string())?;
+        Counters::add(&self.counters.sessions_closed, closed as u64);
+        if let Err(e) = self.store.checkpoint() {
+            tracing::debug!(error = %e, "Checkpoint at close failed.");
+        }
+        Ok(closed)
+    }
+}
+
+fn push(events: &mut Vec<StoreEvent>, acks: &mut Vec<(usize, Ack)>, item: IngestItem) {
+    if let Some(ack) = item.ack {
+        acks.push((events.len(), ack));
+    }
+    events.push(item.event);
+}
