@@ -44,6 +44,9 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const INFLIGHT_WINDOW: Duration = Duration::from_secs(10);
 /// The most sent messages remembered for echo matching.
 const INFLIGHT_MAX: usize = 256;
+/// Bounds on the dead-link timeout taken from the server's handshake.
+const MIN_SILENCE: Duration = Duration::from_millis(100);
+const MAX_SILENCE: Duration = Duration::from_secs(600);
 /// How long a clean close may take before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// CyTube's default `chat_antiflood_params` (burst 4, 1/s, cooldown 4 s), used when a channel
@@ -519,7 +522,9 @@ impl Actor {
             return lost(e);
         }
 
-        let silence = handshake.silence_limit();
+        // Clamped so that a hostile handshake can neither overflow the clock nor make us drop
+        // every connection at once.
+        let silence = handshake.silence_limit().clamp(MIN_SILENCE, MAX_SILENCE);
         let mut deadline = Instant::now() + silence;
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         loop {

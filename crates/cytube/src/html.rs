@@ -44,12 +44,17 @@ fn strip_tags(html: &str) -> Cow<'_, str> {
 
 fn is_tag(inner: &str, name: &str) -> bool {
     let inner = inner.trim_start_matches('/').trim_start();
-    inner.len() >= name.len()
-        && inner[..name.len()].eq_ignore_ascii_case(name)
-        && inner[name.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| c.is_whitespace() || c == '/')
+    // `get` rather than indexing: the cut may fall inside a multi-byte character.
+    match (inner.get(..name.len()), inner.get(name.len()..)) {
+        (Some(head), Some(tail)) => {
+            head.eq_ignore_ascii_case(name)
+                && tail
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || c == '/')
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +93,11 @@ mod tests {
     }
 
     #[test]
+    fn multibyte_tag_names_do_not_panic() {
+        assert_eq!(to_plain_text("x<bé>y<é>z"), "xyz");
+    }
+
+    #[test]
     fn a_lone_angle_bracket_is_kept() {
         assert_eq!(to_plain_text("a < b"), "a < b");
     }
@@ -95,6 +105,11 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics(text in "\\PC*") {
+            let _ = to_plain_text(&text);
+        }
+
+        #[test]
+        fn tag_soup_never_panics(text in "([<>/ ]|b|r|a|é|&|#|;|x|[0-9]){0,40}") {
             let _ = to_plain_text(&text);
         }
 

@@ -41,8 +41,45 @@
 //! }
 //! # }
 //! ```
-//! State: the client decodes events and keeps a [`ChannelState`] only for its own needs (name,
-//! rank, AFK, antiflood); a bot keeps its own by calling [`ChannelState::apply`] on each event.
+//!
+//! # Behaviour (what the bot can rely on)
+//! - **Lifecycle.** Each connection emits `Connected` (after the socket.io CONNECT ack; clear
+//!   your state here), then the join burst as `Server(..)` events, then `Joined` right after
+//!   `userlist`. Chat before `Joined` is history replay: `ChatMessage::history` is true.
+//!   `from_self` marks the server's echo of our own chat and PMs.
+//! - **Reconnect.** Any failure (discovery, websocket, CONNECT_ERROR, ping timeout, server
+//!   restart, kick, login error of unknown kind) emits `Disconnected { reason }` and
+//!   `Reconnecting { attempt, delay }`, then tries again, forever. Delays grow from
+//!   `backoff.base` to `backoff.cap` (default 5 s … 60 s) with up to 25 % jitter; the count
+//!   restarts after a connection that reached `Joined`. A kick emits `Kicked { reason }` first.
+//! - **Stops** (emit `Stopped { reason }`, then the stream ends) happen only where retrying
+//!   cannot help: `shutdown()` or every handle dropped; a "Duplicate login" kick with
+//!   [`DuplicateLoginPolicy::Stop`] (the default: another instance owns the name, and two
+//!   instances must not kick each other in turn; `BackOffToCap` waits the cap and retries);
+//!   a refused login whose cause is permanent (wrong password, unknown user, name reserved or
+//!   registered); a missing or rejected channel password; an invalid config.
+//! - **Guest login refusals that pass with time** ("one guest login per IP per 60 s", "name
+//!   already in use" while our previous socket is still a ghost) are retried on the same
+//!   connection every `login_retry` (65 s by default).
+//! - **Channel password.** `channel_password` goes in `joinChannel`; on `needPassword` it is sent
+//!   once more as `channelPassword`; a second refusal stops the client.
+//! - **Sending.** Commands are accepted only while joined (`SendError::NotJoined` otherwise, so
+//!   a caller can retry later); they wait in one FIFO until we are logged in. Chat and PMs are
+//!   split at `max_message_len` (320 UTF-16 units) on word boundaries and paced below the
+//!   server's flood limiter ([`Throttle`]: burst 16, then one per 140 ms by default; stricter
+//!   when the channel's `chat_antiflood` applies to our rank). `queue` is paced below the
+//!   playlist-add limiter. If the server still answers `cooldown`, the queue pauses, slows
+//!   down, and the dropped message is sent again in its place. The `*_confirmed` methods
+//!   resolve when the frame is written to the socket, or fail with `Disconnected`/`Closed` when
+//!   the connection ends first; everything still queued at a disconnect is failed, not kept.
+//! - **State.** The client keeps a [`ChannelState`] only for its own needs (name, rank, AFK,
+//!   antiflood). It is not shared: a bot keeps its own by calling [`ChannelState::apply`] on
+//!   each event it receives, so its state always matches the event being handled. It has the
+//!   user list with ranks/AFK/mute, usercount, the playlist with uids ([`ChannelState::uid_at`]
+//!   maps a 1-based position to a uid), current media, leader, our name and rank, channel
+//!   options and permissions.
+//! - **Hostile input.** Undecodable frames are logged and skipped; events with an unexpected
+//!   payload arrive as [`ServerEvent::Other`] with the raw arguments. Nothing panics.
 
 mod backoff;
 mod command;

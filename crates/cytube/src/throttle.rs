@@ -32,6 +32,9 @@ const RESET_SLACK: Duration = Duration::from_millis(200);
 /// rest of the connection: if we tripped the limiter once, our margins were too thin.
 const COOLDOWN_SLOWDOWN: f64 = 1.5;
 const MAX_SLOWDOWN: f64 = 4.0;
+/// The longest pause a server `cooldown` can impose (CyTube sends 1000/sustained ms, at most
+/// 100 s for the smallest sustained rate); a larger value is hostile or broken.
+pub const MAX_COOLDOWN: Duration = Duration::from_secs(120);
 
 /// Our pacing: how many messages may go at once, the spacing after that, and how long a silence
 /// restores the burst.
@@ -197,6 +200,7 @@ impl Throttle {
     /// The server dropped a message and answered `cooldown <ms>`: wait that long, act as if the
     /// burst is used up, and space messages further apart from now on.
     pub fn cooldown(&mut self, now: Instant, wait: Duration) {
+        let wait = wait.min(MAX_COOLDOWN);
         self.paused_until = Some(now + wait + INTERVAL_SLACK);
         self.count = self.params.burst;
         self.last = Some(now);
@@ -325,6 +329,14 @@ mod tests {
         throttle.record(Instant::now(), 1);
         let next = throttle.ready_at(Instant::now(), 1);
         assert!(next - Instant::now() >= ThrottleParams::chat_default().interval.mul_f64(1.4));
+    }
+
+    #[test]
+    fn an_absurd_cooldown_is_capped() {
+        let mut throttle = Throttle::new(ThrottleParams::chat_default());
+        let now = Instant::now();
+        throttle.cooldown(now, Duration::MAX);
+        assert!(throttle.ready_at(now, 1) <= now + MAX_COOLDOWN + Duration::from_secs(1));
     }
 
     #[test]

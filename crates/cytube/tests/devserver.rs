@@ -642,3 +642,68 @@ async fn kick_and_clear_helpers_send_chat_commands() {
     assert!(boss.kick("two words", None).is_err());
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn guest_login_rate_limit_is_retried() {
+    let s = server(DevServerConfig {
+        guest_login_delay: Duration::from_millis(400),
+        ..Default::default()
+    })
+    .await;
+    let (_first, mut first_events) = connect(guest(&s, "early"));
+    ready(&mut first_events).await;
+    let (second, mut second_events) = connect(guest(&s, "late"));
+    let (name, seen) = ready(&mut second_events).await;
+    assert_eq!(name, "late");
+    let refused = seen.iter().any(|ev| {
+        matches!(ev, CytubeEvent::Server(ServerEvent::Login(r))
+            if !r.success && r.error.as_deref().is_some_and(|e| e.contains("restricted")))
+    });
+    assert!(
+        refused,
+        "the first guest login should have been refused: {seen:#?}"
+    );
+    second.chat_confirmed("made it").await.unwrap();
+    assert!(s.wait_for_chat_count(CHAN, 1, WAIT).await);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn guest_name_of_a_registered_account_stops_the_client() {
+    let s = server(DevServerConfig::default().with_account("Taken", "pw", 1.0)).await;
+    let (_c, mut events) = connect(guest(&s, "taken"));
+    let ev = expect(&mut events, "Stopped", |ev| {
+        matches!(ev, CytubeEvent::Stopped { .. })
+    })
+    .await;
+    assert!(
+        matches!(&ev, CytubeEvent::Stopped { reason } if reason.contains("registered")),
+        "{ev:?}"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn set_afk_only_toggles_when_needed() {
+    let s = server(DevServerConfig::default()).await;
+    let (bot, mut events) = connect(guest(&s, "sleepy"));
+    ready(&mut events).await;
+    let own_afk = |want: bool| move |ev: &CytubeEvent| matches!(ev, CytubeEvent::Server(ServerEvent::SetAfk { name, afk }) if name == "sleepy" && *afk == want);
+    bot.set_afk(true).unwrap();
+    expect(&mut events, "afk on", own_afk(true)).await;
+    assert!(s.users(CHAN).iter().any(|u| u.name == "sleepy" && u.afk));
+    // Already AFK: no `/afk` is sent, so the next change seen is the one asked for next.
+    bot.set_afk(true).unwrap();
+    bot.set_afk(false).unwrap();
+    let mut afk_events = Vec::new();
+    expect(&mut events, "afk off", |ev| {
+        if let CytubeEvent::Server(ServerEvent::SetAfk { afk, .. }) = ev {
+            afk_events.push(*afk);
+        }
+        own_afk(false)(ev)
+    })
+    .await;
+    assert_eq!(afk_events, [false]);
+    bot.shutdown().await;
+    s.shutdown().await;
+}
