@@ -858,3 +858,93 @@ impl Actor {
             .set_params(ThrottleParams::queue_for_rank(rank));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(s: &str) -> Command {
+        Command::Chat(s.to_owned())
+    }
+
+    /// Simulates writing the whole outbox to the socket.
+    fn send_all(session: &mut Session, now: Instant) {
+        while let Some(p) = session.outbox.pop_front() {
+            session.inflight.push_back(InFlight {
+                seq: p.seq,
+                cmd: p.cmd,
+                sent_at: now,
+            });
+        }
+    }
+
+    fn outbox(session: &Session) -> Vec<Command> {
+        session.outbox.iter().map(|p| p.cmd.clone()).collect()
+    }
+
+    #[test]
+    fn dropped_messages_go_back_in_their_original_order() {
+        let mut session = Session::new(ThrottleParams::default());
+        let now = Instant::now();
+        for text in ["a", "b", "c", "d"] {
+            session.push(chat(text), None, true);
+        }
+        send_all(&mut session, now);
+        session.push(chat("e"), None, true);
+        // "a" is echoed; "b" and "c" are dropped (one cooldown each); "d" is echoed.
+        session.echoed(EchoKind::Chat);
+        session.requeue_dropped(now);
+        session.requeue_dropped(now);
+        assert_eq!(outbox(&session), [chat("b"), chat("c"), chat("e")]);
+        session.echoed(EchoKind::Chat);
+        assert!(session.inflight.is_empty());
+    }
+
+    #[test]
+    fn echoes_skip_commands_that_have_none() {
+        let mut session = Session::new(ThrottleParams::default());
+        let now = Instant::now();
+        session.push(chat("/kick x"), None, true);
+        session.push(
+            Command::Pm {
+                to: "y".into(),
+                msg: "hi".into(),
+            },
+            None,
+            true,
+        );
+        session.push(chat("hello"), None, true);
+        send_all(&mut session, now);
+        // The PM echo proves the /kick before it was processed.
+        session.echoed(EchoKind::Pm);
+        assert_eq!(session.inflight.len(), 1);
+        session.requeue_dropped(now);
+        assert_eq!(outbox(&session), [chat("hello")]);
+    }
+
+    #[test]
+    fn old_unechoed_messages_are_not_resent() {
+        let mut session = Session::new(ThrottleParams::default());
+        let then = Instant::now();
+        session.push(chat("muted line"), None, true);
+        send_all(&mut session, then);
+        session.requeue_dropped(then + INFLIGHT_WINDOW + Duration::from_secs(1));
+        assert!(session.outbox.is_empty());
+    }
+
+    #[test]
+    fn login_error_classes() {
+        assert!(is_transient_login_error(
+            "Guest logins are restricted to one per IP address per 60 seconds."
+        ));
+        assert!(is_transient_login_error(
+            "That name is already in use on this channel."
+        ));
+        assert!(is_permanent_login_error(
+            "Invalid username/password combination"
+        ));
+        assert!(is_permanent_login_error("That username is registered."));
+        assert!(is_permanent_login_error("That username is reserved."));
+        assert!(!is_permanent_login_error("ER_CON_COUNT_ERROR"));
+    }
+}

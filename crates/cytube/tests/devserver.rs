@@ -328,11 +328,9 @@ async fn sixty_lines_at_once_are_paced_not_dropped() {
     let got: Vec<String> = s.chat_log(CHAN).into_iter().map(|r| r.msg).collect();
     assert_eq!(got, lines);
     assert_eq!(s.kicks_sent(), 0);
-    assert_eq!(
-        s.cooldowns_sent(),
-        0,
-        "our pacing stays below the server's limit"
-    );
+    // Sent unpaced, 60 lines get about 40 cooldowns. One is tolerated: a scheduler stall on a
+    // loaded machine can bunch frames up at the server, and the re-send covers it.
+    assert!(s.cooldowns_sent() <= 1, "{} cooldowns", s.cooldowns_sent());
     bot.shutdown().await;
     s.shutdown().await;
 }
@@ -392,7 +390,8 @@ async fn channel_antiflood_slows_a_guest_down() {
     );
     let got: Vec<String> = s.chat_log(CHAN).into_iter().map(|r| r.msg).collect();
     assert_eq!(got, lines);
-    assert_eq!(s.cooldowns_sent(), 0);
+    // A client ignoring the channel's antiflood gets about 6 cooldowns here (see above for the 1).
+    assert!(s.cooldowns_sent() <= 1, "{} cooldowns", s.cooldowns_sent());
     bot.shutdown().await;
     s.shutdown().await;
 }
@@ -581,15 +580,15 @@ async fn channel_password_is_sent_when_asked() {
 #[tokio::test]
 async fn pings_are_answered() {
     let s = server(DevServerConfig {
-        ping_interval: Duration::from_millis(100),
-        ping_timeout: Duration::from_millis(200),
+        ping_interval: Duration::from_millis(150),
+        ping_timeout: Duration::from_millis(400),
         ..Default::default()
     })
     .await;
     let (bot, mut events) = connect(guest(&s, "awake"));
     ready(&mut events).await;
-    // Ten ping intervals without a disconnect: the server got its pongs.
-    let dropped = tokio::time::timeout(Duration::from_secs(1), async {
+    // Eight ping intervals without a disconnect: the server got its pongs.
+    let dropped = tokio::time::timeout(Duration::from_millis(1200), async {
         while let Some(ev) = events.recv().await {
             if matches!(ev, CytubeEvent::Disconnected { .. }) {
                 return ev;
@@ -646,7 +645,7 @@ async fn kick_and_clear_helpers_send_chat_commands() {
 #[tokio::test]
 async fn guest_login_rate_limit_is_retried() {
     let s = server(DevServerConfig {
-        guest_login_delay: Duration::from_millis(400),
+        guest_login_delay: Duration::from_secs(2),
         ..Default::default()
     })
     .await;
