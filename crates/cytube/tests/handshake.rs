@@ -20,6 +20,11 @@ type Ws = WebSocketStream<TcpStream>;
 /// Answers every HTTP request with a socketconfig pointing at `ws_port`.
 async fn serve_socketconfig(listener: TcpListener, ws_port: u16) {
     let body = format!(r#"{{"servers":[{{"url":"http://127.0.0.1:{ws_port}","secure":false}}]}}"#);
+    serve_json(listener, body).await
+}
+
+/// Answers every HTTP request with `body`.
+async fn serve_json(listener: TcpListener, body: String) {
     loop {
         let Ok((mut sock, _)) = listener.accept().await else {
             return;
@@ -200,4 +205,54 @@ async fn handshake_errors_hostile_frames_and_ping_timeout() {
     .await;
     assert_eq!(obs.recv().await.unwrap(), "client closed");
     client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_tls_handshake_is_a_failed_attempt() {
+    // The socketconfig offers a secure server (preferred over the plain one) whose port speaks
+    // no TLS: the attempt fails and is retried; nothing panics in the TLS stack.
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let not_tls = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = not_tls.local_addr().unwrap().port();
+    let base = format!("http://{}", http.local_addr().unwrap());
+    let body = format!(
+        r#"{{"servers":[{{"url":"http://127.0.0.1:1","secure":false}},{{"url":"https://127.0.0.1:{port}","secure":true}}]}}"#
+    );
+    tokio::spawn(serve_json(http, body));
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = not_tls.accept().await {
+            let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        }
+    });
+    let (client, mut events) = connect(config(&base, "tlschan", Login::Guest("probe".into())));
+    let ev = expect(&mut events, "Disconnected", |ev| {
+        matches!(ev, CytubeEvent::Disconnected { .. })
+    })
+    .await;
+    let CytubeEvent::Disconnected { reason } = ev else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains(&format!("wss://127.0.0.1:{port}/socket.io/")),
+        "{reason}"
+    );
+    expect(&mut events, "Reconnecting", |ev| {
+        matches!(ev, CytubeEvent::Reconnecting { attempt: 1, .. })
+    })
+    .await;
+    expect(&mut events, "Reconnecting again", |ev| {
+        matches!(ev, CytubeEvent::Reconnecting { attempt: 2, .. })
+    })
+    .await;
+    client.shutdown().await;
+    let ev = expect(&mut events, "Stopped", |ev| {
+        matches!(ev, CytubeEvent::Stopped { .. })
+    })
+    .await;
+    assert_eq!(
+        ev,
+        CytubeEvent::Stopped {
+            reason: "shutdown requested".into()
+        }
+    );
 }
