@@ -175,6 +175,10 @@ impl ChannelBot {
         if let Some(body) = normalize(&event) {
             self.publisher.event(body, ts).await;
         }
+        if matches!(event, CytubeEvent::Joined { .. }) {
+            // Show the fresh state at once instead of up to one status interval later.
+            self.publish_status().await;
+        }
         let CytubeEvent::Server(ev) = event else {
             return;
         };
@@ -201,7 +205,9 @@ impl ChannelBot {
                 p.db(subjects::USER_LEFT, left, ts).await;
             }
             ServerEvent::Usercount(_) => self.publish_high_water(ts).await,
-            ServerEvent::ChatMsg(m) if !m.history && !m.from_self => {
+            // `[server]`, `[voteskip]`: CyTube's notices, not people (user names cannot
+            // contain brackets); they get a normalized event but are not counted as chat.
+            ServerEvent::ChatMsg(m) if !m.history && !m.from_self && !is_notice(&m.username) => {
                 if let Some(log) = &mut self.chat_log {
                     log.line(ts, &format!("<{}> {}", m.username, m.text));
                 }
@@ -333,6 +339,11 @@ impl ChannelBot {
             tracing::debug!(error = %e, "Could not answer a bot command.");
         }
     }
+}
+
+/// A CyTube server notice pseudo-user (`[server]`, `[voteskip]`).
+pub(crate) fn is_notice(username: &str) -> bool {
+    username.starts_with('[') && username.ends_with(']')
 }
 
 fn user_joined(u: &rosey_cytube::User) -> UserJoined {

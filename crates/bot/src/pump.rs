@@ -15,7 +15,7 @@ use std::{
 
 use rosey_cytube::{CytubeHandle, SendError};
 use rosey_model::{
-    decode, encode,
+    decode, decode_list, encode,
     payload::{ErrorReply, MarkFailed, MarkSent, OutboundGet, OutboundRow},
     subjects,
 };
@@ -130,7 +130,7 @@ async fn fetch(publisher: &Publisher, intervals: &Intervals) -> Result<Vec<Outbo
         )
         .await
         .map_err(|e| e.to_string())?;
-    match decode::<Vec<OutboundRow>>(&reply.payload) {
+    match decode_list::<OutboundRow>(&reply.payload) {
         Ok(rows) => Ok(rows),
         Err(e) => match decode::<ErrorReply>(&reply.payload) {
             Ok(err) => Err(err.error),

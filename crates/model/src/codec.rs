@@ -97,6 +97,47 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     }
 }
 
+/// Decodes a JSON array of `T` (the legacy list replies of SPEC §3.2). A JSON object is
+/// rejected (an `{success:false, error}` reply is decoded with [`decode`] instead).
+pub fn decode_list<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, DecodeError> {
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        return Err(DecodeError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_PAYLOAD_BYTES,
+        });
+    }
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Err(e) => syntax(e),
+                Ok(_) => DecodeError::Field {
+                    field: "(payload)".to_string(),
+                    message: "expected a JSON array".to_string(),
+                },
+            },
+        );
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<Vec<T>, _> = serde_path_to_error::deserialize(&mut de);
+    match result {
+        Ok(v) => {
+            de.end().map_err(syntax)?;
+            Ok(v)
+        }
+        Err(e) => {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                return Err(syntax(inner));
+            }
+            Err(DecodeError::Field {
+                field,
+                message: strip_position(&inner.to_string()),
+            })
+        }
+    }
+}
+
 /// Encodes a value as compact JSON bytes. Serializing our own plain data types cannot fail;
 /// should a custom type ever fail, the error is returned as a JSON error object instead of a
 /// panic.
@@ -204,6 +245,16 @@ mod tests {
             decode::<Outer>(b"\xff").unwrap_err().kind(),
             "malformed_json"
         );
+    }
+
+    #[test]
+    fn lists() {
+        let v: Vec<Inner> = decode_list(br#"[{"n":1},{"n":2,"x":0}]"#).unwrap();
+        assert_eq!(v.iter().map(|i| i.n).collect::<Vec<_>>(), vec![1, 2]);
+        let e = decode_list::<Inner>(br#"[{"n":1},{"n":"x"}]"#).unwrap_err();
+        assert_eq!(e.field(), Some("[1].n"));
+        let e = decode_list::<Inner>(br#"{"success":false}"#).unwrap_err();
+        assert_eq!(e.field(), Some("(payload)"));
     }
 
     #[test]

@@ -16,5 +16,5 @@ pub mod event;
 pub mod payload;
 pub mod subjects;
 
-pub use codec::{DecodeError, MAX_PAYLOAD_BYTES, decode, encode};
+pub use codec::{DecodeError, MAX_PAYLOAD_BYTES, decode, decode_list, encode};
 pub use event::{EventBody, NormalizedEvent, UserData};

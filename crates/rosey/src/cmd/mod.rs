@@ -1,8 +1,11 @@
 //! One module per subcommand (or pair of closely related subcommands).
 
 pub mod bench;
+mod chatters;
+pub mod common;
 pub mod config;
 pub mod db_service;
+pub mod demo;
 pub mod devserver;
 pub mod run;
 pub mod stats;

@@ -1,6 +1,13 @@
-//! `rosey run`, `rosey bot` and `rosey demo`.
+//! `rosey run` (bot + database service in one process, on NATS or the embedded bus),
+//! `rosey bot` (the bot alone, on NATS) and `rosey demo`.
 
 use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use rosey_bot::{Bot, BotConfig};
+use rosey_dbservice::DbService;
+
+use super::common::{connect_bus, db_service_config, load_config, shutdown_signal};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -26,21 +33,70 @@ pub struct BotArgs {
     pub log_level: Option<String>,
 }
 
-#[derive(clap::Args, Debug)]
-pub struct DemoArgs {
-    /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long)]
-    pub seconds: Option<u64>,
+pub use super::demo::{DemoArgs, demo};
+
+fn bot_config(config: &rosey_config::Config) -> anyhow::Result<BotConfig> {
+    let cfg = BotConfig::from_config(config);
+    if cfg.channels.is_empty() {
+        anyhow::bail!("no enabled platform in the configuration: nothing to run");
+    }
+    for ch in &cfg.channels {
+        ch.client
+            .validate()
+            .with_context(|| format!("platform `{}`", ch.name))?;
+    }
+    Ok(cfg)
 }
 
-pub async fn run(_args: RunArgs) -> anyhow::Result<ExitCode> {
-    super::not_yet("run")
+/// Runs the bot until a signal, or until every channel has stopped for good.
+async fn serve(mut bot: Bot) {
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("Signal received; stopping."),
+        _ = bot.wait() => tracing::warn!("Every channel has stopped; exiting."),
+    }
+    bot.shutdown().await;
 }
 
-pub async fn bot(_args: BotArgs) -> anyhow::Result<ExitCode> {
-    super::not_yet("bot")
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(&args.config, args.log_level.as_deref())?;
+    let bot_cfg = bot_config(&config)?;
+    let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
+    let db = if config.database.run_as_service {
+        let cfg = db_service_config(&config, None);
+        tracing::info!(path = %cfg.db_path.display(), "Starting the database service in this process.");
+        Some(
+            DbService::start(bus.clone(), cfg)
+                .await
+                .context("cannot start the database service")?,
+        )
+    } else {
+        if bus.nats_client().is_none() {
+            anyhow::bail!(
+                "database.run_as_service is false but the bus is embedded: nothing could store events"
+            );
+        }
+        None
+    };
+    serve(Bot::start(bus, bot_cfg)).await;
+    if let Some(db) = db {
+        let report = db.shutdown().await.context("database service shutdown")?;
+        tracing::info!(
+            sessions_closed = report.sessions_closed,
+            "Database service stopped."
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-pub async fn demo(_args: DemoArgs) -> anyhow::Result<ExitCode> {
-    super::not_yet("demo")
+pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(&args.config, args.log_level.as_deref())?;
+    let bot_cfg = bot_config(&config)?;
+    let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot").await?;
+    if bus.nats_client().is_none() {
+        anyhow::bail!(
+            "`rosey bot` needs a NATS server (set nats.url or --nats-url); for one process use `rosey run`"
+        );
+    }
+    serve(Bot::start(bus, bot_cfg)).await;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,120 @@
+//! Pieces shared by the long-running commands: building the bus from the configuration and
+//! waiting for SIGINT/SIGTERM.
+
+use anyhow::Context;
+use rosey_bus::{Bus, NatsOptions, TlsOptions};
+use rosey_config::{NatsConfig, NatsUrl};
+
+/// NATS connection options from the `nats` section.
+pub fn nats_options(cfg: &NatsConfig, servers: Vec<String>, name: &str) -> NatsOptions {
+    let tls = cfg.tls.as_ref();
+    NatsOptions {
+        servers,
+        connection_timeout: cfg.connection_timeout,
+        max_reconnect_attempts: cfg.max_reconnects(),
+        reconnect_delay: cfg.reconnect_delay,
+        user: cfg.user.clone(),
+        password: cfg.password.as_ref().map(|s| s.expose().to_string()),
+        token: cfg.token.as_ref().map(|s| s.expose().to_string()),
+        credentials: cfg.credentials.clone(),
+        nkey: cfg.nkey.clone(),
+        tls: TlsOptions {
+            ca: tls.and_then(|t| t.ca.clone()),
+            cert: tls.and_then(|t| t.cert.clone()),
+            key: tls.and_then(|t| t.key.clone()),
+            required: tls.is_some_and(|t| t.required),
+        },
+        name: name.to_string(),
+        ..NatsOptions::default()
+    }
+}
+
+/// The bus the configuration (or the `--nats-url` override) asks for: the in-process bus
+/// for `embedded` or no `nats` section, else NATS.
+pub async fn connect_bus(
+    cfg: &NatsConfig,
+    url_override: Option<&str>,
+    name: &str,
+) -> anyhow::Result<Bus> {
+    let url = match url_override {
+        Some(u) => NatsUrl::parse_list(u),
+        None => cfg.url.clone(),
+    };
+    match url {
+        NatsUrl::Embedded => {
+            tracing::info!("Using the embedded in-process bus.");
+            Ok(Bus::embedded())
+        }
+        NatsUrl::Servers(servers) => {
+            if servers.is_empty() {
+                anyhow::bail!("nats.url names no server");
+            }
+            let options = nats_options(cfg, servers, name);
+            let shown = options.servers_for_log();
+            let bus = Bus::connect(options)
+                .await
+                .with_context(|| format!("connecting to NATS at {shown}"))?;
+            tracing::info!(servers = %shown, "Bus: NATS.");
+            Ok(bus)
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// "Keep forever" for a retention of 0 in the config (100 years).
+const FOREVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
+
+/// The database service's settings from the configuration (`db_path` overrides
+/// `database.path`).
+pub fn db_service_config(
+    config: &rosey_config::Config,
+    db_path: Option<std::path::PathBuf>,
+) -> rosey_dbservice::DbServiceConfig {
+    let path = db_path.unwrap_or_else(|| config.database.path.clone());
+    let mut cfg = rosey_dbservice::DbServiceConfig::new(path, config.default_channel());
+    let r = &config.database.retention;
+    cfg.retention.recent_chat = r.recent_chat().unwrap_or(FOREVER);
+    cfg.retention.user_count_history = r.user_count_history().unwrap_or(FOREVER);
+    cfg.retention.sent_outbound = r.sent_outbound().unwrap_or(FOREVER);
+    cfg
+}
+
+/// Loads the configuration and sets up logging from it (`--log-level` wins).
+pub fn load_config(
+    path: &std::path::Path,
+    log_level: Option<&str>,
+) -> anyhow::Result<rosey_config::Config> {
+    let config = rosey_config::Config::load(path)
+        .with_context(|| format!("cannot load configuration {}", path.display()))?;
+    let level = log_level
+        .map(str::to_string)
+        .unwrap_or_else(|| config.logging.level.to_string());
+    crate::logging::init(
+        Some(&level),
+        "info",
+        config.logging.format == rosey_config::LogFormat::Json,
+    );
+    Ok(config)
+}
