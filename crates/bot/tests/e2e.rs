@@ -1,0 +1,480 @@
+//! End-to-end tests of the bot with real components: a real `nats-server`, the database
+//! service (on SQLite files), the devserver and CyTube clients over real sockets.
+
+use std::{path::PathBuf, time::Duration};
+
+use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals};
+use rosey_bus::{Bus, NatsOptions};
+use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
+use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_model::{
+    decode, decode_list, encode,
+    payload::{ChannelStatsReply, ChatRow, EnqueueReply, UserStatsReply},
+    subjects,
+};
+use rosey_testkit::NatsServer;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(15);
+const BOT: &str = "Rosey";
+const BOT_PW: &str = "bot-pw";
+const MOD: &str = "moddy";
+const MOD_PW: &str = "mod-pw";
+
+struct Rig {
+    _nats: NatsServer,
+    server: DevServer,
+    bus: Bus,
+    db: Option<DbServiceHandle>,
+    db_path: PathBuf,
+    bot: Option<Bot>,
+    _tmp: tempfile::TempDir,
+}
+
+fn intervals() -> Intervals {
+    Intervals {
+        user_count: Duration::from_millis(300),
+        status: Duration::from_millis(200),
+        pump: Duration::from_millis(200),
+        pump_request_timeout: Duration::from_secs(1),
+        shell_db_timeout: Duration::from_secs(1),
+    }
+}
+
+fn client_config(server: &DevServer, channel: &str, login: Login) -> ClientConfig {
+    let mut c = ClientConfig::new(server.base_url(), channel, login);
+    c.backoff.base = Duration::from_millis(50);
+    c.backoff.cap = Duration::from_millis(500);
+    c
+}
+
+async fn db_service(bus: &Bus, path: &PathBuf, default_channel: &str) -> DbServiceHandle {
+    let mut cfg = DbServiceConfig::new(path, default_channel);
+    cfg.batch_delay = Duration::from_millis(5);
+    DbService::start(bus.clone(), cfg)
+        .await
+        .expect("database service starts")
+}
+
+async fn rig(channels: &[&str]) -> Rig {
+    let nats = NatsServer::start();
+    let server = DevServer::start(
+        DevServerConfig::default()
+            .with_account(BOT, BOT_PW, 3.0)
+            .with_account(MOD, MOD_PW, 2.0),
+    )
+    .await
+    .expect("devserver starts");
+    let mut options = NatsOptions::new(nats.url());
+    options.reconnect_delay = Duration::from_millis(100);
+    let bus = Bus::connect(options).await.expect("connect to nats");
+    let tmp = tempfile::tempdir().unwrap();
+    let db_path = tmp.path().join("bot.db");
+    let db = db_service(&bus, &db_path, channels[0]).await;
+    let specs = channels
+        .iter()
+        .map(|ch| ChannelSpec {
+            channel: ch.to_string(),
+            name: ch.to_string(),
+            client: client_config(
+                &server,
+                ch,
+                Login::Registered {
+                    name: BOT.into(),
+                    password: BOT_PW.into(),
+                },
+            ),
+        })
+        .collect();
+    let mut cfg = BotConfig::new(specs);
+    cfg.intervals = intervals();
+    let bot = Bot::start(bus.clone(), cfg);
+    for ch in channels {
+        assert!(server.wait_for_user(ch, BOT, WAIT).await, "bot joins {ch}");
+    }
+    Rig {
+        _nats: nats,
+        server,
+        bus,
+        db: Some(db),
+        db_path,
+        bot: Some(bot),
+        _tmp: tmp,
+    }
+}
+
+impl Rig {
+    async fn stop(mut self) {
+        if let Some(bot) = self.bot.take() {
+            bot.shutdown().await;
+        }
+        if let Some(db) = self.db.take() {
+            db.shutdown().await.unwrap();
+        }
+    }
+}
+
+/// Connects a user and waits until it has joined.
+async fn join(server: &DevServer, channel: &str, login: Login) -> (CytubeHandle, EventStream) {
+    let (handle, mut events) = rosey_cytube::connect(client_config(server, channel, login));
+    let joined = tokio::time::timeout(WAIT, async {
+        while let Some(e) = events.recv().await {
+            if matches!(e, CytubeEvent::Joined { .. }) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(joined, Ok(true), "user joins {channel}");
+    (handle, events)
+}
+
+/// The next PM addressed to this client (not its own echo), joined into one text.
+async fn next_pm(events: &mut EventStream) -> String {
+    tokio::time::timeout(WAIT, async {
+        while let Some(e) = events.recv().await {
+            if let CytubeEvent::Server(ServerEvent::Pm(pm)) = e
+                && !pm.from_self
+            {
+                return pm.text;
+            }
+        }
+        panic!("event stream ended")
+    })
+    .await
+    .expect("a PM arrives")
+}
+
+/// PMs until one contains `needle`; returns every text seen.
+async fn pm_containing(events: &mut EventStream, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let text = next_pm(events).await;
+        seen.push_str(&text);
+        seen.push('\n');
+        if seen.contains(needle) {
+            return seen;
+        }
+    }
+}
+
+async fn request(bus: &Bus, subject: &str, body: serde_json::Value) -> bytes::Bytes {
+    bus.request(subject, encode(&body), Duration::from_secs(2))
+        .await
+        .expect("database service answers")
+        .payload
+}
+
+/// Re-evaluates `check` until it returns `Some`, or fails after [`WAIT`].
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tick.tick().await;
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+    }
+}
+
+async fn user_stats(bus: &Bus, channel: &str, name: &str) -> UserStatsReply {
+    decode(
+        &request(
+            bus,
+            subjects::QUERY_USER_STATS,
+            json!({"channel": channel, "username": name}),
+        )
+        .await,
+    )
+    .expect("user_stats reply")
+}
+
+async fn channel_stats(bus: &Bus, channel: &str) -> ChannelStatsReply {
+    decode(
+        &request(
+            bus,
+            subjects::QUERY_CHANNEL_STATS,
+            json!({"channel": channel}),
+        )
+        .await,
+    )
+    .expect("channel_stats reply")
+}
+
+async fn recent_chat(bus: &Bus, channel: &str) -> Vec<ChatRow> {
+    decode_list(&request(bus, subjects::RECENT_CHAT_GET, json!({"channel": channel})).await)
+        .expect("recent_chat reply")
+}
+
+fn audit_rows(db: &PathBuf) -> Vec<(String, String, String)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT username, action_type, details FROM user_actions ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_is_recorded_and_moderators_get_real_figures() {
+    let rig = rig(&["lobby"]).await;
+    let bus = rig.bus.clone();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+
+    // A guest joins, chats (with HTML-significant characters), and leaves.
+    let (guest, mut guest_events) =
+        join(&rig.server, "lobby", Login::Guest("visitor".into())).await;
+    guest.chat("hello <there> & welcome").unwrap();
+    guest.chat("second line").unwrap();
+    let rows = eventually("two chat rows", || async {
+        let rows = recent_chat(&bus, "lobby").await;
+        (rows.iter().filter(|r| r.username == "visitor").count() == 2).then_some(rows)
+    })
+    .await;
+    let mine: Vec<_> = rows
+        .iter()
+        .filter(|r| r.username == "visitor")
+        .map(|r| r.message.as_str())
+        .collect();
+    assert_eq!(mine, vec!["hello <there> & welcome", "second line"]);
+
+    // A moderator asks for the statistics and for the guest's figures.
+    let (moderator, mut mod_events) = join(
+        &rig.server,
+        "lobby",
+        Login::Registered {
+            name: MOD.into(),
+            password: MOD_PW.into(),
+        },
+    )
+    .await;
+    // A non-moderator's command is neither answered nor executed.
+    guest.pm(BOT, "stats").unwrap();
+    moderator.pm(BOT, "!stats").unwrap();
+    let stats = pm_containing(&mut mod_events, "Top Chatters").await;
+    assert!(stats.contains("=== Channel Statistics ==="), "{stats}");
+    assert!(stats.contains("1. visitor: 2 messages"), "{stats}");
+    moderator.pm(BOT, "user visitor").unwrap();
+    let user = pm_containing(&mut mod_events, "Chat messages").await;
+    assert!(user.contains("Chat messages: 2"), "{user}");
+    assert!(user.contains("Status: Currently connected"), "{user}");
+    moderator.pm(BOT, "frobnicate").unwrap();
+    let unknown = pm_containing(&mut mod_events, "Unknown command").await;
+    assert!(unknown.contains("Unknown command: frobnicate"), "{unknown}");
+    assert!(
+        !rig.server
+            .pm_log()
+            .iter()
+            .any(|p| p.from == BOT && p.to.eq_ignore_ascii_case("visitor")),
+        "the guest must get no reply"
+    );
+    while let Ok(Some(e)) =
+        tokio::time::timeout(Duration::from_millis(1), guest_events.recv()).await
+    {
+        assert!(
+            !matches!(&e, CytubeEvent::Server(ServerEvent::Pm(pm)) if !pm.from_self),
+            "guest received a PM: {e:?}"
+        );
+    }
+
+    // The guest leaves: the session is closed and its time added.
+    guest.shutdown().await;
+    let finished = eventually("closed session", || async {
+        match user_stats(&bus, "lobby", "visitor").await {
+            UserStatsReply::Found(u) if u.current_session_start.is_none() => Some(u),
+            _ => None,
+        }
+    })
+    .await;
+    let ended = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(finished.total_chat_lines, 2);
+    assert!(finished.first_seen >= started - 1 && finished.last_seen <= ended + 1);
+    assert!(finished.total_time_connected >= 0);
+    assert!(finished.total_time_connected <= ended - started + 1);
+
+    // High-water marks: bot + guest + moderator were in the channel together.
+    let cs = channel_stats(&bus, "lobby").await;
+    assert_eq!(cs.high_water_mark.users, 3, "{cs:?}");
+    assert!(cs.high_water_connected.users >= 3, "{cs:?}");
+    assert!(cs.total_users_seen >= 3);
+
+    // The audit table has a pending and a final row for every accepted command, and none
+    // for the guest.
+    let audit = eventually("audit rows", || async {
+        let rows = audit_rows(&rig.db_path);
+        (rows.len() >= 6).then_some(rows)
+    })
+    .await;
+    assert!(
+        audit.iter().all(|(u, t, _)| u == MOD && t == "pm_command"),
+        "{audit:?}"
+    );
+    for cmd in ["stats", "user"] {
+        assert!(audit.iter().any(
+            |(_, _, d)| d.starts_with(&format!("cmd={cmd},")) && d.contains("result: pending")
+        ));
+        assert!(audit.iter().any(
+            |(_, _, d)| d.starts_with(&format!("cmd={cmd},")) && d.contains("result: success")
+        ));
+    }
+    assert!(
+        audit
+            .iter()
+            .any(|(_, _, d)| d.starts_with("cmd=frobnicate,") && d.contains("result: error"))
+    );
+    moderator.shutdown().await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn say_reaches_the_channel_exactly_once() {
+    let rig = rig(&["saychan"]).await;
+    let reply: EnqueueReply = decode(
+        &request(
+            &rig.bus,
+            subjects::OUTBOUND_ENQUEUE,
+            json!({"channel": "saychan", "message": "hello from the queue"}),
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(reply.success && reply.id > 0);
+    assert!(rig.server.wait_for_chat_count("saychan", 1, WAIT).await);
+    // The service records it as sent; later pump rounds must not send it again.
+    eventually("mark_sent applied", || async {
+        let conn = rusqlite::Connection::open_with_flags(
+            &rig.db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()?;
+        let sent: i64 = conn
+            .query_row(
+                "SELECT sent FROM outbound_messages WHERE id = ?1",
+                [reply.id],
+                |r| r.get(0),
+            )
+            .ok()?;
+        (sent == 1).then_some(())
+    })
+    .await;
+    // A later message proves the pump kept running after the first one.
+    request(
+        &rig.bus,
+        subjects::OUTBOUND_ENQUEUE,
+        json!({"channel": "saychan", "message": "second"}),
+    )
+    .await;
+    assert!(rig.server.wait_for_chat_count("saychan", 2, WAIT).await);
+    let log: Vec<_> = rig
+        .server
+        .chat_log("saychan")
+        .into_iter()
+        .filter(|c| c.username == BOT)
+        .map(|c| c.msg)
+        .collect();
+    assert_eq!(log, vec!["hello from the queue", "second"]);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_channels_in_one_process_do_not_mix() {
+    let rig = rig(&["north", "south"]).await;
+    let bus = rig.bus.clone();
+    let (a, _ea) = join(&rig.server, "north", Login::Guest("nora".into())).await;
+    let (b, _eb) = join(&rig.server, "south", Login::Guest("sam".into())).await;
+    a.chat("only in the north").unwrap();
+    b.chat("only in the south").unwrap();
+    b.chat("south again").unwrap();
+    let north = eventually("north chat", || async {
+        let r = recent_chat(&bus, "north").await;
+        r.iter().any(|c| c.username == "nora").then_some(r)
+    })
+    .await;
+    let south = eventually("south chat", || async {
+        let r = recent_chat(&bus, "south").await;
+        (r.iter().filter(|c| c.username == "sam").count() == 2).then_some(r)
+    })
+    .await;
+    assert!(north.iter().all(|c| c.username != "sam"), "{north:?}");
+    assert!(south.iter().all(|c| c.username != "nora"), "{south:?}");
+    match user_stats(&bus, "north", "sam").await {
+        UserStatsReply::NotFound(_) => {}
+        other => panic!("sam must be unknown in the north: {other:?}"),
+    }
+    match user_stats(&bus, "south", "sam").await {
+        UserStatsReply::Found(u) => assert_eq!(u.total_chat_lines, 2),
+        other => panic!("sam must be known in the south: {other:?}"),
+    }
+    assert_eq!(channel_stats(&bus, "north").await.high_water_mark.users, 2);
+    assert_eq!(channel_stats(&bus, "south").await.high_water_mark.users, 2);
+    a.shutdown().await;
+    b.shutdown().await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_survives_the_database_service_going_away() {
+    let mut rig = rig(&["sturdy"]).await;
+    let (moderator, mut mod_events) = join(
+        &rig.server,
+        "sturdy",
+        Login::Registered {
+            name: MOD.into(),
+            password: MOD_PW.into(),
+        },
+    )
+    .await;
+    moderator.pm(BOT, "stats").unwrap();
+    pm_containing(&mut mod_events, "=== Channel Statistics ===").await;
+
+    // The service goes away: the bot stays in the channel and says the stats are unavailable.
+    rig.db.take().unwrap().shutdown().await.unwrap();
+    moderator.pm(BOT, "stats").unwrap();
+    let down = pm_containing(&mut mod_events, "unavailable").await;
+    assert!(
+        down.contains("Stats unavailable (DatabaseService timeout - is it running?)"),
+        "{down}"
+    );
+    assert!(
+        rig.server.users("sturdy").iter().any(|u| u.name == BOT),
+        "bot left the channel"
+    );
+
+    // Back again: chat is stored and the shell answers with real figures.
+    rig.db = Some(db_service(&rig.bus, &rig.db_path, "sturdy").await);
+    moderator.chat("back online").unwrap();
+    let bus = rig.bus.clone();
+    eventually("chat stored after restart", || async {
+        recent_chat(&bus, "sturdy")
+            .await
+            .iter()
+            .any(|c| c.message == "back online")
+            .then_some(())
+    })
+    .await;
+    moderator.pm(BOT, "stats").unwrap();
+    let up = pm_containing(&mut mod_events, "Top Chatters").await;
+    assert!(up.contains(&format!("1. {MOD}: 1 messages")), "{up}");
+    moderator.shutdown().await;
+    rig.stop().await;
+}
