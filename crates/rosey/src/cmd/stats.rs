@@ -143,6 +143,9 @@ pub async fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
     .await?;
     check_error(&payload)?;
     let reply: EnqueueReply = decode(&payload).context("unexpected enqueue reply")?;
-    println!("Queued message #{} (the bot sends it within a few seconds)", reply.id);
+    println!(
+        "Queued message #{} (the bot sends it within a few seconds)",
+        reply.id
+    );
     Ok(ExitCode::SUCCESS)
 }
