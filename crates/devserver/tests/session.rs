@@ -301,3 +301,40 @@ async fn restart_on_the_same_port() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn engine_options_mirror_cytube() {
+    let server = start(rosey_devserver::DevServerConfig::default()).await;
+    let c = RawClient::connect(&server).await;
+    assert_eq!(c.open["pingInterval"], json!(25_000));
+    assert_eq!(c.open["pingTimeout"], json!(120_000));
+    assert_eq!(c.open["maxPayload"], json!(1_048_576));
+    assert_eq!(c.open["upgrades"], json!([]), "already on websocket");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_answering_pings_is_dropped() {
+    let cfg = rosey_devserver::DevServerConfig {
+        ping_interval: Duration::from_millis(200),
+        ping_timeout: Duration::from_millis(1000),
+        ..test_config()
+    };
+    let server = start(cfg).await;
+    let mut alice = RawClient::connect(&server).await;
+    alice.join_as_guest("lobby", "alice").await;
+    let mut ghost = RawClient::connect(&server).await;
+    ghost.join_as_guest("lobby", "ghost").await;
+    // `ghost` is never read again, so it never answers a ping; alice keeps answering
+    // while she waits.
+    assert_eq!(
+        alice
+            .expect_where("userLeave", |v| v["name"] == json!("ghost"))
+            .await,
+        json!({"name": "ghost"})
+    );
+    assert!(server.wait_for_user_gone("lobby", "ghost", WAIT).await);
+    assert!(server.users("lobby").iter().any(|u| u.name == "alice"));
+    drop(ghost);
+    server.shutdown().await;
+}
