@@ -7,6 +7,7 @@
 //! - [`nats`]: the production bus on the official `async-nats` client, with the connection
 //!   options of SPEC §2 ([`NatsOptions`]); credentials never reach a log line.
 //! - [`embedded`]: an in-process bus for one-process mode and demos.
+//! - [`durable`]: the `ROSEY_DB` JetStream stream and the `Nats-Msg-Id` header (SPEC §3.4).
 //! - [`pattern`]: NATS subject syntax and wildcard matching (used by the embedded bus).
 //!
 //! The bus is an enum rather than a trait object: two implementations are known, the
@@ -18,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
+pub mod durable;
 pub mod embedded;
 pub mod nats;
 pub mod pattern;
