@@ -18,9 +18,14 @@
 //! - [`flood`]: CyTube's rate limiter (pure).
 //! - [`text`]: truncation, control characters, HTML escaping, links, name rules (pure).
 //!
-//! Not implemented (yet): polls, mutes and bans, `setOptions`/`setPermissions` from
-//! clients, chat filters, emotes, `mediaUpdate` ticks and timed playback advance, the
-//! per-IP connection limits, the `usercount` debounce (it is sent at once).
+//! Outside `src/`: `tests/` drives the server over real sockets (a raw Engine.IO client in
+//! `tests/common`), and `js/client.js` drives it with the official `socket.io-client`.
+//!
+//! As under CyTube, an event sent before the namespace CONNECT ack closes the connection
+//! (socketioxide does this itself). Not implemented (yet): polls, mutes and bans,
+//! `setOptions`/`setPermissions` from clients, chat filters, emotes, `mediaUpdate` ticks and
+//! timed playback advance, per-IP connection limits, the `usercount` debounce (it is sent at
+//! once). See `README.md` for the deliberate differences.
 
 pub mod chat;
 pub mod config;

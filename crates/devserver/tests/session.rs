@@ -338,3 +338,13 @@ async fn a_client_that_stops_answering_pings_is_dropped() {
     drop(ghost);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_event_before_the_connect_ack_closes_the_connection() {
+    // Like socket.io 4.5.4 under CyTube ("invalid state"), the whole connection goes.
+    let server = start(test_config()).await;
+    let mut c = RawClient::open_only(&server).await;
+    c.emit("joinChannel", json!({"name": "lobby"})).await;
+    assert_eq!(c.next().await, Frame::Closed);
+    server.shutdown().await;
+}

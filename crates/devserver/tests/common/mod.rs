@@ -57,6 +57,25 @@ impl RawClient {
         Self::connect_as_ip(server, None).await
     }
 
+    /// Opens the websocket and reads the Engine.IO open packet, but sends no CONNECT.
+    pub async fn open_only(server: &DevServer) -> RawClient {
+        let url = format!(
+            "ws://{}/socket.io/?EIO=4&transport=websocket",
+            server.addr()
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        let mut c = RawClient {
+            ws,
+            raw: Vec::new(),
+            open: Value::Null,
+        };
+        let open = c.next_text().await.expect("open packet");
+        c.open = serde_json::from_str(&open[1..]).expect("open json");
+        c
+    }
+
     /// Connects, optionally with `X-Forwarded-For` to look like another IP.
     pub async fn connect_as_ip(server: &DevServer, ip: Option<&str>) -> RawClient {
         let url = format!(
