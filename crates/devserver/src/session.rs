@@ -340,3 +340,83 @@ pub fn set_rank(w: &mut World, out: &mut Outbox, channel: &str, name: &str, rank
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::DevServerConfig;
+    use crate::state::Out;
+
+    fn events_for(out: &Outbox, to: ConnId) -> Vec<&'static str> {
+        out.ops
+            .iter()
+            .filter_map(|op| match op {
+                Out::Emit { to: t, event, .. } if *t == to => Some(*event),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn duplicate_login_leaves_before_the_new_session_is_announced() {
+        let cfg = DevServerConfig::default().with_account("bot", "pw", 1.0);
+        let mut w = World::new(Arc::new(cfg));
+        let mut out = Outbox::default();
+        let watcher = w.add_conn("10.0.0.1".into());
+        join_channel(&mut w, &mut out, watcher, &json!({"name": "c"}));
+        login(&mut w, &mut out, watcher, &json!({"name": "watcher"}));
+        let old = w.add_conn("10.0.0.2".into());
+        login(&mut w, &mut out, old, &json!({"name": "bot", "pw": "pw"}));
+        join_channel(&mut w, &mut out, old, &json!({"name": "c"}));
+
+        let mut out = Outbox::default();
+        let new = w.add_conn("10.0.0.3".into());
+        login(&mut w, &mut out, new, &json!({"name": "BOT", "pw": "pw"}));
+        join_channel(&mut w, &mut out, new, &json!({"name": "c"}));
+        assert!(out.ops.contains(&Out::Disconnect(old)));
+        let seen = events_for(&out, watcher);
+        let leave = seen.iter().position(|e| *e == "userLeave").unwrap();
+        let add = seen.iter().position(|e| *e == "addUser").unwrap();
+        assert!(leave < add, "{seen:?}");
+        assert!(!events_for(&out, old).contains(&"addUser"));
+        assert_eq!(out.kicks, 1);
+        assert_eq!(w.user_infos("c").len(), 2);
+    }
+
+    #[test]
+    fn guest_login_delay_is_per_ip_when_enabled() {
+        let cfg = DevServerConfig {
+            guest_login_delay: Duration::from_secs(60),
+            ..DevServerConfig::default()
+        };
+        let mut w = World::new(Arc::new(cfg));
+        let mut out = Outbox::default();
+        let a = w.add_conn("10.0.0.1".into());
+        login(&mut w, &mut out, a, &json!({"name": "one"}));
+        let b = w.add_conn("10.0.0.1".into());
+        let c = w.add_conn("10.0.0.2".into());
+        let mut out = Outbox::default();
+        login(&mut w, &mut out, b, &json!({"name": "two"}));
+        login(&mut w, &mut out, c, &json!({"name": "three"}));
+        let replies: Vec<&Value> = out
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Out::Emit {
+                    event: "login",
+                    arg: Some(v),
+                    ..
+                } => Some(v),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            replies[0]["error"],
+            json!("Guest logins are restricted to one per IP address per 60 seconds.")
+        );
+        assert_eq!(replies[1]["success"], json!(true));
+    }
+}
