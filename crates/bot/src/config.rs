@@ -4,7 +4,20 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use rosey_bus::durable::StreamSettings;
 use rosey_cytube::{ClientConfig, Login};
+
+/// The stream settings of the `nats.jetstream_options` section.
+pub fn stream_settings(o: &rosey_config::JetStreamOptions) -> StreamSettings {
+    StreamSettings {
+        name: o.stream.clone(),
+        max_age: o.max_age,
+        max_bytes: o.max_bytes,
+        duplicate_window: o.duplicate_window,
+        memory: o.storage == rosey_config::StorageKind::Memory,
+        replicas: o.replicas as usize,
+    }
+}
 
 /// SPEC §4.3: user counts every 300 s.
 pub const USER_COUNT_INTERVAL: Duration = Duration::from_secs(300);
@@ -77,6 +90,8 @@ pub struct BotConfig {
     pub intervals: Intervals,
     pub chat_log_file: Option<PathBuf>,
     pub media_log_file: Option<PathBuf>,
+    /// Durable mode: publish database events to this JetStream stream and wait for acks.
+    pub durable: Option<StreamSettings>,
 }
 
 impl BotConfig {
@@ -88,6 +103,7 @@ impl BotConfig {
             intervals: Intervals::default(),
             chat_log_file: None,
             media_log_file: None,
+            durable: None,
         }
     }
 
@@ -125,6 +141,10 @@ impl BotConfig {
             intervals: Intervals::default(),
             chat_log_file: cfg.logging.chat_log_file.clone(),
             media_log_file: cfg.logging.media_log_file.clone(),
+            durable: cfg
+                .nats
+                .jetstream
+                .then(|| stream_settings(&cfg.nats.jetstream_options)),
         }
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`config`]: [`BotConfig`] (channels, shell settings, intervals), built from a v2 config.
+//! - [`durable`]: the JetStream outbox of durable mode (ack-waited, retried, bounded).
 //! - [`publisher`]: stamping and publishing `rosey.db.*` and normalized events.
 //! - [`normalize`]: CyTube events → normalized events (SPEC §4.2).
 //! - `channel` (private): one channel's event loop, periodic tasks and bus commands.
@@ -17,6 +18,7 @@
 
 mod channel;
 pub mod config;
+pub mod durable;
 pub mod logs;
 pub mod normalize;
 pub mod publisher;
@@ -37,6 +39,8 @@ pub struct Bot {
     stop: CancellationToken,
     tasks: JoinSet<()>,
     publishers: Vec<Publisher>,
+    outbox_stop: CancellationToken,
+    outbox_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Bot {
@@ -48,8 +52,31 @@ impl Bot {
         let ids = Arc::new(EventIds::new());
         let cfg = Arc::new(cfg);
         let mut publishers = Vec::new();
+        let outbox_stop = CancellationToken::new();
+        let mut outbox_task = None;
+        let outbox = match (&cfg.durable, bus.nats_client()) {
+            (Some(settings), Some(client)) => {
+                // The outbox outlives the channels: it is stopped (and drained) last, so
+                // the channels' final events still go out.
+                let (outbox, task) =
+                    durable::Outbox::start(client.clone(), settings.clone(), outbox_stop.clone());
+                outbox_task = Some(task);
+                tracing::info!(stream = %settings.name, "Durable mode: database events go to JetStream.");
+                Some(outbox)
+            }
+            (Some(_), None) => {
+                tracing::warn!(
+                    "nats.jetstream is set but the bus is embedded; durable mode is off."
+                );
+                None
+            }
+            _ => None,
+        };
         for spec in cfg.channels.iter().cloned() {
-            let publisher = Publisher::new(bus.clone(), &spec.channel, ids.clone());
+            let mut publisher = Publisher::new(bus.clone(), &spec.channel, ids.clone());
+            if let Some(o) = &outbox {
+                publisher = publisher.with_outbox(o.clone());
+            }
             publishers.push(publisher.clone());
             tracing::info!(channel = %spec.channel, platform = %spec.name, domain = %spec.client.domain, "Starting channel bot.");
             let (handle, events) = rosey_cytube::connect(spec.client.clone());
@@ -66,6 +93,8 @@ impl Bot {
             stop,
             tasks,
             publishers,
+            outbox_stop,
+            outbox_task,
         }
     }
 
@@ -84,6 +113,10 @@ impl Bot {
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}
+        self.outbox_stop.cancel();
+        if let Some(task) = self.outbox_task.take() {
+            let _ = task.await;
+        }
     }
 
     /// Waits until every channel has stopped by itself (e.g. all clients stopped for good).

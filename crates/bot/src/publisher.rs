@@ -14,7 +14,9 @@ use rosey_bus::Bus;
 use rosey_model::{EventBody, NormalizedEvent, encode};
 use serde::Serialize;
 
-use crate::config::PUBLISH_TIMEOUT;
+use rosey_bus::durable::msg_id_headers;
+
+use crate::{config::PUBLISH_TIMEOUT, durable::Outbox};
 
 /// Unique event ids: a random per-process prefix and a counter.
 #[derive(Debug)]
@@ -58,6 +60,8 @@ pub struct PublishStats {
 #[derive(Clone)]
 pub struct Publisher {
     bus: Bus,
+    /// Durable mode: database events go through the JetStream outbox.
+    outbox: Option<Outbox>,
     channel: Arc<str>,
     ids: Arc<EventIds>,
     stats: Arc<PublishStats>,
@@ -108,11 +112,18 @@ impl Publisher {
     pub fn new(bus: Bus, channel: &str, ids: Arc<EventIds>) -> Self {
         Publisher {
             bus,
+            outbox: None,
             channel: channel.into(),
             ids,
             stats: Arc::new(PublishStats::default()),
             failing: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Sends database events through `outbox` (durable mode).
+    pub fn with_outbox(mut self, outbox: Outbox) -> Self {
+        self.outbox = Some(outbox);
+        self
     }
 
     pub fn channel(&self) -> &str {
@@ -129,8 +140,13 @@ impl Publisher {
 
     /// Publishes a `rosey.db.*` event, stamped with channel, `ts` and a fresh id.
     pub async fn db<T: Serialize + Stamp>(&self, subject: &str, mut payload: T, ts: f64) {
-        payload.stamp(&self.channel, ts, self.ids.next());
-        self.send(subject, encode(&payload)).await;
+        let id = self.ids.next();
+        payload.stamp(&self.channel, ts, id.clone());
+        let bytes = encode(&payload);
+        match &self.outbox {
+            Some(outbox) => outbox.push(subject, id, bytes.into()),
+            None => self.send(subject, bytes, Some(&id)).await,
+        }
     }
 
     /// Publishes a normalized event on `rosey.events.<channel>.<kind>`.
@@ -141,11 +157,23 @@ impl Publisher {
             id: self.ids.next(),
             body,
         };
-        self.send(&event.subject(), encode(&event)).await;
+        self.send(&event.subject(), encode(&event), None).await;
     }
 
-    async fn send(&self, subject: &str, bytes: Vec<u8>) {
-        let result = tokio::time::timeout(PUBLISH_TIMEOUT, self.bus.publish(subject, bytes)).await;
+    async fn send(&self, subject: &str, bytes: Vec<u8>, id: Option<&str>) {
+        let publish = async {
+            match (id, self.bus.nats_client()) {
+                // The id header lets a JetStream stream (if one captures the subject) drop
+                // duplicates even for events published in plain mode.
+                (Some(id), Some(_)) => {
+                    self.bus
+                        .publish_with_headers(subject, msg_id_headers(id), bytes)
+                        .await
+                }
+                _ => self.bus.publish(subject, bytes).await,
+            }
+        };
+        let result = tokio::time::timeout(PUBLISH_TIMEOUT, publish).await;
         match result {
             Ok(Ok(())) => {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);
