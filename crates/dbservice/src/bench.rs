@@ -1,1 +1,319 @@
-//! Benchmark measuring code (filled in below).
+//! The measuring code of the database-service benchmark, as a library so that `rosey bench`
+//! can reuse it; `examples/bench.rs` is the runnable entry point.
+//!
+//! It only talks to the bus and reads the SQLite file (read-only); it does not start the
+//! service, so it measures an in-process service or a separate `rosey db-service` process
+//! alike. Nothing here sleeps to wait for a result: completion is polled against the
+//! database with a deadline (an O(log n) `max(id)` probe, so polling costs almost nothing).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rosey_bus::{Bus, BusError};
+use rosey_model::subjects;
+use rosey_store::{Store, StoreOptions};
+
+/// Subject of the trivial echo responder used as the latency floor.
+pub const ECHO_SUBJECT: &str = "rosey.bench.echo";
+
+/// Latency percentiles of a series of sequential requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latency {
+    pub count: usize,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+impl Latency {
+    fn from_samples(mut samples: Vec<Duration>) -> Latency {
+        samples.sort();
+        let at = |q: f64| {
+            samples
+                .get(((samples.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or_default()
+        };
+        Latency {
+            count: samples.len(),
+            p50: at(0.50),
+            p99: at(0.99),
+            max: samples.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// Result of a burst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Burst {
+    pub events: usize,
+    /// Time to publish everything (client side).
+    pub publish_time: Duration,
+    /// From the first publish until every effect was in the database.
+    pub end_to_end: Duration,
+}
+
+impl Burst {
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.end_to_end.as_secs_f64()
+    }
+}
+
+/// What the mixed burst must have produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MixedExpectation {
+    pub messages: i64,
+    pub user_counts: i64,
+    pub users: i64,
+    pub total_time_connected: i64,
+    pub max_users: i64,
+    pub max_connected: i64,
+}
+
+/// `n` `message.log` payloads from 100 users (Python-original shape plus `channel`).
+pub fn message_burst(n: usize, channel: &str) -> Vec<(&'static str, Bytes)> {
+    (0..n)
+        .map(|i| {
+            let p = format!(
+                r#"{{"username":"user{}","message":"burst line {i}","channel":"{channel}"}}"#,
+                i % 100
+            );
+            (subjects::MESSAGE_LOG, Bytes::from(p))
+        })
+        .collect()
+}
+
+/// About `n` mixed events in blocks of ten: join, six chat lines, high water, user count,
+/// leave (10 s after the join), cycling over 100 users.
+pub fn mixed_burst(n: usize, channel: &str) -> (Vec<(&'static str, Bytes)>, MixedExpectation) {
+    let blocks = n / 10;
+    let mut out = Vec::with_capacity(blocks * 10);
+    let (mut max_users, mut max_connected) = (0, 0);
+    for i in 0..blocks {
+        let user = format!("user{}", i % 100);
+        let ts = 1_700_000_000 + i as i64;
+        let ev = |s: &'static str, body: String| (s, Bytes::from(body));
+        out.push(ev(
+            subjects::USER_JOINED,
+            format!(r#"{{"username":"{user}","channel":"{channel}","ts":{ts}}}"#),
+        ));
+        for k in 0..6 {
+            out.push(ev(
+                subjects::MESSAGE_LOG,
+                format!(
+                    r#"{{"username":"{user}","message":"line {k} of {i}","channel":"{channel}","ts":{}}}"#,
+                    ts + 1
+                ),
+            ));
+        }
+        let (chat, connected) = ((i % 500) as i64, (i % 700) as i64);
+        max_users = max_users.max(chat);
+        max_connected = max_connected.max(connected);
+        out.push(ev(
+            subjects::STATS_HIGH_WATER,
+            format!(
+                r#"{{"chat_count":{chat},"connected_count":{connected},"channel":"{channel}","ts":{ts}}}"#
+            ),
+        ));
+        out.push(ev(
+            subjects::STATS_USER_COUNT,
+            format!(
+                r#"{{"chat_count":{chat},"connected_count":{connected},"channel":"{channel}","ts":{ts}}}"#
+            ),
+        ));
+        out.push(ev(
+            subjects::USER_LEFT,
+            format!(
+                r#"{{"username":"{user}","channel":"{channel}","ts":{}}}"#,
+                ts + 10
+            ),
+        ));
+    }
+    let expect = MixedExpectation {
+        messages: blocks as i64 * 6,
+        user_counts: blocks as i64,
+        users: blocks.min(100) as i64,
+        total_time_connected: blocks as i64 * 10,
+        max_users,
+        max_connected,
+    };
+    (out, expect)
+}
+
+/// Publishes `events` as fast as the client takes them, then waits until the newest row id
+/// of `table` reaches `expected_rows` (the table must start empty). `timeout` bounds the wait.
+pub async fn run_burst(
+    client: &Bus,
+    events: Vec<(&'static str, Bytes)>,
+    db: &Path,
+    table: &str,
+    expected_rows: i64,
+    timeout: Duration,
+) -> Result<Burst, String> {
+    let reader = open_reader(db)?;
+    let n = events.len();
+    let start = Instant::now();
+    for (subject, payload) in events {
+        client
+            .publish(subject, payload)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    client.flush().await.map_err(|e| e.to_string())?;
+    let publish_time = start.elapsed();
+    let sql = format!("SELECT coalesce(max(id), 0) FROM {table}");
+    loop {
+        let rows: i64 = reader
+            .connection()
+            .query_row(&sql, [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if rows >= expected_rows {
+            break;
+        }
+        if start.elapsed() > timeout {
+            return Err(format!(
+                "only {rows} of {expected_rows} rows in {table} after {timeout:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Ok(Burst {
+        events: n,
+        publish_time,
+        end_to_end: start.elapsed(),
+    })
+}
+
+/// Checks the effects of a mixed burst; returns what differs.
+pub fn check_mixed(db: &Path, channel: &str, e: &MixedExpectation) -> Result<(), String> {
+    let s = open_reader(db)?;
+    let q = |sql: &str| -> Result<i64, String> {
+        s.connection()
+            .query_row(sql, [channel], |r| r.get(0))
+            .map_err(|e| e.to_string())
+    };
+    let got = MixedExpectation {
+        messages: q("SELECT count(*) FROM recent_chat WHERE channel = ?1")?,
+        user_counts: q("SELECT count(*) FROM user_count_history WHERE channel = ?1")?,
+        users: q("SELECT count(*) FROM user_stats WHERE channel = ?1")?,
+        total_time_connected: q(
+            "SELECT coalesce(sum(total_time_connected), 0) FROM user_stats WHERE channel = ?1",
+        )?,
+        max_users: q("SELECT max_users FROM channel_stats WHERE channel = ?1")?,
+        max_connected: q("SELECT max_connected FROM channel_stats WHERE channel = ?1")?,
+    };
+    let lines = q("SELECT coalesce(sum(total_chat_lines), 0) FROM user_stats WHERE channel = ?1")?;
+    let open = q(
+        "SELECT count(*) FROM user_stats WHERE channel = ?1 AND current_session_start IS NOT NULL",
+    )?;
+    if got != *e || lines != e.messages || open != 0 {
+        return Err(format!(
+            "expected {e:?}, got {got:?}, chat lines {lines}, open sessions {open}"
+        ));
+    }
+    Ok(())
+}
+
+/// Serves [`ECHO_SUBJECT`] on `bus`, replying with the request's payload.
+pub async fn start_echo(bus: Bus) -> Result<tokio::task::JoinHandle<()>, BusError> {
+    let mut sub = bus.subscribe(ECHO_SUBJECT).await?;
+    bus.flush().await?;
+    Ok(tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            let _ = bus.respond(&m, m.payload.clone()).await;
+        }
+    }))
+}
+
+/// `n` sequential requests alternating between `subject` and the echo floor, so both see
+/// the same conditions. Returns (subject, echo).
+pub async fn latency_vs_echo(
+    client: &Bus,
+    subject: &str,
+    payload: &[u8],
+    n: usize,
+) -> Result<(Latency, Latency), String> {
+    let payload = Bytes::copy_from_slice(payload);
+    let (mut a, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let timeout = Duration::from_secs(2);
+    for _ in 0..n {
+        let t = Instant::now();
+        client
+            .request(ECHO_SUBJECT, payload.clone(), timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        b.push(t.elapsed());
+        let t = Instant::now();
+        let reply = client
+            .request(subject, payload.clone(), timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        a.push(t.elapsed());
+        if reply.payload.starts_with(br#"{"success":false"#) {
+            return Err(format!(
+                "error reply: {}",
+                String::from_utf8_lossy(&reply.payload)
+            ));
+        }
+    }
+    Ok((Latency::from_samples(a), Latency::from_samples(b)))
+}
+
+/// Requests `subject` until it is answered; returns how long that took from `since`.
+pub async fn wait_ready(
+    client: &Bus,
+    subject: &str,
+    since: Instant,
+    timeout: Duration,
+) -> Result<Duration, String> {
+    loop {
+        match client
+            .request(subject, &b"{}"[..], Duration::from_millis(50))
+            .await
+        {
+            Ok(_) => return Ok(since.elapsed()),
+            Err(e) if since.elapsed() > timeout => return Err(e.to_string()),
+            Err(_) => tokio::task::yield_now().await,
+        }
+    }
+}
+
+/// (VmRSS, VmHWM) of a process in KiB, from `/proc/<pid>/status` (Linux).
+pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn open_reader(db: &Path) -> Result<Store, String> {
+    Store::open_read_only(db, &StoreOptions::default()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let l = Latency::from_samples((1..=100).map(Duration::from_micros).collect());
+        assert_eq!(l.p50, Duration::from_micros(50));
+        assert_eq!(l.p99, Duration::from_micros(99));
+        assert_eq!(l.max, Duration::from_micros(100));
+    }
+
+    #[test]
+    fn mixed_burst_expectation_counts() {
+        let (events, e) = mixed_burst(1000, "c");
+        assert_eq!(events.len(), 1000);
+        assert_eq!(e.messages, 600);
+        assert_eq!(e.user_counts, 100);
+        assert_eq!(e.max_users, 99);
+    }
+}
