@@ -137,7 +137,11 @@ async fn deliver(
                     break;
                 }
                 Err(why) => {
-                    if stats.retries.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
+                    if stats
+                        .retries
+                        .fetch_add(1, Ordering::Relaxed)
+                        .is_multiple_of(1000)
+                    {
                         tracing::warn!(error = %why, subject = %item.subject, "Durable publish failed; retrying.");
                     }
                     stream_ready = false;
