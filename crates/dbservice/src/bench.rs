@@ -3,13 +3,17 @@
 //!
 //! It only talks to the bus and reads the SQLite file (read-only); it does not start the
 //! service, so it measures an in-process service or a separate `rosey db-service` process
-//! alike. Nothing here sleeps to wait for a result: completion is polled against the
+//! alike. [`publish_durable`] is the durable-mode publisher (JetStream, `Nats-Msg-Id`, acks
+//! awaited, a pipelined window, retries with the same id); the fault tests use it too. Nothing here sleeps to wait for a result: completion is polled against the
 //! database with a deadline (an O(log n) `max(id)` probe, so polling costs almost nothing).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use rosey_bus::durable::msg_id_headers;
 use rosey_bus::{Bus, BusError};
 use rosey_model::subjects;
 use rosey_store::{Store, StoreOptions};
@@ -27,7 +31,8 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn from_samples(mut samples: Vec<Duration>) -> Latency {
+    /// Percentiles of `samples` (any order).
+    pub fn from_samples(mut samples: Vec<Duration>) -> Latency {
         samples.sort();
         let at = |q: f64| {
             samples
@@ -183,6 +188,156 @@ pub async fn run_burst(
         publish_time,
         end_to_end: start.elapsed(),
     })
+}
+
+/// Result of [`publish_durable`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DurablePublish {
+    pub events: usize,
+    /// From the first publish until the stream acknowledged the last event.
+    pub publish_time: Duration,
+    /// Per event: from its first publish attempt until the stream's acknowledgement (what a
+    /// durable publisher waits for).
+    pub latency: Latency,
+    /// Acknowledged as duplicates (a retry of an event the stream already had).
+    pub duplicates: u64,
+    /// Attempts that failed and were retried (NATS unreachable, no ack in time).
+    pub retries: u64,
+}
+
+impl DurablePublish {
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.publish_time.as_secs_f64()
+    }
+}
+
+/// How long one publish waits for the stream's acknowledgement before it is retried.
+const DURABLE_ACK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Publishes `events` to JetStream, event `i` with `Nats-Msg-Id` `<id_prefix>-<i>`, keeping up
+/// to `window` events waiting for their acknowledgement (1 = one at a time, like the bot's
+/// outbox). A failed attempt is retried with the same id (the stream drops a duplicate within
+/// its window) until `timeout` has passed since the start. The stream must exist.
+pub async fn publish_durable(
+    client: &async_nats::Client,
+    events: Vec<(&'static str, Bytes)>,
+    id_prefix: &str,
+    window: usize,
+    timeout: Duration,
+) -> Result<DurablePublish, String> {
+    let js = async_nats::jetstream::new(client.clone());
+    let js = &js;
+    let n = events.len();
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let one = |i: usize, subject: &'static str, payload: Bytes| {
+        let id = format!("{id_prefix}-{i}");
+        async move {
+            let first = Instant::now();
+            let mut retries = 0u64;
+            let mut delay = Duration::from_millis(20);
+            loop {
+                let attempt = async {
+                    let ack = js
+                        .publish_with_headers(subject, msg_id_headers(&id), payload.clone())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    match tokio::time::timeout(DURABLE_ACK_TIMEOUT, ack).await {
+                        Ok(Ok(ack)) => Ok(ack.duplicate),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("no acknowledgement".to_string()),
+                    }
+                };
+                match attempt.await {
+                    Ok(duplicate) => return Ok((first.elapsed(), duplicate, retries)),
+                    Err(e) if Instant::now() >= deadline => {
+                        return Err(format!("event {id}: {e} (gave up after {timeout:?})"));
+                    }
+                    Err(_) => {
+                        retries += 1;
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_millis(500));
+                    }
+                }
+            }
+        }
+    };
+    let mut samples = Vec::with_capacity(n);
+    let (mut duplicates, mut retries) = (0, 0);
+    let mut in_flight = FuturesUnordered::new();
+    let mut pending = events.into_iter().enumerate();
+    loop {
+        while in_flight.len() < window.max(1) {
+            match pending.next() {
+                Some((i, (subject, payload))) => in_flight.push(one(i, subject, payload)),
+                None => break,
+            }
+        }
+        match in_flight.next().await {
+            Some(r) => {
+                let (latency, duplicate, r) = r?;
+                samples.push(latency);
+                duplicates += u64::from(duplicate);
+                retries += r;
+            }
+            None => break,
+        }
+    }
+    Ok(DurablePublish {
+        events: n,
+        publish_time: start.elapsed(),
+        latency: Latency::from_samples(samples),
+        duplicates,
+        retries,
+    })
+}
+
+/// Times each `publish().await` of a plain (core NATS) publisher: what the bot waits for in
+/// plain mode (the client's buffer, no acknowledgement). Flushes at the end.
+pub async fn publish_plain(
+    client: &Bus,
+    events: Vec<(&'static str, Bytes)>,
+) -> Result<(Duration, Latency), String> {
+    let start = Instant::now();
+    let mut samples = Vec::with_capacity(events.len());
+    for (subject, payload) in events {
+        let t = Instant::now();
+        client
+            .publish(subject, payload)
+            .await
+            .map_err(|e| e.to_string())?;
+        samples.push(t.elapsed());
+    }
+    client.flush().await.map_err(|e| e.to_string())?;
+    Ok((start.elapsed(), Latency::from_samples(samples)))
+}
+
+/// Polls `count(*)` of `table` until it reaches `expected` or `timeout` passes; returns the
+/// time from `since`.
+pub async fn wait_rows(
+    db: &Path,
+    table: &str,
+    expected: i64,
+    since: Instant,
+    timeout: Duration,
+) -> Result<Duration, String> {
+    let reader = open_reader(db)?;
+    let sql = format!("SELECT coalesce(max(id), 0) FROM {table}");
+    loop {
+        let rows: i64 = reader
+            .connection()
+            .query_row(&sql, [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if rows >= expected {
+            return Ok(since.elapsed());
+        }
+        if since.elapsed() > timeout {
+            return Err(format!(
+                "only {rows} of {expected} rows in {table} after {timeout:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Checks the effects of a mixed burst; returns what differs.

@@ -45,6 +45,8 @@ pub struct DbServiceConfig {
     pub service_name: String,
     /// SQLite page cache per connection, KiB.
     pub cache_kib: i64,
+    /// Durable mode (JetStream); `None` = plain mode (core NATS, at-most-once).
+    pub durable: Option<crate::durable::DurableConfig>,
 }
 
 impl DbServiceConfig {
@@ -63,6 +65,7 @@ impl DbServiceConfig {
             query_queue_group: QUERY_QUEUE_GROUP.to_string(),
             service_name: SERVICE_NAME.to_string(),
             cache_kib: rosey_store::DEFAULT_CACHE_KIB,
+            durable: None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Counters {
     pub query_errors: AtomicU64,
     pub maintenance_runs: AtomicU64,
     pub sessions_closed: AtomicU64,
+    pub acked: AtomicU64,
+    pub redelivered: AtomicU64,
     // A std Mutex: held for a map update only, never across an await.
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -45,6 +47,11 @@ pub struct ServiceStats {
     pub maintenance_runs: u64,
     /// Sessions closed at shutdown.
     pub sessions_closed: u64,
+    /// Durable mode: acknowledgements sent to JetStream (after the commit, or `+TERM` for a
+    /// rejected message).
+    pub acked: u64,
+    /// Durable mode: messages delivered more than once (after a crash or an expired ack wait).
+    pub redelivered: u64,
     /// Rejected input by kind.
     pub rejected: BTreeMap<String, u64>,
 }
@@ -93,6 +100,8 @@ impl Counters {
             query_errors: get(&self.query_errors),
             maintenance_runs: get(&self.maintenance_runs),
             sessions_closed: get(&self.sessions_closed),
+            acked: get(&self.acked),
+            redelivered: get(&self.redelivered),
             rejected: self
                 .rejected
                 .lock()

@@ -17,6 +17,9 @@ pub enum DbServiceError {
     /// The writer thread is gone (it panicked or was already shut down).
     #[error("the database writer has stopped")]
     WriterGone,
+    /// Durable mode could not be set up (no JetStream, stream or consumer refused).
+    #[error("durable mode: {0}")]
+    Durable(String),
     /// A blocking task could not be joined.
     #[error("internal task failed: {0}")]
     Join(String),

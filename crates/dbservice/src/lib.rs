@@ -4,7 +4,10 @@
 //! # Layout
 //! - [`config`]: [`DbServiceConfig`] and the defaults (batch size, queue bound, queue groups).
 //! - [`decode`]: subject + payload → [`rosey_store::StoreEvent`] (pure).
-//! - [`ingest`] (private): the one ordered consumer of `rosey.db.>` in queue group `rosey-db`.
+//! - [`ingest`] (private): the one ordered consumer of `rosey.db.>` in queue group `rosey-db`
+//!   (plain mode: at-most-once, like the original).
+//! - [`durable`]: durable mode instead: the `ROSEY_DB` JetStream stream through a shared
+//!   durable consumer, acked after the commit; and [`replay`] of the stream.
 //! - [`writer`]: the single writer thread that owns the read-write store and commits batches;
 //!   [`IngestSender`] / [`IngestItem`] / [`Ack`] let other feeders (JetStream) use it.
 //! - [`query`] (private): the request handlers, on the NATS micro-service API or plain
@@ -15,6 +18,7 @@
 //!
 //! ```text
 //!  bus ──rosey.db.> (queue rosey-db)──▶ ingest task ──bounded mpsc──▶ writer thread ──▶ SQLite (rw)
+//!  (durable: ROSEY_DB ──durable consumer──▶ durable task ──▶ writer ──commit──▶ acks)
 //!  bus ──query subjects (queue rosey-db-query)──▶ query task ──────────────────────────▶ SQLite (ro)
 //! ```
 //!
@@ -25,6 +29,7 @@ pub mod bench;
 pub mod config;
 pub mod counters;
 pub mod decode;
+pub mod durable;
 pub mod error;
 mod ingest;
 mod query;
@@ -41,16 +46,23 @@ use tokio::task::JoinHandle;
 
 pub use config::DbServiceConfig;
 pub use counters::{Counters, ServiceStats};
+pub use durable::{DurableConfig, ReplayFrom, ReplayReport, replay};
 pub use error::DbServiceError;
 pub use writer::{Ack, AckOutcome, IngestItem, IngestSender};
+
+/// How long a clean shutdown waits for the acknowledgements of committed events.
+const ACK_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The database service (namespace for [`DbService::start`]).
 pub struct DbService;
 
 /// A running service.
 pub struct DbServiceHandle {
+    bus: Bus,
     stop: watch::Sender<bool>,
     ingest_task: JoinHandle<()>,
+    /// Durable mode: the task that sends JetStream acks after commits.
+    ack_task: Option<JoinHandle<()>>,
     query_task: JoinHandle<()>,
     maintenance_task: JoinHandle<()>,
     micro: Option<async_nats::service::Service>,
@@ -71,54 +83,62 @@ pub struct ShutdownReport {
 impl DbService {
     /// Opens (and migrates) the database, subscribes, and serves. When this returns, the
     /// service is ready: events are being consumed and requests answered.
+    ///
+    /// With [`DbServiceConfig::durable`] set, events come from the JetStream durable consumer
+    /// (see [`durable`]) and start-up fails when the stream or the consumer cannot be set up;
+    /// otherwise from the core-NATS queue subscription.
     pub async fn start(bus: Bus, cfg: DbServiceConfig) -> Result<DbServiceHandle, DbServiceError> {
-        let options = StoreOptions {
-            default_channel: cfg.default_channel.clone(),
-            cache_kib: cfg.cache_kib,
-            ..StoreOptions::default()
+        let durable_client = match (&cfg.durable, bus.nats_client()) {
+            (Some(_), Some(client)) => Some(client.clone()),
+            (Some(_), None) => {
+                return Err(DbServiceError::Durable(
+                    "needs a NATS server with JetStream (the embedded bus has none)".into(),
+                ));
+            }
+            (None, _) => None,
         };
-        let (path, opts) = (cfg.db_path.clone(), options.clone());
-        // Opening may adopt and back up a large v0.5 file: keep it off the async workers.
-        let (store, reader) = tokio::task::spawn_blocking(move || {
-            let store = Store::open(&path, &opts)?;
-            let reader = Store::open_read_only(&path, &opts)?;
-            Ok::<_, rosey_store::StoreError>((store, reader))
-        })
-        .await
-        .map_err(|e| DbServiceError::Join(e.to_string()))??;
-        let adopted = store.adopted().cloned();
-
-        let counters = Arc::new(Counters::default());
-        let (writer_tx, writer_rx) = mpsc::channel(cfg.queue_capacity.max(1));
-        let writer_thread = writer::spawn(
-            store,
-            writer_rx,
-            writer::WriterConfig {
-                batch_max: cfg.batch_max.max(1),
-                batch_delay: cfg.batch_delay,
-                retention: cfg.retention.clone(),
-                maintenance_batches: cfg.maintenance_batches.max(1),
-            },
-            counters.clone(),
-        )
-        .map_err(|e| DbServiceError::Join(format!("cannot start the writer thread: {e}")))?;
+        let Opened {
+            writer_tx,
+            writer_thread,
+            counters,
+            reader,
+            adopted,
+        } = open(&cfg, true).await?;
+        let reader = reader.ok_or(DbServiceError::WriterGone)?;
 
         let (stop, stop_rx) = watch::channel(false);
         // Ingest subscribes before the query endpoints: once a request is answered, events
         // published after it are consumed.
-        let sub = bus
-            .queue_subscribe(subjects::DB_ALL, &cfg.ingest_queue_group)
-            .await?;
-        let ingest = ingest::Ingest {
-            bus: bus.clone(),
-            sub,
-            writer: IngestSender {
-                tx: writer_tx.clone(),
-            },
-            counters: counters.clone(),
-            default_channel: cfg.default_channel.clone(),
+        let writer = IngestSender {
+            tx: writer_tx.clone(),
         };
-        let ingest_task = tokio::spawn(ingest.run(stop_rx.clone()));
+        let (ingest_task, ack_task) = match (&cfg.durable, durable_client) {
+            (Some(d), Some(client)) => {
+                let (task, acks) = durable::DurableIngest {
+                    client,
+                    cfg: d.clone(),
+                    writer,
+                    counters: counters.clone(),
+                    default_channel: cfg.default_channel.clone(),
+                }
+                .start(stop_rx.clone())
+                .await?;
+                (task, Some(acks))
+            }
+            _ => {
+                let sub = bus
+                    .queue_subscribe(subjects::DB_ALL, &cfg.ingest_queue_group)
+                    .await?;
+                let ingest = ingest::Ingest {
+                    bus: bus.clone(),
+                    sub,
+                    writer,
+                    counters: counters.clone(),
+                    default_channel: cfg.default_channel.clone(),
+                };
+                (tokio::spawn(ingest.run(stop_rx.clone())), None)
+            }
+        };
 
         let queries = Arc::new(query::Queries::new(
             reader,
@@ -139,11 +159,14 @@ impl DbService {
             bus = bus.kind(),
             default_channel = %cfg.default_channel,
             adopted_v05 = adopted.is_some(),
+            durable = cfg.durable.as_ref().map(|d| d.stream.name.as_str()).unwrap_or("off"),
             "Database service ready."
         );
         Ok(DbServiceHandle {
+            bus,
             stop,
             ingest_task,
+            ack_task,
             query_task,
             maintenance_task,
             micro,
@@ -153,6 +176,106 @@ impl DbService {
             adopted,
         })
     }
+}
+
+/// What [`open`] set up.
+struct Opened {
+    writer_tx: mpsc::Sender<writer::WriterMsg>,
+    writer_thread: std::thread::JoinHandle<()>,
+    counters: Arc<Counters>,
+    reader: Option<Store>,
+    adopted: Option<rosey_store::AdoptReport>,
+}
+
+/// Opens (and migrates) the database and starts the writer thread; with `reader`, also a
+/// read-only connection for the queries.
+async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceError> {
+    let options = StoreOptions {
+        default_channel: cfg.default_channel.clone(),
+        cache_kib: cfg.cache_kib,
+        ..StoreOptions::default()
+    };
+    let (path, opts) = (cfg.db_path.clone(), options.clone());
+    // Opening may adopt and back up a large v0.5 file: keep it off the async workers.
+    let (store, reader) = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&path, &opts)?;
+        let reader = if reader {
+            Some(Store::open_read_only(&path, &opts)?)
+        } else {
+            None
+        };
+        Ok::<_, rosey_store::StoreError>((store, reader))
+    })
+    .await
+    .map_err(|e| DbServiceError::Join(e.to_string()))??;
+    let adopted = store.adopted().cloned();
+
+    let mut retention = cfg.retention.clone();
+    if let Some(d) = &cfg.durable
+        && !d.stream.max_age.is_zero()
+    {
+        // Ids must be remembered at least as long as the stream may redeliver or replay
+        // the event, or a replay would count it again.
+        retention.processed_events = retention.processed_events.max(d.stream.max_age);
+    }
+    let counters = Arc::new(Counters::default());
+    let (writer_tx, writer_rx) = mpsc::channel(cfg.queue_capacity.max(1));
+    let writer_thread = writer::spawn(
+        store,
+        writer_rx,
+        writer::WriterConfig {
+            batch_max: cfg.batch_max.max(1),
+            batch_delay: cfg.batch_delay,
+            retention,
+            maintenance_batches: cfg.maintenance_batches.max(1),
+        },
+        counters.clone(),
+    )
+    .map_err(|e| DbServiceError::Join(format!("cannot start the writer thread: {e}")))?;
+    Ok(Opened {
+        writer_tx,
+        writer_thread,
+        counters,
+        reader,
+        adopted,
+    })
+}
+
+/// The writer alone (for [`durable::replay`]).
+pub(crate) async fn open_writer(
+    cfg: &DbServiceConfig,
+) -> Result<(IngestSender, Arc<Counters>, std::thread::JoinHandle<()>), DbServiceError> {
+    let o = open(cfg, false).await?;
+    Ok((
+        IngestSender { tx: o.writer_tx },
+        o.counters,
+        o.writer_thread,
+    ))
+}
+
+/// Commits what is queued, optionally closes open sessions, and joins the writer thread.
+/// Returns the number of sessions closed.
+pub(crate) async fn close_writer(
+    writer: IngestSender,
+    thread: std::thread::JoinHandle<()>,
+    close_sessions: bool,
+) -> Result<usize, DbServiceError> {
+    let (tx, rx) = oneshot::channel();
+    writer
+        .tx
+        .send(writer::WriterMsg::Close {
+            close_sessions,
+            reply: tx,
+        })
+        .await
+        .map_err(|_| DbServiceError::WriterGone)?;
+    let closed = rx.await.map_err(|_| DbServiceError::WriterGone)?;
+    drop(writer);
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .map_err(|e| DbServiceError::Join(e.to_string()))?
+        .map_err(|_| DbServiceError::Join("the writer thread panicked".into()))?;
+    closed.map_err(|e| DbServiceError::Join(e.to_string()))
 }
 
 impl DbServiceHandle {
@@ -189,19 +312,24 @@ impl DbServiceHandle {
         {
             tracing::debug!(error = %e, "Stopping the micro service failed.");
         }
-        let (tx, rx) = oneshot::channel();
-        self.writer_tx
-            .send(writer::WriterMsg::Close(tx))
-            .await
-            .map_err(|_| DbServiceError::WriterGone)?;
-        let closed = rx.await.map_err(|_| DbServiceError::WriterGone)?;
-        drop(self.writer_tx);
-        let thread = self.writer_thread;
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .map_err(|e| DbServiceError::Join(e.to_string()))?
-            .map_err(|_| DbServiceError::Join("the writer thread panicked".into()))?;
-        let sessions_closed = closed.map_err(|e| DbServiceError::Join(e.to_string()))?;
+        let sessions_closed = close_writer(
+            IngestSender { tx: self.writer_tx },
+            self.writer_thread,
+            true,
+        )
+        .await?;
+        if let Some(acks) = self.ack_task {
+            // Every committed event's ack is queued by now; send them before leaving, so a
+            // clean stop causes no redelivery.
+            if tokio::time::timeout(ACK_DRAIN_TIMEOUT, acks).await.is_err() {
+                tracing::warn!(
+                    "Not every acknowledgement was sent; those events will be redelivered and skipped."
+                );
+            }
+            if let Err(e) = self.bus.flush().await {
+                tracing::debug!(error = %e, "Flushing the acknowledgements failed.");
+            }
+        }
         let stats = self.counters.snapshot();
         tracing::info!(
             sessions_closed,

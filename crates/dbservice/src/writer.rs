@@ -57,8 +57,12 @@ pub(crate) enum WriterMsg {
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
     Maintain,
-    /// Commit what is queued, close open sessions, checkpoint, stop.
-    Close(oneshot::Sender<Result<usize, String>>),
+    /// Commit what is queued, close open sessions (unless told not to: a replay leaves them to
+    /// the live service), checkpoint, stop.
+    Close {
+        close_sessions: bool,
+        reply: oneshot::Sender<Result<usize, String>>,
+    },
 }
 
 /// A cloneable way to feed events to the writer (the bus consumer uses it; a JetStream
@@ -173,7 +177,10 @@ impl Writer {
                     let _ = reply.send(());
                 }
                 WriterMsg::Maintain => self.maintain(),
-                WriterMsg::Close(reply) => {
+                WriterMsg::Close {
+                    close_sessions,
+                    reply,
+                } => {
                     // Events that raced with the close are still committed.
                     while let Ok(m) = rx.try_recv() {
                         if let WriterMsg::Event(item) = m {
@@ -185,7 +192,13 @@ impl Writer {
                         }
                     }
                     self.commit(&mut events, &mut acks);
-                    let _ = reply.send(self.close());
+                    let closed = if close_sessions {
+                        self.close()
+                    } else {
+                        self.checkpoint();
+                        Ok(0)
+                    };
+                    let _ = reply.send(closed);
                     return;
                 }
             }
@@ -280,10 +293,14 @@ impl Writer {
             .with_retry(|s| s.close_open_sessions(now_secs()))
             .map_err(|e| e.to_string())?;
         Counters::add(&self.counters.sessions_closed, closed as u64);
+        self.checkpoint();
+        Ok(closed)
+    }
+
+    fn checkpoint(&mut self) {
         if let Err(e) = self.store.checkpoint() {
             tracing::debug!(error = %e, "Checkpoint at close failed.");
         }
-        Ok(closed)
     }
 }
 
