@@ -1,22 +1,24 @@
 //! `rosey db-service`: the database service in the foreground.
 //!
 //! Thin: read the v2 config (if given), let flags and env (`--db-path`/`DATABASE_PATH`,
-//! `--nats-url`/`NATS_URL`) override it, connect to NATS, and run
+//! `--nats-url`/`NATS_URL`, `--jetstream`) override it, connect to NATS, and run
 //! [`rosey_dbservice::DbService`] until SIGINT/SIGTERM, then flush and close sessions.
+//! With `--replay-from`, rebuild statistics from the durable stream instead, then exit.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use rosey_bus::{Bus, NatsOptions, TlsOptions};
 use rosey_config::{Config, LogFormat, NatsUrl};
-use rosey_dbservice::{DbService, DbServiceConfig};
+use rosey_dbservice::{DbService, DurableConfig, ReplayFrom};
+
+use super::common::{db_service_config, shutdown_signal};
 
 /// Where the service looks for NATS when neither flag, env nor config names a server.
 const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
-/// "Keep forever" for a retention of 0 in the config (100 years).
-const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 #[derive(clap::Args, Debug)]
+#[command(after_long_help = REPLAY_HELP)]
 pub struct DbServiceArgs {
     /// Configuration file (v2).
     pub config: Option<PathBuf>,
@@ -29,6 +31,47 @@ pub struct DbServiceArgs {
     /// Log level (error, warn, info, debug, trace).
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Durable mode even when the config says `nats.jetstream: false`: events are read from
+    /// the JetStream stream (`nats.jetstream_options`) and acknowledged after the commit.
+    #[arg(long)]
+    pub jetstream: bool,
+    /// Durable mode: seconds before an unacknowledged event is redelivered (default 30).
+    #[arg(long, value_name = "SECONDS")]
+    pub ack_wait: Option<f64>,
+    /// Rebuild statistics from the durable stream, from WHEN to its end, into the database
+    /// file, then exit. WHEN is a stream sequence (`1` = all the stream holds), `@<unix
+    /// seconds>`, or an RFC 3339 time (`2025-01-31T12:00:00Z`). See below.
+    #[arg(long, value_name = "WHEN")]
+    pub replay_from: Option<ReplayFrom>,
+}
+
+const REPLAY_HELP: &str = "\
+Durable mode (nats.jetstream: true, or --jetstream): the service reads the ROSEY_DB stream
+through the shared durable consumer, acknowledges each event after its database commit and
+skips events whose id it already stored. Killing it, restarting NATS or restarting the bot
+loses nothing and stores nothing twice. Plain mode is at-most-once: events published while
+no database service runs are gone.
+
+Replay (--replay-from WHEN): reads the stream from WHEN to the last event it held when the
+replay began, through a temporary consumer (running services are not disturbed), and applies
+every event to the database file with the usual de-duplication by event id. So:
+  - into the live database (--db-path as usual): events already stored change nothing and
+    missing ones are added (e.g. events published while a plain-mode service was down);
+  - into a fresh file (--db-path rebuilt.db): statistics are rebuilt from what the stream
+    still holds (nats.jetstream_options.max_age, default 7 days).
+Events without an id (old publishers) are de-duplicated by stream sequence. Open sessions are
+left open. The replay prints a summary and exits 0.";
+
+/// Durable-mode settings from the configuration (`force` = `--jetstream`); `None` for plain
+/// mode. `rosey run` can use it for an in-process service on NATS.
+pub fn durable_config(config: &Config, force: bool) -> Option<DurableConfig> {
+    if !(config.nats.jetstream || force) {
+        return None;
+    }
+    let o = &config.nats.jetstream_options;
+    let mut d = DurableConfig::new(rosey_bot::config::stream_settings(o));
+    d.consumer = o.consumer.clone();
+    Some(d)
 }
 
 pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
@@ -48,24 +91,43 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
         config.logging.format == LogFormat::Json,
     );
 
-    let db_path = args
-        .db_path
-        .clone()
-        .unwrap_or_else(|| config.database.path.clone());
-    let mut cfg = DbServiceConfig::new(db_path, config.default_channel());
-    let r = &config.database.retention;
-    cfg.retention.recent_chat = r.recent_chat().unwrap_or(FOREVER);
-    cfg.retention.user_count_history = r.user_count_history().unwrap_or(FOREVER);
-    cfg.retention.sent_outbound = r.sent_outbound().unwrap_or(FOREVER);
+    let mut cfg = db_service_config(&config, args.db_path.clone());
+    cfg.durable = durable_config(&config, args.jetstream || args.replay_from.is_some());
+    if let (Some(d), Some(secs)) = (cfg.durable.as_mut(), args.ack_wait) {
+        anyhow::ensure!(
+            secs.is_finite() && secs > 0.0,
+            "--ack-wait must be a positive number of seconds"
+        );
+        d.ack_wait = Duration::from_secs_f64(secs);
+    }
 
     let options = nats_options(&args, &config)?;
     tracing::debug!(servers = %options.servers_for_log(), "Connecting to NATS.");
     let bus = Bus::connect(options).await.context("NATS is unreachable")?;
+
+    if let Some(from) = args.replay_from {
+        let client = bus.nats_client().context("replay needs NATS")?;
+        let stream = &config.nats.jetstream_options.stream;
+        let report = rosey_dbservice::replay(client, &cfg, stream, from)
+            .await
+            .with_context(|| format!("replay of stream {stream}"))?;
+        println!(
+            "replayed {} messages of {stream} (last sequence {}) into {}: {} applied, {} already stored, {} rejected",
+            report.messages,
+            report.last_sequence,
+            cfg.db_path.display(),
+            report.applied,
+            report.duplicates,
+            report.rejected
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
     let service = DbService::start(bus, cfg)
         .await
         .context("cannot start the database service")?;
 
-    wait_for_signal().await;
+    shutdown_signal().await;
     tracing::info!("Signal received; flushing and closing sessions.");
     service
         .shutdown()
@@ -106,27 +168,4 @@ fn nats_options(args: &DbServiceArgs, config: &Config) -> anyhow::Result<NatsOpt
         name: "rosey-db-service".to_string(),
         ..NatsOptions::default()
     })
-}
-
-/// SIGINT or SIGTERM.
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -1,0 +1,527 @@
+//! Fault tests of durable mode (SPEC §3.4) with real processes: the `rosey db-service` binary
+//! (killed with SIGKILL, restarted), a real nats-server (stopped and started), and two
+//! publishers:
+//! - the bot's own durable path, [`rosey_bot::durable::Outbox`] (one event at a time, ack
+//!   awaited, retried in order with the same id), where the bot's behaviour is the point
+//!   (service down, NATS restart);
+//! - [`rosey_dbservice::bench::publish_durable`] (JetStream with `Nats-Msg-Id`, acks awaited,
+//!   a pipelined window, retries with the same id) where volume is the point (50,000 events).
+//!
+//! Every test ends with an exact count against the SQLite file: `recent_chat` rows, distinct
+//! messages and the sum of `total_chat_lines` all equal the events published (none lost, none
+//! twice), checked after the durable consumer reports nothing pending and nothing
+//! unacknowledged (so no redelivery can still change the count). Nothing sleeps to wait for
+//! something: conditions are polled with a deadline.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rosey_bus::durable::{StreamSettings, ensure_db_stream};
+use rosey_bus::{Bus, NatsOptions};
+use rosey_dbservice::bench;
+use rosey_model::subjects;
+use rosey_testkit::NatsServer;
+use serde_json::Value;
+
+const STREAM: &str = "ROSEY_DB";
+const CONSUMER: &str = "rosey-db-service";
+/// Redelivery delay of the services under test (the default is 30 s): a killed instance's
+/// in-flight events come back after this long.
+const ACK_WAIT_SECS: &str = "2";
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(20);
+
+/// A `rosey db-service --jetstream` process.
+struct Service {
+    child: Child,
+}
+
+impl Service {
+    fn spawn(nats_url: &str, db: &Path) -> Service {
+        let child = Command::new(env!("CARGO_BIN_EXE_rosey"))
+            .args(["db-service", "--jetstream", "--log-level", "warn"])
+            .args([
+                "--ack-wait",
+                ACK_WAIT_SECS,
+                "--nats-url",
+                nats_url,
+                "--db-path",
+            ])
+            .arg(db)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("run the rosey binary");
+        Service { child }
+    }
+
+    /// Spawns and waits until it answers a query (stream and consumer are set up by then).
+    async fn start(client: &Bus, nats_url: &str, db: &Path) -> Service {
+        let mut s = Service::spawn(nats_url, db);
+        let started = Instant::now();
+        loop {
+            if let Some(status) = s.child.try_wait().unwrap() {
+                panic!("db-service exited during start-up: {status}");
+            }
+            match client
+                .request(
+                    subjects::QUERY_CHANNEL_STATS,
+                    &b"{}"[..],
+                    Duration::from_millis(250),
+                )
+                .await
+            {
+                Ok(_) => return s,
+                Err(e) => assert!(started.elapsed() < READY_TIMEOUT, "never ready: {e}"),
+            }
+        }
+    }
+
+    /// SIGKILL: no flush, no ack, no goodbye.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM and a clean exit.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "db-service exit status {exit}");
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect(url: &str) -> Bus {
+    Bus::connect(NatsOptions::new(url)).await.unwrap()
+}
+
+/// The stream as the bot would create it (file storage, so it survives a server restart).
+fn stream_settings() -> StreamSettings {
+    StreamSettings::default()
+}
+
+/// `n` distinct chat lines over 50 users.
+fn chat_events(n: usize, tag: &str) -> Vec<(&'static str, Bytes)> {
+    (0..n)
+        .map(|i| {
+            let p = format!(
+                r#"{{"username":"u{}","message":"{tag} line {i}","channel":"dur"}}"#,
+                i % 50
+            );
+            (subjects::MESSAGE_LOG, Bytes::from(p))
+        })
+        .collect()
+}
+
+/// (rows, distinct messages, sum of total_chat_lines) in the database.
+fn counts(db: &Path) -> (i64, i64, i64) {
+    let s = rosey_store::Store::open_read_only(db, &rosey_store::StoreOptions::default()).unwrap();
+    let q = |sql: &str| -> i64 { s.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
+    (
+        q("SELECT count(*) FROM recent_chat"),
+        q("SELECT count(DISTINCT message) FROM recent_chat"),
+        q("SELECT coalesce(sum(total_chat_lines), 0) FROM user_stats"),
+    )
+}
+
+fn rows(db: &Path) -> i64 {
+    if !db.exists() {
+        return 0;
+    }
+    counts(db).0
+}
+
+/// Polls until `recent_chat` holds at least `n` rows.
+async fn wait_rows_at_least(db: &Path, n: i64, what: &str) {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        let r = rows(db);
+        if r >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {r} of {n} rows");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// (num_pending, num_ack_pending) of the durable consumer, from the JetStream API.
+async fn consumer_state(client: &Bus) -> Option<(u64, u64)> {
+    let r = client
+        .request(
+            &format!("$JS.API.CONSUMER.INFO.{STREAM}.{CONSUMER}"),
+            Bytes::new(),
+            Duration::from_secs(2),
+        )
+        .await
+        .ok()?;
+    let v: Value = serde_json::from_slice(&r.payload).ok()?;
+    Some((v["num_pending"].as_u64()?, v["num_ack_pending"].as_u64()?))
+}
+
+/// Waits until every one of `n` events is stored and the consumer has nothing left to
+/// deliver or to redeliver, then checks the exact counts.
+async fn assert_exactly_stored(client: &Bus, db: &Path, n: i64) {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        let r = rows(db);
+        assert!(r <= n, "{r} rows for {n} events: stored twice");
+        if r == n && consumer_state(client).await == Some((0, 0)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not drained: {r} of {n} rows, consumer {:?}",
+            consumer_state(client).await
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    assert_eq!(counts(db), (n, n, n), "(rows, distinct, chat lines)");
+}
+
+/// Publishes with the pipelined JetStream publisher; every event must be acknowledged.
+async fn publish_pipelined(client: &Bus, events: Vec<(&'static str, Bytes)>, prefix: &str) {
+    let n = events.len();
+    let r = bench::publish_durable(
+        client.nats_client().unwrap(),
+        events,
+        prefix,
+        256,
+        PUBLISH_TIMEOUT,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.events, n);
+    assert_eq!(r.duplicates, 0, "a fresh id was taken for a duplicate");
+}
+
+struct Env {
+    nats: NatsServer,
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    client: Bus,
+}
+
+async fn env() -> Env {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bot_data.db");
+    let client = connect(&nats.url()).await;
+    ensure_db_stream(client.nats_client().unwrap(), &stream_settings())
+        .await
+        .unwrap();
+    Env {
+        nats,
+        _dir: dir,
+        db,
+        client,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_in_the_middle_of_50000_events_loses_and_duplicates_nothing() {
+    let e = env().await;
+    let url = e.nats.url();
+    let n = 50_000;
+    let service = Service::start(&e.client, &url, &e.db).await;
+    let publisher = {
+        let client = e.client.clone();
+        tokio::spawn(
+            async move { publish_pipelined(&client, chat_events(n, "kill"), "kill").await },
+        )
+    };
+    wait_rows_at_least(&e.db, 10_000, "before the kill").await;
+    service.kill();
+    let at_kill = rows(&e.db);
+    assert!(
+        at_kill < n as i64,
+        "the kill must hit the middle of the stream ({at_kill} rows)"
+    );
+    let _restarted = Service::start(&e.client, &url, &e.db).await;
+    publisher.await.unwrap();
+    assert_exactly_stored(&e.client, &e.db, n as i64).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_published_while_the_service_is_down_are_stored_once_it_starts() {
+    let e = env().await;
+    let url = e.nats.url();
+    // The service has run before (the durable consumer exists), then is stopped.
+    Service::start(&e.client, &url, &e.db).await.stop();
+    let n = 10_000;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (outbox, task) = rosey_bot::durable::Outbox::start(
+        e.client.nats_client().unwrap().clone(),
+        stream_settings(),
+        stop.clone(),
+    );
+    for (i, (subject, payload)) in chat_events(n, "down").into_iter().enumerate() {
+        outbox.push(subject, format!("down-{i}"), payload);
+    }
+    let deadline = Instant::now() + PUBLISH_TIMEOUT;
+    while outbox
+        .stats()
+        .stored
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < n as u64
+    {
+        assert!(Instant::now() < deadline, "outbox did not deliver");
+        tokio::time::sleep(POLL).await;
+    }
+    assert_eq!(rows(&e.db), 0, "nothing stored while the service is down");
+    let _service = Service::start(&e.client, &url, &e.db).await;
+    assert_exactly_stored(&e.client, &e.db, n as i64).await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(
+        outbox
+            .stats()
+            .overflow
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_restart_in_the_middle_of_the_stream_loses_and_duplicates_nothing() {
+    let mut e = env().await;
+    let url = e.nats.url();
+    let mut service = Service::start(&e.client, &url, &e.db).await;
+    let n = 10_000;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (outbox, task) = rosey_bot::durable::Outbox::start(
+        e.client.nats_client().unwrap().clone(),
+        stream_settings(),
+        stop.clone(),
+    );
+    for (i, (subject, payload)) in chat_events(n, "restart").into_iter().enumerate() {
+        outbox.push(subject, format!("restart-{i}"), payload);
+    }
+    wait_rows_at_least(&e.db, 1_000, "before the restart").await;
+    e.nats.restart();
+    let after = rows(&e.db);
+    assert!(
+        after < n as i64,
+        "the restart must hit the middle of the stream"
+    );
+    // Both the outbox and the service reconnect by themselves.
+    let deadline = Instant::now() + PUBLISH_TIMEOUT;
+    loop {
+        let s = outbox.stats();
+        let delivered = s.stored.load(std::sync::atomic::Ordering::Relaxed)
+            + s.duplicates.load(std::sync::atomic::Ordering::Relaxed);
+        if delivered >= n as u64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "outbox stuck at {delivered}");
+        tokio::time::sleep(POLL).await;
+    }
+    assert_exactly_stored(&e.client, &e.db, n as i64).await;
+    assert!(service.is_running(), "the service survived the restart");
+    stop.cancel();
+    task.await.unwrap();
+    service.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_stream_and_one_is_killed() {
+    let e = env().await;
+    let url = e.nats.url();
+    let one = Service::start(&e.client, &url, &e.db).await;
+    let mut two = Service::start(&e.client, &url, &e.db).await;
+    let n = 20_000;
+    let publisher = {
+        let client = e.client.clone();
+        tokio::spawn(
+            async move { publish_pipelined(&client, chat_events(n, "pair"), "pair").await },
+        )
+    };
+    wait_rows_at_least(&e.db, 5_000, "before the kill").await;
+    one.kill();
+    assert!(rows(&e.db) < n as i64, "the kill must hit the middle");
+    publisher.await.unwrap();
+    assert_exactly_stored(&e.client, &e.db, n as i64).await;
+    assert!(two.is_running());
+    two.stop();
+}
+
+/// `rejected` counts of the running service, from the micro-service `$SRV.STATS` data.
+async fn rejected(client: &Bus) -> serde_json::Map<String, Value> {
+    let r = client
+        .request("$SRV.STATS.rosey-db", Bytes::new(), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&r.payload).unwrap();
+    v["endpoints"][0]["data"]["rejected"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A nats-server whose `max_payload` (8 MB) is above the service's own limit (1 MiB, NATS's
+/// default), so that an oversized event reaches the service instead of being refused by the
+/// client. Killed on drop.
+struct BigPayloadNats {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl BigPayloadNats {
+    async fn start() -> BigPayloadNats {
+        let binary =
+            rosey_testkit::find_binary().expect("nats-server (apt-get install nats-server)");
+        let dir = tempfile::tempdir().unwrap();
+        let port = rosey_testkit::free_port();
+        let conf = dir.path().join("nats.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: 127.0.0.1:{port}\nmax_payload: 8MB\njetstream {{ store_dir: {:?} }}\n",
+                dir.path().join("js")
+            ),
+        )
+        .unwrap();
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = BigPayloadNats {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            tokio::time::sleep(POLL).await;
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for BigPayloadNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_oversized_messages_are_counted_and_good_ones_all_stored() {
+    let nats = BigPayloadNats::start().await;
+    let url = nats.url();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bot_data.db");
+    let client = connect(&url).await;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while let Err(e) = ensure_db_stream(client.nats_client().unwrap(), &stream_settings()).await {
+        assert!(Instant::now() < deadline, "JetStream not ready: {e}");
+        tokio::time::sleep(POLL).await;
+    }
+    let mut service = Service::start(&client, &url, &db).await;
+
+    let oversized = format!(
+        r#"{{"username":"big","message":"{}","channel":"dur"}}"#,
+        "x".repeat(2 * rosey_model::MAX_PAYLOAD_BYTES)
+    );
+    let bad: Vec<(&'static str, Bytes, &'static str)> = vec![
+        (
+            subjects::MESSAGE_LOG,
+            Bytes::from_static(b"{not json"),
+            "malformed_json",
+        ),
+        (
+            subjects::MESSAGE_LOG,
+            Bytes::from_static(b"\xff\xfe\x00"),
+            "malformed_json",
+        ),
+        (
+            subjects::MESSAGE_LOG,
+            Bytes::from_static(b"[1,2,3]"),
+            "bad_field",
+        ),
+        (
+            subjects::MESSAGE_LOG,
+            Bytes::from_static(br#"{"username":7,"message":"x"}"#),
+            "bad_field",
+        ),
+        (
+            subjects::MESSAGE_LOG,
+            Bytes::from_static(br#"{"username":"a","message":""}"#),
+            "empty_message",
+        ),
+        (
+            subjects::STATS_USER_COUNT,
+            Bytes::from_static(br#"{"chat_count":"three","connected_count":1}"#),
+            "bad_field",
+        ),
+        (
+            subjects::USER_JOINED,
+            Bytes::from_static(br#"{"username":""}"#),
+            "empty_username",
+        ),
+        (
+            subjects::MESSAGE_LOG,
+            Bytes::from(oversized.into_bytes()),
+            "too_large",
+        ),
+    ];
+    let good = 2_000;
+    let mut events = Vec::new();
+    let mut expected = std::collections::BTreeMap::<&str, u64>::new();
+    for (i, (subject, payload)) in chat_events(good, "mixed").into_iter().enumerate() {
+        events.push((subject, payload));
+        if i % 10 == 5 {
+            let (s, p, kind) = &bad[(i / 10) % bad.len()];
+            events.push((*s, p.clone()));
+            *expected.entry(kind).or_default() += 1;
+        }
+    }
+    publish_pipelined(&client, events, "mixed").await;
+
+    assert_exactly_stored(&client, &db, good as i64).await;
+    let counts = rejected(&client).await;
+    let got: std::collections::BTreeMap<&str, u64> = counts
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(got, expected, "rejections by kind");
+    assert!(service.is_running(), "bad input must not crash the service");
+    // Still answering.
+    let r = client
+        .request(
+            subjects::QUERY_CHANNEL_STATS,
+            &b"{}"[..],
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+    assert!(r.payload.starts_with(br#"{"success":true"#));
+    service.stop();
+}
