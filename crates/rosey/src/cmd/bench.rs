@@ -1,17 +1,71 @@
-//! `rosey bench`: the benchmark suite.
+//! `rosey bench`: the benchmark suite ([`rosey_bench`]). Thin: pick the sizes, run the suite
+//! with this executable as `db-service`, `bot` and echo responder, write the report (JSON and
+//! Markdown) and print the Markdown.
 
+use std::io::IsTerminal;
 use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use rosey_bench::{BenchOptions, Preset, Sizes};
+
+/// Where the report goes without `--out`.
+const DEFAULT_OUT: &str = "bench-report";
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Fewer and shorter runs.
     #[arg(long)]
     pub quick: bool,
-    /// Where to write the report (JSON and Markdown).
+    /// Where to write the report (bench-report.json and bench-report.md); default ./bench-report.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Size preset (full, quick, tiny); `tiny` is for the suite's own tests.
+    #[arg(long, hide = true, conflicts_with = "quick")]
+    pub preset: Option<String>,
+    /// Internal: serve the echo floor on this NATS URL until killed (the suite runs this).
+    #[arg(long, hide = true)]
+    pub echo_responder: Option<String>,
+    /// Experiment: TOKIO_WORKER_THREADS for the db-service process.
+    #[arg(long, hide = true)]
+    pub db_service_workers: Option<usize>,
 }
 
-pub async fn run(_args: BenchArgs) -> anyhow::Result<ExitCode> {
-    super::not_yet("bench")
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.echo_responder {
+        rosey_bench::serve_echo(url)
+            .await
+            .context("echo responder")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    crate::logging::init(None, "warn", false);
+    let preset = match (&args.preset, args.quick) {
+        (Some(p), _) => Preset::parse(p)
+            .with_context(|| format!("unknown preset {p:?} (full, quick or tiny)"))?,
+        (None, true) => Preset::Quick,
+        (None, false) => Preset::Full,
+    };
+    let out = args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    let opts = BenchOptions {
+        sizes: Sizes::for_preset(preset),
+        rosey: std::env::current_exe().context("cannot find the rosey executable")?,
+        progress: std::io::stdout().is_terminal(),
+        db_service_workers: args.db_service_workers,
+    };
+    let report = rosey_bench::run(opts).await?;
+    let markdown = report.to_markdown();
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let json_path = out.join("bench-report.json");
+    let md_path = out.join("bench-report.md");
+    let json = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
+    std::fs::write(&json_path, json + "\n")
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
+    std::fs::write(&md_path, &markdown)
+        .with_context(|| format!("cannot write {}", md_path.display()))?;
+    println!("{markdown}");
+    println!(
+        "Report written to {} and {}.",
+        json_path.display(),
+        md_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,396 @@
+//! End to end: a chat line sent by a devserver client → the bot (a separate `rosey bot`
+//! process) → NATS → the database service (another process) → a row in SQLite.
+//!
+//! Simulated chatters (guests, in this process) send at a fixed aggregate rate, spread so
+//! that no socket comes near CyTube's per-socket flood limit. A watcher thread polls the
+//! database's `PRAGMA data_version` (a cheap "did anyone commit?" probe) every
+//! [`POLL_INTERVAL`] and timestamps each new row; latency = row seen − line handed to the
+//! client. The probe interval bounds the resolution (it adds up to one interval).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, Login, connect};
+use rosey_devserver::DevServer;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::error::BenchError;
+use crate::options::Sizes;
+use crate::procs::Child;
+use crate::stats::{LatencySpread, Percentiles, Spread};
+
+/// How often the watcher asks SQLite whether something was committed.
+pub const POLL_INTERVAL: Duration = Duration::from_micros(200);
+/// How long after the last line of a run its rows may still arrive.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the chatters may take to join.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The end-to-end section of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndToEnd {
+    /// Target rate, lines per second.
+    pub rate: u32,
+    pub channels: usize,
+    pub senders: usize,
+    pub runs: usize,
+    pub lines_per_run: usize,
+    /// Rate actually achieved by the senders.
+    pub achieved_rate: Spread,
+    pub latency: LatencySpread,
+    /// Summed over the runs.
+    pub lost: u64,
+    /// Summed over the runs.
+    pub duplicated: u64,
+    /// `cooldown` replies of the devserver's flood limiter during the runs (should be 0).
+    pub cooldowns: u64,
+    /// Bot CPU seconds per 1,000 lines (it also publishes `rosey.events.*`).
+    pub bot_cpu_s_per_1000_lines: Spread,
+    pub service_cpu_s_per_1000_lines: Spread,
+    /// Poll interval of the watcher, ms (the resolution of the latency).
+    pub resolution_ms: f64,
+}
+
+/// A row the watcher saw: (run, sequence number, when).
+type Seen = (u32, usize, Instant);
+
+/// Polls `recent_chat` for rows newer than `after_id` whose message is `e2e <run> <seq>`.
+struct Watcher {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl Watcher {
+    fn start(db: PathBuf, after_id: i64) -> Result<Watcher, BenchError> {
+        let store = rosey_store::Store::open_read_only(&db, &rosey_store::StoreOptions::default())
+            .map_err(|e| BenchError::Database {
+                path: db.clone(),
+                detail: e.to_string(),
+            })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, seen2) = (stop.clone(), seen.clone());
+        let thread = std::thread::spawn(move || -> Result<(), String> {
+            let conn = store.connection();
+            let mut version: i64 = -1;
+            let mut last_id = after_id;
+            let mut rows = conn
+                .prepare("SELECT id, message FROM recent_chat WHERE id > ?1 ORDER BY id")
+                .map_err(|e| e.to_string())?;
+            while !stop2.load(Ordering::Relaxed) {
+                let v: i64 = conn
+                    .query_row("PRAGMA data_version", [], |r| r.get(0))
+                    .map_err(|e| e.to_string())?;
+                if v != version {
+                    version = v;
+                    let mut q = rows.query([last_id]).map_err(|e| e.to_string())?;
+                    let now = Instant::now();
+                    let mut batch = Vec::new();
+                    while let Some(row) = q.next().map_err(|e| e.to_string())? {
+                        let id: i64 = row.get(0).map_err(|e| e.to_string())?;
+                        let message: String = row.get(1).map_err(|e| e.to_string())?;
+                        last_id = id;
+                        if let Some((run, seq)) = parse_line(&message) {
+                            batch.push((run, seq, now));
+                        }
+                    }
+                    if !batch.is_empty() {
+                        seen2.lock().expect("watcher lock").extend(batch);
+                    }
+                }
+                std::thread::sleep(POLL_INTERVAL);
+            }
+            Ok(())
+        });
+        Ok(Watcher {
+            stop,
+            seen,
+            thread: Some(thread),
+        })
+    }
+
+    fn count(&self, run: u32) -> usize {
+        self.seen
+            .lock()
+            .expect("watcher lock")
+            .iter()
+            .filter(|s| s.0 == run)
+            .count()
+    }
+
+    fn take(&self, run: u32) -> Vec<Seen> {
+        let mut all = self.seen.lock().expect("watcher lock");
+        let (mine, rest): (Vec<Seen>, Vec<Seen>) = all.drain(..).partition(|s| s.0 == run);
+        *all = rest;
+        mine
+    }
+
+    fn finish(mut self) -> Result<(), BenchError> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(Err(e))) => Err(BenchError::measurement("end-to-end watcher", e)),
+            Some(Err(_)) => Err(BenchError::measurement("end-to-end watcher", "panicked")),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The measured line text.
+fn line(run: u32, seq: usize) -> String {
+    format!("e2e {run} {seq}")
+}
+
+fn parse_line(message: &str) -> Option<(u32, usize)> {
+    let mut it = message.strip_prefix("e2e ")?.split(' ');
+    let run = it.next()?.parse().ok()?;
+    let seq = it.next()?.parse().ok()?;
+    it.next().is_none().then_some((run, seq))
+}
+
+/// Connected chatters.
+pub struct Senders {
+    handles: Vec<CytubeHandle>,
+    drains: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Senders {
+    /// Connects `per_channel` guests to each channel and waits until all are joined. Their
+    /// event streams are drained (and dropped) by one task each.
+    pub async fn connect(
+        base_url: &str,
+        channels: &[String],
+        per_channel: usize,
+    ) -> Result<Senders, BenchError> {
+        let mut handles = Vec::new();
+        let mut drains = Vec::new();
+        let mut joined = Vec::new();
+        for (c, ch) in channels.iter().enumerate() {
+            for i in 0..per_channel {
+                let cfg = ClientConfig::new(base_url, ch, Login::Guest(format!("c{c}s{i}")));
+                let (handle, mut events) = connect(cfg);
+                let (tx, rx) = oneshot::channel::<Result<(), String>>();
+                drains.push(tokio::spawn(async move {
+                    let mut tx = Some(tx);
+                    while let Some(ev) = events.recv().await {
+                        match ev {
+                            CytubeEvent::Joined { .. } => {
+                                if let Some(t) = tx.take() {
+                                    let _ = t.send(Ok(()));
+                                }
+                            }
+                            CytubeEvent::Stopped { reason } => {
+                                if let Some(t) = tx.take() {
+                                    let _ = t.send(Err(reason));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }));
+                handles.push(handle);
+                joined.push(rx);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+        for rx in joined {
+            match tokio::time::timeout_at(deadline, rx).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(reason))) => {
+                    return Err(BenchError::measurement("chatter login", reason));
+                }
+                Ok(Err(_)) => return Err(BenchError::measurement("chatter login", "stopped")),
+                Err(_) => {
+                    return Err(BenchError::NotReady {
+                        what: "simulated chatters to join".into(),
+                        seconds: JOIN_TIMEOUT.as_secs_f64(),
+                        detail: String::new(),
+                    });
+                }
+            }
+        }
+        Ok(Senders { handles, drains })
+    }
+
+    pub fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
+    }
+
+    /// Sends `lines` lines at `rate` per second, round-robin over the chatters; returns the
+    /// instant each was handed to its client and the achieved rate.
+    pub async fn send_paced(
+        &self,
+        rate: u32,
+        lines: usize,
+        text: impl Fn(usize) -> String,
+    ) -> Result<(Vec<Instant>, f64), BenchError> {
+        let start = tokio::time::Instant::now();
+        let mut sent = Vec::with_capacity(lines);
+        for k in 0..lines {
+            let due = start + Duration::from_secs_f64(k as f64 / f64::from(rate));
+            if due > tokio::time::Instant::now() {
+                tokio::time::sleep_until(due).await;
+            }
+            let handle = &self.handles[k % self.handles.len()];
+            let body = text(k);
+            sent.push(Instant::now());
+            handle
+                .chat(&body)
+                .map_err(|e| BenchError::measurement("chatter send", e))?;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        // The last line is sent at (lines-1)/rate; count the rate over whole intervals.
+        let achieved = if lines > 1 {
+            (lines - 1) as f64 / elapsed.max(f64::MIN_POSITIVE)
+        } else {
+            f64::from(rate)
+        };
+        Ok((sent, achieved))
+    }
+
+    pub async fn shutdown(self) {
+        for h in &self.handles {
+            h.shutdown().await;
+        }
+        for d in self.drains {
+            d.abort();
+        }
+    }
+}
+
+/// What one end-to-end run produced.
+struct RunResult {
+    latency: Percentiles,
+    achieved: f64,
+    lost: u64,
+    duplicated: u64,
+    bot_cpu_s: f64,
+    service_cpu_s: f64,
+    lines: usize,
+}
+
+/// Everything the end-to-end run needs from the suite.
+pub struct Rig<'a> {
+    pub devserver: &'a DevServer,
+    pub db: &'a Path,
+    pub bot: &'a mut Child,
+    pub service: &'a mut Child,
+    pub channels: &'a [String],
+}
+
+/// Runs warm-up and `sizes.runs` measured runs; `after_run` is called after each.
+pub async fn measure(
+    rig: Rig<'_>,
+    sizes: &Sizes,
+    mut after_run: impl FnMut(),
+) -> Result<EndToEnd, BenchError> {
+    let per_channel = sizes.e2e_senders_per_channel();
+    let senders = Senders::connect(&rig.devserver.base_url(), rig.channels, per_channel).await?;
+    let after_id = crate::ingest::max_id(rig.db, "recent_chat")?;
+    let watcher = Watcher::start(rig.db.to_path_buf(), after_id)?;
+
+    let warmup = (f64::from(sizes.e2e_rate) * sizes.e2e_warmup_seconds) as usize;
+    senders
+        .send_paced(sizes.e2e_rate, warmup, |k| format!("warm-up {k}"))
+        .await?;
+    // Let the warm-up lines reach the database before measuring.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let cooldowns0 = rig.devserver.cooldowns_sent();
+    let lines = (f64::from(sizes.e2e_rate) * sizes.e2e_seconds) as usize;
+    let mut results = Vec::new();
+    for run in 0..sizes.runs as u32 {
+        let bot0 = rig.bot.sample()?.cpu_s;
+        let svc0 = rig.service.sample()?.cpu_s;
+        let (sent, achieved) = senders
+            .send_paced(sizes.e2e_rate, lines, |k| line(run, k))
+            .await?;
+        let last = Instant::now();
+        while watcher.count(run) < lines && last.elapsed() < DRAIN_TIMEOUT {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let bot1 = rig.bot.sample()?.cpu_s;
+        let svc1 = rig.service.sample()?.cpu_s;
+        let seen = watcher.take(run);
+        let mut first_seen: Vec<Option<Instant>> = vec![None; lines];
+        let mut duplicated = 0u64;
+        for (_, seq, at) in seen {
+            match first_seen.get_mut(seq) {
+                Some(slot @ None) => *slot = Some(at),
+                Some(Some(_)) => duplicated += 1,
+                None => {}
+            }
+        }
+        let latencies: Vec<Duration> = first_seen
+            .iter()
+            .zip(&sent)
+            .filter_map(|(seen, sent)| seen.map(|s| s.saturating_duration_since(*sent)))
+            .collect();
+        results.push(RunResult {
+            lost: (lines - latencies.len()) as u64,
+            latency: Percentiles::of(&latencies),
+            achieved,
+            duplicated,
+            bot_cpu_s: bot1 - bot0,
+            service_cpu_s: svc1 - svc0,
+            lines,
+        });
+        after_run();
+    }
+    let cooldowns = rig.devserver.cooldowns_sent() - cooldowns0;
+    watcher.finish()?;
+    let senders_n = senders.len();
+    senders.shutdown().await;
+
+    let none = || BenchError::measurement("end to end", "no run");
+    let per_1000 = |f: fn(&RunResult) -> f64| {
+        Spread::of(
+            results
+                .iter()
+                .map(|r| f(r) / r.lines.max(1) as f64 * 1000.0)
+                .collect(),
+        )
+    };
+    Ok(EndToEnd {
+        rate: sizes.e2e_rate,
+        channels: rig.channels.len(),
+        senders: senders_n,
+        runs: results.len(),
+        lines_per_run: lines,
+        achieved_rate: Spread::of(results.iter().map(|r| r.achieved).collect()).ok_or_else(none)?,
+        latency: LatencySpread::of(&results.iter().map(|r| r.latency).collect::<Vec<_>>())
+            .ok_or_else(none)?,
+        lost: results.iter().map(|r| r.lost).sum(),
+        duplicated: results.iter().map(|r| r.duplicated).sum(),
+        cooldowns,
+        bot_cpu_s_per_1000_lines: per_1000(|r| r.bot_cpu_s).ok_or_else(none)?,
+        service_cpu_s_per_1000_lines: per_1000(|r| r.service_cpu_s).ok_or_else(none)?,
+        resolution_ms: POLL_INTERVAL.as_secs_f64() * 1e3,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_text_round_trips() {
+        assert_eq!(parse_line(&line(2, 12345)), Some((2, 12345)));
+        assert_eq!(parse_line("warm-up 3"), None);
+        assert_eq!(parse_line("e2e 1 2 3"), None);
+        assert_eq!(parse_line("e2e x 2"), None);
+    }
+}

@@ -1,0 +1,571 @@
+//! The report: every figure with the machine and versions it was measured on, the targets of
+//! the benchmark issue checked against the figures, and its two renderings (JSON via serde,
+//! and a Markdown page). A figure that was not measured says why; nothing here invents one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::e2e::EndToEnd;
+use crate::ingest::BurstFigure;
+use crate::machine::{Machine, Versions};
+use crate::options::Sizes;
+use crate::query::EndpointLatency;
+use crate::scale::ScalePoint;
+use crate::stats::{LatencySpread, Spread};
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Unix seconds when the run started.
+    pub started_unix: u64,
+    pub duration_s: f64,
+    pub sizes: Sizes,
+    pub machine: Machine,
+    pub versions: Versions,
+    /// 1-minute load average before and after the run (other work on the machine).
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
+    pub ingest: Ingest,
+    pub query: Vec<EndpointLatency>,
+    pub end_to_end: EndToEnd,
+    pub scale: Vec<ScalePoint>,
+    pub resources: Vec<ProcessResources>,
+    pub targets: Vec<TargetCheck>,
+    pub notes: Vec<String>,
+}
+
+/// Ingest in both delivery modes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ingest {
+    pub plain: IngestMode,
+    pub durable: Durable,
+}
+
+/// The two bursts of one mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestMode {
+    /// `message.log` only.
+    pub message: BurstFigure,
+    /// Joins, chat, high water, user counts, leaves; every effect checked.
+    pub mixed: BurstFigure,
+}
+
+/// Durable-mode ingest, or why it was not measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Durable {
+    Measured(Box<IngestMode>),
+    NotMeasured { reason: String },
+}
+
+/// Start-up, memory and CPU of one process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessResources {
+    pub process: String,
+    /// Spawn → ready (see `ready_means`), ms.
+    pub startup_ms: Option<f64>,
+    pub ready_means: String,
+    pub idle_rss_mib: Option<f64>,
+    pub peak_rss_mib: Option<f64>,
+    /// CPU seconds per 1,000 events (see `events_mean`).
+    pub cpu_s_per_1000_events: Option<f64>,
+    pub events_mean: String,
+    /// How it stopped after SIGTERM.
+    pub stop: Option<String>,
+}
+
+/// One target of the issue, checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetCheck {
+    pub figure: String,
+    pub target: String,
+    pub measured: String,
+    /// `None`: not measured.
+    pub met: Option<bool>,
+}
+
+impl TargetCheck {
+    fn new(figure: &str, target: &str, measured: String, met: Option<bool>) -> TargetCheck {
+        TargetCheck {
+            figure: figure.to_string(),
+            target: target.to_string(),
+            measured,
+            met,
+        }
+    }
+
+    fn not_measured(figure: &str, target: &str, why: &str) -> TargetCheck {
+        TargetCheck::new(figure, target, format!("not measured: {why}"), None)
+    }
+}
+
+/// Checks the issue's targets against the figures of `r`.
+pub fn check_targets(r: &Report) -> Vec<TargetCheck> {
+    let mut t = Vec::new();
+    let rate = |f: &BurstFigure, min: f64| match &f.events_per_s {
+        Some(s) if f.completed_runs == f.runs => (
+            format!(
+                "{} events/s (min {})",
+                thousands(s.median),
+                thousands(s.min)
+            ),
+            Some(s.median >= min),
+        ),
+        Some(s) => (
+            format!(
+                "{} events/s; {} of {} runs did not complete",
+                thousands(s.median),
+                f.runs - f.completed_runs,
+                f.runs
+            ),
+            Some(false),
+        ),
+        None => ("no run completed".to_string(), Some(false)),
+    };
+    let exact = |f: &[&BurstFigure]| {
+        let lost: u64 = f.iter().map(|b| b.lost).sum();
+        let dup: u64 = f.iter().map(|b| b.duplicated).sum();
+        let effects = f.iter().find_map(|b| b.effects_error.clone());
+        let mut m = format!("{lost} lost, {dup} duplicated");
+        if let Some(e) = &effects {
+            m.push_str(&format!("; effects wrong: {e}"));
+        }
+        (m, Some(lost == 0 && dup == 0 && effects.is_none()))
+    };
+    let plain = &r.ingest.plain;
+    for (name, f) in [
+        ("ingest, plain, 100,000 message.log", &plain.message),
+        ("ingest, plain, mixed", &plain.mixed),
+    ] {
+        let (m, ok) = rate(f, 100_000.0);
+        t.push(TargetCheck::new(name, "≥ 100,000 events/s", m, ok));
+    }
+    let (m, ok) = exact(&[&plain.message, &plain.mixed]);
+    t.push(TargetCheck::new(
+        "ingest, plain: lost / duplicated",
+        "0 / 0",
+        m,
+        ok,
+    ));
+    match &r.ingest.durable {
+        Durable::Measured(d) => {
+            for (name, f) in [
+                ("ingest, durable, 100,000 message.log", &d.message),
+                ("ingest, durable, mixed", &d.mixed),
+            ] {
+                let (m, ok) = rate(f, 50_000.0);
+                t.push(TargetCheck::new(name, "≥ 50,000 events/s", m, ok));
+            }
+            let (m, ok) = exact(&[&d.message, &d.mixed]);
+            t.push(TargetCheck::new(
+                "ingest, durable: lost / duplicated",
+                "0 / 0",
+                m,
+                ok,
+            ));
+        }
+        Durable::NotMeasured { reason } => {
+            t.push(TargetCheck::not_measured(
+                "ingest, durable",
+                "≥ 50,000 events/s, 0 lost, 0 duplicated",
+                reason,
+            ));
+        }
+    }
+    for q in &r.query {
+        t.push(TargetCheck::new(
+            &format!("{} p99", short_subject(&q.subject)),
+            "≤ 1.5 × echo p99",
+            format!(
+                "{:.2} × ({:.3} ms vs {:.3} ms; runs {})",
+                q.p99_over_echo.median,
+                q.latency.p99_ms.median,
+                q.echo.p99_ms.median,
+                list(&q.p99_over_echo.runs, 2)
+            ),
+            Some(q.p99_over_echo.median <= 1.5),
+        ));
+    }
+    let e = &r.end_to_end;
+    if e.rate < 1000 {
+        t.push(TargetCheck::not_measured(
+            "end to end p99 at 1,000 lines/s",
+            "≤ 5 ms",
+            &format!("this preset sends {} lines/s", e.rate),
+        ));
+    } else {
+        let at_rate = e.achieved_rate.median >= 0.95 * f64::from(e.rate);
+        t.push(TargetCheck::new(
+            "end to end p99 at 1,000 lines/s",
+            "≤ 5 ms",
+            format!(
+                "{:.2} ms at {:.0} lines/s ({} lost, {} duplicated)",
+                e.latency.p99_ms.median, e.achieved_rate.median, e.lost, e.duplicated
+            ),
+            Some(at_rate && e.latency.p99_ms.median <= 5.0 && e.lost == 0 && e.duplicated == 0),
+        ));
+    }
+    match r.scale.iter().find(|p| p.channels == 100) {
+        Some(p) => t.push(TargetCheck::new(
+            "one bot process, 100 channels, RSS",
+            "≤ 100 MB",
+            format!("{:.1} MiB", p.rss_mib),
+            Some(p.rss_mib * MIB_TO_MB <= 100.0),
+        )),
+        None => t.push(TargetCheck::not_measured(
+            "one bot process, 100 channels, RSS",
+            "≤ 100 MB",
+            "this preset has no 100-channel point",
+        )),
+    }
+    let idle = |process: &str| {
+        r.resources
+            .iter()
+            .find(|p| p.process == process)
+            .and_then(|p| p.idle_rss_mib)
+    };
+    for (figure, process, limit) in [
+        ("idle RSS, database service", "rosey db-service", 15.0),
+        ("idle RSS, one-channel bot", "rosey bot (1 channel)", 20.0),
+    ] {
+        t.push(match idle(process) {
+            Some(mib) => TargetCheck::new(
+                figure,
+                &format!("≤ {limit:.0} MB"),
+                format!("{mib:.1} MiB"),
+                Some(mib * MIB_TO_MB <= limit),
+            ),
+            None => TargetCheck::not_measured(figure, &format!("≤ {limit:.0} MB"), "no sample"),
+        });
+    }
+    t
+}
+
+/// MiB → MB (the targets are in MB; the report's memory figures in MiB).
+const MIB_TO_MB: f64 = 1.048_576;
+
+fn short_subject(s: &str) -> &str {
+    s.strip_prefix("rosey.db.").unwrap_or(s)
+}
+
+/// 123456.7 → "123,457".
+pub fn thousands(v: f64) -> String {
+    let n = v.round() as i64;
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+fn list(v: &[f64], decimals: usize) -> String {
+    v.iter()
+        .map(|x| format!("{x:.decimals$}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "median (min–max)" with `decimals`, or just the value for a single run.
+fn spread(s: &Spread, decimals: usize) -> String {
+    if s.runs.len() == 1 {
+        format!("{:.decimals$}", s.median)
+    } else {
+        format!(
+            "{:.decimals$} ({:.decimals$}–{:.decimals$})",
+            s.median, s.min, s.max
+        )
+    }
+}
+
+fn spread_thousands(s: &Spread) -> String {
+    if s.runs.len() == 1 {
+        thousands(s.median)
+    } else {
+        format!(
+            "{} ({}–{})",
+            thousands(s.median),
+            thousands(s.min),
+            thousands(s.max)
+        )
+    }
+}
+
+fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
+    v.map_or_else(|| "—".to_string(), f)
+}
+
+fn met(m: Option<bool>) -> &'static str {
+    match m {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "not measured",
+    }
+}
+
+impl Report {
+    /// The Markdown page (what BENCHMARKS.md quotes).
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let w = &mut md;
+        let m = &self.machine;
+        let v = &self.versions;
+        push(w, "## Report");
+        push(w, "");
+        push(
+            w,
+            &format!(
+                "Preset `{}` ({} measured run(s) per figure after a warm-up), {:.0} s, started at Unix time {}.",
+                self.sizes.preset.name(),
+                self.sizes.runs,
+                self.duration_s,
+                self.started_unix
+            ),
+        );
+        push(
+            w,
+            &format!(
+                "Machine: {} cores ({}), {} MiB RAM, {}, Linux {}. Load average (1 min) {} before, {} after.",
+                opt(m.cores, |c| c.to_string()),
+                m.cpu_model.as_deref().unwrap_or("unknown CPU"),
+                opt(m.memory_mib, |x| thousands(x as f64)),
+                m.os.as_deref().unwrap_or("unknown OS"),
+                m.kernel.as_deref().unwrap_or("?"),
+                opt(self.load_before, |x| format!("{x:.2}")),
+                opt(self.load_after, |x| format!("{x:.2}")),
+            ),
+        );
+        push(
+            w,
+            &format!(
+                "Versions: rosey {} ({} build), nats-server {}, SQLite {}.",
+                v.rosey,
+                v.build,
+                v.nats_server.as_deref().unwrap_or("unknown"),
+                v.sqlite
+            ),
+        );
+        push(w, "");
+        push(w, "Figures are `median (min–max)` over the runs.");
+        push(w, "");
+
+        push(w, "### Targets");
+        push(w, "");
+        push(w, "| figure | target | measured | met? |");
+        push(w, "|---|---|---|---|");
+        for t in &self.targets {
+            push(
+                w,
+                &format!(
+                    "| {} | {} | {} | {} |",
+                    t.figure,
+                    t.target,
+                    t.measured,
+                    met(t.met)
+                ),
+            );
+        }
+        push(w, "");
+
+        push(w, "### Ingest (published → every effect committed)");
+        push(w, "");
+        push(
+            w,
+            "| mode | burst | events | runs | events/s | publish ms | lost | duplicated | effects | db-service CPU s / 1,000 events |",
+        );
+        push(w, "|---|---|---|---|---|---|---|---|---|---|");
+        let mut burst_rows = |mode: &str, ingest: &IngestMode| {
+            for (kind, f) in [("message.log", &ingest.message), ("mixed", &ingest.mixed)] {
+                let effects = match (&f.effects_error, kind) {
+                    (Some(e), _) => format!("**wrong**: {e}"),
+                    (None, "mixed") => "all checked".to_string(),
+                    (None, _) => "rows and distinct lines counted".to_string(),
+                };
+                push(
+                    w,
+                    &format!(
+                        "| {mode} | {kind} | {} | {}/{} | {} | {} | {} | {} | {effects} | {} |",
+                        thousands(f.events_per_run as f64),
+                        f.completed_runs,
+                        f.runs,
+                        opt(f.events_per_s.as_ref(), spread_thousands),
+                        opt(f.publish_ms.as_ref(), |s| spread(s, 0)),
+                        f.lost,
+                        f.duplicated,
+                        opt(f.service_cpu_s_per_1000_events.as_ref(), |s| spread(s, 4)),
+                    ),
+                );
+            }
+        };
+        burst_rows("plain", &self.ingest.plain);
+        match &self.ingest.durable {
+            Durable::Measured(d) => burst_rows("durable", d),
+            Durable::NotMeasured { reason } => push(
+                w,
+                &format!("| durable | — | — | — | not measured: {reason} | | | | | |"),
+            ),
+        }
+        push(w, "");
+
+        push(w, "### Query latency (sequential request/reply, ms)");
+        push(w, "");
+        push(
+            w,
+            "| request | requests/run | p50 | p95 | p99 | max | p99 / echo p99 |",
+        );
+        push(w, "|---|---|---|---|---|---|---|");
+        let lat_row = |w: &mut String, name: &str, l: &LatencySpread, ratio: &str| {
+            push(
+                w,
+                &format!(
+                    "| {name} | {} | {} | {} | {} | {} | {ratio} |",
+                    l.samples_per_run,
+                    spread(&l.p50_ms, 3),
+                    spread(&l.p95_ms, 3),
+                    spread(&l.p99_ms, 3),
+                    spread(&l.max_ms, 3),
+                ),
+            );
+        };
+        for q in &self.query {
+            lat_row(
+                w,
+                &format!("`{}`", short_subject(&q.subject)),
+                &q.latency,
+                &spread(&q.p99_over_echo, 2),
+            );
+            lat_row(w, "↳ echo floor, same runs", &q.echo, "1");
+        }
+        push(w, "");
+
+        let e = &self.end_to_end;
+        push(
+            w,
+            "### End to end (devserver chat line → bot → NATS → db-service → row in SQLite)",
+        );
+        push(w, "");
+        push(
+            w,
+            &format!(
+                "{} lines/s from {} simulated chatters over {} channels, one bot process; {} lines per run, {} run(s); resolution {:.1} ms.",
+                e.rate,
+                e.senders,
+                e.channels,
+                thousands(e.lines_per_run as f64),
+                e.runs,
+                e.resolution_ms
+            ),
+        );
+        push(w, "");
+        push(
+            w,
+            "| achieved lines/s | p50 ms | p95 ms | p99 ms | max ms | lost | duplicated | flood cooldowns | bot CPU s / 1,000 lines | db-service CPU s / 1,000 lines |",
+        );
+        push(w, "|---|---|---|---|---|---|---|---|---|---|");
+        push(
+            w,
+            &format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                spread(&e.achieved_rate, 0),
+                spread(&e.latency.p50_ms, 2),
+                spread(&e.latency.p95_ms, 2),
+                spread(&e.latency.p99_ms, 2),
+                spread(&e.latency.max_ms, 2),
+                e.lost,
+                e.duplicated,
+                e.cooldowns,
+                spread(&e.bot_cpu_s_per_1000_lines, 3),
+                spread(&e.service_cpu_s_per_1000_lines, 3),
+            ),
+        );
+        push(w, "");
+
+        push(w, "### Scale (one bot process, N channels)");
+        push(w, "");
+        push(
+            w,
+            "| N | join ms | join CPU s / channel | RSS MiB | RSS / channel MiB | peak RSS MiB | idle CPU % | idle CPU % / channel | SIGTERM |",
+        );
+        push(w, "|---|---|---|---|---|---|---|---|---|");
+        for p in &self.scale {
+            push(
+                w,
+                &format!(
+                    "| {} | {:.0} | {:.4} | {:.1} | {:.2} | {:.1} | {:.2} | {:.3} | {} |",
+                    p.channels,
+                    p.join_ms,
+                    p.join_cpu_s_per_channel,
+                    p.rss_mib,
+                    p.rss_per_channel_mib,
+                    p.peak_rss_mib,
+                    p.idle_cpu_pct,
+                    p.idle_cpu_pct_per_channel,
+                    p.stop
+                ),
+            );
+        }
+        push(w, "");
+
+        push(w, "### Resources");
+        push(w, "");
+        push(
+            w,
+            "| process | start-up ms | ready means | idle RSS MiB | peak RSS MiB | CPU s / 1,000 events | events | SIGTERM |",
+        );
+        push(w, "|---|---|---|---|---|---|---|---|");
+        for p in &self.resources {
+            push(
+                w,
+                &format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    p.process,
+                    opt(p.startup_ms, |x| format!("{x:.1}")),
+                    p.ready_means,
+                    opt(p.idle_rss_mib, |x| format!("{x:.1}")),
+                    opt(p.peak_rss_mib, |x| format!("{x:.1}")),
+                    opt(p.cpu_s_per_1000_events, |x| format!("{x:.4}")),
+                    p.events_mean,
+                    p.stop.as_deref().unwrap_or("—"),
+                ),
+            );
+        }
+        if !self.notes.is_empty() {
+            push(w, "");
+            push(w, "### Notes");
+            push(w, "");
+            for n in &self.notes {
+                push(w, &format!("- {n}"));
+            }
+        }
+        md
+    }
+}
+
+fn push(w: &mut String, line: &str) {
+    w.push_str(line);
+    w.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0.0), "0");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(1000.0), "1,000");
+        assert_eq!(thousands(225_543.2), "225,543");
+        assert_eq!(thousands(-1_234_567.0), "-1,234,567");
+    }
+
+    #[test]
+    fn spread_text() {
+        let one = Spread::of(vec![1.5]).unwrap();
+        assert_eq!(spread(&one, 1), "1.5");
+        let three = Spread::of(vec![3.0, 1.0, 2.0]).unwrap();
+        assert_eq!(spread(&three, 0), "2 (1–3)");
+    }
+}

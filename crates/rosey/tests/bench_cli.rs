@@ -1,0 +1,140 @@
+//! `rosey bench` as a process, at the hidden `tiny` preset: it starts its own nats-server,
+//! db-service, echo responder, devserver and bots, and writes a report whose every section is
+//! there with sane figures (nothing lost, rates and latencies positive, processes stopped
+//! cleanly), JSON and Markdown alike. No progress bar when stdout is not a terminal.
+
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::Value;
+
+fn num(v: &Value, path: &str) -> f64 {
+    let mut cur = v;
+    for key in path.split('.') {
+        cur = match key.parse::<usize>() {
+            Ok(i) => &cur[i],
+            Err(_) => &cur[key],
+        };
+    }
+    cur.as_f64()
+        .unwrap_or_else(|| panic!("{path} is not a number: {cur}"))
+}
+
+#[test]
+fn bench_tiny_writes_a_complete_report() {
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let run = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args(["bench", "--preset", "tiny", "--out"])
+        .arg(out.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "rosey bench failed ({}):\n{stdout}\n{stderr}",
+        run.status
+    );
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "the tiny preset took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\r'),
+        "no progress bar when stdout is not a terminal:\n{stdout}"
+    );
+    assert!(stdout.contains("### Targets"), "{stdout}");
+
+    let json = std::fs::read_to_string(out.path().join("bench-report.json")).unwrap();
+    let r: Value = serde_json::from_str(&json).unwrap();
+    let md = std::fs::read_to_string(out.path().join("bench-report.md")).unwrap();
+    for section in [
+        "### Targets",
+        "### Ingest",
+        "### Query latency",
+        "### End to end",
+        "### Scale",
+        "### Resources",
+    ] {
+        assert!(md.contains(section), "{section} missing from:\n{md}");
+    }
+
+    // Machine and versions.
+    assert!(num(&r, "machine.cores") >= 1.0);
+    assert!(num(&r, "machine.memory_mib") > 0.0);
+    assert!(r["versions"]["nats_server"].as_str().unwrap().contains('.'));
+    assert!(r["versions"]["sqlite"].as_str().unwrap().starts_with('3'));
+
+    // Ingest, plain: every run completed, nothing lost or doubled, every mixed effect right.
+    for kind in ["message", "mixed"] {
+        let f = &r["ingest"]["plain"][kind];
+        assert_eq!(f["completed_runs"], f["runs"], "{kind}: {f}");
+        assert_eq!(f["lost"], 0, "{kind}: {f}");
+        assert_eq!(f["duplicated"], 0, "{kind}: {f}");
+        assert!(f["effects_error"].is_null(), "{kind}: {f}");
+        assert!(num(f, "events_per_s.median") > 0.0, "{kind}: {f}");
+    }
+    // Durable: either figures or an explicit reason, never silence.
+    let durable = &r["ingest"]["durable"];
+    match durable["status"].as_str().unwrap() {
+        "measured" => {
+            assert_eq!(durable["message"]["lost"], 0, "{durable}");
+            assert!(num(durable, "message.events_per_s.median") > 0.0);
+        }
+        "not_measured" => assert!(!durable["reason"].as_str().unwrap().is_empty()),
+        other => panic!("durable status {other}"),
+    }
+
+    // Query latency: three endpoints, each with its echo floor.
+    let q = r["query"].as_array().unwrap();
+    assert_eq!(q.len(), 3, "{q:?}");
+    for e in q {
+        assert!(num(e, "latency.p99_ms.median") > 0.0, "{e}");
+        assert!(num(e, "latency.p99_ms.median") >= num(e, "latency.p50_ms.median"));
+        assert!(num(e, "echo.p50_ms.median") > 0.0, "{e}");
+        assert!(num(e, "p99_over_echo.median") > 0.0, "{e}");
+    }
+
+    // End to end: every line arrived once, with a latency.
+    let e = &r["end_to_end"];
+    assert_eq!(e["lost"], 0, "{e}");
+    assert_eq!(e["duplicated"], 0, "{e}");
+    assert_eq!(e["cooldowns"], 0, "{e}");
+    assert!(num(e, "latency.samples_per_run") > 0.0, "{e}");
+    assert!(num(e, "latency.p50_ms.median") > 0.0, "{e}");
+    assert!(num(e, "achieved_rate.median") > 0.0, "{e}");
+
+    // Scale: one point per channel count, each process measured and stopped cleanly.
+    let s = r["scale"].as_array().unwrap();
+    assert_eq!(s.len(), 2, "{s:?}");
+    for p in s {
+        assert!(num(p, "rss_mib") > 1.0, "{p}");
+        assert!(num(p, "join_ms") > 0.0, "{p}");
+        assert!(p["stop"].as_str().unwrap().starts_with("exit 0"), "{p}");
+    }
+
+    // Resources: the database service's start-up, idle and peak memory and a clean stop.
+    let db = r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["process"] == "rosey db-service")
+        .expect("db-service resources");
+    assert!(num(db, "startup_ms") > 0.0, "{db}");
+    assert!(num(db, "idle_rss_mib") > 1.0, "{db}");
+    assert!(num(db, "peak_rss_mib") >= num(db, "idle_rss_mib"), "{db}");
+    assert!(db["stop"].as_str().unwrap().starts_with("exit 0"), "{db}");
+
+    // Targets: every one is checked or says why not.
+    let t = r["targets"].as_array().unwrap();
+    assert!(t.len() >= 9, "{t:?}");
+    for c in t {
+        assert!(
+            c["met"].is_boolean() || c["measured"].as_str().unwrap().starts_with("not measured"),
+            "{c}"
+        );
+    }
+}
