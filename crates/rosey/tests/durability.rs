@@ -235,6 +235,20 @@ async fn env() -> Env {
     }
 }
 
+/// `delivered.stream_seq` of the durable consumer: the last stream message handed out.
+async fn delivered_seq(client: &Bus) -> u64 {
+    let r = client
+        .request(
+            &format!("$JS.API.CONSUMER.INFO.{STREAM}.{CONSUMER}"),
+            Bytes::new(),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&r.payload).unwrap();
+    v["delivered"]["stream_seq"].as_u64().unwrap_or(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_in_the_middle_of_50000_events_loses_and_duplicates_nothing() {
     let e = env().await;
@@ -248,7 +262,20 @@ async fn sigkill_in_the_middle_of_50000_events_loses_and_duplicates_nothing() {
         )
     };
     wait_rows_at_least(&e.db, 10_000, "before the kill").await;
+    // Hold the database's write lock so that the service keeps receiving events it cannot
+    // commit yet: the kill then lands with thousands of events delivered and not committed
+    // (a service that acked on receipt would lose them all), not in a lucky quiet moment.
+    let lock = rosey_store::Store::open(&e.db, &rosey_store::StoreOptions::default()).unwrap();
+    lock.connection().execute_batch("BEGIN IMMEDIATE").unwrap();
+    let committed = rows(&e.db) as u64;
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while delivered_seq(&e.client).await < committed + 2_000 {
+        assert!(Instant::now() < deadline, "the service stopped pulling");
+        tokio::time::sleep(POLL).await;
+    }
     service.kill();
+    lock.connection().execute_batch("ROLLBACK").unwrap();
+    drop(lock);
     let at_kill = rows(&e.db);
     assert!(
         at_kill < n as i64,
@@ -524,4 +551,70 @@ async fn malformed_and_oversized_messages_are_counted_and_good_ones_all_stored()
         .unwrap();
     assert!(r.payload.starts_with(br#"{"success":true"#));
     service.stop();
+}
+
+/// Runs `rosey db-service --replay-from WHEN` into `db`; returns its summary line.
+fn replay(nats_url: &str, db: &Path, from: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args(["db-service", "--log-level", "warn", "--nats-url", nats_url])
+        .args(["--replay-from", from, "--db-path"])
+        .arg(db)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_rebuilds_statistics_from_the_stream_and_never_counts_twice() {
+    let e = env().await;
+    let url = e.nats.url();
+    let service = Service::start(&e.client, &url, &e.db).await;
+    publish_pipelined(&e.client, chat_events(2_000, "first"), "first").await;
+    // An old publisher: core NATS, no id anywhere (the stream still captures it).
+    for i in 0..100 {
+        let p = format!(r#"{{"username":"py","message":"no id {i}","channel":"dur"}}"#);
+        e.client.publish(subjects::MESSAGE_LOG, p).await.unwrap();
+    }
+    e.client.flush().await.unwrap();
+    assert_exactly_stored(&e.client, &e.db, 2_100).await;
+    let between = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    publish_pipelined(&e.client, chat_events(1_000, "second"), "second").await;
+    assert_exactly_stored(&e.client, &e.db, 3_100).await;
+    service.stop();
+
+    // Into the live database: everything is already there, nothing changes.
+    let out = replay(&url, &e.db, "1");
+    assert!(out.contains("3100 messages"), "{out}");
+    assert!(out.contains("0 applied, 3100 already stored"), "{out}");
+    assert_eq!(counts(&e.db), (3_100, 3_100, 3_100));
+
+    // Into a fresh file: rebuilt from the stream.
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("rebuilt.db");
+    let out = replay(&url, &fresh, "1");
+    assert!(out.contains("3100 applied, 0 already stored"), "{out}");
+    assert_eq!(counts(&fresh), (3_100, 3_100, 3_100));
+    // Twice changes nothing.
+    replay(&url, &fresh, "@0");
+    assert_eq!(counts(&fresh), (3_100, 3_100, 3_100));
+
+    // From a sequence, and from a time.
+    let from_seq = dir.path().join("from_seq.db");
+    replay(&url, &from_seq, "2101");
+    assert_eq!(counts(&from_seq), (1_000, 1_000, 1_000));
+    let from_time = dir.path().join("from_time.db");
+    replay(&url, &from_time, &format!("@{between}"));
+    assert_eq!(counts(&from_time), (1_000, 1_000, 1_000));
+    let nothing = dir.path().join("nothing.db");
+    let out = replay(&url, &nothing, "999999");
+    assert!(out.contains("replayed 0 messages"), "{out}");
 }
