@@ -125,6 +125,11 @@ impl BotConfig {
                 let mut client = ClientConfig::new(p.base_url(), &p.channel.name, login);
                 client.channel_password =
                     p.channel.password.as_ref().map(|s| s.expose().to_string());
+                // `restart_delay` is the first reconnect delay (SPEC §4.1: 5 s, doubling
+                // up to the cap).
+                if !p.restart_delay.is_zero() {
+                    client.backoff.base = p.restart_delay.min(client.backoff.cap);
+                }
                 ChannelSpec {
                     channel: p.channel.name.clone(),
                     name: p.name.clone(),
@@ -138,7 +143,16 @@ impl BotConfig {
                 enabled: cfg.shell.enabled,
                 min_rank: cfg.shell.min_rank,
             },
-            intervals: Intervals::default(),
+            intervals: Intervals {
+                // `response_timeout` bounds how long the bot waits for the database service.
+                shell_db_timeout: cfg
+                    .enabled_platforms()
+                    .next()
+                    .map(|p| p.response_timeout)
+                    .filter(|t| !t.is_zero())
+                    .unwrap_or(SHELL_DB_TIMEOUT),
+                ..Intervals::default()
+            },
             chat_log_file: cfg.logging.chat_log_file.clone(),
             media_log_file: cfg.logging.media_log_file.clone(),
             durable: cfg
@@ -146,5 +160,55 @@ impl BotConfig {
                 .jetstream
                 .then(|| stream_settings(&cfg.nats.jetstream_options)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn from_config_takes_every_enabled_platform() {
+        let cfg = rosey_config::Config::from_value(json!({
+            "version": "2.0",
+            "nats": {"url": "nats://127.0.0.1:4222", "jetstream": true},
+            "platforms": [
+                {"type": "cytube", "name": "one", "enabled": true, "domain": "https://cytu.be",
+                 "channel": ["First", "chanpw"], "user": ["Bot", "botpw"], "restart_delay": 7,
+                 "response_timeout": 2},
+                {"type": "cytube", "name": "off", "enabled": false, "domain": "https://cytu.be",
+                 "channel": "Skipped"},
+                {"type": "cytube", "name": "two", "enabled": true, "domain": "http://127.0.0.1:8880",
+                 "channel": "Second", "user": ["Guesty"]}
+            ],
+            "shell": {"enabled": true, "min_rank": 3},
+            "logging": {"chat_log_file": "chat.log"}
+        }))
+        .unwrap();
+        let bot = BotConfig::from_config(&cfg);
+        let names: Vec<_> = bot.channels.iter().map(|c| c.channel.as_str()).collect();
+        assert_eq!(names, vec!["First", "Second"]);
+        let first = &bot.channels[0].client;
+        assert_eq!(first.channel_password.as_deref(), Some("chanpw"));
+        assert_eq!(
+            first.login,
+            Login::Registered {
+                name: "Bot".into(),
+                password: "botpw".into()
+            }
+        );
+        assert_eq!(first.backoff.base, Duration::from_secs(7));
+        assert_eq!(bot.channels[1].client.login, Login::Guest("Guesty".into()));
+        assert_eq!(bot.shell.min_rank, 3.0);
+        assert_eq!(bot.intervals.shell_db_timeout, Duration::from_secs(2));
+        assert_eq!(
+            bot.chat_log_file.as_deref(),
+            Some(std::path::Path::new("chat.log"))
+        );
+        assert_eq!(
+            bot.durable.as_ref().map(|d| d.name.as_str()),
+            Some("ROSEY_DB")
+        );
     }
 }

@@ -58,6 +58,13 @@ async fn db_service(bus: &Bus, path: &PathBuf, default_channel: &str) -> DbServi
 }
 
 async fn rig(channels: &[&str]) -> Rig {
+    // Logs go to the test's captured output: shown only when a test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            "rosey_bot=debug,rosey_cytube=debug,rosey_devserver=info,rosey_dbservice=info",
+        )
+        .with_test_writer()
+        .try_init();
     let nats = NatsServer::start();
     let server = DevServer::start(
         DevServerConfig::default()
