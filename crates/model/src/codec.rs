@@ -50,21 +50,37 @@ impl DecodeError {
 /// Decodes `bytes` as `T`. Unknown fields are ignored (forward compatibility); a missing
 /// or mistyped field gives [`DecodeError::Field`] naming it (dotted path for nested fields).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    // Payloads are JSON objects (SPEC §2). serde would otherwise map an array onto a
+    // struct's fields by position, which no publisher means.
+    decode_shaped(bytes, b'{', "a JSON object")
+}
+
+/// Decodes a JSON array of `T` (the legacy list replies of SPEC §3.2). A JSON object is
+/// rejected (an `{success:false, error}` reply is decoded with [`decode`] instead).
+pub fn decode_list<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, DecodeError> {
+    decode_shaped(bytes, b'[', "a JSON array")
+}
+
+/// The one decoding path: size limit, top-level shape (`{` or `[`), then typed decoding
+/// with the path of the offending field.
+fn decode_shaped<T: DeserializeOwned>(
+    bytes: &[u8],
+    opener: u8,
+    expected: &str,
+) -> Result<T, DecodeError> {
     if bytes.len() > MAX_PAYLOAD_BYTES {
         return Err(DecodeError::TooLarge {
             size: bytes.len(),
             limit: MAX_PAYLOAD_BYTES,
         });
     }
-    // Payloads are JSON objects (SPEC §2). serde would otherwise map an array onto a
-    // struct's fields by position, which no publisher means.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&opener) {
         return Err(
             match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
                 Err(e) => syntax(e),
                 Ok(_) => DecodeError::Field {
                     field: "(payload)".to_string(),
-                    message: "expected a JSON object".to_string(),
+                    message: format!("expected {expected}"),
                 },
             },
         );
@@ -73,7 +89,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     match result {
         Ok(v) => {
-            // Trailing garbage after the object is malformed input, not a valid payload.
+            // Trailing garbage after the value is malformed input, not a valid payload.
             de.end().map_err(syntax)?;
             Ok(v)
         }
@@ -93,47 +109,6 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
                 path
             };
             Err(DecodeError::Field { field, message })
-        }
-    }
-}
-
-/// Decodes a JSON array of `T` (the legacy list replies of SPEC §3.2). A JSON object is
-/// rejected (an `{success:false, error}` reply is decoded with [`decode`] instead).
-pub fn decode_list<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, DecodeError> {
-    if bytes.len() > MAX_PAYLOAD_BYTES {
-        return Err(DecodeError::TooLarge {
-            size: bytes.len(),
-            limit: MAX_PAYLOAD_BYTES,
-        });
-    }
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
-        return Err(
-            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-                Err(e) => syntax(e),
-                Ok(_) => DecodeError::Field {
-                    field: "(payload)".to_string(),
-                    message: "expected a JSON array".to_string(),
-                },
-            },
-        );
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result: Result<Vec<T>, _> = serde_path_to_error::deserialize(&mut de);
-    match result {
-        Ok(v) => {
-            de.end().map_err(syntax)?;
-            Ok(v)
-        }
-        Err(e) => {
-            let field = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-                return Err(syntax(inner));
-            }
-            Err(DecodeError::Field {
-                field,
-                message: strip_position(&inner.to_string()),
-            })
         }
     }
 }
