@@ -32,6 +32,8 @@ pub struct BurstRun {
     pub effects_error: Option<String>,
     /// CPU seconds the database service used during the run.
     pub service_cpu_s: f64,
+    /// Publish attempts the durable publisher had to retry (0 in plain mode).
+    pub publish_retries: u64,
 }
 
 /// A burst kind over several runs, as reported.
@@ -51,6 +53,8 @@ pub struct BurstFigure {
     pub effects_error: Option<String>,
     /// Database-service CPU seconds per 1,000 events.
     pub service_cpu_s_per_1000_events: Option<Spread>,
+    /// Summed over the runs (durable mode; 0 in plain mode).
+    pub publish_retries: u64,
 }
 
 impl BurstFigure {
@@ -77,6 +81,7 @@ impl BurstFigure {
                     .map(|r| r.service_cpu_s / r.events.max(1) as f64 * 1000.0)
                     .collect(),
             ),
+            publish_retries: runs.iter().map(|r| r.publish_retries).sum(),
         }
     }
 }
@@ -124,6 +129,7 @@ pub async fn message_burst(
         duplicated,
         effects_error: None,
         service_cpu_s: cpu1 - cpu0,
+        publish_retries: 0,
     })
 }
 
@@ -184,6 +190,7 @@ pub async fn mixed_burst(
         duplicated,
         effects_error,
         service_cpu_s: cpu1 - cpu0,
+        publish_retries: 0,
     })
 }
 
@@ -219,7 +226,7 @@ pub fn max_id(db: &Path, table: &str) -> Result<i64, BenchError> {
 }
 
 /// (rows, distinct messages) of `recent_chat` for `channel`.
-fn chat_counts(db: &Path, channel: &str) -> Result<(i64, i64), BenchError> {
+pub(crate) fn chat_counts(db: &Path, channel: &str) -> Result<(i64, i64), BenchError> {
     let s = reader(db)?;
     s.connection()
         .query_row(
@@ -254,6 +261,7 @@ mod tests {
             duplicated: 0,
             effects_error: None,
             service_cpu_s: 0.02,
+            publish_retries: 0,
         };
         let f = BurstFigure::of(&[run(Some(0.01), 0), run(None, 7), run(Some(0.02), 0)]);
         assert_eq!((f.runs, f.completed_runs, f.lost), (3, 2, 7));

@@ -13,7 +13,7 @@
 //! - `procs.rs`: the processes under test: spawn, `/proc` memory and CPU, SIGTERM.
 //! - `machine.rs`: cores, memory, OS, load; nats-server and SQLite versions.
 //! - `ingest.rs`: message and mixed bursts, lost/duplicated counts (plain mode).
-//! - `durable.rs`: durable-mode ingest, or why it was not measured.
+//! - `durable.rs`: durable-mode ingest (JetStream publisher, `db-service --jetstream`).
 //! - `query.rs`: request latency alternating with the echo floor; the echo responder.
 //! - `bot.rs`: a bot config for N devserver channels, `rosey bot`, "joined".
 //! - `e2e.rs`: chat line → row latency at a fixed rate.
@@ -209,9 +209,6 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
         );
     }
 
-    progress.phase("ingest: durable mode");
-    let durable = durable::measure().await;
-
     // End to end, then scale: the devserver is the "CyTube" side, in this process.
     progress.phase("end to end: starting the devserver, a bot and the chatters");
     let devserver = DevServer::start(DevServerConfig::default()).await?;
@@ -247,10 +244,80 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
     .await?;
     devserver.shutdown().await;
 
-    progress.phase("stopping");
+    // Durable mode last: the plain service must be gone first (a core subscriber would
+    // receive the stream's subjects too).
+    progress.phase("stopping the plain db-service");
     let service_end = service.sample()?;
     let (took, status) = service.terminate(STOP_TIMEOUT).await?;
     let service_stop = stop_text(took, &status);
+
+    progress.phase("ingest, durable: starting db-service --jetstream");
+    let durable_db = dir.join("bench-durable.db");
+    let mut dsvc = durable::start(
+        &client,
+        &opts.rosey,
+        dir,
+        &durable_db,
+        &url,
+        &service_env,
+        sizes.settle,
+    )
+    .await?;
+    progress.step();
+    progress.phase("ingest, durable: warm-up");
+    durable::message_burst(
+        &client,
+        &durable_db,
+        &mut dsvc.child,
+        "durable-warmup",
+        sizes.warmup_events,
+    )
+    .await?;
+    let (mut d_message, mut d_mixed) = (Vec::new(), Vec::new());
+    for r in 0..sizes.runs {
+        progress.phase(format!(
+            "ingest, durable: message burst {}/{}",
+            r + 1,
+            sizes.runs
+        ));
+        d_message.push(
+            durable::message_burst(
+                &client,
+                &durable_db,
+                &mut dsvc.child,
+                &format!("durable-msg-{r}"),
+                sizes.burst_events,
+            )
+            .await?,
+        );
+        progress.step();
+        progress.phase(format!(
+            "ingest, durable: mixed burst {}/{}",
+            r + 1,
+            sizes.runs
+        ));
+        d_mixed.push(
+            durable::mixed_burst(
+                &client,
+                &durable_db,
+                &mut dsvc.child,
+                &format!("durable-mixed-{r}"),
+                sizes.burst_events,
+            )
+            .await?,
+        );
+        progress.step();
+    }
+    let durable_mode = IngestMode {
+        message: BurstFigure::of(&d_message),
+        mixed: BurstFigure::of(&d_mixed),
+    };
+    let dsvc_end = dsvc.child.sample()?;
+    let (took, status) = dsvc.child.terminate(STOP_TIMEOUT).await?;
+    let dsvc_stop = stop_text(took, &status);
+    let durable = report::Durable::Measured(Box::new(durable_mode.clone()));
+
+    progress.phase("stopping");
     let (took, status) = echo.terminate(STOP_TIMEOUT).await?;
     let echo_stop = stop_text(took, &status);
     // The client first, so that it does not see the server go and log a reconnect.
@@ -286,6 +353,20 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
                 .map(|s| s.median),
             events_mean: "message.log events (ingest burst)".into(),
             stop: Some(service_stop),
+        },
+        ProcessResources {
+            process: "rosey db-service --jetstream".into(),
+            startup_ms: Some(ms(dsvc.startup)),
+            ready_means: "stream and consumer set up, answers recent_chat.get".into(),
+            idle_rss_mib: Some(mib(dsvc.idle.rss_kib)),
+            peak_rss_mib: Some(mib(dsvc_end.hwm_kib)),
+            cpu_s_per_1000_events: durable_mode
+                .message
+                .service_cpu_s_per_1000_events
+                .as_ref()
+                .map(|s| s.median),
+            events_mean: "message.log events (durable ingest burst)".into(),
+            stop: Some(dsvc_stop),
         },
         ProcessResources {
             process: "rosey bot (1 channel)".into(),
@@ -340,6 +421,13 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
             "Experiment: the db-service ran with TOKIO_WORKER_THREADS={n}."
         ));
     }
+    let retries = durable_mode.message.publish_retries + durable_mode.mixed.publish_retries;
+    if retries > 0 {
+        notes.push(format!(
+            "The durable publisher retried {retries} publish attempt(s) (no acknowledgement in \
+             time); the stream de-duplicates them by id."
+        ));
+    }
     notes.push(
         "Every process shares the machine: the bench process itself (publisher, devserver, \
          chatters, watcher) competes with the services for the same cores."
@@ -369,8 +457,9 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
 /// Steps of the progress bar for `sizes`.
 fn step_count(sizes: &Sizes) -> u64 {
     let runs = sizes.runs as u64;
-    // start-up, 2 ingest kinds, 3 endpoints, e2e bot, e2e runs, scale points, stop
-    1 + 2 * runs + 3 * runs + 1 + runs + sizes.scale_channels.len() as u64 + 1
+    // start-up, 2 ingest kinds, 3 endpoints, e2e bot, e2e runs, scale points, durable
+    // start-up, 2 durable kinds, stop
+    1 + 2 * runs + 3 * runs + 1 + runs + sizes.scale_channels.len() as u64 + 1 + 2 * runs + 1
 }
 
 fn stop_text(took: Duration, status: &std::process::ExitStatus) -> String {
