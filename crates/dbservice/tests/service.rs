@@ -653,3 +653,77 @@ async fn adopts_a_v05_database_on_start() {
     );
     service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn durable_mode_reads_the_stream_acks_after_commit_and_queries_still_answer() {
+    use rosey_bus::durable::{StreamSettings, msg_id_headers};
+    use rosey_dbservice::DurableConfig;
+
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("durable.db");
+    let client = nats_bus(&nats).await;
+    let settings = StreamSettings {
+        memory: true,
+        ..StreamSettings::default()
+    };
+    rosey_bus::durable::ensure_db_stream(client.nats_client().unwrap(), &settings)
+        .await
+        .unwrap();
+    // Published before the service exists: waits in the stream. The second one repeats the
+    // first one's id (a re-publish after a lost ack): stored once.
+    let js = async_nats::jetstream::new(client.nats_client().unwrap().clone());
+    for (id, text) in [("e1", "before"), ("e1", "before"), ("e2", "again")] {
+        let payload = format!(r#"{{"username":"d","message":"{text}"}}"#);
+        js.publish_with_headers(subjects::MESSAGE_LOG, msg_id_headers(id), payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut cfg = DbServiceConfig::new(&db, CH);
+    cfg.durable = Some(DurableConfig::new(settings));
+    let service = DbService::start(nats_bus(&nats).await, cfg).await.unwrap();
+    let reader = Store::open_read_only(&db, &StoreOptions::with_channel(CH)).unwrap();
+    eventually(
+        || async { reader.count_rows("recent_chat").unwrap() == 2 },
+        "the backlog is stored",
+    )
+    .await;
+    // Core publishes are captured by the stream too, and go through it (not twice).
+    client
+        .publish(
+            subjects::MESSAGE_LOG,
+            &br#"{"username":"d","message":"core"}"#[..],
+        )
+        .await
+        .unwrap();
+    eventually(
+        || async { service.stats().acked == 3 },
+        "every event acked after its commit",
+    )
+    .await;
+    assert_eq!(reader.count_rows("recent_chat").unwrap(), 3);
+    // Queries are answered by the service, not swallowed by the stream.
+    let r = client
+        .request(
+            subjects::QUERY_USER_STATS,
+            &br#"{"username":"d"}"#[..],
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&r.payload).unwrap();
+    assert_eq!(v["total_chat_lines"], 3, "{v}");
+    let stats = service.shutdown().await.unwrap().stats;
+    assert_eq!((stats.applied, stats.received), (3, 3), "{stats:?}");
+}
+
+#[tokio::test]
+async fn durable_mode_needs_nats() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = DbServiceConfig::new(dir.path().join("x.db"), CH);
+    cfg.durable = Some(rosey_dbservice::DurableConfig::new(Default::default()));
+    let err = DbService::start(Bus::embedded(), cfg).await.err().unwrap();
+    assert!(err.to_string().contains("durable mode"), "{err}");
+}
