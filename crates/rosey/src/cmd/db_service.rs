@@ -123,11 +123,15 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    // Listen before the service answers anything: a SIGTERM right after it looks ready must
+    // still be a clean stop, not the default action (the first poll registers the handlers).
+    let mut signal = Box::pin(shutdown_signal());
+    let _ = futures::poll!(&mut signal);
     let service = DbService::start(bus, cfg)
         .await
         .context("cannot start the database service")?;
 
-    shutdown_signal().await;
+    signal.await;
     tracing::info!("Signal received; flushing and closing sessions.");
     service
         .shutdown()
