@@ -62,7 +62,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let bot_cfg = bot_config(&config)?;
     let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
     let db = if config.database.run_as_service {
-        let cfg = db_service_config(&config, None);
+        let mut cfg = db_service_config(&config, None);
+        if bus.nats_client().is_some() {
+            cfg.durable = super::db_service::durable_config(&config, false);
+        } else if config.nats.jetstream {
+            tracing::warn!("nats.jetstream is set but the bus is embedded; durable mode is off.");
+        }
         tracing::info!(path = %cfg.db_path.display(), "Starting the database service in this process.");
         Some(
             DbService::start(bus.clone(), cfg)
