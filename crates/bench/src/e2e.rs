@@ -6,14 +6,20 @@
 //! database's `PRAGMA data_version` (a cheap "did anyone commit?" probe) every
 //! [`POLL_INTERVAL`] and timestamps each new row; latency = row seen − line handed to the
 //! client. The probe interval bounds the resolution (it adds up to one interval).
+//!
+//! To tell where the time goes, the suite also subscribes to `rosey.db.message.log` and
+//! timestamps each line's event as it crosses NATS: line → event is the devserver and the
+//! bot; event → row is the database service (plus the probe interval).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, Login, connect};
+use rosey_bus::Bus;
+use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, Login, ServerEvent, connect};
 use rosey_devserver::DevServer;
+use rosey_model::subjects;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
@@ -41,6 +47,15 @@ pub struct EndToEnd {
     /// Rate actually achieved by the senders.
     pub achieved_rate: Spread,
     pub latency: LatencySpread,
+    /// Line handed to the client → its `message.log` event seen on NATS (devserver + bot).
+    pub line_to_event: LatencySpread,
+    /// Line handed to the client → broadcast received by another client of the channel
+    /// (the sending client's outbound path + the devserver).
+    pub line_to_peer: LatencySpread,
+    /// Broadcast received by another client → event seen on NATS (about the bot's share).
+    pub peer_to_event: LatencySpread,
+    /// Event seen on NATS → row visible (database service + probe interval).
+    pub event_to_row: LatencySpread,
     /// Summed over the runs.
     pub lost: u64,
     /// Summed over the runs.
@@ -50,12 +65,14 @@ pub struct EndToEnd {
     /// Bot CPU seconds per 1,000 lines (it also publishes `rosey.events.*`).
     pub bot_cpu_s_per_1000_lines: Spread,
     pub service_cpu_s_per_1000_lines: Spread,
+    /// CPU of the bench process itself (devserver, chatters, watcher) per 1,000 lines.
+    pub harness_cpu_s_per_1000_lines: Spread,
     /// Poll interval of the watcher, ms (the resolution of the latency).
     pub resolution_ms: f64,
 }
 
 /// A row the watcher saw: (run, sequence number, when).
-type Seen = (u32, usize, Instant);
+pub type Seen = (u32, usize, Instant);
 
 /// Polls `recent_chat` for rows newer than `after_id` whose message is `e2e <run> <seq>`.
 struct Watcher {
@@ -161,6 +178,9 @@ fn parse_line(message: &str) -> Option<(u32, usize)> {
 pub struct Senders {
     handles: Vec<CytubeHandle>,
     drains: Vec<tokio::task::JoinHandle<()>>,
+    /// Measured lines as the first chatter of each channel received them from the devserver
+    /// (the same broadcast the bot receives).
+    pub peer_seen: SeenLog,
 }
 
 impl Senders {
@@ -174,15 +194,25 @@ impl Senders {
         let mut handles = Vec::new();
         let mut drains = Vec::new();
         let mut joined = Vec::new();
+        let peer_seen: SeenLog = Arc::new(Mutex::new(Vec::new()));
         for (c, ch) in channels.iter().enumerate() {
             for i in 0..per_channel {
                 let cfg = ClientConfig::new(base_url, ch, Login::Guest(format!("c{c}s{i}")));
                 let (handle, mut events) = connect(cfg);
                 let (tx, rx) = oneshot::channel::<Result<(), String>>();
+                let observer = (i == 0).then(|| peer_seen.clone());
                 drains.push(tokio::spawn(async move {
                     let mut tx = Some(tx);
                     while let Some(ev) = events.recv().await {
                         match ev {
+                            CytubeEvent::Server(ServerEvent::ChatMsg(m)) => {
+                                if let (Some(log), Some((run, seq))) =
+                                    (&observer, parse_line(&m.text))
+                                {
+                                    let at = Instant::now();
+                                    log.lock().expect("peer log lock").push((run, seq, at));
+                                }
+                            }
                             CytubeEvent::Joined { .. } => {
                                 if let Some(t) = tx.take() {
                                     let _ = t.send(Ok(()));
@@ -218,7 +248,11 @@ impl Senders {
                 }
             }
         }
-        Ok(Senders { handles, drains })
+        Ok(Senders {
+            handles,
+            drains,
+            peer_seen,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -274,6 +308,11 @@ impl Senders {
 /// What one end-to-end run produced.
 struct RunResult {
     latency: Percentiles,
+    line_to_event: Percentiles,
+    line_to_peer: Percentiles,
+    peer_to_event: Percentiles,
+    event_to_row: Percentiles,
+    harness_cpu_s: f64,
     achieved: f64,
     lost: u64,
     duplicated: u64,
@@ -284,6 +323,7 @@ struct RunResult {
 
 /// Everything the end-to-end run needs from the suite.
 pub struct Rig<'a> {
+    pub client: &'a Bus,
     pub devserver: &'a DevServer,
     pub db: &'a Path,
     pub bot: &'a mut Child,
@@ -301,6 +341,7 @@ pub async fn measure(
     let senders = Senders::connect(&rig.devserver.base_url(), rig.channels, per_channel).await?;
     let after_id = crate::ingest::max_id(rig.db, "recent_chat")?;
     let watcher = Watcher::start(rig.db.to_path_buf(), after_id)?;
+    let (bus_seen, bus_task) = watch_bus(rig.client).await?;
 
     let warmup = (f64::from(sizes.e2e_rate) * sizes.e2e_warmup_seconds) as usize;
     senders
@@ -315,6 +356,7 @@ pub async fn measure(
     for run in 0..sizes.runs as u32 {
         let bot0 = rig.bot.sample()?.cpu_s;
         let svc0 = rig.service.sample()?.cpu_s;
+        let own0 = own_cpu_s()?;
         let (sent, achieved) = senders
             .send_paced(sizes.e2e_rate, lines, |k| line(run, k))
             .await?;
@@ -324,24 +366,26 @@ pub async fn measure(
         }
         let bot1 = rig.bot.sample()?.cpu_s;
         let svc1 = rig.service.sample()?.cpu_s;
-        let seen = watcher.take(run);
-        let mut first_seen: Vec<Option<Instant>> = vec![None; lines];
-        let mut duplicated = 0u64;
-        for (_, seq, at) in seen {
-            match first_seen.get_mut(seq) {
-                Some(slot @ None) => *slot = Some(at),
-                Some(Some(_)) => duplicated += 1,
-                None => {}
-            }
-        }
-        let latencies: Vec<Duration> = first_seen
-            .iter()
-            .zip(&sent)
-            .filter_map(|(seen, sent)| seen.map(|s| s.saturating_duration_since(*sent)))
-            .collect();
+        let own1 = own_cpu_s()?;
+        let (row_at, duplicated) = first_seen(watcher.take(run), lines);
+        let (event_at, _) = first_seen(take(&bus_seen, run), lines);
+        let (peer_at, _) = first_seen(take(&senders.peer_seen, run), lines);
+        let between = |from: &[Option<Instant>], to: &[Option<Instant>]| {
+            from.iter()
+                .zip(to)
+                .filter_map(|(a, b)| Some(b.as_ref()?.saturating_duration_since(*a.as_ref()?)))
+                .collect::<Vec<Duration>>()
+        };
+        let sent: Vec<Option<Instant>> = sent.into_iter().map(Some).collect();
+        let latencies = between(&sent, &row_at);
         results.push(RunResult {
             lost: (lines - latencies.len()) as u64,
             latency: Percentiles::of(&latencies),
+            line_to_event: Percentiles::of(&between(&sent, &event_at)),
+            line_to_peer: Percentiles::of(&between(&sent, &peer_at)),
+            peer_to_event: Percentiles::of(&between(&peer_at, &event_at)),
+            event_to_row: Percentiles::of(&between(&event_at, &row_at)),
+            harness_cpu_s: own1 - own0,
             achieved,
             duplicated,
             bot_cpu_s: bot1 - bot0,
@@ -352,6 +396,7 @@ pub async fn measure(
     }
     let cooldowns = rig.devserver.cooldowns_sent() - cooldowns0;
     watcher.finish()?;
+    bus_task.abort();
     let senders_n = senders.len();
     senders.shutdown().await;
 
@@ -373,13 +418,81 @@ pub async fn measure(
         achieved_rate: Spread::of(results.iter().map(|r| r.achieved).collect()).ok_or_else(none)?,
         latency: LatencySpread::of(&results.iter().map(|r| r.latency).collect::<Vec<_>>())
             .ok_or_else(none)?,
+        line_to_event: LatencySpread::of(
+            &results.iter().map(|r| r.line_to_event).collect::<Vec<_>>(),
+        )
+        .ok_or_else(none)?,
+        line_to_peer: LatencySpread::of(
+            &results.iter().map(|r| r.line_to_peer).collect::<Vec<_>>(),
+        )
+        .ok_or_else(none)?,
+        peer_to_event: LatencySpread::of(
+            &results.iter().map(|r| r.peer_to_event).collect::<Vec<_>>(),
+        )
+        .ok_or_else(none)?,
+        event_to_row: LatencySpread::of(
+            &results.iter().map(|r| r.event_to_row).collect::<Vec<_>>(),
+        )
+        .ok_or_else(none)?,
         lost: results.iter().map(|r| r.lost).sum(),
         duplicated: results.iter().map(|r| r.duplicated).sum(),
         cooldowns,
         bot_cpu_s_per_1000_lines: per_1000(|r| r.bot_cpu_s).ok_or_else(none)?,
         service_cpu_s_per_1000_lines: per_1000(|r| r.service_cpu_s).ok_or_else(none)?,
+        harness_cpu_s_per_1000_lines: per_1000(|r| r.harness_cpu_s).ok_or_else(none)?,
         resolution_ms: POLL_INTERVAL.as_secs_f64() * 1e3,
     })
+}
+
+/// The first time each of `lines` sequence numbers was seen, and how many were seen again.
+fn first_seen(seen: Vec<Seen>, lines: usize) -> (Vec<Option<Instant>>, u64) {
+    let mut first: Vec<Option<Instant>> = vec![None; lines];
+    let mut again = 0u64;
+    for (_, seq, at) in seen {
+        match first.get_mut(seq) {
+            Some(slot @ None) => *slot = Some(at),
+            Some(Some(_)) => again += 1,
+            None => {}
+        }
+    }
+    (first, again)
+}
+
+/// Shared log of measured lines seen at one tap point.
+pub type SeenLog = Arc<Mutex<Vec<Seen>>>;
+
+fn take(log: &SeenLog, run: u32) -> Vec<Seen> {
+    let mut all = log.lock().expect("bus watcher lock");
+    let (mine, rest): (Vec<Seen>, Vec<Seen>) = all.drain(..).partition(|s| s.0 == run);
+    *all = rest;
+    mine
+}
+
+/// Subscribes to `message.log` and timestamps each measured line's event.
+async fn watch_bus(client: &Bus) -> Result<(SeenLog, tokio::task::JoinHandle<()>), BenchError> {
+    let mut sub = client.subscribe(subjects::MESSAGE_LOG).await?;
+    client.flush().await?;
+    let log: SeenLog = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    let task = tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            let at = Instant::now();
+            let Ok(p) = rosey_model::decode::<rosey_model::payload::MessageLog>(&m.payload) else {
+                continue;
+            };
+            if let Some((run, seq)) = parse_line(&p.message) {
+                log2.lock().expect("bus watcher lock").push((run, seq, at));
+            }
+        }
+    });
+    Ok((log, task))
+}
+
+/// CPU seconds of this process so far.
+fn own_cpu_s() -> Result<f64, BenchError> {
+    crate::procs::sample(std::process::id())
+        .map(|s| s.cpu_s)
+        .ok_or_else(|| BenchError::measurement("own CPU time", "/proc/self unreadable"))
 }
 
 #[cfg(test)]

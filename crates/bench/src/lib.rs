@@ -223,6 +223,7 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
     ));
     let end_to_end = e2e::measure(
         e2e::Rig {
+            client: &client,
             devserver: &devserver,
             db: &db,
             bot: &mut e2e_bot,

@@ -461,23 +461,49 @@ impl Report {
         push(w, "");
         push(
             w,
-            "| achieved lines/s | p50 ms | p95 ms | p99 ms | max ms | lost | duplicated | flood cooldowns | bot CPU s / 1,000 lines | db-service CPU s / 1,000 lines |",
+            &format!(
+                "Achieved {} lines/s; {} lost, {} duplicated; {} flood cooldowns.",
+                spread(&e.achieved_rate, 0),
+                e.lost,
+                e.duplicated,
+                e.cooldowns
+            ),
         );
-        push(w, "|---|---|---|---|---|---|---|---|---|---|");
+        push(w, "");
+        push(w, "| latency, ms | p50 | p95 | p99 | max |");
+        push(w, "|---|---|---|---|---|");
+        for (name, l) in [
+            ("**line → row (end to end)**", &e.latency),
+            ("line → event on NATS (devserver + bot)", &e.line_to_event),
+            (
+                "↳ line → broadcast seen by a peer client (client send path + devserver)",
+                &e.line_to_peer,
+            ),
+            (
+                "↳ broadcast seen by a peer → event on NATS (≈ bot)",
+                &e.peer_to_event,
+            ),
+            ("event on NATS → row (db-service + probe)", &e.event_to_row),
+        ] {
+            push(
+                w,
+                &format!(
+                    "| {name} | {} | {} | {} | {} |",
+                    spread(&l.p50_ms, 2),
+                    spread(&l.p95_ms, 2),
+                    spread(&l.p99_ms, 2),
+                    spread(&l.max_ms, 2),
+                ),
+            );
+        }
+        push(w, "");
         push(
             w,
             &format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                spread(&e.achieved_rate, 0),
-                spread(&e.latency.p50_ms, 2),
-                spread(&e.latency.p95_ms, 2),
-                spread(&e.latency.p99_ms, 2),
-                spread(&e.latency.max_ms, 2),
-                e.lost,
-                e.duplicated,
-                e.cooldowns,
+                "CPU seconds per 1,000 lines: bot {}, db-service {}, bench process (devserver, chatters, watchers) {}.",
                 spread(&e.bot_cpu_s_per_1000_lines, 3),
                 spread(&e.service_cpu_s_per_1000_lines, 3),
+                spread(&e.harness_cpu_s_per_1000_lines, 3),
             ),
         );
         push(w, "");
