@@ -8,11 +8,11 @@
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use rosey_bus::{Bus, NatsOptions, TlsOptions};
+use rosey_bus::{Bus, NatsOptions};
 use rosey_config::{Config, LogFormat, NatsUrl};
 use rosey_dbservice::{DbService, DurableConfig, ReplayFrom};
 
-use super::common::{db_service_config, shutdown_signal};
+use super::common::{self, db_service_config, shutdown_signal};
 
 /// Where the service looks for NATS when neither flag, env nor config names a server.
 const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -124,9 +124,8 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
     }
 
     // Listen before the service answers anything: a SIGTERM right after it looks ready must
-    // still be a clean stop, not the default action (the first poll registers the handlers).
-    let mut signal = Box::pin(shutdown_signal());
-    let _ = futures::poll!(&mut signal);
+    // still be a clean stop, not the default action.
+    let signal = shutdown_signal();
     let service = DbService::start(bus, cfg)
         .await
         .context("cannot start the database service")?;
@@ -141,35 +140,19 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn nats_options(args: &DbServiceArgs, config: &Config) -> anyhow::Result<NatsOptions> {
-    let n = &config.nats;
     let servers = match args.nats_url.as_deref().map(NatsUrl::parse_list) {
         Some(NatsUrl::Servers(urls)) => urls,
         Some(NatsUrl::Embedded) => anyhow::bail!(
             "the database service alone needs a NATS server (`embedded` runs it inside `rosey run`)"
         ),
-        None => match &n.url {
+        None => match &config.nats.url {
             NatsUrl::Servers(urls) => urls.clone(),
             NatsUrl::Embedded => vec![DEFAULT_NATS_URL.to_string()],
         },
     };
-    let tls = n.tls.as_ref().map(|t| TlsOptions {
-        ca: t.ca.clone(),
-        cert: t.cert.clone(),
-        key: t.key.clone(),
-        required: t.required,
-    });
-    Ok(NatsOptions {
+    Ok(common::nats_options(
+        &config.nats,
         servers,
-        connection_timeout: n.connection_timeout,
-        max_reconnect_attempts: n.max_reconnects(),
-        reconnect_delay: n.reconnect_delay,
-        user: n.user.clone(),
-        password: n.password.as_ref().map(|p| p.expose().to_string()),
-        token: n.token.as_ref().map(|t| t.expose().to_string()),
-        credentials: n.credentials.clone(),
-        nkey: n.nkey.clone(),
-        tls: tls.unwrap_or_default(),
-        name: "rosey-db-service".to_string(),
-        ..NatsOptions::default()
-    })
+        "rosey-db-service",
+    ))
 }

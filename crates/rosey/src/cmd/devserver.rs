@@ -38,7 +38,7 @@ pub async fn run(args: DevserverArgs) -> anyhow::Result<ExitCode> {
         }
     }
     // Install the handlers before anything else so an early SIGTERM still shuts down cleanly.
-    let signal = shutdown_signal()?;
+    let signal = super::common::shutdown_signal();
     let server = DevServer::start(cfg).await?;
     println!("rosey devserver listening on {}", server.base_url());
     println!(
@@ -46,7 +46,7 @@ pub async fn run(args: DevserverArgs) -> anyhow::Result<ExitCode> {
         server.socketconfig_url("test"),
         server.base_url()
     );
-    signal.await?;
+    signal.await;
     tracing::info!("Shutting down.");
     server.shutdown().await;
     Ok(ExitCode::SUCCESS)
@@ -142,26 +142,6 @@ fn parse_channel_password(raw: &str) -> anyhow::Result<(String, String)> {
         bail!("--channel-password {raw:?}: channel and password must not be empty");
     }
     Ok((channel.to_ascii_lowercase(), pw.to_owned()))
-}
-
-/// A future that completes on SIGINT or SIGTERM (Ctrl-C elsewhere). The handlers are
-/// registered when this function returns, not when the future is first polled.
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = anyhow::Result<()>>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            Ok(())
-        })
-    }
-    #[cfg(not(unix))]
-    Ok(async { tokio::signal::ctrl_c().await.context("waiting for Ctrl-C") })
 }
 
 #[cfg(test)]

@@ -49,15 +49,16 @@ fn bot_config(config: &rosey_config::Config) -> anyhow::Result<BotConfig> {
 }
 
 /// Runs the bot until a signal, or until every channel has stopped for good.
-async fn serve(mut bot: Bot) {
+async fn serve(mut bot: Bot, signal: impl std::future::Future<Output = ()>) {
     tokio::select! {
-        _ = shutdown_signal() => tracing::info!("Signal received; stopping."),
+        _ = signal => tracing::info!("Signal received; stopping."),
         _ = bot.wait() => tracing::warn!("Every channel has stopped; exiting."),
     }
     bot.shutdown().await;
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let signal = shutdown_signal();
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
     let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
@@ -82,7 +83,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None
     };
-    serve(Bot::start(bus, bot_cfg)).await;
+    serve(Bot::start(bus, bot_cfg), signal).await;
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
         tracing::info!(
@@ -94,6 +95,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
+    let signal = shutdown_signal();
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
     let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot").await?;
@@ -102,6 +104,6 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
             "`rosey bot` needs a NATS server (set nats.url or --nats-url); for one process use `rosey run`"
         );
     }
-    serve(Bot::start(bus, bot_cfg)).await;
+    serve(Bot::start(bus, bot_cfg), signal).await;
     Ok(ExitCode::SUCCESS)
 }
