@@ -21,6 +21,9 @@
 //! - `stats.rs`: percentiles, median and spread.
 //! - `report.rs`: the report, target checks, Markdown.
 //! - `progress.rs`: the progress bar.
+//! - `benches/hot_paths.rs`: criterion micro-benchmarks (payload decode, packet decode, batch
+//!   write); `examples/commit_tail.rs`, `examples/timer_floor.rs`: the two experiments
+//!   BENCHMARKS.md cites for the end-to-end tail.
 //!
 //! Measuring honestly: a figure is either measured in this run or reported as not measured
 //! with the reason; a missed target is a row in the report, not an error. An error means a
