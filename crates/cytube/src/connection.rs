@@ -464,7 +464,11 @@ impl Actor {
         debug!(%url, "Opening the CyTube websocket.");
         let opened = until_shutdown(
             &mut self.shutdown,
-            timeout(limit, tokio_tungstenite::connect_async(url.as_str())),
+            // TCP_NODELAY: chat frames are small and latency matters more than packet count.
+            timeout(
+                limit,
+                tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
+            ),
         )
         .await;
         let mut ws = match opened {
@@ -530,7 +534,13 @@ impl Actor {
         loop {
             let send_at = self.next_send_at(session);
             let retry_at = session.login_retry_at;
-            let end = tokio::select! {
+            // A command that may go out now is sent now: `sleep_until` an instant in the past
+            // still waits for the timer wheel's next 1 ms tick, which would add about a
+            // millisecond to every line.
+            let end = if send_at.is_some_and(|at| at <= Instant::now()) {
+                self.send_next(ws, session).await.err().map(lost)
+            } else {
+                tokio::select! {
                 biased;
                 _ = shutdown_requested(&mut self.shutdown) => Some(End::Shutdown),
                 frame = ws.next() => {
@@ -552,6 +562,7 @@ impl Actor {
                     session.login_retry_at = None;
                     info!(channel = %self.cfg.channel, "Retrying the login.");
                     self.send_login(ws).await.err().map(lost)
+                }
                 }
             };
             if let Some(mut end) = end {

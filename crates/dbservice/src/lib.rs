@@ -70,6 +70,8 @@ pub struct DbServiceHandle {
     writer_thread: std::thread::JoinHandle<()>,
     counters: Arc<Counters>,
     adopted: Option<rosey_store::AdoptReport>,
+    /// Dropped with the handle: stops the checkpoint thread.
+    _checkpoint_stop: Option<std::sync::mpsc::Sender<()>>,
 }
 
 /// What [`DbServiceHandle::shutdown`] did.
@@ -103,6 +105,7 @@ impl DbService {
             counters,
             reader,
             adopted,
+            checkpoint_stop,
         } = open(&cfg, true).await?;
         let reader = reader.ok_or(DbServiceError::WriterGone)?;
 
@@ -174,6 +177,7 @@ impl DbService {
             writer_thread,
             counters,
             adopted,
+            _checkpoint_stop: checkpoint_stop,
         })
     }
 }
@@ -185,6 +189,42 @@ struct Opened {
     counters: Arc<Counters>,
     reader: Option<Store>,
     adopted: Option<rosey_store::AdoptReport>,
+    /// Dropping it stops the checkpoint thread.
+    checkpoint_stop: Option<std::sync::mpsc::Sender<()>>,
+}
+
+/// How often the service checkpoints the WAL from its own thread.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Starts the thread that checkpoints the WAL off the commit path (the writer's own
+/// automatic checkpoint is off in the service: it used to stall one commit in ~120 by up to
+/// several milliseconds). It stops when the returned sender is dropped.
+fn spawn_checkpointer(
+    path: std::path::PathBuf,
+    options: &StoreOptions,
+) -> Result<std::sync::mpsc::Sender<()>, DbServiceError> {
+    let checkpointer = rosey_store::Checkpointer::open(&path, options)?;
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("rosey-db-checkpoint".into())
+        .spawn(move || {
+            let mut failing = false;
+            // The receive timeout is the timer: nothing is ever sent, dropping ends it.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(CHECKPOINT_INTERVAL)
+            {
+                match checkpointer.passive() {
+                    Ok(_) => failing = false,
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry.");
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+        .map_err(|e| DbServiceError::Join(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(tx)
 }
 
 /// Opens (and migrates) the database and starts the writer thread; with `reader`, also a
@@ -193,6 +233,8 @@ async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceEr
     let options = StoreOptions {
         default_channel: cfg.default_channel.clone(),
         cache_kib: cfg.cache_kib,
+        // The running service checkpoints on its own thread (see `spawn_checkpointer`).
+        auto_checkpoint: !reader,
         ..StoreOptions::default()
     };
     let (path, opts) = (cfg.db_path.clone(), options.clone());
@@ -232,12 +274,17 @@ async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceEr
         counters.clone(),
     )
     .map_err(|e| DbServiceError::Join(format!("cannot start the writer thread: {e}")))?;
+    let checkpoint_stop = match reader {
+        Some(_) => Some(spawn_checkpointer(cfg.db_path.clone(), &options)?),
+        None => None,
+    };
     Ok(Opened {
         writer_tx,
         writer_thread,
         counters,
         reader,
         adopted,
+        checkpoint_stop,
     })
 }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{Event, SocketRef, TryData};
@@ -185,6 +186,12 @@ impl DevServer {
             .layer(layer);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            // Small frames (one chat line each) must not wait for Nagle's algorithm.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    warn!(error = %e, "Cannot set TCP_NODELAY.");
+                }
+            });
             let serve = axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),

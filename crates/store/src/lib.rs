@@ -53,6 +53,10 @@ pub struct StoreOptions {
     /// SQLite page cache, KiB.
     pub cache_kib: i64,
     pub busy_timeout: Duration,
+    /// Let SQLite checkpoint the WAL inside a commit (its default, every ~1000 pages).
+    /// A service turns this off and runs a [`Checkpointer`] on its own thread instead, so
+    /// no commit pays for a checkpoint (see BENCHMARKS.md, end-to-end tail).
+    pub auto_checkpoint: bool,
 }
 
 impl Default for StoreOptions {
@@ -61,6 +65,7 @@ impl Default for StoreOptions {
             default_channel: rosey_model::subjects::DEFAULT_CHANNEL.to_string(),
             cache_kib: DEFAULT_CACHE_KIB,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            auto_checkpoint: true,
         }
     }
 }
@@ -173,6 +178,9 @@ fn configure(conn: &Connection, options: &StoreOptions, read_only: bool) -> rusq
         // the last commits (never corrupt the file) — the usual choice with WAL.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        if !options.auto_checkpoint {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
     } else {
         conn.pragma_update(None, "query_only", true)?;
     }
@@ -180,6 +188,37 @@ fn configure(conn: &Connection, options: &StoreOptions, read_only: bool) -> rusq
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
+}
+
+/// Checkpoints the WAL of a database from its own connection (and so its own thread),
+/// off the writer's commit path. `PASSIVE` never blocks the writer or the readers; it
+/// copies what it can, and SQLite restarts the WAL from the beginning at the next commit
+/// once everything was copied.
+pub struct Checkpointer {
+    conn: Connection,
+}
+
+impl Checkpointer {
+    /// Opens a plain connection to an existing WAL database.
+    pub fn open(
+        path: impl AsRef<Path>,
+        options: &StoreOptions,
+    ) -> Result<Checkpointer, StoreError> {
+        let path = path.as_ref();
+        let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
+        conn.busy_timeout(options.busy_timeout)
+            .map_err(|e| StoreError::open(path, e))?;
+        Ok(Checkpointer { conn })
+    }
+
+    /// Runs one passive checkpoint; returns (WAL frames, frames checkpointed).
+    pub fn passive(&self) -> Result<(i64, i64), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
+            .map_err(crate::error::op("checkpoint"))
+    }
 }
 
 /// The current time, integer Unix seconds.
