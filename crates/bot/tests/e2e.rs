@@ -167,6 +167,34 @@ async fn pm_containing(events: &mut EventStream, needle: &str) -> String {
     }
 }
 
+/// Asks the bot for `playlist` until the listed titles satisfy `ok`; returns them in order.
+async fn playlist_until(
+    moderator: &CytubeHandle,
+    events: &mut EventStream,
+    ok: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    for _ in 0..100 {
+        moderator.pm(BOT, "playlist").unwrap();
+        let text = pm_containing(events, "Playlist (").await;
+        // Lines arrive joined by " | "; items look like "1. Title [mm:ss]" (► marks the current).
+        let items: Vec<String> = text
+            .split(['|', '\n'])
+            .map(|l| l.trim().trim_start_matches("► "))
+            .filter_map(|l| l.split_once(". ").filter(|(n, _)| n.parse::<u32>().is_ok()))
+            .map(|(_, rest)| {
+                rest.rsplit_once(" [")
+                    .map(|(t, _)| t)
+                    .unwrap_or(rest)
+                    .to_string()
+            })
+            .collect();
+        if ok(&items) {
+            return items;
+        }
+    }
+    panic!("the playlist never reached the expected state");
+}
+
 async fn request(bus: &Bus, subject: &str, body: serde_json::Value) -> bytes::Bytes {
     bus.request(subject, encode(&body), Duration::from_secs(2))
         .await
@@ -482,6 +510,59 @@ async fn the_bot_survives_the_database_service_going_away() {
     moderator.pm(BOT, "stats").unwrap();
     let up = pm_containing(&mut mod_events, "Top Chatters").await;
     assert!(up.contains(&format!("1. {MOD}: 1 messages")), "{up}");
+    moderator.shutdown().await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderators_edit_the_playlist_by_pm() {
+    let rig = rig(&["tunes"]).await;
+    let (moderator, mut mod_events) = join(
+        &rig.server,
+        "tunes",
+        Login::Registered {
+            name: MOD.into(),
+            password: MOD_PW.into(),
+        },
+    )
+    .await;
+    moderator.pm(BOT, "add yt:first11111 perm").unwrap();
+    let added = pm_containing(&mut mod_events, "Added").await;
+    assert!(
+        added.contains("Added: yt:first11111 (permanent)"),
+        "{added}"
+    );
+    moderator
+        .pm(BOT, "add https://youtu.be/second2222")
+        .unwrap();
+    pm_containing(&mut mod_events, "(temporary)").await;
+    moderator.pm(BOT, "add https://example.com/page").unwrap();
+    let refused = pm_containing(&mut mod_events, "Unsupported").await;
+    assert!(refused.contains("Unsupported media URL"), "{refused}");
+
+    // Wait until the bot's view of the playlist has both items, then move the second first.
+    let before = playlist_until(&moderator, &mut mod_events, |items| items.len() == 2).await;
+    moderator.pm(BOT, "move 2 1").unwrap();
+    pm_containing(&mut mod_events, "Moved item 2 to position 1").await;
+    moderator.pm(BOT, "remove 9").unwrap();
+    let range = pm_containing(&mut mod_events, "Position must be").await;
+    assert!(
+        range.contains("Position must be between 1 and 2"),
+        "{range}"
+    );
+    // The server applied the move: the bot's `playlist` lists the items the other way round.
+    let after = playlist_until(&moderator, &mut mod_events, |items| {
+        items.first() == before.get(1)
+    })
+    .await;
+    assert_eq!(after, vec![before[1].clone(), before[0].clone()]);
+    moderator.pm(BOT, "remove 1").unwrap();
+    let removed = pm_containing(&mut mod_events, "Removed 1.").await;
+    assert!(removed.contains(&after[0]), "{removed}");
+    playlist_until(&moderator, &mut mod_events, |items| {
+        items == [after[1].clone()]
+    })
+    .await;
     moderator.shutdown().await;
     rig.stop().await;
 }
