@@ -23,7 +23,7 @@ const MOD: &str = "moddy";
 const MOD_PW: &str = "mod-pw";
 
 struct Rig {
-    _nats: NatsServer,
+    nats: NatsServer,
     server: DevServer,
     bus: Bus,
     db: Option<DbServiceHandle>,
@@ -101,7 +101,7 @@ async fn rig(channels: &[&str]) -> Rig {
         assert!(server.wait_for_user(ch, BOT, WAIT).await, "bot joins {ch}");
     }
     Rig {
-        _nats: nats,
+        nats,
         server,
         bus,
         db: Some(db),
@@ -563,6 +563,61 @@ async fn moderators_edit_the_playlist_by_pm() {
         items == [after[1].clone()]
     })
     .await;
+    moderator.shutdown().await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_survives_nats_going_away() {
+    let mut rig = rig(&["windy"]).await;
+    let (moderator, mut mod_events) = join(
+        &rig.server,
+        "windy",
+        Login::Registered {
+            name: MOD.into(),
+            password: MOD_PW.into(),
+        },
+    )
+    .await;
+    moderator.pm(BOT, "stats").unwrap();
+    pm_containing(&mut mod_events, "=== Channel Statistics ===").await;
+
+    // NATS goes away: the bot stays in the channel, and the shell still answers.
+    rig.nats.stop();
+    moderator.pm(BOT, "stats").unwrap();
+    let down = pm_containing(&mut mod_events, "unavailable").await;
+    assert!(down.contains("Stats unavailable"), "{down}");
+    moderator.pm(BOT, "users").unwrap();
+    let users = pm_containing(&mut mod_events, "Users in channel").await;
+    assert!(users.contains(MOD), "{users}");
+    assert!(rig.server.users("windy").iter().any(|u| u.name == BOT));
+
+    // NATS is back: the bot, the service and this test's client reconnect by themselves,
+    // and chat is stored again.
+    rig.nats.start_again();
+    moderator.chat("the wind dropped").unwrap();
+    let bus = rig.bus.clone();
+    eventually("chat stored after NATS returned", || async {
+        let reply = bus
+            .request(
+                subjects::RECENT_CHAT_GET,
+                encode(&json!({"channel": "windy"})),
+                Duration::from_millis(500),
+            )
+            .await
+            .ok()?;
+        let rows: Vec<ChatRow> = decode_list(&reply.payload).ok()?;
+        if rows.iter().any(|c| c.message == "the wind dropped") {
+            return Some(());
+        }
+        // Plain mode is at-most-once: a line sent while the bot's connection was still
+        // re-establishing may be lost, so keep talking until one arrives.
+        moderator.chat("the wind dropped").ok();
+        None
+    })
+    .await;
+    moderator.pm(BOT, "stats").unwrap();
+    pm_containing(&mut mod_events, "Top Chatters").await;
     moderator.shutdown().await;
     rig.stop().await;
 }
