@@ -67,6 +67,8 @@ pub(crate) struct ChannelBot {
     publisher: Publisher,
     state: ChannelState,
     live: Live,
+    /// The latest `voteskip {count, need}`, for shell commands waiting on their vote.
+    voteskip: tokio::sync::watch::Sender<Option<(u64, u64)>>,
     chat_log: Option<LogFile>,
     media_log: Option<LogFile>,
 }
@@ -101,6 +103,7 @@ impl ChannelBot {
                 started_at: now(),
                 ..Live::default()
             },
+            voteskip: tokio::sync::watch::channel(None).0,
             chat_log,
             media_log,
         }
@@ -172,6 +175,11 @@ impl ChannelBot {
         };
         self.state.apply(&event);
         update_live(&mut self.live, &event, ts);
+        // Every tally is passed on, even when it passes the vote and the media changes
+        // right after (that clears `live.voteskip`): the voter still gets its count.
+        if let CytubeEvent::Server(ServerEvent::Voteskip { count, need }) = &event {
+            self.voteskip.send_replace(Some((*count, *need)));
+        }
         if let Some(body) = normalize(&event) {
             self.publisher.event(body, ts).await;
         }
@@ -254,6 +262,7 @@ impl ChannelBot {
                     db_timeout: self.cfg.intervals.shell_db_timeout,
                     state: self.state.clone(),
                     live: self.live.clone(),
+                    voteskip: self.voteskip.subscribe(),
                     handle: self.handle.clone(),
                     publisher: self.publisher.clone(),
                 };

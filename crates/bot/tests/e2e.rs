@@ -556,6 +556,19 @@ async fn moderators_edit_the_playlist_by_pm() {
     })
     .await;
     assert_eq!(after, vec![before[1].clone(), before[0].clone()]);
+    // A counted vote is answered with the server's own tally.
+    moderator.pm(BOT, "voteskip").unwrap();
+    let vote = pm_containing(&mut mod_events, "Voteskip:").await;
+    let tally = vote
+        .split("Voteskip: ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_default();
+    let (count, need) = tally
+        .split_once('/')
+        .unwrap_or_else(|| panic!("no tally in {vote}"));
+    assert_eq!(count, "1", "{vote}");
+    assert!(need.parse::<u32>().unwrap() >= 1, "{vote}");
     moderator.pm(BOT, "remove 1").unwrap();
     let removed = pm_containing(&mut mod_events, "Removed 1.").await;
     assert!(removed.contains(&after[0]), "{removed}");

@@ -70,7 +70,7 @@ pub async fn run(ctx: &ShellContext, line: &CommandLine) -> Outcome {
         "next" => send(ctx, Command::PlayNext, "Skipped to the next item"),
         "pause" => pause(ctx),
         "kick" => kick(ctx, args),
-        "voteskip" => voteskip(ctx),
+        "voteskip" => voteskip(ctx).await,
         other => Err(Failure {
             reply: vec![
                 format!("Unknown command: {other}"),
@@ -474,12 +474,19 @@ fn kick(ctx: &ShellContext, args: &str) -> Outcome {
     })
 }
 
-fn voteskip(ctx: &ShellContext) -> Outcome {
+async fn voteskip(ctx: &ShellContext) -> Outcome {
+    let mut updates = ctx.voteskip.clone();
+    updates.borrow_and_update();
     ctx.handle
         .voteskip()
         .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(match ctx.live.voteskip {
-        Some((count, need)) => format!("Voteskip: {}/{need}", count + 1),
-        None => "Voteskip: vote sent".to_string(),
+    // The server answers a counted vote with the new `voteskip {count, need}` (to ranks that
+    // may see it); without that permission, or for a repeated vote, nothing comes.
+    let counted = tokio::time::timeout(ctx.db_timeout, updates.changed()).await;
+    let latest = *updates.borrow();
+    ok(match (counted, latest) {
+        (Ok(Ok(())), Some((count, need))) => format!("Voteskip: {count}/{need}"),
+        (_, Some((count, need))) => format!("Voteskip: vote sent ({count}/{need} so far)"),
+        (_, None) => "Voteskip: vote sent".to_string(),
     })
 }

@@ -42,6 +42,8 @@ pub struct ShellContext {
     pub db_timeout: Duration,
     pub state: ChannelState,
     pub live: Live,
+    /// Updates of the channel's voteskip count (the `voteskip` command waits for its own).
+    pub voteskip: tokio::sync::watch::Receiver<Option<(u64, u64)>>,
     pub handle: CytubeHandle,
     pub publisher: Publisher,
 }
