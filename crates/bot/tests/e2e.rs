@@ -556,6 +556,32 @@ async fn moderators_edit_the_playlist_by_pm() {
     })
     .await;
     assert_eq!(after, vec![before[1].clone(), before[0].clone()]);
+    // `pause` needs the bot to be leader; once it is, everyone sees the playback pause.
+    moderator.assign_leader(BOT).unwrap();
+    let mut saw_pause = false;
+    for _ in 0..100 {
+        moderator.pm(BOT, "pause").unwrap();
+        let reply = tokio::time::timeout(WAIT, async {
+            while let Some(e) = mod_events.recv().await {
+                match e {
+                    CytubeEvent::Server(ServerEvent::MediaUpdate { paused: true, .. }) => {
+                        saw_pause = true
+                    }
+                    CytubeEvent::Server(ServerEvent::Pm(pm)) if !pm.from_self => return pm.text,
+                    _ => {}
+                }
+            }
+            panic!("event stream ended")
+        })
+        .await
+        .expect("a reply to pause");
+        if reply == "Paused" {
+            break;
+        }
+        assert_eq!(reply, "I need to be leader to pause");
+    }
+    assert!(saw_pause, "the channel never saw the pause");
+
     // A counted vote is answered with the server's own tally.
     moderator.pm(BOT, "voteskip").unwrap();
     let vote = pm_containing(&mut mod_events, "Voteskip:").await;

@@ -22,10 +22,10 @@
 //! `tests/common`), and `js/client.js` drives it with the official `socket.io-client`.
 //!
 //! As under CyTube, an event sent before the namespace CONNECT ack closes the connection
-//! (socketioxide does this itself). Not implemented (yet): polls, mutes and bans,
-//! `setOptions`/`setPermissions` from clients, chat filters, emotes, `mediaUpdate` ticks and
-//! timed playback advance, per-IP connection limits, the `usercount` debounce (it is sent at
-//! once). See `README.md` for the deliberate differences.
+//! (socketioxide does this itself). A leader's `mediaUpdate` is relayed to the channel. Not
+//! implemented (yet): polls, mutes and bans, `setOptions`/`setPermissions` from clients,
+//! chat filters, emotes, timed `mediaUpdate` ticks and playback advance, per-IP connection
+//! limits, the `usercount` debounce (it is sent at once). See `README.md` for the deliberate differences.
 
 pub mod chat;
 pub mod config;

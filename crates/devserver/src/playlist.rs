@@ -547,6 +547,30 @@ pub fn check_voteskip(w: &mut World, out: &mut Outbox, channel: &str) {
     }
 }
 
+/// `mediaUpdate {id, currentTime, paused?}` from the leader: relayed to the channel as
+/// `mediaUpdate {currentTime, paused}` (how a leader pauses or seeks for everyone). From
+/// anyone else, or with a bad payload, it is ignored, as in CyTube.
+pub fn media_update(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {
+    let Some(channel) = member_channel(w, id) else {
+        return;
+    };
+    let is_leader = w.channels[&channel].leader.as_deref().is_some()
+        && w.channels[&channel].leader.as_deref() == w.name(id);
+    let Some(time) = data.get("currentTime").and_then(Value::as_f64) else {
+        return;
+    };
+    if !is_leader || w.channels[&channel].playlist.current.is_none() || !time.is_finite() {
+        return;
+    }
+    let paused = data.get("paused").and_then(Value::as_bool).unwrap_or(false);
+    w.broadcast(
+        out,
+        &channel,
+        "mediaUpdate",
+        json!({ "currentTime": time, "paused": paused }),
+    );
+}
+
 /// `assignLeader {name}` (`""` removes the leader). Without `leaderctl` the sender is kicked.
 pub fn assign_leader(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {
     let Some(channel) = member_channel(w, id) else {

@@ -116,6 +116,7 @@ impl Shared {
             "playNext" => playlist::play_next_event(w, out, id),
             "voteskip" => playlist::voteskip(w, out, id),
             "assignLeader" => playlist::assign_leader(w, out, id, &data),
+            "mediaUpdate" => playlist::media_update(w, out, id, &data),
             "togglePlaylistLock" => playlist::toggle_lock(w, out, id),
             "requestPlaylist" => playlist::request_playlist(w, out, id),
             "playerReady" => playlist::player_ready(w, out, id),
