@@ -21,6 +21,7 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
+use socketioxide::handler::ConnectHandler;
 use socketioxide::extract::{Event, SocketRef, TryData};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -172,14 +173,35 @@ impl DevServer {
             cooldowns: AtomicU64::new(0),
             kicks: AtomicU64::new(0),
         });
+        // Event handlers are registered in a connect *middleware*, which socketioxide runs
+        // before it sends the CONNECT ack. Its connect handler runs after the ack, on another
+        // task: an event the client sends right after the ack could arrive before handlers
+        // registered there and be dropped (a rare `joinChannel` lost under load). CyTube
+        // likewise finishes its middlewares before acknowledging.
+        let register = {
+            let shared = shared.clone();
+            move |s: SocketRef| -> Ready<Result<(), std::convert::Infallible>> {
+                register_socket(&shared, s);
+                ready(Ok(()))
+            }
+        };
         let on_connect = {
             let shared = shared.clone();
             move |s: SocketRef| -> Ready<()> {
-                register_socket(&shared, s);
+                // What CyTube sends an anonymous connection first, after the ack.
+                let id = shared
+                    .lock()
+                    .sockets
+                    .iter()
+                    .find(|(_, r)| r.id == s.id)
+                    .map(|(id, _)| *id);
+                if let Some(id) = id {
+                    shared.run(|_, out| out.emit(id, "rank", json!(-1)));
+                }
                 ready(())
             }
         };
-        io.ns("/", on_connect);
+        io.ns("/", on_connect.with(register));
 
         let app = Router::new()
             .route("/socketconfig/{file}", get(socketconfig::handler))
@@ -403,13 +425,12 @@ fn client_ip(s: &SocketRef) -> String {
 fn register_socket(shared: &Arc<Shared>, s: SocketRef) {
     let ip = client_ip(&s);
     let id = {
-        // Insert the socket before running the handler so its `rank -1` can be emitted.
+        // Insert the socket before the ack so the connect handler can emit its `rank -1`.
         let mut inner = shared.lock();
         let id = inner.world.add_conn(ip);
         inner.sockets.insert(id, s.clone());
         id
     };
-    shared.run(|_, out| out.emit(id, "rank", json!(-1)));
     debug!(conn = id, "Socket connected.");
 
     let events = shared.clone();
