@@ -138,6 +138,19 @@ async fn join(server: &DevServer, channel: &str, login: Login) -> (CytubeHandle,
     (handle, events)
 }
 
+/// Connects the moderator account and waits until it has joined.
+async fn join_moderator(server: &DevServer, channel: &str) -> (CytubeHandle, EventStream) {
+    join(
+        server,
+        channel,
+        Login::Registered {
+            name: MOD.into(),
+            password: MOD_PW.into(),
+        },
+    )
+    .await
+}
+
 /// The next PM addressed to this client (not its own echo), joined into one text.
 async fn next_pm(events: &mut EventStream) -> String {
     tokio::time::timeout(WAIT, async {
@@ -291,15 +304,7 @@ async fn a_visit_is_recorded_and_moderators_get_real_figures() {
     assert_eq!(mine, vec!["hello <there> & welcome", "second line"]);
 
     // A moderator asks for the statistics and for the guest's figures.
-    let (moderator, mut mod_events) = join(
-        &rig.server,
-        "lobby",
-        Login::Registered {
-            name: MOD.into(),
-            password: MOD_PW.into(),
-        },
-    )
-    .await;
+    let (moderator, mut mod_events) = join_moderator(&rig.server, "lobby").await;
     // A non-moderator's command is neither answered nor executed.
     guest.pm(BOT, "stats").unwrap();
     moderator.pm(BOT, "!stats").unwrap();
@@ -470,15 +475,7 @@ async fn two_channels_in_one_process_do_not_mix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_survives_the_database_service_going_away() {
     let mut rig = rig(&["sturdy"]).await;
-    let (moderator, mut mod_events) = join(
-        &rig.server,
-        "sturdy",
-        Login::Registered {
-            name: MOD.into(),
-            password: MOD_PW.into(),
-        },
-    )
-    .await;
+    let (moderator, mut mod_events) = join_moderator(&rig.server, "sturdy").await;
     moderator.pm(BOT, "stats").unwrap();
     pm_containing(&mut mod_events, "=== Channel Statistics ===").await;
 
@@ -517,15 +514,7 @@ async fn the_bot_survives_the_database_service_going_away() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderators_edit_the_playlist_by_pm() {
     let rig = rig(&["tunes"]).await;
-    let (moderator, mut mod_events) = join(
-        &rig.server,
-        "tunes",
-        Login::Registered {
-            name: MOD.into(),
-            password: MOD_PW.into(),
-        },
-    )
-    .await;
+    let (moderator, mut mod_events) = join_moderator(&rig.server, "tunes").await;
     moderator.pm(BOT, "add yt:first11111 perm").unwrap();
     let added = pm_containing(&mut mod_events, "Added").await;
     assert!(
@@ -609,15 +598,7 @@ async fn moderators_edit_the_playlist_by_pm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_survives_nats_going_away() {
     let mut rig = rig(&["windy"]).await;
-    let (moderator, mut mod_events) = join(
-        &rig.server,
-        "windy",
-        Login::Registered {
-            name: MOD.into(),
-            password: MOD_PW.into(),
-        },
-    )
-    .await;
+    let (moderator, mut mod_events) = join_moderator(&rig.server, "windy").await;
     moderator.pm(BOT, "stats").unwrap();
     pm_containing(&mut mod_events, "=== Channel Statistics ===").await;
 
