@@ -148,18 +148,11 @@ async fn burst(
     let mut end_to_end = rows.as_ref().ok().copied();
     let mut effects_error = None;
     if let (Some(expect), Ok(_)) = (&mixed, &rows) {
-        end_to_end = None;
-        loop {
-            match dbbench::check_mixed(db, channel, expect) {
-                Ok(()) => {
-                    end_to_end = Some(start.elapsed());
-                    break;
-                }
-                Err(e) if start.elapsed() > timeout => {
-                    effects_error = Some(e);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+        match ingest::wait_effects(db, channel, expect, start, timeout).await {
+            Ok(t) => end_to_end = Some(t),
+            Err(e) => {
+                end_to_end = None;
+                effects_error = Some(e);
             }
         }
     }

@@ -163,18 +163,9 @@ pub async fn mixed_burst(
     let mut effects_error = None;
     let mut end_to_end = None;
     if burst.is_ok() {
-        loop {
-            match dbbench::check_mixed(db, channel, &expect) {
-                Ok(()) => {
-                    end_to_end = Some(start.elapsed());
-                    break;
-                }
-                Err(e) if start.elapsed() > timeout => {
-                    effects_error = Some(e);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-            }
+        match wait_effects(db, channel, &expect, start, timeout).await {
+            Ok(t) => end_to_end = Some(t),
+            Err(e) => effects_error = Some(e),
         }
     } else if let Err(e) = dbbench::check_mixed(db, channel, &expect) {
         effects_error = Some(e);
@@ -192,6 +183,24 @@ pub async fn mixed_burst(
         service_cpu_s: cpu1 - cpu0,
         publish_retries: 0,
     })
+}
+
+/// Re-checks every effect of a mixed burst until it passes (→ the time since `start`) or
+/// `timeout` has passed since `start` (→ the last mismatch).
+pub(crate) async fn wait_effects(
+    db: &Path,
+    channel: &str,
+    expect: &dbbench::MixedExpectation,
+    start: Instant,
+    timeout: Duration,
+) -> Result<Duration, String> {
+    loop {
+        match dbbench::check_mixed(db, channel, expect) {
+            Ok(()) => return Ok(start.elapsed()),
+            Err(e) if start.elapsed() > timeout => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
 }
 
 /// (lost, duplicated) from the expected row count, the rows found and the distinct rows
