@@ -42,7 +42,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 struct Inner {
     world: World,
     sockets: HashMap<ConnId, SocketRef>,
+    /// Events from sockets that socketioxide has not marked connected yet. It sends the
+    /// CONNECT ack *before* it marks the socket connected, and emitting to a socket in that
+    /// window fails: a `joinChannel` sent right after the ack would get no join burst. Such
+    /// events wait here and the connect handler replays them, in order.
+    early: HashMap<ConnId, Vec<(String, Value)>>,
 }
+
+/// Events waiting for their socket to be marked connected (see [`Inner::early`]).
+type Early = HashMap<ConnId, Vec<(String, Value)>>;
 
 /// State shared by the socket handlers and the [`DevServer`] handle.
 struct Shared {
@@ -63,11 +71,17 @@ impl Shared {
     /// Runs `f` on the world, sends what it queued, then performs disconnects outside the
     /// lock (socketioxide calls our disconnect handler synchronously, which locks again).
     fn run<R>(&self, f: impl FnOnce(&mut World, &mut Outbox) -> R) -> R {
+        self.run_with_early(|w, _, out| f(w, out))
+    }
+
+    /// [`run`](Self::run), with the early-event queues too.
+    fn run_with_early<R>(&self, f: impl FnOnce(&mut World, &mut Early, &mut Outbox) -> R) -> R {
         let mut out = Outbox::default();
         let mut to_disconnect = Vec::new();
         let result = {
             let mut inner = self.lock();
-            let r = f(&mut inner.world, &mut out);
+            let Inner { world, early, .. } = &mut *inner;
+            let r = f(world, early, &mut out);
             for op in out.ops.drain(..) {
                 match op {
                     Out::Emit { to, event, arg } => {
@@ -104,25 +118,44 @@ impl Shared {
     }
 
     fn dispatch(&self, id: ConnId, event: &str, data: Value) {
-        self.run(|w, out| match event {
-            "joinChannel" => session::join_channel(w, out, id, &data),
-            "channelPassword" => session::channel_password(w, out, id, &data),
-            "login" => session::login(w, out, id, &data),
-            "chatMsg" => chat::chat_msg(w, out, id, &data),
-            "pm" => chat::pm(w, out, id, &data),
-            "queue" => playlist::queue(w, out, id, &data),
-            "delete" => playlist::delete(w, out, id, &data),
-            "moveMedia" => playlist::move_media(w, out, id, &data),
-            "jumpTo" => playlist::jump_to(w, out, id, &data),
-            "playNext" => playlist::play_next_event(w, out, id),
-            "voteskip" => playlist::voteskip(w, out, id),
-            "assignLeader" => playlist::assign_leader(w, out, id, &data),
-            "mediaUpdate" => playlist::media_update(w, out, id, &data),
-            "togglePlaylistLock" => playlist::toggle_lock(w, out, id),
-            "requestPlaylist" => playlist::request_playlist(w, out, id),
-            "playerReady" => playlist::player_ready(w, out, id),
-            _ => debug!(conn = id, event, "Ignored event."),
+        self.run_with_early(|w, early, out| match early.get_mut(&id) {
+            Some(waiting) => waiting.push((event.to_owned(), data)),
+            None => handle(w, out, id, event, &data),
         });
+    }
+
+    /// The socket is marked connected: greet it as CyTube does, then replay what it sent
+    /// meanwhile — under one lock, so nothing it sends later can overtake those events.
+    fn connected(&self, id: ConnId) {
+        self.run_with_early(|w, early, out| {
+            out.emit(id, "rank", json!(-1));
+            for (event, data) in early.remove(&id).unwrap_or_default() {
+                handle(w, out, id, &event, &data);
+            }
+        });
+    }
+}
+
+/// Routes one client event to its handler.
+fn handle(w: &mut World, out: &mut Outbox, id: ConnId, event: &str, data: &Value) {
+    match event {
+        "joinChannel" => session::join_channel(w, out, id, data),
+        "channelPassword" => session::channel_password(w, out, id, data),
+        "login" => session::login(w, out, id, data),
+        "chatMsg" => chat::chat_msg(w, out, id, data),
+        "pm" => chat::pm(w, out, id, data),
+        "queue" => playlist::queue(w, out, id, data),
+        "delete" => playlist::delete(w, out, id, data),
+        "moveMedia" => playlist::move_media(w, out, id, data),
+        "jumpTo" => playlist::jump_to(w, out, id, data),
+        "playNext" => playlist::play_next_event(w, out, id),
+        "voteskip" => playlist::voteskip(w, out, id),
+        "assignLeader" => playlist::assign_leader(w, out, id, data),
+        "mediaUpdate" => playlist::media_update(w, out, id, data),
+        "togglePlaylistLock" => playlist::toggle_lock(w, out, id),
+        "requestPlaylist" => playlist::request_playlist(w, out, id),
+        "playerReady" => playlist::player_ready(w, out, id),
+        _ => debug!(conn = id, event, "Ignored event."),
     }
 }
 
@@ -168,6 +201,7 @@ impl DevServer {
             inner: Mutex::new(Inner {
                 world: World::new(Arc::new(cfg)),
                 sockets: HashMap::new(),
+                early: HashMap::new(),
             }),
             version: watch::Sender::new(0),
             cooldowns: AtomicU64::new(0),
@@ -188,7 +222,6 @@ impl DevServer {
         let on_connect = {
             let shared = shared.clone();
             move |s: SocketRef| -> Ready<()> {
-                // What CyTube sends an anonymous connection first, after the ack.
                 let id = shared
                     .lock()
                     .sockets
@@ -196,7 +229,7 @@ impl DevServer {
                     .find(|(_, r)| r.id == s.id)
                     .map(|(id, _)| *id);
                 if let Some(id) = id {
-                    shared.run(|_, out| out.emit(id, "rank", json!(-1)));
+                    shared.connected(id);
                 }
                 ready(())
             }
@@ -429,6 +462,7 @@ fn register_socket(shared: &Arc<Shared>, s: SocketRef) {
         let mut inner = shared.lock();
         let id = inner.world.add_conn(ip);
         inner.sockets.insert(id, s.clone());
+        inner.early.insert(id, Vec::new());
         id
     };
     debug!(conn = id, "Socket connected.");
@@ -445,7 +479,11 @@ fn register_socket(shared: &Arc<Shared>, s: SocketRef) {
     let gone = shared.clone();
     s.on_disconnect(move |_s: SocketRef| -> Ready<()> {
         gone.run(|w, out| session::on_disconnect(w, out, id));
-        gone.lock().sockets.remove(&id);
+        {
+            let mut inner = gone.lock();
+            inner.sockets.remove(&id);
+            inner.early.remove(&id);
+        }
         debug!(conn = id, "Socket disconnected.");
         ready(())
     });
