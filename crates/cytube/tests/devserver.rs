@@ -21,6 +21,14 @@ fn guest(s: &DevServer, name: &str) -> rosey_cytube::ClientConfig {
     config(&s.base_url(), CHAN, Login::Guest(name.into()))
 }
 
+fn registered(s: &DevServer, name: &str, password: &str) -> rosey_cytube::ClientConfig {
+    let login = Login::Registered {
+        name: name.into(),
+        password: password.into(),
+    };
+    config(&s.base_url(), CHAN, login)
+}
+
 fn is_chat(ev: &CytubeEvent, text: &str) -> bool {
     matches!(ev, CytubeEvent::Server(ServerEvent::ChatMsg(m)) if m.text == text)
 }
@@ -140,11 +148,7 @@ async fn registered_user_gets_rank_and_sees_rank_changes() {
             .with_channel_rank("RoseyBot", 3.0),
     )
     .await;
-    let login = Login::Registered {
-        name: "roseybot".into(),
-        password: "hunter2".into(),
-    };
-    let (bot, mut events) = connect(config(&s.base_url(), CHAN, login));
+    let (bot, mut events) = connect(registered(&s, "roseybot", "hunter2"));
     let mut state = ChannelState::new();
     let (name, seen) = ready(&mut events).await;
     seen.iter().for_each(|ev| state.apply(ev));
@@ -204,11 +208,7 @@ async fn registered_user_gets_rank_and_sees_rank_changes() {
 #[tokio::test]
 async fn wrong_password_stops_the_client() {
     let s = server(DevServerConfig::default().with_account("RoseyBot", "hunter2", 1.0)).await;
-    let login = Login::Registered {
-        name: "RoseyBot".into(),
-        password: "nope".into(),
-    };
-    let (_bot, mut events) = connect(config(&s.base_url(), CHAN, login));
+    let (_bot, mut events) = connect(registered(&s, "RoseyBot", "nope"));
     let ev = expect(&mut events, "Stopped", |ev| {
         matches!(ev, CytubeEvent::Stopped { .. })
     })
@@ -233,11 +233,7 @@ async fn playlist_changes_are_decoded_and_mirrored() {
             .with_channel_rank("dj", 2.0),
     )
     .await;
-    let login = Login::Registered {
-        name: "dj".into(),
-        password: "pw".into(),
-    };
-    let (bot, mut events) = connect(config(&s.base_url(), CHAN, login));
+    let (bot, mut events) = connect(registered(&s, "dj", "pw"));
     let mut state = ChannelState::new();
     ready(&mut events)
         .await
@@ -485,13 +481,10 @@ async fn a_kick_leads_to_a_rejoin() {
 #[tokio::test]
 async fn duplicate_login_is_not_fought() {
     let s = server(DevServerConfig::default().with_account("twin", "pw", 1.0)).await;
-    let login = Login::Registered {
-        name: "twin".into(),
-        password: "pw".into(),
-    };
-    let (first, mut first_events) = connect(config(&s.base_url(), CHAN, login.clone()));
+    let twin = registered(&s, "twin", "pw");
+    let (first, mut first_events) = connect(twin.clone());
     ready(&mut first_events).await;
-    let (second, mut second_events) = connect(config(&s.base_url(), CHAN, login));
+    let (second, mut second_events) = connect(twin);
     ready(&mut second_events).await;
     expect(
         &mut first_events,
@@ -516,15 +509,11 @@ async fn duplicate_login_is_not_fought() {
 #[tokio::test]
 async fn duplicate_login_can_back_off_to_the_cap_instead() {
     let s = server(DevServerConfig::default().with_account("twin", "pw", 1.0)).await;
-    let login = Login::Registered {
-        name: "twin".into(),
-        password: "pw".into(),
-    };
-    let mut cfg = config(&s.base_url(), CHAN, login.clone());
+    let mut cfg = registered(&s, "twin", "pw");
     cfg.on_duplicate_login = DuplicateLoginPolicy::BackOffToCap;
     let (_first, mut first_events) = connect(cfg.clone());
     ready(&mut first_events).await;
-    let (_second, mut second_events) = connect(config(&s.base_url(), CHAN, login));
+    let (_second, mut second_events) = connect(registered(&s, "twin", "pw"));
     ready(&mut second_events).await;
     expect(
         &mut first_events,
@@ -613,11 +602,7 @@ async fn kick_and_clear_helpers_send_chat_commands() {
             .with_channel_rank("boss", 3.0),
     )
     .await;
-    let login = Login::Registered {
-        name: "boss".into(),
-        password: "pw".into(),
-    };
-    let (boss, mut boss_events) = connect(config(&s.base_url(), CHAN, login));
+    let (boss, mut boss_events) = connect(registered(&s, "boss", "pw"));
     ready(&mut boss_events).await;
     expect(
         &mut boss_events,
