@@ -11,15 +11,19 @@
 //! - [`pump`]: the outbound message pump.
 //! - [`shell`]: the PM command shell (SPEC §5).
 //! - [`logs`]: chat and media log files.
+//! - [`metrics`]: per-channel instruments and the scrape-time [`metrics::BotSource`].
+//! - [`breaker`]: the circuit breaker on database queries (shell, pump).
 //!
 //! Start it with [`Bot::start`]; several channels run side by side, each with its own
 //! connection, state and throttle, and never mix their data (every payload carries its
 //! `channel`).
 
+pub mod breaker;
 mod channel;
 pub mod config;
 pub mod durable;
 pub mod logs;
+pub mod metrics;
 pub mod normalize;
 pub mod publisher;
 pub mod pump;
@@ -41,6 +45,7 @@ pub struct Bot {
     publishers: Vec<Publisher>,
     outbox_stop: CancellationToken,
     outbox_task: Option<tokio::task::JoinHandle<()>>,
+    source: metrics::BotSource,
 }
 
 impl Bot {
@@ -72,14 +77,20 @@ impl Bot {
             }
             _ => None,
         };
+        let mut views = Vec::new();
         for spec in cfg.channels.iter().cloned() {
-            let mut publisher = Publisher::new(bus.clone(), &spec.channel, ids.clone());
+            let mut publisher = Publisher::new(bus.clone(), &spec.channel, ids.clone())
+                .with_breaker(cfg.breaker.clone());
             if let Some(o) = &outbox {
                 publisher = publisher.with_outbox(o.clone());
             }
             publishers.push(publisher.clone());
             tracing::info!(channel = %spec.channel, platform = %spec.name, domain = %spec.client.domain, "Starting channel bot.");
             let (handle, events) = rosey_cytube::connect(spec.client.clone());
+            views.push(metrics::ChannelView {
+                handle: handle.clone(),
+                publisher: publisher.clone(),
+            });
             tasks.spawn(pump::run(
                 handle.clone(),
                 publisher.clone(),
@@ -95,7 +106,16 @@ impl Bot {
             publishers,
             outbox_stop,
             outbox_task,
+            source: metrics::BotSource {
+                channels: Arc::new(views),
+                outbox,
+            },
         }
+    }
+
+    /// The bot's metrics and readiness (register with a [`rosey_metrics::Metrics`]).
+    pub fn metrics_source(&self) -> metrics::BotSource {
+        self.source.clone()
     }
 
     /// Events published and failed so far, over all channels.

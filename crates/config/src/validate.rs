@@ -53,6 +53,7 @@ const TOP_KEYS: &[&str] = &[
     "logging",
     "llm",
     "legacy",
+    "metrics",
 ];
 const NATS_KEYS: &[&str] = &[
     "url",
@@ -98,6 +99,7 @@ const PLATFORM_KEYS: &[&str] = &[
     "retry_delay",
 ];
 const SHELL_KEYS: &[&str] = &["enabled", "min_rank"];
+const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
 const LOGGING_KEYS: &[&str] = &["level", "format", "chat_log_file", "media_log_file"];
 
 const NATS_SCHEMES: &[&str] = &["nats", "tls", "ws", "wss"];
@@ -140,6 +142,7 @@ pub fn validate(value: &Value) -> Vec<Problem> {
     v.platforms(top);
     v.shell(top);
     v.logging(top);
+    v.metrics(top);
     for key in ["llm", "legacy"] {
         match top.get(key) {
             None | Some(Value::Null) | Some(Value::Object(_)) => {}
@@ -625,6 +628,27 @@ impl Validator {
             self.boolean(shell, "shell", "enabled");
             self.number(shell, "shell", "min_rank", &RANK);
         }
+    }
+
+    fn metrics(&mut self, top: &Map<String, Value>) {
+        let Some(m) = self.section(top, "", "metrics", METRICS_KEYS) else {
+            return;
+        };
+        if let Some(listen) = self.string(m, "metrics", "listen", false)
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            self.report(
+                "metrics.listen",
+                format!("expected an address like 127.0.0.1:9464, got \"{listen}\""),
+            );
+        }
+        self.one_of(
+            m,
+            "metrics",
+            "ready_when",
+            &["all_channels", "any_channel"],
+            false,
+        );
     }
 
     fn logging(&mut self, top: &Map<String, Value>) {

@@ -13,6 +13,8 @@
 //! - [`query`] (private): the request handlers, on the NATS micro-service API or plain
 //!   subscriptions on the embedded bus.
 //! - [`counters`]: counters per rejection kind, logged once per kind.
+//! - [`metrics`]: the Prometheus instruments and their scrape-time source
+//!   ([`DbServiceHandle::metrics_source`], [`DbServiceHandle::readiness`]).
 //! - [`bench`]: the measuring code of the benchmark (reused by `rosey bench`).
 //! - [`error`]: the error type, [`DbServiceError`].
 //!
@@ -32,6 +34,7 @@ pub mod decode;
 pub mod durable;
 pub mod error;
 mod ingest;
+pub mod metrics;
 mod query;
 pub mod writer;
 
@@ -70,6 +73,7 @@ pub struct DbServiceHandle {
     writer_thread: std::thread::JoinHandle<()>,
     counters: Arc<Counters>,
     adopted: Option<rosey_store::AdoptReport>,
+    metrics: Arc<metrics::DbSource>,
     /// Dropped with the handle: stops the checkpoint thread.
     _checkpoint_stop: Option<std::sync::mpsc::Sender<()>>,
 }
@@ -165,7 +169,15 @@ impl DbService {
             durable = cfg.durable.as_ref().map(|d| d.stream.name.as_str()).unwrap_or("off"),
             "Database service ready."
         );
+        let metrics = Arc::new(metrics::DbSource {
+            counters: counters.clone(),
+            writer: writer_tx.downgrade(),
+            queue_capacity: cfg.queue_capacity.max(1),
+            db_path: cfg.db_path.clone(),
+            durable: cfg.durable.is_some(),
+        });
         Ok(DbServiceHandle {
+            metrics,
             bus,
             stop,
             ingest_task,
@@ -202,6 +214,7 @@ const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_milli
 fn spawn_checkpointer(
     path: std::path::PathBuf,
     options: &StoreOptions,
+    counters: Arc<Counters>,
 ) -> Result<std::sync::mpsc::Sender<()>, DbServiceError> {
     let checkpointer = rosey_store::Checkpointer::open(&path, options)?;
     let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -213,8 +226,15 @@ fn spawn_checkpointer(
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                 rx.recv_timeout(CHECKPOINT_INTERVAL)
             {
+                let started = std::time::Instant::now();
                 match checkpointer.passive() {
-                    Ok(_) => failing = false,
+                    Ok(_) => {
+                        failing = false;
+                        counters
+                            .metrics
+                            .checkpoint_seconds
+                            .observe_duration(started.elapsed());
+                    }
                     Err(e) if !failing => {
                         failing = true;
                         tracing::warn!(error = %e, "WAL checkpoint failed; will retry.");
@@ -275,7 +295,11 @@ async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceEr
     )
     .map_err(|e| DbServiceError::Join(format!("cannot start the writer thread: {e}")))?;
     let checkpoint_stop = match reader {
-        Some(_) => Some(spawn_checkpointer(cfg.db_path.clone(), &options)?),
+        Some(_) => Some(spawn_checkpointer(
+            cfg.db_path.clone(),
+            &options,
+            counters.clone(),
+        )?),
         None => None,
     };
     Ok(Opened {
@@ -329,6 +353,22 @@ impl DbServiceHandle {
     /// A snapshot of the counters.
     pub fn stats(&self) -> ServiceStats {
         self.counters.snapshot()
+    }
+
+    /// The service's metrics, for a [`rosey_metrics::Metrics`] registry.
+    pub fn metrics_source(&self) -> Arc<dyn rosey_metrics::Source> {
+        self.metrics.clone()
+    }
+
+    /// The readiness check: the store is open and its writer running.
+    pub fn readiness(&self) -> impl Fn() -> rosey_metrics::Check + Send + Sync + 'static {
+        let writer = self.writer_tx.downgrade();
+        move || match writer.upgrade() {
+            Some(tx) if !tx.is_closed() => {
+                rosey_metrics::Check::ready("store open, writer running")
+            }
+            _ => rosey_metrics::Check::not_ready("the database writer has stopped"),
+        }
     }
 
     /// Set when start-up adopted a Rosey v0.5 database.

@@ -144,7 +144,11 @@ fn status(ctx: &ShellContext) -> Vec<String> {
 /// Asks the database service; `None` when it does not answer (or answers an error).
 async fn query(ctx: &ShellContext, subject: &str, body: serde_json::Value) -> Option<bytes::Bytes> {
     let bus = ctx.publisher.bus();
-    match bus.request(subject, encode(&body), ctx.db_timeout).await {
+    let breaker = &ctx.publisher.metrics().breaker;
+    match breaker
+        .request(bus, subject, encode(&body), ctx.db_timeout)
+        .await
+    {
         Ok(m) => {
             if let Ok(e) = decode::<ErrorReply>(&m.payload)
                 && !e.success
@@ -161,6 +165,18 @@ async fn query(ctx: &ShellContext, subject: &str, body: serde_json::Value) -> Op
     }
 }
 
+/// What to say when the database did not answer: the breaker's "retrying in Ns" while it is
+/// open, else `otherwise`.
+fn unavailable(ctx: &ShellContext, otherwise: &str) -> String {
+    match ctx.publisher.metrics().breaker.open_for() {
+        Some(left) => format!(
+            "Database unavailable, retrying in {}s",
+            left.as_secs_f64().ceil().max(1.0) as u64
+        ),
+        None => otherwise.to_string(),
+    }
+}
+
 async fn stats(ctx: &ShellContext) -> Outcome {
     let body = json!({"channel": ctx.publisher.channel()});
     match query(ctx, subjects::QUERY_CHANNEL_STATS, body).await {
@@ -168,7 +184,7 @@ async fn stats(ctx: &ShellContext) -> Outcome {
             Ok(r) => Ok(stats_text::channel_stats(&r)),
             Err(e) => Err(fail(format!("Stats unavailable (bad reply: {e})"))),
         },
-        None => Err(fail(stats_text::STATS_UNAVAILABLE)),
+        None => Err(fail(unavailable(ctx, stats_text::STATS_UNAVAILABLE))),
     }
 }
 
@@ -229,7 +245,7 @@ async fn user(ctx: &ShellContext, args: &str) -> Outcome {
             Ok(r) => lines.extend(stats_text::user_stats(&r)),
             Err(e) => lines.push(format!("Database statistics unavailable (bad reply: {e})")),
         },
-        None => lines.push(stats_text::USER_STATS_UNAVAILABLE.to_string()),
+        None => lines.push(unavailable(ctx, stats_text::USER_STATS_UNAVAILABLE)),
     }
     Ok(lines)
 }

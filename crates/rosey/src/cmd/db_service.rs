@@ -43,6 +43,9 @@ pub struct DbServiceArgs {
     /// seconds>`, or an RFC 3339 time (`2025-01-31T12:00:00Z`). See below.
     #[arg(long, value_name = "WHEN")]
     pub replay_from: Option<ReplayFrom>,
+    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 const REPLAY_HELP: &str = "\
@@ -101,6 +104,11 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
         d.ack_wait = Duration::from_secs_f64(secs);
     }
 
+    let metrics = if args.replay_from.is_none() {
+        common::MetricsListener::start(args.metrics_listen, &config, "db-service").await?
+    } else {
+        None
+    };
     let options = nats_options(&args, &config)?;
     tracing::debug!(servers = %options.servers_for_log(), "Connecting to NATS.");
     let bus = Bus::connect(options).await.context("NATS is unreachable")?;
@@ -126,9 +134,15 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
     // Listen before the service answers anything: a SIGTERM right after it looks ready must
     // still be a clean stop, not the default action.
     let signal = shutdown_signal();
+    if let Some(m) = &metrics {
+        m.watch_bus(&bus);
+    }
     let service = DbService::start(bus, cfg)
         .await
         .context("cannot start the database service")?;
+    if let Some(m) = &metrics {
+        m.watch_db(&service);
+    }
 
     signal.await;
     tracing::info!("Signal received; flushing and closing sessions.");
@@ -136,6 +150,9 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
         .shutdown()
         .await
         .context("database service shutdown")?;
+    if let Some(m) = metrics {
+        m.shutdown().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

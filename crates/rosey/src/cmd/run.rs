@@ -7,7 +7,9 @@ use anyhow::Context;
 use rosey_bot::{Bot, BotConfig};
 use rosey_dbservice::DbService;
 
-use super::common::{connect_bus, db_service_config, load_config, shutdown_signal};
+use super::common::{
+    MetricsListener, connect_bus, db_service_config, load_config, shutdown_signal,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -19,6 +21,9 @@ pub struct RunArgs {
     /// Log level.
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -31,6 +36,9 @@ pub struct BotArgs {
     /// Log level.
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 pub use super::demo::{DemoArgs, demo};
@@ -61,7 +69,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let signal = shutdown_signal();
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
+    let metrics = MetricsListener::start(args.metrics_listen, &config, "run").await?;
     let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
+    if let Some(m) = &metrics {
+        m.watch_bus(&bus);
+    }
     let db = if config.database.run_as_service {
         let mut cfg = db_service_config(&config, None);
         if bus.nats_client().is_some() {
@@ -83,13 +95,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None
     };
-    serve(Bot::start(bus, bot_cfg), signal).await;
+    if let (Some(m), Some(db)) = (&metrics, &db) {
+        m.watch_db(db);
+    }
+    let bot = Bot::start(bus, bot_cfg);
+    if let Some(m) = &metrics {
+        m.watch_bot(&bot, config.metrics.ready_when);
+    }
+    serve(bot, signal).await;
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
         tracing::info!(
             sessions_closed = report.sessions_closed,
             "Database service stopped."
         );
+    }
+    if let Some(m) = metrics {
+        m.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -98,12 +120,23 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
     let signal = shutdown_signal();
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
+    let metrics = MetricsListener::start(args.metrics_listen, &config, "bot").await?;
     let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot").await?;
     if bus.nats_client().is_none() {
         anyhow::bail!(
             "`rosey bot` needs a NATS server (set nats.url or --nats-url); for one process use `rosey run`"
         );
     }
-    serve(Bot::start(bus, bot_cfg), signal).await;
+    if let Some(m) = &metrics {
+        m.watch_bus(&bus);
+    }
+    let bot = Bot::start(bus, bot_cfg);
+    if let Some(m) = &metrics {
+        m.watch_bot(&bot, config.metrics.ready_when);
+    }
+    serve(bot, signal).await;
+    if let Some(m) = metrics {
+        m.shutdown().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
