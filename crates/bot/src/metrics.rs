@@ -352,19 +352,20 @@ impl Source for BotSource {
             "Database queries refused at once while the breaker was open.",
             each(|m, _, _| m.breaker.rejected.load(Relaxed) as i64).map(|(l, v)| (l, v as u64)),
         )?;
-        if let Some(outbox) = &self.outbox {
-            out.gauge_value(
-                "rosey_bot_durable_outbox_depth",
-                "Durable mode: events waiting to be stored in the JetStream stream.",
-                outbox.depth() as i64,
-            )?;
-            out.counter_value(
-                "rosey_bot_durable_outbox_overflow",
-                "Durable mode: events refused because the outbox was full.",
-                outbox.stats().overflow.load(Relaxed),
-            )?;
-        }
-        Ok(())
+        // Exported in plain mode too (at 0), so one dashboard fits both modes.
+        let outbox = self.outbox.as_ref();
+        out.gauge_value(
+            "rosey_bot_durable_outbox_depth",
+            "Durable mode: events waiting to be stored in the JetStream stream.",
+            outbox.map(|o| o.depth()).unwrap_or(0) as i64,
+        )?;
+        out.counter_value(
+            "rosey_bot_durable_outbox_overflow",
+            "Durable mode: events refused because the outbox was full.",
+            outbox
+                .map(|o| o.stats().overflow.load(Relaxed))
+                .unwrap_or(0),
+        )
     }
 }
 

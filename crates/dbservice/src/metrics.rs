@@ -35,6 +35,18 @@ pub const EVENT_KINDS: &[&str] = &[
     "media_played",
 ];
 
+/// Rejection reasons exported even before the first one happens.
+pub const REJECT_REASONS: &[&str] = &[
+    "too_large",
+    "malformed_json",
+    "bad_field",
+    "empty_message",
+    "empty_username",
+    "unknown_subject",
+    "bad_request",
+    "store_error",
+];
+
 /// Query endpoints, in the order of [`ENDPOINTS`].
 pub const ENDPOINT_NAMES: &[&str] = &[
     "outbound_get",
@@ -116,7 +128,11 @@ impl Source for DbSource {
             "Events whose effect was committed to the store, by kind.",
             m.applied.iter().map(|(k, v)| ([("kind", k)], v)),
         )?;
-        let rejected: Vec<(String, u64)> = stats.rejected.clone().into_iter().collect();
+        // Every known reason, at 0 until it happens (so dashboards and alerts see the series).
+        let mut rejected = stats.rejected.clone();
+        for r in REJECT_REASONS {
+            rejected.entry(r.to_string()).or_insert(0);
+        }
         out.counter(
             "rosey_db_events_rejected",
             "Rejected input by reason (malformed_json, bad_field, empty_message, store_error, ...).",
@@ -179,29 +195,32 @@ impl Source for DbSource {
             "Size of the database files (main, WAL, shared memory).",
             size as i64,
         )?;
-        if self.durable {
-            out.gauge_value(
-                "rosey_db_durable_pending",
-                "Durable mode: messages in the stream not yet delivered to this consumer.",
-                m.durable_pending.load(Relaxed) as i64,
-            )?;
-            let in_flight = stats.received.saturating_sub(stats.acked);
-            out.gauge_value(
-                "rosey_db_durable_ack_pending",
-                "Durable mode: messages received by this instance and not yet acknowledged.",
-                in_flight as i64,
-            )?;
-            out.counter_value(
-                "rosey_db_durable_redeliveries",
-                "Durable mode: messages delivered more than once.",
-                stats.redelivered,
-            )?;
-            out.counter_value(
-                "rosey_db_durable_acks",
-                "Durable mode: acknowledgements sent.",
-                stats.acked,
-            )?;
-        }
+        // Exported in plain mode too (at 0), so one dashboard fits both modes.
+        out.gauge_value(
+            "rosey_db_durable_pending",
+            "Durable mode: messages in the stream not yet delivered to this consumer.",
+            m.durable_pending.load(Relaxed) as i64,
+        )?;
+        let in_flight = if self.durable {
+            stats.received.saturating_sub(stats.acked)
+        } else {
+            0
+        };
+        out.gauge_value(
+            "rosey_db_durable_ack_pending",
+            "Durable mode: messages received by this instance and not yet acknowledged.",
+            in_flight as i64,
+        )?;
+        out.counter_value(
+            "rosey_db_durable_redeliveries",
+            "Durable mode: messages delivered more than once.",
+            stats.redelivered,
+        )?;
+        out.counter_value(
+            "rosey_db_durable_acks",
+            "Durable mode: acknowledgements sent.",
+            stats.acked,
+        )?;
         Ok(())
     }
 }

@@ -165,12 +165,14 @@ async fn query(ctx: &ShellContext, subject: &str, body: serde_json::Value) -> Op
     }
 }
 
-/// What to say when the database did not answer: the breaker's "retrying in Ns" while it is
-/// open, else `otherwise`.
+/// What to say when the database did not answer: while the breaker is open, the first words
+/// of `otherwise` and "database unavailable, retrying in Ns" (answered at once); else
+/// `otherwise`.
 fn unavailable(ctx: &ShellContext, otherwise: &str) -> String {
     match ctx.publisher.metrics().breaker.open_for() {
         Some(left) => format!(
-            "Database unavailable, retrying in {}s",
+            "{}: database unavailable, retrying in {}s",
+            otherwise.split(" (").next().unwrap_or(otherwise),
             left.as_secs_f64().ceil().max(1.0) as u64
         ),
         None => otherwise.to_string(),
