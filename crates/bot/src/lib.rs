@@ -13,6 +13,7 @@
 //! - [`logs`]: chat and media log files.
 //! - [`metrics`]: per-channel instruments and the scrape-time [`metrics::BotSource`].
 //! - [`breaker`]: the circuit breaker on database queries (shell, pump).
+//! - [`status`]: the bot on the NATS micro-service API (`rosey-bot`), for `rosey status`.
 //!
 //! Start it with [`Bot::start`]; several channels run side by side, each with its own
 //! connection, state and throttle, and never mix their data (every payload carries its
@@ -28,6 +29,7 @@ pub mod normalize;
 pub mod publisher;
 pub mod pump;
 pub mod shell;
+pub mod status;
 
 use std::sync::Arc;
 

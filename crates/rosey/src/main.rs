@@ -32,6 +32,8 @@ enum Command {
     Config(cmd::config::ConfigCommand),
     /// Ask the database service for channel or user statistics.
     Stats(cmd::stats::StatsArgs),
+    /// Every Rosey process on the bus: database services and bots, their channels and health.
+    Status(cmd::status::StatusArgs),
     /// Queue an outbound chat message (the bot sends it, with retries).
     Say(cmd::stats::SayArgs),
     /// A local CyTube-compatible server for offline development, demos and tests.
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
             Command::Config(c) => cmd::config::run(c).await,
             Command::Stats(a) => cmd::stats::stats(a).await,
             Command::Say(a) => cmd::stats::say(a).await,
+            Command::Status(a) => cmd::status::status(a).await,
             Command::Devserver(a) => cmd::devserver::run(a).await,
             Command::Demo(a) => cmd::run::demo(a).await,
             Command::Bench(a) => cmd::bench::run(a).await,

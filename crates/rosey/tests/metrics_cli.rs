@@ -310,6 +310,44 @@ async fn run_exports_exact_counts_and_every_dashboard_metric() {
         "dashboard names unexported metrics: {missing:?}"
     );
 
+    // `rosey status` finds both parts of the process on the bus.
+    let out = rosey()
+        .args(["status", "--json", "--nats-url", &nats.url()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let procs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let by_name = |n: &str| procs.iter().find(|p| p["name"] == n).cloned();
+    let db = by_name("rosey-db").unwrap_or_else(|| panic!("no rosey-db in {procs:?}"));
+    assert_eq!(
+        db["data"]["applied"].as_u64().map(|n| n >= 30),
+        Some(true),
+        "{db}"
+    );
+    assert!(db["uptime_seconds"].is_u64(), "{db}");
+    let bot = by_name("rosey-bot").unwrap_or_else(|| panic!("no rosey-bot in {procs:?}"));
+    let ch = &bot["data"]["channels"][0];
+    assert_eq!(ch["channel"], "e2e", "{bot}");
+    assert_eq!(ch["state"], "running", "{bot}");
+    assert_eq!(ch["joined"], true, "{bot}");
+    let table = rosey()
+        .args(["status", "--nats-url", &nats.url()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("rosey-bot") && table.contains("rosey-db"),
+        "{table}"
+    );
+    assert!(
+        table.contains("channel e2e") && table.contains("running"),
+        "{table}"
+    );
+
     chatter.shutdown().await;
     assert!(run.stop().success(), "rosey run exits 0 on SIGTERM");
 }

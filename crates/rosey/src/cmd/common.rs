@@ -182,3 +182,21 @@ pub fn build_info(process: &str) -> rosey_metrics::BuildInfo {
         process: process.to_string(),
     }
 }
+
+/// Registers the bot on the NATS micro-service API (`rosey status` finds it); `None` on the
+/// embedded bus or when registration fails (logged: the bot runs on without it).
+pub async fn serve_bot_status(
+    bus: &Bus,
+    bot: &rosey_bot::Bot,
+) -> Option<async_nats::service::Service> {
+    let client = bus.nats_client()?;
+    let info = build_info("bot");
+    match rosey_bot::status::serve(client, bot.metrics_source(), &info.version, &info.commit).await
+    {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot register the bot's status service; `rosey status` will not list it.");
+            None
+        }
+    }
+}

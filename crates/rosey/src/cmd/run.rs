@@ -8,7 +8,7 @@ use rosey_bot::{Bot, BotConfig};
 use rosey_dbservice::DbService;
 
 use super::common::{
-    MetricsListener, connect_bus, db_service_config, load_config, shutdown_signal,
+    MetricsListener, connect_bus, db_service_config, load_config, serve_bot_status, shutdown_signal,
 };
 
 #[derive(clap::Args, Debug)]
@@ -98,11 +98,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let (Some(m), Some(db)) = (&metrics, &db) {
         m.watch_db(db);
     }
-    let bot = Bot::start(bus, bot_cfg);
+    let bot = Bot::start(bus.clone(), bot_cfg);
     if let Some(m) = &metrics {
         m.watch_bot(&bot, config.metrics.ready_when);
     }
+    let status = serve_bot_status(&bus, &bot).await;
     serve(bot, signal).await;
+    if let Some(s) = status {
+        let _ = s.stop().await;
+    }
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
         tracing::info!(
@@ -130,11 +134,15 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
     if let Some(m) = &metrics {
         m.watch_bus(&bus);
     }
-    let bot = Bot::start(bus, bot_cfg);
+    let bot = Bot::start(bus.clone(), bot_cfg);
     if let Some(m) = &metrics {
         m.watch_bot(&bot, config.metrics.ready_when);
     }
+    let status = serve_bot_status(&bus, &bot).await;
     serve(bot, signal).await;
+    if let Some(s) = status {
+        let _ = s.stop().await;
+    }
     if let Some(m) = metrics {
         m.shutdown().await;
     }

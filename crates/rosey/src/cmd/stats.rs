@@ -47,7 +47,7 @@ pub struct SayArgs {
 
 /// Connects with a bounded number of attempts: a one-shot command should fail with a clear
 /// reason, not wait forever for a server that is not there.
-async fn connect(url: Option<String>) -> anyhow::Result<Bus> {
+pub async fn connect(url: Option<String>) -> anyhow::Result<Bus> {
     let url = url
         .or_else(|| std::env::var("ROSEY_NATS_URL").ok())
         .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
