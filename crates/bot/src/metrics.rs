@@ -111,10 +111,10 @@ impl ChannelMetrics {
         self.events.inc(event_kind(event));
         match event {
             CytubeEvent::Joined { .. } => self.state.store(RUNNING, Relaxed),
-            CytubeEvent::Disconnected { .. } | CytubeEvent::Kicked { .. } => {
-                if self.state.load(Relaxed) != STOPPED {
-                    self.state.store(RECONNECTING, Relaxed);
-                }
+            CytubeEvent::Disconnected { .. } | CytubeEvent::Kicked { .. }
+                if self.state.load(Relaxed) != STOPPED =>
+            {
+                self.state.store(RECONNECTING, Relaxed);
             }
             CytubeEvent::Reconnecting { .. } => {
                 self.reconnects.fetch_add(1, Relaxed);

@@ -12,7 +12,7 @@
 //! - [`nats`]: the NATS connection's state and reconnects, from the client's statistics.
 //! - [`health`]: [`Health`], the named readiness checks behind `/readyz`.
 //! - [`server`]: the HTTP listener (axum): `GET /metrics`, `/healthz`, `/readyz`.
-//! - [`error`]: [`MetricsError`].
+//! - [`error`]: the error type, [`MetricsError`].
 //!
 //! ```text
 //!  hot path ──atomic add──▶ counters/histograms owned by dbservice, bot
