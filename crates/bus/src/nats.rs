@@ -410,24 +410,24 @@ fn tls_failure(e: &async_nats::ConnectError) -> bool {
     false
 }
 
-/// A one-line cause for a refusal, in an operator's words (async-nats' own text is terse).
+/// A one-line cause for a refusal, in an operator's words (async-nats' own text repeats
+/// itself); for TLS, the innermost cause (e.g. `invalid peer certificate: UnknownIssuer`).
 fn refusal_reason(e: &async_nats::ConnectError) -> String {
     use async_nats::ConnectErrorKind as K;
-    let what = match e.kind() {
-        _ if tls_failure(e) => {
-            "TLS failed (untrusted or mismatched certificate, or TLS required on one side only)"
+    if tls_failure(e) || e.kind() == K::Tls {
+        let mut innermost = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(err) = source {
+            innermost = err.to_string();
+            source = err.source();
         }
-        K::AuthorizationViolation => {
-            "authorization violation (wrong user/password, token, nkey or creds, or an expired creds file)"
-        }
-        K::Authentication => "authentication failed (the nkey or creds file could not sign)",
-        _ => "TLS failed (untrusted or mismatched certificate, or TLS required on one side only)",
-    };
-    let detail = e.to_string();
-    if detail.is_empty() {
-        what.to_string()
-    } else {
-        format!("{what}: {detail}")
+        return format!(
+            "TLS failed (untrusted or mismatched certificate, or TLS required on one side only): {innermost}"
+        );
+    }
+    match e.kind() {
+        K::AuthorizationViolation => "authorization violation (wrong user/password, token, nkey or creds, or an expired creds file)".into(),
+        _ => "authentication failed (the nkey or creds file could not sign the server's nonce)".into(),
     }
 }
 
