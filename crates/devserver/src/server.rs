@@ -31,8 +31,9 @@ use crate::config::DevServerConfig;
 use crate::error::DevServerError;
 use crate::flood::FloodParams;
 use crate::moderation::Ban;
+use crate::playlist::Item;
 use crate::poll::ActivePoll;
-use crate::state::{ChatRecord, ConnId, Out, Outbox, PmRecord, UserInfo, World};
+use crate::state::{Channel, ChatRecord, ConnId, Out, Outbox, PmRecord, UserInfo, World};
 use crate::{chat, moderation, playlist, poll, session, socketconfig};
 
 /// Outgoing packets a socket may have queued. socketioxide's default (128) is too small for
@@ -343,25 +344,31 @@ impl DevServer {
             .user_infos(&channel.to_ascii_lowercase())
     }
 
-    /// The name bans of `channel`, oldest first.
-    pub fn bans(&self, channel: &str) -> Vec<Ban> {
-        self.shared
-            .lock()
+    /// Reads `channel` (any case) under the lock; `None` when it does not exist.
+    fn read_channel<R>(&self, channel: &str, f: impl FnOnce(&Channel) -> R) -> Option<R> {
+        let inner = self.shared.lock();
+        inner
             .world
             .channels
             .get(&channel.to_ascii_lowercase())
-            .map(|c| c.moderation.bans.clone())
+            .map(f)
+    }
+
+    /// The playlist of `channel`, in order.
+    pub fn playlist(&self, channel: &str) -> Vec<Item> {
+        self.read_channel(channel, |c| c.playlist.items.clone())
+            .unwrap_or_default()
+    }
+
+    /// The name bans of `channel`, oldest first.
+    pub fn bans(&self, channel: &str) -> Vec<Ban> {
+        self.read_channel(channel, |c| c.moderation.bans.clone())
             .unwrap_or_default()
     }
 
     /// The open poll of `channel`, if any.
     pub fn poll(&self, channel: &str) -> Option<ActivePoll> {
-        self.shared
-            .lock()
-            .world
-            .channels
-            .get(&channel.to_ascii_lowercase())
-            .and_then(|c| c.poll.clone())
+        self.read_channel(channel, |c| c.poll.clone()).flatten()
     }
 
     /// Kicks `name` from `channel` (`kick {reason}`, then a namespace disconnect).
