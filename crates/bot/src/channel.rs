@@ -27,6 +27,7 @@ use crate::{
     normalize::{event_time, normalize},
     publisher::{Publisher, now},
     shell::{self, Live, ServerEvents, ShellContext},
+    states::{ChannelStates, RunState},
 };
 
 /// Live facts the channel state does not hold (for `status`, `current`, `voteskip`).
@@ -71,6 +72,7 @@ pub(crate) struct ChannelBot {
     events: ServerEvents,
     chat_log: Option<LogFile>,
     media_log: Option<LogFile>,
+    states: ChannelStates,
 }
 
 impl ChannelBot {
@@ -80,6 +82,7 @@ impl ChannelBot {
         bus: Bus,
         handle: CytubeHandle,
         publisher: Publisher,
+        states: ChannelStates,
     ) -> Self {
         let open = |path: &Option<std::path::PathBuf>| {
             path.as_deref().and_then(|p| match LogFile::open(p) {
@@ -106,10 +109,12 @@ impl ChannelBot {
             events: ServerEvents::default(),
             chat_log,
             media_log,
+            states,
         }
     }
 
-    /// Runs until `stop` is cancelled or the client stops for good.
+    /// Runs until `stop` is cancelled or the client stops for good (then it cancels `stop`,
+    /// which ends this channel's other tasks).
     pub(crate) async fn run(mut self, mut events: EventStream, stop: CancellationToken) {
         let channel = self.spec.channel.clone();
         let mut commands = self.subscribe_commands().await;
@@ -124,24 +129,59 @@ impl ChannelBot {
                 event = events.recv() => match event {
                     Some(event) => {
                         let stopped = matches!(event, CytubeEvent::Stopped { .. });
+                        self.track_state(&event, stop.is_cancelled());
                         self.on_event(event).await;
                         if stopped {
                             break;
                         }
                     }
-                    None => break,
+                    None => {
+                        self.track_state(&CytubeEvent::Stopped { reason: "the CyTube client ended".into() }, false);
+                        break;
+                    }
                 },
                 Some(msg) = next_command(&mut commands) => self.on_command(msg).await,
                 _ = user_count.tick() => self.publish_user_count().await,
                 _ = status.tick() => self.publish_status().await,
             }
         }
+        if !self.states.get(&channel).is_some_and(|s| s.is_stopped()) {
+            self.states.set(
+                &channel,
+                RunState::Stopped {
+                    reason: "shutdown".into(),
+                },
+            );
+        }
+        stop.cancel();
         tracing::info!(%channel, "Channel bot stopping.");
         // A last status so the dashboard shows the bot as disconnected.
         self.live.connected_since = None;
         self.state.joined = false;
         self.publish_status().await;
         self.handle.shutdown().await;
+    }
+
+    /// Follows the client's lifecycle into the shared run state; a stop for good that was not
+    /// asked for is logged at ERROR (the bot is no longer in that channel).
+    fn track_state(&self, event: &CytubeEvent, shutting_down: bool) {
+        let channel = &self.spec.channel;
+        let state = match event {
+            CytubeEvent::Joined { .. } => RunState::Joined,
+            CytubeEvent::Disconnected { .. } | CytubeEvent::Reconnecting { .. } => {
+                RunState::Reconnecting
+            }
+            CytubeEvent::Stopped { reason } => {
+                if !shutting_down {
+                    tracing::error!(%channel, %reason, "Channel stopped for good; the bot is no longer in it.");
+                }
+                RunState::Stopped {
+                    reason: reason.clone(),
+                }
+            }
+            _ => return,
+        };
+        self.states.set(channel, state);
     }
 
     async fn subscribe_commands(&self) -> Option<Subscription> {
@@ -261,6 +301,7 @@ impl ChannelBot {
                     events: self.events.clone(),
                     handle: self.handle.clone(),
                     publisher: self.publisher.clone(),
+                    states: self.states.clone(),
                 };
                 tokio::spawn(shell::handle_pm(ctx, m.username, m.text));
             }

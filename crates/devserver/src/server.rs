@@ -310,20 +310,21 @@ impl DevServer {
         info!(addr = %self.addr, "Devserver stopped.");
     }
 
-    /// Every chat line `channel` accepted and broadcast, oldest first.
+    /// The chat lines `channel` accepted and broadcast, oldest first (the last
+    /// `log_capacity`).
     pub fn chat_log(&self, channel: &str) -> Vec<ChatRecord> {
         let inner = self.shared.lock();
         inner
             .world
             .channels
             .get(&channel.to_ascii_lowercase())
-            .map(|c| c.chat_log.clone())
+            .map(|c| c.chat_log.iter().cloned().collect())
             .unwrap_or_default()
     }
 
-    /// Every PM delivered, oldest first.
+    /// The PMs delivered, oldest first (the last `log_capacity`).
     pub fn pm_log(&self) -> Vec<PmRecord> {
-        self.shared.lock().world.pm_log.clone()
+        self.shared.lock().world.pm_log.iter().cloned().collect()
     }
 
     /// How many `cooldown` events were emitted.
@@ -430,14 +431,15 @@ impl DevServer {
         self.wait_until(timeout, |w| {
             w.channels
                 .get(&channel)
-                .is_some_and(|c| c.chat_log.len() >= n)
+                .is_some_and(|c| c.chat_log.total() >= n as u64)
         })
         .await
     }
 
     /// Waits until at least `n` PMs were delivered; `false` on timeout.
     pub async fn wait_for_pm_count(&self, n: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |w| w.pm_log.len() >= n).await
+        self.wait_until(timeout, |w| w.pm_log.total() >= n as u64)
+            .await
     }
 
     /// Awaits state changes (no polling) until `cond` holds or `timeout` passes.

@@ -248,6 +248,57 @@ impl Default for ChannelOpts {
     }
 }
 
+/// The last `capacity` records of a log, and how many were ever pushed (so a waiter can
+/// count arrivals past the capacity).
+#[derive(Debug, Clone)]
+pub struct LogRing<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+    total: u64,
+}
+
+impl<T> LogRing<T> {
+    /// An empty ring keeping at most `capacity` records.
+    pub fn new(capacity: usize) -> Self {
+        LogRing {
+            items: VecDeque::new(),
+            capacity,
+            total: 0,
+        }
+    }
+
+    /// Appends a record, forgetting the oldest beyond the capacity.
+    pub fn push(&mut self, item: T) {
+        self.total += 1;
+        if self.capacity == 0 {
+            return;
+        }
+        if self.items.len() == self.capacity {
+            self.items.pop_front();
+        }
+        self.items.push_back(item);
+    }
+
+    /// Records ever pushed, including forgotten ones.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The retained records, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
+    }
+
+    /// How many records are retained.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 /// One channel (kept for the server's lifetime, like a registered channel, so history and
 /// the playlist survive everyone leaving).
 #[derive(Debug)]
@@ -258,8 +309,8 @@ pub struct Channel {
     pub members: Vec<ConnId>,
     /// The last `history_len` chatMsg payloads, replayed on join.
     pub history: VecDeque<Value>,
-    /// Every accepted chat line.
-    pub chat_log: Vec<ChatRecord>,
+    /// The last accepted chat lines (`log_capacity` of them).
+    pub chat_log: LogRing<ChatRecord>,
     /// Options.
     pub opts: ChannelOpts,
     /// Channel password.
@@ -293,7 +344,7 @@ impl Channel {
             name: name.to_owned(),
             members: Vec::new(),
             history: VecDeque::new(),
-            chat_log: Vec::new(),
+            chat_log: LogRing::new(cfg.log_capacity),
             opts,
             password: cfg
                 .channel_passwords
@@ -379,8 +430,8 @@ pub struct World {
     pub conns: HashMap<ConnId, Conn>,
     /// Channels by lowercase name.
     pub channels: HashMap<String, Channel>,
-    /// Every delivered PM.
-    pub pm_log: Vec<PmRecord>,
+    /// The last delivered PMs (`log_capacity` of them).
+    pub pm_log: LogRing<PmRecord>,
     /// Last successful guest login per IP.
     pub last_guest_login: HashMap<String, Instant>,
     next_id: ConnId,
@@ -390,10 +441,10 @@ impl World {
     /// An empty world.
     pub fn new(cfg: Arc<DevServerConfig>) -> Self {
         World {
+            pm_log: LogRing::new(cfg.log_capacity),
             cfg,
             conns: HashMap::new(),
             channels: HashMap::new(),
-            pm_log: Vec::new(),
             last_guest_login: HashMap::new(),
             next_id: 1,
         }
@@ -567,4 +618,22 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+#[cfg(test)]
+mod ring_tests {
+    use super::LogRing;
+
+    #[test]
+    fn keeps_the_last_n_and_counts_all() {
+        let mut r = LogRing::new(3);
+        for i in 0..10 {
+            r.push(i);
+        }
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![7, 8, 9]);
+        assert_eq!(r.total(), 10);
+        let mut none = LogRing::new(0);
+        none.push(1);
+        assert!(none.is_empty());
+        assert_eq!(none.total(), 1);
+    }
 }

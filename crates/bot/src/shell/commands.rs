@@ -127,7 +127,7 @@ fn info(ctx: &ShellContext) -> Vec<String> {
 fn status(ctx: &ShellContext) -> Vec<String> {
     let s = &ctx.state;
     let t = now();
-    vec![
+    let mut lines = vec![
         format!("Uptime: {}", duration((t - ctx.live.started_at) as i64)),
         format!("Connected: {}", yes_no(s.joined)),
         format!("Server: {}", ctx.live.server.as_deref().unwrap_or("-")),
@@ -144,7 +144,15 @@ fn status(ctx: &ShellContext) -> Vec<String> {
             "Playback: {}",
             if ctx.live.paused { "Paused" } else { "Playing" }
         ),
-    ]
+    ];
+    // A process with several channels says how each one is doing (a channel that stopped
+    // for good cannot answer for itself).
+    let all = ctx.states.snapshot();
+    if all.len() > 1 {
+        lines.push("Channels:".into());
+        lines.extend(all.iter().map(|(ch, st)| format!("  {ch}: {st}")));
+    }
+    lines
 }
 
 /// Asks the database service; `None` when it does not answer (or answers an error).

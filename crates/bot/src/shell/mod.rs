@@ -54,6 +54,8 @@ pub struct ShellContext {
     pub events: ServerEvents,
     pub handle: CytubeHandle,
     pub publisher: Publisher,
+    /// Every channel's run state in this process (for `status`).
+    pub states: crate::states::ChannelStates,
 }
 
 /// A parsed command line: lower-cased command word (without a leading `!`) and the rest.

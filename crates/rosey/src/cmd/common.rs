@@ -102,20 +102,28 @@ pub fn db_service_config(
     cfg
 }
 
-/// Loads the configuration and sets up logging from it (`--log-level` wins).
+/// Loads the configuration and sets up logging (`--log-level`, `RUST_LOG`,
+/// `ROSEY_LOG_LEVEL`, then the config's level).
 pub fn load_config(
     path: &std::path::Path,
     log_level: Option<&str>,
 ) -> anyhow::Result<rosey_config::Config> {
     let config = rosey_config::Config::load(path)
         .with_context(|| format!("cannot load configuration {}", path.display()))?;
-    let level = log_level
-        .map(str::to_string)
-        .unwrap_or_else(|| config.logging.level.to_string());
     crate::logging::init(
-        Some(&level),
-        "info",
+        log_level,
+        &config.logging.level.to_string(),
         config.logging.format == rosey_config::LogFormat::Json,
     );
+    report_unused(&config);
     Ok(config)
+}
+
+/// Says once, at start-up, which keys of the file Rosey keeps but does not use (a Rosey v0.5
+/// file's `plugins`, `shell.host`, `llm`, …), so nobody expects them to do something.
+pub fn report_unused(config: &rosey_config::Config) {
+    let unused = config.unused_keys();
+    if !unused.is_empty() {
+        tracing::info!(keys = %unused.join(", "), "Configuration keys kept but not used by Rosey.");
+    }
 }

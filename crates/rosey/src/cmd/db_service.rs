@@ -80,16 +80,12 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot load configuration {}", path.display()))?,
         None => Config::default(),
     };
-    let level = args.log_level.clone().or_else(|| {
-        args.config
-            .as_ref()
-            .map(|_| config.logging.level.to_string())
-    });
     crate::logging::init(
-        level.as_deref(),
-        "info",
+        args.log_level.as_deref(),
+        &config.logging.level.to_string(),
         config.logging.format == LogFormat::Json,
     );
+    super::common::report_unused(&config);
 
     let mut cfg = db_service_config(&config, args.db_path.clone());
     cfg.durable = durable_config(&config, args.jetstream || args.replay_from.is_some());

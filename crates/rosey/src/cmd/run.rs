@@ -48,13 +48,51 @@ fn bot_config(config: &rosey_config::Config) -> anyhow::Result<BotConfig> {
     Ok(cfg)
 }
 
-/// Runs the bot until a signal, or until every channel has stopped for good.
-async fn serve(mut bot: Bot, signal: impl std::future::Future<Output = ()>) {
-    tokio::select! {
-        _ = signal => tracing::info!("Signal received; stopping."),
-        _ = bot.wait() => tracing::warn!("Every channel has stopped; exiting."),
-    }
+/// Exit status when every channel has stopped for good (distinct from 1, a fatal error such
+/// as a bad configuration, and 2, a usage error), so a service manager can tell them apart.
+pub const EXIT_NO_CHANNEL_LEFT: u8 = 3;
+
+/// Runs the bot until a signal, or until every channel has stopped for good. Returns the
+/// reasons when no channel is left.
+async fn serve(
+    mut bot: Bot,
+    signal: impl std::future::Future<Output = ()>,
+) -> Option<Vec<(String, String)>> {
+    let stopped = tokio::select! {
+        _ = signal => {
+            tracing::info!("Signal received; stopping.");
+            None
+        }
+        reasons = bot.wait() => {
+            let list = reasons_text(&reasons);
+            tracing::error!(reasons = %list, "Every channel has stopped for good; exiting.");
+            Some(reasons)
+        }
+    };
     bot.shutdown().await;
+    stopped
+}
+
+fn reasons_text(reasons: &[(String, String)]) -> String {
+    reasons
+        .iter()
+        .map(|(ch, why)| format!("{ch}: {why}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The process's exit status after [`serve`].
+fn exit_status(stopped: Option<Vec<(String, String)>>) -> ExitCode {
+    match stopped {
+        None => ExitCode::SUCCESS,
+        Some(reasons) => {
+            eprintln!(
+                "rosey: every channel stopped for good ({})",
+                reasons_text(&reasons)
+            );
+            ExitCode::from(EXIT_NO_CHANNEL_LEFT)
+        }
+    }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -83,7 +121,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None
     };
-    serve(Bot::start(bus, bot_cfg), signal).await;
+    let stopped = serve(Bot::start(bus, bot_cfg), signal).await;
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
         tracing::info!(
@@ -91,7 +129,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "Database service stopped."
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_status(stopped))
 }
 
 pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
@@ -104,6 +142,6 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
             "`rosey bot` needs a NATS server (set nats.url or --nats-url); for one process use `rosey run`"
         );
     }
-    serve(Bot::start(bus, bot_cfg), signal).await;
-    Ok(ExitCode::SUCCESS)
+    let stopped = serve(Bot::start(bus, bot_cfg), signal).await;
+    Ok(exit_status(stopped))
 }
