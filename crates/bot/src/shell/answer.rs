@@ -20,7 +20,7 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use rosey_cytube::{CytubeEvent, SendError, ServerEvent};
+use rosey_cytube::{ChannelState, CytubeEvent, SendError, ServerEvent};
 use tokio::sync::broadcast;
 
 use super::ShellContext;
@@ -155,7 +155,8 @@ pub fn no_answer(ctx: &ShellContext, what: &str, node: Option<&str>) -> Failure 
         "No answer from the server within {}: {what}",
         seconds(ctx.timeout)
     );
-    if let Some((node, need)) = node.and_then(|n| missing_permission(ctx, n).map(|r| (n, r))) {
+    if let Some((node, need)) = node.and_then(|n| missing_permission(&ctx.state, n).map(|r| (n, r)))
+    {
         text.push_str(&format!(
             " (the server ignores this without the `{node}` permission: rank {need} needed, I have {})",
             ctx.state.own_rank
@@ -175,11 +176,11 @@ pub fn unanswered<'a, T>(
 
 /// The rank `node` needs when ours is below it, by CyTube's rule (for `playlist*` nodes on an
 /// unlocked playlist, `o<node>` is tried first).
-fn missing_permission(ctx: &ShellContext, node: &str) -> Option<f64> {
-    let perms = &ctx.state.permissions;
-    let rank = ctx.state.own_rank;
+fn missing_permission(state: &ChannelState, node: &str) -> Option<f64> {
+    let perms = &state.permissions;
+    let rank = state.own_rank;
     let need = *perms.get(node)?;
-    let unlocked = ctx.state.playlist_locked == Some(false);
+    let unlocked = state.playlist_locked == Some(false);
     if node.starts_with("playlist")
         && unlocked
         && perms.get(&format!("o{node}")).is_some_and(|o| rank >= *o)
@@ -187,4 +188,66 @@ fn missing_permission(ctx: &ShellContext, node: &str) -> Option<f64> {
         return None;
     }
     (rank < need).then_some(need)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(rank: f64, locked: Option<bool>) -> ChannelState {
+        let mut s = ChannelState::new();
+        s.own_rank = rank;
+        s.playlist_locked = locked;
+        for (node, need) in [
+            ("kick", 1.5),
+            ("playlistdelete", 2.0),
+            ("oplaylistdelete", 2.0),
+            ("playlistadd", 1.5),
+            ("oplaylistadd", -1.0),
+        ] {
+            s.permissions.insert(node.into(), need);
+        }
+        s
+    }
+
+    #[test]
+    fn permissions_explain_silence_by_cytubes_rule() {
+        assert_eq!(missing_permission(&state(1.0, None), "kick"), Some(1.5));
+        assert_eq!(missing_permission(&state(2.0, None), "kick"), None);
+        // An unlocked playlist lets anyone add (`oplaylistadd` -1); a locked one does not.
+        assert_eq!(
+            missing_permission(&state(0.0, Some(false)), "playlistadd"),
+            None
+        );
+        assert_eq!(
+            missing_permission(&state(0.0, Some(true)), "playlistadd"),
+            Some(1.5)
+        );
+        assert_eq!(
+            missing_permission(&state(1.0, Some(false)), "playlistdelete"),
+            Some(2.0)
+        );
+        // Unknown node (no permission table yet): nothing to explain.
+        assert_eq!(missing_permission(&state(0.0, None), "pollctl"), None);
+    }
+
+    #[test]
+    fn general_refusals_keep_the_servers_words() {
+        let muted = ServerEvent::NoFlood {
+            action: "chat".into(),
+            msg: "You have been muted on this channel.".into(),
+        };
+        assert_eq!(
+            general_refusal(&muted).as_deref(),
+            Some("You have been muted on this channel.")
+        );
+        let f = refused("This item is already on the playlist");
+        assert_eq!(f.error, "This item is already on the playlist");
+        assert_eq!(
+            f.reply,
+            vec!["Refused by the server: This item is already on the playlist"]
+        );
+        assert_eq!(general_refusal(&ServerEvent::Usercount(3)), None);
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
+    }
 }
