@@ -582,6 +582,10 @@ async fn moderators_edit_the_playlist_by_pm() {
         assert_eq!(reply, "I need to be leader to pause");
     }
     assert!(saw_pause, "the channel never saw the pause");
+    assert_eq!(
+        command(&moderator, &mut mod_events, "play").await,
+        "Playing"
+    );
 
     // A counted vote is answered with the server's own tally.
     moderator.pm(BOT, "voteskip").unwrap();
@@ -603,6 +607,9 @@ async fn moderators_edit_the_playlist_by_pm() {
         items == [after[1].clone()]
     })
     .await;
+    // Skipping with one item left plays it again from the start.
+    let skipped = command(&moderator, &mut mod_events, "skip").await;
+    assert_eq!(skipped, format!("Skipped to the next item: {}", after[1]));
     moderator.shutdown().await;
     rig.stop().await;
 }
@@ -905,6 +912,72 @@ async fn moderation_and_polls_report_the_servers_words() {
         "cmd=ban, args: boss, result: error, error: You do not have ban permissions on this channel",
     )
     .await;
+    moderator.shutdown().await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_commands_reply_after_the_server_acted() {
+    let rig = rig(&["chatty"]).await;
+    let (moderator, mut events) = join_moderator(&rig.server, "chatty").await;
+
+    assert_eq!(
+        command(&moderator, &mut events, "afk on").await,
+        "AFK status: On"
+    );
+    assert!(
+        rig.server
+            .users("chatty")
+            .iter()
+            .any(|u| u.name == BOT && u.afk)
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "afk on").await,
+        "AFK status: On (unchanged)"
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "afk").await,
+        "AFK status: Off"
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "say hello, channel").await,
+        "Sent: hello, channel"
+    );
+    assert!(
+        rig.server
+            .chat_log("chatty")
+            .iter()
+            .any(|c| c.username == BOT && c.msg == "hello, channel")
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "pm nobody hi").await,
+        "Refused by the server: PM failed: nobody isn't connected to this channel."
+    );
+    audited(
+        &rig.db_path,
+        "cmd=pm, args: nobody hi, result: error, error: PM failed: nobody isn't connected to this channel.",
+    )
+    .await;
+    assert_eq!(
+        command(&moderator, &mut events, "clear").await,
+        "Chat cleared"
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "skip").await,
+        "The playlist is empty"
+    );
+
+    // Without `chatclear` (rank 2) the server ignores `/clear`; the reply says why.
+    rig.server.set_rank("chatty", BOT, 1.0);
+    let clear = command(&moderator, &mut events, "clear").await;
+    assert!(
+        clear.starts_with("No answer from the server within 1s: the chat was not cleared"),
+        "{clear}"
+    );
+    assert!(
+        clear.contains("`chatclear` permission: rank 2 needed, I have 1"),
+        "{clear}"
+    );
     moderator.shutdown().await;
     rig.stop().await;
 }
