@@ -51,9 +51,8 @@ pub async fn connect_bus(
             }
             let options = nats_options(cfg, servers, name);
             let shown = options.servers_for_log();
-            let bus = Bus::connect(options)
-                .await
-                .with_context(|| format!("connecting to NATS at {shown}"))?;
+            // The bus error already names the servers and the cause, in one line.
+            let bus = Bus::connect(options).await?;
             tracing::info!(servers = %shown, "Bus: NATS.");
             Ok(bus)
         }
@@ -81,6 +80,22 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
+    }
+}
+
+/// Runs a start-up step (connecting to NATS, opening the store) unless a stop signal comes
+/// first: `None` means "stopped while starting", a clean exit. A signal must stop a process
+/// at every moment, also while it is still connecting.
+pub async fn before_signal<T>(
+    signal: &mut (impl std::future::Future<Output = ()> + Unpin),
+    step: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        _ = signal => {
+            tracing::info!("Signal received while starting; exiting.");
+            None
+        }
+        v = step => Some(v),
     }
 }
 

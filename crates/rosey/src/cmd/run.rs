@@ -7,7 +7,7 @@ use anyhow::Context;
 use rosey_bot::{Bot, BotConfig};
 use rosey_dbservice::DbService;
 
-use super::common::{connect_bus, db_service_config, load_config, shutdown_signal};
+use super::common::{before_signal, connect_bus, db_service_config, load_config, shutdown_signal};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -96,31 +96,40 @@ fn exit_status(stopped: Option<Vec<(String, String)>>) -> ExitCode {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let signal = shutdown_signal();
+    let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
-    let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
-    let db = if config.database.run_as_service {
-        let mut cfg = db_service_config(&config, None);
-        if bus.nats_client().is_some() {
-            cfg.durable = super::db_service::durable_config(&config, false);
-        } else if config.nats.jetstream {
-            tracing::warn!("nats.jetstream is set but the bus is embedded; durable mode is off.");
-        }
-        tracing::info!(path = %cfg.db_path.display(), "Starting the database service in this process.");
-        Some(
-            DbService::start(bus.clone(), cfg)
-                .await
-                .context("cannot start the database service")?,
-        )
-    } else {
-        if bus.nats_client().is_none() {
-            anyhow::bail!(
-                "database.run_as_service is false but the bus is embedded: nothing could store events"
-            );
-        }
-        None
+    let start = async {
+        let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
+        let db = if config.database.run_as_service {
+            let mut cfg = db_service_config(&config, None);
+            if bus.nats_client().is_some() {
+                cfg.durable = super::db_service::durable_config(&config, false);
+            } else if config.nats.jetstream {
+                tracing::warn!(
+                    "nats.jetstream is set but the bus is embedded; durable mode is off."
+                );
+            }
+            tracing::info!(path = %cfg.db_path.display(), "Starting the database service in this process.");
+            Some(
+                DbService::start(bus.clone(), cfg)
+                    .await
+                    .context("cannot start the database service")?,
+            )
+        } else {
+            if bus.nats_client().is_none() {
+                anyhow::bail!(
+                    "database.run_as_service is false but the bus is embedded: nothing could store events"
+                );
+            }
+            None
+        };
+        Ok((bus, db))
     };
+    let Some(started) = before_signal(&mut signal, start).await else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (bus, db) = started?;
     let stopped = serve(Bot::start(bus, bot_cfg), signal).await;
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
@@ -133,10 +142,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
-    let signal = shutdown_signal();
+    let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
-    let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot").await?;
+    let connect = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot");
+    let Some(bus) = before_signal(&mut signal, connect).await else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let bus = bus?;
     if bus.nats_client().is_none() {
         anyhow::bail!(
             "`rosey bot` needs a NATS server (set nats.url or --nats-url); for one process use `rosey run`"
