@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use rosey_config::ReadyWhen;
 use rosey_cytube::{CytubeEvent, CytubeHandle, ServerEvent};
@@ -16,14 +16,10 @@ use rosey_metrics::{Check, LabeledCounters, Out, Source};
 use crate::breaker::{Breaker, STATES as BREAKER_STATES};
 use crate::durable::Outbox;
 use crate::publisher::Publisher;
+use crate::states::ChannelStates;
 
-/// A channel's life: connecting at start, running while joined, reconnecting after a drop,
-/// stopped for good (duplicate login, refused password, shutdown).
-pub const CHANNEL_STATES: &[&str] = &["starting", "running", "reconnecting", "stopped"];
-pub const STARTING: u8 = 0;
-pub const RUNNING: u8 = 1;
-pub const RECONNECTING: u8 = 2;
-pub const STOPPED: u8 = 3;
+/// Channel run states as label values (the words of [`RunState::word`](crate::states::RunState::word)).
+pub const CHANNEL_STATES: &[&str] = &["connecting", "running", "reconnecting", "stopped"];
 
 /// Kinds of CyTube events counted in `rosey_bot_cytube_events_total`.
 pub const EVENT_KINDS: &[&str] = &[
@@ -77,7 +73,6 @@ pub const SHELL_COMMANDS: &[&str] = &[
 /// pump and the shell.
 #[derive(Debug)]
 pub struct ChannelMetrics {
-    pub state: AtomicU8,
     pub reconnects: AtomicU64,
     pub users_chat: AtomicI64,
     pub users_connected: AtomicI64,
@@ -93,7 +88,6 @@ pub struct ChannelMetrics {
 impl ChannelMetrics {
     pub fn new(channel: &str, breaker: crate::breaker::BreakerSettings) -> Self {
         ChannelMetrics {
-            state: AtomicU8::new(STARTING),
             reconnects: AtomicU64::new(0),
             users_chat: AtomicI64::new(0),
             users_connected: AtomicI64::new(0),
@@ -106,22 +100,11 @@ impl ChannelMetrics {
         }
     }
 
-    /// Counts an event and follows the channel's state.
+    /// Counts an event (and reconnects).
     pub fn on_event(&self, event: &CytubeEvent) {
         self.events.inc(event_kind(event));
-        match event {
-            CytubeEvent::Joined { .. } => self.state.store(RUNNING, Relaxed),
-            CytubeEvent::Disconnected { .. } | CytubeEvent::Kicked { .. }
-                if self.state.load(Relaxed) != STOPPED =>
-            {
-                self.state.store(RECONNECTING, Relaxed);
-            }
-            CytubeEvent::Reconnecting { .. } => {
-                self.reconnects.fetch_add(1, Relaxed);
-                self.state.store(RECONNECTING, Relaxed);
-            }
-            CytubeEvent::Stopped { .. } => self.state.store(STOPPED, Relaxed),
-            _ => {}
+        if let CytubeEvent::Reconnecting { .. } = event {
+            self.reconnects.fetch_add(1, Relaxed);
         }
     }
 
@@ -138,10 +121,6 @@ impl ChannelMetrics {
             self.shell_error.inc(i);
         }
     }
-
-    pub fn state_name(&self) -> &'static str {
-        CHANNEL_STATES[usize::from(self.state.load(Relaxed)).min(CHANNEL_STATES.len() - 1)]
-    }
 }
 
 /// One channel as the source sees it.
@@ -156,6 +135,7 @@ pub(crate) struct ChannelView {
 pub struct BotSource {
     pub(crate) channels: Arc<Vec<ChannelView>>,
     pub(crate) outbox: Option<Outbox>,
+    pub(crate) states: ChannelStates,
 }
 
 impl BotSource {
@@ -179,17 +159,12 @@ impl BotSource {
         }
     }
 
-    /// `(channel, state)` of every channel, for `rosey status`.
-    pub fn channel_states(&self) -> Vec<(String, &'static str)> {
-        self.channels
-            .iter()
-            .map(|c| {
-                (
-                    c.publisher.channel().to_string(),
-                    c.publisher.metrics().state_name(),
-                )
-            })
-            .collect()
+    /// A channel's run state word (`connecting`, `running`, `reconnecting`, `stopped`).
+    pub fn state_word(&self, channel: &str) -> &'static str {
+        self.states
+            .get(channel)
+            .map(|s| s.word())
+            .unwrap_or("stopped")
     }
 }
 
@@ -214,9 +189,9 @@ impl Source for BotSource {
         };
         out.gauge(
             "rosey_bot_channel_state",
-            "1 for the channel's current state (starting, running, reconnecting, stopped).",
-            chans.iter().flat_map(|(ch, m, _, _)| {
-                let now = m.state_name();
+            "1 for the channel's current state (connecting, running, reconnecting, stopped).",
+            chans.iter().flat_map(|(ch, _, _, _)| {
+                let now = self.state_word(ch);
                 CHANNEL_STATES
                     .iter()
                     .map(move |s| ([("channel", *ch), ("state", *s)], i64::from(now == *s)))

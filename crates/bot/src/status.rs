@@ -46,7 +46,7 @@ impl BotSource {
                     let m = c.publisher.metrics();
                     ChannelStatus {
                         channel: c.publisher.channel().to_string(),
-                        state: m.state_name(),
+                        state: self.state_word(c.publisher.channel()),
                         joined: c.handle.is_joined(),
                         users_chat: m.users_chat.load(Relaxed),
                         users_connected: m.users_connected.load(Relaxed),

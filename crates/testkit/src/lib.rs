@@ -24,6 +24,8 @@ pub struct NatsServer {
     binary: PathBuf,
     port: u16,
     store: tempfile::TempDir,
+    /// A configuration file (authorization, TLS, accounts), when the test gave one.
+    config: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -44,10 +46,36 @@ impl NatsServer {
             binary,
             port,
             store,
+            config: None,
             child: None,
         };
         server.spawn();
         server
+    }
+
+    /// Starts a server like [`NatsServer::start`] with `config` (nats-server configuration
+    /// text: `authorization {…}`, `tls {…}`, `accounts {…}`) written to a file in its
+    /// temporary directory. Address, port and JetStream directory still come from the flags.
+    pub fn start_with_config(config: &str) -> NatsServer {
+        let binary = find_binary().expect("nats-server is installed (see NatsServer::start)");
+        let store = tempfile::tempdir().expect("create a temporary JetStream directory");
+        let file = store.path().join("nats-server.conf");
+        std::fs::write(&file, config).expect("write the nats-server configuration");
+        let mut server = NatsServer {
+            binary,
+            port: free_port(),
+            config: Some(file),
+            store,
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// The server's temporary directory (its JetStream store and configuration file live
+    /// here; tests may put certificates and credentials beside them).
+    pub fn dir(&self) -> &std::path::Path {
+        self.store.path()
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -104,7 +132,11 @@ impl NatsServer {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(&self.binary)
+        let mut cmd = Command::new(&self.binary);
+        if let Some(config) = &self.config {
+            cmd.arg("-c").arg(config);
+        }
+        let mut child = cmd
             .args([
                 "-a",
                 "127.0.0.1",

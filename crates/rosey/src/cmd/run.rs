@@ -8,7 +8,8 @@ use rosey_bot::{Bot, BotConfig};
 use rosey_dbservice::DbService;
 
 use super::common::{
-    MetricsListener, connect_bus, db_service_config, load_config, serve_bot_status, shutdown_signal,
+    MetricsListener, before_signal, connect_bus, db_service_config, load_config, serve_bot_status,
+    shutdown_signal,
 };
 
 #[derive(clap::Args, Debug)]
@@ -56,57 +57,103 @@ fn bot_config(config: &rosey_config::Config) -> anyhow::Result<BotConfig> {
     Ok(cfg)
 }
 
-/// Runs the bot until a signal, or until every channel has stopped for good.
-async fn serve(mut bot: Bot, signal: impl std::future::Future<Output = ()>) {
-    tokio::select! {
-        _ = signal => tracing::info!("Signal received; stopping."),
-        _ = bot.wait() => tracing::warn!("Every channel has stopped; exiting."),
-    }
+/// Exit status when every channel has stopped for good (distinct from 1, a fatal error such
+/// as a bad configuration, and 2, a usage error), so a service manager can tell them apart.
+pub const EXIT_NO_CHANNEL_LEFT: u8 = 3;
+
+/// Runs the bot until a signal, or until every channel has stopped for good. Returns the
+/// reasons when no channel is left.
+async fn serve(
+    mut bot: Bot,
+    signal: impl std::future::Future<Output = ()>,
+) -> Option<Vec<(String, String)>> {
+    let stopped = tokio::select! {
+        _ = signal => {
+            tracing::info!("Signal received; stopping.");
+            None
+        }
+        reasons = bot.wait() => {
+            let list = reasons_text(&reasons);
+            tracing::error!(reasons = %list, "Every channel has stopped for good; exiting.");
+            Some(reasons)
+        }
+    };
     bot.shutdown().await;
+    stopped
+}
+
+fn reasons_text(reasons: &[(String, String)]) -> String {
+    reasons
+        .iter()
+        .map(|(ch, why)| format!("{ch}: {why}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The process's exit status after [`serve`].
+fn exit_status(stopped: Option<Vec<(String, String)>>) -> ExitCode {
+    match stopped {
+        None => ExitCode::SUCCESS,
+        Some(reasons) => {
+            eprintln!(
+                "rosey: every channel stopped for good ({})",
+                reasons_text(&reasons)
+            );
+            ExitCode::from(EXIT_NO_CHANNEL_LEFT)
+        }
+    }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let signal = shutdown_signal();
+    let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
     let metrics = MetricsListener::start(args.metrics_listen, &config, "run").await?;
-    let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
-    if let Some(m) = &metrics {
-        m.watch_bus(&bus);
-    }
-    let db = if config.database.run_as_service {
-        let mut cfg = db_service_config(&config, None);
-        if bus.nats_client().is_some() {
-            cfg.durable = super::db_service::durable_config(&config, false);
-        } else if config.nats.jetstream {
-            tracing::warn!("nats.jetstream is set but the bus is embedded; durable mode is off.");
+    let start = async {
+        let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
+        if let Some(m) = &metrics {
+            m.watch_bus(&bus);
         }
-        tracing::info!(path = %cfg.db_path.display(), "Starting the database service in this process.");
-        Some(
-            DbService::start(bus.clone(), cfg)
-                .await
-                .context("cannot start the database service")?,
-        )
-    } else {
-        if bus.nats_client().is_none() {
-            anyhow::bail!(
-                "database.run_as_service is false but the bus is embedded: nothing could store events"
-            );
-        }
-        None
+        let db = if config.database.run_as_service {
+            let mut cfg = db_service_config(&config, None);
+            if bus.nats_client().is_some() {
+                cfg.durable = super::db_service::durable_config(&config, false);
+            } else if config.nats.jetstream {
+                tracing::warn!(
+                    "nats.jetstream is set but the bus is embedded; durable mode is off."
+                );
+            }
+            tracing::info!(path = %cfg.db_path.display(), "Starting the database service in this process.");
+            Some(
+                DbService::start(bus.clone(), cfg)
+                    .await
+                    .context("cannot start the database service")?,
+            )
+        } else {
+            if bus.nats_client().is_none() {
+                anyhow::bail!(
+                    "database.run_as_service is false but the bus is embedded: nothing could store events"
+                );
+            }
+            None
+        };
+        Ok((bus, db))
     };
+    let Some(started) = before_signal(&mut signal, start).await else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (bus, db) = started?;
     if let (Some(m), Some(db)) = (&metrics, &db) {
         m.watch_db(db);
     }
-    let bot = Bot::start(bus.clone(), bot_cfg);
-    if let Some(m) = &metrics {
-        m.watch_bot(&bot, config.metrics.ready_when);
-    }
-    let status = serve_bot_status(&bus, &bot).await;
-    serve(bot, signal).await;
-    if let Some(s) = status {
-        let _ = s.stop().await;
-    }
+    let stopped = serve_observed(
+        Bot::start(bus.clone(), bot_cfg),
+        &bus,
+        &metrics,
+        &config,
+        signal,
+    )
+    .await;
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
         tracing::info!(
@@ -117,15 +164,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(m) = metrics {
         m.shutdown().await;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_status(stopped))
 }
 
 pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
-    let signal = shutdown_signal();
+    let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
     let metrics = MetricsListener::start(args.metrics_listen, &config, "bot").await?;
-    let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot").await?;
+    let connect = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot");
+    let Some(bus) = before_signal(&mut signal, connect).await else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let bus = bus?;
     if bus.nats_client().is_none() {
         anyhow::bail!(
             "`rosey bot` needs a NATS server (set nats.url or --nats-url); for one process use `rosey run`"
@@ -134,17 +185,35 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
     if let Some(m) = &metrics {
         m.watch_bus(&bus);
     }
-    let bot = Bot::start(bus.clone(), bot_cfg);
-    if let Some(m) = &metrics {
-        m.watch_bot(&bot, config.metrics.ready_when);
-    }
-    let status = serve_bot_status(&bus, &bot).await;
-    serve(bot, signal).await;
-    if let Some(s) = status {
-        let _ = s.stop().await;
-    }
+    let stopped = serve_observed(
+        Bot::start(bus.clone(), bot_cfg),
+        &bus,
+        &metrics,
+        &config,
+        signal,
+    )
+    .await;
     if let Some(m) = metrics {
         m.shutdown().await;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_status(stopped))
+}
+
+/// [`serve`] with the bot's metrics, readiness and status service registered.
+async fn serve_observed(
+    bot: Bot,
+    bus: &rosey_bus::Bus,
+    metrics: &Option<MetricsListener>,
+    config: &rosey_config::Config,
+    signal: impl std::future::Future<Output = ()>,
+) -> Option<Vec<(String, String)>> {
+    if let Some(m) = metrics {
+        m.watch_bot(&bot, config.metrics.ready_when);
+    }
+    let status = serve_bot_status(bus, &bot).await;
+    let stopped = serve(bot, signal).await;
+    if let Some(s) = status {
+        let _ = s.stop().await;
+    }
+    stopped
 }

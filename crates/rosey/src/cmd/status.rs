@@ -18,6 +18,9 @@ pub struct StatusArgs {
     /// NATS server URL.
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
+    /// A configuration file whose `nats` section (credentials, TLS) is used.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
     /// Print JSON (one object per process) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -62,7 +65,7 @@ fn duration(secs: u64) -> String {
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let bus = connect(args.nats_url.clone())
+    let bus = connect(args.nats_url.clone(), args.config.as_deref())
         .await
         .context("NATS is unreachable")?;
     let client = bus.nats_client().context("status needs NATS")?.clone();
