@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs beyond a Rust toolchain, and nothing that is
-# already there: nats-server (the real bus the tests start), Node.js + the devserver's
+# already there: nats-server (the real bus the tests start), prometheus + promtool (the
+# metrics tests), Node.js + the devserver's
 # socket.io-client (the interop test), and cargo-nextest (the test runner). Debian/Ubuntu;
 # run as root (or with sudo). `.ci/run` calls it first; the README's test command needs it once.
 set -euo pipefail
@@ -12,6 +13,10 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; t
 fi
 if ! command -v npm >/dev/null 2>&1; then
   need_apt+=(nodejs npm)
+fi
+# The metrics tests scrape with a real Prometheus server and check the exposition with promtool.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  need_apt+=(prometheus)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
