@@ -198,7 +198,8 @@ fn write_json(dir: &std::path::Path, name: &str, v: serde_json::Value) -> String
     path.to_str().unwrap().to_owned()
 }
 
-/// Starts `rosey db-service CONFIG`, then `rosey stats --config CONFIG` must answer.
+/// Starts `rosey db-service CONFIG`; then `rosey stats --config CONFIG` must answer and
+/// `rosey say --config CONFIG` must queue a line.
 async fn service_and_stats_work(config: &str, db: &std::path::Path) {
     let _service = rosey(&["db-service", config, "--db-path", db.to_str().unwrap()])
         .spawn()
@@ -223,6 +224,17 @@ async fn service_and_stats_work(config: &str, db: &std::path::Path) {
     .await
     .expect("rosey stats gets an answer through the secured connection");
     assert!(answered.contains("\"success\":true"), "{answered}");
+    let said = rosey(&["say", "--config", config, "through the secured bus"])
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        said.status.success()
+            && String::from_utf8_lossy(&said.stdout).starts_with("Queued message #"),
+        "rosey say: {}",
+        String::from_utf8_lossy(&said.stderr)
+    );
 }
 
 /// Runs `rosey db-service CONFIG` expecting a refusal within [`FAIL_WITHIN`]; returns stderr.
