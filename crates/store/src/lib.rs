@@ -11,6 +11,7 @@
 //! - [`query`]: the read side, returning the model's reply structs.
 //! - [`outbound`]: the outbound message queue (enqueue, due with back-off, sent/failed).
 //! - [`maintenance`]: retention in bounded batches and closing open sessions.
+//! - [`backup`]: online backup (`VACUUM INTO`) and integrity check of a store file.
 //! - [`error`]: the error type, [`StoreError`].
 //!
 //! A [`Store`] owns one `rusqlite::Connection`. The database service keeps one read-write
@@ -18,6 +19,7 @@
 //! never wait for the writer, so queries are answered during an ingest burst.
 //! This crate does no I/O other than SQLite and knows nothing of the bus.
 
+pub mod backup;
 pub mod error;
 pub mod event;
 pub mod ingest;
