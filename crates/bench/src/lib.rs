@@ -116,7 +116,7 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
         .db_service_workers
         .map(|n| vec![("TOKIO_WORKER_THREADS", n.to_string())])
         .unwrap_or_default();
-    let service_metrics = opts.metrics.then(|| metrics_addr());
+    let service_metrics = opts.metrics.then(metrics_addr);
     let mut service_args = vec![
         OsStr::new("db-service"),
         OsStr::new("--log-level"),
@@ -223,7 +223,7 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
     let devserver = DevServer::start(DevServerConfig::default()).await?;
     let channels: Vec<String> = (0..sizes.e2e_channels).map(|c| format!("e2e{c}")).collect();
     let mut config = bot::config(&url, &devserver.base_url(), &channels);
-    let bot_metrics = opts.metrics.then(|| metrics_addr());
+    let bot_metrics = opts.metrics.then(metrics_addr);
     if let Some(addr) = &bot_metrics {
         config["metrics"] = serde_json::json!({ "listen": addr });
     }
