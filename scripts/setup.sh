@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs beyond a Rust toolchain, and nothing that is
 # already there: nats-server (the real bus the tests start), Node.js + the devserver's
-# socket.io-client (the interop test), and cargo-nextest (the test runner). Debian/Ubuntu;
+# socket.io-client (the interop test), systemd-analyze + curl and the PyPI kubernetes-validate
+# (the deployment-file checks), and cargo-nextest (the test runner). Debian/Ubuntu;
 # run as root (or with sudo). `.ci/run` calls it first; the README's test command needs it once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,10 +14,29 @@ fi
 if ! command -v npm >/dev/null 2>&1; then
   need_apt+=(nodejs npm)
 fi
+# systemd-analyze verifies the units in deploy/systemd/, which run /usr/bin/curl for readiness
+# (verify insists that every command exists).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  need_apt+=(systemd)
+fi
+if [ ! -x /usr/bin/curl ]; then
+  need_apt+=(curl)
+fi
+if ! command -v kubernetes-validate >/dev/null 2>&1 && ! command -v pip3 >/dev/null 2>&1; then
+  need_apt+=(python3-pip)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# Offline validation of deploy/kubernetes/ (the schemas ship inside the package). Debian's
+# system Python refuses a plain `pip install` (PEP 668), hence the fallback.
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "setup: pip install kubernetes-validate"
+  pip3 install --quiet kubernetes-validate \
+    || pip3 install --quiet --break-system-packages kubernetes-validate
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
