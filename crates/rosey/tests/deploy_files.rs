@@ -329,8 +329,8 @@ fn dockerfile_runs_rosey_unprivileged_with_a_health_check() {
     );
     let ignore = read(".dockerignore");
     assert!(
-        ignore.lines().any(|l| l.trim() == "target/"),
-        ".dockerignore keeps target/ out of the build context"
+        ignore.lines().any(|l| l.trim() == "**/target/"),
+        ".dockerignore keeps every target/ out of the build context"
     );
 }
 
