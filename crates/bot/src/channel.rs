@@ -26,7 +26,7 @@ use crate::{
     logs::LogFile,
     normalize::{event_time, normalize},
     publisher::{Publisher, now},
-    shell::{self, Live, ShellContext},
+    shell::{self, Live, ServerEvents, ShellContext},
     states::{ChannelStates, RunState},
 };
 
@@ -68,8 +68,8 @@ pub(crate) struct ChannelBot {
     publisher: Publisher,
     state: ChannelState,
     live: Live,
-    /// The latest `voteskip {count, need}`, for shell commands waiting on their vote.
-    voteskip: tokio::sync::watch::Sender<Option<(u64, u64)>>,
+    /// Every event, for shell commands waiting for the server's answer.
+    events: ServerEvents,
     chat_log: Option<LogFile>,
     media_log: Option<LogFile>,
     states: ChannelStates,
@@ -106,7 +106,7 @@ impl ChannelBot {
                 started_at: now(),
                 ..Live::default()
             },
-            voteskip: tokio::sync::watch::channel(None).0,
+            events: ServerEvents::default(),
             chat_log,
             media_log,
             states,
@@ -215,11 +215,7 @@ impl ChannelBot {
         };
         self.state.apply(&event);
         update_live(&mut self.live, &event, ts);
-        // Every tally is passed on, even when it passes the vote and the media changes
-        // right after (that clears `live.voteskip`): the voter still gets its count.
-        if let CytubeEvent::Server(ServerEvent::Voteskip { count, need }) = &event {
-            self.voteskip.send_replace(Some((*count, *need)));
-        }
+        self.events.publish(&event);
         if let Some(body) = normalize(&event) {
             self.publisher.event(body, ts).await;
         }
@@ -299,10 +295,10 @@ impl ChannelBot {
             ServerEvent::Pm(m) if !m.from_self => {
                 let ctx = ShellContext {
                     settings: self.cfg.shell.clone(),
-                    db_timeout: self.cfg.intervals.shell_db_timeout,
+                    timeout: self.cfg.intervals.shell_db_timeout,
                     state: self.state.clone(),
                     live: self.live.clone(),
-                    voteskip: self.voteskip.subscribe(),
+                    events: self.events.clone(),
                     handle: self.handle.clone(),
                     publisher: self.publisher.clone(),
                     states: self.states.clone(),

@@ -162,7 +162,7 @@ impl NatsBus {
             let connect_options = build_options(&options, slow.clone(), false).await?;
             match connect_options.connect(options.servers.clone()).await {
                 Ok(client) => return Ok(NatsBus::new(client, &servers, slow)),
-                Err(e) if is_refusal(e.kind()) => {
+                Err(e) if is_refusal(&e) => {
                     return Err(BusError::Refused {
                         servers,
                         reason: refusal_reason(&e),
@@ -383,27 +383,51 @@ async fn build_options(
     Ok(c)
 }
 
-/// Whether a connect error means the server refused us (retrying cannot help).
-fn is_refusal(kind: async_nats::ConnectErrorKind) -> bool {
+/// Whether a connect error means the server refused us (retrying cannot help). A failed
+/// TLS handshake (untrusted certificate, name mismatch) arrives from async-nats as an I/O
+/// error wrapping rustls' error, so the source chain is searched for that too.
+fn is_refusal(e: &async_nats::ConnectError) -> bool {
     use async_nats::ConnectErrorKind as K;
-    matches!(kind, K::AuthorizationViolation | K::Authentication | K::Tls)
+    matches!(
+        e.kind(),
+        K::AuthorizationViolation | K::Authentication | K::Tls
+    ) || tls_failure(e)
 }
 
-/// A one-line cause for a refusal, in an operator's words (async-nats' own text is terse).
+fn tls_failure(e: &async_nats::ConnectError) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if err.is::<async_nats::rustls::Error>()
+            || err
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<async_nats::rustls::Error>())
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// A one-line cause for a refusal, in an operator's words (async-nats' own text repeats
+/// itself); for TLS, the innermost cause (e.g. `invalid peer certificate: UnknownIssuer`).
 fn refusal_reason(e: &async_nats::ConnectError) -> String {
     use async_nats::ConnectErrorKind as K;
-    let what = match e.kind() {
-        K::AuthorizationViolation => {
-            "authorization violation (wrong user/password, token, nkey or creds, or an expired creds file)"
+    if tls_failure(e) || e.kind() == K::Tls {
+        let mut innermost = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(err) = source {
+            innermost = err.to_string();
+            source = err.source();
         }
-        K::Authentication => "authentication failed (the nkey or creds file could not sign)",
-        _ => "TLS failed (untrusted or mismatched certificate, or TLS required on one side only)",
-    };
-    let detail = e.to_string();
-    if detail.is_empty() {
-        what.to_string()
-    } else {
-        format!("{what}: {detail}")
+        return format!(
+            "TLS failed (untrusted or mismatched certificate, or TLS required on one side only): {innermost}"
+        );
+    }
+    match e.kind() {
+        K::AuthorizationViolation => "authorization violation (wrong user/password, token, nkey or creds, or an expired creds file)".into(),
+        _ => "authentication failed (the nkey or creds file could not sign the server's nonce)".into(),
     }
 }
 

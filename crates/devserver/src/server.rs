@@ -30,8 +30,11 @@ use tracing::{debug, info, warn};
 use crate::config::DevServerConfig;
 use crate::error::DevServerError;
 use crate::flood::FloodParams;
-use crate::state::{ChatRecord, ConnId, Out, Outbox, PmRecord, UserInfo, World};
-use crate::{chat, playlist, session, socketconfig};
+use crate::moderation::Ban;
+use crate::playlist::Item;
+use crate::poll::ActivePoll;
+use crate::state::{Channel, ChatRecord, ConnId, Out, Outbox, PmRecord, UserInfo, World};
+use crate::{chat, moderation, playlist, poll, session, socketconfig};
 
 /// Outgoing packets a socket may have queued. socketioxide's default (128) is too small for
 /// a flood test that echoes 40 lines to several sockets.
@@ -155,6 +158,11 @@ fn handle(w: &mut World, out: &mut Outbox, id: ConnId, event: &str, data: &Value
         "togglePlaylistLock" => playlist::toggle_lock(w, out, id),
         "requestPlaylist" => playlist::request_playlist(w, out, id),
         "playerReady" => playlist::player_ready(w, out, id),
+        "newPoll" => poll::new_poll(w, out, id, data),
+        "vote" => poll::vote(w, out, id, data),
+        "closePoll" => poll::close_poll(w, out, id),
+        "requestBanlist" => moderation::request_banlist(w, out, id),
+        "unban" => moderation::unban(w, out, id, data),
         _ => debug!(conn = id, event, "Ignored event."),
     }
 }
@@ -335,6 +343,33 @@ impl DevServer {
             .lock()
             .world
             .user_infos(&channel.to_ascii_lowercase())
+    }
+
+    /// Reads `channel` (any case) under the lock; `None` when it does not exist.
+    fn read_channel<R>(&self, channel: &str, f: impl FnOnce(&Channel) -> R) -> Option<R> {
+        let inner = self.shared.lock();
+        inner
+            .world
+            .channels
+            .get(&channel.to_ascii_lowercase())
+            .map(f)
+    }
+
+    /// The playlist of `channel`, in order.
+    pub fn playlist(&self, channel: &str) -> Vec<Item> {
+        self.read_channel(channel, |c| c.playlist.items.clone())
+            .unwrap_or_default()
+    }
+
+    /// The name bans of `channel`, oldest first.
+    pub fn bans(&self, channel: &str) -> Vec<Ban> {
+        self.read_channel(channel, |c| c.moderation.bans.clone())
+            .unwrap_or_default()
+    }
+
+    /// The open poll of `channel`, if any.
+    pub fn poll(&self, channel: &str) -> Option<ActivePoll> {
+        self.read_channel(channel, |c| c.poll.clone()).flatten()
     }
 
     /// Kicks `name` from `channel` (`kick {reason}`, then a namespace disconnect).

@@ -12,7 +12,9 @@ use tokio::time::Instant;
 
 use crate::config::DevServerConfig;
 use crate::flood::{DEFAULT_CHANNEL_ANTIFLOOD, FloodParams, RateLimiter};
+use crate::moderation::{self, Moderation, Mute};
 use crate::playlist::Playlist;
+use crate::poll::ActivePoll;
 
 /// Identifies one socket.io connection (namespace socket) for the server's lifetime.
 pub type ConnId = u64;
@@ -51,8 +53,10 @@ pub struct UserInfo {
     pub rank: f64,
     /// AFK flag.
     pub afk: bool,
-    /// Muted flag (never set by this server; there is no `/mute`).
+    /// Muted (`/mute`) or shadow-muted (`/smute`).
     pub muted: bool,
+    /// Shadow-muted (`/smute`).
+    pub shadow_muted: bool,
 }
 
 /// One frame to send, or a disconnect, in the order handlers produced them.
@@ -323,6 +327,10 @@ pub struct Channel {
     pub voteskips: HashSet<ConnId>,
     /// Ranks set through `DevServer::set_rank` (lowercase name → rank).
     pub rank_overrides: HashMap<String, f64>,
+    /// The open poll.
+    pub poll: Option<ActivePoll>,
+    /// Mutes and bans.
+    pub moderation: Moderation,
 }
 
 impl Channel {
@@ -349,6 +357,8 @@ impl Channel {
             leader: None,
             voteskips: HashSet::new(),
             rank_overrides: HashMap::new(),
+            poll: None,
+            moderation: Moderation::default(),
         }
     }
 
@@ -529,19 +539,12 @@ impl World {
 
     /// The wire user object of `id` as seen by `viewer` (mods see aliases and a cloaked IP).
     pub fn user_object(&self, id: ConnId, viewer: ConnId) -> Value {
-        let c = &self.conns[&id];
-        let name = c.name.clone().unwrap_or_default();
-        let mut meta = json!({ "afk": c.afk, "muted": false });
-        if self.rank(viewer) >= 2.0 {
-            meta["smuted"] = json!(false);
-            meta["aliases"] = json!([name]);
-            meta["ip"] = json!(cloak_ip(&c.ip));
-        }
+        let name = self.name(id).unwrap_or_default();
         json!({
             "name": name,
             "rank": num(self.rank(id)),
             "profile": { "image": "", "text": "" },
-            "meta": meta,
+            "meta": moderation::user_meta(self, id, viewer),
         })
     }
 
@@ -562,11 +565,14 @@ impl World {
             .into_iter()
             .filter_map(|id| {
                 let c = self.conns.get(&id)?;
+                let name = c.name.clone()?;
+                let mute = self.channels.get(channel)?.moderation.mute_of(&name);
                 Some(UserInfo {
-                    name: c.name.clone()?,
+                    name,
                     rank: self.rank(id),
                     afk: c.afk,
-                    muted: false,
+                    muted: mute.is_some(),
+                    shadow_muted: mute == Some(Mute::Shadow),
                 })
             })
             .collect()
@@ -613,17 +619,6 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
-
-/// CyTube shows moderators a cloaked IP; this keeps the first two parts of an IPv4 address.
-fn cloak_ip(ip: &str) -> String {
-    let parts: Vec<&str> = ip.split('.').collect();
-    if parts.len() == 4 {
-        format!("{}.{}.x.x", parts[0], parts[1])
-    } else {
-        "x.x.x.x".to_owned()
-    }
-}
-
 #[cfg(test)]
 mod ring_tests {
     use super::LogRing;
