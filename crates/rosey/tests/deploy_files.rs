@@ -165,7 +165,9 @@ fn units_are_hardened_and_restart_by_exit_status() {
         has("NoNewPrivileges", "yes");
         has("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX");
         has("Restart", "on-failure");
-        has("EnvironmentFile", "/etc/rosey/rosey.env");
+        // Each unit its own root-only secrets file: only that role's secrets.
+        let stem = name.trim_end_matches(".service");
+        has("EnvironmentFile", &format!("/etc/rosey/{stem}.env"));
         has("Wants", &unit_values(&unit, "After")[0]);
         assert!(
             unit.contains("nats-server.service"),
@@ -387,6 +389,10 @@ fn compose_references_exist_and_commands_parse() {
             }
         }
         if let Some(env) = service["environment"].as_object() {
+            assert!(
+                name != "db-service" || !env.contains_key("ROSEY_PASSWORD"),
+                "{name}: gets only its own secrets, not the CyTube password"
+            );
             for (k, v) in env {
                 let v = v.as_str().unwrap_or_default();
                 let secret = ["PASSWORD", "TOKEN"].iter().any(|s| k.contains(s));
@@ -510,9 +516,24 @@ fn kubernetes_containers_are_probed_limited_and_their_args_parse() {
                 port,
                 "{at}: --metrics-listen and containerPort"
             );
-            for source in c["envFrom"].as_array().into_iter().flatten() {
-                let secret = source["secretRef"]["name"].as_str().unwrap_or_default();
-                assert!(named("Secret", secret), "{at}: Secret {secret} exists");
+            for var in c["env"].as_array().into_iter().flatten() {
+                let r = &var["valueFrom"]["secretKeyRef"];
+                let (secret, key) = (r["name"].as_str().unwrap_or_default(), &r["key"]);
+                let has_key = objects.iter().any(|(_, o)| {
+                    o["kind"] == "Secret"
+                        && o["metadata"]["name"] == secret
+                        && key
+                            .as_str()
+                            .is_some_and(|k| o["stringData"].get(k).is_some())
+                });
+                assert!(
+                    has_key,
+                    "{at}: {} from Secret {secret} key {key}",
+                    var["name"]
+                );
+                if name.contains("db-service") {
+                    assert_ne!(var["name"], "ROSEY_PASSWORD", "{at}: the CyTube password");
+                }
             }
             for volume in pod["volumes"].as_array().into_iter().flatten() {
                 if let Some(cm) = volume["configMap"]["name"].as_str() {
