@@ -15,6 +15,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # --- runtime: slim Debian, CA certificates (TLS to CyTube and NATS), curl for the health check ---
 FROM debian:bookworm-slim
+# Unpinned on purpose (DL3008): bookworm's security updates replace old versions, so a pin
+# would break the build; the base image tag fixes the release.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
@@ -31,7 +34,7 @@ WORKDIR /var/lib/rosey
 ENV ROSEY_HEALTH_URL=http://127.0.0.1:9100/healthz
 EXPOSE 9100
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
-    CMD curl --silent --fail --output /dev/null --max-time 2 "$ROSEY_HEALTH_URL" || exit 1
+    CMD ["/bin/sh", "-c", "curl --silent --fail --output /dev/null --max-time 2 \"$ROSEY_HEALTH_URL\" || exit 1"]
 # SIGTERM is a clean stop (exit 0): the database service flushes and closes sessions.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/rosey"]

