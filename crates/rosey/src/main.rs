@@ -17,6 +17,10 @@ mod logging;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Only parse the command line: exit 0 when it is valid, 2 with the usage error otherwise.
+    /// Run nothing. The tests check the deployment files' command lines with it.
+    #[arg(long, global = true, hide = true)]
+    check_args: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -46,6 +50,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.check_args {
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
