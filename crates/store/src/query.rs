@@ -17,6 +17,27 @@ pub const MAX_LIMIT: i64 = 10_000;
 /// How many chatters `channel_stats` lists.
 pub const TOP_CHATTERS: i64 = 10;
 
+/// Every table of the current schema.
+pub const TABLES: [&str; 12] = [
+    "user_stats",
+    "user_actions",
+    "channel_stats",
+    "user_count_history",
+    "recent_chat",
+    "current_status",
+    "outbound_messages",
+    "api_tokens",
+    "media_history",
+    "processed_events",
+    "user_presence",
+    "rosey_migrations",
+];
+
+/// Every channel with statistics, chat or peaks (sorted).
+pub(crate) const SQL_CHANNELS: &str = "SELECT channel FROM user_stats \
+     UNION SELECT channel FROM recent_chat UNION SELECT channel FROM channel_stats \
+     ORDER BY 1";
+
 /// Clamps a requested limit to `0..=MAX_LIMIT`.
 pub fn clamp_limit(limit: i64) -> i64 {
     limit.clamp(0, MAX_LIMIT)
@@ -198,21 +219,18 @@ impl Store {
             .map_err(op("user_count_history"))
     }
 
+    /// Every channel with statistics, chat or peaks (sorted).
+    pub fn channels(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(SQL_CHANNELS)
+            .map_err(op("channels"))?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(op("channels"))?;
+        rows.collect::<Result<_, _>>().map_err(op("channels"))
+    }
+
     /// Rows in `table` (tests, benchmarks, tools). `table` must be one of ours.
     pub fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: [&str; 11] = [
-            "user_stats",
-            "user_actions",
-            "channel_stats",
-            "user_count_history",
-            "recent_chat",
-            "current_status",
-            "outbound_messages",
-            "api_tokens",
-            "media_history",
-            "processed_events",
-            "rosey_migrations",
-        ];
         let Some(t) = TABLES.iter().find(|t| **t == table) else {
             return Err(StoreError::Sqlite {
                 op: "count rows",

@@ -3,6 +3,12 @@
 //! and restart (fault tests) and which is killed when dropped.
 //!
 //! Never use the shared server on 4222 in tests: each test gets its own.
+//!
+//! # Layout
+//! - [`NatsServer`] (here): the per-test `nats-server`.
+//! - [`pg`]: a per-test PostgreSQL database, [`pg::PgTestDb`].
+
+pub mod pg;
 
 use std::{
     io::{BufRead, BufReader},

@@ -1,0 +1,1 @@
+//! `rosey db copy` (filled in below).
