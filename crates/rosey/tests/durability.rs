@@ -4,7 +4,7 @@
 //! - the bot's own durable path, [`rosey_bot::durable::Outbox`] (one event at a time, ack
 //!   awaited, retried in order with the same id), where the bot's behaviour is the point
 //!   (service down, NATS restart);
-//! - [`rosey_dbservice::bench::publish_durable`] (JetStream with `Nats-Msg-Id`, acks awaited,
+//! - [`rosey_bench::dbbench::publish_durable`] (JetStream with `Nats-Msg-Id`, acks awaited,
 //!   a pipelined window, retries with the same id) where volume is the point (50,000 events).
 //!
 //! Every test ends with an exact count against the SQLite file: `recent_chat` rows, distinct
@@ -18,9 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rosey_bench::dbbench as bench;
 use rosey_bus::durable::{StreamSettings, ensure_db_stream};
 use rosey_bus::{Bus, NatsOptions};
-use rosey_dbservice::bench;
 use rosey_model::subjects;
 use rosey_testkit::NatsServer;
 use serde_json::Value;

@@ -6,6 +6,7 @@
 //! - [`storage`]: the [`Storage`] trait both backends implement, [`StoreTarget`] (a path or
 //!   a `postgres://` URL) and [`storage::open`] / [`storage::open_reader`].
 //! - [`pg`]: the PostgreSQL backend, [`PgStore`] (same tables, queries and replies).
+//! - [`threaded`]: [`StoreThread`], a store on its own thread for async callers.
 //! - [`copy`]: `rosey db copy` — SQLite into PostgreSQL, resumable, with a comparison.
 //! - [`schema`]: versioned migrations recorded in `rosey_migrations`, detection and in-place
 //!   adoption of a Rosey v0.5 `bot_data.db` (after a backup copy).
@@ -34,6 +35,7 @@ pub mod pg;
 pub mod query;
 pub mod schema;
 pub mod storage;
+pub mod threaded;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,6 +50,7 @@ pub use outbound::OutboundStatus;
 pub use pg::PgStore;
 pub use schema::{AdoptReport, SCHEMA_VERSION};
 pub use storage::{Storage, StoreTarget};
+pub use threaded::StoreThread;
 
 /// Default page cache per connection, in KiB. Small on purpose: the working set of the hot
 /// tables (user rows, index tails) is tiny, and the service must idle in a few MB.

@@ -229,6 +229,38 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(op("channels"))
     }
 
+    /// Totals of one channel (see [`crate::storage::ChannelTotals`]).
+    pub fn channel_totals(
+        &self,
+        channel: &str,
+    ) -> Result<crate::storage::ChannelTotals, StoreError> {
+        let sql = crate::storage::channel_totals_sql("?1");
+        self.conn
+            .query_row(&sql, [channel], |r| {
+                Ok(crate::storage::ChannelTotals {
+                    chat_rows: r.get(0)?,
+                    user_count_rows: r.get(1)?,
+                    chat_lines: r.get(2)?,
+                    total_time_connected: r.get(3)?,
+                    open_sessions: r.get(4)?,
+                })
+            })
+            .map_err(op("channel totals"))
+    }
+
+    /// The highest id in `table`, 0 when empty.
+    pub fn last_id(&self, table: &str) -> Result<i64, StoreError> {
+        let col = crate::storage::id_column(table)
+            .ok_or_else(|| StoreError::Copy(format!("table `{table}` has no id column")))?;
+        self.conn
+            .query_row(
+                &format!("SELECT coalesce(max({col}), 0) FROM {table}"),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(op("last id"))
+    }
+
     /// Rows in `table` (tests, benchmarks, tools). `table` must be one of ours.
     pub fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
         let Some(t) = TABLES.iter().find(|t| **t == table) else {

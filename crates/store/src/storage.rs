@@ -58,6 +58,24 @@ impl StoreTarget {
     }
 }
 
+impl From<PathBuf> for StoreTarget {
+    fn from(p: PathBuf) -> Self {
+        StoreTarget::Sqlite(p)
+    }
+}
+
+impl From<&PathBuf> for StoreTarget {
+    fn from(p: &PathBuf) -> Self {
+        StoreTarget::Sqlite(p.clone())
+    }
+}
+
+impl From<&std::path::Path> for StoreTarget {
+    fn from(p: &std::path::Path) -> Self {
+        StoreTarget::Sqlite(p.to_path_buf())
+    }
+}
+
 /// True for `postgres://…` and `postgresql://…`.
 pub fn is_postgres_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
@@ -125,6 +143,11 @@ pub trait Storage: Send {
     ) -> Result<Vec<UserCountRow>, StoreError>;
     /// Rows in one of our tables.
     fn count_rows(&mut self, table: &str) -> Result<i64, StoreError>;
+    /// Totals of one channel (tools, tests, benchmarks).
+    fn channel_totals(&mut self, channel: &str) -> Result<ChannelTotals, StoreError>;
+    /// The highest `id` (`seq` for `processed_events`) in one of our tables, 0 when empty:
+    /// an O(log n) progress probe.
+    fn last_id(&mut self, table: &str) -> Result<i64, StoreError>;
     /// Every channel that has a `user_stats`, `recent_chat` or `channel_stats` row.
     fn channels(&mut self) -> Result<Vec<String>, StoreError>;
 
@@ -156,6 +179,45 @@ pub trait Storage: Send {
     fn close_open_sessions(&mut self, now: i64) -> Result<usize, StoreError>;
     /// Makes the database complete on its own (SQLite: WAL checkpoint; PostgreSQL: nothing).
     fn checkpoint(&mut self) -> Result<(), StoreError>;
+}
+
+/// Totals of one channel, summed over its rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelTotals {
+    /// Rows in `recent_chat`.
+    pub chat_rows: i64,
+    /// Rows in `user_count_history`.
+    pub user_count_rows: i64,
+    /// Sum of `user_stats.total_chat_lines`.
+    pub chat_lines: i64,
+    /// Sum of `user_stats.total_time_connected`.
+    pub total_time_connected: i64,
+    /// Users with an open session.
+    pub open_sessions: i64,
+}
+
+/// The SQL of [`ChannelTotals`], the same on both backends (`$1`/`?1` spelled per dialect).
+pub(crate) fn channel_totals_sql(p: &str) -> String {
+    format!(
+        "SELECT (SELECT count(*) FROM recent_chat WHERE channel = {p}),
+                (SELECT count(*) FROM user_count_history WHERE channel = {p}),
+                (SELECT CAST(coalesce(sum(total_chat_lines), 0) AS BIGINT)
+                   FROM user_stats WHERE channel = {p}),
+                (SELECT CAST(coalesce(sum(total_time_connected), 0) AS BIGINT)
+                   FROM user_stats WHERE channel = {p}),
+                (SELECT count(*) FROM user_stats WHERE channel = {p}
+                   AND current_session_start IS NOT NULL)"
+    )
+}
+
+/// The key column [`Storage::last_id`] reads, for a table that has one.
+pub(crate) fn id_column(table: &str) -> Option<&'static str> {
+    match table {
+        "processed_events" => Some("seq"),
+        "user_actions" | "channel_stats" | "user_count_history" | "recent_chat"
+        | "current_status" | "outbound_messages" | "media_history" => Some("id"),
+        _ => None,
+    }
 }
 
 /// Opens (creating and migrating as needed) the database read-write.
@@ -235,6 +297,12 @@ impl Storage for Store {
     }
     fn channels(&mut self) -> Result<Vec<String>, StoreError> {
         Store::channels(self)
+    }
+    fn channel_totals(&mut self, channel: &str) -> Result<ChannelTotals, StoreError> {
+        Store::channel_totals(self, channel)
+    }
+    fn last_id(&mut self, table: &str) -> Result<i64, StoreError> {
+        Store::last_id(self, table)
     }
     fn enqueue(&mut self, channel: &str, message: &str, now: i64) -> Result<i64, StoreError> {
         Store::enqueue(self, channel, message, now)

@@ -14,6 +14,7 @@ use rosey_model::payload::{
 use super::ingest::{SQL_MARK_FAILED, SQL_MARK_SENT};
 use super::{PgStore, count_rows, prep};
 use crate::query::{MAX_LIMIT, TOP_CHATTERS, clamp_limit};
+use crate::storage::{ChannelTotals, channel_totals_sql, id_column};
 use crate::{
     AdoptReport, BatchOutcome, MaintenanceReport, OutboundStatus, Retention, Storage, StoreError,
     StoreEvent, error::pg_op,
@@ -218,6 +219,35 @@ impl Storage for PgStore {
     fn count_rows(&mut self, table: &str) -> Result<i64, StoreError> {
         self.ensure_connected()?;
         count_rows(&mut self.client, table)
+    }
+
+    fn channel_totals(&mut self, channel: &str) -> Result<ChannelTotals, StoreError> {
+        self.ensure_connected()?;
+        let sql = channel_totals_sql("$1");
+        let r = self
+            .client
+            .query_one(&sql, &[&channel])
+            .map_err(pg_op("channel totals"))?;
+        Ok(ChannelTotals {
+            chat_rows: r.get(0),
+            user_count_rows: r.get(1),
+            chat_lines: r.get(2),
+            total_time_connected: r.get(3),
+            open_sessions: r.get(4),
+        })
+    }
+
+    fn last_id(&mut self, table: &str) -> Result<i64, StoreError> {
+        let col = id_column(table)
+            .ok_or_else(|| StoreError::Copy(format!("table `{table}` has no id column")))?;
+        self.ensure_connected()?;
+        self.client
+            .query_one(
+                &format!("SELECT coalesce(max({col}), 0)::bigint FROM {table}"),
+                &[],
+            )
+            .map(|r| r.get(0))
+            .map_err(pg_op("last id"))
     }
 
     fn channels(&mut self) -> Result<Vec<String>, StoreError> {

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rosey_bench::dbbench as bench;
 use rosey_bus::{Bus, NatsOptions};
-use rosey_dbservice::bench;
 use rosey_model::subjects;
 
 struct Args {
@@ -172,8 +172,9 @@ async fn main() {
     .unwrap();
     // The last event of the burst is a leave: wait until every session is closed, then check.
     let deadline = Instant::now() + Duration::from_secs(30);
+    let reader = bench::open_reader(db.clone().into()).await.unwrap();
     loop {
-        match bench::check_mixed(&db, mixed_channel, &expect) {
+        match bench::check_mixed(&reader, mixed_channel, &expect).await {
             Ok(()) => break,
             Err(e) if Instant::now() > deadline => panic!("mixed burst effects wrong: {e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rosey_bench::dbbench::{self as bench, Latency};
 use rosey_bus::{Bus, NatsOptions};
-use rosey_dbservice::bench::{self, Latency};
 use rosey_model::subjects;
 
 struct Args {
