@@ -212,34 +212,8 @@ fn read_only_store_sees_committed_writes() {
     );
 }
 
-/// Builds a database exactly as Rosey v0.5 did, with rows in every table.
 fn create_v05(path: &std::path::Path) {
-    let c = Connection::open(path).unwrap();
-    c.execute_batch(rosey_store::schema::V05_SCHEMA).unwrap();
-    c.execute_batch(
-        "INSERT OR IGNORE INTO channel_stats (id, max_users, last_updated) VALUES (1, 0, 1);
-         INSERT OR IGNORE INTO current_status (id, last_updated) VALUES (1, 1);",
-    )
-    .unwrap();
-    c.execute_batch(
-        "INSERT INTO user_stats VALUES ('alice', 100, 200, 42, 3600, NULL);
-         INSERT INTO user_stats VALUES ('bob', 110, 300, 7, 60, 290);
-         INSERT INTO user_actions (timestamp, username, action_type, details)
-             VALUES (150, 'mod', 'pm_command', 'cmd=help, args: , result: success');
-         UPDATE channel_stats SET max_users = 12, max_users_timestamp = 170,
-             max_connected = 20, max_connected_timestamp = 171 WHERE id = 1;
-         INSERT INTO user_count_history (timestamp, chat_users, connected_users) VALUES (180, 3, 5);
-         INSERT INTO recent_chat (timestamp, username, message) VALUES (190, 'alice', 'hello');
-         INSERT INTO recent_chat (timestamp, username, message) VALUES (191, 'bob', 'hi alice');
-         UPDATE current_status SET bot_name = 'Rosey', bot_rank = 3.0, current_chat_users = 2,
-             current_connected_users = 4 WHERE id = 1;
-         INSERT INTO outbound_messages (timestamp, message, sent, retry_count)
-             VALUES (195, 'queued line', 0, 0);
-         INSERT INTO outbound_messages (timestamp, message, sent, sent_timestamp)
-             VALUES (196, 'sent line', 1, 197);
-         INSERT INTO api_tokens (token, description, created_at) VALUES ('tok', 'dash', 10);",
-    )
-    .unwrap();
+    rosey_testkit::v05::create(path);
 }
 
 #[test]

@@ -7,8 +7,10 @@
 //! # Layout
 //! - [`NatsServer`] (here): the per-test `nats-server`.
 //! - [`pg`]: a per-test PostgreSQL database, [`pg::PgTestDb`].
+//! - [`v05`]: the Rosey v0.5 fixture database.
 
 pub mod pg;
+pub mod v05;
 
 use std::{
     io::{BufRead, BufReader},
