@@ -26,7 +26,8 @@ use crate::{
     logs::LogFile,
     normalize::{event_time, normalize},
     publisher::{Publisher, now},
-    shell::{self, Live, ShellContext},
+    shell::{self, Live, ServerEvents, ShellContext},
+    states::{ChannelStates, RunState},
 };
 
 /// Live facts the channel state does not hold (for `status`, `current`, `voteskip`).
@@ -67,10 +68,11 @@ pub(crate) struct ChannelBot {
     publisher: Publisher,
     state: ChannelState,
     live: Live,
-    /// The latest `voteskip {count, need}`, for shell commands waiting on their vote.
-    voteskip: tokio::sync::watch::Sender<Option<(u64, u64)>>,
+    /// Every event, for shell commands waiting for the server's answer.
+    events: ServerEvents,
     chat_log: Option<LogFile>,
     media_log: Option<LogFile>,
+    states: ChannelStates,
 }
 
 impl ChannelBot {
@@ -80,6 +82,7 @@ impl ChannelBot {
         bus: Bus,
         handle: CytubeHandle,
         publisher: Publisher,
+        states: ChannelStates,
     ) -> Self {
         let open = |path: &Option<std::path::PathBuf>| {
             path.as_deref().and_then(|p| match LogFile::open(p) {
@@ -103,13 +106,15 @@ impl ChannelBot {
                 started_at: now(),
                 ..Live::default()
             },
-            voteskip: tokio::sync::watch::channel(None).0,
+            events: ServerEvents::default(),
             chat_log,
             media_log,
+            states,
         }
     }
 
-    /// Runs until `stop` is cancelled or the client stops for good.
+    /// Runs until `stop` is cancelled or the client stops for good (then it cancels `stop`,
+    /// which ends this channel's other tasks).
     pub(crate) async fn run(mut self, mut events: EventStream, stop: CancellationToken) {
         let channel = self.spec.channel.clone();
         let mut commands = self.subscribe_commands().await;
@@ -124,24 +129,59 @@ impl ChannelBot {
                 event = events.recv() => match event {
                     Some(event) => {
                         let stopped = matches!(event, CytubeEvent::Stopped { .. });
+                        self.track_state(&event, stop.is_cancelled());
                         self.on_event(event).await;
                         if stopped {
                             break;
                         }
                     }
-                    None => break,
+                    None => {
+                        self.track_state(&CytubeEvent::Stopped { reason: "the CyTube client ended".into() }, false);
+                        break;
+                    }
                 },
                 Some(msg) = next_command(&mut commands) => self.on_command(msg).await,
                 _ = user_count.tick() => self.publish_user_count().await,
                 _ = status.tick() => self.publish_status().await,
             }
         }
+        if !self.states.get(&channel).is_some_and(|s| s.is_stopped()) {
+            self.states.set(
+                &channel,
+                RunState::Stopped {
+                    reason: "shutdown".into(),
+                },
+            );
+        }
+        stop.cancel();
         tracing::info!(%channel, "Channel bot stopping.");
         // A last status so the dashboard shows the bot as disconnected.
         self.live.connected_since = None;
         self.state.joined = false;
         self.publish_status().await;
         self.handle.shutdown().await;
+    }
+
+    /// Follows the client's lifecycle into the shared run state; a stop for good that was not
+    /// asked for is logged at ERROR (the bot is no longer in that channel).
+    fn track_state(&self, event: &CytubeEvent, shutting_down: bool) {
+        let channel = &self.spec.channel;
+        let state = match event {
+            CytubeEvent::Joined { .. } => RunState::Joined,
+            CytubeEvent::Disconnected { .. } | CytubeEvent::Reconnecting { .. } => {
+                RunState::Reconnecting
+            }
+            CytubeEvent::Stopped { reason } => {
+                if !shutting_down {
+                    tracing::error!(%channel, %reason, "Channel stopped for good; the bot is no longer in it.");
+                }
+                RunState::Stopped {
+                    reason: reason.clone(),
+                }
+            }
+            _ => return,
+        };
+        self.states.set(channel, state);
     }
 
     async fn subscribe_commands(&self) -> Option<Subscription> {
@@ -175,11 +215,7 @@ impl ChannelBot {
         };
         self.state.apply(&event);
         update_live(&mut self.live, &event, ts);
-        // Every tally is passed on, even when it passes the vote and the media changes
-        // right after (that clears `live.voteskip`): the voter still gets its count.
-        if let CytubeEvent::Server(ServerEvent::Voteskip { count, need }) = &event {
-            self.voteskip.send_replace(Some((*count, *need)));
-        }
+        self.events.publish(&event);
         if let Some(body) = normalize(&event) {
             self.publisher.event(body, ts).await;
         }
@@ -259,12 +295,13 @@ impl ChannelBot {
             ServerEvent::Pm(m) if !m.from_self => {
                 let ctx = ShellContext {
                     settings: self.cfg.shell.clone(),
-                    db_timeout: self.cfg.intervals.shell_db_timeout,
+                    timeout: self.cfg.intervals.shell_db_timeout,
                     state: self.state.clone(),
                     live: self.live.clone(),
-                    voteskip: self.voteskip.subscribe(),
+                    events: self.events.clone(),
                     handle: self.handle.clone(),
                     publisher: self.publisher.clone(),
+                    states: self.states.clone(),
                 };
                 tokio::spawn(shell::handle_pm(ctx, m.username, m.text));
             }

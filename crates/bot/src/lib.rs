@@ -10,6 +10,8 @@
 //! - `channel` (private): one channel's event loop, periodic tasks and bus commands.
 //! - [`pump`]: the outbound message pump.
 //! - [`shell`]: the PM command shell (SPEC §5).
+//! - [`states`]: each channel's run state (connecting, running, reconnecting, stopped for
+//!   good), for the exit decision, the shell's `status` and health checks.
 //! - [`logs`]: chat and media log files.
 //!
 //! Start it with [`Bot::start`]; several channels run side by side, each with its own
@@ -24,6 +26,7 @@ pub mod normalize;
 pub mod publisher;
 pub mod pump;
 pub mod shell;
+pub mod states;
 
 use std::sync::Arc;
 
@@ -33,12 +36,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{BotConfig, ChannelSpec, Intervals, ShellSettings};
 pub use publisher::{EventIds, Publisher};
+pub use states::{ChannelStates, RunState};
 
 /// A running bot.
 pub struct Bot {
     stop: CancellationToken,
     tasks: JoinSet<()>,
     publishers: Vec<Publisher>,
+    states: ChannelStates,
     outbox_stop: CancellationToken,
     outbox_task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -52,6 +57,7 @@ impl Bot {
         let ids = Arc::new(EventIds::new());
         let cfg = Arc::new(cfg);
         let mut publishers = Vec::new();
+        let states = ChannelStates::new(cfg.channels.iter().map(|c| c.channel.clone()));
         let outbox_stop = CancellationToken::new();
         let mut outbox_task = None;
         let outbox = match (&cfg.durable, bus.nats_client()) {
@@ -80,19 +86,30 @@ impl Bot {
             publishers.push(publisher.clone());
             tracing::info!(channel = %spec.channel, platform = %spec.name, domain = %spec.client.domain, "Starting channel bot.");
             let (handle, events) = rosey_cytube::connect(spec.client.clone());
+            // One token per channel: a channel that stops for good also stops its pump,
+            // so the process notices when no channel is left.
+            let channel_stop = stop.child_token();
             tasks.spawn(pump::run(
                 handle.clone(),
                 publisher.clone(),
                 cfg.intervals.clone(),
-                stop.child_token(),
+                channel_stop.clone(),
             ));
-            let bot = channel::ChannelBot::new(spec, cfg.clone(), bus.clone(), handle, publisher);
-            tasks.spawn(bot.run(events, stop.child_token()));
+            let bot = channel::ChannelBot::new(
+                spec,
+                cfg.clone(),
+                bus.clone(),
+                handle,
+                publisher,
+                states.clone(),
+            );
+            tasks.spawn(bot.run(events, channel_stop));
         }
         Bot {
             stop,
             tasks,
             publishers,
+            states,
             outbox_stop,
             outbox_task,
         }
@@ -109,6 +126,11 @@ impl Bot {
         })
     }
 
+    /// Every channel's run state (shared; stays current while the bot runs).
+    pub fn states(&self) -> &ChannelStates {
+        &self.states
+    }
+
     /// Stops every channel (a last status update, then the CyTube connections close).
     pub async fn shutdown(mut self) {
         self.stop.cancel();
@@ -119,8 +141,17 @@ impl Bot {
         }
     }
 
-    /// Waits until every channel has stopped by itself (e.g. all clients stopped for good).
-    pub async fn wait(&mut self) {
+    /// Waits until every channel has stopped by itself (all clients stopped for good) and
+    /// returns each channel's reason.
+    pub async fn wait(&mut self) -> Vec<(String, String)> {
         while self.tasks.join_next().await.is_some() {}
+        self.states
+            .snapshot()
+            .into_iter()
+            .map(|(ch, s)| match s {
+                RunState::Stopped { reason } => (ch, reason),
+                other => (ch, other.to_string()),
+            })
+            .collect()
     }
 }

@@ -21,6 +21,8 @@ const BOT: &str = "Rosey";
 const BOT_PW: &str = "bot-pw";
 const MOD: &str = "moddy";
 const MOD_PW: &str = "mod-pw";
+/// A channel admin (rank 3, like the bot): the bot may not mute or ban it.
+const BOSS: &str = "boss";
 
 struct Rig {
     nats: NatsServer,
@@ -69,7 +71,8 @@ async fn rig(channels: &[&str]) -> Rig {
     let server = DevServer::start(
         DevServerConfig::default()
             .with_account(BOT, BOT_PW, 3.0)
-            .with_account(MOD, MOD_PW, 2.0),
+            .with_account(MOD, MOD_PW, 2.0)
+            .with_account(BOSS, "boss-pw", 3.0),
     )
     .await
     .expect("devserver starts");
@@ -112,6 +115,15 @@ async fn rig(channels: &[&str]) -> Rig {
 }
 
 impl Rig {
+    /// Media ids of the server's playlist, in order.
+    fn server_playlist_ids(&self, channel: &str) -> Vec<String> {
+        self.server
+            .playlist(channel)
+            .into_iter()
+            .map(|i| i.id)
+            .collect()
+    }
+
     async fn stop(mut self) {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
@@ -570,6 +582,10 @@ async fn moderators_edit_the_playlist_by_pm() {
         assert_eq!(reply, "I need to be leader to pause");
     }
     assert!(saw_pause, "the channel never saw the pause");
+    assert_eq!(
+        command(&moderator, &mut mod_events, "play").await,
+        "Playing"
+    );
 
     // A counted vote is answered with the server's own tally.
     moderator.pm(BOT, "voteskip").unwrap();
@@ -591,6 +607,9 @@ async fn moderators_edit_the_playlist_by_pm() {
         items == [after[1].clone()]
     })
     .await;
+    // Skipping with one item left plays it again from the start.
+    let skipped = command(&moderator, &mut mod_events, "skip").await;
+    assert_eq!(skipped, format!("Skipped to the next item: {}", after[1]));
     moderator.shutdown().await;
     rig.stop().await;
 }
@@ -638,6 +657,327 @@ async fn the_bot_survives_nats_going_away() {
     .await;
     moderator.pm(BOT, "stats").unwrap();
     pm_containing(&mut mod_events, "Top Chatters").await;
+    moderator.shutdown().await;
+    rig.stop().await;
+}
+
+/// Sends a command by PM and returns the bot's reply (one PM; multi-line replies arrive
+/// joined in one message).
+async fn command(moderator: &CytubeHandle, events: &mut EventStream, line: &str) -> String {
+    moderator.pm(BOT, line).unwrap();
+    next_pm(events).await
+}
+
+/// Waits until the audit table has a row whose details start with `details` (a final row
+/// is `cmd=<command>, args: <args>, result: success|error[, error: <text>]`).
+async fn audited(db: &PathBuf, details: &str) {
+    eventually(&format!("audit row {details:?}"), || async {
+        audit_rows(db)
+            .iter()
+            .any(|(_, _, d)| d.starts_with(details))
+            .then_some(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_replies_with_what_the_server_did() {
+    let rig = rig(&["queue"]).await;
+    let (moderator, mut events) = join_moderator(&rig.server, "queue").await;
+
+    // Accepted: the reply comes after the server's `queue` (the moderator sees the
+    // broadcast first), with the server's title and temp flag.
+    moderator.pm(BOT, "add yt:dup11111 perm").unwrap();
+    let reply = tokio::time::timeout(WAIT, async {
+        let mut queued = false;
+        while let Some(e) = events.recv().await {
+            match e {
+                CytubeEvent::Server(ServerEvent::Queue { item, .. })
+                    if item.media.id == "dup11111" =>
+                {
+                    queued = true
+                }
+                CytubeEvent::Server(ServerEvent::Pm(pm)) if !pm.from_self => {
+                    return (queued, pm.text);
+                }
+                _ => {}
+            }
+        }
+        panic!("event stream ended")
+    })
+    .await
+    .expect("a reply to add");
+    assert!(
+        reply.0,
+        "the reply came before the server's queue: {}",
+        reply.1
+    );
+    assert_eq!(reply.1, "Added: yt:dup11111 (permanent): YouTube dup11111");
+    audited(
+        &rig.db_path,
+        "cmd=add, args: yt:dup11111 perm, result: success",
+    )
+    .await;
+
+    // Refused: the server's words in the reply and in the audit row; nothing added.
+    let dup = command(&moderator, &mut events, "add yt:dup11111").await;
+    assert_eq!(
+        dup,
+        "Refused by the server: This item is already on the playlist"
+    );
+    audited(
+        &rig.db_path,
+        "cmd=add, args: yt:dup11111, result: error, error: This item is already on the playlist",
+    )
+    .await;
+    let unknown = command(&moderator, &mut events, "add zz:what").await;
+    assert_eq!(unknown, "Refused by the server: Unknown media type 'zz'");
+    audited(
+        &rig.db_path,
+        "cmd=add, args: zz:what, result: error, error: Unknown media type 'zz'",
+    )
+    .await;
+
+    // Lacking the rank for live media: the server's refusal, not "Added".
+    rig.server.set_rank("queue", BOT, 1.0);
+    let live = command(&moderator, &mut events, "add rtmp://example.com/live").await;
+    assert_eq!(
+        live,
+        "Refused by the server: You don't have permission to add live media"
+    );
+    audited(
+        &rig.db_path,
+        "cmd=add, args: rtmp://example.com/live, result: error, error: You don't have permission to add live media",
+    )
+    .await;
+    // A silent refusal (deleting needs rank 2): the reply says the server did not do it,
+    // and why, from the channel's permission table.
+    let silent = command(&moderator, &mut events, "remove 1").await;
+    assert!(
+        silent.starts_with("No answer from the server within 1s: the item was not removed"),
+        "{silent}"
+    );
+    assert!(
+        silent.contains("`playlistdelete` permission: rank 2 needed, I have 1"),
+        "{silent}"
+    );
+    audited(
+        &rig.db_path,
+        "cmd=remove, args: 1, result: error, error: No answer from the server",
+    )
+    .await;
+    let titles: Vec<_> = rig.server_playlist_ids("queue");
+    assert_eq!(titles, vec!["dup11111".to_string()]);
+    moderator.shutdown().await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation_and_polls_report_the_servers_words() {
+    let rig = rig(&["modroom"]).await;
+    let (moderator, mut events) = join_moderator(&rig.server, "modroom").await;
+    let (_guest, _guest_events) =
+        join(&rig.server, "modroom", Login::Guest("visitor".into())).await;
+    let (_boss, _boss_events) = join(
+        &rig.server,
+        "modroom",
+        Login::Registered {
+            name: BOSS.into(),
+            password: "boss-pw".into(),
+        },
+    )
+    .await;
+    assert!(rig.server.wait_for_user("modroom", "visitor", WAIT).await);
+
+    // Mutes: done, refused for an absent user and for an equal rank, lifted.
+    assert_eq!(
+        command(&moderator, &mut events, "mute visitor").await,
+        "Muted visitor"
+    );
+    assert!(
+        rig.server
+            .users("modroom")
+            .iter()
+            .any(|u| u.name == "visitor" && u.muted)
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "mute nobody").await,
+        "Refused by the server: /mute target nobody not present in channel."
+    );
+    audited(
+        &rig.db_path,
+        "cmd=mute, args: nobody, result: error, error: /mute target nobody not present in channel.",
+    )
+    .await;
+    assert_eq!(
+        command(&moderator, &mut events, "mute boss").await,
+        "Refused by the server: /mute failed - boss has equal or higher rank than you."
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "unmute visitor").await,
+        "Unmuted visitor"
+    );
+    assert!(
+        rig.server
+            .users("modroom")
+            .iter()
+            .any(|u| u.name == "visitor" && !u.muted)
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "unmute visitor").await,
+        "Refused by the server: visitor is not muted."
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "smute visitor").await,
+        "Shadow-muted visitor"
+    );
+    assert!(
+        rig.server
+            .users("modroom")
+            .iter()
+            .any(|u| u.name == "visitor" && u.shadow_muted)
+    );
+
+    // Kicks: an absent user is ignored by the server, and the reply says so.
+    let absent = command(&moderator, &mut events, "kick nobody").await;
+    assert!(absent.contains("nobody is not in the channel"), "{absent}");
+    audited(&rig.db_path, "cmd=kick, args: nobody, result: error").await;
+
+    // Polls.
+    let opened = command(
+        &moderator,
+        &mut events,
+        "poll Best snack?, tea, cake (large)",
+    )
+    .await;
+    assert_eq!(opened, "Poll opened: Best snack? (tea / cake (large))");
+    let poll = rig.server.poll("modroom").expect("the server has the poll");
+    assert_eq!(poll.counts, vec![0, 0]);
+    let closed = command(&moderator, &mut events, "endpoll").await;
+    assert!(closed.starts_with("Poll closed: Best snack?"), "{closed}");
+    assert!(closed.contains("cake (large): 0"), "{closed}");
+    assert!(rig.server.poll("modroom").is_none());
+    assert_eq!(
+        command(&moderator, &mut events, "endpoll").await,
+        "No poll is open"
+    );
+
+    // Bans: refused in the server's words, done, listed, lifted.
+    assert_eq!(
+        command(&moderator, &mut events, "ban boss").await,
+        "Refused by the server: You don't have permission to ban boss"
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "ban visitor flooding").await,
+        "Banned visitor: flooding"
+    );
+    assert!(
+        rig.server
+            .wait_for_user_gone("modroom", "visitor", WAIT)
+            .await
+    );
+    assert_eq!(rig.server.bans("modroom")[0].name, "visitor");
+    assert_eq!(
+        command(&moderator, &mut events, "ban visitor").await,
+        "Refused by the server: visitor is already banned"
+    );
+    let list = command(&moderator, &mut events, "banlist").await;
+    assert!(
+        list.contains("Bans (1):") && list.contains(&format!("visitor (by {BOT}): flooding")),
+        "{list}"
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "unban visitor").await,
+        "Unbanned visitor"
+    );
+    assert!(rig.server.bans("modroom").is_empty());
+    assert_eq!(
+        command(&moderator, &mut events, "unban visitor").await,
+        "visitor is not banned"
+    );
+
+    // Without the rank: the server's refusal where it gives one, else the silence explained.
+    rig.server.set_rank("modroom", BOT, 1.0);
+    assert_eq!(
+        command(&moderator, &mut events, "ban boss").await,
+        "Refused by the server: You do not have ban permissions on this channel"
+    );
+    let kick = command(&moderator, &mut events, "kick boss").await;
+    assert!(
+        kick.contains("`kick` permission: rank 1.5 needed, I have 1"),
+        "{kick}"
+    );
+    audited(
+        &rig.db_path,
+        "cmd=ban, args: boss, result: error, error: You do not have ban permissions on this channel",
+    )
+    .await;
+    moderator.shutdown().await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_commands_reply_after_the_server_acted() {
+    let rig = rig(&["chatty"]).await;
+    let (moderator, mut events) = join_moderator(&rig.server, "chatty").await;
+
+    assert_eq!(
+        command(&moderator, &mut events, "afk on").await,
+        "AFK status: On"
+    );
+    assert!(
+        rig.server
+            .users("chatty")
+            .iter()
+            .any(|u| u.name == BOT && u.afk)
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "afk on").await,
+        "AFK status: On (unchanged)"
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "afk").await,
+        "AFK status: Off"
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "say hello, channel").await,
+        "Sent: hello, channel"
+    );
+    assert!(
+        rig.server
+            .chat_log("chatty")
+            .iter()
+            .any(|c| c.username == BOT && c.msg == "hello, channel")
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "pm nobody hi").await,
+        "Refused by the server: PM failed: nobody isn't connected to this channel."
+    );
+    audited(
+        &rig.db_path,
+        "cmd=pm, args: nobody hi, result: error, error: PM failed: nobody isn't connected to this channel.",
+    )
+    .await;
+    assert_eq!(
+        command(&moderator, &mut events, "clear").await,
+        "Chat cleared"
+    );
+    assert_eq!(
+        command(&moderator, &mut events, "skip").await,
+        "The playlist is empty"
+    );
+
+    // Without `chatclear` (rank 2) the server ignores `/clear`; the reply says why.
+    rig.server.set_rank("chatty", BOT, 1.0);
+    let clear = command(&moderator, &mut events, "clear").await;
+    assert!(
+        clear.starts_with("No answer from the server within 1s: the chat was not cleared"),
+        "{clear}"
+    );
+    assert!(
+        clear.contains("`chatclear` permission: rank 2 needed, I have 1"),
+        "{clear}"
+    );
     moderator.shutdown().await;
     rig.stop().await;
 }

@@ -53,6 +53,10 @@ pub enum BusError {
     /// Could not connect to the NATS server(s).
     #[error("cannot connect to NATS at {servers}: {reason}")]
     Connect { servers: String, reason: String },
+    /// The server answered but refused us (wrong credentials, an expired or revoked creds
+    /// file, an untrusted certificate): retrying cannot help, so this is never retried.
+    #[error("NATS at {servers} refused the connection: {reason}")]
+    Refused { servers: String, reason: String },
     /// A bad option (e.g. unreadable creds file).
     #[error("invalid NATS option: {0}")]
     Options(String),

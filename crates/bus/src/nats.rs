@@ -143,9 +143,12 @@ impl std::fmt::Debug for NatsBus {
 }
 
 impl NatsBus {
-    /// Connects. With `max_reconnect_attempts = None` (forever) this returns at once and
-    /// keeps trying in the background, so a service can start before NATS; otherwise it
-    /// tries `max(1, n)` times and returns [`BusError::Connect`].
+    /// Connects. A refusal (wrong user/password, token or nkey, expired creds, untrusted
+    /// certificate, TLS mismatch) fails at once with [`BusError::Refused`], whatever the
+    /// retry policy. An unreachable server is retried: with `max_reconnect_attempts = None`
+    /// (forever) this returns after the first failed attempt and keeps trying in the
+    /// background, so a service can start before NATS; otherwise it tries `max(1, n)` times
+    /// and returns [`BusError::Connect`]. Callers race it against their shutdown signal.
     pub async fn connect(options: NatsOptions) -> Result<NatsBus, BusError> {
         let servers = options.servers_for_log();
         let slow = Arc::new(AtomicU64::new(0));
@@ -156,26 +159,48 @@ impl NatsBus {
             if attempt > 0 {
                 tokio::time::sleep(options.reconnect_delay).await;
             }
-            let connect_options = build_options(&options, slow.clone(), forever).await?;
+            let connect_options = build_options(&options, slow.clone(), false).await?;
             match connect_options.connect(options.servers.clone()).await {
-                Ok(client) => {
-                    return Ok(NatsBus {
-                        client,
-                        servers: servers.into(),
-                        slow_consumer_events: slow,
+                Ok(client) => return Ok(NatsBus::new(client, &servers, slow)),
+                Err(e) if is_refusal(&e) => {
+                    return Err(BusError::Refused {
+                        servers,
+                        reason: refusal_reason(&e),
                     });
                 }
                 Err(e) => {
                     // async-nats errors describe the failure, never the credentials.
                     last_error = e.to_string();
                     tracing::warn!(servers = %servers, attempt = attempt + 1, error = %last_error, "NATS connect failed.");
+                    if forever {
+                        break;
+                    }
                 }
             }
+        }
+        if forever {
+            tracing::warn!(servers = %servers, "NATS unreachable; starting anyway and retrying in the background.");
+            let connect_options = build_options(&options, slow.clone(), true).await?;
+            return match connect_options.connect(options.servers.clone()).await {
+                Ok(client) => Ok(NatsBus::new(client, &servers, slow)),
+                Err(e) => Err(BusError::Connect {
+                    servers,
+                    reason: e.to_string(),
+                }),
+            };
         }
         Err(BusError::Connect {
             servers,
             reason: last_error,
         })
+    }
+
+    fn new(client: async_nats::Client, servers: &str, slow: Arc<AtomicU64>) -> NatsBus {
+        NatsBus {
+            client,
+            servers: servers.into(),
+            slow_consumer_events: slow,
+        }
     }
 
     /// The underlying client.
@@ -356,6 +381,54 @@ async fn build_options(
         }
     });
     Ok(c)
+}
+
+/// Whether a connect error means the server refused us (retrying cannot help). A failed
+/// TLS handshake (untrusted certificate, name mismatch) arrives from async-nats as an I/O
+/// error wrapping rustls' error, so the source chain is searched for that too.
+fn is_refusal(e: &async_nats::ConnectError) -> bool {
+    use async_nats::ConnectErrorKind as K;
+    matches!(
+        e.kind(),
+        K::AuthorizationViolation | K::Authentication | K::Tls
+    ) || tls_failure(e)
+}
+
+fn tls_failure(e: &async_nats::ConnectError) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if err.is::<async_nats::rustls::Error>()
+            || err
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<async_nats::rustls::Error>())
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// A one-line cause for a refusal, in an operator's words (async-nats' own text repeats
+/// itself); for TLS, the innermost cause (e.g. `invalid peer certificate: UnknownIssuer`).
+fn refusal_reason(e: &async_nats::ConnectError) -> String {
+    use async_nats::ConnectErrorKind as K;
+    if tls_failure(e) || e.kind() == K::Tls {
+        let mut innermost = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(err) = source {
+            innermost = err.to_string();
+            source = err.source();
+        }
+        return format!(
+            "TLS failed (untrusted or mismatched certificate, or TLS required on one side only): {innermost}"
+        );
+    }
+    match e.kind() {
+        K::AuthorizationViolation => "authorization violation (wrong user/password, token, nkey or creds, or an expired creds file)".into(),
+        _ => "authentication failed (the nkey or creds file could not sign the server's nonce)".into(),
+    }
 }
 
 #[cfg(test)]

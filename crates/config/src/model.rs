@@ -75,7 +75,11 @@ pub struct Config {
     pub shell: ShellConfig,
     /// Log level, format and the chat/media log files.
     pub logging: LoggingConfig,
-    /// The v1 `llm` object, carried over verbatim for a future LLM feature; unused today.
+    /// A Rosey v0.5 `plugins` section (`enabled`, `directory`, `auto_reload`), kept as
+    /// written; not used (Rosey's plugins are separate processes on the bus).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<Map<String, Value>>,
+    /// The v1 / v0.5 `llm` object, carried over verbatim for a future LLM feature; unused today.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<Map<String, Value>>,
     /// v1 keys that have no v2 meaning, kept by `rosey config migrate` so nothing is lost.
@@ -513,6 +517,12 @@ pub struct ShellConfig {
     pub enabled: bool,
     /// Lowest rank allowed to use it.
     pub min_rank: f64,
+    /// Rosey v0.5's telnet-shell address, kept as written; not used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Rosey v0.5's telnet-shell port, kept as written; not used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
 }
 
 impl Default for ShellConfig {
@@ -520,6 +530,8 @@ impl Default for ShellConfig {
         Self {
             enabled: d::SHELL_ENABLED,
             min_rank: d::SHELL_MIN_RANK,
+            host: None,
+            port: None,
         }
     }
 }
@@ -673,6 +685,44 @@ impl Config {
     /// The platforms to join, in file order.
     pub fn enabled_platforms(&self) -> impl Iterator<Item = &PlatformConfig> {
         self.platforms.iter().filter(|p| p.enabled)
+    }
+
+    /// Keys this configuration holds that Rosey keeps but does not use — Rosey v0.5
+    /// leftovers (`shell.host`, `shell.port`, `plugins.*`), `llm`, `legacy.*` and the v1
+    /// platform keys `proxy`/`retry`/`retry_delay` — as paths, in file-section order. For one
+    /// "not used by Rosey" report at start-up and in `rosey config check`.
+    pub fn unused_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        for (i, p) in self.platforms.iter().enumerate() {
+            let set = [
+                ("proxy", p.proxy.is_some()),
+                ("retry", p.retry.is_some()),
+                ("retry_delay", p.retry_delay.is_some()),
+            ];
+            keys.extend(
+                set.iter()
+                    .filter(|(_, present)| *present)
+                    .map(|(k, _)| format!("platforms[{i}].{k}")),
+            );
+        }
+        if self.shell.host.is_some() {
+            keys.push("shell.host".into());
+        }
+        if self.shell.port.is_some() {
+            keys.push("shell.port".into());
+        }
+        let section = |name: &str, map: Option<&Map<String, Value>>| -> Vec<String> {
+            map.into_iter()
+                .flat_map(|m| m.keys())
+                .map(|k| format!("{name}.{k}"))
+                .collect()
+        };
+        keys.extend(section("plugins", self.plugins.as_ref()));
+        if self.llm.is_some() {
+            keys.push("llm".into());
+        }
+        keys.extend(section("legacy", Some(&self.legacy)));
+        keys
     }
 
     /// The platform with this name, enabled or not.

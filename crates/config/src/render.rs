@@ -17,6 +17,7 @@ const KEY_ORDER: &[&str] = &[
     "platforms",
     "shell",
     "logging",
+    "plugins",
     "llm",
     "legacy",
     // platforms (first part: these come before `user`, which nats also has)

@@ -51,6 +51,7 @@ const TOP_KEYS: &[&str] = &[
     "platforms",
     "shell",
     "logging",
+    "plugins",
     "llm",
     "legacy",
 ];
@@ -97,7 +98,10 @@ const PLATFORM_KEYS: &[&str] = &[
     "retry",
     "retry_delay",
 ];
-const SHELL_KEYS: &[&str] = &["enabled", "min_rank"];
+/// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
+const SHELL_KEYS: &[&str] = &["enabled", "min_rank", "host", "port"];
+/// The Rosey v0.5 `plugins` section (kept, not used: Rosey's plugins are processes on the bus).
+const PLUGINS_KEYS: &[&str] = &["enabled", "directory", "auto_reload"];
 const LOGGING_KEYS: &[&str] = &["level", "format", "chat_log_file", "media_log_file"];
 
 const NATS_SCHEMES: &[&str] = &["nats", "tls", "ws", "wss"];
@@ -140,6 +144,7 @@ pub fn validate(value: &Value) -> Vec<Problem> {
     v.platforms(top);
     v.shell(top);
     v.logging(top);
+    v.plugins(top);
     for key in ["llm", "legacy"] {
         match top.get(key) {
             None | Some(Value::Null) | Some(Value::Object(_)) => {}
@@ -192,6 +197,13 @@ const RANK: Num = Num {
     max: None,
     integer: false,
     expected: "a number ≥ 0",
+};
+const PORT: Num = Num {
+    min: 0.0,
+    min_exclusive: false,
+    max: Some(65_535.0),
+    integer: true,
+    expected: "a port number from 0 to 65535",
 };
 const REPLICAS: Num = Num {
     min: 1.0,
@@ -632,6 +644,16 @@ impl Validator {
         if let Some(shell) = self.section(top, "", "shell", SHELL_KEYS) {
             self.boolean(shell, "shell", "enabled");
             self.number(shell, "shell", "min_rank", &RANK);
+            self.string(shell, "shell", "host", false);
+            self.number(shell, "shell", "port", &PORT);
+        }
+    }
+
+    fn plugins(&mut self, top: &Map<String, Value>) {
+        if let Some(plugins) = self.section(top, "", "plugins", PLUGINS_KEYS) {
+            self.boolean(plugins, "plugins", "enabled");
+            self.string(plugins, "plugins", "directory", false);
+            self.boolean(plugins, "plugins", "auto_reload");
         }
     }
 

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::event::Position;
+use crate::handle::SendError;
 use crate::socketio;
 
 /// Where `queue` puts a new item.
@@ -80,7 +81,22 @@ pub enum Command {
     Vote {
         option: u64,
     },
+    /// `newPoll {title, opts, obscured, timeout?}` (needs `pollctl`, 1.5 by default).
+    /// `timeout` closes the poll after that many seconds (1–86400).
+    NewPoll {
+        title: String,
+        options: Vec<String>,
+        obscured: bool,
+        timeout: Option<u32>,
+    },
     ClosePoll,
+    /// Asks for `banlist` (needs `ban`).
+    RequestBanlist,
+    /// Lifts the ban with this id (from `banlist`); the server echoes `banlistRemove`.
+    Unban {
+        id: u64,
+        name: String,
+    },
     /// Anything else, sent as `42[name, ...args]`.
     Raw {
         name: String,
@@ -147,10 +163,38 @@ impl Command {
             Command::AssignLeader { name } => ("assignLeader", vec![json!({ "name": name })]),
             Command::Voteskip => ("voteskip", vec![]),
             Command::Vote { option } => ("vote", vec![json!({ "option": option })]),
+            Command::NewPoll {
+                title,
+                options,
+                obscured,
+                timeout,
+            } => {
+                let mut data = json!({ "title": title, "opts": options, "obscured": obscured });
+                if let Some(t) = timeout {
+                    data["timeout"] = json!(t);
+                }
+                ("newPoll", vec![data])
+            }
             Command::ClosePoll => ("closePoll", vec![]),
+            Command::RequestBanlist => ("requestBanlist", vec![]),
+            Command::Unban { id, name } => ("unban", vec![json!({ "id": id, "name": name })]),
             Command::Raw { name, args } => (name.as_str(), args.clone()),
         };
         (name.to_owned(), args)
+    }
+
+    /// A moderation chat command aimed at one user: `/<verb> name[ rest]` (`kick`, `ban`,
+    /// `mute`, `smute`, `unmute`). A name must be one word.
+    pub fn moderation(verb: &str, name: &str, rest: Option<&str>) -> Result<Command, SendError> {
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(SendError::Invalid(format!("bad user name {name:?}")));
+        }
+        Ok(Command::Chat(
+            match rest.map(str::trim).filter(|r| !r.is_empty()) {
+                Some(rest) => format!("/{verb} {name} {rest}"),
+                None => format!("/{verb} {name}"),
+            },
+        ))
     }
 
     /// The socket.io packet for this command.
@@ -245,6 +289,35 @@ mod tests {
             }),
             json!(["joinChannel", {"name": "c", "pw": "p"}])
         );
+        assert_eq!(
+            wire(Command::NewPoll {
+                title: "Best?".into(),
+                options: vec!["a".into(), "b".into()],
+                obscured: false,
+                timeout: None
+            }),
+            json!(["newPoll", {"title": "Best?", "opts": ["a", "b"], "obscured": false}])
+        );
+        assert_eq!(
+            wire(Command::Unban {
+                id: 3,
+                name: "x".into()
+            }),
+            json!(["unban", {"id": 3, "name": "x"}])
+        );
+        assert_eq!(
+            Command::RequestBanlist.to_packet().encode(),
+            r#"2["requestBanlist"]"#
+        );
+        assert_eq!(
+            Command::moderation("ban", "troll", Some(" spam ")),
+            Ok(Command::Chat("/ban troll spam".into()))
+        );
+        assert_eq!(
+            Command::moderation("mute", "troll", None),
+            Ok(Command::Chat("/mute troll".into()))
+        );
+        assert!(Command::moderation("kick", "two words", None).is_err());
         let q = QueueRequest::new("https://x/a.m3u8", "hl", QueuePosition::End);
         assert_eq!(
             wire(Command::Queue(q)),

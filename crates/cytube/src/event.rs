@@ -212,6 +212,21 @@ impl Poll {
     }
 }
 
+/// One entry of `banlist` (sent to users with the `ban` permission). `ip` is cloaked (or
+/// `"*"` for a name ban) unless the viewer is a site admin.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BanEntry {
+    pub id: u64,
+    #[serde(default, deserialize_with = "nullable")]
+    pub ip: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub reason: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub bannedby: String,
+}
+
 /// The reply to `login`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoginReply {
@@ -340,6 +355,36 @@ pub enum ServerEvent {
     ErrorMsg {
         msg: String,
         code: Option<String>,
+    },
+    /// A refusal with a reason: `{action:"chat", msg:"You have been muted on this channel."}`,
+    /// or `/rank` syntax help.
+    NoFlood {
+        action: String,
+        msg: String,
+    },
+    /// "You can't ban yourself" (sent with the `errorMsg` of the refused `/ban`).
+    Costanza {
+        msg: String,
+    },
+    /// A queued item was accepted with a warning.
+    QueueWarn {
+        msg: String,
+        link: Option<String>,
+    },
+    /// A new-account restriction blocked a chat line or PM (`NEW_USER_CHAT`, ...).
+    SpamFiltered {
+        reason: String,
+    },
+    /// `setChannelRank` was refused.
+    ChannelRankFail {
+        msg: String,
+    },
+    /// The channel's bans (the reply to `requestBanlist`).
+    Banlist(Vec<BanEntry>),
+    /// A ban was lifted (the echo of the accepted `unban {id, name}`).
+    BanlistRemove {
+        id: u64,
+        name: String,
     },
     /// `reason` is missing for some kicks (and may be empty).
     Kick {
@@ -470,6 +515,35 @@ struct WireError {
     msg: String,
     #[serde(default)]
     code: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct WireNoFlood {
+    #[serde(default, deserialize_with = "nullable")]
+    action: String,
+    #[serde(default, deserialize_with = "nullable")]
+    msg: String,
+}
+
+#[derive(Deserialize)]
+struct WireMsg {
+    #[serde(default, deserialize_with = "nullable")]
+    msg: String,
+    #[serde(default)]
+    link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireReason {
+    #[serde(default, deserialize_with = "nullable")]
+    reason: String,
+}
+
+#[derive(Deserialize)]
+struct WireUnban {
+    id: u64,
+    #[serde(default, deserialize_with = "nullable")]
+    name: String,
 }
 
 #[derive(Deserialize)]
@@ -677,6 +751,38 @@ impl ServerEvent {
                     code: w.code.and_then(value_to_string),
                 }
             }
+            "noflood" => {
+                let w: WireNoFlood = parse(arg).map_err(wrap)?;
+                ServerEvent::NoFlood {
+                    action: w.action,
+                    msg: w.msg,
+                }
+            }
+            "costanza" => ServerEvent::Costanza {
+                msg: message(arg).map_err(wrap)?.msg,
+            },
+            "queueWarn" => {
+                let w = message(arg).map_err(wrap)?;
+                ServerEvent::QueueWarn {
+                    msg: w.msg,
+                    link: w.link,
+                }
+            }
+            "spamFiltered" => {
+                let w: WireReason = parse(arg).map_err(wrap)?;
+                ServerEvent::SpamFiltered { reason: w.reason }
+            }
+            "channelRankFail" => ServerEvent::ChannelRankFail {
+                msg: message(arg).map_err(wrap)?.msg,
+            },
+            "banlist" => ServerEvent::Banlist(parse(arg).map_err(wrap)?),
+            "banlistRemove" => {
+                let w: WireUnban = parse(arg).map_err(wrap)?;
+                ServerEvent::BanlistRemove {
+                    id: w.id,
+                    name: w.name,
+                }
+            }
             "kick" => {
                 let w: WireKick = parse(or_empty_object(arg)).map_err(wrap)?;
                 ServerEvent::Kick { reason: w.reason }
@@ -727,12 +833,27 @@ impl ServerEvent {
             ServerEvent::SetPermissions(_) => "setPermissions",
             ServerEvent::Cooldown(_) => "cooldown",
             ServerEvent::ErrorMsg { .. } => "errorMsg",
+            ServerEvent::NoFlood { .. } => "noflood",
+            ServerEvent::Costanza { .. } => "costanza",
+            ServerEvent::QueueWarn { .. } => "queueWarn",
+            ServerEvent::SpamFiltered { .. } => "spamFiltered",
+            ServerEvent::ChannelRankFail { .. } => "channelRankFail",
+            ServerEvent::Banlist(_) => "banlist",
+            ServerEvent::BanlistRemove { .. } => "banlistRemove",
             ServerEvent::Kick { .. } => "kick",
             ServerEvent::NeedPassword(_) => "needPassword",
             ServerEvent::CancelNeedPassword => "cancelNeedPassword",
             ServerEvent::ChannelNotRegistered => "channelNotRegistered",
             ServerEvent::Other { name, .. } => name,
         }
+    }
+}
+
+/// `{msg, link?}`, or a bare string as some older events carry.
+fn message(arg: Value) -> Result<WireMsg, serde_json::Error> {
+    match arg {
+        Value::String(msg) => Ok(WireMsg { msg, link: None }),
+        other => parse(other),
     }
 }
 
@@ -871,6 +992,41 @@ mod tests {
     }
 
     #[test]
+    fn refusals_and_bans() {
+        assert_eq!(
+            decode(
+                "noflood",
+                json!({"action": "chat", "msg": "You have been muted on this channel."})
+            ),
+            ServerEvent::NoFlood {
+                action: "chat".into(),
+                msg: "You have been muted on this channel.".into()
+            }
+        );
+        assert_eq!(
+            decode("costanza", json!({"msg": "You can't ban yourself"})),
+            ServerEvent::Costanza {
+                msg: "You can't ban yourself".into()
+            }
+        );
+        let ev = decode(
+            "banlist",
+            json!([{"id": 4, "ip": "*", "name": "troll", "reason": "spam", "bannedby": "mod"}]),
+        );
+        let ServerEvent::Banlist(bans) = ev else {
+            panic!("{ev:?}")
+        };
+        assert_eq!((bans[0].id, bans[0].name.as_str()), (4, "troll"));
+        assert_eq!(
+            decode("banlistRemove", json!({"id": 4, "name": "troll"})),
+            ServerEvent::BanlistRemove {
+                id: 4,
+                name: "troll".into()
+            }
+        );
+    }
+
+    #[test]
     fn channel_opts_keep_raw_object() {
         let raw = json!({"chat_antiflood":true,"chat_antiflood_params":{"burst":4,"sustained":1,"cooldown":4},"password":false});
         let ServerEvent::ChannelOpts(o) = decode("channelOpts", raw.clone()) else {
@@ -933,6 +1089,13 @@ mod tests {
         "setPermissions",
         "cooldown",
         "errorMsg",
+        "noflood",
+        "costanza",
+        "queueWarn",
+        "spamFiltered",
+        "channelRankFail",
+        "banlist",
+        "banlistRemove",
         "kick",
         "needPassword",
         "cancelNeedPassword",

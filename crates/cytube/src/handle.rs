@@ -236,14 +236,59 @@ impl CytubeHandle {
 
     /// `/kick name [reason]`.
     pub fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), SendError> {
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(SendError::Invalid(format!("bad user name {name:?}")));
-        }
-        let line = match reason.map(str::trim).filter(|r| !r.is_empty()) {
-            Some(reason) => format!("/kick {name} {reason}"),
-            None => format!("/kick {name}"),
-        };
-        self.send(Command::Chat(line))
+        self.send(Command::moderation("kick", name, reason)?)
+    }
+
+    /// `/mute name` (needs `mute`, 1.5 by default): the user's chat is refused with `noflood`.
+    pub fn mute(&self, name: &str) -> Result<(), SendError> {
+        self.send(Command::moderation("mute", name, None)?)
+    }
+
+    /// `/smute name`: a shadow mute (only moderators see the user's chat).
+    pub fn shadow_mute(&self, name: &str) -> Result<(), SendError> {
+        self.send(Command::moderation("smute", name, None)?)
+    }
+
+    /// `/unmute name` (lifts a mute or a shadow mute).
+    pub fn unmute(&self, name: &str) -> Result<(), SendError> {
+        self.send(Command::moderation("unmute", name, None)?)
+    }
+
+    /// `/ban name [reason]` (needs `ban`, 2 by default): a name ban; the user is kicked.
+    pub fn ban(&self, name: &str, reason: Option<&str>) -> Result<(), SendError> {
+        self.send(Command::moderation("ban", name, reason)?)
+    }
+
+    /// `newPoll` (needs `pollctl`); replaces any open poll.
+    pub fn new_poll(
+        &self,
+        title: &str,
+        options: Vec<String>,
+        obscured: bool,
+    ) -> Result<(), SendError> {
+        self.send(Command::NewPoll {
+            title: title.to_owned(),
+            options,
+            obscured,
+            timeout: None,
+        })
+    }
+
+    pub fn close_poll(&self) -> Result<(), SendError> {
+        self.send(Command::ClosePoll)
+    }
+
+    /// Asks for the channel's bans; they arrive as `ServerEvent::Banlist`.
+    pub fn request_banlist(&self) -> Result<(), SendError> {
+        self.send(Command::RequestBanlist)
+    }
+
+    /// Lifts a ban by its id (from the ban list).
+    pub fn unban(&self, id: u64, name: &str) -> Result<(), SendError> {
+        self.send(Command::Unban {
+            id,
+            name: name.to_owned(),
+        })
     }
 
     /// `/clear` (needs `chatclear`, rank 2 by default).

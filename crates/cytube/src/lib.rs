@@ -101,9 +101,9 @@ pub use config::{ClientConfig, ConfigError, DuplicateLoginPolicy, Login};
 pub use connection::connect;
 pub use discovery::{DiscoveryError, ServerEntry, choose_server, discover, websocket_url};
 pub use event::{
-    ChangeMedia, ChannelOpts, ChatMessage, EventDecodeError, FloodParams, LoginReply, Media,
-    PlaylistItem, Poll, PollCount, Position, PrivateMessage, Profile, Rank, ServerEvent, User,
-    UserMeta,
+    BanEntry, ChangeMedia, ChannelOpts, ChatMessage, EventDecodeError, FloodParams, LoginReply,
+    Media, PlaylistItem, Poll, PollCount, Position, PrivateMessage, Profile, Rank, ServerEvent,
+    User, UserMeta,
 };
 pub use handle::{CytubeEvent, CytubeHandle, EventStream, SendError};
 pub use html::to_plain_text;

@@ -1,11 +1,14 @@
 //! Chat: the `chatMsg` pipeline of protocol §4.1 (truncation, control characters, flood
 //! limit with `cooldown`, commands, broadcast + history), chat commands (`/me`, `/sp`,
-//! `/say`, `/afk`, `/clear`, `/kick`) and `pm`.
+//! `/say`, `/afk`, `/clear`, `/kick`; `/mute`, `/smute`, `/unmute`, `/ban` are in
+//! `moderation.rs`, `/poll` and `/hpoll` in `poll.rs`), what a mute does to chat, and `pm`.
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::flood::{FloodParams, MIN_ANTIFLOOD};
+use crate::moderation::{self, Mute};
+use crate::poll;
 use crate::session;
 use crate::state::{ChatRecord, ConnId, Outbox, PmRecord, World, now_ms, num};
 use crate::text;
@@ -16,16 +19,9 @@ const SWALLOWED_COMMANDS: &[&str] = &[
     "a",
     "d",
     "kickanons",
-    "ban",
     "ipban",
     "banip",
-    "mute",
-    "smute",
-    "unmute",
-    "unsmute",
     "rank",
-    "poll",
-    "hpoll",
     "clean",
     "cleantitle",
 ];
@@ -106,12 +102,35 @@ fn process(
     }
     let time = now_ms();
     let link_regex = w.channels[&channel].opts.enable_link_regex;
-    let payload = json!({
+    let mut payload = json!({
         "username": name,
         "msg": text::format_message(&raw, link_regex),
         "meta": meta,
         "time": time,
     });
+    match w.channels[&channel].moderation.mute_of(&name) {
+        Some(Mute::Muted) => {
+            let refusal = json!({"action": "chat", "msg": "You have been muted on this channel."});
+            out.emit(id, "noflood", refusal);
+            return;
+        }
+        Some(Mute::Shadow) => {
+            // Other shadow-muted users get it as is, moderators marked `shadow`; the sender
+            // (shadow-muted itself) believes it was posted. Not kept in history.
+            for m in w.members(&channel) {
+                let shadowed = w.name(m).is_some_and(|n| {
+                    w.channels[&channel].moderation.mute_of(n) == Some(Mute::Shadow)
+                });
+                if shadowed {
+                    out.emit(m, "chatMsg", payload.clone());
+                }
+            }
+            payload["meta"]["shadow"] = json!(true);
+            w.broadcast_min_rank(out, &channel, 2.0, "chatMsg", payload);
+            return;
+        }
+        None => {}
+    }
     w.broadcast(out, &channel, "chatMsg", payload.clone());
     let keep = w.cfg.history_len;
     let ch = w.channel_mut(&channel);
@@ -176,6 +195,12 @@ fn run_command(w: &mut World, out: &mut Outbox, id: ConnId, raw: &str, rank: f64
             }
         }
         "kick" => kick_command(w, out, id, rest, rank, &channel),
+        "mute" => moderation::mute_command(w, out, id, rest, cmd, Some(Mute::Muted)),
+        "smute" => moderation::mute_command(w, out, id, rest, cmd, Some(Mute::Shadow)),
+        "unmute" | "unsmute" => moderation::mute_command(w, out, id, rest, cmd, None),
+        "ban" => moderation::ban_command(w, out, id, rest),
+        "poll" => poll::poll_command(w, out, id, rest, false),
+        "hpoll" => poll::poll_command(w, out, id, rest, true),
         c if SWALLOWED_COMMANDS.contains(&c) => {}
         _ => return false,
     }

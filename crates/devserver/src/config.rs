@@ -12,6 +12,10 @@ pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_MAX_PAYLOAD: u64 = 1024 * 1024;
 /// How many chat lines are replayed to a joining socket.
 pub const DEFAULT_HISTORY_LEN: usize = 15;
+/// How many chat lines per channel and PMs overall the server keeps for inspection
+/// (`DevServer::chat_log`/`pm_log`); older ones are forgotten so a long-running server stays
+/// flat in memory. Tests that need more raise it.
+pub const DEFAULT_LOG_CAPACITY: usize = 10_000;
 /// The address `Default` listens on: loopback, any free port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:0";
 
@@ -38,6 +42,8 @@ pub struct DevServerConfig {
     pub channel_ranks: Vec<(String, f64)>,
     /// Chat lines replayed on join (CyTube: 15).
     pub history_len: usize,
+    /// Chat lines per channel and PMs kept for inspection (a ring of the last N).
+    pub log_capacity: usize,
     /// Engine.IO ping interval.
     pub ping_interval: Duration,
     /// Engine.IO ping timeout (CyTube: 120 s; tests use less so dead clients go quickly).
@@ -67,6 +73,7 @@ impl Default for DevServerConfig {
             accounts: Vec::new(),
             channel_ranks: Vec::new(),
             history_len: DEFAULT_HISTORY_LEN,
+            log_capacity: DEFAULT_LOG_CAPACITY,
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_timeout: DEFAULT_PING_TIMEOUT,
             max_payload: DEFAULT_MAX_PAYLOAD,

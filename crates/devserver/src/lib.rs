@@ -15,6 +15,8 @@
 //! - [`session`]: connect, `joinChannel`, channel passwords, `login`, the join burst, leaving.
 //! - [`chat`]: `chatMsg` pipeline, chat commands, `pm`.
 //! - [`playlist`]: queue/delete/move/jump/skip, voteskip, leader.
+//! - [`poll`]: `newPoll`, `vote`, `closePoll`, `/poll`, `/hpoll`.
+//! - [`moderation`]: `/mute`, `/smute`, `/unmute`, `/ban`, `requestBanlist`, `unban`.
 //! - [`flood`]: CyTube's rate limiter (pure).
 //! - [`text`]: truncation, control characters, HTML escaping, links, name rules (pure).
 //!
@@ -23,7 +25,7 @@
 //!
 //! As under CyTube, an event sent before the namespace CONNECT ack closes the connection
 //! (socketioxide does this itself). A leader's `mediaUpdate` is relayed to the channel. Not
-//! implemented (yet): polls, mutes and bans, `setOptions`/`setPermissions` from clients,
+//! implemented (yet): `/ipban`, poll timeouts, `setOptions`/`setPermissions` from clients,
 //! chat filters, emotes, timed `mediaUpdate` ticks and playback advance, per-IP connection
 //! limits, the `usercount` debounce (it is sent at once). See `README.md` for the deliberate differences.
 
@@ -31,7 +33,9 @@ pub mod chat;
 pub mod config;
 pub mod error;
 pub mod flood;
+pub mod moderation;
 pub mod playlist;
+pub mod poll;
 pub mod server;
 pub mod session;
 pub mod socketconfig;

@@ -171,6 +171,7 @@ fn member_channel(w: &World, id: ConnId) -> Option<String> {
     w.conns.get(&id).and_then(|c| c.channel.clone())
 }
 
+/// `queueFail {msg, link, id}`: a refusal after the media was looked at.
 fn queue_fail(out: &mut Outbox, id: ConnId, msg: &str, kind: &str, media_id: &str) {
     let link = format!("{kind}:{media_id}");
     out.emit(
@@ -178,6 +179,12 @@ fn queue_fail(out: &mut Outbox, id: ConnId, msg: &str, kind: &str, media_id: &st
         "queueFail",
         json!({ "msg": msg, "link": link, "id": media_id }),
     );
+}
+
+/// `queueFail {msg, link}`: a refusal before the media is looked at (permissions, flood);
+/// CyTube sends no `id` then, and `link: null` for the flood limit.
+fn queue_refused(out: &mut Outbox, id: ConnId, msg: &str, link: Option<String>) {
+    out.emit(id, "queueFail", json!({ "msg": msg, "link": link }));
 }
 
 /// `queue {id, type, pos, title?, duration?, temp?}`.
@@ -204,29 +211,23 @@ pub fn queue(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {
     if pos == "next" && !ch.can("playlistnext", rank) {
         return;
     }
+    let link = Some(format!("{kind}:{media_id}"));
+    if LIVE_TYPES.contains(&kind) && !ch.can("playlistaddlive", rank) {
+        return queue_refused(out, id, "You don't have permission to add live media", link);
+    }
+    if matches!(kind, "fi" | "cm") && !ch.can("playlistaddrawfile", rank) {
+        return queue_refused(
+            out,
+            id,
+            "You don't have permission to add raw video files",
+            link,
+        );
+    }
     if !ACCEPTED_TYPES.contains(&kind) {
         return queue_fail(
             out,
             id,
             &format!("Unknown media type '{kind}'"),
-            kind,
-            media_id,
-        );
-    }
-    if LIVE_TYPES.contains(&kind) && !ch.can("playlistaddlive", rank) {
-        return queue_fail(
-            out,
-            id,
-            "You don't have permission to add live media",
-            kind,
-            media_id,
-        );
-    }
-    if matches!(kind, "fi" | "cm") && !ch.can("playlistaddrawfile", rank) {
-        return queue_fail(
-            out,
-            id,
-            "You don't have permission to add raw video files",
             kind,
             media_id,
         );
@@ -261,7 +262,7 @@ pub fn queue(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {
     if let Some(c) = w.conns.get_mut(&id)
         && c.queue_limiter.throttle(&params, Instant::now())
     {
-        return queue_fail(out, id, "You are adding videos too quickly", kind, media_id);
+        return queue_refused(out, id, "You are adding videos too quickly", None);
     }
     let live = LIVE_TYPES.contains(&kind);
     let seconds = if live {

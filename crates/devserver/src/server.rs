@@ -30,8 +30,11 @@ use tracing::{debug, info, warn};
 use crate::config::DevServerConfig;
 use crate::error::DevServerError;
 use crate::flood::FloodParams;
-use crate::state::{ChatRecord, ConnId, Out, Outbox, PmRecord, UserInfo, World};
-use crate::{chat, playlist, session, socketconfig};
+use crate::moderation::Ban;
+use crate::playlist::Item;
+use crate::poll::ActivePoll;
+use crate::state::{Channel, ChatRecord, ConnId, Out, Outbox, PmRecord, UserInfo, World};
+use crate::{chat, moderation, playlist, poll, session, socketconfig};
 
 /// Outgoing packets a socket may have queued. socketioxide's default (128) is too small for
 /// a flood test that echoes 40 lines to several sockets.
@@ -155,6 +158,11 @@ fn handle(w: &mut World, out: &mut Outbox, id: ConnId, event: &str, data: &Value
         "togglePlaylistLock" => playlist::toggle_lock(w, out, id),
         "requestPlaylist" => playlist::request_playlist(w, out, id),
         "playerReady" => playlist::player_ready(w, out, id),
+        "newPoll" => poll::new_poll(w, out, id, data),
+        "vote" => poll::vote(w, out, id, data),
+        "closePoll" => poll::close_poll(w, out, id),
+        "requestBanlist" => moderation::request_banlist(w, out, id),
+        "unban" => moderation::unban(w, out, id, data),
         _ => debug!(conn = id, event, "Ignored event."),
     }
 }
@@ -302,20 +310,21 @@ impl DevServer {
         info!(addr = %self.addr, "Devserver stopped.");
     }
 
-    /// Every chat line `channel` accepted and broadcast, oldest first.
+    /// The chat lines `channel` accepted and broadcast, oldest first (the last
+    /// `log_capacity`).
     pub fn chat_log(&self, channel: &str) -> Vec<ChatRecord> {
         let inner = self.shared.lock();
         inner
             .world
             .channels
             .get(&channel.to_ascii_lowercase())
-            .map(|c| c.chat_log.clone())
+            .map(|c| c.chat_log.iter().cloned().collect())
             .unwrap_or_default()
     }
 
-    /// Every PM delivered, oldest first.
+    /// The PMs delivered, oldest first (the last `log_capacity`).
     pub fn pm_log(&self) -> Vec<PmRecord> {
-        self.shared.lock().world.pm_log.clone()
+        self.shared.lock().world.pm_log.iter().cloned().collect()
     }
 
     /// How many `cooldown` events were emitted.
@@ -334,6 +343,33 @@ impl DevServer {
             .lock()
             .world
             .user_infos(&channel.to_ascii_lowercase())
+    }
+
+    /// Reads `channel` (any case) under the lock; `None` when it does not exist.
+    fn read_channel<R>(&self, channel: &str, f: impl FnOnce(&Channel) -> R) -> Option<R> {
+        let inner = self.shared.lock();
+        inner
+            .world
+            .channels
+            .get(&channel.to_ascii_lowercase())
+            .map(f)
+    }
+
+    /// The playlist of `channel`, in order.
+    pub fn playlist(&self, channel: &str) -> Vec<Item> {
+        self.read_channel(channel, |c| c.playlist.items.clone())
+            .unwrap_or_default()
+    }
+
+    /// The name bans of `channel`, oldest first.
+    pub fn bans(&self, channel: &str) -> Vec<Ban> {
+        self.read_channel(channel, |c| c.moderation.bans.clone())
+            .unwrap_or_default()
+    }
+
+    /// The open poll of `channel`, if any.
+    pub fn poll(&self, channel: &str) -> Option<ActivePoll> {
+        self.read_channel(channel, |c| c.poll.clone()).flatten()
     }
 
     /// Kicks `name` from `channel` (`kick {reason}`, then a namespace disconnect).
@@ -395,14 +431,15 @@ impl DevServer {
         self.wait_until(timeout, |w| {
             w.channels
                 .get(&channel)
-                .is_some_and(|c| c.chat_log.len() >= n)
+                .is_some_and(|c| c.chat_log.total() >= n as u64)
         })
         .await
     }
 
     /// Waits until at least `n` PMs were delivered; `false` on timeout.
     pub async fn wait_for_pm_count(&self, n: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |w| w.pm_log.len() >= n).await
+        self.wait_until(timeout, |w| w.pm_log.total() >= n as u64)
+            .await
     }
 
     /// Awaits state changes (no polling) until `cond` holds or `timeout` passes.

@@ -5,9 +5,10 @@
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::playlist;
+use crate::moderation;
 use crate::state::{ConnId, Outbox, World, num};
 use crate::text;
+use crate::{playlist, poll};
 
 const INVALID_CHANNEL: &str = "Invalid channel name.  Channel names may consist of 1-30 \
                                characters a-z, A-Z, 0-9, -, and _";
@@ -91,6 +92,7 @@ fn accept_user(w: &mut World, out: &mut Outbox, id: ConnId, channel: &str) {
     out.emit(id, "setMotd", json!(""));
     out.emit(id, "channelOpts", ch.opts_json());
     playlist::send_playlist(w, out, channel, id);
+    poll::send_poll(w, out, channel, id);
     out.emit(id, "userlist", w.userlist(channel, id));
     if let Some(leader) = &w.channels[channel].leader {
         out.emit(id, "setLeader", json!(leader));
@@ -219,6 +221,16 @@ fn logged_in_in_channel(
     let Some(name) = w.name(id).map(str::to_owned) else {
         return;
     };
+    if w.channels[channel].moderation.is_banned(&name) {
+        kick(w, out, id, "You are banned from this channel.");
+        w.mod_notice(
+            out,
+            channel,
+            2.0,
+            &format!("{name} was kicked (name is banned)"),
+        );
+        return;
+    }
     for other in w.members(channel) {
         if other != id && w.name(other).is_some_and(|n| n.eq_ignore_ascii_case(&name)) {
             kick(w, out, other, "Duplicate login");
@@ -288,6 +300,7 @@ fn part(w: &mut World, out: &mut Outbox, id: ConnId) {
         w.broadcast(out, &channel, "userLeave", json!({ "name": name }));
     }
     w.send_usercount(out, &channel);
+    poll::unvote(w, out, &channel, id);
     if had_vote || name.is_some() {
         playlist::check_voteskip(w, out, &channel);
     }
@@ -307,12 +320,7 @@ pub fn set_afk(w: &mut World, out: &mut Outbox, id: ConnId, afk: bool) {
         return;
     };
     w.broadcast(out, &channel, "setAFK", json!({ "name": name, "afk": afk }));
-    w.broadcast(
-        out,
-        &channel,
-        "setUserMeta",
-        json!({ "name": name, "meta": { "afk": afk, "muted": false } }),
-    );
+    moderation::send_user_meta(w, out, id, -1.0);
     if afk
         && let Some(ch) = w.channels.get_mut(&channel)
         && ch.voteskips.remove(&id)

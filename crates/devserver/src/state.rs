@@ -12,7 +12,9 @@ use tokio::time::Instant;
 
 use crate::config::DevServerConfig;
 use crate::flood::{DEFAULT_CHANNEL_ANTIFLOOD, FloodParams, RateLimiter};
+use crate::moderation::{self, Moderation, Mute};
 use crate::playlist::Playlist;
+use crate::poll::ActivePoll;
 
 /// Identifies one socket.io connection (namespace socket) for the server's lifetime.
 pub type ConnId = u64;
@@ -51,8 +53,10 @@ pub struct UserInfo {
     pub rank: f64,
     /// AFK flag.
     pub afk: bool,
-    /// Muted flag (never set by this server; there is no `/mute`).
+    /// Muted (`/mute`) or shadow-muted (`/smute`).
     pub muted: bool,
+    /// Shadow-muted (`/smute`).
+    pub shadow_muted: bool,
 }
 
 /// One frame to send, or a disconnect, in the order handlers produced them.
@@ -244,6 +248,57 @@ impl Default for ChannelOpts {
     }
 }
 
+/// The last `capacity` records of a log, and how many were ever pushed (so a waiter can
+/// count arrivals past the capacity).
+#[derive(Debug, Clone)]
+pub struct LogRing<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+    total: u64,
+}
+
+impl<T> LogRing<T> {
+    /// An empty ring keeping at most `capacity` records.
+    pub fn new(capacity: usize) -> Self {
+        LogRing {
+            items: VecDeque::new(),
+            capacity,
+            total: 0,
+        }
+    }
+
+    /// Appends a record, forgetting the oldest beyond the capacity.
+    pub fn push(&mut self, item: T) {
+        self.total += 1;
+        if self.capacity == 0 {
+            return;
+        }
+        if self.items.len() == self.capacity {
+            self.items.pop_front();
+        }
+        self.items.push_back(item);
+    }
+
+    /// Records ever pushed, including forgotten ones.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The retained records, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
+    }
+
+    /// How many records are retained.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 /// One channel (kept for the server's lifetime, like a registered channel, so history and
 /// the playlist survive everyone leaving).
 #[derive(Debug)]
@@ -254,8 +309,8 @@ pub struct Channel {
     pub members: Vec<ConnId>,
     /// The last `history_len` chatMsg payloads, replayed on join.
     pub history: VecDeque<Value>,
-    /// Every accepted chat line.
-    pub chat_log: Vec<ChatRecord>,
+    /// The last accepted chat lines (`log_capacity` of them).
+    pub chat_log: LogRing<ChatRecord>,
     /// Options.
     pub opts: ChannelOpts,
     /// Channel password.
@@ -272,6 +327,10 @@ pub struct Channel {
     pub voteskips: HashSet<ConnId>,
     /// Ranks set through `DevServer::set_rank` (lowercase name → rank).
     pub rank_overrides: HashMap<String, f64>,
+    /// The open poll.
+    pub poll: Option<ActivePoll>,
+    /// Mutes and bans.
+    pub moderation: Moderation,
 }
 
 impl Channel {
@@ -285,7 +344,7 @@ impl Channel {
             name: name.to_owned(),
             members: Vec::new(),
             history: VecDeque::new(),
-            chat_log: Vec::new(),
+            chat_log: LogRing::new(cfg.log_capacity),
             opts,
             password: cfg
                 .channel_passwords
@@ -298,6 +357,8 @@ impl Channel {
             leader: None,
             voteskips: HashSet::new(),
             rank_overrides: HashMap::new(),
+            poll: None,
+            moderation: Moderation::default(),
         }
     }
 
@@ -369,8 +430,8 @@ pub struct World {
     pub conns: HashMap<ConnId, Conn>,
     /// Channels by lowercase name.
     pub channels: HashMap<String, Channel>,
-    /// Every delivered PM.
-    pub pm_log: Vec<PmRecord>,
+    /// The last delivered PMs (`log_capacity` of them).
+    pub pm_log: LogRing<PmRecord>,
     /// Last successful guest login per IP.
     pub last_guest_login: HashMap<String, Instant>,
     next_id: ConnId,
@@ -380,10 +441,10 @@ impl World {
     /// An empty world.
     pub fn new(cfg: Arc<DevServerConfig>) -> Self {
         World {
+            pm_log: LogRing::new(cfg.log_capacity),
             cfg,
             conns: HashMap::new(),
             channels: HashMap::new(),
-            pm_log: Vec::new(),
             last_guest_login: HashMap::new(),
             next_id: 1,
         }
@@ -478,19 +539,12 @@ impl World {
 
     /// The wire user object of `id` as seen by `viewer` (mods see aliases and a cloaked IP).
     pub fn user_object(&self, id: ConnId, viewer: ConnId) -> Value {
-        let c = &self.conns[&id];
-        let name = c.name.clone().unwrap_or_default();
-        let mut meta = json!({ "afk": c.afk, "muted": false });
-        if self.rank(viewer) >= 2.0 {
-            meta["smuted"] = json!(false);
-            meta["aliases"] = json!([name]);
-            meta["ip"] = json!(cloak_ip(&c.ip));
-        }
+        let name = self.name(id).unwrap_or_default();
         json!({
             "name": name,
             "rank": num(self.rank(id)),
             "profile": { "image": "", "text": "" },
-            "meta": meta,
+            "meta": moderation::user_meta(self, id, viewer),
         })
     }
 
@@ -511,11 +565,14 @@ impl World {
             .into_iter()
             .filter_map(|id| {
                 let c = self.conns.get(&id)?;
+                let name = c.name.clone()?;
+                let mute = self.channels.get(channel)?.moderation.mute_of(&name);
                 Some(UserInfo {
-                    name: c.name.clone()?,
+                    name,
                     rank: self.rank(id),
                     afk: c.afk,
-                    muted: false,
+                    muted: mute.is_some(),
+                    shadow_muted: mute == Some(Mute::Shadow),
                 })
             })
             .collect()
@@ -562,13 +619,21 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+#[cfg(test)]
+mod ring_tests {
+    use super::LogRing;
 
-/// CyTube shows moderators a cloaked IP; this keeps the first two parts of an IPv4 address.
-fn cloak_ip(ip: &str) -> String {
-    let parts: Vec<&str> = ip.split('.').collect();
-    if parts.len() == 4 {
-        format!("{}.{}.x.x", parts[0], parts[1])
-    } else {
-        "x.x.x.x".to_owned()
+    #[test]
+    fn keeps_the_last_n_and_counts_all() {
+        let mut r = LogRing::new(3);
+        for i in 0..10 {
+            r.push(i);
+        }
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![7, 8, 9]);
+        assert_eq!(r.total(), 10);
+        let mut none = LogRing::new(0);
+        none.push(1);
+        assert!(none.is_empty());
+        assert_eq!(none.total(), 1);
     }
 }

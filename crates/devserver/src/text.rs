@@ -43,6 +43,25 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// CyTube's `sanitizeText` alone (no sanitize-html round trip), as poll titles and options
+/// get it: `& < > " ' ( )` become entities, so `&#40;` and friends stay in the text.
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '(' => out.push_str("&#40;"),
+            ')' => out.push_str("&#41;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Escapes `s` and wraps URLs (`\w+://host[:port][/path]`) in the `<a>` tag CyTube's
 /// `enable_link_regex` produces. The input is raw text; the output is the wire `msg`.
 pub fn format_message(raw: &str, link_regex: bool) -> String {

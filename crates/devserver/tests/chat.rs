@@ -286,9 +286,16 @@ async fn clear_and_afk() {
         m.expect("setAFK").await,
         json!({"name": "alice", "afk": true})
     );
+    // Moderators get the moderator view of the meta (shadow mute, aliases, cloaked IP).
+    let meta = m.expect("setUserMeta").await;
+    assert_eq!(meta["name"], json!("alice"));
     assert_eq!(
-        m.expect("setUserMeta").await,
-        json!({"name": "alice", "meta": {"afk": true, "muted": false}})
+        (
+            &meta["meta"]["afk"],
+            &meta["meta"]["muted"],
+            &meta["meta"]["smuted"]
+        ),
+        (&json!(true), &json!(false), &json!(false))
     );
     assert!(
         server

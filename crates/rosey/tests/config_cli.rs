@@ -286,3 +286,61 @@ fn the_example_configs_pass_check() {
         assert_eq!(r.code, Some(0), "{name}: {}", r.stderr);
     }
 }
+
+/// The v2 file Rosey v0.5 shipped (`config.json.dist`, every key SPEC §6.1 lists for it).
+fn v05_dist() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/tests/fixtures/v0.5-config.json.dist")
+}
+
+#[test]
+fn check_accepts_the_v05_dist_file_and_lists_what_it_does_not_use() {
+    let r = run(&["config", "check", s(&v05_dist())], &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("kept but not used by Rosey"))
+        .unwrap_or_else(|| panic!("no unused-keys line in {}", r.stdout));
+    for key in [
+        "shell.host",
+        "shell.port",
+        "plugins.enabled",
+        "plugins.directory",
+        "plugins.auto_reload",
+        "llm",
+    ] {
+        assert!(line.contains(key), "{key} missing from: {line}");
+    }
+    // Listed once, and the LLM keys stay secret in the printed configuration.
+    assert_eq!(r.stdout.matches("kept but not used").count(), 1);
+    let printed = run(&["config", "check", "--print", s(&v05_dist())], &[]);
+    assert_eq!(printed.code, Some(0), "{}", printed.stderr);
+    assert!(
+        printed.stdout.contains("\"auto_reload\": false"),
+        "{}",
+        printed.stdout
+    );
+    assert!(
+        !printed.stdout.contains("sk-your-openai-key"),
+        "{}",
+        printed.stdout
+    );
+}
+
+#[test]
+fn a_key_no_version_ever_had_is_still_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(v05_dist())
+        .unwrap()
+        .replace("\"auto_reload\"", "\"auto_reloda\"")
+        .replace("\"port\": 5555", "\"prot\": 5555");
+    let path = write(dir.path(), "typo.json", &text);
+    let r = run(&["config", "check", s(&path)], &[]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("plugins.auto_reloda: unknown key"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("shell.prot: unknown key"), "{}", r.stderr);
+}

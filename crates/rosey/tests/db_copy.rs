@@ -37,7 +37,7 @@ fn answers(s: &mut dyn Storage) -> serde_json::Value {
 fn v05_database_copied_into_postgres_interrupted_and_resumed_answers_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bot_data.db");
-    rosey_testkit::v05::create(&file);
+    rosey_testkit::create_v05_database(&file);
     let pg = PgTestDb::create("copy");
     let url = pg.url();
 
@@ -99,7 +99,7 @@ fn v05_database_copied_into_postgres_interrupted_and_resumed_answers_the_same() 
 
     // An unrelated, non-empty target is refused.
     let other = dir.path().join("other.db");
-    rosey_testkit::v05::create(&other);
+    rosey_testkit::create_v05_database(&other);
     let refused = copy(&other, &url, &[]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("already holds rows"));

@@ -90,3 +90,49 @@ fn session_of_cli(db: &std::path::Path) -> (Option<i64>, bool) {
         other => panic!("{other:?}"),
     }
 }
+
+/// `rosey db-service` starts on the v2 file Rosey v0.5 shipped and answers queries.
+#[tokio::test]
+async fn db_service_starts_on_the_v05_dist_config() {
+    let nats = rosey_testkit::NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../config/tests/fixtures/v0.5-config.json.dist");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .arg("db-service")
+        .arg(&config)
+        .arg("--db-path")
+        .arg(dir.path().join("v05.db"))
+        .args(["--nats-url", &nats.url()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
+    let started = Instant::now();
+    let reply = loop {
+        match client
+            .request(
+                subjects::QUERY_CHANNEL_STATS,
+                &b"{}"[..],
+                Duration::from_millis(200),
+            )
+            .await
+        {
+            Ok(r) => break r,
+            Err(e) => {
+                if let Some(status) = child.try_wait().unwrap() {
+                    let mut err = String::new();
+                    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err)
+                        .unwrap();
+                    panic!("db-service exited ({status}) on the v0.5 config: {err}");
+                }
+                assert!(started.elapsed() < TIMEOUT, "never ready: {e}");
+            }
+        }
+    };
+    let v: Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(v["success"], true, "{v}");
+    child.kill().unwrap();
+    let _ = child.wait();
+}

@@ -213,7 +213,7 @@ fn read_only_store_sees_committed_writes() {
 }
 
 fn create_v05(path: &std::path::Path) {
-    rosey_testkit::v05::create(path);
+    rosey_testkit::create_v05_database(path);
 }
 
 #[test]

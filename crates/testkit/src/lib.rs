@@ -4,13 +4,14 @@
 //!
 //! Never use the shared server on 4222 in tests: each test gets its own.
 //!
+//! Also: [`create_v05_database`], a database file exactly as Rosey v0.5 left it, for the
+//! adoption, copy and upgrade tests.
+//!
 //! # Layout
-//! - [`NatsServer`] (here): the per-test `nats-server`.
+//! - [`NatsServer`] (here): the per-test `nats-server`; [`create_v05_database`].
 //! - [`pg`]: a per-test PostgreSQL database, [`pg::PgTestDb`].
-//! - [`v05`]: the Rosey v0.5 fixture database.
 
 pub mod pg;
-pub mod v05;
 
 use std::{
     io::{BufRead, BufReader},
@@ -32,6 +33,8 @@ pub struct NatsServer {
     binary: PathBuf,
     port: u16,
     store: tempfile::TempDir,
+    /// A configuration file (authorization, TLS, accounts), when the test gave one.
+    config: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -52,10 +55,36 @@ impl NatsServer {
             binary,
             port,
             store,
+            config: None,
             child: None,
         };
         server.spawn();
         server
+    }
+
+    /// Starts a server like [`NatsServer::start`] with `config` (nats-server configuration
+    /// text: `authorization {…}`, `tls {…}`, `accounts {…}`) written to a file in its
+    /// temporary directory. Address, port and JetStream directory still come from the flags.
+    pub fn start_with_config(config: &str) -> NatsServer {
+        let binary = find_binary().expect("nats-server is installed (see NatsServer::start)");
+        let store = tempfile::tempdir().expect("create a temporary JetStream directory");
+        let file = store.path().join("nats-server.conf");
+        std::fs::write(&file, config).expect("write the nats-server configuration");
+        let mut server = NatsServer {
+            binary,
+            port: free_port(),
+            config: Some(file),
+            store,
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// The server's temporary directory (its JetStream store and configuration file live
+    /// here; tests may put certificates and credentials beside them).
+    pub fn dir(&self) -> &std::path::Path {
+        self.store.path()
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -112,7 +141,11 @@ impl NatsServer {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(&self.binary)
+        let mut cmd = Command::new(&self.binary);
+        if let Some(config) = &self.config {
+            cmd.arg("-c").arg(config);
+        }
+        let mut child = cmd
             .args([
                 "-a",
                 "127.0.0.1",
@@ -191,4 +224,34 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind an ephemeral loopback port")
+}
+
+/// Builds a database exactly as Rosey v0.5 did (its schema, no version table), with rows in
+/// every table: users `alice` (42 lines, 3600 s) and `bob` (7 lines, session open since 290),
+/// peaks 12/20, two recent lines, one queued and one sent outbound message, one API token.
+pub fn create_v05_database(path: &std::path::Path) {
+    let c = rusqlite::Connection::open(path).expect("create the v0.5 database");
+    c.execute_batch(rosey_store::schema::V05_SCHEMA)
+        .expect("v0.5 schema");
+    c.execute_batch(
+        "INSERT OR IGNORE INTO channel_stats (id, max_users, last_updated) VALUES (1, 0, 1);
+         INSERT OR IGNORE INTO current_status (id, last_updated) VALUES (1, 1);
+         INSERT INTO user_stats VALUES ('alice', 100, 200, 42, 3600, NULL);
+         INSERT INTO user_stats VALUES ('bob', 110, 300, 7, 60, 290);
+         INSERT INTO user_actions (timestamp, username, action_type, details)
+             VALUES (150, 'mod', 'pm_command', 'cmd=help, args: , result: success');
+         UPDATE channel_stats SET max_users = 12, max_users_timestamp = 170,
+             max_connected = 20, max_connected_timestamp = 171 WHERE id = 1;
+         INSERT INTO user_count_history (timestamp, chat_users, connected_users) VALUES (180, 3, 5);
+         INSERT INTO recent_chat (timestamp, username, message) VALUES (190, 'alice', 'hello');
+         INSERT INTO recent_chat (timestamp, username, message) VALUES (191, 'bob', 'hi alice');
+         UPDATE current_status SET bot_name = 'Rosey', bot_rank = 3.0, current_chat_users = 2,
+             current_connected_users = 4 WHERE id = 1;
+         INSERT INTO outbound_messages (timestamp, message, sent, retry_count)
+             VALUES (195, 'queued line', 0, 0);
+         INSERT INTO outbound_messages (timestamp, message, sent, sent_timestamp)
+             VALUES (196, 'sent line', 1, 197);
+         INSERT INTO api_tokens (token, description, created_at) VALUES ('tok', 'dash', 10);",
+    )
+    .expect("v0.5 rows");
 }

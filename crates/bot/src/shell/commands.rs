@@ -1,8 +1,10 @@
 //! What each shell command does and answers (SPEC §5; the original's wording where
 //! sensible). Commands read the channel snapshot in the [`ShellContext`], send through the
-//! CyTube handle, and query the database service over the bus with a 1 s timeout.
+//! CyTube handle, and query the database service over the bus with the shell timeout.
+//! A command whose effect the server confirms or refuses waits for that answer through
+//! [`answer::ask`] and replies with the outcome (the server's text for a refusal).
 
-use rosey_cytube::{Command, Position, QueuePosition, QueueRequest};
+use rosey_cytube::{Command, Position, QueuePosition, QueueRequest, ServerEvent};
 use rosey_model::{
     decode, encode,
     payload::{ChannelStatsReply, ErrorReply, UserStatsReply},
@@ -10,6 +12,7 @@ use rosey_model::{
 };
 use serde_json::json;
 
+use super::answer::{ask, no_answer, refused, unanswered};
 use super::{CommandLine, ShellContext, format::duration, media_url, stats_text};
 use crate::publisher::now;
 
@@ -22,7 +25,7 @@ pub struct Failure {
 
 type Outcome = Result<Vec<String>, Failure>;
 
-fn fail(message: impl Into<String>) -> Failure {
+pub(crate) fn fail(message: impl Into<String>) -> Failure {
     let message = message.into();
     Failure {
         reply: vec![message.clone()],
@@ -43,8 +46,9 @@ pub const HELP: &[&str] = &[
     "=== Rosey commands ===",
     "Info: help, info, status, stats, users, user <name>",
     "Chat: say <msg>, pm <user> <msg>, clear, afk [on|off]",
-    "Playlist: playlist [n], current, add <url> [temp|perm], remove <pos>, move <from> <to>, jump <pos>, next, pause, voteskip",
-    "Moderation: kick <user> [reason]",
+    "Playlist: playlist [n], current, add <url> [temp|perm], remove <pos>, move <from> <to>, jump <pos>, next (skip), pause, play, voteskip",
+    "Polls: poll <title>, <option>, <option>..., endpoll",
+    "Moderation: kick <user> [reason], mute <user>, smute <user>, unmute <user>, ban <user> [reason], unban <user>, banlist",
 ];
 
 /// Runs one command.
@@ -57,20 +61,29 @@ pub async fn run(ctx: &ShellContext, line: &CommandLine) -> Outcome {
         "stats" => stats(ctx).await,
         "users" => Ok(users(ctx)),
         "user" => user(ctx, args).await,
-        "afk" => afk(ctx, args),
-        "say" => say(ctx, args),
-        "pm" => pm(ctx, args),
-        "clear" => send(ctx, Command::Chat("/clear".into()), "Chat cleared"),
+        "afk" => afk(ctx, args).await,
+        "say" => say(ctx, args).await,
+        "pm" => pm(ctx, args).await,
+        "clear" => clear(ctx).await,
         "playlist" => playlist(ctx, args),
         "current" => current(ctx),
-        "add" => add(ctx, args),
-        "remove" => remove(ctx, args),
-        "move" => move_item(ctx, args),
-        "jump" => jump(ctx, args),
-        "next" => send(ctx, Command::PlayNext, "Skipped to the next item"),
-        "pause" => pause(ctx),
-        "kick" => kick(ctx, args),
+        "add" => add(ctx, args).await,
+        "remove" | "delete" => remove(ctx, args).await,
+        "move" => move_item(ctx, args).await,
+        "jump" => jump(ctx, args).await,
+        "next" | "skip" => next(ctx).await,
+        "pause" => playback(ctx, true).await,
+        "play" => playback(ctx, false).await,
+        "kick" => kick(ctx, args).await,
         "voteskip" => voteskip(ctx).await,
+        "poll" => poll(ctx, args).await,
+        "endpoll" => end_poll(ctx).await,
+        "mute" => mute(ctx, args, Mute::Plain).await,
+        "smute" => mute(ctx, args, Mute::Shadow).await,
+        "unmute" => mute(ctx, args, Mute::Lift).await,
+        "ban" => ban(ctx, args).await,
+        "unban" => unban(ctx, args).await,
+        "banlist" => banlist(ctx).await,
         other => Err(Failure {
             reply: vec![
                 format!("Unknown command: {other}"),
@@ -79,13 +92,6 @@ pub async fn run(ctx: &ShellContext, line: &CommandLine) -> Outcome {
             error: format!("unknown command: {other}"),
         }),
     }
-}
-
-fn send(ctx: &ShellContext, cmd: Command, done: &str) -> Outcome {
-    ctx.handle
-        .send(cmd)
-        .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(done)
 }
 
 fn playlist_seconds(ctx: &ShellContext) -> i64 {
@@ -121,7 +127,7 @@ fn info(ctx: &ShellContext) -> Vec<String> {
 fn status(ctx: &ShellContext) -> Vec<String> {
     let s = &ctx.state;
     let t = now();
-    vec![
+    let mut lines = vec![
         format!("Uptime: {}", duration((t - ctx.live.started_at) as i64)),
         format!("Connected: {}", yes_no(s.joined)),
         format!("Server: {}", ctx.live.server.as_deref().unwrap_or("-")),
@@ -138,13 +144,21 @@ fn status(ctx: &ShellContext) -> Vec<String> {
             "Playback: {}",
             if ctx.live.paused { "Paused" } else { "Playing" }
         ),
-    ]
+    ];
+    // A process with several channels says how each one is doing (a channel that stopped
+    // for good cannot answer for itself).
+    let all = ctx.states.snapshot();
+    if all.len() > 1 {
+        lines.push("Channels:".into());
+        lines.extend(all.iter().map(|(ch, st)| format!("  {ch}: {st}")));
+    }
+    lines
 }
 
 /// Asks the database service; `None` when it does not answer (or answers an error).
 async fn query(ctx: &ShellContext, subject: &str, body: serde_json::Value) -> Option<bytes::Bytes> {
     let bus = ctx.publisher.bus();
-    match bus.request(subject, encode(&body), ctx.db_timeout).await {
+    match bus.request(subject, encode(&body), ctx.timeout).await {
         Ok(m) => {
             if let Ok(e) = decode::<ErrorReply>(&m.payload)
                 && !e.success
@@ -234,7 +248,16 @@ async fn user(ctx: &ShellContext, args: &str) -> Outcome {
     Ok(lines)
 }
 
-fn afk(ctx: &ShellContext, args: &str) -> Outcome {
+/// Our own name, for matching the server's echo of what we did.
+fn me(ctx: &ShellContext) -> &str {
+    ctx.state.own_name.as_deref().unwrap_or_default()
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "On" } else { "Off" }
+}
+
+async fn afk(ctx: &ShellContext, args: &str) -> Outcome {
     let current = ctx.state.own_user().map(|u| u.meta.afk).unwrap_or(false);
     let want = match args.trim().to_lowercase().as_str() {
         "" => !current,
@@ -242,32 +265,79 @@ fn afk(ctx: &ShellContext, args: &str) -> Outcome {
         "off" => false,
         _ => return Err(fail("Usage: afk [on|off]")),
     };
-    ctx.handle
-        .set_afk(want)
-        .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(format!("AFK status: {}", if want { "On" } else { "Off" }))
+    if want == current {
+        return ok(format!("AFK status: {} (unchanged)", on_off(want)));
+    }
+    // `/afk` toggles; the server answers with our new flag.
+    let sent = ctx.handle.send_confirmed(Command::Chat("/afk".into()));
+    ask(
+        ctx,
+        sent,
+        |ev| match ev {
+            ServerEvent::SetAfk { name, afk } if name.eq_ignore_ascii_case(me(ctx)) => {
+                Some(ok(format!("AFK status: {}", on_off(*afk))))
+            }
+            _ => None,
+        },
+        unanswered(ctx, "the AFK status did not change", None),
+    )
+    .await
 }
 
-fn say(ctx: &ShellContext, args: &str) -> Outcome {
+async fn say(ctx: &ShellContext, args: &str) -> Outcome {
     if args.is_empty() {
         return Err(fail("Usage: say <message>"));
     }
-    ctx.handle
-        .chat(args)
-        .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(format!("Sent: {args}"))
+    let sent = ctx.handle.chat_confirmed(args);
+    if !Command::Chat(args.to_string()).expects_echo() {
+        // A chat command (`/…`): the server gives no echo to wait for.
+        sent.await.map_err(|e| fail(format!("Failed: {e}")))?;
+        return ok(format!("Sent: {args}"));
+    }
+    // The server echoes a posted line to us; a muted bot gets `noflood` instead.
+    ask(
+        ctx,
+        sent,
+        |ev| match ev {
+            ServerEvent::ChatMsg(m) if m.from_self || m.username.eq_ignore_ascii_case(me(ctx)) => {
+                Some(ok(format!("Sent: {args}")))
+            }
+            _ => None,
+        },
+        unanswered(ctx, "the message did not appear in the chat", Some("chat")),
+    )
+    .await
 }
 
-fn pm(ctx: &ShellContext, args: &str) -> Outcome {
+async fn pm(ctx: &ShellContext, args: &str) -> Outcome {
     let (to, msg) = args
         .split_once(char::is_whitespace)
         .map(|(t, m)| (t, m.trim()))
         .filter(|(_, m)| !m.is_empty())
         .ok_or_else(|| fail("Usage: pm <user> <message>"))?;
-    ctx.handle
-        .pm(to, msg)
-        .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(format!("PM sent to {to}: {msg}"))
+    // The server delivers a PM to both sides; an absent recipient gets an `errorMsg`.
+    ask(
+        ctx,
+        ctx.handle.pm_confirmed(to, msg),
+        |ev| match ev {
+            ServerEvent::Pm(p) if p.from_self && p.to.eq_ignore_ascii_case(to) => {
+                Some(ok(format!("PM sent to {}: {msg}", p.to)))
+            }
+            _ => None,
+        },
+        unanswered(ctx, "the PM was not delivered", None),
+    )
+    .await
+}
+
+async fn clear(ctx: &ShellContext) -> Outcome {
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(Command::Chat("/clear".into())),
+        |ev| matches!(ev, ServerEvent::ClearChat { .. }).then(|| ok("Chat cleared")),
+        unanswered(ctx, "the chat was not cleared", Some("chatclear")),
+    )
+    .await
 }
 
 fn playlist(ctx: &ShellContext, args: &str) -> Outcome {
@@ -340,7 +410,7 @@ fn media_link(t: &str, id: &str) -> String {
     }
 }
 
-fn add(ctx: &ShellContext, args: &str) -> Outcome {
+async fn add(ctx: &ShellContext, args: &str) -> Outcome {
     let mut words = args.split_whitespace();
     let url = words
         .next()
@@ -352,15 +422,32 @@ fn add(ctx: &ShellContext, args: &str) -> Outcome {
     };
     let media =
         media_url::parse(url).ok_or_else(|| fail(format!("Unsupported media URL: {url}")))?;
+    let (id, kind) = (media.id.clone(), media.media_type.clone());
     let mut request = QueueRequest::new(media.id, media.media_type, QueuePosition::End);
     request.temp = temp;
-    ctx.handle
-        .queue(request)
-        .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(format!(
-        "Added: {url} ({})",
-        if temp { "temporary" } else { "permanent" }
-    ))
+    // The server answers `queue` with the item (temporary or not, as *it* decided), or
+    // `queueFail` (refusals before the lookup carry no id).
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(Command::Queue(request)),
+        |ev| match ev {
+            ServerEvent::Queue { item, .. }
+                if item.media.id == id && item.media.media_type == kind =>
+            {
+                Some(ok(format!(
+                    "Added: {url} ({}): {}",
+                    if item.temp { "temporary" } else { "permanent" },
+                    item.media.title
+                )))
+            }
+            ServerEvent::QueueFail {
+                msg, id: failed, ..
+            } if failed.as_deref().is_none_or(|f| f == id) => Some(Err(refused(msg))),
+            _ => None,
+        },
+        unanswered(ctx, "the item was not added", Some("playlistadd")),
+    )
+    .await
 }
 
 /// Parses a 1-based playlist position and checks its range.
@@ -384,7 +471,7 @@ fn uid_at(ctx: &ShellContext, pos: usize) -> Result<u64, Failure> {
         .ok_or_else(|| fail(format!("No item at position {pos}")))
 }
 
-fn remove(ctx: &ShellContext, args: &str) -> Outcome {
+async fn remove(ctx: &ShellContext, args: &str) -> Outcome {
     let pos = position(
         ctx,
         args.split_whitespace().next(),
@@ -392,13 +479,21 @@ fn remove(ctx: &ShellContext, args: &str) -> Outcome {
     )?;
     let uid = uid_at(ctx, pos)?;
     let title = ctx.state.playlist[pos - 1].media.title.clone();
-    ctx.handle
-        .delete(uid)
-        .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(format!("Removed {pos}. {title}"))
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(Command::Delete { uid }),
+        |ev| match ev {
+            ServerEvent::Delete { uid: gone } if *gone == uid => {
+                Some(ok(format!("Removed {pos}. {title}")))
+            }
+            _ => None,
+        },
+        unanswered(ctx, "the item was not removed", Some("playlistdelete")),
+    )
+    .await
 }
 
-fn move_item(ctx: &ShellContext, args: &str) -> Outcome {
+async fn move_item(ctx: &ShellContext, args: &str) -> Outcome {
     const USAGE: &str = "Usage: move <from> <to>";
     let mut w = args.split_whitespace();
     let from = position(ctx, w.next(), USAGE)?;
@@ -416,32 +511,68 @@ fn move_item(ctx: &ShellContext, args: &str) -> Outcome {
         let anchor = if to > from { to } else { to - 1 };
         Position::After(uid_at(ctx, anchor)?)
     };
-    ctx.handle
-        .move_media(uid, after)
-        .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(format!("Moved item {from} to position {to}"))
+    ask(
+        ctx,
+        ctx.handle
+            .send_confirmed(Command::MoveMedia { from: uid, after }),
+        |ev| match ev {
+            ServerEvent::MoveVideo { from: moved, .. } if *moved == uid => {
+                Some(ok(format!("Moved item {from} to position {to}")))
+            }
+            _ => None,
+        },
+        unanswered(ctx, "the item was not moved", Some("playlistmove")),
+    )
+    .await
 }
 
-fn jump(ctx: &ShellContext, args: &str) -> Outcome {
+async fn jump(ctx: &ShellContext, args: &str) -> Outcome {
     let pos = position(
         ctx,
         args.split_whitespace().next(),
         "Usage: jump <position>",
     )?;
     let uid = uid_at(ctx, pos)?;
-    ctx.handle
-        .jump_to(uid)
-        .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(format!(
-        "Jumped to {pos}. {}",
-        ctx.state.playlist[pos - 1].media.title
-    ))
+    let title = ctx.state.playlist[pos - 1].media.title.clone();
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(Command::JumpTo { uid }),
+        |ev| match ev {
+            ServerEvent::SetCurrent(now) if *now == uid => {
+                Some(ok(format!("Jumped to {pos}. {title}")))
+            }
+            _ => None,
+        },
+        unanswered(ctx, "playback did not move", Some("playlistjump")),
+    )
+    .await
 }
 
-fn pause(ctx: &ShellContext) -> Outcome {
-    let me = ctx.state.own_name.as_deref().unwrap_or_default();
+async fn next(ctx: &ShellContext) -> Outcome {
+    if ctx.state.playlist.is_empty() {
+        return Err(fail("The playlist is empty"));
+    }
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(Command::PlayNext),
+        |ev| match ev {
+            ServerEvent::ChangeMedia(c) => {
+                Some(ok(format!("Skipped to the next item: {}", c.media.title)))
+            }
+            _ => None,
+        },
+        unanswered(ctx, "playback did not move", Some("playlistjump")),
+    )
+    .await
+}
+
+/// `pause` / `play`: as leader, the bot sends the playback state; the server relays it to
+/// the channel as `mediaUpdate`.
+async fn playback(ctx: &ShellContext, pause: bool) -> Outcome {
+    let word = if pause { "pause" } else { "play" };
+    let me = me(ctx);
     if ctx.state.leader.as_deref() != Some(me) || me.is_empty() {
-        return Err(fail("I need to be leader to pause"));
+        return Err(fail(format!("I need to be leader to {word}")));
     }
     let Some(c) = &ctx.state.current_media else {
         return Err(fail("Nothing is playing"));
@@ -452,41 +583,271 @@ fn pause(ctx: &ShellContext) -> Outcome {
             "id": c.media.id,
             "type": c.media.media_type,
             "currentTime": ctx.live.position,
-            "paused": true,
+            "paused": pause,
         })],
     };
-    send(ctx, update, "Paused")
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(update),
+        |ev| match ev {
+            ServerEvent::MediaUpdate { paused, .. } if *paused == pause => {
+                Some(ok(if pause { "Paused" } else { "Playing" }))
+            }
+            _ => None,
+        },
+        unanswered(ctx, "the playback state did not change", None),
+    )
+    .await
 }
 
-fn kick(ctx: &ShellContext, args: &str) -> Outcome {
+/// The target of a moderation command and the rest of the line.
+fn target<'a>(args: &'a str, usage: &str) -> Result<(&'a str, Option<&'a str>), Failure> {
     let mut parts = args.splitn(2, char::is_whitespace);
     let name = parts
         .next()
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| fail("Usage: kick <user> [reason]"))?;
-    let reason = parts.next().map(str::trim).filter(|r| !r.is_empty());
-    ctx.handle
-        .kick(name, reason)
-        .map_err(|e| fail(format!("Failed: {e}")))?;
-    ok(match reason {
-        Some(r) => format!("Kicked {name}: {r}"),
-        None => format!("Kicked {name}"),
-    })
+        .ok_or_else(|| fail(usage.to_string()))?;
+    Ok((name, parts.next().map(str::trim).filter(|r| !r.is_empty())))
+}
+
+fn moderation(verb: &str, name: &str, rest: Option<&str>) -> Result<Command, Failure> {
+    Command::moderation(verb, name, rest).map_err(|e| fail(format!("Failed: {e}")))
+}
+
+async fn kick(ctx: &ShellContext, args: &str) -> Outcome {
+    let (name, reason) = target(args, "Usage: kick <user> [reason]")?;
+    let cmd = moderation("kick", name, reason)?;
+    // The kicked user leaves; a refusal comes as `errorMsg`; a kick of a user who is not
+    // there is ignored without a word.
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(cmd),
+        |ev| match ev {
+            ServerEvent::UserLeave { name: gone } if gone.eq_ignore_ascii_case(name) => {
+                Some(ok(match reason {
+                    Some(r) => format!("Kicked {gone}: {r}"),
+                    None => format!("Kicked {gone}"),
+                }))
+            }
+            _ => None,
+        },
+        || {
+            Err(if ctx.state.user(name).is_none() {
+                no_answer(ctx, &format!("{name} is not in the channel"), None)
+            } else {
+                no_answer(ctx, &format!("{name} was not kicked"), Some("kick"))
+            })
+        },
+    )
+    .await
 }
 
 async fn voteskip(ctx: &ShellContext) -> Outcome {
-    let mut updates = ctx.voteskip.clone();
-    updates.borrow_and_update();
-    ctx.handle
-        .voteskip()
-        .map_err(|e| fail(format!("Failed: {e}")))?;
     // The server answers a counted vote with the new `voteskip {count, need}` (to ranks that
     // may see it); without that permission, or for a repeated vote, nothing comes.
-    let counted = tokio::time::timeout(ctx.db_timeout, updates.changed()).await;
-    let latest = *updates.borrow();
-    ok(match (counted, latest) {
-        (Ok(Ok(())), Some((count, need))) => format!("Voteskip: {count}/{need}"),
-        (_, Some((count, need))) => format!("Voteskip: vote sent ({count}/{need} so far)"),
-        (_, None) => "Voteskip: vote sent".to_string(),
-    })
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(Command::Voteskip),
+        |ev| match ev {
+            ServerEvent::Voteskip { count, need } => Some(ok(format!("Voteskip: {count}/{need}"))),
+            _ => None,
+        },
+        || {
+            ok(match ctx.live.voteskip {
+                Some((count, need)) => format!("Voteskip: vote sent ({count}/{need} so far)"),
+                None => "Voteskip: vote sent".to_string(),
+            })
+        },
+    )
+    .await
+}
+
+/// `poll <title>, <option>, <option>…` (commas separate, as in CyTube's `/poll`).
+async fn poll(ctx: &ShellContext, args: &str) -> Outcome {
+    const USAGE: &str = "Usage: poll <title>, <option>, <option>...";
+    let mut parts = args.split(',').map(str::trim);
+    let title = parts
+        .next()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| fail(USAGE))?;
+    let options: Vec<String> = parts.map(str::to_string).collect();
+    if options.len() < 2 {
+        return Err(fail(USAGE));
+    }
+    let cmd = Command::NewPoll {
+        title: title.to_string(),
+        options,
+        obscured: false,
+        timeout: None,
+    };
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(cmd),
+        |ev| match ev {
+            ServerEvent::NewPoll(p) if p.initiator.eq_ignore_ascii_case(me(ctx)) => {
+                let options: Vec<String> = p
+                    .options
+                    .iter()
+                    .map(|o| rosey_cytube::to_plain_text(o))
+                    .collect();
+                Some(ok(format!(
+                    "Poll opened: {} ({})",
+                    p.plain_title(),
+                    options.join(" / ")
+                )))
+            }
+            _ => None,
+        },
+        unanswered(ctx, "no poll was opened", Some("pollctl")),
+    )
+    .await
+}
+
+fn poll_results(p: &rosey_cytube::Poll) -> Vec<String> {
+    let mut lines = vec![format!("Poll closed: {}", p.plain_title())];
+    for (i, option) in p.options.iter().enumerate() {
+        let count = match p.counts.get(i) {
+            Some(rosey_cytube::PollCount::Known(n)) => n.to_string(),
+            Some(rosey_cytube::PollCount::Hidden(s)) => s.clone(),
+            None => "?".to_string(),
+        };
+        lines.push(format!("{}: {count}", rosey_cytube::to_plain_text(option)));
+    }
+    lines
+}
+
+async fn end_poll(ctx: &ShellContext) -> Outcome {
+    let Some(mut last) = ctx.state.poll.clone() else {
+        return Err(fail("No poll is open"));
+    };
+    // A hidden poll is revealed by a last `updatePoll` just before `closePoll`.
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(Command::ClosePoll),
+        |ev| match ev {
+            ServerEvent::UpdatePoll(p) => {
+                last = p.clone();
+                None
+            }
+            ServerEvent::ClosePoll => Some(Ok(poll_results(&last))),
+            _ => None,
+        },
+        unanswered(ctx, "the poll was not closed", Some("pollctl")),
+    )
+    .await
+}
+
+/// The three kinds of `mute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mute {
+    Plain,
+    Shadow,
+    Lift,
+}
+
+async fn mute(ctx: &ShellContext, args: &str, kind: Mute) -> Outcome {
+    let (verb, done) = match kind {
+        Mute::Plain => ("mute", "Muted"),
+        Mute::Shadow => ("smute", "Shadow-muted"),
+        Mute::Lift => ("unmute", "Unmuted"),
+    };
+    let (name, _) = target(args, &format!("Usage: {verb} <user>"))?;
+    let cmd = moderation(verb, name, None)?;
+    // The server announces the new flags with `setUserMeta`; refusals (absent user, equal
+    // rank, not muted) come as `errorMsg`.
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(cmd),
+        |ev| match ev {
+            ServerEvent::SetUserMeta { name: who, meta } if who.eq_ignore_ascii_case(name) => {
+                let applied = match kind {
+                    Mute::Plain => meta.muted,
+                    Mute::Shadow => meta.smuted,
+                    Mute::Lift => !meta.muted && !meta.smuted,
+                };
+                applied.then(|| ok(format!("{done} {who}")))
+            }
+            _ => None,
+        },
+        unanswered(ctx, &format!("{name} was not {}d", verb), Some("mute")),
+    )
+    .await
+}
+
+async fn ban(ctx: &ShellContext, args: &str) -> Outcome {
+    let (name, reason) = target(args, "Usage: ban <user> [reason]")?;
+    let cmd = moderation("ban", name, reason)?;
+    // A name ban is confirmed only by the notice to moderators; refusals are `errorMsg`s.
+    let notice = format!("{} namebanned {}", me(ctx), name.to_lowercase());
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(cmd),
+        |ev| match ev {
+            ServerEvent::ChatMsg(m)
+                if m.username == "[server]" && m.text.eq_ignore_ascii_case(&notice) =>
+            {
+                Some(ok(match reason {
+                    Some(r) => format!("Banned {name}: {r}"),
+                    None => format!("Banned {name}"),
+                }))
+            }
+            _ => None,
+        },
+        unanswered(ctx, &format!("{name} was not banned"), Some("ban")),
+    )
+    .await
+}
+
+/// The channel's bans, from the server.
+async fn fetch_banlist(ctx: &ShellContext) -> Result<Vec<rosey_cytube::BanEntry>, Failure> {
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(Command::RequestBanlist),
+        |ev| match ev {
+            ServerEvent::Banlist(list) => Some(Ok(list.clone())),
+            _ => None,
+        },
+        unanswered(ctx, "no ban list", Some("ban")),
+    )
+    .await
+}
+
+async fn banlist(ctx: &ShellContext) -> Outcome {
+    let bans = fetch_banlist(ctx).await?;
+    let mut lines = vec![format!("Bans ({}):", bans.len())];
+    for b in bans {
+        let reason = if b.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", b.reason)
+        };
+        lines.push(format!("{} (by {}){reason}", b.name, b.bannedby));
+    }
+    Ok(lines)
+}
+
+async fn unban(ctx: &ShellContext, args: &str) -> Outcome {
+    let (name, _) = target(args, "Usage: unban <user>")?;
+    // CyTube lifts bans by id: look the name up in the server's list first.
+    let bans = fetch_banlist(ctx).await?;
+    let Some(entry) = bans.into_iter().find(|b| b.name.eq_ignore_ascii_case(name)) else {
+        return Err(fail(format!("{name} is not banned")));
+    };
+    let id = entry.id;
+    let cmd = Command::Unban {
+        id,
+        name: entry.name.clone(),
+    };
+    ask(
+        ctx,
+        ctx.handle.send_confirmed(cmd),
+        |ev| match ev {
+            ServerEvent::BanlistRemove { id: lifted, .. } if *lifted == id => {
+                Some(ok(format!("Unbanned {}", entry.name)))
+            }
+            _ => None,
+        },
+        unanswered(ctx, &format!("{name} is still banned"), Some("ban")),
+    )
+    .await
 }

@@ -4,11 +4,15 @@
 //! - [`format`]: durations, timestamps, reply splitting.
 //! - [`media_url`]: URL → CyTube media type and id, for `add`.
 //! - [`stats_text`]: the text of `stats` and `user` (shared with `rosey stats`).
+//! - [`answer`]: sending a command and waiting for the server's answer to it.
 //! - [`commands`]: what each command does and answers.
 //!
 //! Every accepted command is audited twice on `rosey.db.action.pm_command`: `pending`
 //! before it runs, then `success` or `error`. PMs from anyone else get no reply at all.
+//! A command the server confirms or refuses replies with the server's answer (see
+//! [`answer`]); a refusal is audited as `error` with the server's text.
 
+pub mod answer;
 pub mod commands;
 pub mod format;
 pub mod media_url;
@@ -23,6 +27,8 @@ use crate::{
     config::ShellSettings,
     publisher::{Publisher, now},
 };
+
+pub use answer::ServerEvents;
 
 /// Facts about the connection the channel state does not hold.
 #[derive(Debug, Clone, Default)]
@@ -39,13 +45,17 @@ pub struct Live {
 #[derive(Clone)]
 pub struct ShellContext {
     pub settings: ShellSettings,
-    pub db_timeout: Duration,
+    /// The shell timeout (the platform's `response_timeout`): how long a command waits for
+    /// the database service, and for the server's answer.
+    pub timeout: Duration,
     pub state: ChannelState,
     pub live: Live,
-    /// Updates of the channel's voteskip count (the `voteskip` command waits for its own).
-    pub voteskip: tokio::sync::watch::Receiver<Option<(u64, u64)>>,
+    /// The channel's events from now on (commands wait for the server's answer in them).
+    pub events: ServerEvents,
     pub handle: CytubeHandle,
     pub publisher: Publisher,
+    /// Every channel's run state in this process (for `status`).
+    pub states: crate::states::ChannelStates,
 }
 
 /// A parsed command line: lower-cased command word (without a leading `!`) and the rest.

@@ -51,9 +51,8 @@ pub async fn connect_bus(
             }
             let options = nats_options(cfg, servers, name);
             let shown = options.servers_for_log();
-            let bus = Bus::connect(options)
-                .await
-                .with_context(|| format!("connecting to NATS at {shown}"))?;
+            // The bus error already names the servers and the cause, in one line.
+            let bus = Bus::connect(options).await?;
             tracing::info!(servers = %shown, "Bus: NATS.");
             Ok(bus)
         }
@@ -81,6 +80,22 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
+    }
+}
+
+/// Runs a start-up step (connecting to NATS, opening the store) unless a stop signal comes
+/// first: `None` means "stopped while starting", a clean exit. A signal must stop a process
+/// at every moment, also while it is still connecting.
+pub async fn before_signal<T>(
+    signal: &mut (impl std::future::Future<Output = ()> + Unpin),
+    step: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        _ = signal => {
+            tracing::info!("Signal received while starting; exiting.");
+            None
+        }
+        v = step => Some(v),
     }
 }
 
@@ -118,20 +133,28 @@ pub fn db_service_config_at(
     cfg
 }
 
-/// Loads the configuration and sets up logging from it (`--log-level` wins).
+/// Loads the configuration and sets up logging (`--log-level`, `RUST_LOG`,
+/// `ROSEY_LOG_LEVEL`, then the config's level).
 pub fn load_config(
     path: &std::path::Path,
     log_level: Option<&str>,
 ) -> anyhow::Result<rosey_config::Config> {
     let config = rosey_config::Config::load(path)
         .with_context(|| format!("cannot load configuration {}", path.display()))?;
-    let level = log_level
-        .map(str::to_string)
-        .unwrap_or_else(|| config.logging.level.to_string());
     crate::logging::init(
-        Some(&level),
-        "info",
+        log_level,
+        &config.logging.level.to_string(),
         config.logging.format == rosey_config::LogFormat::Json,
     );
+    report_unused(&config);
     Ok(config)
+}
+
+/// Says once, at start-up, which keys of the file Rosey keeps but does not use (a Rosey v0.5
+/// file's `plugins`, `shell.host`, `llm`, …), so nobody expects them to do something.
+pub fn report_unused(config: &rosey_config::Config) {
+    let unused = config.unused_keys();
+    if !unused.is_empty() {
+        tracing::info!(keys = %unused.join(", "), "Configuration keys kept but not used by Rosey.");
+    }
 }

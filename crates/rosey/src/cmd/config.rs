@@ -67,6 +67,13 @@ fn check(file: &Path, print: bool) -> ExitCode {
     for o in &loaded.overrides {
         summary.push(format!("  from the environment: {o}"));
     }
+    let unused = loaded.config.unused_keys();
+    if !unused.is_empty() {
+        summary.push(format!(
+            "  kept but not used by Rosey: {}",
+            unused.join(", ")
+        ));
+    }
     if print {
         for line in &summary {
             eprintln!("{line}");

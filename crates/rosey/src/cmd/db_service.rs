@@ -12,7 +12,7 @@ use rosey_bus::{Bus, NatsOptions};
 use rosey_config::{Config, LogFormat, NatsUrl};
 use rosey_dbservice::{DbService, DurableConfig, ReplayFrom};
 
-use super::common::{self, shutdown_signal};
+use super::common::{self, before_signal, shutdown_signal};
 
 /// Where the service looks for NATS when neither flag, env nor config names a server.
 const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -89,18 +89,22 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
     let config = match &args.config {
         Some(path) => Config::load(path)
             .with_context(|| format!("cannot load configuration {}", path.display()))?,
-        None => Config::default(),
+        // No file: the environment still supplies secrets and settings (ROSEY_NATS_USER,
+        // ROSEY_NATS_PASSWORD, ROSEY_NATS_TOKEN, DATABASE_PATH, …).
+        None => {
+            let mut config = Config::default();
+            config
+                .apply_env(rosey_config::env::process_env)
+                .context("invalid setting in the environment")?;
+            config
+        }
     };
-    let level = args.log_level.clone().or_else(|| {
-        args.config
-            .as_ref()
-            .map(|_| config.logging.level.to_string())
-    });
     crate::logging::init(
-        level.as_deref(),
-        "info",
+        args.log_level.as_deref(),
+        &config.logging.level.to_string(),
         config.logging.format == LogFormat::Json,
     );
+    super::common::report_unused(&config);
 
     let mut cfg = common::db_service_config_at(&config, args.db_url.clone(), args.db_path.clone());
     cfg.durable = durable_config(&config, args.jetstream || args.replay_from.is_some());
@@ -112,9 +116,16 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
         d.ack_wait = Duration::from_secs_f64(secs);
     }
 
+    // Listen from the start: a SIGTERM while connecting (or before the service answers)
+    // must be a clean stop, not the default action or a hang.
+    let mut signal = Box::pin(shutdown_signal());
     let options = nats_options(&args, &config)?;
     tracing::debug!(servers = %options.servers_for_log(), "Connecting to NATS.");
-    let bus = Bus::connect(options).await.context("NATS is unreachable")?;
+    let Some(bus) = before_signal(&mut signal, Bus::connect(options)).await else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    // The bus error already names the servers and the cause, in one line.
+    let bus = bus?;
 
     if let Some(from) = args.replay_from {
         let client = bus.nats_client().context("replay needs NATS")?;
@@ -134,12 +145,10 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    // Listen before the service answers anything: a SIGTERM right after it looks ready must
-    // still be a clean stop, not the default action.
-    let signal = shutdown_signal();
-    let service = DbService::start(bus, cfg)
-        .await
-        .context("cannot start the database service")?;
+    let Some(service) = before_signal(&mut signal, DbService::start(bus, cfg)).await else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let service = service.context("cannot start the database service")?;
 
     signal.await;
     tracing::info!("Signal received; flushing and closing sessions.");

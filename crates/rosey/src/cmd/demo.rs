@@ -84,7 +84,7 @@ async fn summary(bus: &Bus) -> Option<(String, ChannelStatsReply)> {
 }
 
 pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    crate::logging::init(args.log_level.as_deref().or(Some("warn")), "warn", false);
+    crate::logging::init(args.log_level.as_deref(), "warn", false);
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let db_path = args
         .db_path

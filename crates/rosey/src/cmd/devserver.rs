@@ -22,6 +22,10 @@ pub struct DevserverArgs {
     /// A password-protected channel: CHANNEL=PASSWORD (repeatable).
     #[arg(long = "channel-password")]
     pub channel_passwords: Vec<String>,
+    /// Chat lines per channel and PMs kept in memory for inspection (older ones are
+    /// forgotten, so a long-running devserver stays flat).
+    #[arg(long, default_value_t = rosey_devserver::config::DEFAULT_LOG_CAPACITY)]
+    pub log_capacity: usize,
     /// Log level.
     #[arg(long)]
     pub log_level: Option<String>,
@@ -78,6 +82,7 @@ fn config_from_args(args: &DevserverArgs) -> anyhow::Result<DevServerConfig> {
         accounts,
         channel_ranks,
         channel_passwords,
+        log_capacity: args.log_capacity,
         ..DevServerConfig::default()
     })
 }

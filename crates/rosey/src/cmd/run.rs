@@ -7,7 +7,7 @@ use anyhow::Context;
 use rosey_bot::{Bot, BotConfig};
 use rosey_dbservice::DbService;
 
-use super::common::{connect_bus, db_service_config, load_config, shutdown_signal};
+use super::common::{before_signal, connect_bus, db_service_config, load_config, shutdown_signal};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -48,42 +48,89 @@ fn bot_config(config: &rosey_config::Config) -> anyhow::Result<BotConfig> {
     Ok(cfg)
 }
 
-/// Runs the bot until a signal, or until every channel has stopped for good.
-async fn serve(mut bot: Bot, signal: impl std::future::Future<Output = ()>) {
-    tokio::select! {
-        _ = signal => tracing::info!("Signal received; stopping."),
-        _ = bot.wait() => tracing::warn!("Every channel has stopped; exiting."),
-    }
+/// Exit status when every channel has stopped for good (distinct from 1, a fatal error such
+/// as a bad configuration, and 2, a usage error), so a service manager can tell them apart.
+pub const EXIT_NO_CHANNEL_LEFT: u8 = 3;
+
+/// Runs the bot until a signal, or until every channel has stopped for good. Returns the
+/// reasons when no channel is left.
+async fn serve(
+    mut bot: Bot,
+    signal: impl std::future::Future<Output = ()>,
+) -> Option<Vec<(String, String)>> {
+    let stopped = tokio::select! {
+        _ = signal => {
+            tracing::info!("Signal received; stopping.");
+            None
+        }
+        reasons = bot.wait() => {
+            let list = reasons_text(&reasons);
+            tracing::error!(reasons = %list, "Every channel has stopped for good; exiting.");
+            Some(reasons)
+        }
+    };
     bot.shutdown().await;
+    stopped
+}
+
+fn reasons_text(reasons: &[(String, String)]) -> String {
+    reasons
+        .iter()
+        .map(|(ch, why)| format!("{ch}: {why}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The process's exit status after [`serve`].
+fn exit_status(stopped: Option<Vec<(String, String)>>) -> ExitCode {
+    match stopped {
+        None => ExitCode::SUCCESS,
+        Some(reasons) => {
+            eprintln!(
+                "rosey: every channel stopped for good ({})",
+                reasons_text(&reasons)
+            );
+            ExitCode::from(EXIT_NO_CHANNEL_LEFT)
+        }
+    }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let signal = shutdown_signal();
+    let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
-    let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
-    let db = if config.database.run_as_service {
-        let mut cfg = db_service_config(&config, None);
-        if bus.nats_client().is_some() {
-            cfg.durable = super::db_service::durable_config(&config, false);
-        } else if config.nats.jetstream {
-            tracing::warn!("nats.jetstream is set but the bus is embedded; durable mode is off.");
-        }
-        tracing::info!(db = %cfg.db, "Starting the database service in this process.");
-        Some(
-            DbService::start(bus.clone(), cfg)
-                .await
-                .context("cannot start the database service")?,
-        )
-    } else {
-        if bus.nats_client().is_none() {
-            anyhow::bail!(
-                "database.run_as_service is false but the bus is embedded: nothing could store events"
-            );
-        }
-        None
+    let start = async {
+        let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
+        let db = if config.database.run_as_service {
+            let mut cfg = db_service_config(&config, None);
+            if bus.nats_client().is_some() {
+                cfg.durable = super::db_service::durable_config(&config, false);
+            } else if config.nats.jetstream {
+                tracing::warn!(
+                    "nats.jetstream is set but the bus is embedded; durable mode is off."
+                );
+            }
+            tracing::info!(db = %cfg.db, "Starting the database service in this process.");
+            Some(
+                DbService::start(bus.clone(), cfg)
+                    .await
+                    .context("cannot start the database service")?,
+            )
+        } else {
+            if bus.nats_client().is_none() {
+                anyhow::bail!(
+                    "database.run_as_service is false but the bus is embedded: nothing could store events"
+                );
+            }
+            None
+        };
+        Ok((bus, db))
     };
-    serve(Bot::start(bus, bot_cfg), signal).await;
+    let Some(started) = before_signal(&mut signal, start).await else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (bus, db) = started?;
+    let stopped = serve(Bot::start(bus, bot_cfg), signal).await;
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
         tracing::info!(
@@ -91,19 +138,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "Database service stopped."
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_status(stopped))
 }
 
 pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
-    let signal = shutdown_signal();
+    let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
-    let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot").await?;
+    let connect = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot");
+    let Some(bus) = before_signal(&mut signal, connect).await else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let bus = bus?;
     if bus.nats_client().is_none() {
         anyhow::bail!(
             "`rosey bot` needs a NATS server (set nats.url or --nats-url); for one process use `rosey run`"
         );
     }
-    serve(Bot::start(bus, bot_cfg), signal).await;
-    Ok(ExitCode::SUCCESS)
+    let stopped = serve(Bot::start(bus, bot_cfg), signal).await;
+    Ok(exit_status(stopped))
 }

@@ -4,7 +4,7 @@ use std::{process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use rosey_bot::shell::stats_text;
-use rosey_bus::{Bus, BusError, NatsOptions};
+use rosey_bus::{Bus, BusError};
 use rosey_model::{
     decode, encode,
     payload::{ChannelStatsReply, EnqueueReply, ErrorReply, OutboundEnqueue, UserStatsReply},
@@ -25,9 +25,13 @@ pub struct StatsArgs {
     /// Channel (default: the database service's default channel).
     #[arg(long)]
     pub channel: Option<String>,
-    /// NATS server URL.
+    /// NATS server URL (default: the config's `nats.url`, else nats://127.0.0.1:4222).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
+    /// A configuration file whose `nats` section (credentials, TLS) is used. The
+    /// environment supplies secrets too (ROSEY_NATS_USER/PASSWORD, ROSEY_NATS_TOKEN, …).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
     /// Print the raw JSON reply.
     #[arg(long)]
     pub json: bool,
@@ -38,23 +42,40 @@ pub struct SayArgs {
     /// Channel (default: the database service's default channel).
     #[arg(long)]
     pub channel: Option<String>,
-    /// NATS server URL.
+    /// NATS server URL (default: the config's `nats.url`, else nats://127.0.0.1:4222).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
+    /// A configuration file whose `nats` section (credentials, TLS) is used. The
+    /// environment supplies secrets too (ROSEY_NATS_USER/PASSWORD, ROSEY_NATS_TOKEN, …).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
     /// The message to send.
     pub message: String,
 }
 
 /// Connects with a bounded number of attempts: a one-shot command should fail with a clear
-/// reason, not wait forever for a server that is not there.
-async fn connect(url: Option<String>) -> anyhow::Result<Bus> {
-    let url = url
-        .or_else(|| std::env::var("ROSEY_NATS_URL").ok())
-        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
-    let mut options = NatsOptions::new(url);
+/// reason, not wait forever for a server that is not there. Credentials and TLS come from
+/// `--config`'s `nats` section and the environment, as for the long-running commands.
+async fn connect(url: Option<String>, config: Option<&std::path::Path>) -> anyhow::Result<Bus> {
+    let mut cfg = match config {
+        Some(path) => rosey_config::Config::load(path)
+            .with_context(|| format!("cannot load configuration {}", path.display()))?,
+        None => rosey_config::Config::default(),
+    };
+    if config.is_none() {
+        cfg.apply_env(rosey_config::env::process_env)
+            .context("invalid setting in the environment")?;
+    }
+    let servers = match url.map(|u| rosey_config::NatsUrl::parse_list(&u)) {
+        Some(rosey_config::NatsUrl::Servers(s)) => s,
+        _ => match &cfg.nats.url {
+            rosey_config::NatsUrl::Servers(s) => s.clone(),
+            rosey_config::NatsUrl::Embedded => vec![DEFAULT_NATS_URL.to_string()],
+        },
+    };
+    let mut options = super::common::nats_options(&cfg.nats, servers, "rosey-cli");
     options.max_reconnect_attempts = Some(1);
     options.connection_timeout = Duration::from_secs(3);
-    options.name = "rosey-cli".to_string();
     Ok(Bus::connect(options).await?)
 }
 
@@ -83,7 +104,7 @@ fn check_error(payload: &[u8]) -> anyhow::Result<()> {
 }
 
 pub async fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
-    let bus = connect(args.nats_url).await?;
+    let bus = connect(args.nats_url, args.config.as_deref()).await?;
     let mut body = match &args.user {
         Some(u) => json!({ "username": u }),
         None => json!({}),
@@ -128,7 +149,7 @@ pub async fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
     if args.message.trim().is_empty() {
         anyhow::bail!("the message is empty");
     }
-    let bus = connect(args.nats_url).await?;
+    let bus = connect(args.nats_url, args.config.as_deref()).await?;
     let request = OutboundEnqueue {
         message: args.message,
         channel: args.channel,

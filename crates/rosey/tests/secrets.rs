@@ -1,0 +1,91 @@
+//! No secret in any log line, at the most verbose level: the CyTube account password, the
+//! NATS token and the NATS password, given through the environment, never appear on stdout
+//! or stderr of `rosey run` (joined, chatting, stopped) — nor on its command line.
+
+use std::{process::Stdio, time::Duration};
+
+use rosey_devserver::{Account, DevServer, DevServerConfig};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(20);
+const CYTUBE_PASSWORD: &str = "cytube-pw-Zq81";
+const NATS_TOKEN: &str = "nats-token-Kx42";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_is_logged_even_at_trace_level() {
+    let nats = rosey_testkit::NatsServer::start_with_config(&format!(
+        "authorization {{ token: \"{NATS_TOKEN}\" }}\n"
+    ));
+    let mut server_cfg = DevServerConfig::default();
+    server_cfg.accounts.push(Account {
+        name: "SecretBot".into(),
+        password: CYTUBE_PASSWORD.into(),
+        rank: 2.0,
+    });
+    let server = DevServer::start(server_cfg).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&json!({
+            "version": "2.0",
+            "nats": {"url": nats.url()},
+            "database": {"path": dir.path().join("s.db"), "run_as_service": true},
+            "platforms": [{"type": "cytube", "name": "main", "domain": server.base_url(),
+                           "channel": "secrets", "user": ["SecretBot"]}]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .arg("run")
+        .arg(&config)
+        .env("RUST_LOG", "trace")
+        .env("ROSEY_PASSWORD", CYTUBE_PASSWORD)
+        .env("ROSEY_NATS_TOKEN", NATS_TOKEN)
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Drain both pipes while it runs (trace output would fill them and block it).
+    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        tokio::spawn(async move {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                use tokio::io::AsyncReadExt;
+                let _ = p.read_to_string(&mut text).await;
+            }
+            text
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    assert!(
+        server.wait_for_user("secrets", "SecretBot", WAIT).await,
+        "the bot logs in with the password from the environment"
+    );
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id().unwrap())).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    assert!(!cmdline.contains(CYTUBE_PASSWORD) && !cmdline.contains(NATS_TOKEN));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id().unwrap() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    let (out, err) = (stdout.await.unwrap(), stderr.await.unwrap());
+    assert!(err.lines().count() > 20, "trace logging was on: {err}");
+    for secret in [CYTUBE_PASSWORD, NATS_TOKEN] {
+        for (name, text) in [("stdout", &out), ("stderr", &err)] {
+            let leaks: Vec<_> = text.lines().filter(|l| l.contains(secret)).collect();
+            assert!(leaks.is_empty(), "{secret} in {name}: {leaks:#?}");
+        }
+    }
+}
