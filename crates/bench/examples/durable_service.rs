@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release -p rosey
-//! cargo run --release -p rosey-dbservice --example durable -- [--events N] [--sequential N] [--window N] [--rosey PATH]
+//! cargo run --release -p rosey-bench --example durable_service -- [--events N] [--sequential N] [--window N] [--rosey PATH]
 //! ```
 //!
 //! 1. plain: `rosey db-service` (core NATS), N `message.log` events published with core

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release -p rosey
-//! cargo run --release -p rosey-dbservice --example bench -- [--events N] [--requests N] [--rosey PATH]
+//! cargo run --release -p rosey-bench --example service -- [--events N] [--requests N] [--rosey PATH]
 //! ```
 //!
 //! Prints ready time, idle and peak RSS, the message and mixed bursts (events/s end to end,
