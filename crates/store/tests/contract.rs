@@ -774,6 +774,19 @@ fn a_failing_event_keeps_the_rest_of_its_batch(db: &Db) {
     assert_eq!((again.duplicates, again.failed.len()), (0, 1));
 }
 
+/// PostgreSQL text cannot hold NUL: such a line is still stored (not failed forever).
+fn text_with_nul_is_stored(db: &Db) {
+    let mut s = db.open();
+    let out = s
+        .apply_batch(&[msg("nul\0user", "a\0b", 1), joined("x\0", 2)])
+        .unwrap();
+    assert_eq!((out.applied, out.failed.len()), (2, 0));
+    let chat = s.recent_chat(CH, 10).unwrap();
+    assert_eq!(chat.len(), 1);
+    assert!(chat[0].message.starts_with('a') && chat[0].message.ends_with('b'));
+    assert_eq!(s.channel_stats(CH).unwrap().total_users_seen, 2);
+}
+
 fn unknown_table_is_an_error(db: &Db) {
     let mut s = db.open();
     assert!(
@@ -822,4 +835,5 @@ contract!(
     status_pm_command_and_media_rows,
     a_failing_event_keeps_the_rest_of_its_batch,
     unknown_table_is_an_error,
+    text_with_nul_is_stored,
 );

@@ -139,6 +139,26 @@ impl PgStore {
         if events.is_empty() {
             return Ok(BatchOutcome::default());
         }
+        // PostgreSQL text cannot hold NUL (SQLite can): such text is stored with U+FFFD in
+        // its place rather than failing the event again on every redelivery.
+        let sanitized;
+        let events = if events.iter().any(has_nul) {
+            sanitized = events
+                .iter()
+                .cloned()
+                .map(|mut e| {
+                    e.for_each_text(|t| {
+                        if t.contains('\0') {
+                            *t = t.replace('\0', "\u{fffd}");
+                        }
+                    });
+                    e
+                })
+                .collect::<Vec<_>>();
+            &sanitized[..]
+        } else {
+            events
+        };
         self.ensure_connected()?;
         let now = now_secs();
         let PgStore { client, stmts, .. } = self;
@@ -175,6 +195,21 @@ impl PgStore {
         }
         tx.commit().map_err(pg_op("commit batch"))?;
         Ok(outcome)
+    }
+}
+
+fn has_nul(e: &StoreEvent) -> bool {
+    let nul = |t: &str| t.contains('\0');
+    match &e.kind {
+        // The hot path: no clone.
+        EventKind::Message { username, message } => {
+            nul(&e.channel) || nul(username) || nul(message) || e.id.as_deref().is_some_and(nul)
+        }
+        _ => {
+            let mut found = false;
+            e.clone().for_each_text(|t| found |= nul(t));
+            found
+        }
     }
 }
 
