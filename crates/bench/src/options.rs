@@ -149,6 +149,9 @@ pub struct BenchOptions {
     /// `TOKIO_WORKER_THREADS` for the `db-service` process (an experiment knob; `None` leaves
     /// the runtime's default).
     pub db_service_workers: Option<usize>,
+    /// Experiment: the db-service and the end-to-end bot serve `/metrics`, scraped every
+    /// second while the suite runs (the cost of metrics, against a run without).
+    pub metrics: bool,
 }
 
 mod secs {

@@ -7,6 +7,7 @@
 //! own task so the event loop never stalls behind it.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use rosey_bus::{Bus, Message, Subscription};
 use rosey_cytube::{ChannelState, CytubeEvent, CytubeHandle, EventStream, ServerEvent};
@@ -216,6 +217,10 @@ impl ChannelBot {
         self.state.apply(&event);
         update_live(&mut self.live, &event, ts);
         self.events.publish(&event);
+        let m = self.publisher.metrics();
+        m.on_event(&event);
+        m.users_chat.store(self.chat_count(), Relaxed);
+        m.users_connected.store(self.connected_count(), Relaxed);
         if let Some(body) = normalize(&event) {
             self.publisher.event(body, ts).await;
         }

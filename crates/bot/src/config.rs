@@ -92,6 +92,8 @@ pub struct BotConfig {
     pub media_log_file: Option<PathBuf>,
     /// Durable mode: publish database events to this JetStream stream and wait for acks.
     pub durable: Option<StreamSettings>,
+    /// The circuit breaker on database queries.
+    pub breaker: crate::breaker::BreakerSettings,
 }
 
 impl BotConfig {
@@ -104,6 +106,7 @@ impl BotConfig {
             chat_log_file: None,
             media_log_file: None,
             durable: None,
+            breaker: Default::default(),
         }
     }
 
@@ -159,6 +162,7 @@ impl BotConfig {
                 .nats
                 .jetstream
                 .then(|| stream_settings(&cfg.nats.jetstream_options)),
+            breaker: Default::default(),
         }
     }
 }

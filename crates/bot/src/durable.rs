@@ -72,6 +72,11 @@ impl Outbox {
         &self.stats
     }
 
+    /// Events waiting to be stored in the stream.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
+    }
+
     /// Queues an event; never waits. A full outbox refuses it (counted and logged).
     pub fn push(&self, subject: &str, id: String, payload: Bytes) {
         let item = Item {

@@ -13,20 +13,26 @@
 //! - [`states`]: each channel's run state (connecting, running, reconnecting, stopped for
 //!   good), for the exit decision, the shell's `status` and health checks.
 //! - [`logs`]: chat and media log files.
+//! - [`metrics`]: per-channel instruments and the scrape-time [`metrics::BotSource`].
+//! - [`breaker`]: the circuit breaker on database queries (shell, pump).
+//! - [`status`]: the bot on the NATS micro-service API (`rosey-bot`), for `rosey status`.
 //!
 //! Start it with [`Bot::start`]; several channels run side by side, each with its own
 //! connection, state and throttle, and never mix their data (every payload carries its
 //! `channel`).
 
+pub mod breaker;
 mod channel;
 pub mod config;
 pub mod durable;
 pub mod logs;
+pub mod metrics;
 pub mod normalize;
 pub mod publisher;
 pub mod pump;
 pub mod shell;
 pub mod states;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -46,6 +52,7 @@ pub struct Bot {
     states: ChannelStates,
     outbox_stop: CancellationToken,
     outbox_task: Option<tokio::task::JoinHandle<()>>,
+    source: metrics::BotSource,
 }
 
 impl Bot {
@@ -78,14 +85,20 @@ impl Bot {
             }
             _ => None,
         };
+        let mut views = Vec::new();
         for spec in cfg.channels.iter().cloned() {
-            let mut publisher = Publisher::new(bus.clone(), &spec.channel, ids.clone());
+            let mut publisher = Publisher::new(bus.clone(), &spec.channel, ids.clone())
+                .with_breaker(cfg.breaker.clone());
             if let Some(o) = &outbox {
                 publisher = publisher.with_outbox(o.clone());
             }
             publishers.push(publisher.clone());
             tracing::info!(channel = %spec.channel, platform = %spec.name, domain = %spec.client.domain, "Starting channel bot.");
             let (handle, events) = rosey_cytube::connect(spec.client.clone());
+            views.push(metrics::ChannelView {
+                handle: handle.clone(),
+                publisher: publisher.clone(),
+            });
             // One token per channel: a channel that stops for good also stops its pump,
             // so the process notices when no channel is left.
             let channel_stop = stop.child_token();
@@ -106,6 +119,11 @@ impl Bot {
             tasks.spawn(bot.run(events, channel_stop));
         }
         Bot {
+            source: metrics::BotSource {
+                channels: Arc::new(views),
+                outbox,
+                states: states.clone(),
+            },
             stop,
             tasks,
             publishers,
@@ -113,6 +131,11 @@ impl Bot {
             outbox_stop,
             outbox_task,
         }
+    }
+
+    /// The bot's metrics and readiness (register with a [`rosey_metrics::Metrics`]).
+    pub fn metrics_source(&self) -> metrics::BotSource {
+        self.source.clone()
     }
 
     /// Events published and failed so far, over all channels.

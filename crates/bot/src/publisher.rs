@@ -16,7 +16,9 @@ use serde::Serialize;
 
 use rosey_bus::durable::msg_id_headers;
 
-use crate::{config::PUBLISH_TIMEOUT, durable::Outbox};
+use crate::{
+    breaker::BreakerSettings, config::PUBLISH_TIMEOUT, durable::Outbox, metrics::ChannelMetrics,
+};
 
 /// Unique event ids: a random per-process prefix and a counter.
 #[derive(Debug)]
@@ -67,6 +69,8 @@ pub struct Publisher {
     stats: Arc<PublishStats>,
     /// Set while publishing fails, so the failure is logged once per outage.
     failing: Arc<AtomicBool>,
+    /// The channel's metrics and database breaker.
+    metrics: Arc<ChannelMetrics>,
 }
 
 /// Seconds since the epoch, as a float.
@@ -117,7 +121,19 @@ impl Publisher {
             ids,
             stats: Arc::new(PublishStats::default()),
             failing: Arc::new(AtomicBool::new(false)),
+            metrics: Arc::new(ChannelMetrics::new(channel, BreakerSettings::default())),
         }
+    }
+
+    /// Uses these breaker settings for the channel's database queries.
+    pub fn with_breaker(mut self, settings: BreakerSettings) -> Self {
+        self.metrics = Arc::new(ChannelMetrics::new(&self.channel, settings));
+        self
+    }
+
+    /// The channel's metrics (and its database breaker).
+    pub fn metrics(&self) -> &Arc<ChannelMetrics> {
+        &self.metrics
     }
 
     /// Sends database events through `outbox` (durable mode).

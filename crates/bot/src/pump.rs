@@ -10,6 +10,7 @@
 
 use std::{
     collections::HashMap,
+    sync::atomic::Ordering::Relaxed,
     time::{Duration, Instant},
 };
 
@@ -84,10 +85,12 @@ pub async fn run(
                 .unwrap_or(Err(SendError::Disconnected));
             match result {
                 Ok(()) => {
+                    publisher.metrics().outbound_sent.fetch_add(1, Relaxed);
                     sent.insert(row.id, Instant::now());
                     mark_sent(&publisher, row.id).await;
                 }
                 Err(e) => {
+                    publisher.metrics().outbound_failed.fetch_add(1, Relaxed);
                     let permanent = matches!(e, SendError::Empty | SendError::Invalid(_));
                     let failed = MarkFailed {
                         message_id: row.id,
@@ -122,8 +125,10 @@ async fn fetch(publisher: &Publisher, intervals: &Intervals) -> Result<Vec<Outbo
         id: None,
     };
     let reply = publisher
-        .bus()
+        .metrics()
+        .breaker
         .request(
+            publisher.bus(),
             subjects::OUTBOUND_GET,
             encode(&req),
             intervals.pump_request_timeout,

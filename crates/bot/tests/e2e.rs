@@ -99,6 +99,8 @@ async fn rig(channels: &[&str]) -> Rig {
         .collect();
     let mut cfg = BotConfig::new(specs);
     cfg.intervals = intervals();
+    // A short breaker cool-down: a test that restarts the service gets answers soon after.
+    cfg.breaker.cooldown = Duration::from_millis(300);
     let bot = Bot::start(bus.clone(), cfg);
     for ch in channels {
         assert!(server.wait_for_user(ch, BOT, WAIT).await, "bot joins {ch}");
@@ -495,8 +497,10 @@ async fn the_bot_survives_the_database_service_going_away() {
     rig.db.take().unwrap().shutdown().await.unwrap();
     moderator.pm(BOT, "stats").unwrap();
     let down = pm_containing(&mut mod_events, "unavailable").await;
+    // The plain answer, or the breaker's (the pump's failed queries may have opened it).
     assert!(
-        down.contains("Stats unavailable (DatabaseService timeout - is it running?)"),
+        down.contains("Stats unavailable (DatabaseService timeout - is it running?)")
+            || down.contains("Stats unavailable: database unavailable, retrying in"),
         "{down}"
     );
     assert!(
@@ -516,8 +520,16 @@ async fn the_bot_survives_the_database_service_going_away() {
             .then_some(())
     })
     .await;
-    moderator.pm(BOT, "stats").unwrap();
-    let up = pm_containing(&mut mod_events, "Top Chatters").await;
+    // The breaker may still be open for its short cool-down: ask until it has closed.
+    let mut up = String::new();
+    for _ in 0..20 {
+        moderator.pm(BOT, "stats").unwrap();
+        up = pm_containing(&mut mod_events, "Stat").await;
+        if up.contains("Top Chatters") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(up.contains(&format!("1. {MOD}: 1 messages")), "{up}");
     moderator.shutdown().await;
     rig.stop().await;
@@ -977,6 +989,130 @@ async fn chat_commands_reply_after_the_server_acted() {
     assert!(
         clear.contains("`chatclear` permission: rank 2 needed, I have 1"),
         "{clear}"
+    );
+    moderator.shutdown().await;
+    rig.stop().await;
+}
+
+/// The bot's metrics as Prometheus text.
+fn scrape(bot: &Bot) -> String {
+    let metrics = rosey_metrics::Metrics::new(rosey_metrics::BuildInfo {
+        version: "test".into(),
+        commit: "test".into(),
+        process: "bot".into(),
+    });
+    metrics.add_source(std::sync::Arc::new(bot.metrics_source()));
+    metrics.encode_prometheus()
+}
+
+fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_breaker_opens_on_a_hung_database_and_closes_when_it_returns() {
+    let mut rig = rig(&["fuse"]).await;
+    let (moderator, mut mod_events) = join_moderator(&rig.server, "fuse").await;
+    moderator.pm(BOT, "stats").unwrap();
+    pm_containing(&mut mod_events, "=== Channel Statistics ===").await;
+
+    // The service hangs: something still takes the requests but never answers, so each
+    // query costs the whole timeout (1 s) until the breaker opens.
+    rig.db.take().unwrap().shutdown().await.unwrap();
+    let mut hung = Vec::new();
+    for subject in [subjects::QUERY_CHANNEL_STATS, subjects::OUTBOUND_GET] {
+        hung.push(rig.bus.subscribe(subject).await.unwrap());
+    }
+    rig.bus.flush().await.unwrap();
+    let mut opened = false;
+    for _ in 0..10 {
+        moderator.pm(BOT, "stats").unwrap();
+        let reply = pm_containing(&mut mod_events, "unavailable").await;
+        if reply.contains("retrying in") {
+            opened = true;
+            break;
+        }
+    }
+    assert!(opened, "the breaker opens after consecutive timeouts");
+    // While open, the shell answers at once instead of after the 1 s timeout.
+    let asked = tokio::time::Instant::now();
+    moderator.pm(BOT, "stats").unwrap();
+    let reply = pm_containing(&mut mod_events, "unavailable").await;
+    let took = asked.elapsed();
+    eprintln!("shell answer while the breaker is open: {took:?}");
+    assert!(
+        reply.contains("Stats unavailable: database unavailable, retrying in"),
+        "{reply}"
+    );
+    assert!(
+        took < Duration::from_millis(50),
+        "answered in {took:?} (a PM round trip through the devserver; the timeout is 1 s)"
+    );
+    let text = scrape(rig.bot.as_ref().unwrap());
+    assert_eq!(
+        series(
+            &text,
+            "rosey_bot_db_breaker_state{channel=\"fuse\",state=\"closed\"}"
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        series(
+            &text,
+            "rosey_bot_db_breaker_transitions_total{channel=\"fuse\",state=\"open\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(
+        series(
+            &text,
+            "rosey_bot_db_breaker_rejected_total{channel=\"fuse\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
+
+    // The service returns: after the cool-down a probe succeeds and the breaker closes.
+    drop(hung);
+    rig.db = Some(db_service(&rig.bus, &rig.db_path, "fuse").await);
+    let mut up = String::new();
+    for _ in 0..40 {
+        moderator.pm(BOT, "stats").unwrap();
+        up = pm_containing(&mut mod_events, "Stat").await;
+        if up.contains("=== Channel Statistics ===") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up.contains("=== Channel Statistics ==="), "{up}");
+    let text = scrape(rig.bot.as_ref().unwrap());
+    assert_eq!(
+        series(
+            &text,
+            "rosey_bot_db_breaker_state{channel=\"fuse\",state=\"closed\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        series(
+            &text,
+            "rosey_bot_db_breaker_transitions_total{channel=\"fuse\",state=\"closed\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(
+        series(
+            &text,
+            "rosey_bot_shell_commands_total{channel=\"fuse\",command=\"stats\",outcome=\"success\"}"
+        )
+        .unwrap()
+            >= 2.0
     );
     moderator.shutdown().await;
     rig.stop().await;

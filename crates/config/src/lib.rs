@@ -44,8 +44,8 @@ pub use error::ConfigError;
 pub use load::Loaded;
 pub use model::{
     Channel, Config, DatabaseConfig, JetStreamOptions, LogFormat, LogLevel, LoggingConfig, Login,
-    NatsConfig, NatsUrl, PlatformConfig, PlatformKind, RetentionConfig, Secret, ShellConfig,
-    StorageKind, TlsConfig,
+    MetricsConfig, NatsConfig, NatsUrl, PlatformConfig, PlatformKind, ReadyWhen, RetentionConfig,
+    Secret, ShellConfig, StorageKind, TlsConfig,
 };
 pub use source::Format;
 pub use validate::{Problem, validate};

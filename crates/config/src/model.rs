@@ -85,6 +85,35 @@ pub struct Config {
     /// v1 keys that have no v2 meaning, kept by `rosey config migrate` so nothing is lost.
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub legacy: Map<String, Value>,
+    /// `/metrics`, `/healthz`, `/readyz` (off unless `listen` is set).
+    #[serde(skip_serializing_if = "MetricsConfig::is_default")]
+    pub metrics: MetricsConfig,
+}
+
+/// `metrics`: the Prometheus and health listener of long-running processes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// Address to serve on, e.g. `127.0.0.1:9464`; none = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// When a bot is ready: every enabled channel joined, or at least one.
+    pub ready_when: ReadyWhen,
+}
+
+impl MetricsConfig {
+    fn is_default(&self) -> bool {
+        *self == MetricsConfig::default()
+    }
+}
+
+/// `metrics.ready_when`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyWhen {
+    #[default]
+    AllChannels,
+    AnyChannel,
 }
 
 /// `nats`: how to reach the bus (SPEC §2).

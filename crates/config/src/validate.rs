@@ -54,6 +54,7 @@ const TOP_KEYS: &[&str] = &[
     "plugins",
     "llm",
     "legacy",
+    "metrics",
 ];
 const NATS_KEYS: &[&str] = &[
     "url",
@@ -98,6 +99,7 @@ const PLATFORM_KEYS: &[&str] = &[
     "retry",
     "retry_delay",
 ];
+const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
 /// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
 const SHELL_KEYS: &[&str] = &["enabled", "min_rank", "host", "port"];
 /// The Rosey v0.5 `plugins` section (kept, not used: Rosey's plugins are processes on the bus).
@@ -144,6 +146,7 @@ pub fn validate(value: &Value) -> Vec<Problem> {
     v.platforms(top);
     v.shell(top);
     v.logging(top);
+    v.metrics(top);
     v.plugins(top);
     for key in ["llm", "legacy"] {
         match top.get(key) {
@@ -655,6 +658,27 @@ impl Validator {
             self.string(plugins, "plugins", "directory", false);
             self.boolean(plugins, "plugins", "auto_reload");
         }
+    }
+
+    fn metrics(&mut self, top: &Map<String, Value>) {
+        let Some(m) = self.section(top, "", "metrics", METRICS_KEYS) else {
+            return;
+        };
+        if let Some(listen) = self.string(m, "metrics", "listen", false)
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            self.report(
+                "metrics.listen",
+                format!("expected an address like 127.0.0.1:9464, got \"{listen}\""),
+            );
+        }
+        self.one_of(
+            m,
+            "metrics",
+            "ready_when",
+            &["all_channels", "any_channel"],
+            false,
+        );
     }
 
     fn logging(&mut self, top: &Map<String, Value>) {

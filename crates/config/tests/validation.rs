@@ -99,7 +99,7 @@ fn top_level_rules() {
     expect(
         set(base(), "/nats_url", json!("x")),
         &[
-            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy)",
+            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy, metrics)",
         ],
     );
     expect(
@@ -715,4 +715,29 @@ mod consistency {
             }
         }
     }
+}
+
+#[test]
+fn metrics_section() {
+    expect(
+        set(
+            base(),
+            "/metrics",
+            json!({"listen": "127.0.0.1:9464", "ready_when": "any_channel"}),
+        ),
+        &[],
+    );
+    expect(
+        set(base(), "/metrics", json!({"listen": "localhost"})),
+        &["metrics.listen: expected an address like 127.0.0.1:9464, got \"localhost\""],
+    );
+    expect(
+        set(base(), "/metrics", json!({"port": 9464})),
+        &["metrics.port: unknown key (expected one of: listen, ready_when)"],
+    );
+    let mut v = base();
+    v["metrics"] = json!({"listen": "0.0.0.0:9464", "ready_when": "any_channel"});
+    let cfg = Config::from_value(v).unwrap();
+    assert_eq!(cfg.metrics.listen, Some("0.0.0.0:9464".parse().unwrap()));
+    assert_eq!(cfg.metrics.ready_when, rosey_config::ReadyWhen::AnyChannel);
 }

@@ -365,6 +365,7 @@ impl Actor {
         let mut attempt: u32 = 0;
         loop {
             let mut session = Session::new(self.cfg.throttle);
+            self.publish_throttle(self.cfg.throttle);
             let end = self.session(&mut session).await;
             self.shared.joined.store(false, Ordering::SeqCst);
             let (reason, failed_with) = match &end {
@@ -534,6 +535,9 @@ impl Actor {
         loop {
             let send_at = self.next_send_at(session);
             let retry_at = session.login_retry_at;
+            if send_at.is_some_and(|at| at > Instant::now()) {
+                self.count_wait(session);
+            }
             // A command that may go out now is sent now: `sleep_until` an instant in the past
             // still waits for the timer wheel's next 1 ms tick, which would add about a
             // millisecond to every line.
@@ -589,6 +593,17 @@ impl Actor {
         send_sio(ws, &cmd.to_packet()).await
     }
 
+    /// Counts a throttle wait once per waiting command.
+    fn count_wait(&self, session: &Session) {
+        let Some(head) = session.outbox.front() else {
+            return;
+        };
+        let s = &self.shared.stats;
+        if s.waited_seq.swap(head.seq + 1, Ordering::Relaxed) != head.seq + 1 {
+            s.throttle_waits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// When the head of the outbox may be sent, if anything may be sent at all.
     fn next_send_at(&self, session: &Session) -> Option<Instant> {
         let may_send = session.joined && (session.logged_in || self.cfg.login == Login::Anonymous);
@@ -613,6 +628,11 @@ impl Actor {
             let _ = confirm.send(result.clone().map_err(|_| SendError::Disconnected));
         }
         result?;
+        match &pending.cmd {
+            Command::Chat(_) => self.shared.stats.chat_sent.fetch_add(1, Ordering::Relaxed),
+            Command::Pm { .. } => self.shared.stats.pm_sent.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
         let now = Instant::now();
         match pending.cmd.limiter() {
             Limiter::Chat { cost } => {
@@ -774,6 +794,7 @@ impl Actor {
                     ms = *ms,
                     "The server dropped a message (cooldown); slowing down and re-sending it."
                 );
+                self.shared.stats.cooldowns.fetch_add(1, Ordering::Relaxed);
                 session.chat.cooldown(now, Duration::from_millis(*ms));
                 session.requeue_dropped(now);
             }
@@ -846,6 +867,14 @@ impl Actor {
         end
     }
 
+    fn publish_throttle(&self, chat: ThrottleParams) {
+        let s = &self.shared.stats;
+        s.throttle_burst
+            .store(u64::from(chat.burst), Ordering::Relaxed);
+        s.throttle_interval_micros
+            .store(chat.interval.as_micros() as u64, Ordering::Relaxed);
+    }
+
     /// Chat pacing: the configured one, or the channel's antiflood limits when they apply to us
     /// (`chat_antiflood` on and our rank below 2), whichever is stricter.
     fn update_throttles(&self, session: &mut Session) {
@@ -864,6 +893,7 @@ impl Actor {
             debug!(?chat, "Chat pacing changed.");
             session.chat.set_params(chat);
         }
+        self.publish_throttle(chat);
         session
             .queue
             .set_params(ThrottleParams::queue_for_rank(rank));

@@ -6,7 +6,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -91,6 +91,39 @@ pub(crate) struct Shared {
     pub joined: AtomicBool,
     /// Commands accepted but not yet written or failed.
     pub queued: AtomicUsize,
+    /// Counters for [`CytubeHandle::stats`].
+    pub stats: ClientCounters,
+}
+
+/// What the connection task counts (atomics; read by [`CytubeHandle::stats`]).
+#[derive(Debug, Default)]
+pub(crate) struct ClientCounters {
+    pub chat_sent: AtomicU64,
+    pub pm_sent: AtomicU64,
+    pub throttle_waits: AtomicU64,
+    /// `seq + 1` of the command whose wait was counted last (each wait counts once).
+    pub waited_seq: AtomicU64,
+    pub cooldowns: AtomicU64,
+    pub throttle_burst: AtomicU64,
+    pub throttle_interval_micros: AtomicU64,
+}
+
+/// A snapshot of what the client did, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClientStats {
+    /// Commands accepted and not yet written.
+    pub queued: usize,
+    /// Chat lines written to the socket.
+    pub chat_sent: u64,
+    /// Private messages written to the socket.
+    pub pm_sent: u64,
+    /// Commands that had to wait for the chat or queue throttle.
+    pub throttle_waits: u64,
+    /// `cooldown` notices received (the server dropped a message for flooding).
+    pub cooldowns: u64,
+    /// The current chat throttle: burst size and seconds between messages after it.
+    pub throttle_burst: u64,
+    pub throttle_interval: f64,
 }
 
 /// A cheap, cloneable handle to a running client. All send methods return quickly: `Ok` means
@@ -107,6 +140,21 @@ pub struct CytubeHandle {
 }
 
 impl CytubeHandle {
+    /// What the client did so far (for metrics; every field is read atomically).
+    pub fn stats(&self) -> ClientStats {
+        let s = &self.shared.stats;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ClientStats {
+            queued: self.shared.queued.load(Ordering::Relaxed),
+            chat_sent: get(&s.chat_sent),
+            pm_sent: get(&s.pm_sent),
+            throttle_waits: get(&s.throttle_waits),
+            cooldowns: get(&s.cooldowns),
+            throttle_burst: get(&s.throttle_burst),
+            throttle_interval: get(&s.throttle_interval_micros) as f64 / 1e6,
+        }
+    }
+
     /// True while the channel is joined (between `Joined` and the next `Disconnected`).
     pub fn is_joined(&self) -> bool {
         self.shared.joined.load(Ordering::SeqCst)

@@ -105,7 +105,7 @@ pub use event::{
     Media, PlaylistItem, Poll, PollCount, Position, PrivateMessage, Profile, Rank, ServerEvent,
     User, UserMeta,
 };
-pub use handle::{CytubeEvent, CytubeHandle, EventStream, SendError};
+pub use handle::{ClientStats, CytubeEvent, CytubeHandle, EventStream, SendError};
 pub use html::to_plain_text;
 pub use split::{MAX_MESSAGE_UNITS, split_message, utf16_len};
 pub use state::ChannelState;

@@ -25,6 +25,8 @@ pub struct Counters {
     pub sessions_closed: AtomicU64,
     pub acked: AtomicU64,
     pub redelivered: AtomicU64,
+    /// The Prometheus instruments (per kind, per endpoint, histograms).
+    pub metrics: crate::metrics::Instruments,
     // A std Mutex: held for a map update only, never across an await.
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }

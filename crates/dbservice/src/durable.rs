@@ -341,6 +341,12 @@ impl DurableIngest {
     /// at once). False when the writer is gone.
     async fn handle(&self, m: jetstream::Message, ids: &StreamIds, acks: &AckQueue) -> bool {
         let (seq, delivered, published) = meta(&m);
+        if let Ok(info) = m.info() {
+            self.counters
+                .metrics
+                .durable_pending
+                .store(info.pending, std::sync::atomic::Ordering::Relaxed);
+        }
         if delivered > 1 {
             Counters::add(&self.counters.redelivered, 1);
         }
@@ -348,6 +354,7 @@ impl DurableIngest {
         Counters::add(&self.counters.received, 1);
         match decode_stream_message(&m, seq, published, ids, &self.default_channel) {
             Ok(event) => {
+                self.counters.metrics.received.inc(event.kind.index());
                 let acks = acks.clone();
                 let ack = Box::new(move |outcome: AckOutcome| {
                     let kind = match outcome {
@@ -398,7 +405,7 @@ async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool
     }
 }
 
-/// Replays the stream from `from` to its end into `cfg.db_path` and returns what it did.
+/// Replays the stream from `from` to its end into `cfg.db` and returns what it did.
 ///
 /// It reads through an ephemeral consumer (no acks; the durable consumer of the running
 /// services is untouched), applies events through the store's id de-duplication (an event

@@ -66,6 +66,7 @@ impl Ingest {
         match event {
             Ok(event) => {
                 Counters::add(&self.counters.received, 1);
+                self.counters.metrics.received.inc(event.kind.index());
                 if self.writer.send(IngestItem::new(event)).await.is_err() {
                     return false;
                 }

@@ -13,6 +13,8 @@
 //! - [`query`] (private): the request handlers, on the NATS micro-service API or plain
 //!   subscriptions on the embedded bus.
 //! - [`counters`]: counters per rejection kind, logged once per kind.
+//! - [`metrics`]: the Prometheus instruments and their scrape-time source
+//!   ([`DbServiceHandle::metrics_source`], [`DbServiceHandle::readiness`]).
 //! - [`error`]: the error type, [`DbServiceError`].
 //!
 //! ```text
@@ -35,6 +37,7 @@ pub mod decode;
 pub mod durable;
 pub mod error;
 mod ingest;
+pub mod metrics;
 mod query;
 pub mod writer;
 
@@ -74,6 +77,7 @@ pub struct DbServiceHandle {
     writer_thread: std::thread::JoinHandle<()>,
     counters: Arc<Counters>,
     adopted: Option<rosey_store::AdoptReport>,
+    metrics: Arc<metrics::DbSource>,
     /// Dropped with the handle: stops the checkpoint thread.
     _checkpoint_stop: Option<std::sync::mpsc::Sender<()>>,
 }
@@ -170,7 +174,15 @@ impl DbService {
             durable = cfg.durable.as_ref().map(|d| d.stream.name.as_str()).unwrap_or("off"),
             "Database service ready."
         );
+        let metrics = Arc::new(metrics::DbSource {
+            counters: counters.clone(),
+            writer: writer_tx.downgrade(),
+            queue_capacity: cfg.queue_capacity.max(1),
+            db_path: cfg.db.sqlite_path().map(std::path::Path::to_path_buf),
+            durable: cfg.durable.is_some(),
+        });
         Ok(DbServiceHandle {
+            metrics,
             bus,
             stop,
             ingest_task,
@@ -206,6 +218,7 @@ const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_milli
 /// several milliseconds). It stops when the returned sender is dropped.
 fn spawn_checkpointer(
     checkpointer: rosey_store::Checkpointer,
+    counters: Arc<Counters>,
 ) -> Result<std::sync::mpsc::Sender<()>, DbServiceError> {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new()
@@ -216,8 +229,15 @@ fn spawn_checkpointer(
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                 rx.recv_timeout(CHECKPOINT_INTERVAL)
             {
+                let started = std::time::Instant::now();
                 match checkpointer.passive() {
-                    Ok(_) => failing = false,
+                    Ok(_) => {
+                        failing = false;
+                        counters
+                            .metrics
+                            .checkpoint_seconds
+                            .observe_duration(started.elapsed());
+                    }
                     Err(e) if !failing => {
                         failing = true;
                         tracing::warn!(error = %e, "WAL checkpoint failed; will retry.");
@@ -280,7 +300,7 @@ async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceEr
     .map_err(|e| DbServiceError::Join(format!("cannot start the writer thread: {e}")))?;
     let checkpoint_stop = match reader {
         Some(_) => match storage::open_checkpointer(&cfg.db, &options)? {
-            Some(c) => Some(spawn_checkpointer(c)?),
+            Some(c) => Some(spawn_checkpointer(c, counters.clone())?),
             None => None,
         },
         None => None,
@@ -336,6 +356,22 @@ impl DbServiceHandle {
     /// A snapshot of the counters.
     pub fn stats(&self) -> ServiceStats {
         self.counters.snapshot()
+    }
+
+    /// The service's metrics, for a [`rosey_metrics::Metrics`] registry.
+    pub fn metrics_source(&self) -> Arc<dyn rosey_metrics::Source> {
+        self.metrics.clone()
+    }
+
+    /// The readiness check: the store is open and its writer running.
+    pub fn readiness(&self) -> impl Fn() -> rosey_metrics::Check + Send + Sync + 'static {
+        let writer = self.writer_tx.downgrade();
+        move || match writer.upgrade() {
+            Some(tx) if !tx.is_closed() => {
+                rosey_metrics::Check::ready("store open, writer running")
+            }
+            _ => rosey_metrics::Check::not_ready("the database writer has stopped"),
+        }
     }
 
     /// Set when start-up adopted a Rosey v0.5 database.

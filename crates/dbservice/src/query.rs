@@ -112,9 +112,19 @@ impl Queries {
     /// The reply to a request on `subject`, and whether it is a success.
     pub async fn answer(&self, subject: &str, payload: &[u8]) -> (Bytes, bool) {
         Counters::add(&self.counters.queries, 1);
-        match self.dispatch(subject, payload).await {
+        let started = std::time::Instant::now();
+        let endpoint = crate::metrics::endpoint_index(subject);
+        let result = self.dispatch(subject, payload).await;
+        let m = &self.counters.metrics;
+        if let Some(i) = endpoint {
+            m.query_seconds[i].observe_duration(started.elapsed());
+        }
+        match result {
             Ok(body) => (body, true),
             Err(e) => {
+                if let Some(i) = endpoint {
+                    m.query_errors.inc(i);
+                }
                 Counters::add(&self.counters.query_errors, 1);
                 let message = e.message();
                 self.counters.reject(e.kind(), subject, &message);
@@ -259,10 +269,13 @@ async fn register(
         .service_builder()
         .description("Rosey database service: rosey.db.* events and queries")
         .queue_group(&cfg.query_queue_group)
-        .metadata(HashMap::from([(
-            "ingest_queue_group".to_string(),
-            cfg.ingest_queue_group.clone(),
-        )]))
+        .metadata(HashMap::from([
+            (
+                "ingest_queue_group".to_string(),
+                cfg.ingest_queue_group.clone(),
+            ),
+            ("db_path".to_string(), cfg.db.to_string()),
+        ]))
         .stats_handler(move |_endpoint, _stats| {
             serde_json::to_value(counters.snapshot()).unwrap_or_default()
         })

@@ -210,6 +210,7 @@ impl Writer {
         if events.is_empty() {
             return;
         }
+        let started = Instant::now();
         let outcome = match self.with_retry(|s| s.apply_batch(events)) {
             Ok(o) => o,
             Err(e) => {
@@ -234,6 +235,14 @@ impl Writer {
         Counters::add(&self.counters.applied, outcome.applied as u64);
         Counters::add(&self.counters.duplicates, outcome.duplicates as u64);
         Counters::add(&self.counters.batches, 1);
+        let m = &self.counters.metrics;
+        m.commit_seconds.observe_duration(started.elapsed());
+        m.batch_size.observe(events.len() as f64);
+        for (kind, n) in outcome.applied_by_kind.iter().enumerate() {
+            if *n > 0 {
+                m.applied.add(kind, *n as u64);
+            }
+        }
         for f in &outcome.failed {
             self.counters.reject("store_error", f.kind, &f.error);
         }

@@ -17,6 +17,10 @@ mod logging;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Only parse the command line: exit 0 when it is valid, 2 with the usage error otherwise.
+    /// Run nothing. The tests check the deployment files' command lines with it.
+    #[arg(long, global = true, hide = true)]
+    check_args: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -35,6 +39,8 @@ enum Command {
     Config(cmd::config::ConfigCommand),
     /// Ask the database service for channel or user statistics.
     Stats(cmd::stats::StatsArgs),
+    /// Every Rosey process on the bus: database services and bots, their channels and health.
+    Status(cmd::status::StatusArgs),
     /// Queue an outbound chat message (the bot sends it, with retries).
     Say(cmd::stats::SayArgs),
     /// A local CyTube-compatible server for offline development, demos and tests.
@@ -47,6 +53,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.check_args {
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,6 +75,7 @@ fn main() -> ExitCode {
             Command::Config(c) => cmd::config::run(c).await,
             Command::Stats(a) => cmd::stats::stats(a).await,
             Command::Say(a) => cmd::stats::say(a).await,
+            Command::Status(a) => cmd::status::status(a).await,
             Command::Devserver(a) => cmd::devserver::run(a).await,
             Command::Demo(a) => cmd::run::demo(a).await,
             Command::Bench(a) => cmd::bench::run(a).await,

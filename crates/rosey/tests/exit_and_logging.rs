@@ -6,10 +6,11 @@
 use std::{path::Path, process::Stdio, time::Duration};
 
 use rosey_bus::{Bus, NatsOptions};
-use rosey_cytube::{ClientConfig, CytubeEvent, Login};
 use rosey_devserver::{DevServer, DevServerConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+mod common;
 
 const EXIT_WITHIN: Duration = Duration::from_secs(10);
 const WAIT: Duration = Duration::from_secs(20);
@@ -138,18 +139,7 @@ async fn a_bot_with_one_good_channel_left_keeps_serving_it() {
         server.wait_for_user("open", "Rosey", WAIT).await,
         "the bot joins the open channel"
     );
-    let mut cfg = ClientConfig::new(server.base_url(), "open", Login::Guest("visitor".into()));
-    cfg.backoff.base = Duration::from_millis(50);
-    let (guest, mut events) = rosey_cytube::connect(cfg);
-    tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if matches!(e, CytubeEvent::Joined { .. }) {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("guest joins");
+    let guest = common::join_guest(&server.base_url(), "open", "visitor", WAIT).await;
     guest.chat("still here?").unwrap();
     let event = tokio::time::timeout(WAIT, messages.next())
         .await
@@ -162,15 +152,7 @@ async fn a_bot_with_one_good_channel_left_keeps_serving_it() {
         "the process is still running"
     );
     guest.shutdown().await;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id().unwrap() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = tokio::time::timeout(WAIT, child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = common::sigterm_and_wait(&mut child, WAIT).await;
     assert!(
         status.success(),
         "SIGTERM still stops it cleanly: {status:?}"

@@ -198,7 +198,8 @@ fn write_json(dir: &std::path::Path, name: &str, v: serde_json::Value) -> String
     path.to_str().unwrap().to_owned()
 }
 
-/// Starts `rosey db-service CONFIG`, then `rosey stats --config CONFIG` must answer.
+/// Starts `rosey db-service CONFIG`; then `rosey stats --config CONFIG` must answer and
+/// `rosey say --config CONFIG` must queue a line.
 async fn service_and_stats_work(config: &str, db: &std::path::Path) {
     let _service = rosey(&["db-service", config, "--db-path", db.to_str().unwrap()])
         .spawn()
@@ -223,6 +224,17 @@ async fn service_and_stats_work(config: &str, db: &std::path::Path) {
     .await
     .expect("rosey stats gets an answer through the secured connection");
     assert!(answered.contains("\"success\":true"), "{answered}");
+    let said = rosey(&["say", "--config", config, "through the secured bus"])
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        said.status.success()
+            && String::from_utf8_lossy(&said.stdout).starts_with("Queued message #"),
+        "rosey say: {}",
+        String::from_utf8_lossy(&said.stderr)
+    );
 }
 
 /// Runs `rosey db-service CONFIG` expecting a refusal within [`FAIL_WITHIN`]; returns stderr.
@@ -304,4 +316,99 @@ async fn nkey_authentication_works_and_an_unknown_nkey_fails_at_once() {
         !err.contains(&stranger.seed().unwrap()),
         "the seed never shows: {err}"
     );
+}
+
+// ---- Creds files (decentralized JWT auth): a valid one works, an expired one fails at
+// once. The test plays operator: it signs the operator, account and user JWTs itself with
+// nkeys, as `nsc` would. ----
+
+fn b64(bytes: &[u8]) -> String {
+    data_encoding::BASE64URL_NOPAD.encode(bytes)
+}
+
+/// A NATS JWT (`ed25519-nkey`) with `claims` (plus `jti`, `iat`, `iss`, `sub`) signed by
+/// `issuer` for `subject`.
+fn sign_jwt(issuer: &nkeys::KeyPair, subject: &str, mut claims: serde_json::Value) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    claims["jti"] = serde_json::json!(format!("ROSEYTEST{now}{n}"));
+    claims["iat"] = serde_json::json!(now.saturating_sub(60));
+    claims["iss"] = serde_json::json!(issuer.public_key());
+    claims["sub"] = serde_json::json!(subject);
+    let header = b64(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let body = b64(&serde_json::to_vec(&claims).unwrap());
+    let signing_input = format!("{header}.{body}");
+    let signature = issuer.sign(signing_input.as_bytes()).unwrap();
+    format!("{signing_input}.{}", b64(&signature))
+}
+
+const NO_LIMITS: &str = r#"{"subs":-1,"data":-1,"payload":-1,"imports":-1,"exports":-1,"wildcards":true,"conn":-1,"leaf":-1}"#;
+
+#[tokio::test]
+async fn a_creds_file_works_and_an_expired_one_fails_at_once() {
+    let operator = nkeys::KeyPair::new_operator();
+    let account = nkeys::KeyPair::new_account();
+    let operator_jwt = sign_jwt(
+        &operator,
+        &operator.public_key(),
+        serde_json::json!({"name": "rosey-test-op", "nats": {"type": "operator", "version": 2}}),
+    );
+    let limits: serde_json::Value = serde_json::from_str(NO_LIMITS).unwrap();
+    let account_jwt = sign_jwt(
+        &operator,
+        &account.public_key(),
+        serde_json::json!({"name": "ROSEY", "nats": {"type": "account", "version": 2,
+            "limits": limits}}),
+    );
+    // JetStream (on in every test server) needs a system account in operator mode.
+    let system = nkeys::KeyPair::new_account();
+    let system_jwt = sign_jwt(
+        &operator,
+        &system.public_key(),
+        serde_json::json!({"name": "SYS", "nats": {"type": "account", "version": 2,
+            "limits": serde_json::from_str::<serde_json::Value>(NO_LIMITS).unwrap()}}),
+    );
+    let nats = rosey_testkit::NatsServer::start_with_config(&format!(
+        "operator: \"{operator_jwt}\"\nsystem_account: {sys}\nresolver: MEMORY\n\
+         resolver_preload: {{\n  {acc}: \"{account_jwt}\"\n  {sys}: \"{system_jwt}\"\n}}\n",
+        acc = account.public_key(),
+        sys = system.public_key(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let creds_config = |name: &str, exp: Option<u64>| {
+        let user = nkeys::KeyPair::new_user();
+        let mut claims = serde_json::json!({"name": name, "nats": {"type": "user", "version": 2,
+            "subs": -1, "data": -1, "payload": -1}});
+        if let Some(exp) = exp {
+            claims["exp"] = serde_json::json!(exp);
+        }
+        let jwt = sign_jwt(&account, &user.public_key(), claims);
+        let creds = format!(
+            "-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n\
+             -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+            user.seed().unwrap()
+        );
+        let path = dir.path().join(format!("{name}.creds"));
+        std::fs::write(&path, creds).unwrap();
+        write_json(
+            dir.path(),
+            &format!("{name}.json"),
+            serde_json::json!({"version": "2.0", "nats": {"url": nats.url(), "credentials": path}}),
+        )
+    };
+    let good = creds_config("rosey", None);
+    service_and_stats_work(&good, &dir.path().join("creds.db")).await;
+    // Expired an hour ago.
+    let hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 3600;
+    let expired = creds_config("expired", Some(hour_ago));
+    let err = refused(&expired, &dir.path().join("e.db")).await;
+    assert!(err.contains("refused"), "{err}");
 }

@@ -6,10 +6,11 @@
 use std::{process::Stdio, time::Duration};
 
 use rosey_bus::{Bus, NatsOptions};
-use rosey_cytube::{ClientConfig, CytubeEvent, Login};
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_model::subjects;
 use serde_json::{Value, json};
+
+mod common;
 
 const WAIT: Duration = Duration::from_secs(20);
 const CHANNEL: &str = "perm";
@@ -132,18 +133,7 @@ async fn each_role_does_its_job_and_is_refused_the_rest() {
     plugin.flush().await.unwrap();
 
     // A guest chats: the bot publishes the line, the service stores it.
-    let mut cfg = ClientConfig::new(server.base_url(), CHANNEL, Login::Guest("visitor".into()));
-    cfg.backoff.base = Duration::from_millis(50);
-    let (guest, mut guest_events) = rosey_cytube::connect(cfg);
-    tokio::time::timeout(WAIT, async {
-        while let Some(e) = guest_events.recv().await {
-            if matches!(e, CytubeEvent::Joined { .. }) {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("guest joins");
+    let guest = common::join_guest(&server.base_url(), CHANNEL, "visitor", WAIT).await;
     guest.chat("hello, roles").unwrap();
     let first = tokio::time::timeout(WAIT, events.next())
         .await

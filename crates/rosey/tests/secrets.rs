@@ -7,6 +7,8 @@ use std::{process::Stdio, time::Duration};
 use rosey_devserver::{Account, DevServer, DevServerConfig};
 use serde_json::json;
 
+mod common;
+
 const WAIT: Duration = Duration::from_secs(20);
 const CYTUBE_PASSWORD: &str = "cytube-pw-Zq81";
 const NATS_TOKEN: &str = "nats-token-Kx42";
@@ -70,15 +72,7 @@ async fn no_secret_is_logged_even_at_trace_level() {
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id().unwrap())).unwrap();
     let cmdline = String::from_utf8_lossy(&cmdline);
     assert!(!cmdline.contains(CYTUBE_PASSWORD) && !cmdline.contains(NATS_TOKEN));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id().unwrap() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = tokio::time::timeout(WAIT, child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = common::sigterm_and_wait(&mut child, WAIT).await;
     assert!(status.success());
     let (out, err) = (stdout.await.unwrap(), stderr.await.unwrap());
     assert!(err.lines().count() > 20, "trace logging was on: {err}");

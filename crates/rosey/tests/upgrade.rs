@@ -10,6 +10,8 @@ use std::{
 use rosey_devserver::{DevServer, DevServerConfig};
 use serde_json::{Value, json};
 
+mod common;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 fn rosey(args: &[&str]) -> std::process::Output {
@@ -116,14 +118,6 @@ async fn upgrade_from_v05_database_and_v1_config() {
         "the database was backed up before adoption"
     );
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(run.id().unwrap() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = tokio::time::timeout(WAIT, run.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = common::sigterm_and_wait(&mut run, WAIT).await;
     assert!(status.success());
 }

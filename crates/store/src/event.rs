@@ -69,6 +69,25 @@ pub enum EventKind {
 
 impl EventKind {
     /// A short stable name, for logs and counters.
+    /// How many kinds there are.
+    pub const COUNT: usize = 10;
+
+    /// A stable position per kind, `0..COUNT`, in the order of the enum.
+    pub fn index(&self) -> usize {
+        match self {
+            EventKind::UserJoined { .. } => 0,
+            EventKind::UserLeft { .. } => 1,
+            EventKind::Message { .. } => 2,
+            EventKind::UserCount { .. } => 3,
+            EventKind::HighWater { .. } => 4,
+            EventKind::Status(_) => 5,
+            EventKind::MarkSent { .. } => 6,
+            EventKind::MarkFailed { .. } => 7,
+            EventKind::PmCommand { .. } => 8,
+            EventKind::MediaPlayed { .. } => 9,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::UserJoined { .. } => "user_joined",

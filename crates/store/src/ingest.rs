@@ -40,6 +40,8 @@ pub struct BatchOutcome {
     pub dropped: usize,
     /// Events whose statements failed; the rest of the batch was kept.
     pub failed: Vec<EventFailure>,
+    /// Written events per kind, indexed by [`EventKind::index`] (for metrics).
+    pub applied_by_kind: [usize; EventKind::COUNT],
 }
 
 /// One event that could not be applied.
@@ -59,9 +61,12 @@ pub(crate) enum Applied {
 }
 
 impl BatchOutcome {
-    pub(crate) fn count(&mut self, a: Applied) {
+    pub(crate) fn count(&mut self, a: Applied, kind: &EventKind) {
         match a {
-            Applied::Written => self.applied += 1,
+            Applied::Written => {
+                self.applied += 1;
+                self.applied_by_kind[kind.index()] += 1;
+            }
             Applied::Duplicate => self.duplicates += 1,
             Applied::Dropped => self.dropped += 1,
         }
@@ -83,7 +88,7 @@ impl Store {
         let mut failed = false;
         for ev in events {
             match apply_one(&tx, ev, now) {
-                Ok(a) => outcome.count(a),
+                Ok(a) => outcome.count(a, &ev.kind),
                 Err(_) => {
                     failed = true;
                     break;
@@ -114,7 +119,7 @@ impl Store {
             match apply_one(&sp, ev, now) {
                 Ok(a) => {
                     sp.commit().map_err(op("release savepoint"))?;
-                    outcome.count(a);
+                    outcome.count(a, &ev.kind);
                 }
                 Err(e) => {
                     drop(sp); // rolls the savepoint back

@@ -17,6 +17,7 @@
 //! - [`query`]: the read side, returning the model's reply structs.
 //! - [`outbound`]: the outbound message queue (enqueue, due with back-off, sent/failed).
 //! - [`maintenance`]: retention in bounded batches and closing open sessions.
+//! - [`backup`]: online backup (`VACUUM INTO`) and integrity check of a store file.
 //! - [`error`]: the error type, [`StoreError`].
 //!
 //! The rest of this crate's root is the SQLite backend. A [`Store`] owns one
@@ -25,6 +26,7 @@
 //! never wait for the writer, so queries are answered during an ingest burst.
 //! This crate does no I/O other than the database and knows nothing of the bus.
 
+pub mod backup;
 pub mod copy;
 pub mod error;
 pub mod event;

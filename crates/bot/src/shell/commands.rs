@@ -158,7 +158,11 @@ fn status(ctx: &ShellContext) -> Vec<String> {
 /// Asks the database service; `None` when it does not answer (or answers an error).
 async fn query(ctx: &ShellContext, subject: &str, body: serde_json::Value) -> Option<bytes::Bytes> {
     let bus = ctx.publisher.bus();
-    match bus.request(subject, encode(&body), ctx.timeout).await {
+    let breaker = &ctx.publisher.metrics().breaker;
+    match breaker
+        .request(bus, subject, encode(&body), ctx.timeout)
+        .await
+    {
         Ok(m) => {
             if let Ok(e) = decode::<ErrorReply>(&m.payload)
                 && !e.success
@@ -175,6 +179,20 @@ async fn query(ctx: &ShellContext, subject: &str, body: serde_json::Value) -> Op
     }
 }
 
+/// What to say when the database did not answer: while the breaker is open, the first words
+/// of `otherwise` and "database unavailable, retrying in Ns" (answered at once); else
+/// `otherwise`.
+fn unavailable(ctx: &ShellContext, otherwise: &str) -> String {
+    match ctx.publisher.metrics().breaker.open_for() {
+        Some(left) => format!(
+            "{}: database unavailable, retrying in {}s",
+            otherwise.split(" (").next().unwrap_or(otherwise),
+            left.as_secs_f64().ceil().max(1.0) as u64
+        ),
+        None => otherwise.to_string(),
+    }
+}
+
 async fn stats(ctx: &ShellContext) -> Outcome {
     let body = json!({"channel": ctx.publisher.channel()});
     match query(ctx, subjects::QUERY_CHANNEL_STATS, body).await {
@@ -182,7 +200,7 @@ async fn stats(ctx: &ShellContext) -> Outcome {
             Ok(r) => Ok(stats_text::channel_stats(&r)),
             Err(e) => Err(fail(format!("Stats unavailable (bad reply: {e})"))),
         },
-        None => Err(fail(stats_text::STATS_UNAVAILABLE)),
+        None => Err(fail(unavailable(ctx, stats_text::STATS_UNAVAILABLE))),
     }
 }
 
@@ -243,7 +261,7 @@ async fn user(ctx: &ShellContext, args: &str) -> Outcome {
             Ok(r) => lines.extend(stats_text::user_stats(&r)),
             Err(e) => lines.push(format!("Database statistics unavailable (bad reply: {e})")),
         },
-        None => lines.push(stats_text::USER_STATS_UNAVAILABLE.to_string()),
+        None => lines.push(unavailable(ctx, stats_text::USER_STATS_UNAVAILABLE)),
     }
     Ok(lines)
 }

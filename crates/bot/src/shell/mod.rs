@@ -107,6 +107,9 @@ pub async fn handle_pm(ctx: ShellContext, sender: String, text: String) {
         Err(failure) => (failure.reply, Some(failure.error)),
     };
     let result = if error.is_some() { "error" } else { "success" };
+    ctx.publisher
+        .metrics()
+        .shell(&line.command, error.is_none());
     for chunk in format::chunk_lines(&lines, format::MAX_MESSAGE_CHARS) {
         if let Err(e) = ctx.handle.pm(&sender, &chunk) {
             tracing::warn!(%sender, error = %e, "Could not send a shell reply.");

@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Experiment: TOKIO_WORKER_THREADS for the db-service process.
     #[arg(long, hide = true)]
     pub db_service_workers: Option<usize>,
+    /// Experiment: the db-service and the end-to-end bot serve /metrics, scraped every second.
+    #[arg(long, hide = true)]
+    pub metrics: bool,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -50,6 +53,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         rosey: std::env::current_exe().context("cannot find the rosey executable")?,
         progress: std::io::stdout().is_terminal(),
         db_service_workers: args.db_service_workers,
+        metrics: args.metrics,
     };
     let report = rosey_bench::run(opts).await?;
     let markdown = report.to_markdown();

@@ -150,6 +150,87 @@ pub fn load_config(
     Ok(config)
 }
 
+/// The metrics registry and its listener, when `--metrics-listen` or `metrics.listen` asks
+/// for one.
+pub struct MetricsListener {
+    pub metrics: rosey_metrics::Metrics,
+    server: rosey_metrics::MetricsServer,
+}
+
+impl MetricsListener {
+    /// Starts serving `/metrics`, `/healthz`, `/readyz` (not ready until checks are added).
+    pub async fn start(
+        flag: Option<std::net::SocketAddr>,
+        config: &rosey_config::Config,
+        process: &str,
+    ) -> anyhow::Result<Option<MetricsListener>> {
+        let Some(addr) = flag.or(config.metrics.listen) else {
+            return Ok(None);
+        };
+        let metrics = rosey_metrics::Metrics::new(build_info(process));
+        let server = metrics
+            .serve(addr)
+            .await
+            .context("cannot start the metrics listener")?;
+        Ok(Some(MetricsListener { metrics, server }))
+    }
+
+    /// NATS state and reconnects, and readiness "connected"; the embedded bus is always up.
+    pub fn watch_bus(&self, bus: &Bus) {
+        match bus.nats_client() {
+            Some(client) => self.metrics.watch_nats(client.clone()),
+            None => self
+                .metrics
+                .health()
+                .add("bus", || rosey_metrics::Check::ready("embedded bus")),
+        }
+    }
+
+    pub fn watch_db(&self, db: &rosey_dbservice::DbServiceHandle) {
+        self.metrics.add_source(db.metrics_source());
+        self.metrics.health().add("database", db.readiness());
+    }
+
+    pub fn watch_bot(&self, bot: &rosey_bot::Bot, when: rosey_config::ReadyWhen) {
+        let source = bot.metrics_source();
+        self.metrics.add_source(std::sync::Arc::new(source.clone()));
+        self.metrics
+            .health()
+            .add("channels", move || source.check(when));
+    }
+
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// This binary's version and commit.
+pub fn build_info(process: &str) -> rosey_metrics::BuildInfo {
+    rosey_metrics::BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        commit: env!("ROSEY_GIT_COMMIT").to_string(),
+        process: process.to_string(),
+    }
+}
+
+/// Registers the bot on the NATS micro-service API (`rosey status` finds it); `None` on the
+/// embedded bus or when registration fails (logged: the bot runs on without it).
+pub async fn serve_bot_status(
+    bus: &Bus,
+    bot: &rosey_bot::Bot,
+) -> Option<async_nats::service::Service> {
+    let client = bus.nats_client()?;
+    let info = build_info("bot");
+    match rosey_bot::status::serve(client, bot.metrics_source(), &info.version, &info.commit).await
+    {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot register the bot's status service; `rosey status` will not list it.");
+            None
+        }
+    }
+}
+
 /// Says once, at start-up, which keys of the file Rosey keeps but does not use (a Rosey v0.5
 /// file's `plugins`, `shell.host`, `llm`, …), so nobody expects them to do something.
 pub fn report_unused(config: &rosey_config::Config) {

@@ -46,6 +46,9 @@ pub struct DbServiceArgs {
     /// seconds>`, or an RFC 3339 time (`2025-01-31T12:00:00Z`). See below.
     #[arg(long, value_name = "WHEN")]
     pub replay_from: Option<ReplayFrom>,
+    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 fn parse_db_url(s: &str) -> Result<String, String> {
@@ -119,6 +122,11 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
     // Listen from the start: a SIGTERM while connecting (or before the service answers)
     // must be a clean stop, not the default action or a hang.
     let mut signal = Box::pin(shutdown_signal());
+    let metrics = if args.replay_from.is_none() {
+        common::MetricsListener::start(args.metrics_listen, &config, "db-service").await?
+    } else {
+        None
+    };
     let options = nats_options(&args, &config)?;
     tracing::debug!(servers = %options.servers_for_log(), "Connecting to NATS.");
     let Some(bus) = before_signal(&mut signal, Bus::connect(options)).await else {
@@ -145,10 +153,16 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    if let Some(m) = &metrics {
+        m.watch_bus(&bus);
+    }
     let Some(service) = before_signal(&mut signal, DbService::start(bus, cfg)).await else {
         return Ok(ExitCode::SUCCESS);
     };
     let service = service.context("cannot start the database service")?;
+    if let Some(m) = &metrics {
+        m.watch_db(&service);
+    }
 
     signal.await;
     tracing::info!("Signal received; flushing and closing sessions.");
@@ -156,6 +170,9 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
         .shutdown()
         .await
         .context("database service shutdown")?;
+    if let Some(m) = metrics {
+        m.shutdown().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

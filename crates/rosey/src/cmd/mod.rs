@@ -10,6 +10,7 @@ pub mod demo;
 pub mod devserver;
 pub mod run;
 pub mod stats;
+pub mod status;
 
 use std::process::ExitCode;
 

@@ -7,7 +7,10 @@ use anyhow::Context;
 use rosey_bot::{Bot, BotConfig};
 use rosey_dbservice::DbService;
 
-use super::common::{before_signal, connect_bus, db_service_config, load_config, shutdown_signal};
+use super::common::{
+    MetricsListener, before_signal, connect_bus, db_service_config, load_config, serve_bot_status,
+    shutdown_signal,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -19,6 +22,9 @@ pub struct RunArgs {
     /// Log level.
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -31,6 +37,9 @@ pub struct BotArgs {
     /// Log level.
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 pub use super::demo::{DemoArgs, demo};
@@ -99,8 +108,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
+    let metrics = MetricsListener::start(args.metrics_listen, &config, "run").await?;
     let start = async {
         let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
+        if let Some(m) = &metrics {
+            m.watch_bus(&bus);
+        }
         let db = if config.database.run_as_service {
             let mut cfg = db_service_config(&config, None);
             if bus.nats_client().is_some() {
@@ -130,13 +143,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let (bus, db) = started?;
-    let stopped = serve(Bot::start(bus, bot_cfg), signal).await;
+    if let (Some(m), Some(db)) = (&metrics, &db) {
+        m.watch_db(db);
+    }
+    let stopped = serve_observed(
+        Bot::start(bus.clone(), bot_cfg),
+        &bus,
+        &metrics,
+        &config,
+        signal,
+    )
+    .await;
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
         tracing::info!(
             sessions_closed = report.sessions_closed,
             "Database service stopped."
         );
+    }
+    if let Some(m) = metrics {
+        m.shutdown().await;
     }
     Ok(exit_status(stopped))
 }
@@ -145,6 +171,7 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
     let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
+    let metrics = MetricsListener::start(args.metrics_listen, &config, "bot").await?;
     let connect = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot");
     let Some(bus) = before_signal(&mut signal, connect).await else {
         return Ok(ExitCode::SUCCESS);
@@ -155,6 +182,38 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
             "`rosey bot` needs a NATS server (set nats.url or --nats-url); for one process use `rosey run`"
         );
     }
-    let stopped = serve(Bot::start(bus, bot_cfg), signal).await;
+    if let Some(m) = &metrics {
+        m.watch_bus(&bus);
+    }
+    let stopped = serve_observed(
+        Bot::start(bus.clone(), bot_cfg),
+        &bus,
+        &metrics,
+        &config,
+        signal,
+    )
+    .await;
+    if let Some(m) = metrics {
+        m.shutdown().await;
+    }
     Ok(exit_status(stopped))
+}
+
+/// [`serve`] with the bot's metrics, readiness and status service registered.
+async fn serve_observed(
+    bot: Bot,
+    bus: &rosey_bus::Bus,
+    metrics: &Option<MetricsListener>,
+    config: &rosey_config::Config,
+    signal: impl std::future::Future<Output = ()>,
+) -> Option<Vec<(String, String)>> {
+    if let Some(m) = metrics {
+        m.watch_bot(&bot, config.metrics.ready_when);
+    }
+    let status = serve_bot_status(bus, &bot).await;
+    let stopped = serve(bot, signal).await;
+    if let Some(s) = status {
+        let _ = s.stop().await;
+    }
+    stopped
 }

@@ -56,7 +56,7 @@ pub struct SayArgs {
 /// Connects with a bounded number of attempts: a one-shot command should fail with a clear
 /// reason, not wait forever for a server that is not there. Credentials and TLS come from
 /// `--config`'s `nats` section and the environment, as for the long-running commands.
-async fn connect(url: Option<String>, config: Option<&std::path::Path>) -> anyhow::Result<Bus> {
+pub async fn connect(url: Option<String>, config: Option<&std::path::Path>) -> anyhow::Result<Bus> {
     let mut cfg = match config {
         Some(path) => rosey_config::Config::load(path)
             .with_context(|| format!("cannot load configuration {}", path.display()))?,

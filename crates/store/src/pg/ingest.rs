@@ -180,7 +180,7 @@ impl PgStore {
             match apply_one(&mut sp, stmts, ev, now) {
                 Ok(a) => {
                     sp.commit().map_err(pg_op("release savepoint"))?;
-                    outcome.count(a);
+                    outcome.count(a, &ev.kind);
                 }
                 Err(e) if is_retryable(&e) => return Err(pg_op("apply batch")(e)),
                 Err(e) => {
@@ -238,14 +238,14 @@ fn apply_fast(
     let mut run = MessageRun::default();
     for ev in events {
         if ev.invalid_reason().is_some() {
-            outcome.dropped += 1;
+            outcome.count(Applied::Dropped, &ev.kind);
             continue;
         }
         // The first occurrence of a fresh id applies; any other one is a duplicate.
         if let Some(id) = &ev.id
             && !fresh.remove(id.as_str())
         {
-            outcome.duplicates += 1;
+            outcome.count(Applied::Duplicate, &ev.kind);
             continue;
         }
         match &ev.kind {
@@ -257,7 +257,7 @@ fn apply_fast(
                 apply_effect(tx, stmts, ev)?;
             }
         }
-        outcome.applied += 1;
+        outcome.count(Applied::Written, &ev.kind);
     }
     run.flush(tx, stmts)?;
     Ok(outcome)

@@ -1,0 +1,352 @@
+//! The bot's Prometheus metrics: per-channel instruments (atomics, updated by the channel
+//! loop, the pump and the shell) and the [`BotSource`] that writes them at scrape time,
+//! with what the CyTube client, the publisher, the durable outbox and the breaker count.
+//!
+//! Every family has a `channel` label (bounded by the configuration); the others come from
+//! fixed sets: `kind` ([`EVENT_KINDS`]), `command` ([`SHELL_COMMANDS`]), `outcome`, `state`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use rosey_config::ReadyWhen;
+use rosey_cytube::{CytubeEvent, CytubeHandle, ServerEvent};
+use rosey_metrics::{Check, LabeledCounters, Out, Source};
+
+use crate::breaker::{Breaker, STATES as BREAKER_STATES};
+use crate::durable::Outbox;
+use crate::publisher::Publisher;
+use crate::states::ChannelStates;
+
+/// Channel run states as label values (the words of [`RunState::word`](crate::states::RunState::word)).
+pub const CHANNEL_STATES: &[&str] = &["connecting", "running", "reconnecting", "stopped"];
+
+/// Kinds of CyTube events counted in `rosey_bot_cytube_events_total`.
+pub const EVENT_KINDS: &[&str] = &[
+    "chat",
+    "pm",
+    "add_user",
+    "user_leave",
+    "userlist",
+    "usercount",
+    "change_media",
+    "playlist",
+    "cooldown",
+    "kick",
+    "error",
+    "connection",
+    "other",
+];
+
+/// The position of an event's kind in [`EVENT_KINDS`].
+pub fn event_kind(event: &CytubeEvent) -> usize {
+    match event {
+        CytubeEvent::Server(ev) => match ev {
+            ServerEvent::ChatMsg(_) => 0,
+            ServerEvent::Pm(_) => 1,
+            ServerEvent::AddUser(_) => 2,
+            ServerEvent::UserLeave { .. } => 3,
+            ServerEvent::Userlist(_) => 4,
+            ServerEvent::Usercount(_) => 5,
+            ServerEvent::ChangeMedia(_) | ServerEvent::SetCurrent(_) => 6,
+            ServerEvent::Playlist(_)
+            | ServerEvent::Queue { .. }
+            | ServerEvent::Delete { .. }
+            | ServerEvent::MoveVideo { .. } => 7,
+            ServerEvent::Cooldown(_) => 8,
+            ServerEvent::Kick { .. } => 9,
+            ServerEvent::ErrorMsg { .. } => 10,
+            _ => 12,
+        },
+        _ => 11,
+    }
+}
+
+/// Shell commands counted by name; anything else counts as `other`.
+pub const SHELL_COMMANDS: &[&str] = &[
+    "help", "info", "status", "stats", "users", "user", "afk", "say", "pm", "clear", "playlist",
+    "current", "add", "remove", "move", "jump", "next", "pause", "kick", "voteskip", "poll",
+    "vote", "mute", "unmute", "ban", "other",
+];
+
+/// One channel's instruments. Shared (through the [`Publisher`]) by the channel loop, the
+/// pump and the shell.
+#[derive(Debug)]
+pub struct ChannelMetrics {
+    pub reconnects: AtomicU64,
+    pub users_chat: AtomicI64,
+    pub users_connected: AtomicI64,
+    pub events: LabeledCounters,
+    pub shell_success: LabeledCounters,
+    pub shell_error: LabeledCounters,
+    pub outbound_sent: AtomicU64,
+    pub outbound_failed: AtomicU64,
+    /// The breaker on this channel's database queries.
+    pub breaker: Breaker,
+}
+
+impl ChannelMetrics {
+    pub fn new(channel: &str, breaker: crate::breaker::BreakerSettings) -> Self {
+        ChannelMetrics {
+            reconnects: AtomicU64::new(0),
+            users_chat: AtomicI64::new(0),
+            users_connected: AtomicI64::new(0),
+            events: LabeledCounters::new(EVENT_KINDS),
+            shell_success: LabeledCounters::new(SHELL_COMMANDS),
+            shell_error: LabeledCounters::new(SHELL_COMMANDS),
+            outbound_sent: AtomicU64::new(0),
+            outbound_failed: AtomicU64::new(0),
+            breaker: Breaker::new(channel, breaker),
+        }
+    }
+
+    /// Counts an event (and reconnects).
+    pub fn on_event(&self, event: &CytubeEvent) {
+        self.events.inc(event_kind(event));
+        if let CytubeEvent::Reconnecting { .. } = event {
+            self.reconnects.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a shell command by name and outcome (a lookup in a short fixed list: shell
+    /// commands are rare).
+    pub fn shell(&self, command: &str, success: bool) {
+        let i = self
+            .shell_success
+            .index_of(command)
+            .unwrap_or(SHELL_COMMANDS.len() - 1);
+        if success {
+            self.shell_success.inc(i);
+        } else {
+            self.shell_error.inc(i);
+        }
+    }
+}
+
+/// One channel as the source sees it.
+#[derive(Clone)]
+pub(crate) struct ChannelView {
+    pub handle: CytubeHandle,
+    pub publisher: Publisher,
+}
+
+/// The bot's metrics at scrape time, and its readiness.
+#[derive(Clone)]
+pub struct BotSource {
+    pub(crate) channels: Arc<Vec<ChannelView>>,
+    pub(crate) outbox: Option<Outbox>,
+    pub(crate) states: ChannelStates,
+}
+
+impl BotSource {
+    /// Ready when every channel (or, with [`ReadyWhen::AnyChannel`], one) is joined.
+    pub fn check(&self, when: ReadyWhen) -> Check {
+        let total = self.channels.len();
+        let joined = self
+            .channels
+            .iter()
+            .filter(|c| c.handle.is_joined())
+            .count();
+        let ok = match when {
+            ReadyWhen::AllChannels => joined == total && total > 0,
+            ReadyWhen::AnyChannel => joined > 0,
+        };
+        let detail = format!("{joined} of {total} channels joined");
+        if ok {
+            Check::ready(detail)
+        } else {
+            Check::not_ready(detail)
+        }
+    }
+
+    /// A channel's run state word (`connecting`, `running`, `reconnecting`, `stopped`).
+    pub fn state_word(&self, channel: &str) -> &'static str {
+        self.states
+            .get(channel)
+            .map(|s| s.word())
+            .unwrap_or("stopped")
+    }
+}
+
+impl Source for BotSource {
+    fn collect(&self, out: &mut Out<'_>) -> fmt::Result {
+        let chans: Vec<(&str, &ChannelMetrics, rosey_cytube::ClientStats, &Publisher)> = self
+            .channels
+            .iter()
+            .map(|c| {
+                (
+                    c.publisher.channel(),
+                    &**c.publisher.metrics(),
+                    c.handle.stats(),
+                    &c.publisher,
+                )
+            })
+            .collect();
+        let each = |f: fn(&ChannelMetrics, &rosey_cytube::ClientStats, &Publisher) -> i64| {
+            chans
+                .iter()
+                .map(move |(ch, m, s, p)| ([("channel", *ch)], f(m, s, p)))
+        };
+        out.gauge(
+            "rosey_bot_channel_state",
+            "1 for the channel's current state (connecting, running, reconnecting, stopped).",
+            chans.iter().flat_map(|(ch, _, _, _)| {
+                let now = self.state_word(ch);
+                CHANNEL_STATES
+                    .iter()
+                    .map(move |s| ([("channel", *ch), ("state", *s)], i64::from(now == *s)))
+            }),
+        )?;
+        out.gauge(
+            "rosey_bot_connected",
+            "1 while the channel is joined.",
+            chans
+                .iter()
+                .map(|(ch, _, _, p)| ([("channel", *ch)], i64::from(is_joined(&self.channels, p)))),
+        )?;
+        out.counter(
+            "rosey_bot_reconnects",
+            "Reconnect attempts to CyTube.",
+            each(|m, _, _| m.reconnects.load(Relaxed) as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        out.gauge(
+            "rosey_bot_users_chat",
+            "Named users in the channel's user list.",
+            each(|m, _, _| m.users_chat.load(Relaxed)),
+        )?;
+        out.gauge(
+            "rosey_bot_users_connected",
+            "Connections to the channel (CyTube's usercount, guests included).",
+            each(|m, _, _| m.users_connected.load(Relaxed)),
+        )?;
+        out.counter(
+            "rosey_bot_cytube_events",
+            "CyTube events received, by kind.",
+            chans.iter().flat_map(|(ch, m, _, _)| {
+                m.events
+                    .iter()
+                    .map(move |(k, v)| ([("channel", *ch), ("kind", k)], v))
+            }),
+        )?;
+        out.counter(
+            "rosey_bot_chat_lines_sent",
+            "Chat lines written to CyTube.",
+            each(|_, s, _| s.chat_sent as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        out.counter(
+            "rosey_bot_pms_sent",
+            "Private messages written to CyTube.",
+            each(|_, s, _| s.pm_sent as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        out.counter(
+            "rosey_bot_throttle_waits",
+            "Outgoing commands that waited for the flood throttle.",
+            each(|_, s, _| s.throttle_waits as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        out.gauge(
+            "rosey_bot_throttle_burst",
+            "Chat throttle: messages allowed in a burst.",
+            each(|_, s, _| s.throttle_burst as i64),
+        )?;
+        out.gauge(
+            "rosey_bot_throttle_interval_seconds",
+            "Chat throttle: seconds between messages after the burst.",
+            chans
+                .iter()
+                .map(|(ch, _, s, _)| ([("channel", *ch)], s.throttle_interval)),
+        )?;
+        out.counter(
+            "rosey_bot_flood_cooldowns",
+            "Cooldown notices from the server (a message was dropped for flooding).",
+            each(|_, s, _| s.cooldowns as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        out.gauge(
+            "rosey_bot_outbound_queue_depth",
+            "Commands accepted by the CyTube client and not yet written.",
+            each(|_, s, _| s.queued as i64),
+        )?;
+        out.counter(
+            "rosey_bot_outbound_sent",
+            "Queued outbound messages (rosey say, the pump) sent.",
+            each(|m, _, _| m.outbound_sent.load(Relaxed) as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        out.counter(
+            "rosey_bot_outbound_failed",
+            "Queued outbound messages that could not be sent (reported with mark_failed).",
+            each(|m, _, _| m.outbound_failed.load(Relaxed) as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        out.counter(
+            "rosey_bot_shell_commands",
+            "PM shell commands run, by command and outcome.",
+            chans.iter().flat_map(|(ch, m, _, _)| {
+                let ok = m.shell_success.iter().map(move |(c, v)| {
+                    (
+                        [("channel", *ch), ("command", c), ("outcome", "success")],
+                        v,
+                    )
+                });
+                let err = m.shell_error.iter().map(move |(c, v)| {
+                    ([("channel", *ch), ("command", c), ("outcome", "error")], v)
+                });
+                ok.chain(err)
+            }),
+        )?;
+        out.counter(
+            "rosey_bot_bus_published",
+            "Events published to the bus.",
+            each(|_, _, p| p.stats().published.load(Relaxed) as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        out.counter(
+            "rosey_bot_bus_publish_errors",
+            "Events the bus refused or timed out (plain mode drops them).",
+            each(|_, _, p| p.stats().failed.load(Relaxed) as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        out.gauge(
+            "rosey_bot_db_breaker_state",
+            "1 for the database breaker's current state (closed, open, half_open).",
+            chans.iter().flat_map(|(ch, m, _, _)| {
+                let now = m.breaker.state();
+                BREAKER_STATES
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, s)| ([("channel", *ch), ("state", *s)], i64::from(now == i)))
+            }),
+        )?;
+        out.counter(
+            "rosey_bot_db_breaker_transitions",
+            "Database breaker transitions, by the state entered.",
+            chans.iter().flat_map(|(ch, m, _, _)| {
+                m.breaker
+                    .transitions
+                    .iter()
+                    .map(move |(s, v)| ([("channel", *ch), ("state", s)], v))
+            }),
+        )?;
+        out.counter(
+            "rosey_bot_db_breaker_rejected",
+            "Database queries refused at once while the breaker was open.",
+            each(|m, _, _| m.breaker.rejected.load(Relaxed) as i64).map(|(l, v)| (l, v as u64)),
+        )?;
+        // Exported in plain mode too (at 0), so one dashboard fits both modes.
+        let outbox = self.outbox.as_ref();
+        out.gauge_value(
+            "rosey_bot_durable_outbox_depth",
+            "Durable mode: events waiting to be stored in the JetStream stream.",
+            outbox.map(|o| o.depth()).unwrap_or(0) as i64,
+        )?;
+        out.counter_value(
+            "rosey_bot_durable_outbox_overflow",
+            "Durable mode: events refused because the outbox was full.",
+            outbox
+                .map(|o| o.stats().overflow.load(Relaxed))
+                .unwrap_or(0),
+        )
+    }
+}
+
+fn is_joined(channels: &[ChannelView], p: &Publisher) -> bool {
+    channels
+        .iter()
+        .find(|c| c.publisher.channel() == p.channel())
+        .is_some_and(|c| c.handle.is_joined())
+}

@@ -1,0 +1,108 @@
+//! The bot on the NATS micro-service API, so `rosey status` (and `nats micro ls/info/stats`)
+//! finds every running bot: service `rosey-bot`, endpoint `status` on `rosey.bot.status`,
+//! answering (and putting in `$SRV.STATS` data) each channel's state, users, queue depth and
+//! reconnects.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::metrics::BotSource;
+
+/// The micro-service name of bots.
+pub const SERVICE_NAME: &str = "rosey-bot";
+/// The status endpoint's subject (every instance answers; a plain request gets the first).
+pub const STATUS_SUBJECT: &str = "rosey.bot.status";
+
+/// One channel in a bot's status.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelStatus {
+    pub channel: String,
+    pub state: &'static str,
+    pub joined: bool,
+    pub users_chat: i64,
+    pub users_connected: i64,
+    pub outbound_queue: usize,
+    pub reconnects: u64,
+    pub breaker: &'static str,
+}
+
+/// What a bot says about itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct BotStatus {
+    pub channels: Vec<ChannelStatus>,
+    pub durable_outbox_depth: usize,
+}
+
+impl BotSource {
+    /// The bot's status now.
+    pub fn status(&self) -> BotStatus {
+        BotStatus {
+            channels: self
+                .channels
+                .iter()
+                .map(|c| {
+                    let m = c.publisher.metrics();
+                    ChannelStatus {
+                        channel: c.publisher.channel().to_string(),
+                        state: self.state_word(c.publisher.channel()),
+                        joined: c.handle.is_joined(),
+                        users_chat: m.users_chat.load(Relaxed),
+                        users_connected: m.users_connected.load(Relaxed),
+                        outbound_queue: c.handle.stats().queued,
+                        reconnects: m.reconnects.load(Relaxed),
+                        breaker: crate::breaker::STATES[m.breaker.state()],
+                    }
+                })
+                .collect(),
+            durable_outbox_depth: self.outbox.as_ref().map(|o| o.depth()).unwrap_or(0),
+        }
+    }
+}
+
+/// Registers the bot as a micro service and answers status requests until the returned
+/// service is stopped or the connection closes.
+pub async fn serve(
+    client: &async_nats::Client,
+    source: BotSource,
+    version: &str,
+    commit: &str,
+) -> Result<async_nats::service::Service, async_nats::Error> {
+    use async_nats::service::ServiceExt;
+    let stats_source = source.clone();
+    let service = client
+        .service_builder()
+        .description("Rosey bot: CyTube channels")
+        .metadata(std::collections::HashMap::from([
+            ("commit".to_string(), commit.to_string()),
+            (
+                "channels".to_string(),
+                source
+                    .channels
+                    .iter()
+                    .map(|c| c.publisher.channel().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ]))
+        .stats_handler(move |_endpoint, _stats| {
+            serde_json::to_value(stats_source.status()).unwrap_or_default()
+        })
+        .start(SERVICE_NAME, version)
+        .await?;
+    let mut endpoint = service
+        .endpoint_builder()
+        .name("status")
+        .add(STATUS_SUBJECT)
+        .await?;
+    tokio::spawn(async move {
+        while let Some(request) = endpoint.next().await {
+            let body = serde_json::to_vec(&source.status()).unwrap_or_default();
+            if let Err(e) = request.respond(Ok(body.into())).await {
+                tracing::debug!(error = %e, "Could not answer a status request.");
+            }
+        }
+    });
+    Ok(service)
+}
