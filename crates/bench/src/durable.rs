@@ -3,7 +3,7 @@
 //! awaited, [`PUBLISH_WINDOW`] outstanding) and consumed by a `rosey db-service --jetstream`
 //! process on its own database file.
 //!
-//! Why not `rosey_dbservice::bench::publish_durable`: it runs its publishes as concurrent
+//! Why not `crate::dbbench::publish_durable`: it runs its publishes as concurrent
 //! futures, so events inside its window can reach the stream out of order; counts do not
 //! mind, but the mixed burst does (a leave overtaking its join leaves a session open, which
 //! the effect check catches). A bot publishes its events in order, so [`publish_ordered`]
@@ -19,11 +19,11 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::dbbench;
 use async_nats::jetstream::context::{Context, PublishAckFuture};
 use bytes::Bytes;
 use rosey_bus::Bus;
 use rosey_bus::durable::msg_id_headers;
-use rosey_dbservice::bench as dbbench;
 use rosey_dbservice::durable::DEFAULT_CONSUMER;
 use rosey_model::subjects;
 
@@ -174,7 +174,7 @@ async fn burst(
     let (rows, distinct) = ingest::chat_counts(db, channel)?;
     let (lost, duplicated) = ingest::lost_and_duplicated(expected_rows, rows, distinct);
     if let (Some(expect), None) = (&mixed, &effects_error) {
-        effects_error = dbbench::check_mixed(db, channel, expect).err();
+        effects_error = ingest::check_mixed_once(db, channel, expect).await.err();
     }
     Ok(BurstRun {
         events: n,

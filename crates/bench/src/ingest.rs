@@ -1,7 +1,7 @@
 //! Ingest: bursts of `rosey.db.*` events published to NATS as fast as the client takes them,
 //! timed until every effect is committed in the database, with lost and duplicated counts.
 //!
-//! The payloads and the "wait for the last row" loop are `rosey_dbservice::bench`'s; this
+//! The payloads and the "wait for the last row" loop are `crate::dbbench`'s; this
 //! module adds what a report needs around them: a fresh channel per run (so counts are per
 //! run), lost/duplicated counts that do not assume success, the mixed burst's full effect
 //! check folded into the timing, and the service's CPU time per run.
@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::dbbench;
 use rosey_bus::Bus;
-use rosey_dbservice::bench as dbbench;
 use rosey_store::{Store, StoreOptions};
 use serde::{Deserialize, Serialize};
 
@@ -167,7 +167,7 @@ pub async fn mixed_burst(
             Ok(t) => end_to_end = Some(t),
             Err(e) => effects_error = Some(e),
         }
-    } else if let Err(e) = dbbench::check_mixed(db, channel, &expect) {
+    } else if let Err(e) = check_mixed_once(db, channel, &expect).await {
         effects_error = Some(e);
     }
     let cpu1 = service.sample()?.cpu_s;
@@ -185,6 +185,16 @@ pub async fn mixed_burst(
     })
 }
 
+/// Checks every effect of a mixed burst once.
+pub(crate) async fn check_mixed_once(
+    db: &Path,
+    channel: &str,
+    expect: &dbbench::MixedExpectation,
+) -> Result<(), String> {
+    let reader = dbbench::open_reader(db.into()).await?;
+    dbbench::check_mixed(&reader, channel, expect).await
+}
+
 /// Re-checks every effect of a mixed burst until it passes (→ the time since `start`) or
 /// `timeout` has passed since `start` (→ the last mismatch).
 pub(crate) async fn wait_effects(
@@ -194,8 +204,9 @@ pub(crate) async fn wait_effects(
     start: Instant,
     timeout: Duration,
 ) -> Result<Duration, String> {
+    let reader = dbbench::open_reader(db.into()).await?;
     loop {
-        match dbbench::check_mixed(db, channel, expect) {
+        match dbbench::check_mixed(&reader, channel, expect).await {
             Ok(()) => return Ok(start.elapsed()),
             Err(e) if start.elapsed() > timeout => return Err(e),
             Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,

@@ -9,6 +9,8 @@
 //! loopback traffic; every file lives in a temporary directory.
 //!
 //! # Layout
+//! - `dbbench.rs`: the database-service measuring code (bursts, publishers, waits, echo
+//!   floor), backend-agnostic; `examples/service.rs` and `examples/durable_service.rs` run it.
 //! - `options.rs`: size presets (full, quick, tiny) and [`BenchOptions`].
 //! - `procs.rs`: the processes under test: spawn, `/proc` memory and CPU, SIGTERM.
 //! - `machine.rs`: cores, memory, OS, load; nats-server and SQLite versions.
@@ -30,6 +32,7 @@
 //! measurement could not be taken at all (a process died, a service never answered).
 
 pub mod bot;
+pub mod dbbench;
 pub mod durable;
 pub mod e2e;
 pub mod error;

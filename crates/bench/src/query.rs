@@ -2,14 +2,14 @@
 //! alternating with a round trip to a trivial echo responder (a separate process on the same
 //! nats-server), so the service and its floor are measured under the same conditions.
 //!
-//! The echo responder is `rosey_dbservice::bench::start_echo`, run by [`serve_echo`] in its
+//! The echo responder is `crate::dbbench::start_echo`, run by [`serve_echo`] in its
 //! own process (`rosey bench --echo-responder URL`).
 
 use std::time::{Duration, Instant};
 
+use crate::dbbench;
 use bytes::Bytes;
 use rosey_bus::{Bus, NatsOptions};
-use rosey_dbservice::bench as dbbench;
 use serde::{Deserialize, Serialize};
 
 use crate::error::BenchError;

@@ -13,6 +13,7 @@
 //! | `ROSEY_NATS_TOKEN` | `nats.token` |
 //! | `ROSEY_NATS_CREDENTIALS` / `ROSEY_NATS_NKEY` | `nats.credentials` / `nats.nkey` (file paths) |
 //! | `ROSEY_DATABASE_PATH`, else `DATABASE_PATH` | `database.path` |
+//! | `ROSEY_DATABASE_URL`, else `DATABASE_URL` | `database.url` (PostgreSQL) |
 //! | `ROSEY_LOG_LEVEL` | `logging.level` |
 //! | `ROSEY_<NAME>_PASSWORD`, else `ROSEY_PASSWORD` | the password of `platforms[i].user` whose `name` is NAME |
 //!
@@ -27,6 +28,8 @@ use serde_json::{Map, Value};
 pub const NATS_URL_VARS: &[&str] = &["ROSEY_NATS_URL", "NATS_URL"];
 /// `database.path`, most specific first.
 pub const DATABASE_PATH_VARS: &[&str] = &["ROSEY_DATABASE_PATH", "DATABASE_PATH"];
+/// `database.url`, most specific first.
+pub const DATABASE_URL_VARS: &[&str] = &["ROSEY_DATABASE_URL", "DATABASE_URL"];
 /// `nats.user`.
 pub const NATS_USER_VAR: &str = "ROSEY_NATS_USER";
 /// `nats.password`.
@@ -47,6 +50,7 @@ pub const PASSWORD_VAR: &str = "ROSEY_PASSWORD";
 pub const RESERVED_VARS: &[&str] = &[
     "ROSEY_NATS_URL",
     "ROSEY_DATABASE_PATH",
+    "ROSEY_DATABASE_URL",
     NATS_USER_VAR,
     NATS_PASSWORD_VAR,
     NATS_TOKEN_VAR,
@@ -135,6 +139,9 @@ pub fn apply_env(value: &mut Value, env: impl Fn(&str) -> Option<String>) -> Vec
     }
     if let Some((var, path)) = first(DATABASE_PATH_VARS) {
         set(top, "database", "path", var, Value::String(path));
+    }
+    if let Some((var, url)) = first(DATABASE_URL_VARS) {
+        set(top, "database", "url", var, Value::String(url));
     }
     if let Some(level) = lookup(LOG_LEVEL_VAR) {
         set(

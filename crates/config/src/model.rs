@@ -333,8 +333,12 @@ pub enum StorageKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseConfig {
-    /// The SQLite file.
+    /// The SQLite file (used when `url` is not set).
     pub path: PathBuf,
+    /// A PostgreSQL URL (`postgres://user@host:port/db`); when set it is used instead of
+    /// `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Whether `rosey run` also runs the database service in-process.
     pub run_as_service: bool,
     /// How long the periodic maintenance task keeps rows (SPEC §7).
@@ -345,6 +349,7 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from(d::DATABASE_PATH),
+            url: None,
             run_as_service: d::DATABASE_RUN_AS_SERVICE,
             retention: RetentionConfig::default(),
         }

@@ -52,6 +52,7 @@ const KEY_ORDER: &[&str] = &[
     "replicas",
     // database
     "path",
+    "url",
     "run_as_service",
     "retention",
     "recent_chat_hours",

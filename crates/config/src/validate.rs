@@ -80,7 +80,7 @@ const JETSTREAM_KEYS: &[&str] = &[
     "storage",
     "replicas",
 ];
-const DATABASE_KEYS: &[&str] = &["path", "run_as_service", "retention"];
+const DATABASE_KEYS: &[&str] = &["path", "url", "run_as_service", "retention"];
 const RETENTION_KEYS: &[&str] = &[
     "recent_chat_hours",
     "user_count_history_days",
@@ -530,6 +530,14 @@ impl Validator {
             return;
         };
         self.string(db, "database", "path", false);
+        if let Some(url) = self.string(db, "database", "url", false)
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            self.report(
+                "database.url".to_string(),
+                "expected a PostgreSQL URL like \"postgres://user@host:5432/db\"",
+            );
+        }
         self.boolean(db, "database", "run_as_service");
         if let Some(r) = self.section(db, "database", "retention", RETENTION_KEYS) {
             for key in RETENTION_KEYS {

@@ -2,10 +2,9 @@
 //! constants. The binary (`rosey db-service`) and the one-process mode build it from the v2
 //! configuration; tests and benchmarks build it directly.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use rosey_store::Retention;
+use rosey_store::{Retention, StoreTarget};
 
 /// Queue group of the ingest subscription: instances share the events, each written once.
 pub const INGEST_QUEUE_GROUP: &str = "rosey-db";
@@ -30,8 +29,9 @@ pub const DEFAULT_MAINTENANCE_BATCHES: usize = 20;
 /// How to run the database service.
 #[derive(Debug, Clone)]
 pub struct DbServiceConfig {
-    /// The SQLite file.
-    pub db_path: PathBuf,
+    /// The database: an SQLite file (the default) or a PostgreSQL URL. The service only
+    /// hands it to `rosey_store::storage`; it never looks at which one it is.
+    pub db: StoreTarget,
     /// Channel of payloads that name none (the first enabled platform's, else `default`).
     pub default_channel: String,
     pub batch_max: usize,
@@ -50,10 +50,10 @@ pub struct DbServiceConfig {
 }
 
 impl DbServiceConfig {
-    /// Defaults for a database file and a default channel.
-    pub fn new(db_path: impl Into<PathBuf>, default_channel: impl Into<String>) -> Self {
+    /// Defaults for a database (a path is an SQLite file) and a default channel.
+    pub fn new(db: impl Into<StoreTarget>, default_channel: impl Into<String>) -> Self {
         DbServiceConfig {
-            db_path: db_path.into(),
+            db: db.into(),
             default_channel: default_channel.into(),
             batch_max: DEFAULT_BATCH_MAX,
             batch_delay: DEFAULT_BATCH_DELAY,

@@ -405,7 +405,7 @@ async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool
     }
 }
 
-/// Replays the stream from `from` to its end into `cfg.db_path` and returns what it did.
+/// Replays the stream from `from` to its end into `cfg.db` and returns what it did.
 ///
 /// It reads through an ephemeral consumer (no acks; the durable consumer of the running
 /// services is untouched), applies events through the store's id de-duplication (an event

@@ -15,19 +15,22 @@
 //! - [`counters`]: counters per rejection kind, logged once per kind.
 //! - [`metrics`]: the Prometheus instruments and their scrape-time source
 //!   ([`DbServiceHandle::metrics_source`], [`DbServiceHandle::readiness`]).
-//! - [`bench`]: the measuring code of the benchmark (reused by `rosey bench`).
 //! - [`error`]: the error type, [`DbServiceError`].
 //!
 //! ```text
-//!  bus ──rosey.db.> (queue rosey-db)──▶ ingest task ──bounded mpsc──▶ writer thread ──▶ SQLite (rw)
+//!  bus ──rosey.db.> (queue rosey-db)──▶ ingest task ──bounded mpsc──▶ writer thread ──▶ store (rw)
 //!  (durable: ROSEY_DB ──durable consumer──▶ durable task ──▶ writer ──commit──▶ acks)
-//!  bus ──query subjects (queue rosey-db-query)──▶ query task ──────────────────────────▶ SQLite (ro)
+//!  bus ──query subjects (queue rosey-db-query)──▶ query task ──────────────────────────▶ store (ro)
 //! ```
+//!
+//! The store is a `Box<dyn rosey_store::Storage>` opened from [`DbServiceConfig::db`]: an
+//! SQLite file (default) or PostgreSQL; the service does not know which. Several services
+//! on one PostgreSQL database share the work (plain mode: the queue group; durable mode:
+//! the one durable consumer); the store keeps per-user presence order-insensitive.
 //!
 //! Start with [`DbService::start`]; stop with [`DbServiceHandle::shutdown`], which commits
 //! everything received, closes open sessions and checkpoints the WAL.
 
-pub mod bench;
 pub mod config;
 pub mod counters;
 pub mod decode;
@@ -43,7 +46,8 @@ use std::time::Duration;
 
 use rosey_bus::Bus;
 use rosey_model::subjects;
-use rosey_store::{Store, StoreOptions};
+use rosey_store::StoreOptions;
+use rosey_store::storage::{self, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -152,7 +156,7 @@ impl DbService {
             writer_tx.clone(),
             counters.clone(),
             cfg.default_channel.clone(),
-        ));
+        )?);
         let (query_task, micro) = query::serve(bus.clone(), queries, &cfg, stop_rx.clone()).await?;
         bus.flush().await?;
 
@@ -162,7 +166,8 @@ impl DbService {
             stop_rx,
         ));
         tracing::info!(
-            db = %cfg.db_path.display(),
+            db = %cfg.db,
+            backend = cfg.db.backend(),
             bus = bus.kind(),
             default_channel = %cfg.default_channel,
             adopted_v05 = adopted.is_some(),
@@ -173,7 +178,7 @@ impl DbService {
             counters: counters.clone(),
             writer: writer_tx.downgrade(),
             queue_capacity: cfg.queue_capacity.max(1),
-            db_path: cfg.db_path.clone(),
+            db_path: cfg.db.sqlite_path().map(std::path::Path::to_path_buf),
             durable: cfg.durable.is_some(),
         });
         Ok(DbServiceHandle {
@@ -199,7 +204,7 @@ struct Opened {
     writer_tx: mpsc::Sender<writer::WriterMsg>,
     writer_thread: std::thread::JoinHandle<()>,
     counters: Arc<Counters>,
-    reader: Option<Store>,
+    reader: Option<Box<dyn Storage>>,
     adopted: Option<rosey_store::AdoptReport>,
     /// Dropping it stops the checkpoint thread.
     checkpoint_stop: Option<std::sync::mpsc::Sender<()>>,
@@ -212,11 +217,9 @@ const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_milli
 /// automatic checkpoint is off in the service: it used to stall one commit in ~120 by up to
 /// several milliseconds). It stops when the returned sender is dropped.
 fn spawn_checkpointer(
-    path: std::path::PathBuf,
-    options: &StoreOptions,
+    checkpointer: rosey_store::Checkpointer,
     counters: Arc<Counters>,
 ) -> Result<std::sync::mpsc::Sender<()>, DbServiceError> {
-    let checkpointer = rosey_store::Checkpointer::open(&path, options)?;
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new()
         .name("rosey-db-checkpoint".into())
@@ -257,12 +260,13 @@ async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceEr
         auto_checkpoint: !reader,
         ..StoreOptions::default()
     };
-    let (path, opts) = (cfg.db_path.clone(), options.clone());
-    // Opening may adopt and back up a large v0.5 file: keep it off the async workers.
+    let (target, opts) = (cfg.db.clone(), options.clone());
+    // Opening may adopt and back up a large v0.5 file, or wait on the network: keep it off
+    // the async workers.
     let (store, reader) = tokio::task::spawn_blocking(move || {
-        let store = Store::open(&path, &opts)?;
+        let store = storage::open(&target, &opts)?;
         let reader = if reader {
-            Some(Store::open_read_only(&path, &opts)?)
+            Some(storage::open_reader(&target, &opts)?)
         } else {
             None
         };
@@ -295,11 +299,10 @@ async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceEr
     )
     .map_err(|e| DbServiceError::Join(format!("cannot start the writer thread: {e}")))?;
     let checkpoint_stop = match reader {
-        Some(_) => Some(spawn_checkpointer(
-            cfg.db_path.clone(),
-            &options,
-            counters.clone(),
-        )?),
+        Some(_) => match storage::open_checkpointer(&cfg.db, &options)? {
+            Some(c) => Some(spawn_checkpointer(c, counters.clone())?),
+            None => None,
+        },
         None => None,
     };
     Ok(Opened {

@@ -99,7 +99,8 @@ pub(crate) struct DbSource {
     pub counters: Arc<Counters>,
     pub writer: mpsc::WeakSender<crate::writer::WriterMsg>,
     pub queue_capacity: usize,
-    pub db_path: PathBuf,
+    /// The SQLite file (`None` for a database server, whose size is not ours to report).
+    pub db_path: Option<PathBuf>,
     pub durable: bool,
 }
 
@@ -187,14 +188,16 @@ impl Source for DbSource {
             "Requests answered with {success:false}, by endpoint.",
             m.query_errors.iter().map(|(e, v)| ([("endpoint", e)], v)),
         )?;
-        let size = file_len(&self.db_path)
-            + file_len(&with_suffix(&self.db_path, "-wal"))
-            + file_len(&with_suffix(&self.db_path, "-shm"));
-        out.gauge_value(
-            "rosey_db_store_size_bytes",
-            "Size of the database files (main, WAL, shared memory).",
-            size as i64,
-        )?;
+        if let Some(path) = &self.db_path {
+            let size = file_len(path)
+                + file_len(&with_suffix(path, "-wal"))
+                + file_len(&with_suffix(path, "-shm"));
+            out.gauge_value(
+                "rosey_db_store_size_bytes",
+                "Size of the database files (main, WAL, shared memory).",
+                size as i64,
+            )?;
+        }
         // Exported in plain mode too (at 0), so one dashboard fits both modes.
         out.gauge_value(
             "rosey_db_durable_pending",

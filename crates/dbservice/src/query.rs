@@ -1,10 +1,13 @@
 //! The query side: one handler for every request subject of SPEC §3.2, served through the
 //! NATS micro-service API on NATS and through plain queue subscriptions on the embedded bus.
 //!
-//! Reads use a second, read-only SQLite connection: with WAL it sees every committed batch
+//! Reads use a second, read-only connection: with SQLite's WAL it sees every committed batch
 //! and never waits for the writer, so queries are answered during an ingest burst. The
-//! statements are indexed and their replies bounded, so they run inline on the serving task
-//! (tens of microseconds); handing each to another thread would cost more than the query.
+//! statements are indexed and their replies bounded, so on a local file they run inline on
+//! the serving task (tens of microseconds); handing each to another thread would cost more
+//! than the query. A store whose calls wait on the network (PostgreSQL,
+//! `Storage::blocks_on_network`) gets a reader thread of its own instead, so a round trip
+//! never blocks an async worker.
 //! `outbound.enqueue` is a write and goes through the writer, like every other write.
 //!
 //! Errors are replies (`{success:false, error}`), never a silent `[]`.
@@ -21,7 +24,7 @@ use rosey_model::payload::{
     RecentChatGet, UserCountHistoryQuery, UserStatsQuery,
 };
 use rosey_model::{DecodeError, decode, encode, subjects};
-use rosey_store::{Store, StoreError, now_secs};
+use rosey_store::{Storage, StoreError, StoreThread, now_secs};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -40,10 +43,26 @@ pub const ENDPOINTS: [(&str, &str); 6] = [
     (subjects::OUTBOUND_ENQUEUE, "outbound_enqueue"),
 ];
 
+/// Where reads run.
+enum Reader {
+    /// On the serving task. A std Mutex: only that task uses it, never across an await.
+    Inline(Mutex<Box<dyn Storage>>),
+    /// On a thread that owns the store (see `rosey_store::StoreThread`).
+    Thread(StoreThread),
+}
+
+impl Reader {
+    fn new(store: Box<dyn Storage>) -> Result<Reader, StoreError> {
+        if !store.blocks_on_network() {
+            return Ok(Reader::Inline(Mutex::new(store)));
+        }
+        Ok(Reader::Thread(StoreThread::new("rosey-db-reader", store)?))
+    }
+}
+
 /// Answers requests.
 pub(crate) struct Queries {
-    // A std Mutex: only the serving task uses it, and never across an await.
-    store: Mutex<Store>,
+    reader: Reader,
     writer: mpsc::Sender<WriterMsg>,
     counters: Arc<Counters>,
     default_channel: String,
@@ -77,17 +96,17 @@ impl QueryError {
 
 impl Queries {
     pub fn new(
-        store: Store,
+        store: Box<dyn Storage>,
         writer: mpsc::Sender<WriterMsg>,
         counters: Arc<Counters>,
         default_channel: String,
-    ) -> Self {
-        Queries {
-            store: Mutex::new(store),
+    ) -> Result<Self, StoreError> {
+        Ok(Queries {
+            reader: Reader::new(store)?,
             writer,
             counters,
             default_channel,
-        }
+        })
     }
 
     /// The reply to a request on `subject`, and whether it is a success.
@@ -118,28 +137,30 @@ impl Queries {
         match subject {
             subjects::RECENT_CHAT_GET => {
                 let q: RecentChatGet = req(payload)?;
-                let ch = q.channel_or(&self.default_channel);
-                self.read(|s| s.recent_chat(ch, q.limit))
+                let ch = q.channel_or(&self.default_channel).to_string();
+                self.read(move |s| s.recent_chat(&ch, q.limit)).await
             }
             subjects::OUTBOUND_GET => {
                 let q: OutboundGet = req(payload)?;
-                let ch = q.channel_or(&self.default_channel);
-                self.read(|s| s.due(ch, q.limit, q.max_retries, now_secs()))
+                let ch = q.channel_or(&self.default_channel).to_string();
+                self.read(move |s| s.due(&ch, q.limit, q.max_retries, now_secs()))
+                    .await
             }
             subjects::QUERY_CHANNEL_STATS => {
                 let q: ChannelStatsQuery = req(payload)?;
-                let ch = q.channel_or(&self.default_channel);
-                self.read(|s| s.channel_stats(ch))
+                let ch = q.channel_or(&self.default_channel).to_string();
+                self.read(move |s| s.channel_stats(&ch)).await
             }
             subjects::QUERY_USER_STATS => {
                 let q: UserStatsQuery = req(payload)?;
-                let ch = q.channel_or(&self.default_channel);
-                self.read(|s| s.user_stats(ch, &q.username))
+                let ch = q.channel_or(&self.default_channel).to_string();
+                self.read(move |s| s.user_stats(&ch, &q.username)).await
             }
             subjects::QUERY_USER_COUNT_HISTORY => {
                 let q: UserCountHistoryQuery = req(payload)?;
-                let ch = q.channel_or(&self.default_channel);
-                self.read(|s| s.user_count_history(ch, q.hours, now_secs()))
+                let ch = q.channel_or(&self.default_channel).to_string();
+                self.read(move |s| s.user_count_history(&ch, q.hours, now_secs()))
+                    .await
             }
             subjects::OUTBOUND_ENQUEUE => {
                 let q: OutboundEnqueue = req(payload)?;
@@ -170,13 +191,21 @@ impl Queries {
         }
     }
 
-    fn read<T: Serialize>(
+    async fn read<T: Serialize>(
         &self,
-        f: impl FnOnce(&Store) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut dyn Storage) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<Bytes, QueryError> {
-        let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let value = f(&store).map_err(QueryError::Store)?;
-        Ok(Bytes::from(encode(&value)))
+        match &self.reader {
+            Reader::Inline(store) => {
+                let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+                let value = f(&mut **store).map_err(QueryError::Store)?;
+                Ok(Bytes::from(encode(&value)))
+            }
+            Reader::Thread(t) => t
+                .call(move |s| f(s).map(|v| Bytes::from(encode(&v))))
+                .await
+                .map_err(QueryError::Store),
+        }
     }
 }
 
@@ -245,7 +274,7 @@ async fn register(
                 "ingest_queue_group".to_string(),
                 cfg.ingest_queue_group.clone(),
             ),
-            ("db_path".to_string(), cfg.db_path.display().to_string()),
+            ("db_path".to_string(), cfg.db.to_string()),
         ]))
         .stats_handler(move |_endpoint, _stats| {
             serde_json::to_value(counters.snapshot()).unwrap_or_default()

@@ -1,4 +1,4 @@
-//! The single writer: one OS thread that owns the read-write [`Store`] and commits events in
+//! The single writer: one OS thread that owns the read-write store and commits events in
 //! batches.
 //!
 //! Why a dedicated thread: SQLite calls block, and a batch commit can take milliseconds (a
@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use rosey_store::{BatchOutcome, Retention, Store, StoreError, StoreEvent, now_secs};
+use rosey_store::{BatchOutcome, Retention, Storage, StoreError, StoreEvent, now_secs};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::counters::Counters;
@@ -101,7 +101,7 @@ pub(crate) struct WriterConfig {
 
 /// Starts the writer thread.
 pub(crate) fn spawn(
-    store: Store,
+    store: Box<dyn Storage>,
     rx: mpsc::Receiver<WriterMsg>,
     cfg: WriterConfig,
     counters: Arc<Counters>,
@@ -119,7 +119,7 @@ pub(crate) fn spawn(
 }
 
 struct Writer {
-    store: Store,
+    store: Box<dyn Storage>,
     cfg: WriterConfig,
     counters: Arc<Counters>,
 }
@@ -261,12 +261,12 @@ impl Writer {
     /// Runs `f`, retrying for a while when another connection holds the lock.
     fn with_retry<T>(
         &mut self,
-        mut f: impl FnMut(&mut Store) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut dyn Storage) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut delay = Duration::from_millis(50);
         let mut attempts = 0;
         loop {
-            match f(&mut self.store) {
+            match f(&mut *self.store) {
                 Err(e) if e.is_busy() && attempts < 20 => {
                     attempts += 1;
                     tracing::warn!(error = %e, attempts, "Database busy; retrying.");

@@ -31,6 +31,9 @@ enum Command {
     Bot(cmd::run::BotArgs),
     /// Run the database service in the foreground.
     DbService(cmd::db_service::DbServiceArgs),
+    /// Database tools: `rosey db copy --from bot_data.db --to postgres://…`.
+    #[command(subcommand)]
+    Db(cmd::db::DbCommand),
     /// Validate or migrate configuration files.
     #[command(subcommand)]
     Config(cmd::config::ConfigCommand),
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
             Command::Run(a) => cmd::run::run(a).await,
             Command::Bot(a) => cmd::run::bot(a).await,
             Command::DbService(a) => cmd::db_service::run(a).await,
+            Command::Db(c) => cmd::db::run(c).await,
             Command::Config(c) => cmd::config::run(c).await,
             Command::Stats(a) => cmd::stats::stats(a).await,
             Command::Say(a) => cmd::stats::say(a).await,

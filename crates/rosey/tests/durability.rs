@@ -4,10 +4,13 @@
 //! - the bot's own durable path, [`rosey_bot::durable::Outbox`] (one event at a time, ack
 //!   awaited, retried in order with the same id), where the bot's behaviour is the point
 //!   (service down, NATS restart);
-//! - [`rosey_dbservice::bench::publish_durable`] (JetStream with `Nats-Msg-Id`, acks awaited,
+//! - [`rosey_bench::dbbench::publish_durable`] (JetStream with `Nats-Msg-Id`, acks awaited,
 //!   a pipelined window, retries with the same id) where volume is the point (50,000 events).
 //!
-//! Every test ends with an exact count against the SQLite file: `recent_chat` rows, distinct
+//! The last test runs two services on one PostgreSQL database instead (`--db-url` and
+//! `DATABASE_URL`), one SIGKILLed mid-burst.
+//!
+//! Every test ends with an exact count against the database: `recent_chat` rows, distinct
 //! messages and the sum of `total_chat_lines` all equal the events published (none lost, none
 //! twice), checked after the durable consumer reports nothing pending and nothing
 //! unacknowledged (so no redelivery can still change the count). Nothing sleeps to wait for
@@ -18,9 +21,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rosey_bench::dbbench as bench;
 use rosey_bus::durable::{StreamSettings, ensure_db_stream};
 use rosey_bus::{Bus, NatsOptions};
-use rosey_dbservice::bench;
 use rosey_model::subjects;
 use rosey_testkit::NatsServer;
 use serde_json::Value;
@@ -40,18 +43,29 @@ struct Service {
     child: Child,
 }
 
+/// Where a service keeps its data.
+enum DbArg<'a> {
+    /// `--db-path FILE`.
+    Sqlite(&'a Path),
+    /// `--db-url URL`.
+    Postgres(&'a str),
+    /// `DATABASE_URL=URL` in the environment.
+    PostgresEnv(&'a str),
+}
+
 impl Service {
-    fn spawn(nats_url: &str, db: &Path) -> Service {
-        let child = Command::new(env!("CARGO_BIN_EXE_rosey"))
-            .args(["db-service", "--jetstream", "--log-level", "warn"])
-            .args([
-                "--ack-wait",
-                ACK_WAIT_SECS,
-                "--nats-url",
-                nats_url,
-                "--db-path",
-            ])
-            .arg(db)
+    fn spawn(nats_url: &str, db: &DbArg<'_>) -> Service {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rosey"));
+        cmd.args(["db-service", "--jetstream", "--log-level", "warn"])
+            .args(["--ack-wait", ACK_WAIT_SECS, "--nats-url", nats_url])
+            .env_remove("DATABASE_URL")
+            .env_remove("DATABASE_PATH");
+        match db {
+            DbArg::Sqlite(path) => cmd.arg("--db-path").arg(path),
+            DbArg::Postgres(url) => cmd.args(["--db-url", url]),
+            DbArg::PostgresEnv(url) => cmd.env("DATABASE_URL", url),
+        };
+        let child = cmd
             .stdin(Stdio::null())
             .spawn()
             .expect("run the rosey binary");
@@ -60,6 +74,11 @@ impl Service {
 
     /// Spawns and waits until it answers a query (stream and consumer are set up by then).
     async fn start(client: &Bus, nats_url: &str, db: &Path) -> Service {
+        Service::start_on(client, nats_url, &DbArg::Sqlite(db)).await
+    }
+
+    /// [`Service::start`] on any database.
+    async fn start_on(client: &Bus, nats_url: &str, db: &DbArg<'_>) -> Service {
         let mut s = Service::spawn(nats_url, db);
         let started = Instant::now();
         loop {
@@ -617,4 +636,129 @@ async fn replay_rebuilds_statistics_from_the_stream_and_never_counts_twice() {
     let nothing = dir.path().join("nothing.db");
     let out = replay(&url, &nothing, "999999");
     assert!(out.contains("replayed 0 messages"), "{out}");
+}
+
+/// Two services on one PostgreSQL database share the durable consumer; one is SIGKILLed in
+/// the middle of a 50,000-line burst (with joins before and leaves after, so sessions are
+/// open while it runs). The other carries on, the killed one's unacknowledged events are
+/// redelivered to it: every line stored exactly once, every session closed, the connected
+/// time exact — whichever instance applied a user's join or leave, in whichever order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_postgres_services_one_sigkilled_mid_burst_store_everything_once() {
+    let e = env().await;
+    let url = e.nats.url();
+    let pg = rosey_testkit::pg::PgTestDb::create("durable_pair");
+    let db_url = pg.url();
+    let (users, n) = (50usize, 50_000usize);
+    let t0 = 1_700_300_000i64;
+    let mut events = Vec::with_capacity(n + 2 * users);
+    let ev = |s: &'static str, body: String| (s, Bytes::from(body));
+    for u in 0..users {
+        events.push(ev(
+            subjects::USER_JOINED,
+            format!(r#"{{"username":"u{u}","channel":"dur","ts":{t0}}}"#),
+        ));
+    }
+    for i in 0..n {
+        events.push(ev(
+            subjects::MESSAGE_LOG,
+            format!(
+                r#"{{"username":"u{}","message":"pair line {i}","channel":"dur","ts":{}}}"#,
+                i % users,
+                t0 + 1
+            ),
+        ));
+    }
+    for u in 0..users {
+        events.push(ev(
+            subjects::USER_LEFT,
+            format!(r#"{{"username":"u{u}","channel":"dur","ts":{}}}"#, t0 + 100),
+        ));
+    }
+    let total = events.len();
+
+    let a = Service::start_on(&e.client, &url, &DbArg::Postgres(&db_url)).await;
+    let mut b = Service::start_on(&e.client, &url, &DbArg::PostgresEnv(&db_url)).await;
+    let reader = bench::open_reader(rosey_store::StoreTarget::Postgres(db_url.clone()))
+        .await
+        .unwrap();
+    let totals = || async { reader.call(|s| s.channel_totals("dur")).await.unwrap() };
+    let publisher = {
+        let client = e.client.clone();
+        tokio::spawn(async move { publish_pipelined(&client, events, "pair").await })
+    };
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while totals().await.chat_rows < 10_000 {
+        assert!(Instant::now() < deadline, "no progress before the kill");
+        tokio::time::sleep(POLL).await;
+    }
+    // Block inserts into recent_chat so both instances hold delivered, uncommitted events
+    // when one of them is killed.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let lock_url = db_url.clone();
+    let locker = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&lock_url, postgres::NoTls).unwrap();
+        let mut tx = c.transaction().unwrap();
+        tx.batch_execute("LOCK TABLE recent_chat IN EXCLUSIVE MODE")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+        tx.rollback().unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let committed = totals().await.chat_rows as u64;
+    while delivered_seq(&e.client).await < committed + 4_000 {
+        assert!(Instant::now() < deadline, "the services stopped pulling");
+        tokio::time::sleep(POLL).await;
+    }
+    a.kill();
+    release_tx.send(()).unwrap();
+    locker.join().unwrap();
+    let at_kill = totals().await.chat_rows;
+    assert!(
+        at_kill < n as i64,
+        "the kill must hit the middle of the burst ({at_kill} rows)"
+    );
+    publisher.await.unwrap();
+    // The survivor drains everything, including the killed instance's redeliveries.
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        let t = totals().await;
+        assert!(
+            t.chat_rows <= n as i64,
+            "{} rows for {n} lines: stored twice",
+            t.chat_rows
+        );
+        if t.chat_rows == n as i64
+            && t.open_sessions == 0
+            && consumer_state(&e.client).await == Some((0, 0))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not drained: {t:?}, consumer {:?}",
+            consumer_state(&e.client).await
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    assert!(b.is_running(), "the other service carried on");
+    let t = totals().await;
+    assert_eq!((t.chat_rows, t.chat_lines), (n as i64, n as i64));
+    assert_eq!(t.open_sessions, 0, "no session left open");
+    assert_eq!(
+        t.total_time_connected,
+        users as i64 * 100,
+        "each session 100 s"
+    );
+    assert_eq!(
+        reader
+            .call(|s| s.count_rows("processed_events"))
+            .await
+            .unwrap(),
+        total as i64,
+        "every event applied once"
+    );
+    b.stop();
 }

@@ -29,6 +29,32 @@ pub enum StoreError {
     /// A read-only open of a database that has not been migrated yet.
     #[error("database schema version {found} is older than {expected}; open it read-write first")]
     SchemaTooOld { found: i64, expected: i64 },
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        /// The URL without its password.
+        target: String,
+        #[source]
+        source: postgres::Error,
+    },
+    /// A PostgreSQL migration failed (and was rolled back).
+    #[error("migration {version} ({name}) failed: {source}")]
+    PgMigration {
+        version: i64,
+        name: &'static str,
+        #[source]
+        source: postgres::Error,
+    },
+    /// Any other PostgreSQL failure, with the operation it happened in.
+    #[error("{op}: {source}")]
+    Postgres {
+        op: &'static str,
+        #[source]
+        source: postgres::Error,
+    },
+    /// `rosey db copy` refused or failed (the message says why and what to do).
+    #[error("{0}")]
+    Copy(String),
     /// Any other SQLite failure, with the operation it happened in.
     #[error("{op}: {source}")]
     Sqlite {
@@ -46,10 +72,12 @@ impl StoreError {
         }
     }
 
-    /// True when another connection holds the lock (retrying later may succeed).
+    /// True when another connection holds the lock, or the transaction lost a deadlock or
+    /// serialization conflict to another one: retrying later may succeed.
     pub fn is_busy(&self) -> bool {
         let e = match self {
             StoreError::Sqlite { source, .. } | StoreError::Open { source, .. } => source,
+            StoreError::Postgres { source, .. } => return crate::pg::is_retryable(source),
             _ => return false,
         };
         matches!(
@@ -62,4 +90,9 @@ impl StoreError {
 /// `map_err` helper: tags a rusqlite error with the operation.
 pub(crate) fn op(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Sqlite { op, source }
+}
+
+/// `map_err` helper: tags a PostgreSQL error with the operation.
+pub(crate) fn pg_op(op: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
+    move |source| StoreError::Postgres { op, source }
 }

@@ -139,6 +139,67 @@ impl StoreEvent {
     }
 }
 
+impl StoreEvent {
+    /// Calls `f` on every text of the event (channel, id and the kind's strings).
+    pub fn for_each_text(&mut self, mut f: impl FnMut(&mut String)) {
+        f(&mut self.channel);
+        if let Some(id) = &mut self.id {
+            f(id);
+        }
+        match &mut self.kind {
+            EventKind::UserJoined { username } | EventKind::UserLeft { username } => f(username),
+            EventKind::Message { username, message } => {
+                f(username);
+                f(message);
+            }
+            EventKind::Status(s) => {
+                for t in [
+                    &mut s.bot_name,
+                    &mut s.channel_name,
+                    &mut s.current_media_title,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    f(t);
+                }
+            }
+            EventKind::MarkFailed { error, .. } => f(error),
+            EventKind::PmCommand {
+                username,
+                command,
+                args,
+                result,
+                error,
+            } => {
+                for t in [username, command, args, result] {
+                    f(t);
+                }
+                if let Some(e) = error {
+                    f(e);
+                }
+            }
+            EventKind::MediaPlayed {
+                media_type,
+                media_id,
+                title,
+                queued_by,
+                ..
+            } => {
+                for t in [media_type, media_id, title] {
+                    f(t);
+                }
+                if let Some(q) = queued_by {
+                    f(q);
+                }
+            }
+            EventKind::UserCount { .. }
+            | EventKind::HighWater { .. }
+            | EventKind::MarkSent { .. } => {}
+        }
+    }
+}
+
 fn envelope_parts<P: HasEnvelope>(
     p: &P,
     default_channel: &str,

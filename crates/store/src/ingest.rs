@@ -13,6 +13,16 @@
 //! is rolled back and replayed with one savepoint per event: good events are kept, the bad one
 //! is reported in [`BatchOutcome::failed`]. Only a failure of the transaction itself (disk
 //! full, lock held by another process) is an `Err`, and then nothing of the batch was applied.
+//!
+//! Presence order: several database services (PostgreSQL, durable mode) split one stream,
+//! so a user's leave may be applied before the join that preceded it. Each user's newest
+//! applied join/leave is kept in `user_presence` as (ts, present), ordered by event time
+//! with a leave after a join of the same second. A join or leave older than that is stale:
+//! a stale leave changes nothing, a stale join records the user as seen but opens no
+//! session. So the session state ends as the newest event says, in any application order,
+//! and a leave applied before its join cannot leave a session open. (The price: a rejoin
+//! within the same second as the leave before it opens no session; events carry whole
+//! seconds.)
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -44,14 +54,14 @@ pub struct EventFailure {
     pub error: String,
 }
 
-enum Applied {
+pub(crate) enum Applied {
     Written,
     Duplicate,
     Dropped,
 }
 
 impl BatchOutcome {
-    fn count(&mut self, a: Applied, kind: &EventKind) {
+    pub(crate) fn count(&mut self, a: Applied, kind: &EventKind) {
         match a {
             Applied::Written => {
                 self.applied += 1;
@@ -149,13 +159,34 @@ const SQL_LEFT: &str = "UPDATE user_stats SET \
        current_session_start = NULL \
      WHERE channel = ?1 AND username = ?2 AND current_session_start IS NOT NULL";
 
-// A chatter without a row was present before we saw them join (the original skipped them):
-// create the row with an open session, so their time counts from now on.
+// A chat line counts for its user and moves `last_seen` forward (the original did). A
+// chatter without a row gets one but no session: a publisher that replays the channel's
+// chat history on join must not make absent users accumulate connected time.
 const SQL_CHAT_LINE: &str = "INSERT INTO user_stats (channel, username, first_seen, last_seen, \
      total_chat_lines, total_time_connected, current_session_start) \
-     VALUES (?1, ?2, ?3, ?3, 1, 0, ?3) \
+     VALUES (?1, ?2, ?3, ?3, 1, 0, NULL) \
      ON CONFLICT (channel, username) DO UPDATE SET \
-       total_chat_lines = coalesce(total_chat_lines, 0) + 1";
+       total_chat_lines = coalesce(total_chat_lines, 0) + 1, \
+       last_seen = max(last_seen, excluded.last_seen)";
+
+// Presence order (see the module doc): a join or leave changes the session only when it is
+// newer than the last one applied for that user, ordered by (ts, join < leave).
+pub(crate) const SQL_PRESENCE_JOIN: &str = "INSERT INTO user_presence (channel, username, ts, present) \
+     VALUES (?1, ?2, ?3, 1) \
+     ON CONFLICT (channel, username) DO UPDATE SET ts = excluded.ts, present = 1 \
+     WHERE excluded.ts > user_presence.ts \
+        OR (excluded.ts = user_presence.ts AND user_presence.present = 1)";
+
+pub(crate) const SQL_PRESENCE_LEAVE: &str = "INSERT INTO user_presence (channel, username, ts, present) \
+     VALUES (?1, ?2, ?3, 0) \
+     ON CONFLICT (channel, username) DO UPDATE SET ts = excluded.ts, present = 0 \
+     WHERE excluded.ts >= user_presence.ts";
+
+// A join older than the user's last applied leave: the user was seen, no session opens.
+const SQL_STALE_JOIN: &str = "INSERT INTO user_stats (channel, username, first_seen, last_seen, \
+     total_chat_lines, total_time_connected, current_session_start) \
+     VALUES (?1, ?2, ?3, ?3, 0, 0, NULL) \
+     ON CONFLICT (channel, username) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)";
 
 const SQL_RECENT_CHAT: &str =
     "INSERT INTO recent_chat (timestamp, username, message, channel) VALUES (?1, ?2, ?3, ?4)";
@@ -221,12 +252,27 @@ fn apply_one(conn: &Connection, ev: &StoreEvent, now: i64) -> rusqlite::Result<A
     let (ch, ts) = (ev.channel.as_str(), ev.ts);
     match &ev.kind {
         EventKind::UserJoined { username } => {
-            conn.prepare_cached(SQL_JOINED)?
+            let sql = if conn
+                .prepare_cached(SQL_PRESENCE_JOIN)?
+                .execute(params![ch, username, ts])?
+                == 1
+            {
+                SQL_JOINED
+            } else {
+                SQL_STALE_JOIN
+            };
+            conn.prepare_cached(sql)?
                 .execute(params![ch, username, ts])?;
         }
         EventKind::UserLeft { username } => {
-            conn.prepare_cached(SQL_LEFT)?
-                .execute(params![ch, username, ts])?;
+            if conn
+                .prepare_cached(SQL_PRESENCE_LEAVE)?
+                .execute(params![ch, username, ts])?
+                == 1
+            {
+                conn.prepare_cached(SQL_LEFT)?
+                    .execute(params![ch, username, ts])?;
+            }
         }
         EventKind::Message { username, message } => {
             conn.prepare_cached(SQL_CHAT_LINE)?

@@ -1,7 +1,13 @@
-//! Rosey's storage: one SQLite file (WAL) holding everything the database service records,
-//! with the table and column names of Rosey v0.5 plus a channel dimension.
+//! Rosey's storage: everything the database service records, with the table and column
+//! names of Rosey v0.5 plus a channel dimension — in one SQLite file (WAL; the default) or
+//! in PostgreSQL, behind one interface.
 //!
 //! # Layout
+//! - [`storage`]: the [`Storage`] trait both backends implement, [`StoreTarget`] (a path or
+//!   a `postgres://` URL) and [`storage::open`] / [`storage::open_reader`].
+//! - [`pg`]: the PostgreSQL backend, [`PgStore`] (same tables, queries and replies).
+//! - [`threaded`]: [`StoreThread`], a store on its own thread for async callers.
+//! - [`copy`]: `rosey db copy` — SQLite into PostgreSQL, resumable, with a comparison.
 //! - [`schema`]: versioned migrations recorded in `rosey_migrations`, detection and in-place
 //!   adoption of a Rosey v0.5 `bot_data.db` (after a backup copy).
 //! - [`event`]: [`StoreEvent`], the typed effect of one `rosey.db.*` event, built from the
@@ -14,19 +20,24 @@
 //! - [`backup`]: online backup (`VACUUM INTO`) and integrity check of a store file.
 //! - [`error`]: the error type, [`StoreError`].
 //!
-//! A [`Store`] owns one `rusqlite::Connection`. The database service keeps one read-write
+//! The rest of this crate's root is the SQLite backend. A [`Store`] owns one
+//! `rusqlite::Connection`. The database service keeps one read-write
 //! store for its single writer and a second, read-only one for queries: with WAL, readers
 //! never wait for the writer, so queries are answered during an ingest burst.
-//! This crate does no I/O other than SQLite and knows nothing of the bus.
+//! This crate does no I/O other than the database and knows nothing of the bus.
 
 pub mod backup;
+pub mod copy;
 pub mod error;
 pub mod event;
 pub mod ingest;
 pub mod maintenance;
 pub mod outbound;
+pub mod pg;
 pub mod query;
 pub mod schema;
+pub mod storage;
+pub mod threaded;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,7 +49,10 @@ pub use event::{EventKind, StoreEvent};
 pub use ingest::{BatchOutcome, EventFailure};
 pub use maintenance::{MaintenanceReport, Retention};
 pub use outbound::OutboundStatus;
+pub use pg::PgStore;
 pub use schema::{AdoptReport, SCHEMA_VERSION};
+pub use storage::{Storage, StoreTarget};
+pub use threaded::StoreThread;
 
 /// Default page cache per connection, in KiB. Small on purpose: the working set of the hot
 /// tables (user rows, index tails) is tiny, and the service must idle in a few MB.

@@ -17,6 +17,27 @@ pub const MAX_LIMIT: i64 = 10_000;
 /// How many chatters `channel_stats` lists.
 pub const TOP_CHATTERS: i64 = 10;
 
+/// Every table of the current schema.
+pub const TABLES: [&str; 12] = [
+    "user_stats",
+    "user_actions",
+    "channel_stats",
+    "user_count_history",
+    "recent_chat",
+    "current_status",
+    "outbound_messages",
+    "api_tokens",
+    "media_history",
+    "processed_events",
+    "user_presence",
+    "rosey_migrations",
+];
+
+/// Every channel with statistics, chat or peaks (sorted).
+pub(crate) const SQL_CHANNELS: &str = "SELECT channel FROM user_stats \
+     UNION SELECT channel FROM recent_chat UNION SELECT channel FROM channel_stats \
+     ORDER BY 1";
+
 /// Clamps a requested limit to `0..=MAX_LIMIT`.
 pub fn clamp_limit(limit: i64) -> i64 {
     limit.clamp(0, MAX_LIMIT)
@@ -198,21 +219,50 @@ impl Store {
             .map_err(op("user_count_history"))
     }
 
+    /// Every channel with statistics, chat or peaks (sorted).
+    pub fn channels(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(SQL_CHANNELS)
+            .map_err(op("channels"))?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(op("channels"))?;
+        rows.collect::<Result<_, _>>().map_err(op("channels"))
+    }
+
+    /// Totals of one channel (see [`crate::storage::ChannelTotals`]).
+    pub fn channel_totals(
+        &self,
+        channel: &str,
+    ) -> Result<crate::storage::ChannelTotals, StoreError> {
+        let sql = crate::storage::channel_totals_sql("?1");
+        self.conn
+            .query_row(&sql, [channel], |r| {
+                Ok(crate::storage::ChannelTotals {
+                    chat_rows: r.get(0)?,
+                    user_count_rows: r.get(1)?,
+                    chat_lines: r.get(2)?,
+                    total_time_connected: r.get(3)?,
+                    open_sessions: r.get(4)?,
+                })
+            })
+            .map_err(op("channel totals"))
+    }
+
+    /// The highest id in `table`, 0 when empty.
+    pub fn last_id(&self, table: &str) -> Result<i64, StoreError> {
+        let col = crate::storage::id_column(table)
+            .ok_or_else(|| StoreError::Copy(format!("table `{table}` has no id column")))?;
+        self.conn
+            .query_row(
+                &format!("SELECT coalesce(max({col}), 0) FROM {table}"),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(op("last id"))
+    }
+
     /// Rows in `table` (tests, benchmarks, tools). `table` must be one of ours.
     pub fn count_rows(&self, table: &str) -> Result<i64, StoreError> {
-        const TABLES: [&str; 11] = [
-            "user_stats",
-            "user_actions",
-            "channel_stats",
-            "user_count_history",
-            "recent_chat",
-            "current_status",
-            "outbound_messages",
-            "api_tokens",
-            "media_history",
-            "processed_events",
-            "rosey_migrations",
-        ];
         let Some(t) = TABLES.iter().find(|t| **t == table) else {
             return Err(StoreError::Sqlite {
                 op: "count rows",

@@ -23,7 +23,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::{StoreError, error::op, now_secs};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// What adopting a v0.5 database did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,13 +213,24 @@ CREATE TABLE processed_events (
 );
 ";
 
+/// Migration 4: the newest applied join/leave per user (see `ingest`, presence order).
+pub(crate) const PRESENCE_SQL: &str = "
+CREATE TABLE user_presence (
+    channel TEXT NOT NULL,
+    username TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    present INTEGER NOT NULL,
+    PRIMARY KEY (channel, username)
+);
+";
+
 struct Migration {
     version: i64,
     name: &'static str,
     sql: &'static str,
 }
 
-const MIGRATIONS: [Migration; 3] = [
+const MIGRATIONS: [Migration; 4] = [
     Migration {
         version: 1,
         name: "rosey v0.5 schema",
@@ -234,6 +245,11 @@ const MIGRATIONS: [Migration; 3] = [
         version: 3,
         name: "media history and event de-duplication",
         sql: MEDIA_AND_DEDUP_SQL,
+    },
+    Migration {
+        version: 4,
+        name: "presence order",
+        sql: PRESENCE_SQL,
     },
 ];
 
@@ -381,7 +397,7 @@ fn write_backup(conn: &Connection, path: &Path) -> Result<PathBuf, StoreError> {
 }
 
 /// An SQL string literal.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 

@@ -1,10 +1,9 @@
-//! The store on real SQLite files: every event's effect, every query's shape, v0.5
-//! adoption, migrations, retention, de-duplication and the outbound queue.
+//! What only the SQLite backend does, on real files: v0.5 adoption and its backup, WAL,
+//! the read-only connection, raw column values. Every behaviour both backends share is in
+//! the contract suite (`contract.rs`), run against each.
 
 use rosey_model::payload::{StatusData, UserStatsReply};
-use rosey_store::{
-    EventKind, OutboundStatus, Retention, SCHEMA_VERSION, Store, StoreEvent, StoreOptions,
-};
+use rosey_store::{EventKind, SCHEMA_VERSION, Store, StoreEvent, StoreOptions};
 use rusqlite::{Connection, params};
 
 const CH: &str = "chan";
@@ -26,12 +25,6 @@ fn ev(ts: i64, kind: EventKind) -> StoreEvent {
     }
 }
 
-fn joined(u: &str, ts: i64) -> StoreEvent {
-    ev(ts, EventKind::UserJoined { username: u.into() })
-}
-fn left(u: &str, ts: i64) -> StoreEvent {
-    ev(ts, EventKind::UserLeft { username: u.into() })
-}
 fn msg(u: &str, m: &str, ts: i64) -> StoreEvent {
     ev(
         ts,
@@ -47,165 +40,6 @@ fn found(store: &Store, u: &str) -> rosey_model::payload::UserStatsFound {
         UserStatsReply::Found(f) => f,
         other => panic!("expected {u} to be found, got {other:?}"),
     }
-}
-
-#[test]
-fn join_leave_rejoin_accumulates_time_and_closes_open_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    s.apply(&joined("alice", 100)).unwrap();
-    let f = found(&s, "alice");
-    assert_eq!(
-        (
-            f.first_seen,
-            f.last_seen,
-            f.current_session_start,
-            f.total_time_connected
-        ),
-        (100, 100, Some(100), 0)
-    );
-    s.apply(&left("alice", 160)).unwrap();
-    let f = found(&s, "alice");
-    assert_eq!(
-        (f.last_seen, f.current_session_start, f.total_time_connected),
-        (160, None, 60)
-    );
-    // A second leave without an open session changes nothing.
-    s.apply(&left("alice", 500)).unwrap();
-    assert_eq!(found(&s, "alice").total_time_connected, 60);
-    // Rejoin while a session is open: the open one is closed first (its time is added).
-    s.apply_batch(&[joined("alice", 1000), joined("alice", 1030)])
-        .unwrap();
-    let f = found(&s, "alice");
-    assert_eq!(f.first_seen, 100);
-    assert_eq!(f.total_time_connected, 90);
-    assert_eq!(f.current_session_start, Some(1030));
-    assert_eq!(f.last_seen, 1030);
-}
-
-#[test]
-fn message_counts_lines_creates_missing_users_and_keeps_recent_chat() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    let out = s
-        .apply_batch(&[
-            msg("bob", "hi", 10),
-            msg("bob", "again", 11),
-            msg("server", "x joined", 12),
-            msg("[server]", "y joined", 13),
-            msg("", "nobody", 14),
-            msg("carol", "", 15),
-        ])
-        .unwrap();
-    assert_eq!((out.applied, out.dropped), (4, 2));
-    let bob = found(&s, "bob");
-    assert_eq!(bob.total_chat_lines, 2);
-    assert_eq!(bob.first_seen, 10, "a chatter without a row gets one");
-    assert_eq!(bob.current_session_start, Some(10));
-    assert_eq!(found(&s, "server").total_chat_lines, 1);
-    assert!(matches!(
-        s.user_stats(CH, "carol").unwrap(),
-        UserStatsReply::NotFound(_)
-    ));
-    let chat = s.recent_chat(CH, 50).unwrap();
-    let lines: Vec<_> = chat
-        .iter()
-        .map(|r| (r.timestamp, r.username.as_str(), r.message.as_str()))
-        .collect();
-    assert_eq!(lines, vec![(10, "bob", "hi"), (11, "bob", "again")]);
-}
-
-#[test]
-fn recent_chat_returns_newest_in_chronological_order_per_channel() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    let mut batch: Vec<_> = (0..20)
-        .map(|i| msg("u", &format!("m{i}"), 100 + i))
-        .collect();
-    let mut other = msg("u", "elsewhere", 500);
-    other.channel = "other".into();
-    batch.push(other);
-    s.apply_batch(&batch).unwrap();
-    let rows = s.recent_chat(CH, 5).unwrap();
-    let texts: Vec<_> = rows.iter().map(|r| r.message.as_str()).collect();
-    assert_eq!(texts, ["m15", "m16", "m17", "m18", "m19"]);
-    assert_eq!(s.recent_chat("other", 50).unwrap().len(), 1);
-    assert!(s.recent_chat(CH, 0).unwrap().is_empty());
-}
-
-#[test]
-fn user_count_history_and_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    let now = 1_000_000;
-    s.apply_batch(&[
-        ev(
-            now - 30 * 3600,
-            EventKind::UserCount {
-                chat_count: 1,
-                connected_count: 2,
-            },
-        ),
-        ev(
-            now - 3600,
-            EventKind::UserCount {
-                chat_count: 3,
-                connected_count: 4,
-            },
-        ),
-    ])
-    .unwrap();
-    let rows = s.user_count_history(CH, 24.0, now).unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!(
-        (
-            rows[0].timestamp,
-            rows[0].chat_users,
-            rows[0].connected_users
-        ),
-        (now - 3600, 3, 4)
-    );
-    assert_eq!(s.user_count_history(CH, 48.0, now).unwrap().len(), 2);
-}
-
-#[test]
-fn high_water_only_rises_and_zero_connected_never_updates() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    let hw = |c, k: Option<i64>, ts| {
-        ev(
-            ts,
-            EventKind::HighWater {
-                chat_count: c,
-                connected_count: k,
-            },
-        )
-    };
-    s.apply_batch(&[
-        hw(5, Some(8), 10),
-        hw(3, Some(0), 20),
-        hw(7, None, 30),
-        hw(6, Some(9), 40),
-    ])
-    .unwrap();
-    let st = s.channel_stats(CH).unwrap();
-    assert_eq!(
-        (st.high_water_mark.users, st.high_water_mark.timestamp),
-        (7, Some(30))
-    );
-    assert_eq!(
-        (
-            st.high_water_connected.users,
-            st.high_water_connected.timestamp
-        ),
-        (9, Some(40))
-    );
-    // Another channel has its own row.
-    let mut e = hw(2, Some(2), 50);
-    e.channel = "two".into();
-    s.apply(&e).unwrap();
-    assert_eq!(s.channel_stats("two").unwrap().high_water_mark.users, 2);
-    assert_eq!(s.channel_stats(CH).unwrap().high_water_mark.users, 7);
 }
 
 #[test]
@@ -251,40 +85,6 @@ fn status_update_writes_listed_keys_only() {
     assert_eq!(row, ("Rosey".into(), 3.0, 5, 9, 1, "Song".into(), 110));
     let st = s.channel_stats(CH).unwrap();
     assert_eq!((st.current.chat_users, st.current.connected_users), (5, 9));
-}
-
-#[test]
-fn channel_stats_top_chatters_and_users_seen() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    let mut batch = vec![joined("lurker", 1)];
-    for (i, name) in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"]
-        .iter()
-        .enumerate()
-    {
-        for _ in 0..=i {
-            batch.push(msg(name, "x", 2));
-        }
-    }
-    s.apply_batch(&batch).unwrap();
-    let st = s.channel_stats(CH).unwrap();
-    assert!(st.success);
-    assert_eq!(st.total_users_seen, 13);
-    assert_eq!(st.top_chatters.len(), 10);
-    assert_eq!(st.top_chatters[0].username, "l");
-    assert_eq!(st.top_chatters[0].chat_lines, 12);
-    assert!(st.top_chatters.iter().all(|t| t.chat_lines > 0));
-    let v = serde_json::to_value(&st).unwrap();
-    for key in [
-        "success",
-        "high_water_mark",
-        "high_water_connected",
-        "top_chatters",
-        "total_users_seen",
-        "current",
-    ] {
-        assert!(v.get(key).is_some(), "missing {key} in {v}");
-    }
 }
 
 #[test]
@@ -345,117 +145,6 @@ fn pm_command_and_media_rows() {
 }
 
 #[test]
-fn outbound_queue_backoff_sent_and_failed() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    let t0 = 10_000;
-    let a = s.enqueue(CH, "first", t0).unwrap();
-    let b = s.enqueue(CH, "second", t0 + 1).unwrap();
-    let c = s.enqueue("other", "elsewhere", t0).unwrap();
-    let due = s.due(CH, 50, 3, t0 + 1).unwrap();
-    assert_eq!(due.iter().map(|r| r.id).collect::<Vec<_>>(), [a, b]);
-    assert_eq!(due[0].message, "first");
-    assert_eq!(s.due("other", 50, 3, t0).unwrap()[0].id, c);
-
-    // a fails once (transient): due again 2 minutes after enqueue, not before.
-    s.apply(&ev(
-        t0 + 5,
-        EventKind::MarkFailed {
-            message_id: a,
-            error: "timeout".into(),
-            permanent: false,
-        },
-    ))
-    .unwrap();
-    assert_eq!(
-        s.outbound_status(a).unwrap(),
-        Some(OutboundStatus::Retrying)
-    );
-    assert!(
-        s.due(CH, 50, 3, t0 + 119)
-            .unwrap()
-            .iter()
-            .all(|r| r.id != a)
-    );
-    let again = s.due(CH, 50, 3, t0 + 120).unwrap();
-    let ra = again.iter().find(|r| r.id == a).unwrap();
-    assert_eq!(
-        (ra.retry_count, ra.last_error.as_deref()),
-        (1, Some("timeout"))
-    );
-    // A second failure pushes it to 4 minutes.
-    s.mark_failed(a, "timeout", false, t0 + 130).unwrap();
-    assert!(
-        s.due(CH, 50, 3, t0 + 239)
-            .unwrap()
-            .iter()
-            .all(|r| r.id != a)
-    );
-    assert!(
-        s.due(CH, 50, 3, t0 + 240)
-            .unwrap()
-            .iter()
-            .any(|r| r.id == a)
-    );
-    // ... and with max_retries 2 it is no longer due at all.
-    assert!(
-        s.due(CH, 50, 2, t0 + 10_000)
-            .unwrap()
-            .iter()
-            .all(|r| r.id != a)
-    );
-
-    // b is sent; c fails permanently.
-    s.apply(&ev(t0 + 7, EventKind::MarkSent { message_id: b }))
-        .unwrap();
-    assert_eq!(s.outbound_status(b).unwrap(), Some(OutboundStatus::Sent));
-    let sent_ts: i64 = s
-        .connection()
-        .query_row(
-            "SELECT sent_timestamp FROM outbound_messages WHERE id = ?1",
-            [b],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(sent_ts, t0 + 7);
-    s.apply(&ev(
-        t0 + 8,
-        EventKind::MarkFailed {
-            message_id: c,
-            error: "banned".into(),
-            permanent: true,
-        },
-    ))
-    .unwrap();
-    assert_eq!(s.outbound_status(c).unwrap(), Some(OutboundStatus::Failed));
-    assert!(s.due("other", 50, 3, t0 + 10_000).unwrap().is_empty());
-    assert!(
-        s.due(CH, 50, 3, t0 + 10_000)
-            .unwrap()
-            .iter()
-            .all(|r| r.id != b)
-    );
-}
-
-#[test]
-fn duplicate_event_ids_apply_once_even_across_batches_and_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let mut s = open(&dir);
-        let mut e = msg("dup", "once", 1);
-        e.id = Some("evt-1".into());
-        let out = s.apply_batch(&[e.clone(), e.clone()]).unwrap();
-        assert_eq!((out.applied, out.duplicates), (1, 1));
-    }
-    let mut s = open(&dir);
-    let mut e = msg("dup", "once", 1);
-    e.id = Some("evt-1".into());
-    assert_eq!(s.apply(&e).unwrap().duplicates, 1);
-    assert_eq!(found(&s, "dup").total_chat_lines, 1);
-    assert_eq!(s.recent_chat(CH, 10).unwrap().len(), 1);
-}
-
-#[test]
 fn a_failing_event_does_not_lose_the_rest_of_its_batch() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = open(&dir);
@@ -484,92 +173,6 @@ fn a_failing_event_does_not_lose_the_rest_of_its_batch() {
     assert_eq!(out.failed[0].index, 1);
     assert!(out.failed[0].error.contains("media disabled"));
     assert_eq!(found(&s, "a").total_chat_lines, 2);
-}
-
-#[test]
-fn close_open_sessions_adds_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    s.apply_batch(&[joined("a", 100), joined("b", 150), left("b", 160)])
-        .unwrap();
-    assert_eq!(s.close_open_sessions(200).unwrap(), 1);
-    let a = found(&s, "a");
-    assert_eq!(
-        (a.total_time_connected, a.current_session_start, a.last_seen),
-        (100, None, 200)
-    );
-    assert_eq!(found(&s, "b").total_time_connected, 10);
-}
-
-#[test]
-fn retention_trims_in_batches_and_keeps_young_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    let now = 100 * 24 * 3600;
-    let old_chat = now - 151 * 3600;
-    let mut batch: Vec<_> = (0..25)
-        .map(|i| msg("u", &format!("old{i}"), old_chat))
-        .collect();
-    batch.push(msg("u", "young", now - 3600));
-    batch.push(ev(
-        now - 31 * 24 * 3600,
-        EventKind::UserCount {
-            chat_count: 1,
-            connected_count: 1,
-        },
-    ));
-    batch.push(ev(
-        now - 24 * 3600,
-        EventKind::UserCount {
-            chat_count: 2,
-            connected_count: 2,
-        },
-    ));
-    s.apply_batch(&batch).unwrap();
-    let old_sent = s.enqueue(CH, "old", now - 8 * 24 * 3600).unwrap();
-    s.mark_sent(old_sent, now - 8 * 24 * 3600).unwrap();
-    let old_unsent = s
-        .enqueue(CH, "old but unsent", now - 8 * 24 * 3600)
-        .unwrap();
-    let retention = Retention {
-        batch: 10,
-        ..Retention::default()
-    };
-    let r = s.maintenance(now, &retention, 2).unwrap();
-    assert_eq!(r.recent_chat, 20);
-    assert!(r.more);
-    let r = s.maintenance(now, &retention, 2).unwrap();
-    assert_eq!(r.recent_chat, 5);
-    assert!(!r.more);
-    let texts: Vec<_> = s
-        .recent_chat(CH, 100)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.message)
-        .collect();
-    assert_eq!(texts, ["young"]);
-    assert_eq!(
-        s.user_count_history(CH, 24.0 * 365.0, now).unwrap().len(),
-        1
-    );
-    assert_eq!(s.outbound_status(old_sent).unwrap(), None);
-    assert!(s.outbound_status(old_unsent).unwrap().is_some());
-    // User statistics are never trimmed.
-    assert_eq!(found(&s, "u").total_chat_lines, 26);
-}
-
-#[test]
-fn processed_event_ids_are_trimmed_after_the_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    let mut e = msg("a", "x", 1);
-    e.id = Some("id-1".into());
-    s.apply(&e).unwrap();
-    assert_eq!(s.count_rows("processed_events").unwrap(), 1);
-    let later = rosey_store::now_secs() + 8 * 24 * 3600;
-    let r = s.maintenance(later, &Retention::default(), 10).unwrap();
-    assert_eq!(r.processed_events, 1);
-    assert_eq!(s.count_rows("processed_events").unwrap(), 0);
 }
 
 #[test]
@@ -609,34 +212,8 @@ fn read_only_store_sees_committed_writes() {
     );
 }
 
-/// Builds a database exactly as Rosey v0.5 did, with rows in every table.
 fn create_v05(path: &std::path::Path) {
-    let c = Connection::open(path).unwrap();
-    c.execute_batch(rosey_store::schema::V05_SCHEMA).unwrap();
-    c.execute_batch(
-        "INSERT OR IGNORE INTO channel_stats (id, max_users, last_updated) VALUES (1, 0, 1);
-         INSERT OR IGNORE INTO current_status (id, last_updated) VALUES (1, 1);",
-    )
-    .unwrap();
-    c.execute_batch(
-        "INSERT INTO user_stats VALUES ('alice', 100, 200, 42, 3600, NULL);
-         INSERT INTO user_stats VALUES ('bob', 110, 300, 7, 60, 290);
-         INSERT INTO user_actions (timestamp, username, action_type, details)
-             VALUES (150, 'mod', 'pm_command', 'cmd=help, args: , result: success');
-         UPDATE channel_stats SET max_users = 12, max_users_timestamp = 170,
-             max_connected = 20, max_connected_timestamp = 171 WHERE id = 1;
-         INSERT INTO user_count_history (timestamp, chat_users, connected_users) VALUES (180, 3, 5);
-         INSERT INTO recent_chat (timestamp, username, message) VALUES (190, 'alice', 'hello');
-         INSERT INTO recent_chat (timestamp, username, message) VALUES (191, 'bob', 'hi alice');
-         UPDATE current_status SET bot_name = 'Rosey', bot_rank = 3.0, current_chat_users = 2,
-             current_connected_users = 4 WHERE id = 1;
-         INSERT INTO outbound_messages (timestamp, message, sent, retry_count)
-             VALUES (195, 'queued line', 0, 0);
-         INSERT INTO outbound_messages (timestamp, message, sent, sent_timestamp)
-             VALUES (196, 'sent line', 1, 197);
-         INSERT INTO api_tokens (token, description, created_at) VALUES ('tok', 'dash', 10);",
-    )
-    .unwrap();
+    rosey_testkit::create_v05_database(path);
 }
 
 #[test]
@@ -724,30 +301,5 @@ fn a_second_v05_backup_gets_a_timestamped_name() {
     assert_eq!(
         std::fs::read(dir.path().join("bot_data.db.v0.5.bak")).unwrap(),
         b"older backup"
-    );
-}
-
-#[test]
-fn events_of_many_channels_stay_apart() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir);
-    let mut a = msg("same", "in chan", 1);
-    let mut b = msg("same", "in two", 1);
-    a.channel = "one".into();
-    b.channel = "two".into();
-    s.apply_batch(&[a.clone(), a, b]).unwrap();
-    assert_eq!(
-        match s.user_stats("one", "same").unwrap() {
-            UserStatsReply::Found(f) => f.total_chat_lines,
-            _ => 0,
-        },
-        2
-    );
-    assert_eq!(
-        match s.user_stats("two", "same").unwrap() {
-            UserStatsReply::Found(f) => f.total_chat_lines,
-            _ => 0,
-        },
-        1
     );
 }

@@ -6,6 +6,12 @@
 //!
 //! Also: [`create_v05_database`], a database file exactly as Rosey v0.5 left it, for the
 //! adoption, copy and upgrade tests.
+//!
+//! # Layout
+//! - [`NatsServer`] (here): the per-test `nats-server`; [`create_v05_database`].
+//! - [`pg`]: a per-test PostgreSQL database, [`pg::PgTestDb`].
+
+pub mod pg;
 
 use std::{
     io::{BufRead, BufReader},

@@ -102,14 +102,30 @@ pub async fn before_signal<T>(
 /// "Keep forever" for a retention of 0 in the config (100 years).
 const FOREVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
 
-/// The database service's settings from the configuration (`db_path` overrides
-/// `database.path`).
+/// The database service's settings from the configuration. The database is, first found:
+/// `db_url` (`--db-url`), `db_path` (`--db-path`), `database.url` (PostgreSQL; also from
+/// `DATABASE_URL`), `database.path` (SQLite, the default).
 pub fn db_service_config(
     config: &rosey_config::Config,
     db_path: Option<std::path::PathBuf>,
 ) -> rosey_dbservice::DbServiceConfig {
-    let path = db_path.unwrap_or_else(|| config.database.path.clone());
-    let mut cfg = rosey_dbservice::DbServiceConfig::new(path, config.default_channel());
+    db_service_config_at(config, None, db_path)
+}
+
+/// [`db_service_config`] with a `--db-url` too.
+pub fn db_service_config_at(
+    config: &rosey_config::Config,
+    db_url: Option<String>,
+    db_path: Option<std::path::PathBuf>,
+) -> rosey_dbservice::DbServiceConfig {
+    use rosey_store::StoreTarget;
+    let target = match (db_url, db_path, &config.database.url) {
+        (Some(url), _, _) => StoreTarget::Postgres(url),
+        (None, Some(path), _) => StoreTarget::Sqlite(path),
+        (None, None, Some(url)) => StoreTarget::Postgres(url.clone()),
+        (None, None, None) => StoreTarget::Sqlite(config.database.path.clone()),
+    };
+    let mut cfg = rosey_dbservice::DbServiceConfig::new(target, config.default_channel());
     let r = &config.database.retention;
     cfg.retention.recent_chat = r.recent_chat().unwrap_or(FOREVER);
     cfg.retention.user_count_history = r.user_count_history().unwrap_or(FOREVER);

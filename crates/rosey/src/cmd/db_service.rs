@@ -12,7 +12,7 @@ use rosey_bus::{Bus, NatsOptions};
 use rosey_config::{Config, LogFormat, NatsUrl};
 use rosey_dbservice::{DbService, DurableConfig, ReplayFrom};
 
-use super::common::{self, before_signal, db_service_config, shutdown_signal};
+use super::common::{self, before_signal, shutdown_signal};
 
 /// Where the service looks for NATS when neither flag, env nor config names a server.
 const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -25,6 +25,9 @@ pub struct DbServiceArgs {
     /// SQLite database file.
     #[arg(long, env = "DATABASE_PATH")]
     pub db_path: Option<PathBuf>,
+    /// PostgreSQL database instead of SQLite (`postgres://user@host:5432/db`).
+    #[arg(long, env = "DATABASE_URL", value_parser = parse_db_url)]
+    pub db_url: Option<String>,
     /// NATS server URL.
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
@@ -46,6 +49,14 @@ pub struct DbServiceArgs {
     /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+fn parse_db_url(s: &str) -> Result<String, String> {
+    if rosey_store::storage::is_postgres_url(s) {
+        Ok(s.to_string())
+    } else {
+        Err("expected a PostgreSQL URL like postgres://user@host:5432/db".to_string())
+    }
 }
 
 const REPLAY_HELP: &str = "\
@@ -98,7 +109,7 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
     );
     super::common::report_unused(&config);
 
-    let mut cfg = db_service_config(&config, args.db_path.clone());
+    let mut cfg = common::db_service_config_at(&config, args.db_url.clone(), args.db_path.clone());
     cfg.durable = durable_config(&config, args.jetstream || args.replay_from.is_some());
     if let (Some(d), Some(secs)) = (cfg.durable.as_mut(), args.ack_wait) {
         anyhow::ensure!(
@@ -134,7 +145,7 @@ pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
             "replayed {} messages of {stream} (last sequence {}) into {}: {} applied, {} already stored, {} rejected",
             report.messages,
             report.last_sequence,
-            cfg.db_path.display(),
+            cfg.db,
             report.applied,
             report.duplicates,
             report.rejected

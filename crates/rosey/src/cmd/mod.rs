@@ -4,6 +4,7 @@ pub mod bench;
 mod chatters;
 pub mod common;
 pub mod config;
+pub mod db;
 pub mod db_service;
 pub mod demo;
 pub mod devserver;

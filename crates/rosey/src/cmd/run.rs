@@ -123,7 +123,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     "nats.jetstream is set but the bus is embedded; durable mode is off."
                 );
             }
-            tracing::info!(path = %cfg.db_path.display(), "Starting the database service in this process.");
+            tracing::info!(db = %cfg.db, "Starting the database service in this process.");
             Some(
                 DbService::start(bus.clone(), cfg)
                     .await

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release -p rosey
-//! cargo run --release -p rosey-dbservice --example durable -- [--events N] [--sequential N] [--window N] [--rosey PATH]
+//! cargo run --release -p rosey-bench --example durable_service -- [--events N] [--sequential N] [--window N] [--rosey PATH]
 //! ```
 //!
 //! 1. plain: `rosey db-service` (core NATS), N `message.log` events published with core
@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rosey_bench::dbbench::{self as bench, Latency};
 use rosey_bus::{Bus, NatsOptions};
-use rosey_dbservice::bench::{self, Latency};
 use rosey_model::subjects;
 
 struct Args {

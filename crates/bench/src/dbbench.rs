@@ -1,13 +1,12 @@
 //! The measuring code of the database-service benchmark, as a library so that `rosey bench`
 //! can reuse it; `examples/bench.rs` is the runnable entry point.
 //!
-//! It only talks to the bus and reads the SQLite file (read-only); it does not start the
-//! service, so it measures an in-process service or a separate `rosey db-service` process
-//! alike. [`publish_durable`] is the durable-mode publisher (JetStream, `Nats-Msg-Id`, acks
+//! It only talks to the bus and reads the database through `rosey_store::Storage` (SQLite
+//! or PostgreSQL alike, on a [`StoreThread`]); it does not start the service, so it measures
+//! an in-process service or a separate `rosey db-service` process alike. [`publish_durable`] is the durable-mode publisher (JetStream, `Nats-Msg-Id`, acks
 //! awaited, a pipelined window, retries with the same id); the fault tests use it too. Nothing here sleeps to wait for a result: completion is polled against the
 //! database with a deadline (an O(log n) `max(id)` probe, so polling costs almost nothing).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,7 +15,8 @@ use futures::stream::FuturesUnordered;
 use rosey_bus::durable::msg_id_headers;
 use rosey_bus::{Bus, BusError};
 use rosey_model::subjects;
-use rosey_store::{Store, StoreOptions};
+use rosey_store::storage::{self, StoreTarget};
+use rosey_store::{StoreOptions, StoreThread};
 
 /// Subject of the trivial echo responder used as the latency floor.
 pub const ECHO_SUBJECT: &str = "rosey.bench.echo";
@@ -151,12 +151,12 @@ pub fn mixed_burst(n: usize, channel: &str) -> (Vec<(&'static str, Bytes)>, Mixe
 pub async fn run_burst(
     client: &Bus,
     events: Vec<(&'static str, Bytes)>,
-    db: &Path,
-    table: &str,
+    db: impl Into<StoreTarget>,
+    table: &'static str,
     expected_rows: i64,
     timeout: Duration,
 ) -> Result<Burst, String> {
-    let reader = open_reader(db)?;
+    let reader = open_reader(db.into()).await?;
     let n = events.len();
     let start = Instant::now();
     for (subject, payload) in events {
@@ -167,11 +167,10 @@ pub async fn run_burst(
     }
     client.flush().await.map_err(|e| e.to_string())?;
     let publish_time = start.elapsed();
-    let sql = format!("SELECT coalesce(max(id), 0) FROM {table}");
     loop {
-        let rows: i64 = reader
-            .connection()
-            .query_row(&sql, [], |r| r.get(0))
+        let rows = reader
+            .call(move |s| s.last_id(table))
+            .await
             .map_err(|e| e.to_string())?;
         if rows >= expected_rows {
             break;
@@ -312,21 +311,20 @@ pub async fn publish_plain(
     Ok((start.elapsed(), Latency::from_samples(samples)))
 }
 
-/// Polls `count(*)` of `table` until it reaches `expected` or `timeout` passes; returns the
-/// time from `since`.
+/// Polls the highest id of `table` until it reaches `expected` or `timeout` passes; returns
+/// the time from `since`. (An O(log n) probe, so polling costs almost nothing.)
 pub async fn wait_rows(
-    db: &Path,
-    table: &str,
+    db: impl Into<StoreTarget>,
+    table: &'static str,
     expected: i64,
     since: Instant,
     timeout: Duration,
 ) -> Result<Duration, String> {
-    let reader = open_reader(db)?;
-    let sql = format!("SELECT coalesce(max(id), 0) FROM {table}");
+    let reader = open_reader(db.into()).await?;
     loop {
-        let rows: i64 = reader
-            .connection()
-            .query_row(&sql, [], |r| r.get(0))
+        let rows = reader
+            .call(move |s| s.last_id(table))
+            .await
             .map_err(|e| e.to_string())?;
         if rows >= expected {
             return Ok(since.elapsed());
@@ -340,28 +338,30 @@ pub async fn wait_rows(
     }
 }
 
-/// Checks the effects of a mixed burst; returns what differs.
-pub fn check_mixed(db: &Path, channel: &str, e: &MixedExpectation) -> Result<(), String> {
-    let s = open_reader(db)?;
-    let q = |sql: &str| -> Result<i64, String> {
-        s.connection()
-            .query_row(sql, [channel], |r| r.get(0))
-            .map_err(|e| e.to_string())
-    };
-    let got = MixedExpectation {
-        messages: q("SELECT count(*) FROM recent_chat WHERE channel = ?1")?,
-        user_counts: q("SELECT count(*) FROM user_count_history WHERE channel = ?1")?,
-        users: q("SELECT count(*) FROM user_stats WHERE channel = ?1")?,
-        total_time_connected: q(
-            "SELECT coalesce(sum(total_time_connected), 0) FROM user_stats WHERE channel = ?1",
-        )?,
-        max_users: q("SELECT max_users FROM channel_stats WHERE channel = ?1")?,
-        max_connected: q("SELECT max_connected FROM channel_stats WHERE channel = ?1")?,
-    };
-    let lines = q("SELECT coalesce(sum(total_chat_lines), 0) FROM user_stats WHERE channel = ?1")?;
-    let open = q(
-        "SELECT count(*) FROM user_stats WHERE channel = ?1 AND current_session_start IS NOT NULL",
-    )?;
+/// Checks the effects of a mixed burst through `reader` ([`open_reader`]); returns what
+/// differs.
+pub async fn check_mixed(
+    reader: &StoreThread,
+    channel: &str,
+    e: &MixedExpectation,
+) -> Result<(), String> {
+    let ch = channel.to_string();
+    let (got, lines, open) = reader
+        .call(move |s| {
+            let stats = s.channel_stats(&ch)?;
+            let totals = s.channel_totals(&ch)?;
+            let got = MixedExpectation {
+                messages: totals.chat_rows,
+                user_counts: totals.user_count_rows,
+                users: stats.total_users_seen,
+                total_time_connected: totals.total_time_connected,
+                max_users: stats.high_water_mark.users,
+                max_connected: stats.high_water_connected.users,
+            };
+            Ok((got, totals.chat_lines, totals.open_sessions))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
     if got != *e || lines != e.messages || open != 0 {
         return Err(format!(
             "expected {e:?}, got {got:?}, chat lines {lines}, open sessions {open}"
@@ -447,8 +447,13 @@ pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-fn open_reader(db: &Path) -> Result<Store, String> {
-    Store::open_read_only(db, &StoreOptions::default()).map_err(|e| e.to_string())
+/// A read-only connection on a thread of its own.
+pub async fn open_reader(db: StoreTarget) -> Result<StoreThread, String> {
+    StoreThread::spawn("rosey-bench-reader", move || {
+        storage::open_reader(&db, &StoreOptions::default())
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

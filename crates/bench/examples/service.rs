@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! cargo build --release -p rosey
-//! cargo run --release -p rosey-dbservice --example bench -- [--events N] [--requests N] [--rosey PATH]
+//! cargo run --release -p rosey-bench --example service -- [--events N] [--requests N] [--rosey PATH] [--postgres]
 //! ```
+//!
+//! `--postgres` runs the same measurements a second time with the service on PostgreSQL
+//! (a fresh database, dropped at the end), so both backends are measured side by side.
 //!
 //! Prints ready time, idle and peak RSS, the message and mixed bursts (events/s end to end,
 //! every effect checked), and recent_chat.get latency against an echo responder.
@@ -13,9 +16,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rosey_bench::dbbench as bench;
 use rosey_bus::{Bus, NatsOptions};
-use rosey_dbservice::bench;
 use rosey_model::subjects;
+use rosey_store::StoreTarget;
 
 struct Args {
     /// Run only the echo responder against this NATS URL (the bench spawns itself so).
@@ -23,6 +27,9 @@ struct Args {
     events: usize,
     requests: usize,
     rosey: PathBuf,
+    /// Also run everything against PostgreSQL (after SQLite, same run), in a fresh database
+    /// on the server of `rosey_testkit::pg` (127.0.0.1:5432, or `ROSEY_TEST_PG_URL`).
+    postgres: bool,
 }
 
 fn args() -> Args {
@@ -31,6 +38,7 @@ fn args() -> Args {
         events: 100_000,
         requests: 2_000,
         rosey: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/rosey"),
+        postgres: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -40,6 +48,10 @@ fn args() -> Args {
             "--requests" => a.requests = value().parse().expect("--requests N"),
             "--rosey" => a.rosey = value().into(),
             "--echo" => a.echo = Some(value()),
+            "--postgres" => {
+                a.postgres = true;
+                continue;
+            }
             other => panic!("unknown flag {other}"),
         }
     }
@@ -60,15 +72,30 @@ async fn main() {
         let _ = echo.await;
         return;
     }
-    let nats = rosey_testkit::NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("bench.db");
+    let pg = args
+        .postgres
+        .then(|| rosey_testkit::pg::PgTestDb::create("bench"));
+    let mut targets = vec![StoreTarget::Sqlite(dir.path().join("bench.db"))];
+    targets.extend(pg.iter().map(|p| StoreTarget::Postgres(p.url())));
+    for db in targets {
+        println!("== {} ({db})", db.backend());
+        measure(&args, db).await;
+    }
+}
+
+async fn measure(args: &Args, db: StoreTarget) {
+    let nats = rosey_testkit::NatsServer::start();
     let channel = "bench";
 
     let started = Instant::now();
-    let mut child = Command::new(&args.rosey)
-        .args(["db-service", "--log-level", "warn", "--db-path"])
-        .arg(&db)
+    let mut service = Command::new(&args.rosey);
+    service.args(["db-service", "--log-level", "warn"]);
+    match &db {
+        StoreTarget::Sqlite(path) => service.arg("--db-path").arg(path),
+        StoreTarget::Postgres(url) => service.args(["--db-url", url]),
+    };
+    let mut child = service
         .args(["--nats-url", &nats.url()])
         .stdin(Stdio::null())
         .spawn()
@@ -106,7 +133,7 @@ async fn main() {
     let burst = bench::run_burst(
         &client,
         bench::message_burst(args.events, channel),
-        &db,
+        db.clone(),
         "recent_chat",
         args.events as i64,
         Duration::from_secs(120),
@@ -114,15 +141,9 @@ async fn main() {
     .await
     .unwrap();
     let (_, peak) = bench::rss_kib(pid).unwrap();
-    let reader =
-        rosey_store::Store::open_read_only(&db, &rosey_store::StoreOptions::default()).unwrap();
-    let rows = reader.count_rows("recent_chat").unwrap();
-    let lines: i64 = reader
-        .connection()
-        .query_row("SELECT sum(total_chat_lines) FROM user_stats", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let reader = bench::open_reader(db.clone()).await.unwrap();
+    let totals = reader.call(|s| s.channel_totals("bench")).await.unwrap();
+    let (rows, lines) = (totals.chat_rows, totals.chat_lines);
     assert_eq!(rows, args.events as i64, "rows lost");
     assert_eq!(lines, args.events as i64, "chat lines lost");
     println!(
@@ -163,7 +184,7 @@ async fn main() {
     let burst = bench::run_burst(
         &client,
         events,
-        &db,
+        db.clone(),
         "recent_chat",
         args.events as i64 + expect.messages,
         Duration::from_secs(120),
@@ -173,7 +194,7 @@ async fn main() {
     // The last event of the burst is a leave: wait until every session is closed, then check.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match bench::check_mixed(&db, mixed_channel, &expect) {
+        match bench::check_mixed(&reader, mixed_channel, &expect).await {
             Ok(()) => break,
             Err(e) if Instant::now() > deadline => panic!("mixed burst effects wrong: {e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
