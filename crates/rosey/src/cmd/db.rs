@@ -1,5 +1,6 @@
-//! `rosey db copy`: moves an SQLite database (a Rosey v0.5 file too) into PostgreSQL with a
-//! progress bar, resumable, and compares the two at the end (`rosey_store::copy`).
+//! `rosey db copy|backup|check`. `copy` moves an SQLite database (a Rosey v0.5 file too)
+//! into PostgreSQL with a progress bar, resumable, and compares the two at the end
+//! (`rosey_store::copy`); `backup` and `check` live in `db_backup`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,10 @@ const EXIT_MISMATCH: u8 = 4;
 pub enum DbCommand {
     /// Copy an SQLite database into PostgreSQL (resumable; compared at the end).
     Copy(CopyArgs),
+    /// Back up the SQLite store while the service runs (consistent; PostgreSQL: pg_dump).
+    Backup(super::db_backup::BackupArgs),
+    /// Check a SQLite store: integrity, schema version, row counts (exit 1 on a problem).
+    Check(super::db_backup::CheckArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -42,6 +47,8 @@ pub struct CopyArgs {
 pub async fn run(cmd: DbCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         DbCommand::Copy(a) => copy_cmd(a).await,
+        DbCommand::Backup(a) => super::db_backup::backup(a).await,
+        DbCommand::Check(a) => super::db_backup::check(a).await,
     }
 }
 

@@ -42,6 +42,12 @@ fn store_path(db_path: Option<PathBuf>, config: Option<&Path>) -> anyhow::Result
             .with_context(|| format!("cannot load configuration {}", path.display()))?,
         None => rosey_config::Config::default(),
     };
+    if let Some(url) = &config.database.url {
+        anyhow::bail!(
+            "the store is PostgreSQL ({}): back it up with `pg_dump` and check it with PostgreSQL's own tools (see docs/operations.md)",
+            rosey_store::storage::redact_url(url)
+        );
+    }
     Ok(config.database.path.clone())
 }
 

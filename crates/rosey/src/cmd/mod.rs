@@ -5,6 +5,7 @@ mod chatters;
 pub mod common;
 pub mod config;
 pub mod db;
+pub mod db_backup;
 pub mod db_service;
 pub mod demo;
 pub mod devserver;
