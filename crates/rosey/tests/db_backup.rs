@@ -6,7 +6,6 @@ use std::{process::Stdio, time::Duration};
 
 use rosey_bus::{Bus, NatsOptions};
 use rosey_model::subjects;
-use rosey_store::{Store, StoreOptions};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -144,26 +143,10 @@ async fn a_backup_during_a_burst_checks_ok_and_holds_a_consistent_prefix() {
     );
 
     // … and holds exactly lines 0..k, with the counter in step.
-    let restored = Store::open_read_only(&copy, &StoreOptions::default()).unwrap();
-    let mut stmt = restored
-        .connection()
-        .prepare("SELECT message FROM recent_chat ORDER BY id")
-        .unwrap();
-    let lines: Vec<u64> = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|m| m.unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(lines, (0..k).collect::<Vec<_>>());
-    let total: i64 = restored
-        .connection()
-        .query_row(
-            "SELECT total_chat_lines FROM user_stats WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(total as u64, k);
+    assert_eq!(
+        rosey_testkit::assert_numbered_chat_prefix(&copy, "alice"),
+        k
+    );
 
     // A corrupt file is reported, with exit status 1.
     let broken = dir.path().join("broken.db");

@@ -71,38 +71,8 @@ fn a_backup_taken_during_writes_is_a_consistent_prefix_and_checks_ok() {
     );
 
     // One committed state: lines 0..k, in order, and the counter agrees with them.
-    let copy = Store::open_read_only(&copy, &StoreOptions::with_channel(CH)).unwrap();
-    let mut stmt = copy
-        .connection()
-        .prepare("SELECT message FROM recent_chat ORDER BY id")
-        .unwrap();
-    let lines: Vec<u64> = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|m| m.unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(lines, (0..k).collect::<Vec<_>>());
-    let total: i64 = copy
-        .connection()
-        .query_row(
-            "SELECT total_chat_lines FROM user_stats WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(total as u64, k);
-}
-
-#[test]
-fn backup_refuses_to_overwrite_and_check_reports_a_missing_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bot_data.db");
-    drop(Store::open(&path, &StoreOptions::with_channel(CH)).unwrap());
-    let copy = dir.path().join("b.db");
-    std::fs::write(&copy, b"precious").unwrap();
-    let e = backup::backup(&path, &copy).unwrap_err();
-    assert!(e.to_string().contains("already exists"), "{e}");
-    assert_eq!(std::fs::read(&copy).unwrap(), b"precious");
-    let e = backup::check(&dir.path().join("missing.db")).unwrap_err();
-    assert!(e.to_string().contains("missing.db"), "{e}");
+    assert_eq!(
+        rosey_testkit::assert_numbered_chat_prefix(&copy, "alice"),
+        k
+    );
 }

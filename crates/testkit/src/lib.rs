@@ -255,3 +255,30 @@ pub fn create_v05_database(path: &std::path::Path) {
     )
     .expect("v0.5 rows");
 }
+
+/// Asserts that the SQLite store at `path` holds one committed prefix of a numbered chat
+/// burst — `user`'s lines "0", "1", … "k-1" in order in `recent_chat`, and a chat counter
+/// that agrees — and returns `k`. For backup tests.
+pub fn assert_numbered_chat_prefix(path: &std::path::Path, user: &str) -> u64 {
+    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open the store read-only");
+    let mut stmt = c
+        .prepare("SELECT message FROM recent_chat WHERE username = ?1 ORDER BY id")
+        .unwrap();
+    let lines: Vec<u64> = stmt
+        .query_map([user], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|m| m.unwrap().parse().expect("a numbered line"))
+        .collect();
+    let k = lines.len() as u64;
+    assert_eq!(lines, (0..k).collect::<Vec<_>>(), "lines 0..{k} in order");
+    let total: i64 = c
+        .query_row(
+            "SELECT total_chat_lines FROM user_stats WHERE username = ?1",
+            [user],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
+    assert_eq!(total as u64, k, "the chat counter agrees with the lines");
+    k
+}
