@@ -76,3 +76,17 @@ fn a_backup_taken_during_writes_is_a_consistent_prefix_and_checks_ok() {
         k
     );
 }
+
+#[test]
+fn backup_refuses_to_overwrite_and_check_reports_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bot_data.db");
+    drop(Store::open(&path, &StoreOptions::with_channel(CH)).unwrap());
+    let copy = dir.path().join("b.db");
+    std::fs::write(&copy, b"precious").unwrap();
+    let e = backup::backup(&path, &copy).unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    assert_eq!(std::fs::read(&copy).unwrap(), b"precious");
+    let e = backup::check(&dir.path().join("missing.db")).unwrap_err();
+    assert!(e.to_string().contains("missing.db"), "{e}");
+}
