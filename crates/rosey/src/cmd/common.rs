@@ -133,6 +133,23 @@ pub fn db_service_config_at(
     cfg
 }
 
+/// The configuration of a command whose file is optional: the file when given (the loader
+/// applies the environment's overrides), else the defaults with the environment's settings
+/// (NATS credentials, `DATABASE_PATH`, `DATABASE_URL`, …).
+pub fn config_or_env(path: Option<&std::path::Path>) -> anyhow::Result<rosey_config::Config> {
+    match path {
+        Some(path) => rosey_config::Config::load(path)
+            .with_context(|| format!("cannot load configuration {}", path.display())),
+        None => {
+            let mut config = rosey_config::Config::default();
+            config
+                .apply_env(rosey_config::env::process_env)
+                .context("invalid setting in the environment")?;
+            Ok(config)
+        }
+    }
+}
+
 /// Loads the configuration and sets up logging (`--log-level`, `RUST_LOG`,
 /// `ROSEY_LOG_LEVEL`, then the config's level).
 pub fn load_config(

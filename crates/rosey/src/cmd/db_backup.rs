@@ -37,11 +37,7 @@ fn store_path(db_path: Option<PathBuf>, config: Option<&Path>) -> anyhow::Result
     if let Some(p) = db_path {
         return Ok(p);
     }
-    let config = match config {
-        Some(path) => rosey_config::Config::load(path)
-            .with_context(|| format!("cannot load configuration {}", path.display()))?,
-        None => rosey_config::Config::default(),
-    };
+    let config = super::common::config_or_env(config)?;
     if let Some(url) = &config.database.url {
         anyhow::bail!(
             "the store is PostgreSQL ({}): back it up with `pg_dump` and check it with PostgreSQL's own tools (see docs/operations.md)",

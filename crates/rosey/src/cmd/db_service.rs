@@ -89,19 +89,7 @@ pub fn durable_config(config: &Config, force: bool) -> Option<DurableConfig> {
 }
 
 pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => Config::load(path)
-            .with_context(|| format!("cannot load configuration {}", path.display()))?,
-        // No file: the environment still supplies secrets and settings (ROSEY_NATS_USER,
-        // ROSEY_NATS_PASSWORD, ROSEY_NATS_TOKEN, DATABASE_PATH, …).
-        None => {
-            let mut config = Config::default();
-            config
-                .apply_env(rosey_config::env::process_env)
-                .context("invalid setting in the environment")?;
-            config
-        }
-    };
+    let config = common::config_or_env(args.config.as_deref())?;
     crate::logging::init(
         args.log_level.as_deref(),
         &config.logging.level.to_string(),

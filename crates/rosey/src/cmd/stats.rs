@@ -57,15 +57,7 @@ pub struct SayArgs {
 /// reason, not wait forever for a server that is not there. Credentials and TLS come from
 /// `--config`'s `nats` section and the environment, as for the long-running commands.
 pub async fn connect(url: Option<String>, config: Option<&std::path::Path>) -> anyhow::Result<Bus> {
-    let mut cfg = match config {
-        Some(path) => rosey_config::Config::load(path)
-            .with_context(|| format!("cannot load configuration {}", path.display()))?,
-        None => rosey_config::Config::default(),
-    };
-    if config.is_none() {
-        cfg.apply_env(rosey_config::env::process_env)
-            .context("invalid setting in the environment")?;
-    }
+    let cfg = super::common::config_or_env(config)?;
     let servers = match url.map(|u| rosey_config::NatsUrl::parse_list(&u)) {
         Some(rosey_config::NatsUrl::Servers(s)) => s,
         _ => match &cfg.nats.url {
