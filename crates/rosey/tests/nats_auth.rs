@@ -35,21 +35,30 @@ fn rosey(args: &[&str]) -> tokio::process::Command {
     cmd
 }
 
-#[tokio::test]
-async fn a_wrong_nats_password_fails_at_once_with_one_clear_line() {
-    let nats = auth_server();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("auth.db");
-    let out = rosey(&[
+/// `rosey db-service` on `nats` as user `rosey` with `password`, given by the environment.
+fn db_service_as_rosey(
+    nats: &rosey_testkit::NatsServer,
+    db: &std::path::Path,
+    password: &str,
+) -> tokio::process::Command {
+    let mut cmd = rosey(&[
         "db-service",
         "--db-path",
         db.to_str().unwrap(),
         "--nats-url",
         &nats.url(),
-    ])
-    .env("ROSEY_NATS_USER", "rosey")
-    .env("ROSEY_NATS_PASSWORD", WRONG)
-    .output();
+    ]);
+    cmd.env("ROSEY_NATS_USER", "rosey")
+        .env("ROSEY_NATS_PASSWORD", password);
+    cmd
+}
+
+#[tokio::test]
+async fn a_wrong_nats_password_fails_at_once_with_one_clear_line() {
+    let nats = auth_server();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("auth.db");
+    let out = db_service_as_rosey(&nats, &db, WRONG).output();
     let out = tokio::time::timeout(FAIL_WITHIN, out)
         .await
         .expect("a refused database service exits at once")
@@ -75,17 +84,7 @@ async fn the_right_password_works_end_to_end() {
     let nats = auth_server();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("auth.db");
-    let _service = rosey(&[
-        "db-service",
-        "--db-path",
-        db.to_str().unwrap(),
-        "--nats-url",
-        &nats.url(),
-    ])
-    .env("ROSEY_NATS_USER", "rosey")
-    .env("ROSEY_NATS_PASSWORD", SECRET)
-    .spawn()
-    .unwrap();
+    let _service = db_service_as_rosey(&nats, &db, SECRET).spawn().unwrap();
     let mut options = NatsOptions::new(nats.url());
     options.user = Some("rosey".into());
     options.password = Some(SECRET.into());
