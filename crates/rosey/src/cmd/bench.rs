@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// Experiment: the db-service and the end-to-end bot serve /metrics, scraped every second.
     #[arg(long, hide = true)]
     pub metrics: bool,
+    /// Experiment: run this program as `db-service`, `bot` and echo responder instead of this
+    /// executable (e.g. a script that runs one of them under `valgrind --tool=callgrind`).
+    #[arg(long, hide = true)]
+    pub rosey: Option<PathBuf>,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -50,7 +54,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     let opts = BenchOptions {
         sizes: Sizes::for_preset(preset),
-        rosey: std::env::current_exe().context("cannot find the rosey executable")?,
+        rosey: match args.rosey {
+            Some(path) => path,
+            None => std::env::current_exe().context("cannot find the rosey executable")?,
+        },
         progress: std::io::stdout().is_terminal(),
         db_service_workers: args.db_service_workers,
         metrics: args.metrics,
