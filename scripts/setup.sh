@@ -30,6 +30,11 @@ fi
 if [ ! -x /usr/bin/curl ]; then
   need_apt+=(curl)
 fi
+# The IRC tests start their own InspIRCd (it disconnects flooding clients, so the pacing
+# tests can fail; ngIRCd only slows them down).
+if ! command -v inspircd >/dev/null 2>&1 && [ ! -x /usr/sbin/inspircd ]; then
+  need_apt+=(inspircd)
+fi
 if ! { command -v kubernetes-validate && command -v hadolint; } >/dev/null 2>&1 \
   && ! command -v pip3 >/dev/null 2>&1; then
   need_apt+=(python3-pip)
