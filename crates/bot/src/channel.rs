@@ -12,10 +12,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use rosey_bus::{Bus, Message, Subscription};
 use rosey_cytube::{ChannelState, CytubeEvent, CytubeHandle, EventStream, ServerEvent};
 use rosey_model::{
-    decode, encode,
     payload::{
-        ChatCommand, CommandReply, HighWater, MediaPlayed, MessageLog, PmCommandRequest,
-        StatusData, StatusUpdate, UserCount, UserJoined, UserLeft,
+        HighWater, MediaPlayed, MessageLog, StatusData, StatusUpdate, UserCount, UserJoined,
+        UserLeft,
     },
     subjects,
 };
@@ -370,25 +369,7 @@ impl ChannelBot {
 
     /// `rosey.commands.<channel>.chat {message}` / `.pm {to, message}` → `{success, error?}`.
     async fn on_command(&self, msg: Message) {
-        let action = msg.subject.rsplit('.').next().unwrap_or_default();
-        let result = match action {
-            subjects::COMMAND_CHAT => match decode::<ChatCommand>(&msg.payload) {
-                Ok(c) => self.handle.chat(&c.message).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
-            subjects::COMMAND_PM => match decode::<PmCommandRequest>(&msg.payload) {
-                Ok(c) => self.handle.pm(&c.to, &c.message).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
-            other => Err(format!("unknown command `{other}` (expected chat or pm)")),
-        };
-        let reply = CommandReply {
-            success: result.is_ok(),
-            error: result.err(),
-        };
-        if let Err(e) = self.bus.respond(&msg, encode(&reply)).await {
-            tracing::debug!(error = %e, "Could not answer a bot command.");
-        }
+        crate::platform::answer_command(&self.bus, &self.handle, msg).await;
     }
 }
 

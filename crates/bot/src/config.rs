@@ -94,6 +94,8 @@ pub struct BotConfig {
     pub durable: Option<StreamSettings>,
     /// The circuit breaker on database queries.
     pub breaker: crate::breaker::BreakerSettings,
+    /// The IRC channels (`"type": "irc"` platform entries).
+    pub irc: Vec<crate::platform::irc::IrcChannelSpec>,
 }
 
 impl BotConfig {
@@ -107,6 +109,7 @@ impl BotConfig {
             media_log_file: None,
             durable: None,
             breaker: Default::default(),
+            irc: Vec::new(),
         }
     }
 
@@ -114,6 +117,7 @@ impl BotConfig {
     pub fn from_config(cfg: &rosey_config::Config) -> Self {
         let channels = cfg
             .enabled_platforms()
+            .filter(|p| p.kind == rosey_config::PlatformKind::Cytube)
             .map(|p| {
                 let login = match &p.user {
                     Some(u) => match &u.password {
@@ -163,6 +167,11 @@ impl BotConfig {
                 .jetstream
                 .then(|| stream_settings(&cfg.nats.jetstream_options)),
             breaker: Default::default(),
+            irc: cfg
+                .enabled_platforms()
+                .filter(|p| p.kind == rosey_config::PlatformKind::Irc)
+                .map(crate::platform::irc::IrcChannelSpec::from_platform)
+                .collect(),
         }
     }
 }

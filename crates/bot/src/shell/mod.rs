@@ -100,7 +100,7 @@ pub async fn handle_pm(ctx: ShellContext, sender: String, text: String) {
         return;
     }
     let Some(line) = parse(&text) else { return };
-    audit(&ctx, &sender, &line, "pending", None).await;
+    audit(&ctx.publisher, &sender, &line, "pending", None).await;
     let outcome = commands::run(&ctx, &line).await;
     let (lines, error) = match outcome {
         Ok(lines) => (lines, None),
@@ -116,11 +116,11 @@ pub async fn handle_pm(ctx: ShellContext, sender: String, text: String) {
             break;
         }
     }
-    audit(&ctx, &sender, &line, result, error).await;
+    audit(&ctx.publisher, &sender, &line, result, error).await;
 }
 
-async fn audit(
-    ctx: &ShellContext,
+pub(crate) async fn audit(
+    publisher: &Publisher,
     sender: &str,
     line: &CommandLine,
     result: &str,
@@ -136,9 +136,7 @@ async fn audit(
         ts: None,
         id: None,
     };
-    ctx.publisher
-        .db(subjects::ACTION_PM_COMMAND, row, now())
-        .await;
+    publisher.db(subjects::ACTION_PM_COMMAND, row, now()).await;
 }
 
 #[cfg(test)]
