@@ -58,6 +58,11 @@ impl IrcServer {
     /// Starts a server with these flood limits. Panics with install instructions when the
     /// binary is missing.
     pub fn start_with(limits: FloodLimits) -> IrcServer {
+        Self::start_with_password(limits, None)
+    }
+
+    /// Starts a server that only admits clients sending this server password (`PASS`).
+    pub fn start_with_password(limits: FloodLimits, password: Option<&str>) -> IrcServer {
         let binary = find_binary().unwrap_or_else(|| {
             panic!(
                 "inspircd not found on PATH or at {FALLBACK_PATHS:?}. Install it with \
@@ -73,7 +78,7 @@ impl IrcServer {
             child: None,
         };
         server.write_pki();
-        server.write_config(limits);
+        server.write_config(limits, password);
         server.spawn();
         server
     }
@@ -135,8 +140,11 @@ impl IrcServer {
         write("server-key.pem", key.serialize_pem());
     }
 
-    fn write_config(&self, limits: FloodLimits) {
+    fn write_config(&self, limits: FloodLimits, password: Option<&str>) {
         let d = self.dir.path().display();
+        let password = password
+            .map(|p| format!(r#" password="{p}""#))
+            .unwrap_or_default();
         let config = format!(
             r#"<server name="irc.rosey.test" description="Rosey test server" network="RoseyTest">
 <admin name="Rosey" nick="rosey" email="rosey@example.invalid">
@@ -144,7 +152,7 @@ impl IrcServer {
 <bind address="127.0.0.1" port="{tls_port}" type="clients" sslprofile="rosey">
 <connect name="main" allow="*" timeout="20" pingfreq="120" hardsendq="1M" softsendq="65536"
          recvq="8192" threshold="{threshold}" commandrate="{rate}" fakelag="no"
-         localmax="200" globalmax="200" useident="no" limit="500" maxchans="20">
+         localmax="200" globalmax="200" useident="no" limit="500" maxchans="20"{password}>
 <pid file="{d}/inspircd.pid">
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d}/ircd.log">
 <options prefixquit="Quit: " syntaxhints="no">
@@ -258,6 +266,15 @@ pub const RAW_WAIT: Duration = Duration::from_secs(20);
 impl RawClient {
     /// Connects to `127.0.0.1:port` and registers as `nick` (waits for `001`).
     pub async fn connect(port: u16, nick: &str) -> RawClient {
+        Self::register(port, nick, None).await
+    }
+
+    /// Like [`connect`](Self::connect), sending a server password first.
+    pub async fn connect_with_password(port: u16, nick: &str, password: &str) -> RawClient {
+        Self::register(port, nick, Some(password)).await
+    }
+
+    async fn register(port: u16, nick: &str, password: Option<&str>) -> RawClient {
         let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connect to the IRC server");
@@ -269,6 +286,9 @@ impl RawClient {
             writer,
             backlog: Default::default(),
         };
+        if let Some(pw) = password {
+            client.send(&format!("PASS {pw}")).await;
+        }
         client.send(&format!("NICK {nick}")).await;
         client.send(&format!("USER {nick} 0 * :test client")).await;
         client.expect(|m| m.command == "001").await;
