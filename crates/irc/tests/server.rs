@@ -310,3 +310,29 @@ async fn reconnects_and_rejoins_after_a_server_restart() {
         IrcEvent::Stopped { .. }
     ));
 }
+
+#[tokio::test]
+#[cfg_attr(
+    not(inspircd_ready),
+    ignore = "needs inspircd (apt-get install inspircd)"
+)]
+async fn a_dead_link_is_noticed_by_ping_timeout_and_the_client_comes_back() {
+    logs();
+    let server = IrcServer::start();
+    let mut cfg = config(&server, "Rosey");
+    cfg.ping_interval = Duration::from_secs(1);
+    cfg.ping_timeout = Duration::from_secs(1);
+    cfg.connect_timeout = Duration::from_secs(2);
+    let (bot, mut events) = joined(cfg).await;
+    server.pause();
+    let lost = until(&mut events, |e| matches!(e, IrcEvent::Disconnected { .. })).await;
+    assert!(
+        matches!(lost, IrcEvent::Disconnected { ref reason } if reason.contains("ping timeout")),
+        "{lost:?}"
+    );
+    assert!(!bot.is_joined());
+    server.resume();
+    until(&mut events, |e| matches!(e, IrcEvent::Joined { .. })).await;
+    assert!(bot.is_joined());
+    bot.shutdown().await;
+}
