@@ -130,10 +130,11 @@ impl Bot {
             );
             tasks.spawn(bot.run(events, channel_stop));
         }
+        let mut irc_handles = Vec::new();
         for spec in cfg.irc.iter().cloned() {
             let publisher = new_publisher(&spec.channel);
             publishers.push(publisher.clone());
-            platform::irc::start(
+            irc_handles.push(platform::irc::start(
                 &mut tasks,
                 spec,
                 cfg.clone(),
@@ -141,11 +142,12 @@ impl Bot {
                 publisher,
                 states.clone(),
                 stop.child_token(),
-            );
+            ));
         }
         Bot {
             source: metrics::BotSource {
                 channels: Arc::new(views),
+                irc: Arc::new(irc_handles),
                 outbox,
                 states: states.clone(),
             },

@@ -134,6 +134,8 @@ pub(crate) struct ChannelView {
 #[derive(Clone)]
 pub struct BotSource {
     pub(crate) channels: Arc<Vec<ChannelView>>,
+    /// The IRC channels (counted for readiness).
+    pub(crate) irc: Arc<Vec<rosey_irc::IrcHandle>>,
     pub(crate) outbox: Option<Outbox>,
     pub(crate) states: ChannelStates,
 }
@@ -141,12 +143,13 @@ pub struct BotSource {
 impl BotSource {
     /// Ready when every channel (or, with [`ReadyWhen::AnyChannel`], one) is joined.
     pub fn check(&self, when: ReadyWhen) -> Check {
-        let total = self.channels.len();
+        let total = self.channels.len() + self.irc.len();
         let joined = self
             .channels
             .iter()
             .filter(|c| c.handle.is_joined())
-            .count();
+            .count()
+            + self.irc.iter().filter(|h| h.is_joined()).count();
         let ok = match when {
             ReadyWhen::AllChannels => joined == total && total > 0,
             ReadyWhen::AnyChannel => joined > 0,

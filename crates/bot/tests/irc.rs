@@ -389,6 +389,15 @@ async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
     .await
     .expect("guest joins lobby");
 
+    // Readiness counts both channels.
+    let source = rig.bot.as_ref().unwrap().metrics_source();
+    let ready = eventually("both channels joined", || async {
+        let c = source.check(rosey_config::ReadyWhen::AllChannels);
+        c.ok.then_some(c)
+    })
+    .await;
+    assert_eq!(ready.detail, "2 of 2 channels joined");
+
     tuber.chat("hello from cytube").unwrap();
     ircer.privmsg(IRC_CHANNEL, "hello from irc").await;
 

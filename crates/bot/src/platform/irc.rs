@@ -256,7 +256,8 @@ pub struct IrcLive {
     pub topic: Option<String>,
 }
 
-/// Connects the channel's IRC client and spawns its runner and outbound pump on `tasks`.
+/// Connects the channel's IRC client and spawns its runner and outbound pump on `tasks`;
+/// returns the client's handle.
 pub(crate) fn start(
     tasks: &mut tokio::task::JoinSet<()>,
     spec: IrcChannelSpec,
@@ -265,7 +266,7 @@ pub(crate) fn start(
     publisher: Publisher,
     states: ChannelStates,
     stop: CancellationToken,
-) {
+) -> IrcHandle {
     tracing::info!(channel = %spec.channel, platform = %spec.name, server = %spec.client.server, "Starting IRC channel bot.");
     let (handle, events) = rosey_irc::connect(spec.client.clone());
     tasks.spawn(crate::pump::run(
@@ -274,8 +275,9 @@ pub(crate) fn start(
         cfg.intervals.clone(),
         stop.clone(),
     ));
-    let bot = IrcChannelBot::new(spec, cfg, bus, handle, publisher, states);
+    let bot = IrcChannelBot::new(spec, cfg, bus, handle.clone(), publisher, states);
     tasks.spawn(bot.run(events, stop));
+    handle
 }
 
 pub(crate) struct IrcChannelBot {
