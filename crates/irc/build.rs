@@ -1,7 +1,7 @@
-//! Whether the tests that need a real IRC server (`inspircd`, Debian package `inspircd`) can
-//! run here: the `inspircd_ready` cfg is set when the binary is present, and always under
-//! `CI=true` (a missing server is then a failure, never a silent skip; `scripts/setup.sh`
-//! installs it). Elsewhere those tests show as ignored, with the reason.
+// Whether the tests that need a real IRC server (`inspircd`, Debian package `inspircd`) can
+// run here: the `inspircd_ready` cfg is set when the binary is present, and always under
+// `CI=true` (a missing server is then a failure, never a silent skip; `scripts/setup.sh`
+// installs it). Elsewhere those tests show as ignored, with the reason.
 
 use std::path::Path;
 

@@ -84,17 +84,8 @@ impl ChannelBot {
         publisher: Publisher,
         states: ChannelStates,
     ) -> Self {
-        let open = |path: &Option<std::path::PathBuf>| {
-            path.as_deref().and_then(|p| match LogFile::open(p) {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    tracing::warn!(path = %p.display(), error = %e, "Cannot open log file; logging to it is off.");
-                    None
-                }
-            })
-        };
-        let chat_log = open(&cfg.chat_log_file);
-        let media_log = open(&cfg.media_log_file);
+        let chat_log = LogFile::open_or_warn(cfg.chat_log_file.as_deref());
+        let media_log = LogFile::open_or_warn(cfg.media_log_file.as_deref());
         ChannelBot {
             spec,
             cfg,
@@ -185,14 +176,7 @@ impl ChannelBot {
     }
 
     async fn subscribe_commands(&self) -> Option<Subscription> {
-        let subject = subjects::command_wildcard(&self.spec.channel);
-        match self.bus.subscribe(&subject).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(channel = %self.spec.channel, error = %e, "Cannot subscribe to bot commands; bus commands are off.");
-                None
-            }
-        }
+        crate::platform::subscribe_commands(&self.bus, &self.spec.channel).await
     }
 
     fn chat_count(&self) -> i64 {
@@ -389,7 +373,7 @@ fn user_joined(u: &rosey_cytube::User) -> UserJoined {
     }
 }
 
-async fn next_command(sub: &mut Option<Subscription>) -> Option<Message> {
+pub(crate) async fn next_command(sub: &mut Option<Subscription>) -> Option<Message> {
     match sub {
         Some(s) => s.next().await,
         None => std::future::pending().await,

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use rosey_bus::{Bus, Subscription};
+use rosey_bus::Bus;
 use rosey_irc::{IrcConfig, IrcEvent, IrcEvents, IrcHandle, Member, SendError};
 use rosey_model::{
     EventBody, UserData,
@@ -300,16 +300,7 @@ impl IrcChannelBot {
         publisher: Publisher,
         states: ChannelStates,
     ) -> Self {
-        let chat_log = cfg
-            .chat_log_file
-            .as_deref()
-            .and_then(|p| match LogFile::open(p) {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    tracing::warn!(path = %p.display(), error = %e, "Cannot open log file; logging to it is off.");
-                    None
-                }
-            });
+        let chat_log = LogFile::open_or_warn(cfg.chat_log_file.as_deref());
         IrcChannelBot {
             spec,
             cfg,
@@ -328,7 +319,7 @@ impl IrcChannelBot {
     /// Runs until `stop` is cancelled or the client stops for good.
     pub(crate) async fn run(mut self, mut events: IrcEvents, stop: CancellationToken) {
         let channel = self.spec.channel.clone();
-        let mut commands = self.subscribe_commands().await;
+        let mut commands = super::subscribe_commands(&self.bus, &channel).await;
         let iv = self.cfg.intervals.clone();
         let mut user_count = interval_at(Instant::now() + iv.user_count, iv.user_count);
         let mut status = interval_at(Instant::now() + iv.status, iv.status);
@@ -347,7 +338,7 @@ impl IrcChannelBot {
                     }
                     None => break,
                 },
-                Some(msg) = next_command(&mut commands) => {
+                Some(msg) = crate::channel::next_command(&mut commands) => {
                     super::answer_command(&self.bus, &self.handle, msg).await;
                 }
                 _ = user_count.tick() => self.publish_user_count().await,
@@ -367,17 +358,6 @@ impl IrcChannelBot {
         self.live.connected_since = None;
         self.handle.shutdown().await;
         self.publish_status().await;
-    }
-
-    async fn subscribe_commands(&self) -> Option<Subscription> {
-        let subject = subjects::command_wildcard(&self.spec.channel);
-        match self.bus.subscribe(&subject).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(channel = %self.spec.channel, error = %e, "Cannot subscribe to bot commands; bus commands are off.");
-                None
-            }
-        }
     }
 
     fn track_state(&self, event: &IrcEvent) {
@@ -543,13 +523,6 @@ impl IrcChannelBot {
         self.publisher
             .db(subjects::STATUS_UPDATE, update, now())
             .await;
-    }
-}
-
-async fn next_command(sub: &mut Option<Subscription>) -> Option<rosey_bus::Message> {
-    match sub {
-        Some(s) => s.next().await,
-        None => std::future::pending().await,
     }
 }
 

@@ -67,22 +67,15 @@ pub async fn handle_pm(ctx: IrcShellContext, sender: String, text: String) {
     let Some(line) = shell::parse(&text) else {
         return;
     };
-    shell::audit(&ctx.publisher, &sender, &line, "pending", None).await;
-    let (lines, error) = match run(&ctx, &line).await {
-        Ok(lines) => (lines, None),
-        Err(failure) => (failure.reply, Some(failure.error)),
-    };
-    let result = if error.is_some() { "error" } else { "success" };
-    ctx.publisher
-        .metrics()
-        .shell(&line.command, error.is_none());
-    for reply in lines {
-        if let Err(e) = ctx.handle.pm(&sender, &reply) {
-            tracing::warn!(%sender, error = %e, "Could not send a shell reply.");
-            break;
+    let replies = |lines: Vec<String>| {
+        for reply in lines {
+            if let Err(e) = ctx.handle.pm(&sender, &reply) {
+                tracing::warn!(%sender, error = %e, "Could not send a shell reply.");
+                break;
+            }
         }
-    }
-    shell::audit(&ctx.publisher, &sender, &line, result, error).await;
+    };
+    shell::run_audited(&ctx.publisher, &sender, &line, run(&ctx, &line), replies).await;
 }
 
 type Outcome = Result<Vec<String>, Failure>;
@@ -184,11 +177,7 @@ async fn say(ctx: &IrcShellContext, args: &str) -> Outcome {
 }
 
 async fn pm(ctx: &IrcShellContext, args: &str) -> Outcome {
-    let (to, msg) = args
-        .split_once(char::is_whitespace)
-        .map(|(t, m)| (t, m.trim()))
-        .filter(|(_, m)| !m.is_empty())
-        .ok_or_else(|| fail("Usage: pm <user> <message>"))?;
+    let (to, msg) = commands::pm_args(args)?;
     ctx.handle
         .pm_confirmed(to, msg)
         .await

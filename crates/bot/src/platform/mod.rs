@@ -17,7 +17,7 @@ pub mod irc_shell;
 
 use std::future::Future;
 
-use rosey_bus::{Bus, Message};
+use rosey_bus::{Bus, Message, Subscription};
 use rosey_model::{
     decode, encode,
     payload::{ChatCommand, CommandReply, PmCommandRequest},
@@ -134,6 +134,17 @@ impl Platform for rosey_cytube::CytubeHandle {
     async fn kick(&self, user: &str, reason: &str) -> Result<(), ActionError> {
         let cmd = rosey_cytube::Command::moderation("kick", user, Some(reason))?;
         Ok(self.send_confirmed(cmd).await?)
+    }
+}
+
+/// Subscribes to `rosey.commands.<channel>.*`; `None` (logged) when the bus refuses.
+pub(crate) async fn subscribe_commands(bus: &Bus, channel: &str) -> Option<Subscription> {
+    match bus.subscribe(&subjects::command_wildcard(channel)).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(%channel, error = %e, "Cannot subscribe to bot commands; bus commands are off.");
+            None
+        }
     }
 }
 

@@ -345,12 +345,16 @@ async fn say(ctx: &ShellContext, args: &str) -> Outcome {
     .await
 }
 
-async fn pm(ctx: &ShellContext, args: &str) -> Outcome {
-    let (to, msg) = args
-        .split_once(char::is_whitespace)
+/// `pm`'s arguments: the recipient and the message.
+pub(crate) fn pm_args(args: &str) -> Result<(&str, &str), Failure> {
+    args.split_once(char::is_whitespace)
         .map(|(t, m)| (t, m.trim()))
         .filter(|(_, m)| !m.is_empty())
-        .ok_or_else(|| fail("Usage: pm <user> <message>"))?;
+        .ok_or_else(|| fail("Usage: pm <user> <message>"))
+}
+
+async fn pm(ctx: &ShellContext, args: &str) -> Outcome {
+    let (to, msg) = pm_args(args)?;
     // The server delivers a PM to both sides; an absent recipient gets an `errorMsg`.
     ask(
         ctx,
