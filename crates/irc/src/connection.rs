@@ -166,6 +166,22 @@ pub(crate) fn alt_nick(wanted: &str, attempt: u32) -> String {
     }
 }
 
+/// The `AUTHENTICATE` arguments of a SASL PLAIN login: `\0account\0password` in base64, in
+/// pieces of 400 bytes; `+` after a last piece of exactly 400 (IRCv3 SASL 3.1).
+pub(crate) fn sasl_plain(account: &str, password: &str) -> Vec<String> {
+    let payload = format!("\0{account}\0{password}");
+    let encoded = data_encoding::BASE64.encode(payload.as_bytes());
+    let mut pieces: Vec<String> = encoded
+        .as_bytes()
+        .chunks(400)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    if encoded.len().is_multiple_of(400) {
+        pieces.push("+".into());
+    }
+    pieces
+}
+
 /// `server-time` (`2026-11-30T07:48:12.123Z`) → epoch seconds.
 fn server_time(msg: &Message) -> Option<f64> {
     let t = humantime::parse_rfc3339_weak(msg.tag("time")?).ok()?;
@@ -781,20 +797,13 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// SASL PLAIN: `\0account\0password`, base64, in 400-byte pieces (`+` ends an exact
-    /// multiple).
+    /// Answers the server's `AUTHENTICATE +` with our SASL PLAIN credentials.
     async fn authenticate(&mut self) -> Result<(), String> {
         let Some(sasl) = self.cfg.sasl.clone() else {
             return self.send("AUTHENTICATE", &["*"]).await;
         };
-        let payload = format!("\0{}\0{}", sasl.account, sasl.password);
-        let encoded = data_encoding::BASE64.encode(payload.as_bytes());
-        for chunk in encoded.as_bytes().chunks(400) {
-            let chunk = std::str::from_utf8(chunk).unwrap_or_default().to_string();
-            self.send("AUTHENTICATE", &[&chunk]).await?;
-        }
-        if encoded.len().is_multiple_of(400) {
-            self.send("AUTHENTICATE", &["+"]).await?;
+        for piece in sasl_plain(&sasl.account, &sasl.password) {
+            self.send("AUTHENTICATE", &[&piece]).await?;
         }
         Ok(())
     }
@@ -810,6 +819,26 @@ mod tests {
         assert_eq!(alt_nick("Rosey", 1), "Rosey_");
         let third = alt_nick("Rosey", 2);
         assert!(third.starts_with("Rosey") && third.len() == 8, "{third}");
+    }
+
+    #[test]
+    fn sasl_plain_payloads() {
+        assert_eq!(sasl_plain("rosey", "pw"), vec!["AHJvc2V5AHB3"]);
+        // 2 + 5 + 293 bytes = 300 bytes → exactly 400 base64 characters, then "+".
+        let long = "x".repeat(293);
+        let pieces = sasl_plain("rosey", &long);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!((pieces[0].len(), pieces[1].as_str()), (400, "+"));
+        let longer = sasl_plain("rosey", &"y".repeat(400));
+        assert_eq!(longer.len(), 2);
+        assert_eq!(longer[0].len(), 400);
+        let decoded = data_encoding::BASE64
+            .decode(longer.concat().as_bytes())
+            .unwrap();
+        assert_eq!(
+            decoded,
+            format!("\0rosey\0{}", "y".repeat(400)).into_bytes()
+        );
     }
 
     #[test]

@@ -256,8 +256,25 @@ pub struct IrcLive {
     pub topic: Option<String>,
 }
 
+/// An IRC channel as the metrics see it: its name and its client.
+#[derive(Clone)]
+pub(crate) struct IrcView {
+    pub channel: String,
+    pub handle: IrcHandle,
+}
+
+impl IrcView {
+    pub(crate) fn channel_name(&self) -> &str {
+        &self.channel
+    }
+
+    pub(crate) fn is_joined(&self) -> bool {
+        self.handle.is_joined()
+    }
+}
+
 /// Connects the channel's IRC client and spawns its runner and outbound pump on `tasks`;
-/// returns the client's handle.
+/// returns what the metrics need of it.
 pub(crate) fn start(
     tasks: &mut tokio::task::JoinSet<()>,
     spec: IrcChannelSpec,
@@ -266,7 +283,7 @@ pub(crate) fn start(
     publisher: Publisher,
     states: ChannelStates,
     stop: CancellationToken,
-) -> IrcHandle {
+) -> IrcView {
     tracing::info!(channel = %spec.channel, platform = %spec.name, server = %spec.client.server, "Starting IRC channel bot.");
     let (handle, events) = rosey_irc::connect(spec.client.clone());
     tasks.spawn(crate::pump::run(
@@ -275,9 +292,13 @@ pub(crate) fn start(
         cfg.intervals.clone(),
         stop.clone(),
     ));
-    let bot = IrcChannelBot::new(spec, cfg, bus, handle.clone(), publisher, states);
+    let view = IrcView {
+        channel: spec.channel.clone(),
+        handle: handle.clone(),
+    };
+    let bot = IrcChannelBot::new(spec, cfg, bus, handle, publisher, states);
     tasks.spawn(bot.run(events, stop));
-    handle
+    view
 }
 
 pub(crate) struct IrcChannelBot {
