@@ -2,8 +2,10 @@
 //! excess-flood limit. IRC servers let a client send a short burst and then about one line
 //! per interval (a line adds a penalty that drains at that rate; over the threshold the
 //! client is disconnected for "Excess Flood"). The bucket holds `burst` tokens, refills one
-//! every `interval`, and a line waits until a token is there. Pure: the caller passes the
-//! time.
+//! every `interval`, and a line waits until a token is there. Servers drain their count in
+//! steps (InspIRCd once a second), so choose `burst + 1 s / interval`, plus the few other
+//! commands the client sends (JOIN, PONG, NICK), under the server's threshold. Pure: the
+//! caller passes the time.
 
 use std::time::Duration;
 
@@ -19,12 +21,12 @@ pub struct Pacing {
 }
 
 impl Default for Pacing {
-    /// Four lines, then one every two seconds: under the limits of the common servers
-    /// (InspIRCd's default one command per second with a threshold of ten, Solanum/Libera).
+    /// Five lines, then one every 1.5 s: under the common servers' limits (InspIRCd's
+    /// default drains one command a second and disconnects over ten; Solanum's is similar).
     fn default() -> Self {
         Pacing {
-            burst: 4,
-            interval: Duration::from_secs(2),
+            burst: 5,
+            interval: Duration::from_millis(1500),
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use rosey_irc::{IrcConfig, IrcEvent, IrcEvents, IrcHandle, Pacing};
-use rosey_testkit::ircd::{IrcServer, RawClient};
+use rosey_testkit::ircd::{FloodLimits, IrcServer, RawClient};
 
 const WAIT: Duration = Duration::from_secs(20);
 const CHANNEL: &str = "#rosey";
@@ -24,10 +24,12 @@ fn config(server: &IrcServer, nick: &str) -> IrcConfig {
     cfg.backoff.base = Duration::from_millis(100);
     cfg.backoff.cap = Duration::from_millis(500);
     cfg.regain_interval = Duration::from_millis(500);
-    // Under the test server's limit (ten at once, four a second).
+    // Under the test server's limit: ten commands at once, ten a second — InspIRCd drains
+    // the count once a second, so no one-second window may hold more than ten (our JOIN,
+    // the burst and four a second make eight). Four lines at 150 ms did get an Excess Flood.
     cfg.pacing = Pacing {
-        burst: 4,
-        interval: Duration::from_millis(350),
+        burst: 3,
+        interval: Duration::from_millis(250),
     };
     cfg
 }
@@ -334,5 +336,35 @@ async fn a_dead_link_is_noticed_by_ping_timeout_and_the_client_comes_back() {
     server.resume();
     until(&mut events, |e| matches!(e, IrcEvent::Joined { .. })).await;
     assert!(bot.is_joined());
+    bot.shutdown().await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(inspircd_ready),
+    ignore = "needs inspircd (apt-get install inspircd)"
+)]
+async fn the_default_pacing_stays_under_inspircds_default_flood_limit() {
+    logs();
+    // InspIRCd's own defaults: one command a second, disconnected over ten.
+    let server = IrcServer::start_with(FloodLimits {
+        threshold: 10,
+        commands_per_second: 1,
+    });
+    let mut listener = RawClient::connect(server.port(), "reader").await;
+    listener.join(CHANNEL, None).await;
+    let mut cfg = config(&server, "Rosey");
+    cfg.pacing = Pacing::default();
+    let (bot, _events) = joined(cfg).await;
+    // Fourteen lines at once would be an Excess Flood; paced, all arrive.
+    for i in 0..14 {
+        bot.say(&format!("line {i}")).unwrap();
+    }
+    for i in 0..14 {
+        let m = listener.expect(|m| m.command == "PRIVMSG").await;
+        assert_eq!(m.param(1), format!("line {i}"));
+    }
+    assert!(bot.is_joined());
+    assert!(!server.log().contains("Excess Flood"), "{}", server.log());
     bot.shutdown().await;
 }

@@ -30,12 +30,12 @@ pub struct FloodLimits {
 }
 
 impl Default for FloodLimits {
-    /// Ten commands at once, then four a second: InspIRCd's default threshold with a faster
+    /// Ten commands at once, then ten a second: InspIRCd's default threshold with a faster
     /// drain than its default (one a second), to keep the tests short.
     fn default() -> Self {
         FloodLimits {
             threshold: 10,
-            commands_per_second: 4,
+            commands_per_second: 10,
         }
     }
 }
