@@ -18,7 +18,6 @@ use rosey_model::{
     },
     subjects,
 };
-use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -109,11 +108,7 @@ impl ChannelBot {
     pub(crate) async fn run(mut self, mut events: EventStream, stop: CancellationToken) {
         let channel = self.spec.channel.clone();
         let mut commands = self.subscribe_commands().await;
-        let iv = self.cfg.intervals.clone();
-        let mut user_count = interval_at(Instant::now() + iv.user_count, iv.user_count);
-        let mut status = interval_at(Instant::now() + iv.status, iv.status);
-        user_count.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        status.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let (mut user_count, mut status) = self.cfg.intervals.periodic();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -136,14 +131,7 @@ impl ChannelBot {
                 _ = status.tick() => self.publish_status().await,
             }
         }
-        if !self.states.get(&channel).is_some_and(|s| s.is_stopped()) {
-            self.states.set(
-                &channel,
-                RunState::Stopped {
-                    reason: "shutdown".into(),
-                },
-            );
-        }
+        self.states.set_shutdown(&channel);
         stop.cancel();
         tracing::info!(%channel, "Channel bot stopping.");
         // A last status so the dashboard shows the bot as disconnected.

@@ -43,6 +43,19 @@ pub struct Intervals {
     pub shell_db_timeout: Duration,
 }
 
+impl Intervals {
+    /// The user-count and status timers of a channel runner (first tick one period from
+    /// now; a late tick is not made up for).
+    pub(crate) fn periodic(&self) -> (tokio::time::Interval, tokio::time::Interval) {
+        let every = |period: Duration| {
+            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        };
+        (every(self.user_count), every(self.status))
+    }
+}
+
 impl Default for Intervals {
     fn default() -> Self {
         Intervals {

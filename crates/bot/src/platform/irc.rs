@@ -18,7 +18,6 @@ use rosey_model::{
     subjects,
 };
 use serde_json::{Map, Value, json};
-use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 
 use super::{ActionError, FailKind, Platform, irc_shell};
@@ -341,11 +340,7 @@ impl IrcChannelBot {
     pub(crate) async fn run(mut self, mut events: IrcEvents, stop: CancellationToken) {
         let channel = self.spec.channel.clone();
         let mut commands = super::subscribe_commands(&self.bus, &channel).await;
-        let iv = self.cfg.intervals.clone();
-        let mut user_count = interval_at(Instant::now() + iv.user_count, iv.user_count);
-        let mut status = interval_at(Instant::now() + iv.status, iv.status);
-        user_count.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        status.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let (mut user_count, mut status) = self.cfg.intervals.periodic();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -366,14 +361,7 @@ impl IrcChannelBot {
                 _ = status.tick() => self.publish_status().await,
             }
         }
-        if !self.states.get(&channel).is_some_and(|s| s.is_stopped()) {
-            self.states.set(
-                &channel,
-                RunState::Stopped {
-                    reason: "shutdown".into(),
-                },
-            );
-        }
+        self.states.set_shutdown(&channel);
         stop.cancel();
         tracing::info!(%channel, "IRC channel bot stopping.");
         self.live.connected_since = None;

@@ -150,10 +150,7 @@ fn users(ctx: &IrcShellContext) -> Vec<String> {
 }
 
 async fn user(ctx: &IrcShellContext, args: &str) -> Outcome {
-    let name = args
-        .split_whitespace()
-        .next()
-        .ok_or_else(|| fail("Usage: user <name>"))?;
+    let name = commands::user_arg(args)?;
     let mut lines = match ctx.handle.member(name) {
         Some(m) => vec![
             format!("User: {}", m.nick),

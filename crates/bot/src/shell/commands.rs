@@ -243,11 +243,15 @@ fn users(ctx: &ShellContext) -> Vec<String> {
     lines
 }
 
-async fn user(ctx: &ShellContext, args: &str) -> Outcome {
-    let name = args
-        .split_whitespace()
+/// `user`'s argument: the name.
+pub(crate) fn user_arg(args: &str) -> Result<&str, Failure> {
+    args.split_whitespace()
         .next()
-        .ok_or_else(|| fail("Usage: user <name>"))?;
+        .ok_or_else(|| fail("Usage: user <name>"))
+}
+
+async fn user(ctx: &ShellContext, args: &str) -> Outcome {
+    let name = user_arg(args)?;
     let mut lines = Vec::new();
     match ctx.state.user(name) {
         Some(u) => {
