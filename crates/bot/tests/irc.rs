@@ -252,6 +252,18 @@ async fn irc_chat_is_stored_and_only_operators_get_stats() {
         .await;
     assert!(from_bot.is_empty(), "the guest got {from_bot:?}");
 
+    // Made an operator, the bot kicks on an operator's word.
+    op.send(&format!("MODE {IRC_CHANNEL} +o {BOT}")).await;
+    op.privmsg(BOT, "kick guest being rude").await;
+    let kick = guest
+        .expect(|m| m.command == "KICK" && m.param(1) == "guest")
+        .await;
+    assert_eq!(
+        (kick.source_nick(), kick.param(2)),
+        (Some(BOT), "being rude")
+    );
+    pm_containing(&mut op, "Kick sent for guest").await;
+
     let audit = eventually("audit rows", || async {
         let rows = audit_rows(&rig.db_path);
         (rows.len() >= 4).then_some(rows)
