@@ -372,7 +372,11 @@ impl IrcChannelBot {
     fn track_state(&self, event: &IrcEvent) {
         let state = match event {
             IrcEvent::Joined { .. } => RunState::Joined,
-            IrcEvent::Disconnected { .. } | IrcEvent::Reconnecting { .. } => RunState::Reconnecting,
+            // Out of the channel until the client is back in (it rejoins by itself).
+            IrcEvent::Disconnected { .. }
+            | IrcEvent::Reconnecting { .. }
+            | IrcEvent::Kicked { .. }
+            | IrcEvent::JoinFailed { .. } => RunState::Reconnecting,
             IrcEvent::Stopped { reason } => RunState::Stopped {
                 reason: reason.clone(),
             },
