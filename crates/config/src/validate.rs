@@ -98,6 +98,14 @@ const PLATFORM_KEYS: &[&str] = &[
     "proxy",
     "retry",
     "retry_delay",
+    // `"type": "irc"` entries.
+    "server",
+    "port",
+    "tls",
+    "tls_ca",
+    "nick",
+    "sasl",
+    "op_rank",
 ];
 const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
 /// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
@@ -568,7 +576,16 @@ impl Validator {
                 continue;
             };
             self.keys(map, &p, PLATFORM_KEYS);
-            self.one_of(map, &p, "type", &[crate::defaults::PLATFORM_TYPE], false);
+            self.one_of(
+                map,
+                &p,
+                "type",
+                &[
+                    crate::defaults::PLATFORM_TYPE,
+                    crate::defaults::PLATFORM_TYPE_IRC,
+                ],
+                false,
+            );
             if let Some(name) = self.string(map, &p, "name", true) {
                 let name_path = join(&p, "name");
                 let var = env::platform_password_var(name);
@@ -594,7 +611,11 @@ impl Validator {
                 }
             }
             self.boolean(map, &p, "enabled");
-            if let Some(domain) = self.string(map, &p, "domain", true) {
+            let irc =
+                map.get("type").and_then(Value::as_str) == Some(crate::defaults::PLATFORM_TYPE_IRC);
+            if irc {
+                self.irc_platform(map, &p);
+            } else if let Some(domain) = self.string(map, &p, "domain", true) {
                 let d = domain.trim();
                 let host = d
                     .strip_prefix("https://")
@@ -640,6 +661,39 @@ impl Validator {
             self.string(map, &p, "proxy", false);
             self.number(map, &p, "retry", &COUNT_OR_FOREVER);
             self.number(map, &p, "retry_delay", &SECONDS_AT_LEAST_0);
+        }
+    }
+
+    /// The keys of a `"type": "irc"` entry (its `channel` and `user` are checked as for
+    /// CyTube; `user` is the SASL account, its password from the file or the environment).
+    fn irc_platform(&mut self, map: &Map<String, Value>, p: &str) {
+        self.string(map, p, "server", true);
+        if let Some(nick) = self.string(map, p, "nick", true)
+            && (nick.contains(char::is_whitespace)
+                || nick.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            self.report(
+                join(p, "nick"),
+                format!("\"{nick}\" is not a valid IRC nick"),
+            );
+        }
+        self.number(map, p, "port", &PORT);
+        self.boolean(map, p, "tls");
+        self.boolean(map, p, "sasl");
+        self.string(map, p, "tls_ca", false);
+        self.number(map, p, "op_rank", &RANK);
+        let channel = match present(map, "channel") {
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(Value::Array(v)) => v.first().and_then(Value::as_str),
+            _ => None,
+        };
+        if let Some(c) = channel
+            && !c.starts_with(['#', '&'])
+        {
+            self.report(
+                join(p, "channel"),
+                format!("an IRC channel starts with # or &, got \"{c}\""),
+            );
         }
     }
 

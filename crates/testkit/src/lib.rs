@@ -10,7 +10,9 @@
 //! # Layout
 //! - [`NatsServer`] (here): the per-test `nats-server`; [`create_v05_database`].
 //! - [`pg`]: a per-test PostgreSQL database, [`pg::PgTestDb`].
+//! - [`ircd`]: a per-test IRC server (InspIRCd), [`ircd::IrcServer`].
 
+pub mod ircd;
 pub mod pg;
 
 use std::{

@@ -46,10 +46,15 @@ pub use super::demo::{DemoArgs, demo};
 
 fn bot_config(config: &rosey_config::Config) -> anyhow::Result<BotConfig> {
     let cfg = BotConfig::from_config(config);
-    if cfg.channels.is_empty() {
+    if cfg.channels.is_empty() && cfg.irc.is_empty() {
         anyhow::bail!("no enabled platform in the configuration: nothing to run");
     }
     for ch in &cfg.channels {
+        ch.client
+            .validate()
+            .with_context(|| format!("platform `{}`", ch.name))?;
+    }
+    for ch in &cfg.irc {
         ch.client
             .validate()
             .with_context(|| format!("platform `{}`", ch.name))?;
