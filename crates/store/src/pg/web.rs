@@ -18,7 +18,7 @@ const SQL_OUTBOUND: &str = "SELECT id, timestamp, message, coalesce(sent, 0), se
      FROM outbound_messages WHERE channel = $1 ORDER BY id DESC LIMIT $2";
 const SQL_SEARCH: &str = "SELECT username, coalesce(total_chat_lines, 0), last_seen,
         current_session_start IS NOT NULL
-     FROM user_stats WHERE channel = $1 AND username LIKE $2 ESCAPE '\\'
+     FROM user_stats WHERE channel = $1 AND username ILIKE $2 ESCAPE '\\'
      ORDER BY total_chat_lines DESC, username COLLATE \"C\" LIMIT $3";
 const SQL_ACTIVITY: &str = "SELECT (timestamp / 3600) * 3600 AS hour, count(*) FROM recent_chat
      WHERE channel = $1 AND timestamp >= $2 AND ($3::text IS NULL OR username = $3)
