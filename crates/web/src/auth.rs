@@ -203,9 +203,6 @@ pub(crate) async fn api_token(
     ip: IpAddr,
     headers: &HeaderMap,
 ) -> Result<Verified, WebError> {
-    if let Some(secs) = state.auth.blocked(ip) {
-        return Err(WebError::TooManyAttempts(secs));
-    }
     let token = headers
         .get(TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())

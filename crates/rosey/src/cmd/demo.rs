@@ -133,6 +133,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let web = super::web::demo_dashboard(&bus, CHANNEL, args.web_listen).await?;
     note(&format!("dashboard: {}", web.url()));
+    if let Some(token) = super::web::demo_token(&bus).await {
+        note(&format!(
+            "API token (log in on the page to say something): {token}"
+        ));
+    }
 
     let stop = CancellationToken::new();
     let mut sims = tokio::task::JoinSet::new();

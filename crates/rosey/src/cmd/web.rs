@@ -88,6 +88,15 @@ pub async fn demo_dashboard(
     }
 }
 
+/// A token for the demo's page (the demo's database is thrown away at the end).
+pub async fn demo_token(bus: &Bus) -> Option<String> {
+    let body = json!({"description": "rosey demo"});
+    let reply = super::stats::ask(bus, subjects::TOKENS_CREATE, body)
+        .await
+        .ok()?;
+    decode::<TokenCreated>(&reply).ok().map(|c| c.token)
+}
+
 pub async fn run(args: WebArgs) -> anyhow::Result<ExitCode> {
     let mut signal = Box::pin(shutdown_signal());
     let config = match &args.config {

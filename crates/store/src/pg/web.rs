@@ -1,13 +1,12 @@
 //! The PostgreSQL side of [`WebStorage`]: the statements of `crate::web` in PostgreSQL's
 //! dialect. Token matching happens in `crate::web`, the same for both backends.
 
-use postgres::Row;
 use rosey_model::payload::ChatRow;
 use rosey_model::web::{CurrentStatus, HourCount, OutboundRecentRow, UserSummary};
 
-use super::{PgStore, prep};
+use super::PgStore;
+use crate::StoreError;
 use crate::web::{TokenRow, WebStorage, like_prefix, outbound_row};
-use crate::{StoreError, error::pg_op};
 
 const SQL_STATUS: &str = "SELECT bot_name, bot_rank, bot_afk, channel_name,
     current_chat_users, current_connected_users, playlist_items, current_media_title,
@@ -36,33 +35,9 @@ const SQL_TOKEN_REVOKE: &str =
 const SQL_TOKEN_TOUCH: &str = "UPDATE api_tokens SET last_used = $2 WHERE token = $1";
 const SQL_TOKEN_REKEY: &str = "UPDATE api_tokens SET token = $2 WHERE token = $1";
 
-impl PgStore {
-    fn web_rows(
-        &mut self,
-        op: &'static str,
-        sql: &'static str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<Row>, StoreError> {
-        self.ensure_connected()?;
-        let stmt = prep(&mut self.client, &mut self.stmts, sql).map_err(pg_op(op))?;
-        self.client.query(&stmt, params).map_err(pg_op(op))
-    }
-
-    fn web_exec(
-        &mut self,
-        op: &'static str,
-        sql: &'static str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<u64, StoreError> {
-        self.ensure_connected()?;
-        let stmt = prep(&mut self.client, &mut self.stmts, sql).map_err(pg_op(op))?;
-        self.client.execute(&stmt, params).map_err(pg_op(op))
-    }
-}
-
 impl WebStorage for PgStore {
     fn current_status(&mut self, channel: &str) -> Result<Option<CurrentStatus>, StoreError> {
-        let rows = self.web_rows("current status", SQL_STATUS, &[&channel])?;
+        let rows = self.rows("current status", SQL_STATUS, &[&channel])?;
         Ok(rows.first().map(|r| CurrentStatus {
             bot_name: r.get(0),
             bot_rank: r.get(1),
@@ -85,7 +60,7 @@ impl WebStorage for PgStore {
         limit: i64,
     ) -> Result<Vec<OutboundRecentRow>, StoreError> {
         let limit = limit.clamp(0, 1000);
-        let rows = self.web_rows("outbound recent", SQL_OUTBOUND, &[&channel, &limit])?;
+        let rows = self.rows("outbound recent", SQL_OUTBOUND, &[&channel, &limit])?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -109,7 +84,7 @@ impl WebStorage for PgStore {
         limit: i64,
     ) -> Result<Vec<UserSummary>, StoreError> {
         let (pattern, limit) = (like_prefix(prefix), limit.clamp(0, 1000));
-        let rows = self.web_rows("user search", SQL_SEARCH, &[&channel, &pattern, &limit])?;
+        let rows = self.rows("user search", SQL_SEARCH, &[&channel, &pattern, &limit])?;
         Ok(rows
             .iter()
             .map(|r| UserSummary {
@@ -127,7 +102,7 @@ impl WebStorage for PgStore {
         since: i64,
         username: Option<&str>,
     ) -> Result<Vec<HourCount>, StoreError> {
-        let rows = self.web_rows(
+        let rows = self.rows(
             "chat activity",
             SQL_ACTIVITY,
             &[&channel, &since, &username],
@@ -148,7 +123,7 @@ impl WebStorage for PgStore {
         limit: i64,
     ) -> Result<Vec<ChatRow>, StoreError> {
         let limit = limit.clamp(0, 1000);
-        let rows = self.web_rows("user lines", SQL_USER_LINES, &[&channel, &username, &limit])?;
+        let rows = self.rows("user lines", SQL_USER_LINES, &[&channel, &username, &limit])?;
         Ok(rows
             .iter()
             .map(|r| ChatRow {
@@ -160,7 +135,7 @@ impl WebStorage for PgStore {
     }
 
     fn token_rows(&mut self) -> Result<Vec<TokenRow>, StoreError> {
-        let rows = self.web_rows("list tokens", SQL_TOKENS, &[])?;
+        let rows = self.rows("list tokens", SQL_TOKENS, &[])?;
         Ok(rows
             .iter()
             .map(|r| TokenRow {
@@ -179,7 +154,7 @@ impl WebStorage for PgStore {
         description: &str,
         created_at: i64,
     ) -> Result<(), StoreError> {
-        self.web_exec(
+        self.exec(
             "create token",
             SQL_TOKEN_INSERT,
             &[&key, &description, &created_at],
@@ -188,17 +163,17 @@ impl WebStorage for PgStore {
     }
 
     fn token_revoke(&mut self, key: &str) -> Result<bool, StoreError> {
-        self.web_exec("revoke token", SQL_TOKEN_REVOKE, &[&key])
+        self.exec("revoke token", SQL_TOKEN_REVOKE, &[&key])
             .map(|n| n > 0)
     }
 
     fn token_touch(&mut self, key: &str, now: i64) -> Result<(), StoreError> {
-        self.web_exec("touch token", SQL_TOKEN_TOUCH, &[&key, &now])
+        self.exec("touch token", SQL_TOKEN_TOUCH, &[&key, &now])
             .map(|_| ())
     }
 
     fn token_rekey(&mut self, old: &str, new: &str) -> Result<(), StoreError> {
-        self.web_exec("re-key token", SQL_TOKEN_REKEY, &[&old, &new])
+        self.exec("re-key token", SQL_TOKEN_REKEY, &[&old, &new])
             .map(|_| ())
     }
 }

@@ -1,56 +1,16 @@
-//! The dashboard's storage contract (`rosey_store::web::WebStorage`): one set of test
-//! functions run against SQLite and PostgreSQL through the `Storage` interface, like
-//! `contract.rs`: the status row, recent outbound rows, user search, chat activity, user
-//! lines, and the token table (insert, list, revoke, touch, re-key of v0.5 rows).
+//! The dashboard's storage contract (`rosey_store::web::WebStorage`), part of
+//! `contract.rs` (its `Db`, helpers and `contract!` macro): the status row, recent outbound
+//! rows, user search, chat activity, user lines, and the token table (insert, list, revoke,
+//! touch, re-key of v0.5 rows) — on SQLite and PostgreSQL.
 
 use rosey_model::payload::StatusData;
-use rosey_store::storage::{self, Storage, StoreTarget};
+use rosey_store::EventKind;
 use rosey_store::web::{find_token, legacy_key, match_prefix, token_key};
-use rosey_store::{EventKind, StoreEvent, StoreOptions};
-use rosey_testkit::pg::PgTestDb;
 
-const CH: &str = "chan";
-
-enum Db {
-    Sqlite(tempfile::TempDir),
-    Postgres(PgTestDb),
-}
-
-impl Db {
-    fn target(&self) -> StoreTarget {
-        match self {
-            Db::Sqlite(dir) => StoreTarget::Sqlite(dir.path().join("bot_data.db")),
-            Db::Postgres(pg) => StoreTarget::Postgres(pg.url()),
-        }
-    }
-
-    fn open(&self) -> Box<dyn Storage> {
-        storage::open(&self.target(), &StoreOptions::with_channel(CH)).unwrap()
-    }
-}
-
-fn ev(ts: i64, kind: EventKind) -> StoreEvent {
-    StoreEvent {
-        channel: CH.to_string(),
-        ts,
-        id: None,
-        kind,
-    }
-}
-
-fn msg(u: &str, m: &str, ts: i64) -> StoreEvent {
-    ev(
-        ts,
-        EventKind::Message {
-            username: u.into(),
-            message: m.into(),
-        },
-    )
-}
+use super::{CH, Db, ev, msg};
 
 fn status_row_and_outbound_rows(db: &Db) {
     let mut s = db.open();
-    assert!(s.current_status(CH).unwrap().is_none() || db_is_sqlite_seeded(db));
     let data = StatusData {
         bot_name: Some("Rosey".into()),
         bot_connected: Some(true),
@@ -92,11 +52,6 @@ fn status_row_and_outbound_rows(db: &Db) {
     assert_eq!(rows[0].last_error.as_deref(), Some("timeout"));
     assert_eq!(rows[2].sent_timestamp, Some(20));
     assert_eq!(s.outbound_recent(CH, 1).unwrap().len(), 1);
-}
-
-/// SQLite seeds a v0.5 status row for the default channel on creation.
-fn db_is_sqlite_seeded(db: &Db) -> bool {
-    matches!(db, Db::Sqlite(_))
 }
 
 fn user_search_activity_and_lines(db: &Db) {
@@ -170,25 +125,6 @@ fn tokens_insert_verify_revoke_and_rekey(db: &Db) {
     assert_eq!(after.last_used, Some(200));
     assert!(find_token(&rows, token).is_none());
     assert_eq!(match_prefix(&rows, "rt_01234").len(), 1);
-}
-
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(&super::Db::Sqlite(tempfile::tempdir().unwrap()));
-            })*
-        }
-        mod postgres {
-            $(#[test]
-            fn $name() {
-                super::$name(&super::Db::Postgres(
-                    rosey_testkit::pg::PgTestDb::create(concat!("web_", stringify!($name))),
-                ));
-            })*
-        }
-    };
 }
 
 contract!(
