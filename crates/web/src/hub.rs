@@ -220,6 +220,34 @@ pub struct ChannelHub {
 }
 
 impl ChannelHub {
+    /// A channel nobody has told anything about yet.
+    pub fn new(channel: &str) -> ChannelHub {
+        let live = Live {
+            channel: channel.to_string(),
+            connection: "unknown".into(),
+            ..Default::default()
+        };
+        ChannelHub {
+            live: Mutex::new(live),
+            tx: broadcast::channel(BUFFER).0,
+        }
+    }
+
+    /// The next frame for a browser; `None` when the hub is gone. A browser more than
+    /// [`BUFFER`] frames behind gets a fresh snapshot (and `rx` starts again after it)
+    /// instead of what it missed.
+    pub async fn next(&self, rx: &mut broadcast::Receiver<Frame>) -> Option<Frame> {
+        match rx.recv().await {
+            Ok(frame) => Some(frame),
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                let (snapshot, fresh) = self.subscribe();
+                *rx = fresh;
+                Some(snapshot)
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
     /// The current snapshot and a receiver of every frame after it.
     pub fn subscribe(&self) -> (Frame, broadcast::Receiver<Frame>) {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
@@ -263,18 +291,7 @@ impl Hub {
         let channels: HashMap<String, Arc<ChannelHub>> = cfg
             .channels
             .iter()
-            .map(|c| {
-                let live = Live {
-                    channel: c.clone(),
-                    connection: "unknown".into(),
-                    ..Default::default()
-                };
-                let hub = ChannelHub {
-                    live: Mutex::new(live),
-                    tx: broadcast::channel(BUFFER).0,
-                };
-                (c.clone(), Arc::new(hub))
-            })
+            .map(|c| (c.clone(), Arc::new(ChannelHub::new(c))))
             .collect();
         let hub = Hub {
             channels: Arc::new(channels),
@@ -509,6 +526,40 @@ mod tests {
         };
         assert!(live.apply(6.0, &history).is_none());
         assert_eq!(live.chat.len(), 1);
+    }
+
+    fn line(n: usize) -> EventBody {
+        EventBody::Message {
+            user: "u".into(),
+            content: n.to_string(),
+            history: false,
+            platform_data: Value::Null,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_browser_that_falls_behind_skips_ahead_to_a_snapshot() {
+        let hub = ChannelHub::new("c");
+        let (first, mut slow) = hub.subscribe();
+        assert_eq!(first.event, "snapshot");
+        let (_, mut keeping_up) = hub.subscribe();
+        for n in 0..BUFFER + 10 {
+            hub.update(|live| live.apply(n as f64, &line(n)));
+            if n == 0 {
+                assert_eq!(hub.next(&mut keeping_up).await.unwrap().event, "chat");
+            }
+        }
+        // The slow one missed frames: it gets the state as it is now, then what follows.
+        let skipped = hub.next(&mut slow).await.unwrap();
+        assert_eq!(skipped.event, "snapshot");
+        let snap: Value = serde_json::from_str(&skipped.data).unwrap();
+        let chat = snap["chat"].as_array().unwrap();
+        assert_eq!(chat.len(), CHAT_LINES);
+        assert_eq!(chat[CHAT_LINES - 1]["message"], (BUFFER + 9).to_string());
+        hub.update(|live| live.apply(0.0, &line(99_999)));
+        let after = hub.next(&mut slow).await.unwrap();
+        assert_eq!(after.event, "chat");
+        assert!(after.data.contains("99999"));
     }
 
     #[test]

@@ -14,7 +14,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use futures::Stream;
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::hub::Frame;
 use crate::{AppState, WebError};
@@ -52,16 +51,7 @@ async fn events(
             }
             let frame = tokio::select! {
                 _ = stop.wait_for(|s| *s) => return None,
-                r = rx.recv() => match r {
-                    Ok(f) => f,
-                    Err(RecvError::Lagged(_)) => {
-                        // Too far behind: start again from the state as it is now.
-                        let (snapshot, fresh) = hub.subscribe();
-                        rx = fresh;
-                        snapshot
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
+                f = hub.next(&mut rx) => f?,
             };
             Some((event(&frame), (None, rx, stop, hub)))
         },
