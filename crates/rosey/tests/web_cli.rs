@@ -118,3 +118,70 @@ async fn tokens_from_the_cli_work_on_the_api_of_rosey_web() {
     let status = common::sigterm_and_wait(&mut db, WAIT).await;
     assert!(status.success());
 }
+
+/// `rosey run` with `web.listen` serves the dashboard on its embedded bus: the page's live
+/// state names the bot that joined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rosey_run_serves_the_dashboard_when_web_listen_is_set() {
+    let server = rosey_devserver::DevServer::start(rosey_devserver::DevServerConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let listen = format!("127.0.0.1:{}", rosey_testkit::free_port());
+    std::fs::write(
+        &config,
+        serde_json::to_vec_pretty(&serde_json::json!({
+            "version": "2.0",
+            "database": {"path": dir.path().join("run.db"), "run_as_service": true},
+            "platforms": [{"type": "cytube", "name": "web", "enabled": true,
+                           "domain": server.base_url(), "channel": "webchan",
+                           "user": ["RoseyWeb"], "restart_delay": 1}],
+            "logging": {"level": "warn"},
+            "web": {"listen": listen}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut run = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .arg("run")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    assert!(
+        server.wait_for_user("webchan", "RoseyWeb", WAIT).await,
+        "the bot joins"
+    );
+    let http = reqwest::Client::new();
+    // The dashboard started before the bot joined: its user list has the bot once it
+    // shows in a snapshot (each request is a fresh snapshot).
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(r) = http.get(format!("http://{listen}/events")).send().await {
+                let mut body = r;
+                if let Ok(Some(chunk)) = body.chunk().await {
+                    let text = String::from_utf8_lossy(&chunk).to_string();
+                    if text.starts_with("event: snapshot") && text.contains("\"name\":\"RoseyWeb\"")
+                    {
+                        return text;
+                    }
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the dashboard of rosey run shows the bot");
+    assert!(found.contains("\"channel\":\"webchan\""));
+    let r = http
+        .get(format!("http://{listen}/api/stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status = common::sigterm_and_wait(&mut run, WAIT).await;
+    assert!(status.success(), "{status}");
+    server.shutdown().await;
+}
