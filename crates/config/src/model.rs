@@ -88,6 +88,26 @@ pub struct Config {
     /// `/metrics`, `/healthz`, `/readyz` (off unless `listen` is set).
     #[serde(skip_serializing_if = "MetricsConfig::is_default")]
     pub metrics: MetricsConfig,
+    /// The web dashboard (`rosey web`; also `rosey run` when `listen` is set).
+    #[serde(skip_serializing_if = "WebConfig::is_default")]
+    pub web: WebConfig,
+}
+
+/// `web`: the dashboard and HTTP API listener.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebConfig {
+    /// Address to serve on, e.g. `127.0.0.1:8080`; none = off (for `rosey run`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Mark the session cookie `Secure` (set it when a TLS proxy serves the dashboard).
+    pub secure_cookies: bool,
+}
+
+impl WebConfig {
+    fn is_default(&self) -> bool {
+        *self == WebConfig::default()
+    }
 }
 
 /// `metrics`: the Prometheus and health listener of long-running processes.

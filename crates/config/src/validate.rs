@@ -55,6 +55,7 @@ const TOP_KEYS: &[&str] = &[
     "llm",
     "legacy",
     "metrics",
+    "web",
 ];
 const NATS_KEYS: &[&str] = &[
     "url",
@@ -108,6 +109,7 @@ const PLATFORM_KEYS: &[&str] = &[
     "op_rank",
 ];
 const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
+const WEB_KEYS: &[&str] = &["listen", "secure_cookies"];
 /// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
 const SHELL_KEYS: &[&str] = &["enabled", "min_rank", "host", "port"];
 /// The Rosey v0.5 `plugins` section (kept, not used: Rosey's plugins are processes on the bus).
@@ -155,6 +157,7 @@ pub fn validate(value: &Value) -> Vec<Problem> {
     v.shell(top);
     v.logging(top);
     v.metrics(top);
+    v.web(top);
     v.plugins(top);
     for key in ["llm", "legacy"] {
         match top.get(key) {
@@ -733,6 +736,21 @@ impl Validator {
             &["all_channels", "any_channel"],
             false,
         );
+    }
+
+    fn web(&mut self, top: &Map<String, Value>) {
+        let Some(w) = self.section(top, "", "web", WEB_KEYS) else {
+            return;
+        };
+        if let Some(listen) = self.string(w, "web", "listen", false)
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            self.report(
+                "web.listen",
+                format!("expected an address like 127.0.0.1:8080, got \"{listen}\""),
+            );
+        }
+        self.boolean(w, "web", "secure_cookies");
     }
 
     fn logging(&mut self, top: &Map<String, Value>) {

@@ -151,6 +151,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let (Some(m), Some(db)) = (&metrics, &db) {
         m.watch_db(db);
     }
+    let web = super::web::serve_if_configured(&bus, &config).await?;
     let stopped = serve_observed(
         Bot::start(bus.clone(), bot_cfg),
         &bus,
@@ -159,6 +160,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         signal,
     )
     .await;
+    if let Some(w) = web {
+        w.shutdown().await;
+    }
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
         tracing::info!(
