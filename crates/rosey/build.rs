@@ -24,37 +24,28 @@ const TOOLS: &[(&str, &str)] = &[
 
 fn main() {
     git_commit();
-    python_nats();
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=PATH");
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     for (cfg, program) in TOOLS {
-        println!("cargo::rustc-check-cfg=cfg({cfg})");
-        let present = Command::new(program)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ci || present {
-            println!("cargo::rustc-cfg={cfg}");
-        }
+        tool_cfg(cfg, program, &["--version"], ci);
     }
+    // `python3` with the official NATS client (`nats-py`, its micro-service API), for the
+    // Python example plugin's test.
+    tool_cfg("nats_py_ready", "python3", &["-c", "import nats.micro"], ci);
 }
 
-/// `nats_py_ready`: `python3` with the official NATS client (`nats-py`, its micro-service
-/// API), for the Python example plugin's test; forced under `CI=true` like the tools above.
-fn python_nats() {
-    println!("cargo::rustc-check-cfg=cfg(nats_py_ready)");
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let present = Command::new("python3")
-        .args(["-c", "import nats.micro"])
+/// Sets `cfg` when `program args…` exits 0, or always under CI.
+fn tool_cfg(cfg: &str, program: &str, args: &[&str], ci: bool) {
+    println!("cargo::rustc-check-cfg=cfg({cfg})");
+    let present = Command::new(program)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if ci || present {
-        println!("cargo::rustc-cfg=nats_py_ready");
+        println!("cargo::rustc-cfg={cfg}");
     }
 }
 

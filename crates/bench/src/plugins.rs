@@ -20,8 +20,10 @@ use serde::Serialize;
 use crate::error::BenchError;
 use crate::stats::Percentiles;
 
-/// The smallest gap between two commands: below both flood limits (10 lines/s).
-pub const SPACING: Duration = Duration::from_millis(120);
+/// The smallest gap between two commands. The clients' pacing (`rosey_cytube::Throttle`:
+/// a burst, then at least 140 ms between lines until 2.6 s of silence) then never holds a
+/// line back, on the user's side or the bot's.
+pub const SPACING: Duration = Duration::from_millis(170);
 /// How long one reply may take before the run fails.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const CHANNEL: &str = "plugbench";

@@ -273,6 +273,51 @@ async fn standard_commands_answer_in_chat_and_tell_survives_a_restart() {
     let up = rig.first_command(&alice, "!uptime", "Up for ").await;
     assert!(up.starts_with("Up for "), "{up}");
 
+    // `rosey plugins list`: every standard plugin, its commands, version and counts.
+    let out = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args([
+            "plugins",
+            "list",
+            "--json",
+            "--wait",
+            "0.5",
+            "--nats-url",
+            &rig.nats.url(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let mut expected = rosey_stdplugins::NAMES.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    let uptime = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "uptime")
+        .unwrap();
+    assert_eq!(uptime["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(uptime["commands"][0]["name"], "uptime");
+    assert!(uptime["requests"].as_u64().unwrap() >= 1, "{uptime}");
+    let poll = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "poll")
+        .unwrap();
+    assert_eq!(poll["commands"][0]["min_rank"], 2.0);
+
     let roll = rig
         .command(&alice, "!roll 2d6", |l| l.starts_with("alice rolled 2d6: "))
         .await;

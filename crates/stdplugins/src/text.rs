@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-/// `1d 2h 3m 4s`.
+/// `1d 2h 3m 4s`. (The bot's shell has the same format in `rosey_bot::shell::format`; a
+/// plugin does not depend on the bot, so it keeps these few lines of its own.)
 pub fn duration(secs: u64) -> String {
     let parts = [
         (secs / 86_400, "d"),
