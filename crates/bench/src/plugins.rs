@@ -24,6 +24,8 @@ use crate::stats::Percentiles;
 /// a burst, then at least 140 ms between lines until 2.6 s of silence) then never holds a
 /// line back, on the user's side or the bot's.
 pub const SPACING: Duration = Duration::from_millis(170);
+/// Longer than `rosey_cytube::Throttle`'s reset after silence.
+const PACING_RESET: Duration = Duration::from_secs(3);
 /// How long one reply may take before the run fails.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const CHANNEL: &str = "plugbench";
@@ -89,9 +91,7 @@ pub async fn run(rosey: &Path, samples: usize) -> Result<PluginBench, BenchError
     let devserver = DevServer::start(DevServerConfig::default()).await?;
     let dir = tempfile::tempdir()?;
     let mut config = crate::bot::config(&nats.url(), &devserver.base_url(), &[CHANNEL.into()]);
-    config["plugins"] = serde_json::json!({
-        "user_burst": 0, "channel_burst": 0, "discovery_interval": 1, "max_lines": 5
-    });
+    config["plugins"] = serde_json::json!({"user_burst": 0, "channel_burst": 0});
     let mut bot = crate::bot::spawn(rosey, dir.path(), "plugin-bot", &config)?;
     crate::bot::wait_joined(&devserver, &mut bot, &[CHANNEL.into()]).await?;
     let client = async_nats::connect(nats.url())
@@ -136,6 +136,9 @@ pub async fn run(rosey: &Path, samples: usize) -> Result<PluginBench, BenchError
                 }
             }
         }
+        // The warm-up went faster than the pacing allows; a silence longer than the pacing's
+        // reset (2.6 s) restores both clients' burst, so no measured line waits for it.
+        tokio::time::sleep(PACING_RESET).await;
         let cpu0 = bot.sample()?.cpu_s;
         let mut latencies = Vec::with_capacity(samples);
         for k in 0..samples {
