@@ -172,12 +172,13 @@ impl Config {
     }
 }
 
-/// Problems of the keys the generic checks do not cover: `prefix` (no white space),
+/// Problems of the keys the generic checks do not cover: `prefix` (no white space; an
+/// empty one is the generic string check's),
 /// `on_failure`, `channels` (object of name lists), `standard` (object of booleans).
 pub fn problems(m: &Map<String, Value>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(Value::String(p)) = m.get("prefix")
-        && (p.is_empty() || p.chars().any(char::is_whitespace))
+        && p.chars().any(char::is_whitespace)
     {
         out.push((
             "plugins.prefix".into(),
@@ -233,6 +234,33 @@ mod tests {
         assert!(p.enabled_in("b", "quotes"));
         assert!(!p.standard_on("eightball") && p.standard_on("dice"));
         assert_eq!(Config::default().plugins_config(), PluginsConfig::default());
+    }
+
+    #[test]
+    fn validation_reports_every_bad_key_with_its_path() {
+        let problems = crate::validate(&json!({
+            "version": "2.0",
+            "plugins": {"enabled": true, "timeout": 0, "user_burst": -1, "max_lines": 1.5,
+                        "prefix": "", "on_failure": "loud", "channels": [], "tiemout": 1}
+        }));
+        let mut paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        paths.sort_unstable();
+        assert_eq!(
+            paths,
+            [
+                "plugins.channels",
+                "plugins.max_lines",
+                "plugins.on_failure",
+                "plugins.prefix",
+                "plugins.tiemout",
+                "plugins.timeout",
+                "plugins.user_burst",
+            ],
+            "{problems:?}"
+        );
+        let ok = json!({"version": "2.0", "plugins": {"prefix": "?", "timeout": 1.5,
+            "on_failure": "silent", "channels": {"c": ["dice"]}, "standard": {"poll": false}}});
+        assert!(crate::validate(&ok).is_empty());
     }
 
     #[test]
