@@ -317,6 +317,25 @@ impl ChannelBot {
                 p.db(subjects::MEDIA_PLAYED, played, ts).await;
             }
             ServerEvent::Pm(m) if !m.from_self => {
+                if let Some(c) = &self.commands {
+                    use crate::commands::Outcome;
+                    let rank = self.state.user(&m.username).map_or(0.0, |u| u.rank);
+                    let line = crate::commands::ChatLine {
+                        user: &m.username,
+                        rank,
+                        text: &m.text,
+                        ts,
+                    };
+                    let (state, started) = (&self.state, self.live.started_at);
+                    let outcome =
+                        c.on_pm(line, || crate::commands::cytube::context(state, started));
+                    if !matches!(
+                        outcome,
+                        Outcome::NotACommand | Outcome::Unknown | Outcome::NotEnabled
+                    ) {
+                        return;
+                    }
+                }
                 let ctx = ShellContext {
                     settings: self.cfg.shell.clone(),
                     timeout: self.cfg.intervals.shell_db_timeout,

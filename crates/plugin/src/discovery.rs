@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::protocol::{
-    CommandInfo, META_HELP, META_MIN_RANK, META_PROTOCOL, META_USAGE, command_subject,
+    CommandInfo, META_HELP, META_MIN_RANK, META_PM, META_PROTOCOL, META_USAGE, command_subject,
 };
 
 /// A plugin on the bus.
@@ -93,6 +93,7 @@ pub fn plugins_from_infos(infos: Vec<ServiceInfo>) -> Vec<PluginInfo> {
                             .get(META_MIN_RANK)
                             .and_then(|r| r.parse().ok())
                             .unwrap_or(0.0),
+                        pm: e.metadata.get(META_PM).is_some_and(|v| v == "true"),
                     })
                     .collect(),
             });

@@ -22,6 +22,9 @@ pub const META_HELP: &str = "help";
 pub const META_USAGE: &str = "usage";
 /// Endpoint metadata: the lowest rank that may run the command (a number; default 0).
 pub const META_MIN_RANK: &str = "min_rank";
+/// Endpoint metadata: `"true"` when the command may also be sent to the bot by PM (then it
+/// is answered by PM).
+pub const META_PM: &str = "pm";
 /// Prefix of every command subject.
 pub const SUBJECT_PREFIX: &str = "rosey.plugins";
 /// A plugin publishes its name here once registered, so bots discover it at once instead
@@ -73,6 +76,9 @@ pub struct CommandRequest {
     /// The command prefix the channel uses (for help and usage lines).
     #[serde(default)]
     pub prefix: String,
+    /// The command came by PM (the bot answers by PM whatever the reply's fields).
+    #[serde(default)]
+    pub pm: bool,
     /// What the bot knows about the channel right now.
     #[serde(default)]
     pub context: Context,
@@ -184,6 +190,9 @@ pub struct CommandInfo {
     pub help: String,
     pub usage: String,
     pub min_rank: f64,
+    /// Also answered when sent by PM.
+    #[serde(default)]
+    pub pm: bool,
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 
 use crate::protocol::{
-    ANNOUNCE_SUBJECT, CommandRequest, META_HELP, META_MIN_RANK, META_PROTOCOL, META_USAGE,
+    ANNOUNCE_SUBJECT, CommandRequest, META_HELP, META_MIN_RANK, META_PM, META_PROTOCOL, META_USAGE,
     PROTOCOL_VERSION, Reply, command_subject, valid_name,
 };
 
@@ -35,6 +35,7 @@ pub struct CommandSpec {
     pub help: String,
     pub usage: String,
     pub min_rank: f64,
+    pub pm: bool,
 }
 
 impl CommandSpec {
@@ -46,6 +47,7 @@ impl CommandSpec {
             name,
             help: help.into(),
             min_rank: 0.0,
+            pm: false,
         }
     }
 
@@ -58,6 +60,12 @@ impl CommandSpec {
     /// The lowest rank that may run it (the bot enforces it).
     pub fn min_rank(mut self, rank: f64) -> Self {
         self.min_rank = rank;
+        self
+    }
+
+    /// Also take the command by PM (answered by PM).
+    pub fn pm(mut self, pm: bool) -> Self {
+        self.pm = pm;
         self
     }
 }
@@ -147,6 +155,7 @@ impl Plugin {
                     (META_HELP.to_string(), spec.help.clone()),
                     (META_USAGE.to_string(), spec.usage.clone()),
                     (META_MIN_RANK.to_string(), spec.min_rank.to_string()),
+                    (META_PM.to_string(), spec.pm.to_string()),
                 ]))
                 .add(command_subject(&self.name, &spec.name))
                 .await

@@ -481,9 +481,13 @@ async fn test_plugins(
         .await
         .unwrap();
     let other = Plugin::new("other", "0.1.0")
-        .command(CommandSpec::new("ping", "Pong."), |req| async move {
-            Reply::chat(format!("pong {}", req.user))
-        })
+        .command(
+            CommandSpec::new("ping", "Pong.").pm(true),
+            |req| async move {
+                let how = if req.pm { " by pm" } else { "" };
+                Reply::chat(format!("pong {}{how}", req.user))
+            },
+        )
         .start(client)
         .await
         .unwrap();
@@ -569,6 +573,27 @@ async fn isolation_rank_timeouts_a_killed_plugin_and_rate_limits() {
         .filter(|l| l.starts_with("flo rolled"))
         .count();
     assert_eq!(rolled, 3, "{:?}", rig.bot_lines(from));
+
+    // A command that takes PMs, sent by PM: answered by PM; one that does not is left to
+    // the PM shell (which ignores guests).
+    pia.pm(BOT, "!ping").unwrap();
+    pia.pm(BOT, "!roll").unwrap();
+    let pm = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(p) = rig
+                .server
+                .pm_log()
+                .into_iter()
+                .find(|p| p.from == BOT && p.to == "pia")
+            {
+                return p.msg;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a PM answer");
+    assert_eq!(pm, "pong pia by pm");
 
     // SIGKILL the plugins process: its commands answer "unavailable"; the rest goes on.
     plugins.kill();

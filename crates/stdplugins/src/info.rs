@@ -284,6 +284,7 @@ mod tests {
             help: format!("does {name}"),
             usage: format!("!{name} <x>"),
             min_rank: rank,
+            pm: false,
         };
         let plugins = vec![PluginInfo {
             name: "p".into(),

@@ -204,6 +204,7 @@ mod tests {
                     help: String::new(),
                     usage: String::new(),
                     min_rank: 0.0,
+                    pm: false,
                 })
                 .collect(),
         }

@@ -123,6 +123,22 @@ impl ChannelCommands {
     /// Handles one chat line. Never waits: a routed command runs in its own task.
     /// `context` is called only for a routed command.
     pub fn on_chat(&self, line: ChatLine<'_>, context: impl FnOnce() -> Context) -> Outcome {
+        self.route(line, context, false)
+    }
+
+    /// Handles one PM to the bot: routed like a chat line, but only to commands that take
+    /// PMs, and everything is answered by PM. Any outcome but `NotACommand`, `Unknown` and
+    /// `NotEnabled` means the PM was a plugin command (the PM shell should not see it).
+    pub fn on_pm(&self, line: ChatLine<'_>, context: impl FnOnce() -> Context) -> Outcome {
+        self.route(line, context, true)
+    }
+
+    fn route(
+        &self,
+        line: ChatLine<'_>,
+        context: impl FnOnce() -> Context,
+        private: bool,
+    ) -> Outcome {
         let s = &self.inner.settings;
         let Some(rest) = line.text.strip_prefix(s.prefix.as_str()) else {
             return Outcome::NotACommand;
@@ -135,7 +151,12 @@ impl ChannelCommands {
         if !valid_name(&command) {
             return Outcome::NotACommand;
         }
-        let Some(route) = self.inner.registry.lookup(&command) else {
+        let Some(route) = self
+            .inner
+            .registry
+            .lookup(&command)
+            .filter(|r| !private || r.command.pm)
+        else {
             return Outcome::Unknown;
         };
         if !s.enabled_in(&self.inner.channel, &route.plugin) {
@@ -156,14 +177,12 @@ impl ChannelCommands {
         let needs = route.command.min_rank;
         if line.rank < needs {
             stats.refused.fetch_add(1, Relaxed);
-            self.send_chat(&format!(
-                "{}: {}{} needs rank {needs} or higher.",
-                line.user, s.prefix, command
-            ));
+            let text = format!("{}{} needs rank {needs} or higher.", s.prefix, command);
+            self.say(line.user, &text, private);
             return Outcome::Refused { needs };
         }
         if !route.present {
-            self.fail(&route, line.user, false);
+            self.fail(&route, line.user, false, private);
             return Outcome::Unavailable {
                 plugin: route.plugin,
             };
@@ -180,6 +199,7 @@ impl ChannelCommands {
             event_id: format!("{}-{}-{seq}", self.inner.channel, (line.ts * 1000.0) as i64),
             ts: line.ts,
             prefix: s.prefix.clone(),
+            pm: private,
             context: context(),
         };
         let plugin = route.plugin.clone();
@@ -210,30 +230,31 @@ impl ChannelCommands {
             Err(BusError::Timeout { .. }) => {
                 inner.stats.timeouts.fetch_add(1, Relaxed);
                 tracing::warn!(channel = %inner.channel, plugin = %route.plugin, command = %request.command, "Plugin did not answer in time.");
-                self.fail(&route, &request.user, true);
+                self.fail(&route, &request.user, true, request.pm);
                 return;
             }
             Err(e) => {
                 tracing::warn!(channel = %inner.channel, plugin = %route.plugin, error = %e, "Plugin unavailable.");
-                self.fail(&route, &request.user, false);
+                self.fail(&route, &request.user, false, request.pm);
                 return;
             }
         };
         match reply {
             Ok(reply) => {
                 inner.stats.answered.fetch_add(1, Relaxed);
-                self.deliver(&request.user, reply);
+                self.deliver(&request.user, reply, request.pm);
             }
             Err(e) => {
                 inner.stats.errors.fetch_add(1, Relaxed);
                 tracing::warn!(channel = %inner.channel, plugin = %route.plugin, error = %e, "Bad reply from a plugin.");
-                self.send_chat(&format!("{}: {} failed.", request.user, route.plugin));
+                let text = format!("{} failed.", route.plugin);
+                self.say(&request.user, &text, request.pm);
             }
         }
     }
 
     /// The "did not answer" / "unavailable" line, unless configured silent.
-    fn fail(&self, route: &Route, user: &str, timed_out: bool) {
+    fn fail(&self, route: &Route, user: &str, timed_out: bool, private: bool) {
         if !timed_out {
             self.inner.stats.unavailable.fetch_add(1, Relaxed);
         }
@@ -245,12 +266,24 @@ impl ChannelCommands {
         } else {
             "is unavailable"
         };
-        self.send_chat(&format!("{user}: {} {what}.", route.plugin));
+        self.say(user, &format!("{} {what}.", route.plugin), private);
+    }
+
+    /// A short line for `user`: `<user>: text` in chat, or `text` by PM.
+    fn say(&self, user: &str, text: &str, private: bool) {
+        if private {
+            if let Err(e) = self.inner.outlet.pm(user, text) {
+                tracing::debug!(error = %e, "Could not queue a plugin PM.");
+            }
+        } else {
+            self.send_chat(&format!("{user}: {text}"));
+        }
     }
 
     /// Sends a reply within the output budget: at most `max_lines` lines and `max_chars`
-    /// characters over chat, PM and error together; lines are cleaned (see [`clean`]).
-    fn deliver(&self, user: &str, reply: Reply) {
+    /// characters over chat, PM and error together; lines are cleaned (see [`clean`]). A
+    /// command that came by PM is answered by PM only (and opens no poll).
+    fn deliver(&self, user: &str, reply: Reply, private: bool) {
         let s = &self.inner.settings;
         let mut lines_left = s.max_lines;
         let mut chars_left = s.max_chars;
@@ -276,13 +309,19 @@ impl ChannelCommands {
             out
         };
         let mut chat = Vec::new();
+        let mut pm = Vec::new();
         if let Some(e) = &reply.error {
-            chat.extend(budget(&format!("{user}: {e}")));
+            match private {
+                true => pm.extend(budget(e)),
+                false => chat.extend(budget(&format!("{user}: {e}"))),
+            }
         }
         for l in &reply.chat {
-            chat.extend(budget(l));
+            match private {
+                true => pm.extend(budget(l)),
+                false => chat.extend(budget(l)),
+            }
         }
-        let mut pm = Vec::new();
         for l in &reply.pm {
             pm.extend(budget(l));
         }
@@ -297,7 +336,7 @@ impl ChannelCommands {
                 tracing::debug!(error = %e, "Could not queue a plugin PM.");
             }
         }
-        if let Some(p) = reply.poll {
+        if let Some(p) = reply.poll.filter(|_| !private) {
             let title = clean(&p.title);
             let options: Vec<String> = p.options.iter().map(|o| clean(o)).take(20).collect();
             if let Err(e) = self.inner.outlet.poll(&title, options) {
@@ -361,6 +400,7 @@ mod tests {
                     help: String::new(),
                     usage: String::new(),
                     min_rank: 0.0,
+                    pm: true,
                 },
                 CommandInfo {
                     name: "poll".into(),
@@ -368,6 +408,7 @@ mod tests {
                     help: String::new(),
                     usage: String::new(),
                     min_rank: 2.0,
+                    pm: false,
                 },
             ],
         }]);
@@ -426,6 +467,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pms_reach_only_commands_that_take_them_and_are_answered_by_pm() {
+        let (c, out, registry) = router(PluginsConfig::default());
+        let ctx = Context::default;
+        assert_eq!(c.on_pm(line("a", 0.0, "!poll x|y"), ctx), Outcome::Unknown);
+        assert_eq!(c.on_pm(line("a", 0.0, "help"), ctx), Outcome::NotACommand);
+        registry.update(vec![]);
+        assert_eq!(
+            c.on_pm(line("a", 0.0, "!roll"), ctx),
+            Outcome::Unavailable {
+                plugin: "dice".into()
+            }
+        );
+        c.deliver(
+            "a",
+            Reply {
+                chat: vec!["rolled".into()],
+                error: Some("oops".into()),
+                poll: Some(rosey_plugin::PollSpec {
+                    title: "t".into(),
+                    options: vec!["x".into(), "y".into()],
+                }),
+                ..Reply::none()
+            },
+            true,
+        );
+        assert_eq!(
+            out.0.lock().unwrap().as_slice(),
+            ["pm a dice is unavailable.", "pm a oops", "pm a rolled"]
+        );
+    }
+
+    #[tokio::test]
     async fn channels_list_their_plugins() {
         let mut s = PluginsConfig::default();
         s.channels.insert("chan".into(), vec!["quotes".into()]);
@@ -450,6 +523,7 @@ mod tests {
                 pm: vec!["five".into()],
                 ..Reply::none()
             },
+            false,
         );
         assert_eq!(
             out.0.lock().unwrap().as_slice(),
