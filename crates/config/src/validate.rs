@@ -55,6 +55,7 @@ const TOP_KEYS: &[&str] = &[
     "llm",
     "legacy",
     "metrics",
+    "cluster",
 ];
 const NATS_KEYS: &[&str] = &[
     "url",
@@ -100,6 +101,7 @@ const PLATFORM_KEYS: &[&str] = &[
     "retry_delay",
 ];
 const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
+const CLUSTER_KEYS: &[&str] = &["leases", "lease_time", "bucket"];
 /// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
 const SHELL_KEYS: &[&str] = &["enabled", "min_rank", "host", "port"];
 /// The Rosey v0.5 `plugins` section (kept, not used: Rosey's plugins are processes on the bus).
@@ -147,6 +149,7 @@ pub fn validate(value: &Value) -> Vec<Problem> {
     v.shell(top);
     v.logging(top);
     v.metrics(top);
+    v.cluster(top);
     v.plugins(top);
     for key in ["llm", "legacy"] {
         match top.get(key) {
@@ -679,6 +682,14 @@ impl Validator {
             &["all_channels", "any_channel"],
             false,
         );
+    }
+
+    fn cluster(&mut self, top: &Map<String, Value>) {
+        if let Some(c) = self.section(top, "", "cluster", CLUSTER_KEYS) {
+            self.boolean(c, "cluster", "leases");
+            self.number(c, "cluster", "lease_time", &SECONDS_ABOVE_0);
+            self.string(c, "cluster", "bucket", false);
+        }
     }
 
     fn logging(&mut self, top: &Map<String, Value>) {

@@ -99,7 +99,7 @@ fn top_level_rules() {
     expect(
         set(base(), "/nats_url", json!("x")),
         &[
-            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy, metrics)",
+            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy, metrics, cluster)",
         ],
     );
     expect(
@@ -740,4 +740,30 @@ fn metrics_section() {
     let cfg = Config::from_value(v).unwrap();
     assert_eq!(cfg.metrics.listen, Some("0.0.0.0:9464".parse().unwrap()));
     assert_eq!(cfg.metrics.ready_when, rosey_config::ReadyWhen::AnyChannel);
+}
+
+#[test]
+fn cluster_section() {
+    let with = |cluster: Value| {
+        let mut v = base();
+        v["cluster"] = cluster;
+        v
+    };
+    expect(
+        with(json!({"leases": true, "lease_time": 6, "bucket": "leases"})),
+        &[],
+    );
+    let cfg = rosey_config::Config::from_value(with(json!({"leases": true}))).unwrap();
+    assert!(cfg.cluster.leases);
+    assert_eq!(cfg.cluster.lease_time, std::time::Duration::from_secs(15));
+    assert_eq!(cfg.cluster.bucket, "rosey_leases");
+    expect(
+        with(json!({"leases": "yes", "lease_time": 0, "bucket": "", "lease": 1})),
+        &[
+            "cluster.lease: unknown key; did you mean \"leases\"?",
+            "cluster.leases: expected true or false, got \"yes\"",
+            "cluster.lease_time: expected a number > 0, got 0",
+            "cluster.bucket: expected a non-empty string, got \"\"",
+        ],
+    );
 }

@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// Experiment: the db-service and the end-to-end bot serve /metrics, scraped every second.
     #[arg(long, hide = true)]
     pub metrics: bool,
+    /// Channel counts of the scale run instead of the preset's (e.g. `100,1000`).
+    #[arg(long, value_delimiter = ',', value_name = "N,N,…")]
+    pub scale_channels: Option<Vec<usize>>,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -48,8 +51,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         (None, false) => Preset::Full,
     };
     let out = args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    let mut sizes = Sizes::for_preset(preset);
+    if let Some(n) = args.scale_channels {
+        sizes.scale_channels = n;
+    }
     let opts = BenchOptions {
-        sizes: Sizes::for_preset(preset),
+        sizes,
         rosey: std::env::current_exe().context("cannot find the rosey executable")?,
         progress: std::io::stdout().is_terminal(),
         db_service_workers: args.db_service_workers,

@@ -185,6 +185,13 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
     if let Some(m) = &metrics {
         m.watch_bus(&bus);
     }
+    if let Some(leases) = rosey_bot::leases::LeaseSettings::from_config(&config) {
+        rosey_bot::leases::serve(bus, bot_cfg, leases, signal).await?;
+        if let Some(m) = metrics {
+            m.shutdown().await;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let stopped = serve_observed(
         Bot::start(bus.clone(), bot_cfg),
         &bus,
