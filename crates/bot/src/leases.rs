@@ -9,7 +9,7 @@
 //!   wrong-revision answer means the lease is gone and the channel is stopped at once.
 //! - **Expire**: the bucket's `max_age` ([`LeaseSettings::key_ttl`], half the lease time)
 //!   drops a key nobody renews, so a SIGKILLed process's channels become free by themselves.
-//!   The holder never serves past its own deadline (last renewal sent + key TTL − one tick)
+//!   The holder never serves past its own deadline (last renewal sent + key TTL − two ticks)
 //!   without a renewal, so a process cut off from NATS leaves before anyone can take over.
 //! - **Release**: a graceful stop leaves every channel first, then deletes its keys: the
 //!   others see the delete on their watch and take the channels over at once.
@@ -84,6 +84,13 @@ impl LeaseSettings {
     /// How often leases are renewed and free channels looked for.
     pub fn tick(&self) -> Duration {
         self.lease_time / 10
+    }
+
+    /// How long after sending a renewal (or a create) that succeeded the holder may serve
+    /// without another: the key TTL less two ticks, because the key's server-side life
+    /// starts no earlier than the send, and the holder needs time to notice and to leave.
+    pub fn validity(&self) -> Duration {
+        self.key_ttl().saturating_sub(2 * self.tick())
     }
 }
 
@@ -283,8 +290,7 @@ impl Supervisor {
 
     /// Renews every held lease; stops the channels whose lease is lost or past its deadline.
     async fn renew(&mut self) {
-        let ttl = self.settings.key_ttl();
-        let margin = self.settings.tick();
+        let tick = self.settings.tick();
         let value = Bytes::from(self.me.clone());
         let requests: Vec<(String, u64)> = self
             .held
@@ -292,19 +298,30 @@ impl Supervisor {
             .map(|(k, h)| (k.clone(), h.revision))
             .collect();
         let kv = &self.kv;
-        let results: Vec<(String, Instant, Result<u64, kv::UpdateError>)> =
-            futures::stream::iter(requests)
-                .map(|(key, revision)| {
-                    let value = value.clone();
-                    async move {
-                        let sent = Instant::now();
-                        let r = kv.update(&key, value, revision).await;
-                        (key, sent, r)
-                    }
-                })
-                .buffer_unordered(RENEW_CONCURRENCY)
-                .collect()
-                .await;
+        let me = self.me.as_str();
+        // Each renewal gets one tick: a hung request must not hold up the deadline check.
+        let results: Vec<(String, Instant, Result<u64, String>)> = futures::stream::iter(requests)
+            .map(|(key, revision)| {
+                let value = value.clone();
+                async move {
+                    let sent = Instant::now();
+                    let r = match tokio::time::timeout(tick, kv.update(&key, value, revision)).await
+                    {
+                        Ok(Ok(revision)) => Ok(revision),
+                        Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                            still_ours(kv, &key, me)
+                                .await
+                                .ok_or_else(|| LOST.to_string())
+                        }
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("timed out".to_string()),
+                    };
+                    (key, sent, r)
+                }
+            })
+            .buffer_unordered(RENEW_CONCURRENCY)
+            .collect()
+            .await;
         let mut lost = Vec::new();
         for (key, sent, result) in results {
             let Some(held) = self.held.get_mut(&key) else {
@@ -313,17 +330,21 @@ impl Supervisor {
             match result {
                 Ok(revision) => {
                     held.revision = revision;
-                    held.valid_until = sent + ttl.saturating_sub(margin);
+                    held.valid_until = sent + self.settings.validity();
                 }
-                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                Err(e) if e == LOST => {
                     tracing::warn!(key = %key, "Lease lost (taken over or expired); leaving the channel.");
                     lost.push(key);
                 }
-                Err(e) if Instant::now() >= held.valid_until => {
-                    tracing::warn!(key = %key, error = %e, "Lease not renewed in time; leaving the channel.");
-                    lost.push(key);
-                }
                 Err(e) => tracing::warn!(key = %key, error = %e, "Lease renewal failed; retrying."),
+            }
+        }
+        // Never serve past the deadline, whatever the renewals did.
+        let now = Instant::now();
+        for (key, held) in &self.held {
+            if now >= held.valid_until && !lost.contains(key) {
+                tracing::warn!(key = %key, "Lease not renewed in time; leaving the channel.");
+                lost.push(key.clone());
             }
         }
         let bots: Vec<Bot> = lost
@@ -364,7 +385,7 @@ impl Supervisor {
                         key.clone(),
                         Held {
                             revision,
-                            valid_until: sent + ttl.saturating_sub(self.settings.tick()),
+                            valid_until: sent + self.settings.validity(),
                             bot,
                         },
                     );
@@ -419,6 +440,20 @@ impl Supervisor {
             }
         }))
         .await;
+    }
+}
+
+/// A renewal's answer when the key holds another revision that is not ours.
+const LOST: &str = "lost";
+
+/// After a wrong-revision answer: the key's current revision when it still holds our id (a
+/// renewal whose acknowledgement was lost did reach the server), else `None` (lost).
+async fn still_ours(kv: &kv::Store, key: &str, me: &str) -> Option<u64> {
+    match kv.entry(key).await {
+        Ok(Some(e)) if e.operation == Operation::Put && e.value.as_ref() == me.as_bytes() => {
+            Some(e.revision)
+        }
+        _ => None,
     }
 }
 
@@ -600,6 +635,7 @@ mod tests {
         };
         assert_eq!(s.key_ttl(), Duration::from_millis(7_500));
         assert_eq!(s.tick(), Duration::from_millis(1_500));
+        assert_eq!(s.validity(), Duration::from_millis(4_500));
         assert!(valid_bucket_name("rosey_leases"));
         assert!(!valid_bucket_name("rosey.leases"));
     }

@@ -13,6 +13,7 @@
 //! Nothing sleeps to wait for something: conditions are polled with a deadline.
 
 mod common;
+use common::durable::{POLL, assert_exactly_stored, chat_events, counts, wait_rows_at_least};
 
 use std::{
     collections::HashMap,
@@ -25,7 +26,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bytes::Bytes;
 use rosey_bench::dbbench as bench;
 use rosey_bus::durable::{StreamSettings, ensure_db_stream};
 use rosey_bus::{Bus, NatsOptions};
@@ -35,10 +35,7 @@ use rosey_testkit::{NatsCluster, NatsServer};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-const STREAM: &str = "ROSEY_DB";
-const CONSUMER: &str = "rosey-db-service";
-const WAIT: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(20);
+const WAIT: Duration = common::durable::DRAIN_TIMEOUT;
 
 /// A `rosey` child process, killed when dropped.
 fn rosey(args: &[&str]) -> Child {
@@ -64,55 +61,6 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(POLL).await;
     }
-}
-
-/// (rows, distinct messages, sum of total_chat_lines) of the SQLite store, zeros before it
-/// exists.
-fn counts(db: &Path) -> (i64, i64, i64) {
-    if !db.exists() {
-        return (0, 0, 0);
-    }
-    let s = rosey_store::Store::open_read_only(db, &rosey_store::StoreOptions::default()).unwrap();
-    let q = |sql: &str| -> i64 { s.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
-    (
-        q("SELECT count(*) FROM recent_chat"),
-        q("SELECT count(DISTINCT message) FROM recent_chat"),
-        q("SELECT coalesce(sum(total_chat_lines), 0) FROM user_stats"),
-    )
-}
-
-/// (num_pending, num_ack_pending) of the durable consumer.
-async fn consumer_state(client: &Bus) -> Option<(u64, u64)> {
-    let r = client
-        .request(
-            &format!("$JS.API.CONSUMER.INFO.{STREAM}.{CONSUMER}"),
-            Bytes::new(),
-            Duration::from_secs(2),
-        )
-        .await
-        .ok()?;
-    let v: Value = serde_json::from_slice(&r.payload).ok()?;
-    Some((v["num_pending"].as_u64()?, v["num_ack_pending"].as_u64()?))
-}
-
-/// Waits until `n` lines are stored and the consumer has nothing left to (re)deliver, never
-/// seeing more than `n` on the way; then checks the exact counts.
-async fn assert_exactly_stored(client: &Bus, db: &Path, n: i64) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (rows, _, _) = counts(db);
-        assert!(rows <= n, "{rows} rows for {n} lines: stored twice");
-        if rows == n && consumer_state(client).await == Some((0, 0)) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not drained: {rows} of {n} rows, consumer {:?}",
-            consumer_state(client).await
-        );
-        tokio::time::sleep(POLL).await;
-    }
-    assert_eq!(counts(db), (n, n, n), "(rows, distinct, chat lines)");
 }
 
 /// Spawns `rosey db-service --jetstream` on `config` and waits until it answers a query.
@@ -147,19 +95,6 @@ async fn start_db_service(client: &Bus, config: &Path, db: &Path) -> Child {
     }
 }
 
-/// `n` distinct chat lines over 50 users.
-fn chat_events(n: usize, tag: &str) -> Vec<(&'static str, Bytes)> {
-    (0..n)
-        .map(|i| {
-            let p = format!(
-                r#"{{"username":"u{}","message":"{tag} line {i}","channel":"clu"}}"#,
-                i % 50
-            );
-            (subjects::MESSAGE_LOG, Bytes::from(p))
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothing() {
     let mut cluster = NatsCluster::start();
@@ -187,7 +122,6 @@ async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothi
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cluster.db");
-    let dbr = db.as_path();
     let config = dir.path().join("db-service.json");
     std::fs::write(
         &config,
@@ -210,7 +144,7 @@ async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothi
         tokio::spawn(async move {
             bench::publish_durable(
                 client.nats_client().unwrap(),
-                chat_events(n, "bulk"),
+                chat_events(n, "bulk", "clu"),
                 "bulk",
                 256,
                 WAIT,
@@ -223,14 +157,11 @@ async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothi
     let stop = tokio_util::sync::CancellationToken::new();
     let (outbox, outbox_task) =
         rosey_bot::durable::Outbox::start(js.clone(), settings.clone(), stop.clone());
-    for (i, (subject, payload)) in chat_events(m, "bot").into_iter().enumerate() {
+    for (i, (subject, payload)) in chat_events(m, "bot", "clu").into_iter().enumerate() {
         outbox.push(subject, format!("bot-{i}"), payload);
     }
 
-    until("8,000 rows before the kill", || async move {
-        counts(dbr).0 >= 8_000
-    })
-    .await;
+    wait_rows_at_least(&db, 8_000, "before the kill").await;
     let port = js.server_info().port;
     let node = cluster
         .node_of_port(port)
@@ -242,10 +173,7 @@ async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothi
         "the kill must hit the middle ({at_kill} rows)"
     );
     // Publishing and storing carry on through another node while this one is down.
-    until("publishing through another node", || async move {
-        counts(dbr).0 >= at_kill + 2_000
-    })
-    .await;
+    wait_rows_at_least(&db, at_kill + 2_000, "publishing through another node").await;
     assert_ne!(
         js.server_info().port,
         port,
@@ -311,6 +239,24 @@ fn every_channel_has_one_bot(server: &DevServer) -> bool {
     })
 }
 
+/// Waits until process `gone` holds nothing and every channel has one bot again; returns
+/// the time since `since`.
+async fn taken_over(
+    js: &async_nats::Client,
+    server: &DevServer,
+    gone: u32,
+    since: Instant,
+) -> Duration {
+    until("the channels taken over", || async move {
+        let s = shares(js).await;
+        every_channel_has_one_bot(server)
+            && !s.contains_key(&gone)
+            && s.values().sum::<usize>() == CHANNELS
+    })
+    .await;
+    since.elapsed()
+}
+
 /// A config for the bots: 30 channels, durable mode, leases.
 fn bots_config(dir: &Path, nats_url: &str, server: &DevServer) -> PathBuf {
     let platforms: Vec<Value> = (0..CHANNELS)
@@ -342,10 +288,7 @@ async fn chat_round(guests: &[rosey_cytube::CytubeHandle], tag: &str, db: &Path,
     for (i, g) in guests.iter().enumerate() {
         g.chat(&format!("{tag}-{i}")).unwrap();
     }
-    until(&format!("{total} lines stored"), || async move {
-        counts(db).0 >= total
-    })
-    .await;
+    wait_rows_at_least(db, total, &format!("{tag} lines stored")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,16 +356,8 @@ async fn bots_share_channels_take_over_after_sigkill_and_never_join_twice() {
     let killed = pids[0];
     bots[0].start_kill().unwrap();
     bots[0].wait().await.unwrap();
-    let t0 = Instant::now();
-    until("the killed bot's channels taken over", || async move {
-        let s = shares(jsr).await;
-        every_channel_has_one_bot(srv)
-            && !s.contains_key(&killed)
-            && s.values().sum::<usize>() == CHANNELS
-    })
-    .await;
-    let takeover = t0.elapsed();
-    eprintln!("takeover {takeover:?} shares {:?}", shares(&js).await);
+    let takeover = taken_over(&js, &server, killed, Instant::now()).await;
+    eprintln!("taken over after SIGKILL in {takeover:?}");
     assert!(
         takeover <= Duration::from_secs(LEASE_SECS),
         "taken over in {takeover:?}, lease time {LEASE_SECS} s"
@@ -449,15 +384,8 @@ async fn bots_share_channels_take_over_after_sigkill_and_never_join_twice() {
     let t0 = Instant::now();
     let status = common::sigterm_and_wait(&mut bots[1], WAIT).await;
     assert!(status.success(), "graceful exit: {status}");
-    until("the stopped bot's channels taken over", || async move {
-        let s = shares(jsr).await;
-        every_channel_has_one_bot(srv)
-            && !s.contains_key(&leaving)
-            && s.values().sum::<usize>() == CHANNELS
-    })
-    .await;
-    let handover = t0.elapsed();
-    eprintln!("handover {handover:?} shares {:?}", shares(&js).await);
+    let handover = taken_over(&js, &server, leaving, t0).await;
+    eprintln!("handed over after SIGTERM in {handover:?}");
     assert!(
         handover < Duration::from_secs(LEASE_SECS / 2),
         "handed over in {handover:?}, faster than a lease expiry"
