@@ -30,8 +30,8 @@ use serde_json::Value;
 
 mod common;
 use common::durable::{
-    CONSUMER, DRAIN_TIMEOUT, POLL, STREAM, assert_exactly_stored, chat_events, consumer_state,
-    counts, rows, wait_rows_at_least,
+    DRAIN_TIMEOUT, POLL, assert_exactly_stored, chat_events, consumer_info, consumer_state, counts,
+    rows, wait_rows_at_least,
 };
 
 /// Redelivery delay of the services under test (the default is 30 s): a killed instance's
@@ -180,15 +180,7 @@ async fn env() -> Env {
 
 /// `delivered.stream_seq` of the durable consumer: the last stream message handed out.
 async fn delivered_seq(client: &Bus) -> u64 {
-    let r = client
-        .request(
-            &format!("$JS.API.CONSUMER.INFO.{STREAM}.{CONSUMER}"),
-            Bytes::new(),
-            Duration::from_secs(2),
-        )
-        .await
-        .unwrap();
-    let v: Value = serde_json::from_slice(&r.payload).unwrap();
+    let v = consumer_info(client).await.expect("consumer info");
     v["delivered"]["stream_seq"].as_u64().unwrap_or(0)
 }
 

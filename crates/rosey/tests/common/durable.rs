@@ -60,8 +60,8 @@ pub async fn wait_rows_at_least(db: &Path, n: i64, what: &str) {
     }
 }
 
-/// (num_pending, num_ack_pending) of the durable consumer, from the JetStream API.
-pub async fn consumer_state(client: &Bus) -> Option<(u64, u64)> {
+/// The durable consumer's info from the JetStream API (`None` while unreachable).
+pub async fn consumer_info(client: &Bus) -> Option<Value> {
     let r = client
         .request(
             &format!("$JS.API.CONSUMER.INFO.{STREAM}.{CONSUMER}"),
@@ -70,7 +70,12 @@ pub async fn consumer_state(client: &Bus) -> Option<(u64, u64)> {
         )
         .await
         .ok()?;
-    let v: Value = serde_json::from_slice(&r.payload).ok()?;
+    serde_json::from_slice(&r.payload).ok()
+}
+
+/// (num_pending, num_ack_pending) of the durable consumer.
+pub async fn consumer_state(client: &Bus) -> Option<(u64, u64)> {
+    let v = consumer_info(client).await?;
     Some((v["num_pending"].as_u64()?, v["num_ack_pending"].as_u64()?))
 }
 
