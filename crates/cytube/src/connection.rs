@@ -80,7 +80,7 @@ pub fn connect(cfg: ClientConfig) -> (CytubeHandle, EventStream) {
     };
     let actor = Actor {
         cfg,
-        http: reqwest::Client::new(),
+        http: shared_http(),
         requests: req_rx,
         events: ev_tx,
         shutdown: shutdown_rx,
@@ -89,6 +89,21 @@ pub fn connect(cfg: ClientConfig) -> (CytubeHandle, EventStream) {
     };
     tokio::spawn(actor.run());
     (handle, EventStream { rx: ev_rx })
+}
+
+/// The process's one HTTP client (channel discovery), shared by every connection: each
+/// client keeps its own TLS configuration with the parsed web PKI roots, which a thousand
+/// channels would otherwise hold a thousand times. No idle connections are pooled, so no
+/// connection outlives the runtime that opened it.
+fn shared_http() -> reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
+    })
+    .clone()
 }
 
 /// How a session ended.

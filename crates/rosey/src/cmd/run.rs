@@ -107,6 +107,9 @@ fn exit_status(stopped: Option<Vec<(String, String)>>) -> ExitCode {
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
+    if config.cluster.leases {
+        tracing::warn!("cluster.leases applies to `rosey bot`; `rosey run` joins every channel.");
+    }
     let bot_cfg = bot_config(&config)?;
     let metrics = MetricsListener::start(args.metrics_listen, &config, "run").await?;
     let start = async {
