@@ -106,6 +106,18 @@ fn shared_http() -> reqwest::Client {
     .clone()
 }
 
+/// The websocket's settings: a read buffer of [`WS_READ_BUFFER`] instead of tungstenite's
+/// 128 KiB, which a long-lived connection ends up touching whole (reads walk through it
+/// before it is compacted): 128 KiB of resident memory per channel for frames that are
+/// rarely above a few KiB. Larger frames still arrive whole; the buffer grows for them.
+fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER)
+}
+
+/// Bytes read from the websocket at a time.
+const WS_READ_BUFFER: usize = 8 * 1024;
+
 /// How a session ended.
 enum End {
     Shutdown,
@@ -483,7 +495,7 @@ impl Actor {
             // TCP_NODELAY: chat frames are small and latency matters more than packet count.
             timeout(
                 limit,
-                tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
+                tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config()), true),
             ),
         )
         .await;
