@@ -95,9 +95,9 @@ async fn start_db_service(client: &Bus, config: &Path, db: &Path) -> Child {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothing() {
-    let mut cluster = NatsCluster::start();
+/// The three-node cluster, its URLs, and a client given all of them.
+async fn start_cluster() -> (NatsCluster, Vec<String>, Bus) {
+    let cluster = NatsCluster::start();
     let urls = cluster.urls();
     let client = Bus::connect(NatsOptions {
         servers: urls.clone(),
@@ -106,6 +106,12 @@ async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothi
     })
     .await
     .unwrap();
+    (cluster, urls, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothing() {
+    let (mut cluster, urls, client) = start_cluster().await;
     let settings = StreamSettings {
         replicas: 3,
         ..StreamSettings::default()
@@ -214,6 +220,14 @@ fn channel(i: usize) -> String {
 /// The pid in a lease holder id (`<pid>-<random>`).
 fn holder_pid(holder: &str) -> u32 {
     holder.split('-').next().unwrap().parse().unwrap()
+}
+
+/// The devserver, with the bots' account.
+async fn devserver() -> Arc<DevServer> {
+    let server = DevServer::start(DevServerConfig::default().with_account(BOT_NAME, "botpw", 2.0))
+        .await
+        .unwrap();
+    Arc::new(server)
 }
 
 /// Channels held per process (by pid), from the lease bucket.
@@ -358,10 +372,7 @@ async fn bots_share_channels_take_over_after_sigkill_and_never_join_twice() {
     let url = nats.url();
     let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
     let js = client.nats_client().unwrap().clone();
-    let server = DevServer::start(DevServerConfig::default().with_account(BOT_NAME, "botpw", 2.0))
-        .await
-        .unwrap();
-    let server = Arc::new(server);
+    let server = devserver().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bots.db");
     let nats_section = json!({"url": url, "jetstream": true, "reconnect_delay": 0.2});
@@ -454,20 +465,9 @@ async fn bots_share_channels_take_over_after_sigkill_and_never_join_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_on_the_cluster_ride_out_the_death_of_the_lease_bucket_leader() {
     const LEASE: u64 = 10;
-    let mut cluster = NatsCluster::start();
-    let urls = cluster.urls();
-    let client = Bus::connect(NatsOptions {
-        servers: urls.clone(),
-        reconnect_delay: Duration::from_millis(100),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let (mut cluster, urls, client) = start_cluster().await;
     let js = client.nats_client().unwrap().clone();
-    let server = DevServer::start(DevServerConfig::default().with_account(BOT_NAME, "botpw", 2.0))
-        .await
-        .unwrap();
-    let server = Arc::new(server);
+    let server = devserver().await;
     let dir = tempfile::tempdir().unwrap();
     let nats_section = json!({"url": urls, "reconnect_delay": 0.1,
                               "jetstream_options": {"replicas": 3}});
