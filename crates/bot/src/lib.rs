@@ -8,7 +8,9 @@
 //! - [`publisher`]: stamping and publishing `rosey.db.*` and normalized events.
 //! - [`normalize`]: CyTube events → normalized events (SPEC §4.2).
 //! - `channel` (private): one channel's event loop, periodic tasks and bus commands.
-//! - [`pump`]: the outbound message pump.
+//! - [`pump`]: the outbound message pump (any platform).
+//! - [`platform`]: the platform interface (actions a chat network accepts) and IRC, the
+//!   second platform: its channel runner and shell.
 //! - [`shell`]: the PM command shell (SPEC §5).
 //! - [`states`]: each channel's run state (connecting, running, reconnecting, stopped for
 //!   good), for the exit decision, the shell's `status` and health checks.
@@ -31,6 +33,7 @@ pub mod leases;
 pub mod logs;
 pub mod metrics;
 pub mod normalize;
+pub mod platform;
 pub mod publisher;
 pub mod pump;
 pub mod shell;
@@ -67,7 +70,12 @@ impl Bot {
         let ids = Arc::new(EventIds::new());
         let cfg = Arc::new(cfg);
         let mut publishers = Vec::new();
-        let states = ChannelStates::new(cfg.channels.iter().map(|c| c.channel.clone()));
+        let states = ChannelStates::new(
+            cfg.channels
+                .iter()
+                .map(|c| c.channel.clone())
+                .chain(cfg.irc.iter().map(|c| c.channel.clone())),
+        );
         let outbox_stop = CancellationToken::new();
         let mut outbox_task = None;
         let outbox = match (&cfg.durable, bus.nats_client()) {
@@ -89,12 +97,16 @@ impl Bot {
             _ => None,
         };
         let mut views = Vec::new();
-        for spec in cfg.channels.iter().cloned() {
-            let mut publisher = Publisher::new(bus.clone(), &spec.channel, ids.clone())
-                .with_breaker(cfg.breaker.clone());
-            if let Some(o) = &outbox {
-                publisher = publisher.with_outbox(o.clone());
+        let new_publisher = |channel: &str| {
+            let publisher =
+                Publisher::new(bus.clone(), channel, ids.clone()).with_breaker(cfg.breaker.clone());
+            match &outbox {
+                Some(o) => publisher.with_outbox(o.clone()),
+                None => publisher,
             }
+        };
+        for spec in cfg.channels.iter().cloned() {
+            let publisher = new_publisher(&spec.channel);
             publishers.push(publisher.clone());
             tracing::info!(channel = %spec.channel, platform = %spec.name, domain = %spec.client.domain, "Starting channel bot.");
             let (handle, events) = rosey_cytube::connect(spec.client.clone());
@@ -121,9 +133,24 @@ impl Bot {
             );
             tasks.spawn(bot.run(events, channel_stop));
         }
+        let mut irc_handles = Vec::new();
+        for spec in cfg.irc.iter().cloned() {
+            let publisher = new_publisher(&spec.channel);
+            publishers.push(publisher.clone());
+            irc_handles.push(platform::irc::start(
+                &mut tasks,
+                spec,
+                cfg.clone(),
+                bus.clone(),
+                publisher,
+                states.clone(),
+                stop.child_token(),
+            ));
+        }
         Bot {
             source: metrics::BotSource {
                 channels: Arc::new(views),
+                irc: Arc::new(irc_handles),
                 outbox,
                 states: states.clone(),
             },

@@ -18,6 +18,19 @@ pub struct LogFile {
 }
 
 impl LogFile {
+    /// Opens the configured log file, if any; a file that cannot be opened is logged and
+    /// left off (the bot runs without it).
+    pub fn open_or_warn(path: Option<&Path>) -> Option<LogFile> {
+        let path = path?;
+        match LogFile::open(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "Cannot open log file; logging to it is off.");
+                None
+            }
+        }
+    }
+
     /// Opens (creating) `path` for appending.
     pub fn open(path: &Path) -> std::io::Result<LogFile> {
         if let Some(dir) = path.parent()

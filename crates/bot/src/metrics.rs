@@ -134,6 +134,8 @@ pub(crate) struct ChannelView {
 #[derive(Clone)]
 pub struct BotSource {
     pub(crate) channels: Arc<Vec<ChannelView>>,
+    /// The IRC channels (readiness, state and connection gauges).
+    pub(crate) irc: Arc<Vec<crate::platform::irc::IrcView>>,
     pub(crate) outbox: Option<Outbox>,
     pub(crate) states: ChannelStates,
 }
@@ -141,12 +143,13 @@ pub struct BotSource {
 impl BotSource {
     /// Ready when every channel (or, with [`ReadyWhen::AnyChannel`], one) is joined.
     pub fn check(&self, when: ReadyWhen) -> Check {
-        let total = self.channels.len();
+        let total = self.channels.len() + self.irc.len();
         let joined = self
             .channels
             .iter()
             .filter(|c| c.handle.is_joined())
-            .count();
+            .count()
+            + self.irc.iter().filter(|h| h.is_joined()).count();
         let ok = match when {
             ReadyWhen::AllChannels => joined == total && total > 0,
             ReadyWhen::AnyChannel => joined > 0,
@@ -187,22 +190,29 @@ impl Source for BotSource {
                 .iter()
                 .map(move |(ch, m, s, p)| ([("channel", *ch)], f(m, s, p)))
         };
+        // IRC channels have a state and a connection too (their other figures are CyTube's).
+        let irc = || self.irc.iter().map(|h| (h.channel_name(), h.is_joined()));
         out.gauge(
             "rosey_bot_channel_state",
             "1 for the channel's current state (connecting, running, reconnecting, stopped).",
-            chans.iter().flat_map(|(ch, _, _, _)| {
-                let now = self.state_word(ch);
-                CHANNEL_STATES
-                    .iter()
-                    .map(move |s| ([("channel", *ch), ("state", *s)], i64::from(now == *s)))
-            }),
+            chans
+                .iter()
+                .map(|(ch, _, _, _)| *ch)
+                .chain(irc().map(|(ch, _)| ch))
+                .flat_map(|ch| {
+                    let now = self.state_word(ch);
+                    CHANNEL_STATES
+                        .iter()
+                        .map(move |s| ([("channel", ch), ("state", *s)], i64::from(now == *s)))
+                }),
         )?;
         out.gauge(
             "rosey_bot_connected",
             "1 while the channel is joined.",
             chans
                 .iter()
-                .map(|(ch, _, _, p)| ([("channel", *ch)], i64::from(is_joined(&self.channels, p)))),
+                .map(|(ch, _, _, p)| ([("channel", *ch)], i64::from(is_joined(&self.channels, p))))
+                .chain(irc().map(|(ch, joined)| ([("channel", ch)], i64::from(joined)))),
         )?;
         out.counter(
             "rosey_bot_reconnects",

@@ -1,6 +1,6 @@
 //! The outbound pump (SPEC §4.3): every 2 s ask the database service for due outbound
-//! messages, send each through the CyTube client's throttle, then `mark_sent` or
-//! `mark_failed`.
+//! messages, send each through the platform client's throttle, then `mark_sent` or
+//! `mark_failed`. The same pump serves every [`Platform`].
 //!
 //! Never the same message twice: a message confirmed as written to the socket is remembered
 //! for [`REMEMBER_SENT`]; if the service offers it again (its `mark_sent` was lost on the
@@ -14,7 +14,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rosey_cytube::{CytubeHandle, SendError};
 use rosey_model::{
     decode, decode_list, encode,
     payload::{ErrorReply, MarkFailed, MarkSent, OutboundGet, OutboundRow},
@@ -24,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Intervals,
+    platform::{ActionError, FailKind, Platform},
     publisher::{Publisher, now},
 };
 
@@ -37,8 +37,8 @@ pub const MAX_RETRIES: i64 = 3;
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the pump for one channel until `stop`.
-pub async fn run(
-    handle: CytubeHandle,
+pub async fn run<P: Platform>(
+    handle: P,
     publisher: Publisher,
     intervals: Intervals,
     stop: CancellationToken,
@@ -80,9 +80,14 @@ pub async fn run(
                 mark_sent(&publisher, row.id).await;
                 continue;
             }
-            let result = tokio::time::timeout(SEND_TIMEOUT, handle.chat_confirmed(&row.message))
+            let result = tokio::time::timeout(SEND_TIMEOUT, handle.say_confirmed(&row.message))
                 .await
-                .unwrap_or(Err(SendError::Disconnected));
+                .unwrap_or_else(|_| {
+                    Err(ActionError::failed(
+                        "the connection dropped before the command was sent",
+                        FailKind::Gone,
+                    ))
+                });
             match result {
                 Ok(()) => {
                     publisher.metrics().outbound_sent.fetch_add(1, Relaxed);
@@ -91,7 +96,7 @@ pub async fn run(
                 }
                 Err(e) => {
                     publisher.metrics().outbound_failed.fetch_add(1, Relaxed);
-                    let permanent = matches!(e, SendError::Empty | SendError::Invalid(_));
+                    let permanent = e.is_permanent();
                     let failed = MarkFailed {
                         message_id: row.id,
                         error: e.to_string(),
@@ -103,10 +108,7 @@ pub async fn run(
                     publisher
                         .db(subjects::OUTBOUND_MARK_FAILED, failed, now())
                         .await;
-                    if matches!(
-                        e,
-                        SendError::NotJoined | SendError::Closed | SendError::Disconnected
-                    ) {
+                    if e.is_gone() {
                         // The connection is gone: the rest waits for the next round.
                         break;
                     }

@@ -80,6 +80,18 @@ impl ChannelStates {
         }
     }
 
+    /// Marks a channel stopped by shutdown, unless it already stopped for its own reason.
+    pub fn set_shutdown(&self, channel: &str) {
+        if !self.get(channel).is_some_and(|s| s.is_stopped()) {
+            self.set(
+                channel,
+                RunState::Stopped {
+                    reason: "shutdown".into(),
+                },
+            );
+        }
+    }
+
     /// One channel's state, `None` for a channel this process does not run.
     pub fn get(&self, channel: &str) -> Option<RunState> {
         self.channels

@@ -50,8 +50,10 @@ pub const RETENTION_USER_COUNT_HISTORY_DAYS: u64 = 30;
 /// `database.retention.sent_outbound_days` (SPEC §7).
 pub const RETENTION_SENT_OUTBOUND_DAYS: u64 = 7;
 
-/// `platforms[].type`: the only platform Rosey speaks.
+/// `platforms[].type` of a CyTube server (the default).
 pub const PLATFORM_TYPE: &str = "cytube";
+/// `platforms[].type` of an IRC network.
+pub const PLATFORM_TYPE_IRC: &str = "irc";
 /// `platforms[].name` given by `rosey config migrate` to the one v1 channel.
 pub const PLATFORM_NAME_MIGRATED: &str = "primary";
 /// `platforms[].enabled`.

@@ -45,7 +45,7 @@ pub use load::Loaded;
 pub use model::{
     Channel, ClusterConfig, Config, DatabaseConfig, JetStreamOptions, LogFormat, LogLevel,
     LoggingConfig, Login, MetricsConfig, NatsConfig, NatsUrl, PlatformConfig, PlatformKind,
-    ReadyWhen, RetentionConfig, Secret, ShellConfig, StorageKind, TlsConfig,
+    ReadyWhen, RetentionConfig, Secret, ShellConfig, StorageKind, TlsConfig, WebConfig,
 };
 pub use source::Format;
 pub use validate::{Problem, validate};

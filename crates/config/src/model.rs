@@ -88,9 +88,29 @@ pub struct Config {
     /// `/metrics`, `/healthz`, `/readyz` (off unless `listen` is set).
     #[serde(skip_serializing_if = "MetricsConfig::is_default")]
     pub metrics: MetricsConfig,
+    /// The web dashboard (`rosey web`; also `rosey run` when `listen` is set).
+    #[serde(skip_serializing_if = "WebConfig::is_default")]
+    pub web: WebConfig,
     /// Several bot processes sharing the channels through leases (off unless configured).
     #[serde(skip_serializing_if = "ClusterConfig::is_default")]
     pub cluster: ClusterConfig,
+}
+
+/// `web`: the dashboard and HTTP API listener.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebConfig {
+    /// Address to serve on, e.g. `127.0.0.1:8080`; none = off (for `rosey run`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Mark the session cookie `Secure` (set it when a TLS proxy serves the dashboard).
+    pub secure_cookies: bool,
+}
+
+impl WebConfig {
+    fn is_default(&self) -> bool {
+        *self == WebConfig::default()
+    }
 }
 
 /// `cluster`: several `rosey bot` processes with the same configuration share the channels,
@@ -438,6 +458,8 @@ pub enum PlatformKind {
     /// A CyTube server.
     #[default]
     Cytube,
+    /// An IRC network (`server`, `port`, `tls`, `nick`; `channel` is the IRC channel).
+    Irc,
 }
 
 /// One entry of `platforms`: a CyTube channel to join.
@@ -451,7 +473,8 @@ pub struct PlatformConfig {
     /// Disabled platforms are kept in the file but not joined.
     #[serde(default = "default_enabled")]
     pub enabled: bool,
-    /// The server, e.g. `https://cytu.be`.
+    /// The server, e.g. `https://cytu.be` (CyTube; empty for IRC).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub domain: String,
     /// The channel and its optional password.
     pub channel: Channel,
@@ -473,6 +496,28 @@ pub struct PlatformConfig {
     /// v1 `retry_delay`: pause between those attempts, carried over.
     #[serde(with = "opt_secs", default, skip_serializing_if = "Option::is_none")]
     pub retry_delay: Option<Duration>,
+    /// IRC: the server's host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// IRC: the port (default 6697 with TLS, 6667 without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// IRC: connect with TLS (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    /// IRC: extra trusted CA certificates (PEM) for TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
+    /// IRC: the bot's nick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nick: Option<String>,
+    /// IRC: log in to `user` with SASL PLAIN (default true when `user` has a password);
+    /// false sends the password as the server password (`PASS`) instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sasl: Option<bool>,
+    /// IRC: the shell rank of a channel operator (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_rank: Option<f64>,
 }
 
 fn default_enabled() -> bool {

@@ -55,6 +55,7 @@ const TOP_KEYS: &[&str] = &[
     "llm",
     "legacy",
     "metrics",
+    "web",
     "cluster",
 ];
 const NATS_KEYS: &[&str] = &[
@@ -99,8 +100,17 @@ const PLATFORM_KEYS: &[&str] = &[
     "proxy",
     "retry",
     "retry_delay",
+    // `"type": "irc"` entries.
+    "server",
+    "port",
+    "tls",
+    "tls_ca",
+    "nick",
+    "sasl",
+    "op_rank",
 ];
 const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
+const WEB_KEYS: &[&str] = &["listen", "secure_cookies"];
 const CLUSTER_KEYS: &[&str] = &["leases", "lease_time", "bucket"];
 /// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
 const SHELL_KEYS: &[&str] = &["enabled", "min_rank", "host", "port"];
@@ -149,6 +159,7 @@ pub fn validate(value: &Value) -> Vec<Problem> {
     v.shell(top);
     v.logging(top);
     v.metrics(top);
+    v.web(top);
     v.cluster(top);
     v.plugins(top);
     for key in ["llm", "legacy"] {
@@ -571,7 +582,16 @@ impl Validator {
                 continue;
             };
             self.keys(map, &p, PLATFORM_KEYS);
-            self.one_of(map, &p, "type", &[crate::defaults::PLATFORM_TYPE], false);
+            self.one_of(
+                map,
+                &p,
+                "type",
+                &[
+                    crate::defaults::PLATFORM_TYPE,
+                    crate::defaults::PLATFORM_TYPE_IRC,
+                ],
+                false,
+            );
             if let Some(name) = self.string(map, &p, "name", true) {
                 let name_path = join(&p, "name");
                 let var = env::platform_password_var(name);
@@ -597,7 +617,11 @@ impl Validator {
                 }
             }
             self.boolean(map, &p, "enabled");
-            if let Some(domain) = self.string(map, &p, "domain", true) {
+            let irc =
+                map.get("type").and_then(Value::as_str) == Some(crate::defaults::PLATFORM_TYPE_IRC);
+            if irc {
+                self.irc_platform(map, &p);
+            } else if let Some(domain) = self.string(map, &p, "domain", true) {
                 let d = domain.trim();
                 let host = d
                     .strip_prefix("https://")
@@ -646,6 +670,39 @@ impl Validator {
         }
     }
 
+    /// The keys of a `"type": "irc"` entry (its `channel` and `user` are checked as for
+    /// CyTube; `user` is the SASL account, its password from the file or the environment).
+    fn irc_platform(&mut self, map: &Map<String, Value>, p: &str) {
+        self.string(map, p, "server", true);
+        if let Some(nick) = self.string(map, p, "nick", true)
+            && (nick.contains(char::is_whitespace)
+                || nick.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            self.report(
+                join(p, "nick"),
+                format!("\"{nick}\" is not a valid IRC nick"),
+            );
+        }
+        self.number(map, p, "port", &PORT);
+        self.boolean(map, p, "tls");
+        self.boolean(map, p, "sasl");
+        self.string(map, p, "tls_ca", false);
+        self.number(map, p, "op_rank", &RANK);
+        let channel = match present(map, "channel") {
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(Value::Array(v)) => v.first().and_then(Value::as_str),
+            _ => None,
+        };
+        if let Some(c) = channel
+            && !c.starts_with(['#', '&'])
+        {
+            self.report(
+                join(p, "channel"),
+                format!("an IRC channel starts with # or &, got \"{c}\""),
+            );
+        }
+    }
+
     fn shell(&mut self, top: &Map<String, Value>) {
         if let Some(shell) = self.section(top, "", "shell", SHELL_KEYS) {
             self.boolean(shell, "shell", "enabled");
@@ -682,6 +739,21 @@ impl Validator {
             &["all_channels", "any_channel"],
             false,
         );
+    }
+
+    fn web(&mut self, top: &Map<String, Value>) {
+        let Some(w) = self.section(top, "", "web", WEB_KEYS) else {
+            return;
+        };
+        if let Some(listen) = self.string(w, "web", "listen", false)
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            self.report(
+                "web.listen",
+                format!("expected an address like 127.0.0.1:8080, got \"{listen}\""),
+            );
+        }
+        self.boolean(w, "web", "secure_cookies");
     }
 
     fn cluster(&mut self, top: &Map<String, Value>) {

@@ -99,7 +99,7 @@ fn top_level_rules() {
     expect(
         set(base(), "/nats_url", json!("x")),
         &[
-            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy, metrics, cluster)",
+            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy, metrics, web, cluster)",
         ],
     );
     expect(
@@ -392,7 +392,7 @@ fn platform_field_rules() {
     }
     expect(
         p("type", json!("discord")),
-        &["platforms[0].type: expected \"cytube\", got \"discord\""],
+        &["platforms[0].type: expected \"cytube\" or \"irc\", got \"discord\""],
     );
     expect(
         p("enabled", json!("yes")),
@@ -740,6 +740,25 @@ fn metrics_section() {
     let cfg = Config::from_value(v).unwrap();
     assert_eq!(cfg.metrics.listen, Some("0.0.0.0:9464".parse().unwrap()));
     assert_eq!(cfg.metrics.ready_when, rosey_config::ReadyWhen::AnyChannel);
+}
+
+#[test]
+fn web_section() {
+    expect(
+        set(
+            base(),
+            "/web",
+            json!({"listen": "nowhere", "secure_cookies": "yes"}),
+        ),
+        &[
+            "web.listen: expected an address like 127.0.0.1:8080, got \"nowhere\"",
+            "web.secure_cookies: expected true or false, got \"yes\"",
+        ],
+    );
+    let ok = set(base(), "/web", json!({"listen": "127.0.0.1:8080"}));
+    assert_eq!(problems(&ok), Vec::<String>::new());
+    let cfg = Config::from_value(ok).unwrap();
+    assert_eq!(cfg.web.listen, Some("127.0.0.1:8080".parse().unwrap()));
 }
 
 #[test]

@@ -116,6 +116,7 @@ impl DbService {
             checkpoint_stop,
         } = open(&cfg, true).await?;
         let reader = reader.ok_or(DbServiceError::WriterGone)?;
+        let rekeyed = query::rekey_legacy_tokens(&writer_tx).await?;
 
         let (stop, stop_rx) = watch::channel(false);
         // Ingest subscribes before the query endpoints: once a request is answered, events
@@ -171,6 +172,7 @@ impl DbService {
             bus = bus.kind(),
             default_channel = %cfg.default_channel,
             adopted_v05 = adopted.is_some(),
+            rekeyed_v05_tokens = rekeyed,
             durable = cfg.durable.as_ref().map(|d| d.stream.name.as_str()).unwrap_or("off"),
             "Database service ready."
         );

@@ -33,6 +33,9 @@ use crate::counters::Counters;
 use crate::writer::WriterMsg;
 use crate::{DbServiceError, config::DbServiceConfig};
 
+mod web;
+pub(crate) use web::rekey_legacy as rekey_legacy_tokens;
+
 /// Endpoint names for the micro-service API (subject → name).
 pub const ENDPOINTS: [(&str, &str); 6] = [
     (subjects::OUTBOUND_GET, "outbound_get"),
@@ -185,6 +188,9 @@ impl Queries {
                     .map_err(QueryError::Writer)?;
                 Ok(Bytes::from(encode(&EnqueueReply { success: true, id })))
             }
+            other if subjects::DASHBOARD_QUERY_SUBJECTS.contains(&other) => {
+                self.dispatch_web(other, payload).await
+            }
             other => Err(QueryError::Invalid(format!(
                 "unknown request subject `{other}`"
             ))),
@@ -242,7 +248,7 @@ pub(crate) async fn serve(
         }
         None => {
             let mut subs = Vec::new();
-            for (subject, _) in ENDPOINTS {
+            for (subject, _) in ENDPOINTS.iter().chain(&web::ENDPOINTS) {
                 let sub = bus.queue_subscribe(subject, &cfg.query_queue_group).await?;
                 subs.push(sub);
             }
@@ -283,7 +289,7 @@ async fn register(
         .await
         .map_err(err)?;
     let mut streams: Vec<Requests> = Vec::new();
-    for (subject, name) in ENDPOINTS {
+    for (subject, name) in ENDPOINTS.iter().chain(&web::ENDPOINTS) {
         let endpoint = service
             .endpoint_builder()
             .name(name)

@@ -47,6 +47,9 @@ impl IngestItem {
     }
 }
 
+/// A write run on the writer's store; it sends its own result back.
+pub(crate) type StoreCall = Box<dyn FnOnce(&mut dyn Storage) + Send>;
+
 pub(crate) enum WriterMsg {
     Event(IngestItem),
     Enqueue {
@@ -57,6 +60,8 @@ pub(crate) enum WriterMsg {
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
     Maintain,
+    /// Run a write of another module (the dashboard's tokens) on the writer's store.
+    Call(StoreCall),
     /// Commit what is queued, close open sessions (unless told not to: a replay leaves them to
     /// the live service), checkpoint, stop.
     Close {
@@ -177,6 +182,7 @@ impl Writer {
                     let _ = reply.send(());
                 }
                 WriterMsg::Maintain => self.maintain(),
+                WriterMsg::Call(f) => f(&mut *self.store),
                 WriterMsg::Close {
                     close_sessions,
                     reply,

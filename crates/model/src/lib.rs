@@ -6,6 +6,8 @@
 //!   `rosey.events.<channel>.<kind>` and `rosey.commands.<channel>.<action>`.
 //! - [`payload`]: typed structs for every `rosey.db.*` event, request and reply (SPEC §3).
 //! - [`event`]: the normalized event the bot publishes (SPEC §4.2).
+//! - [`web`]: requests and replies of the dashboard's subjects (current status, outbound
+//!   rows, user search, chat activity, API tokens).
 //! - [`codec`]: the one JSON helper: decode with a size limit and an error naming the field.
 //!
 //! Compatibility rules (SPEC §2–§3): unknown fields are ignored on input, field names are
@@ -15,6 +17,7 @@ pub mod codec;
 pub mod event;
 pub mod payload;
 pub mod subjects;
+pub mod web;
 
 pub use codec::{DecodeError, MAX_PAYLOAD_BYTES, decode, decode_list, encode};
 pub use event::{EventBody, NormalizedEvent, UserData};

@@ -36,6 +36,35 @@ pub const QUERY_USER_COUNT_HISTORY: &str = "rosey.db.query.user_count_history";
 /// Request: put a message in the outbound queue.
 pub const OUTBOUND_ENQUEUE: &str = "rosey.db.messages.outbound.enqueue";
 
+/// Query: one channel's `current_status` row (the dashboard's `/api/current`).
+pub const QUERY_CURRENT_STATUS: &str = "rosey.db.query.current_status";
+/// Query: the newest outbound rows with their status (`/api/outbound/recent`).
+pub const QUERY_OUTBOUND_RECENT: &str = "rosey.db.query.outbound_recent";
+/// Query: users by name prefix, and chat lines per hour (the dashboard's user search, chart).
+pub const QUERY_USER_SEARCH: &str = "rosey.db.query.user_search";
+/// Query: chat lines per hour over the last hours.
+pub const QUERY_CHAT_ACTIVITY: &str = "rosey.db.query.chat_activity";
+/// Request: create an API token (the reply holds the token, shown once).
+pub const TOKENS_CREATE: &str = "rosey.db.tokens.create";
+/// Request: list API tokens (prefixes only).
+pub const TOKENS_LIST: &str = "rosey.db.tokens.list";
+/// Request: revoke API tokens by prefix.
+pub const TOKENS_REVOKE: &str = "rosey.db.tokens.revoke";
+/// Request: check a presented API token.
+pub const TOKENS_VERIFY: &str = "rosey.db.tokens.verify";
+
+/// The dashboard's request subjects (new in Rosey; served by the database service).
+pub const DASHBOARD_QUERY_SUBJECTS: [&str; 8] = [
+    QUERY_CURRENT_STATUS,
+    QUERY_OUTBOUND_RECENT,
+    QUERY_USER_SEARCH,
+    QUERY_CHAT_ACTIVITY,
+    TOKENS_CREATE,
+    TOKENS_LIST,
+    TOKENS_REVOKE,
+    TOKENS_VERIFY,
+];
+
 /// Every fire-and-forget database event subject (SPEC §3.1). Durable mode puts exactly
 /// these, and nothing else, into the JetStream stream.
 pub const DB_EVENT_SUBJECTS: [&str; 10] = [
@@ -86,7 +115,7 @@ pub fn is_db_event(subject: &str) -> bool {
 
 /// Is `subject` one of the database request/reply subjects?
 pub fn is_db_query(subject: &str) -> bool {
-    DB_QUERY_SUBJECTS.contains(&subject)
+    DB_QUERY_SUBJECTS.contains(&subject) || DASHBOARD_QUERY_SUBJECTS.contains(&subject)
 }
 
 /// `rosey.events.<channel>.<kind>`. The channel is made token-safe (see [`token`]).

@@ -49,6 +49,11 @@ enum Command {
     Demo(cmd::run::DemoArgs),
     /// The benchmark suite.
     Bench(cmd::bench::BenchArgs),
+    /// The web dashboard and the v0.5 HTTP API, a client of the bus.
+    Web(cmd::web::WebArgs),
+    /// API tokens for the HTTP API: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(cmd::web::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +84,8 @@ fn main() -> ExitCode {
             Command::Devserver(a) => cmd::devserver::run(a).await,
             Command::Demo(a) => cmd::run::demo(a).await,
             Command::Bench(a) => cmd::bench::run(a).await,
+            Command::Web(a) => cmd::web::run(a).await,
+            Command::Token(c) => cmd::web::token(c).await,
         }
     });
     match result {

@@ -18,6 +18,8 @@
 //! - [`outbound`]: the outbound message queue (enqueue, due with back-off, sent/failed).
 //! - [`maintenance`]: retention in bounded batches and closing open sessions.
 //! - [`backup`]: online backup (`VACUUM INTO`) and integrity check of a store file.
+//! - [`web`]: the dashboard's reads and the hashed API tokens ([`web::WebStorage`], a
+//!   supertrait of [`Storage`]).
 //! - [`error`]: the error type, [`StoreError`].
 //!
 //! The rest of this crate's root is the SQLite backend. A [`Store`] owns one
@@ -38,6 +40,7 @@ pub mod query;
 pub mod schema;
 pub mod storage;
 pub mod threaded;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -837,3 +837,6 @@ contract!(
     unknown_table_is_an_error,
     text_with_nul_is_stored,
 );
+
+/// The dashboard's part of the contract.
+mod contract_web;

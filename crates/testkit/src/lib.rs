@@ -12,8 +12,10 @@
 //! - [`pg`]: a per-test PostgreSQL database, [`pg::PgTestDb`].
 //! - [`cluster`]: a three-node `nats-server` cluster with routes and JetStream on every node,
 //!   each node killable and restartable, [`NatsCluster`].
+//! - [`ircd`]: a per-test IRC server (InspIRCd), [`ircd::IrcServer`].
 
 pub mod cluster;
+pub mod ircd;
 pub mod pg;
 
 pub use cluster::NatsCluster;

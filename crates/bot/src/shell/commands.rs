@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::answer::{ask, no_answer, refused, unanswered};
 use super::{CommandLine, ShellContext, format::duration, media_url, stats_text};
-use crate::publisher::now;
+use crate::publisher::{Publisher, now};
+use std::time::Duration;
 
 /// A command that failed: what to tell the user and what to audit.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,14 +156,17 @@ fn status(ctx: &ShellContext) -> Vec<String> {
     lines
 }
 
-/// Asks the database service; `None` when it does not answer (or answers an error).
-async fn query(ctx: &ShellContext, subject: &str, body: serde_json::Value) -> Option<bytes::Bytes> {
-    let bus = ctx.publisher.bus();
-    let breaker = &ctx.publisher.metrics().breaker;
-    match breaker
-        .request(bus, subject, encode(&body), ctx.timeout)
-        .await
-    {
+/// Asks the database service for the publisher's channel; `None` when it does not answer
+/// (or answers an error).
+async fn query(
+    publisher: &Publisher,
+    timeout: Duration,
+    subject: &str,
+    body: serde_json::Value,
+) -> Option<bytes::Bytes> {
+    let bus = publisher.bus();
+    let breaker = &publisher.metrics().breaker;
+    match breaker.request(bus, subject, encode(&body), timeout).await {
         Ok(m) => {
             if let Ok(e) = decode::<ErrorReply>(&m.payload)
                 && !e.success
@@ -182,8 +186,8 @@ async fn query(ctx: &ShellContext, subject: &str, body: serde_json::Value) -> Op
 /// What to say when the database did not answer: while the breaker is open, the first words
 /// of `otherwise` and "database unavailable, retrying in Ns" (answered at once); else
 /// `otherwise`.
-fn unavailable(ctx: &ShellContext, otherwise: &str) -> String {
-    match ctx.publisher.metrics().breaker.open_for() {
+fn unavailable(publisher: &Publisher, otherwise: &str) -> String {
+    match publisher.metrics().breaker.open_for() {
         Some(left) => format!(
             "{}: database unavailable, retrying in {}s",
             otherwise.split(" (").next().unwrap_or(otherwise),
@@ -194,13 +198,18 @@ fn unavailable(ctx: &ShellContext, otherwise: &str) -> String {
 }
 
 async fn stats(ctx: &ShellContext) -> Outcome {
-    let body = json!({"channel": ctx.publisher.channel()});
-    match query(ctx, subjects::QUERY_CHANNEL_STATS, body).await {
+    channel_stats(&ctx.publisher, ctx.timeout).await
+}
+
+/// The `stats` answer for the publisher's channel (any platform).
+pub(crate) async fn channel_stats(publisher: &Publisher, timeout: Duration) -> Outcome {
+    let body = json!({"channel": publisher.channel()});
+    match query(publisher, timeout, subjects::QUERY_CHANNEL_STATS, body).await {
         Some(p) => match decode::<ChannelStatsReply>(&p) {
             Ok(r) => Ok(stats_text::channel_stats(&r)),
             Err(e) => Err(fail(format!("Stats unavailable (bad reply: {e})"))),
         },
-        None => Err(fail(unavailable(ctx, stats_text::STATS_UNAVAILABLE))),
+        None => Err(fail(unavailable(publisher, stats_text::STATS_UNAVAILABLE))),
     }
 }
 
@@ -234,11 +243,15 @@ fn users(ctx: &ShellContext) -> Vec<String> {
     lines
 }
 
-async fn user(ctx: &ShellContext, args: &str) -> Outcome {
-    let name = args
-        .split_whitespace()
+/// `user`'s argument: the name.
+pub(crate) fn user_arg(args: &str) -> Result<&str, Failure> {
+    args.split_whitespace()
         .next()
-        .ok_or_else(|| fail("Usage: user <name>"))?;
+        .ok_or_else(|| fail("Usage: user <name>"))
+}
+
+async fn user(ctx: &ShellContext, args: &str) -> Outcome {
+    let name = user_arg(args)?;
     let mut lines = Vec::new();
     match ctx.state.user(name) {
         Some(u) => {
@@ -255,15 +268,24 @@ async fn user(ctx: &ShellContext, args: &str) -> Outcome {
         }
         None => lines.push(format!("User: {name} (not in the channel)")),
     }
-    let body = json!({"username": name, "channel": ctx.publisher.channel()});
-    match query(ctx, subjects::QUERY_USER_STATS, body).await {
-        Some(p) => match decode::<UserStatsReply>(&p) {
-            Ok(r) => lines.extend(stats_text::user_stats(&r)),
-            Err(e) => lines.push(format!("Database statistics unavailable (bad reply: {e})")),
-        },
-        None => lines.push(unavailable(ctx, stats_text::USER_STATS_UNAVAILABLE)),
-    }
+    lines.extend(user_stats(&ctx.publisher, ctx.timeout, name).await);
     Ok(lines)
+}
+
+/// The database part of the `user` answer (any platform).
+pub(crate) async fn user_stats(
+    publisher: &Publisher,
+    timeout: Duration,
+    name: &str,
+) -> Vec<String> {
+    let body = json!({"username": name, "channel": publisher.channel()});
+    match query(publisher, timeout, subjects::QUERY_USER_STATS, body).await {
+        Some(p) => match decode::<UserStatsReply>(&p) {
+            Ok(r) => stats_text::user_stats(&r),
+            Err(e) => vec![format!("Database statistics unavailable (bad reply: {e})")],
+        },
+        None => vec![unavailable(publisher, stats_text::USER_STATS_UNAVAILABLE)],
+    }
 }
 
 /// Our own name, for matching the server's echo of what we did.
@@ -327,12 +349,16 @@ async fn say(ctx: &ShellContext, args: &str) -> Outcome {
     .await
 }
 
-async fn pm(ctx: &ShellContext, args: &str) -> Outcome {
-    let (to, msg) = args
-        .split_once(char::is_whitespace)
+/// `pm`'s arguments: the recipient and the message.
+pub(crate) fn pm_args(args: &str) -> Result<(&str, &str), Failure> {
+    args.split_once(char::is_whitespace)
         .map(|(t, m)| (t, m.trim()))
         .filter(|(_, m)| !m.is_empty())
-        .ok_or_else(|| fail("Usage: pm <user> <message>"))?;
+        .ok_or_else(|| fail("Usage: pm <user> <message>"))
+}
+
+async fn pm(ctx: &ShellContext, args: &str) -> Outcome {
+    let (to, msg) = pm_args(args)?;
     // The server delivers a PM to both sides; an absent recipient gets an `errorMsg`.
     ask(
         ctx,

@@ -100,27 +100,46 @@ pub async fn handle_pm(ctx: ShellContext, sender: String, text: String) {
         return;
     }
     let Some(line) = parse(&text) else { return };
-    audit(&ctx, &sender, &line, "pending", None).await;
-    let outcome = commands::run(&ctx, &line).await;
-    let (lines, error) = match outcome {
+    let replies = |lines: Vec<String>| {
+        for chunk in format::chunk_lines(&lines, format::MAX_MESSAGE_CHARS) {
+            if let Err(e) = ctx.handle.pm(&sender, &chunk) {
+                tracing::warn!(%sender, error = %e, "Could not send a shell reply.");
+                break;
+            }
+        }
+    };
+    run_audited(
+        &ctx.publisher,
+        &sender,
+        &line,
+        commands::run(&ctx, &line),
+        replies,
+    )
+    .await;
+}
+
+/// Runs an accepted command between its two audit rows (`pending`, then `success` or
+/// `error`), counts it, and hands the reply lines to `reply` before the final audit.
+pub(crate) async fn run_audited(
+    publisher: &Publisher,
+    sender: &str,
+    line: &CommandLine,
+    run: impl std::future::Future<Output = Result<Vec<String>, commands::Failure>>,
+    reply: impl FnOnce(Vec<String>),
+) {
+    audit(publisher, sender, line, "pending", None).await;
+    let (lines, error) = match run.await {
         Ok(lines) => (lines, None),
         Err(failure) => (failure.reply, Some(failure.error)),
     };
     let result = if error.is_some() { "error" } else { "success" };
-    ctx.publisher
-        .metrics()
-        .shell(&line.command, error.is_none());
-    for chunk in format::chunk_lines(&lines, format::MAX_MESSAGE_CHARS) {
-        if let Err(e) = ctx.handle.pm(&sender, &chunk) {
-            tracing::warn!(%sender, error = %e, "Could not send a shell reply.");
-            break;
-        }
-    }
-    audit(&ctx, &sender, &line, result, error).await;
+    publisher.metrics().shell(&line.command, error.is_none());
+    reply(lines);
+    audit(publisher, sender, line, result, error).await;
 }
 
 async fn audit(
-    ctx: &ShellContext,
+    publisher: &Publisher,
     sender: &str,
     line: &CommandLine,
     result: &str,
@@ -136,9 +155,7 @@ async fn audit(
         ts: None,
         id: None,
     };
-    ctx.publisher
-        .db(subjects::ACTION_PM_COMMAND, row, now())
-        .await;
+    publisher.db(subjects::ACTION_PM_COMMAND, row, now()).await;
 }
 
 #[cfg(test)]

@@ -34,6 +34,13 @@ pub struct BenchArgs {
     /// Channel counts of the scale run instead of the preset's (e.g. `100,1000`).
     #[arg(long, value_delimiter = ',', value_name = "N,N,…")]
     pub scale_channels: Option<Vec<usize>>,
+    /// Experiment: run this program as `db-service`, `bot` and echo responder instead of this
+    /// executable (e.g. a script that runs one of them under `valgrind --tool=callgrind`).
+    #[arg(long, hide = true)]
+    pub rosey: Option<PathBuf>,
+    /// Only the web dashboard's section (`rosey web`: first HTML, idle RSS, SSE delivery).
+    #[arg(long)]
+    pub web: bool,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -51,13 +58,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         (None, false) => Preset::Full,
     };
     let out = args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    if args.web {
+        return web_section(&out).await;
+    }
     let mut sizes = Sizes::for_preset(preset);
     if let Some(n) = args.scale_channels {
         sizes.scale_channels = n;
     }
     let opts = BenchOptions {
         sizes,
-        rosey: std::env::current_exe().context("cannot find the rosey executable")?,
+        rosey: match args.rosey {
+            Some(path) => path,
+            None => std::env::current_exe().context("cannot find the rosey executable")?,
+        },
         progress: std::io::stdout().is_terminal(),
         db_service_workers: args.db_service_workers,
         metrics: args.metrics,
@@ -78,5 +91,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         json_path.display(),
         md_path.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rosey bench --web`: the web dashboard's section alone.
+async fn web_section(out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let rosey = std::env::current_exe().context("cannot find the rosey executable")?;
+    let figures = rosey_bench::web::run(&rosey, &rosey_bench::web::WebOptions::default()).await?;
+    let markdown = figures.to_markdown();
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join("web-report.json");
+    let json = serde_json::to_string_pretty(&figures).context("cannot encode the figures")?;
+    std::fs::write(&path, json + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{markdown}");
+    println!("Figures written to {}.", path.display());
     Ok(ExitCode::SUCCESS)
 }

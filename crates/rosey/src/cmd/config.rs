@@ -125,12 +125,15 @@ fn describe(config: &Config) -> Vec<String> {
             Some(u) => format!("as guest {}", u.name),
         };
         let state = if p.enabled { "" } else { " [disabled]" };
-        lines.push(format!(
-            "  platform {}: {}/r/{} {login}{state}",
-            p.name,
-            p.base_url(),
-            p.channel.name
-        ));
+        let place = match p.kind {
+            rosey_config::PlatformKind::Irc => format!(
+                "irc://{}/{}",
+                p.server.as_deref().unwrap_or_default(),
+                p.channel.name
+            ),
+            _ => format!("{}/r/{}", p.base_url(), p.channel.name),
+        };
+        lines.push(format!("  platform {}: {place} {login}{state}", p.name));
     }
     lines
 }

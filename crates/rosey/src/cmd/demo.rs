@@ -43,6 +43,9 @@ pub struct DemoArgs {
     /// Log level for the components (default: warn, so the summary stays readable).
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Serve the web dashboard here (another free port when this one is taken).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub web_listen: std::net::SocketAddr,
 }
 
 /// Prints a line above the live summary.
@@ -128,6 +131,14 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }]),
     );
 
+    let web = super::web::demo_dashboard(&bus, CHANNEL, args.web_listen).await?;
+    note(&format!("dashboard: {}", web.url()));
+    if let Some(token) = super::web::demo_token(&bus).await {
+        note(&format!(
+            "API token (log in on the page to say something): {token}"
+        ));
+    }
+
     let stop = CancellationToken::new();
     let mut sims = tokio::task::JoinSet::new();
     for (i, name) in GUESTS.iter().enumerate() {
@@ -186,6 +197,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     stop.cancel();
     while sims.join_next().await.is_some() {}
+    web.shutdown().await;
     bot.shutdown().await;
     db.flush().await.ok();
     println!();

@@ -12,6 +12,7 @@ pub mod devserver;
 pub mod run;
 pub mod stats;
 pub mod status;
+pub mod web;
 
 use std::process::ExitCode;
 

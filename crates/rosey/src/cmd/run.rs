@@ -46,10 +46,15 @@ pub use super::demo::{DemoArgs, demo};
 
 fn bot_config(config: &rosey_config::Config) -> anyhow::Result<BotConfig> {
     let cfg = BotConfig::from_config(config);
-    if cfg.channels.is_empty() {
+    if cfg.channels.is_empty() && cfg.irc.is_empty() {
         anyhow::bail!("no enabled platform in the configuration: nothing to run");
     }
     for ch in &cfg.channels {
+        ch.client
+            .validate()
+            .with_context(|| format!("platform `{}`", ch.name))?;
+    }
+    for ch in &cfg.irc {
         ch.client
             .validate()
             .with_context(|| format!("platform `{}`", ch.name))?;
@@ -149,6 +154,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let (Some(m), Some(db)) = (&metrics, &db) {
         m.watch_db(db);
     }
+    let web = super::web::serve_if_configured(&bus, &config).await?;
     let stopped = serve_observed(
         Bot::start(bus.clone(), bot_cfg),
         &bus,
@@ -157,6 +163,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         signal,
     )
     .await;
+    if let Some(w) = web {
+        w.shutdown().await;
+    }
     if let Some(db) = db {
         let report = db.shutdown().await.context("database service shutdown")?;
         tracing::info!(

@@ -72,7 +72,11 @@ pub async fn connect(url: Option<String>, config: Option<&std::path::Path>) -> a
 }
 
 /// Sends a request and turns "nobody answered" into a sentence an operator understands.
-async fn ask(bus: &Bus, subject: &str, body: serde_json::Value) -> anyhow::Result<bytes::Bytes> {
+pub(super) async fn ask(
+    bus: &Bus,
+    subject: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<bytes::Bytes> {
     match bus.request(subject, encode(&body), REPLY_TIMEOUT).await {
         Ok(m) => Ok(m.payload),
         Err(BusError::NoResponders { .. }) => {
@@ -86,7 +90,7 @@ async fn ask(bus: &Bus, subject: &str, body: serde_json::Value) -> anyhow::Resul
 }
 
 /// An `{success:false, error}` reply becomes an error.
-fn check_error(payload: &[u8]) -> anyhow::Result<()> {
+pub(super) fn check_error(payload: &[u8]) -> anyhow::Result<()> {
     if let Ok(e) = decode::<ErrorReply>(payload)
         && !e.success
     {

@@ -21,6 +21,7 @@
 mod ingest;
 mod query;
 mod schema;
+mod web;
 
 use std::collections::HashMap;
 use std::str::FromStr;

@@ -74,7 +74,7 @@ const SQL_TRIM: [&str; 4] = [
 ];
 
 impl PgStore {
-    fn rows(
+    pub(super) fn rows(
         &mut self,
         op: &'static str,
         sql: &'static str,
@@ -85,7 +85,7 @@ impl PgStore {
         self.client.query(&stmt, params).map_err(pg_op(op))
     }
 
-    fn exec(
+    pub(super) fn exec(
         &mut self,
         op: &'static str,
         sql: &'static str,

@@ -1,0 +1,475 @@
+//! The bot on IRC, end to end with real components: a real IRC server (InspIRCd on loopback
+//! ports with its own configuration), a real `nats-server`, the database service on SQLite,
+//! test IRC clients over raw sockets — and, for the two-platform test, the CyTube devserver.
+//! Ignored where `inspircd` is missing (never under CI=true: see build.rs).
+
+use std::{path::PathBuf, time::Duration};
+
+use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, RunState, platform::irc::IrcChannelSpec};
+use rosey_bus::{Bus, NatsOptions};
+use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_irc::{IrcConfig, Pacing};
+use rosey_model::{
+    EventBody, NormalizedEvent, decode, decode_list, encode,
+    payload::{ChatRow, EnqueueReply, UserStatsReply},
+    subjects,
+};
+use rosey_testkit::{
+    NatsServer,
+    ircd::{FloodLimits, IrcServer, RawClient},
+};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(20);
+const BOT: &str = "Rosey";
+const IRC_CHANNEL: &str = "#rosey";
+/// The bot's name for the IRC channel.
+const CHANNEL: &str = "irc:local/#rosey";
+
+struct Rig {
+    _nats: NatsServer,
+    irc: IrcServer,
+    bus: Bus,
+    db: Option<DbServiceHandle>,
+    db_path: PathBuf,
+    bot: Option<Bot>,
+    _tmp: tempfile::TempDir,
+}
+
+fn irc_spec(server: &IrcServer) -> IrcChannelSpec {
+    let mut client = IrcConfig::new("127.0.0.1", server.port(), BOT, IRC_CHANNEL);
+    client.backoff.base = Duration::from_millis(100);
+    client.backoff.cap = Duration::from_millis(500);
+    client.pacing = Pacing {
+        burst: 4,
+        interval: Duration::from_millis(100),
+    };
+    IrcChannelSpec {
+        channel: CHANNEL.into(),
+        name: "local".into(),
+        client,
+        op_rank: 2.0,
+    }
+}
+
+/// The IRC server, with roomy flood limits: the test clients send bursts.
+fn irc_server() -> IrcServer {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("rosey_bot=debug,rosey_irc=debug,rosey_dbservice=info")
+        .with_test_writer()
+        .try_init();
+    IrcServer::start_with(FloodLimits {
+        threshold: 100,
+        commands_per_second: 50,
+    })
+}
+
+/// An IRC server, NATS, the database service and a bot with the IRC channel and the given
+/// CyTube channels.
+async fn rig(cytube: Vec<ChannelSpec>) -> Rig {
+    rig_on(irc_server(), cytube).await
+}
+
+async fn rig_on(irc: IrcServer, cytube: Vec<ChannelSpec>) -> Rig {
+    let nats = NatsServer::start();
+    let mut options = NatsOptions::new(nats.url());
+    options.reconnect_delay = Duration::from_millis(100);
+    let bus = Bus::connect(options).await.expect("connect to nats");
+    let tmp = tempfile::tempdir().unwrap();
+    let db_path = tmp.path().join("bot.db");
+    let mut db_cfg = DbServiceConfig::new(&db_path, CHANNEL);
+    db_cfg.batch_delay = Duration::from_millis(5);
+    let db = DbService::start(bus.clone(), db_cfg)
+        .await
+        .expect("database service starts");
+    let mut cfg = BotConfig::new(cytube);
+    cfg.irc = vec![irc_spec(&irc)];
+    cfg.intervals = Intervals {
+        user_count: Duration::from_millis(300),
+        status: Duration::from_millis(200),
+        pump: Duration::from_millis(200),
+        pump_request_timeout: Duration::from_secs(1),
+        shell_db_timeout: Duration::from_secs(2),
+    };
+    let bot = Bot::start(bus.clone(), cfg);
+    Rig {
+        _nats: nats,
+        irc,
+        bus,
+        db: Some(db),
+        db_path,
+        bot: Some(bot),
+        _tmp: tmp,
+    }
+}
+
+impl Rig {
+    async fn stop(mut self) {
+        if let Some(bot) = self.bot.take() {
+            bot.shutdown().await;
+        }
+        if let Some(db) = self.db.take() {
+            db.shutdown().await.unwrap();
+        }
+    }
+}
+
+/// A raw client in the IRC channel that has seen the bot there.
+async fn member_with_bot(port: u16, nick: &str) -> RawClient {
+    let mut c = RawClient::connect(port, nick).await;
+    c.send(&format!("JOIN {IRC_CHANNEL}")).await;
+    c.expect(|m| {
+        (m.command == "353"
+            && m.param(3)
+                .split(' ')
+                .any(|n| n.trim_start_matches(['@', '+']) == BOT))
+            || (m.command == "JOIN" && m.source_nick() == Some(BOT))
+    })
+    .await;
+    c
+}
+
+async fn request(bus: &Bus, subject: &str, body: serde_json::Value) -> bytes::Bytes {
+    bus.request(subject, encode(&body), Duration::from_secs(2))
+        .await
+        .expect("database service answers")
+        .payload
+}
+
+async fn recent_chat(bus: &Bus, channel: &str) -> Vec<ChatRow> {
+    decode_list(&request(bus, subjects::RECENT_CHAT_GET, json!({"channel": channel})).await)
+        .expect("recent_chat reply")
+}
+
+/// Re-evaluates `check` until it returns `Some`, or fails after [`WAIT`].
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tick.tick().await;
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+    }
+}
+
+/// PMs from the bot until one contains `needle`; every text seen, one per line.
+async fn pm_containing(client: &mut RawClient, needle: &str) -> String {
+    let me = client.nick().to_string();
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let m = client
+            .expect(|m| m.command == "PRIVMSG" && m.source_nick() == Some(BOT) && m.param(0) == me)
+            .await;
+        seen.push_str(m.param(1));
+        seen.push('\n');
+    }
+    seen
+}
+
+fn audit_rows(db: &PathBuf) -> Vec<(String, String)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT username, details FROM user_actions ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(inspircd_ready),
+    ignore = "needs inspircd (apt-get install inspircd)"
+)]
+async fn irc_chat_is_stored_and_only_operators_get_stats() {
+    let irc = irc_server();
+    let irc_port = irc.port();
+    // The operator is first in the channel (IRC makes the channel's creator an op).
+    let mut op = RawClient::connect(irc_port, "opal").await;
+    op.join(IRC_CHANNEL, None).await;
+    let rig = rig_on(irc, Vec::new()).await;
+    op.expect(|m| m.command == "JOIN" && m.source_nick() == Some(BOT))
+        .await;
+    let mut guest = member_with_bot(irc_port, "guest").await;
+
+    for i in 0..30 {
+        op.privmsg(IRC_CHANNEL, &format!("line {i}")).await;
+    }
+    let bus = rig.bus.clone();
+    let rows = eventually("30 chat rows", || async {
+        let rows = recent_chat(&bus, CHANNEL).await;
+        (rows.iter().filter(|r| r.username == "opal").count() == 30).then_some(rows)
+    })
+    .await;
+    let texts: Vec<_> = rows
+        .iter()
+        .filter(|r| r.username == "opal")
+        .map(|r| r.message.clone())
+        .collect();
+    assert_eq!(
+        texts,
+        (0..30).map(|i| format!("line {i}")).collect::<Vec<_>>()
+    );
+    match decode::<UserStatsReply>(
+        &request(
+            &bus,
+            subjects::QUERY_USER_STATS,
+            json!({"channel": CHANNEL, "username": "opal"}),
+        )
+        .await,
+    )
+    .unwrap()
+    {
+        UserStatsReply::Found(u) => assert_eq!(u.total_chat_lines, 30),
+        other => panic!("{other:?}"),
+    }
+
+    // A non-operator's command gets nothing; the operator's gets the real figures.
+    guest.privmsg(BOT, "stats").await;
+    op.privmsg(BOT, "stats").await;
+    let stats = pm_containing(&mut op, "opal: 30 messages").await;
+    assert!(stats.contains("=== Channel Statistics ==="), "{stats}");
+    op.privmsg(BOT, "playlist").await;
+    let unsupported = pm_containing(&mut op, "not supported").await;
+    assert!(
+        unsupported.contains("playlist: not supported on this platform"),
+        "{unsupported}"
+    );
+    let from_bot = guest
+        .privmsgs_from(BOT, "guest", Duration::from_millis(300))
+        .await;
+    assert!(from_bot.is_empty(), "the guest got {from_bot:?}");
+
+    // Made an operator, the bot kicks on an operator's word.
+    op.send(&format!("MODE {IRC_CHANNEL} +o {BOT}")).await;
+    op.privmsg(BOT, "kick guest being rude").await;
+    let kick = guest
+        .expect(|m| m.command == "KICK" && m.param(1) == "guest")
+        .await;
+    assert_eq!(
+        (kick.source_nick(), kick.param(2)),
+        (Some(BOT), "being rude")
+    );
+    pm_containing(&mut op, "Kick sent for guest").await;
+
+    let audit = eventually("audit rows", || async {
+        let rows = audit_rows(&rig.db_path);
+        (rows.len() >= 4).then_some(rows)
+    })
+    .await;
+    assert!(audit.iter().all(|(u, _)| u == "opal"), "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|(_, d)| d.starts_with("cmd=stats,") && d.contains("result: success"))
+    );
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(inspircd_ready),
+    ignore = "needs inspircd (apt-get install inspircd)"
+)]
+async fn say_reaches_the_irc_channel_exactly_once() {
+    let rig = rig(Vec::new()).await;
+    let mut listener = member_with_bot(rig.irc.port(), "listener").await;
+    let reply: EnqueueReply = decode(
+        &request(
+            &rig.bus,
+            subjects::OUTBOUND_ENQUEUE,
+            json!({"channel": CHANNEL, "message": "hello from the queue"}),
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(reply.success && reply.id > 0);
+    let first = listener
+        .expect(|m| m.command == "PRIVMSG" && m.source_nick() == Some(BOT))
+        .await;
+    assert_eq!(first.param(1), "hello from the queue");
+    eventually("mark_sent applied", || async {
+        let conn = rusqlite::Connection::open_with_flags(
+            &rig.db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()?;
+        let sent: i64 = conn
+            .query_row(
+                "SELECT sent FROM outbound_messages WHERE id = ?1",
+                [reply.id],
+                |r| r.get(0),
+            )
+            .ok()?;
+        (sent == 1).then_some(())
+    })
+    .await;
+    // A later message proves the pump kept going, and nothing came twice before it.
+    request(
+        &rig.bus,
+        subjects::OUTBOUND_ENQUEUE,
+        json!({"channel": CHANNEL, "message": "second"}),
+    )
+    .await;
+    let next = listener
+        .expect(|m| m.command == "PRIVMSG" && m.source_nick() == Some(BOT))
+        .await;
+    assert_eq!(next.param(1), "second");
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(inspircd_ready),
+    ignore = "needs inspircd (apt-get install inspircd)"
+)]
+async fn the_bot_rejoins_by_itself_after_the_irc_server_restarts() {
+    let mut rig = rig(Vec::new()).await;
+    let _first = member_with_bot(rig.irc.port(), "early").await;
+    rig.irc.restart();
+    let mut late = member_with_bot(rig.irc.port(), "late").await;
+    let states = rig.bot.as_ref().unwrap().states().clone();
+    eventually("joined state", || async {
+        matches!(states.get(CHANNEL), Some(RunState::Joined)).then_some(())
+    })
+    .await;
+    late.privmsg(IRC_CHANNEL, "after the restart").await;
+    let bus = rig.bus.clone();
+    eventually("the line after the restart stored", || async {
+        recent_chat(&bus, CHANNEL)
+            .await
+            .iter()
+            .any(|r| r.username == "late" && r.message == "after the restart")
+            .then_some(())
+    })
+    .await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(inspircd_ready),
+    ignore = "needs inspircd (apt-get install inspircd)"
+)]
+async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
+    use rosey_cytube::{ClientConfig, CytubeEvent, Login};
+    use rosey_devserver::{DevServer, DevServerConfig};
+    let devserver = DevServer::start(DevServerConfig::default().with_account(BOT, "bot-pw", 3.0))
+        .await
+        .expect("devserver starts");
+    let client = |login: Login| {
+        let mut c = ClientConfig::new(devserver.base_url(), "lobby", login);
+        c.backoff.base = Duration::from_millis(50);
+        c.backoff.cap = Duration::from_millis(500);
+        c
+    };
+    let cytube = vec![ChannelSpec {
+        channel: "lobby".into(),
+        name: "dev".into(),
+        client: client(Login::Registered {
+            name: BOT.into(),
+            password: "bot-pw".into(),
+        }),
+    }];
+    let rig = rig(cytube).await;
+    let mut normalized = rig.bus.subscribe("rosey.events.>").await.unwrap();
+    assert!(
+        devserver.wait_for_user("lobby", BOT, WAIT).await,
+        "bot joins lobby"
+    );
+    let mut ircer = member_with_bot(rig.irc.port(), "ircer").await;
+    let (tuber, mut tuber_events) = rosey_cytube::connect(client(Login::Guest("tuber".into())));
+    tokio::time::timeout(WAIT, async {
+        while let Some(e) = tuber_events.recv().await {
+            if matches!(e, CytubeEvent::Joined { .. }) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("guest joins lobby");
+
+    // Readiness counts both channels.
+    let source = rig.bot.as_ref().unwrap().metrics_source();
+    let ready = eventually("both channels joined", || async {
+        let c = source.check(rosey_config::ReadyWhen::AllChannels);
+        c.ok.then_some(c)
+    })
+    .await;
+    assert_eq!(ready.detail, "2 of 2 channels joined");
+    let metrics = rosey_metrics::Metrics::new(rosey_metrics::BuildInfo {
+        version: "test".into(),
+        commit: "test".into(),
+        process: "bot".into(),
+    });
+    metrics.add_source(std::sync::Arc::new(source));
+    let text = metrics.encode_prometheus();
+    for line in [
+        r#"rosey_bot_connected{channel="lobby"} 1"#,
+        r#"rosey_bot_connected{channel="irc:local/#rosey"} 1"#,
+        r#"rosey_bot_channel_state{channel="irc:local/#rosey",state="running"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
+
+    tuber.chat("hello from cytube").unwrap();
+    ircer.privmsg(IRC_CHANNEL, "hello from irc").await;
+
+    let bus = rig.bus.clone();
+    eventually("both lines stored", || async {
+        let lobby = recent_chat(&bus, "lobby").await;
+        let irc = recent_chat(&bus, CHANNEL).await;
+        (lobby.iter().any(|r| r.message == "hello from cytube")
+            && irc.iter().any(|r| r.message == "hello from irc"))
+        .then_some(())
+    })
+    .await;
+    assert!(
+        recent_chat(&bus, "lobby")
+            .await
+            .iter()
+            .all(|r| r.message != "hello from irc")
+    );
+    assert!(
+        recent_chat(&bus, CHANNEL)
+            .await
+            .iter()
+            .all(|r| r.message != "hello from cytube")
+    );
+
+    // The normalized events carry the right channel too.
+    let mut seen = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while seen.len() < 2 {
+            let msg = normalized.next().await.expect("event subscription open");
+            let event: NormalizedEvent = decode(&msg.payload).unwrap();
+            if let EventBody::Message { content, .. } = &event.body
+                && content.starts_with("hello from")
+            {
+                seen.push((content.clone(), event.channel.clone(), msg.subject.clone()));
+            }
+        }
+    })
+    .await
+    .expect("two normalized message events");
+    seen.sort();
+    assert_eq!(seen[0].0, "hello from cytube");
+    assert_eq!(seen[0].1, "lobby");
+    assert_eq!(seen[1].0, "hello from irc");
+    assert_eq!(seen[1].1, CHANNEL);
+    assert_eq!(seen[1].2, subjects::event_subject(CHANNEL, "message"));
+    tuber.shutdown().await;
+    rig.stop().await;
+}

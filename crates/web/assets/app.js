@@ -1,0 +1,341 @@
+// Rosey dashboard. Every piece of data is written with textContent (never as HTML), so
+// chat lines, user names and titles always show as text.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const SVG = 'http://www.w3.org/2000/svg';
+const CHAT_MAX = 200;
+
+const params = new URLSearchParams(location.search);
+let channel = params.get('channel') || '';
+let csrf = null;
+let media = null;
+let events = null;
+let historyHours = 24;
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function svg(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+
+function clock(ts) {
+  if (!ts) return '';
+  return new Date(ts * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+function dateTime(ts) {
+  if (!ts) return '–';
+  return new Date(ts * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+function mmss(secs) {
+  secs = Math.max(0, Math.floor(secs || 0));
+  const h = Math.floor(secs / 3600), m = Math.floor((secs % 3600) / 60), s = secs % 60;
+  const two = (n) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${two(m)}:${two(s)}` : `${m}:${two(s)}`;
+}
+
+function span(secs) {
+  secs = Math.max(0, Math.floor(secs || 0));
+  const d = Math.floor(secs / 86400), h = Math.floor((secs % 86400) / 3600), m = Math.floor((secs % 3600) / 60);
+  return [d ? `${d}d` : '', h ? `${h}h` : '', `${m}m`].filter(Boolean).join(' ');
+}
+
+function withChannel(path) {
+  if (!channel) return path;
+  return path + (path.includes('?') ? '&' : '?') + 'channel=' + encodeURIComponent(channel);
+}
+
+async function getJson(path) {
+  const r = await fetch(withChannel(path), { credentials: 'same-origin' });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${r.status}: ${body.error || r.statusText}`);
+  return body;
+}
+
+// ---- live state ---------------------------------------------------------------------
+
+function chatLine(line) {
+  const li = el('li');
+  li.append(el('span', clock(line.timestamp), 'time'), el('span', line.username, 'who'), el('span', line.message, 'msg'));
+  return li;
+}
+
+function addChat(line) {
+  const list = $('chat');
+  const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 30;
+  list.append(chatLine(line));
+  while (list.children.length > CHAT_MAX) list.firstElementChild.remove();
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+function rankLabel(rank) {
+  if (rank === null || rank === undefined) return '?';
+  if (rank >= 255) return 'owner';
+  if (rank >= 4) return 'admin';
+  if (rank >= 3) return 'admin';
+  if (rank >= 2) return 'mod';
+  if (rank >= 1) return 'user';
+  return 'guest';
+}
+
+function renderUsers(users) {
+  const list = $('userlist');
+  list.replaceChildren(...users.map((u) => {
+    const li = el('li', undefined, u.afk ? 'is-afk' : '');
+    li.dataset.name = u.name;
+    const rank = el('span', rankLabel(u.rank), 'rank' + (u.rank >= 2 ? ' mod' : ''));
+    li.append(rank, el('span', u.name, 'name'));
+    if (u.afk) li.append(el('span', 'AFK', 'afk'));
+    return li;
+  }));
+  $('users-count').textContent = `(${users.length})`;
+}
+
+function renderState(s) {
+  const conn = $('conn');
+  const state = (s.bot && s.bot.state) || s.connection || 'unknown';
+  conn.textContent = state;
+  conn.className = 'badge ' + (['running', 'joined', 'connected'].includes(state) ? 'ok' : (state === 'unknown' ? '' : 'bad'));
+  const stats = s.stats || {};
+  const status = s.status || {};
+  $('users-chat').textContent = String(s.users.length);
+  const connected = s.connected ?? status.current_connected_users ?? (stats.current || {}).connected_users;
+  $('users-connected').textContent = connected === undefined || connected === null ? '–' : String(connected);
+  const peak = stats.high_water_mark || {}, peakC = stats.high_water_connected || {};
+  $('peak-chat').textContent = peak.users === undefined ? '–' : String(peak.users);
+  $('peak-chat-at').textContent = peak.timestamp ? dateTime(peak.timestamp) : '';
+  $('peak-connected').textContent = peakC.users === undefined ? '–' : String(peakC.users);
+  $('peak-connected-at').textContent = peakC.timestamp ? dateTime(peakC.timestamp) : '';
+  $('total-seen').textContent = stats.total_users_seen === undefined ? '–' : String(stats.total_users_seen);
+  media = s.media || null;
+  $('now-title').textContent = media ? media.title : '–';
+  $('playlist-items').textContent = status.playlist_items ? `· ${status.playlist_items} in playlist` : '';
+  tickMedia();
+  renderUsers(s.users || []);
+  const top = $('top');
+  top.replaceChildren(...(stats.top_chatters || []).map((t) => el('li', `${t.username}: ${t.chat_lines}`)));
+}
+
+function tickMedia() {
+  const pos = $('now-pos');
+  if (!media) { pos.textContent = ''; return; }
+  if (media.started) {
+    const at = Math.min(Date.now() / 1000 - media.started, media.duration || Infinity);
+    pos.textContent = `${mmss(at)} / ${mmss(media.duration)}`;
+  } else {
+    pos.textContent = mmss(media.duration);
+  }
+}
+
+function connect() {
+  if (events) events.close();
+  events = new EventSource(withChannel('/events'));
+  const live = $('live');
+  events.addEventListener('open', () => { live.textContent = '● live'; live.className = 'badge ok'; });
+  events.addEventListener('error', () => { live.textContent = '○ reconnecting'; live.className = 'badge bad'; });
+  events.addEventListener('snapshot', (e) => {
+    const s = JSON.parse(e.data);
+    $('chat').replaceChildren(...(s.chat || []).map(chatLine));
+    $('chat').scrollTop = $('chat').scrollHeight;
+    renderState(s);
+    document.body.dataset.ready = '1';
+  });
+  events.addEventListener('state', (e) => renderState(JSON.parse(e.data)));
+  events.addEventListener('chat', (e) => addChat(JSON.parse(e.data)));
+}
+
+// ---- charts -------------------------------------------------------------------------
+
+function drawHistory(rows, hours) {
+  const chart = $('chart');
+  const W = 600, H = 200, L = 34, R = 8, T = 10, B = 22;
+  chart.replaceChildren();
+  const now = Date.now() / 1000, from = now - hours * 3600;
+  const max = Math.max(1, ...rows.map((r) => Math.max(r.chat_users, r.connected_users)));
+  const x = (t) => L + ((t - from) / (now - from)) * (W - L - R);
+  const y = (v) => H - B - (v / max) * (H - T - B);
+  chart.append(svg('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis' }));
+  chart.append(svg('line', { x1: L, y1: T, x2: L, y2: H - B, class: 'axis' }));
+  chart.append(svg('text', { x: 2, y: T + 8 }, max), svg('text', { x: 2, y: H - B }, 0));
+  chart.append(svg('text', { x: L, y: H - 6 }, hours >= 24 ? dateTime(from) : clock(from)));
+  chart.append(svg('text', { x: W - R - 60, y: H - 6 }, 'now'));
+  if (rows.length) {
+    const pts = rows.map((r) => `${x(r.timestamp).toFixed(1)},${y(r.chat_users).toFixed(1)}`).join(' ');
+    const pts2 = rows.map((r) => `${x(r.timestamp).toFixed(1)},${y(r.connected_users).toFixed(1)}`).join(' ');
+    chart.append(svg('polyline', { points: pts2, class: 'line2' }));
+    chart.append(svg('polyline', { points: pts, class: 'line' }));
+    for (const r of rows) {
+      const c = svg('circle', { cx: x(r.timestamp).toFixed(1), cy: y(r.chat_users).toFixed(1), r: 2.5, class: 'pt' });
+      c.append(svg('title', {}, `${dateTime(r.timestamp)}: ${r.chat_users} in chat, ${r.connected_users} connected`));
+      chart.append(c);
+    }
+  }
+  $('chart-note').textContent = `${rows.length} samples · solid: in chat, dashed: connected`;
+}
+
+function drawActivity(hoursRows, hours) {
+  const chart = $('activity');
+  const W = 600, H = 120, L = 34, R = 8, T = 8, B = 18;
+  chart.replaceChildren();
+  const now = Math.floor(Date.now() / 1000 / 3600) * 3600, first = now - (hours - 1) * 3600;
+  const byHour = new Map(hoursRows.map((h) => [h.hour, h.lines]));
+  const max = Math.max(1, ...hoursRows.map((h) => h.lines));
+  const bw = (W - L - R) / hours;
+  chart.append(svg('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis' }));
+  chart.append(svg('text', { x: 2, y: T + 8 }, max));
+  for (let i = 0; i < hours; i++) {
+    const lines = byHour.get(first + i * 3600) || 0;
+    if (!lines) continue;
+    const h = (lines / max) * (H - T - B);
+    const bar = svg('rect', { x: (L + i * bw).toFixed(1), y: (H - B - h).toFixed(1), width: Math.max(1, bw - 1).toFixed(1), height: h.toFixed(1), class: 'bar' });
+    bar.append(svg('title', {}, `${dateTime(first + i * 3600)}: ${lines} lines`));
+    chart.append(bar);
+  }
+}
+
+async function loadCharts() {
+  try {
+    drawHistory(await getJson(`/api/history/${historyHours}`), historyHours);
+    const act = await getJson(`/api/activity/${Math.min(historyHours, 168)}`);
+    drawActivity(act.hours || [], Math.min(Math.max(historyHours, 6), 168));
+  } catch (e) {
+    $('chart-note').textContent = `History unavailable (${e.message})`;
+  }
+}
+
+// ---- users --------------------------------------------------------------------------
+
+async function search(q) {
+  const out = $('user-results');
+  try {
+    const rows = await getJson('/api/users?limit=10&prefix=' + encodeURIComponent(q));
+    out.replaceChildren(...rows.map((u) => {
+      const li = el('li');
+      const b = el('button', `${u.username} · ${u.total_chat_lines} lines${u.present ? ' · here' : ''}`);
+      b.type = 'button';
+      b.addEventListener('click', () => showUser(u.username));
+      li.append(b);
+      return li;
+    }));
+  } catch (e) {
+    out.replaceChildren(el('li', e.message, 'muted'));
+  }
+}
+
+async function showUser(name) {
+  const card = $('user-card');
+  card.hidden = false;
+  $('uc-name').textContent = name;
+  try {
+    const u = await getJson('/api/user/' + encodeURIComponent(name));
+    $('uc-first').textContent = dateTime(u.first_seen);
+    $('uc-last').textContent = dateTime(u.last_seen);
+    $('uc-lines').textContent = String(u.total_chat_lines);
+    const open = u.current_session_start ? Date.now() / 1000 - u.current_session_start : 0;
+    $('uc-time').textContent = span(u.total_time_connected + open);
+    $('uc-status').textContent = u.current_session_start ? 'Currently connected' : 'Away';
+    const act = await getJson('/api/activity/168?user=' + encodeURIComponent(name));
+    $('uc-recent').replaceChildren(...(act.lines || []).map(chatLine));
+  } catch (e) {
+    $('uc-first').textContent = e.message;
+  }
+}
+
+// ---- moderator actions --------------------------------------------------------------
+
+function showLogin(s) {
+  csrf = s.logged_in ? s.csrf : null;
+  $('login-form').hidden = !!s.logged_in;
+  $('whoami').hidden = !s.logged_in;
+  $('whoami-text').textContent = s.logged_in ? `Logged in with ${s.prefix}…${s.admin ? ' (admin)' : ''}` : '';
+}
+
+async function post(path, body) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (csrf) headers['X-CSRF-Token'] = csrf;
+  const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body), credentials: 'same-origin' });
+  const data = await r.json().catch(() => ({}));
+  return { status: r.status, ok: r.ok, data };
+}
+
+async function loadOutbound() {
+  try {
+    const rows = await getJson('/api/outbound/recent?limit=10');
+    $('outbound').replaceChildren(...rows.map((r) => {
+      const tr = el('tr');
+      tr.append(el('td', clock(r.timestamp)), el('td', r.message), el('td', r.status, 'status-' + r.status), el('td', r.last_error || ''));
+      return tr;
+    }));
+  } catch (e) { /* the table keeps what it had */ }
+}
+
+function wire() {
+  $('login-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const r = await post('/ui/login', { token: $('token').value });
+    $('token').value = '';
+    if (r.ok) { showLogin(r.data); $('say-result').textContent = 'Logged in.'; }
+    else $('say-result').textContent = `Login refused (${r.status}): ${r.data.error || ''}`;
+  });
+  $('logout').addEventListener('click', async () => { await post('/ui/logout', {}); showLogin({ logged_in: false }); });
+  $('say-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const message = $('say-msg').value;
+    const r = await post('/ui/say', { message, channel: channel || undefined });
+    const out = $('say-result');
+    if (r.ok) { out.textContent = `Queued as #${r.data.message_id}; the bot sends it.`; $('say-msg').value = ''; }
+    else out.textContent = `Refused (${r.status}): ${r.data.error || ''}`;
+    out.dataset.status = String(r.status);
+    loadOutbound();
+  });
+  for (const b of document.querySelectorAll('.periods button')) {
+    b.addEventListener('click', () => {
+      historyHours = Number(b.dataset.hours);
+      for (const o of document.querySelectorAll('.periods button')) o.classList.toggle('on', o === b);
+      loadCharts();
+    });
+  }
+  let timer = null;
+  $('user-q').addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => search($('user-q').value.trim()), 200);
+  });
+  $('channel').addEventListener('change', () => {
+    channel = $('channel').value;
+    const u = new URL(location.href);
+    u.searchParams.set('channel', channel);
+    history.replaceState(null, '', u);
+    connect(); loadCharts(); loadOutbound();
+  });
+}
+
+async function start() {
+  wire();
+  try {
+    const c = await getJson('/api/channels');
+    if (!channel) channel = c.default;
+    $('channel').replaceChildren(...c.channels.map((name) => {
+      const o = el('option', name); o.value = name; o.selected = name === channel; return o;
+    }));
+    $('channel').disabled = c.channels.length < 2;
+  } catch (e) { /* the default channel is used */ }
+  connect();
+  loadCharts();
+  loadOutbound();
+  fetch('/ui/session', { credentials: 'same-origin' }).then((r) => r.json()).then(showLogin).catch(() => {});
+  setInterval(tickMedia, 1000);
+  setInterval(loadOutbound, 5000);
+  setInterval(loadCharts, 60000);
+}
+
+start();

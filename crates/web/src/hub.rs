@@ -1,0 +1,578 @@
+//! The live state of every channel the dashboard shows, and its fan-out to browsers.
+//!
+//! One task reads `rosey.events.>` (the bot's normalized events) and folds each event of a
+//! shown channel into that channel's [`Live`] state: the user list (ranks, AFK), the
+//! connection state, the media playing, the connected count and the newest chat lines. A
+//! ticker refreshes what only the database service and the bots know (peaks, top chatters,
+//! totals, the status row, each bot's view of its channel). Every change becomes a
+//! [`Frame`] on the channel's broadcast: `chat` (one line) or `state` (everything but the
+//! chat), pre-serialized once for all browsers.
+//!
+//! A browser gets a `snapshot` first, taken under the same lock that orders the frames, so
+//! it misses nothing and sees nothing twice. The broadcast buffer is bounded: a browser that
+//! falls more than [`BUFFER`] frames behind gets a fresh snapshot instead of the frames it
+//! missed (see `sse`), so a slow client never makes the process grow.
+//!
+//! A dashboard that starts after the bot joined has not seen the `user_list` event: it
+//! starts from the users the database has an open session for (ranks unknown until the
+//! next user event) and the media title of the status row.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use rosey_bus::Bus;
+use rosey_model::web::{CurrentStatusReply, UserSummary};
+use rosey_model::{EventBody, NormalizedEvent, UserData, payload::ChatRow, subjects};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::db::ask;
+use crate::{WebConfig, WebError};
+
+/// Chat lines kept per channel for a new browser.
+pub const CHAT_LINES: usize = 50;
+/// Frames buffered per channel for browsers that are behind.
+pub const BUFFER: usize = 1024;
+/// How long the bots' status discovery waits for answers.
+const DISCOVERY_WAIT: Duration = Duration::from_millis(300);
+
+/// One message to every browser of a channel.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// The SSE event name: `snapshot`, `state` or `chat`.
+    pub event: &'static str,
+    /// The JSON data, serialized once.
+    pub data: Arc<str>,
+}
+
+/// A user in the live list.
+#[derive(Clone, Debug, Serialize)]
+pub struct LiveUser {
+    pub name: String,
+    /// `null` when not known yet (a dashboard started after the join).
+    pub rank: Option<f64>,
+    pub afk: bool,
+}
+
+/// The media playing.
+#[derive(Clone, Debug, Serialize)]
+pub struct Media {
+    pub title: String,
+    pub duration: i64,
+    /// When it started, epoch seconds (`null` when only the status row told us).
+    pub started: Option<f64>,
+}
+
+/// One chat line as the page shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChatLine {
+    pub timestamp: f64,
+    pub username: String,
+    pub message: String,
+}
+
+/// What the page shows of one channel.
+#[derive(Debug, Default, Serialize)]
+pub struct Live {
+    pub channel: String,
+    pub connection: String,
+    pub connection_detail: String,
+    pub users: Vec<LiveUser>,
+    pub connected: Option<i64>,
+    pub media: Option<Media>,
+    #[serde(skip)]
+    pub chat: VecDeque<ChatLine>,
+    /// The `channel_stats` reply (peaks, top chatters, totals).
+    pub stats: Value,
+    /// The `current_status` row.
+    pub status: Value,
+    /// What the bot that runs this channel says (state, users, queue), if any answers.
+    pub bot: Value,
+}
+
+impl Live {
+    fn state_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn snapshot_json(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["chat"] = json!(self.chat);
+        v.to_string()
+    }
+
+    fn sort_users(&mut self) {
+        self.users.sort_by(|a, b| {
+            b.rank
+                .unwrap_or(0.0)
+                .total_cmp(&a.rank.unwrap_or(0.0))
+                .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+        });
+    }
+
+    fn upsert(&mut self, u: &UserData) {
+        self.users
+            .retain(|x| !x.name.eq_ignore_ascii_case(&u.username));
+        self.users.push(LiveUser {
+            name: u.username.clone(),
+            rank: Some(u.rank),
+            afk: u.is_afk,
+        });
+        self.sort_users();
+    }
+
+    fn user_mut(&mut self, name: &str) -> Option<&mut LiveUser> {
+        self.users
+            .iter_mut()
+            .find(|u| u.name.eq_ignore_ascii_case(name))
+    }
+
+    fn push_chat(&mut self, line: ChatLine) {
+        if self.chat.len() == CHAT_LINES {
+            self.chat.pop_front();
+        }
+        self.chat.push_back(line);
+    }
+
+    /// Folds one event in; returns the frame kind to send, if it changed anything shown.
+    fn apply(&mut self, ts: f64, body: &EventBody) -> Option<Frame> {
+        match body {
+            EventBody::Message {
+                user,
+                content,
+                history,
+                ..
+            } => {
+                if *history {
+                    return None;
+                }
+                let line = ChatLine {
+                    timestamp: ts,
+                    username: user.clone(),
+                    message: content.clone(),
+                };
+                let data = serde_json::to_string(&line).unwrap_or_default();
+                self.push_chat(line);
+                return Some(Frame {
+                    event: "chat",
+                    data: data.into(),
+                });
+            }
+            EventBody::UserJoin { user_data, .. } => self.upsert(user_data),
+            EventBody::UserLeave { user } => {
+                self.users.retain(|x| !x.name.eq_ignore_ascii_case(user));
+            }
+            EventBody::UserList { users, .. } => {
+                self.users = users
+                    .iter()
+                    .map(|u| LiveUser {
+                        name: u.username.clone(),
+                        rank: Some(u.rank),
+                        afk: u.is_afk,
+                    })
+                    .collect();
+                self.sort_users();
+            }
+            EventBody::UserCount { count } => self.connected = Some(*count),
+            EventBody::MediaChange {
+                title, duration, ..
+            } => {
+                self.media = Some(Media {
+                    title: title.clone(),
+                    duration: *duration,
+                    started: Some(ts),
+                });
+            }
+            EventBody::RankChange { user, rank } => {
+                let rank = *rank;
+                self.user_mut(user)?.rank = Some(rank);
+                self.sort_users();
+            }
+            EventBody::Afk { user, afk } => {
+                let afk = *afk;
+                self.user_mut(user)?.afk = afk;
+            }
+            EventBody::Connection { state, detail } => {
+                self.connection = state.clone();
+                self.connection_detail = detail.clone();
+            }
+            _ => return None,
+        }
+        Some(self.state_frame())
+    }
+
+    fn state_frame(&self) -> Frame {
+        Frame {
+            event: "state",
+            data: self.state_json().into(),
+        }
+    }
+}
+
+/// One channel: its state and its broadcast.
+pub struct ChannelHub {
+    live: Mutex<Live>,
+    tx: broadcast::Sender<Frame>,
+}
+
+impl ChannelHub {
+    /// A channel nobody has told anything about yet.
+    pub fn new(channel: &str) -> ChannelHub {
+        let live = Live {
+            channel: channel.to_string(),
+            connection: "unknown".into(),
+            ..Default::default()
+        };
+        ChannelHub {
+            live: Mutex::new(live),
+            tx: broadcast::channel(BUFFER).0,
+        }
+    }
+
+    /// The next frame for a browser; `None` when the hub is gone. A browser more than
+    /// [`BUFFER`] frames behind gets a fresh snapshot (and `rx` starts again after it)
+    /// instead of what it missed.
+    pub async fn next(&self, rx: &mut broadcast::Receiver<Frame>) -> Option<Frame> {
+        match rx.recv().await {
+            Ok(frame) => Some(frame),
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                let (snapshot, fresh) = self.subscribe();
+                *rx = fresh;
+                Some(snapshot)
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// The current snapshot and a receiver of every frame after it.
+    pub fn subscribe(&self) -> (Frame, broadcast::Receiver<Frame>) {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let rx = self.tx.subscribe();
+        let frame = Frame {
+            event: "snapshot",
+            data: live.snapshot_json().into(),
+        };
+        (frame, rx)
+    }
+
+    /// Runs `f` on the state and sends the frame it returns, under the lock (so frames
+    /// are in the order of the changes).
+    fn update(&self, f: impl FnOnce(&mut Live) -> Option<Frame>) {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(frame) = f(&mut live) {
+            // No receiver is not an error: nobody is watching.
+            let _ = self.tx.send(frame);
+        }
+    }
+
+    /// The number of browsers watching.
+    pub fn watchers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+}
+
+/// Every shown channel's hub.
+#[derive(Clone)]
+pub struct Hub {
+    channels: Arc<HashMap<String, Arc<ChannelHub>>>,
+}
+
+impl Hub {
+    /// Subscribes to the events, loads the current state, and starts the task that keeps
+    /// it up to date.
+    pub async fn start(bus: Bus, cfg: &WebConfig) -> Result<(Hub, JoinHandle<()>), WebError> {
+        let events = bus
+            .subscribe(&format!("{}.>", subjects::EVENTS_PREFIX))
+            .await?;
+        let channels: HashMap<String, Arc<ChannelHub>> = cfg
+            .channels
+            .iter()
+            .map(|c| (c.clone(), Arc::new(ChannelHub::new(c))))
+            .collect();
+        let hub = Hub {
+            channels: Arc::new(channels),
+        };
+        for name in &cfg.channels {
+            hub.bootstrap(&bus, name).await;
+            hub.refresh(&bus, name).await;
+        }
+        let task = tokio::spawn(hub.clone().run(bus, events, cfg.refresh));
+        Ok((hub, task))
+    }
+
+    /// One channel's hub.
+    pub fn channel(&self, name: &str) -> Option<&Arc<ChannelHub>> {
+        self.channels.get(name)
+    }
+
+    /// Folds events in as they come and refreshes on a timer, concurrently: a slow answer
+    /// of the database service never holds up the live events.
+    async fn run(self, bus: Bus, mut events: rosey_bus::Subscription, refresh: Duration) {
+        let live = async {
+            while let Some(m) = events.next().await {
+                self.on_event(&m.payload);
+            }
+        };
+        let refresher = async {
+            let mut tick = tokio::time::interval(refresh.max(Duration::from_millis(100)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                for name in self.channels.keys() {
+                    self.refresh(&bus, name).await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = live => {}
+            _ = refresher => {}
+        }
+    }
+
+    fn on_event(&self, payload: &[u8]) {
+        let ev: NormalizedEvent = match rosey_model::decode(payload) {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::debug!(error = %e, "Ignoring an unreadable event.");
+                return;
+            }
+        };
+        if let Some(ch) = self.channels.get(&ev.channel) {
+            ch.update(|live| live.apply(ev.ts, &ev.body));
+        }
+    }
+
+    /// What the database knows of a channel the dashboard has not seen events of yet.
+    async fn bootstrap(&self, bus: &Bus, name: &str) {
+        let Some(ch) = self.channels.get(name) else {
+            return;
+        };
+        let chat: Vec<ChatRow> = ask(
+            bus,
+            subjects::RECENT_CHAT_GET,
+            &json!({"channel": name, "limit": CHAT_LINES}),
+        )
+        .await
+        .unwrap_or_default();
+        let present: Vec<UserSummary> = ask(
+            bus,
+            subjects::QUERY_USER_SEARCH,
+            &json!({"channel": name, "prefix": "", "limit": 1000}),
+        )
+        .await
+        .unwrap_or_default();
+        let status: Option<CurrentStatusReply> = ask(
+            bus,
+            subjects::QUERY_CURRENT_STATUS,
+            &json!({"channel": name}),
+        )
+        .await
+        .ok();
+        ch.update(|live| {
+            for row in chat {
+                live.push_chat(ChatLine {
+                    timestamp: row.timestamp as f64,
+                    username: row.username,
+                    message: row.message,
+                });
+            }
+            if live.users.is_empty() {
+                live.users = present
+                    .into_iter()
+                    .filter(|u| u.present)
+                    .map(|u| LiveUser {
+                        name: u.username,
+                        rank: None,
+                        afk: false,
+                    })
+                    .collect();
+                live.sort_users();
+            }
+            if let Some(s) = status.filter(|s| s.found).map(|s| s.status)
+                && live.media.is_none()
+                && let Some(title) = s.current_media_title
+            {
+                live.media = Some(Media {
+                    title,
+                    duration: s.current_media_duration.unwrap_or(0),
+                    started: None,
+                });
+            }
+            None
+        });
+    }
+
+    /// Statistics, status row and bot status; a `state` frame when any of them changed.
+    async fn refresh(&self, bus: &Bus, name: &str) {
+        let Some(ch) = self.channels.get(name) else {
+            return;
+        };
+        let body = json!({"channel": name});
+        let stats: Option<Value> = ask(bus, subjects::QUERY_CHANNEL_STATS, &body).await.ok();
+        let status: Option<CurrentStatusReply> =
+            ask(bus, subjects::QUERY_CURRENT_STATUS, &body).await.ok();
+        let bot = bot_status(bus, name).await;
+        ch.update(|live| {
+            let before = live.state_json();
+            if let Some(s) = stats {
+                live.stats = s;
+            }
+            if let Some(s) = status {
+                live.status = serde_json::to_value(&s.status).unwrap_or_default();
+            }
+            if let Some(b) = bot {
+                live.bot = b;
+            }
+            (live.state_json() != before).then(|| live.state_frame())
+        });
+    }
+}
+
+/// What the bots that run `channel` say about it (NATS only: bots answer on the
+/// micro-service discovery subjects; the embedded bus has none).
+async fn bot_status(bus: &Bus, channel: &str) -> Option<Value> {
+    let client = bus.nats_client()?;
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await.ok()?;
+    client
+        .publish_with_reply("$SRV.STATS.rosey-bot", inbox, "".into())
+        .await
+        .ok()?;
+    let deadline = tokio::time::Instant::now() + DISCOVERY_WAIT;
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, sub.next()).await {
+        let Ok(v) = serde_json::from_slice::<Value>(&m.payload) else {
+            continue;
+        };
+        for ep in v["endpoints"].as_array().into_iter().flatten() {
+            for c in ep["data"]["channels"].as_array().into_iter().flatten() {
+                if c["channel"] == channel {
+                    return Some(c.clone());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, rank: f64) -> UserData {
+        UserData {
+            username: name.into(),
+            rank,
+            is_afk: false,
+            is_moderator: rank >= 2.0,
+            meta: Value::Null,
+        }
+    }
+
+    #[test]
+    fn events_fold_into_the_live_state() {
+        let mut live = Live::default();
+        let f = live.apply(
+            1.0,
+            &EventBody::UserList {
+                users: vec![user("bob", 1.0), user("Mia", 2.0)],
+                count: 2,
+            },
+        );
+        assert_eq!(f.unwrap().event, "state");
+        assert_eq!(live.users[0].name, "Mia", "highest rank first");
+        live.apply(
+            2.0,
+            &EventBody::UserJoin {
+                user: "carl".into(),
+                user_data: user("carl", 0.0),
+            },
+        );
+        live.apply(
+            3.0,
+            &EventBody::Afk {
+                user: "BOB".into(),
+                afk: true,
+            },
+        );
+        assert!(live.users.iter().find(|u| u.name == "bob").unwrap().afk);
+        live.apply(4.0, &EventBody::UserLeave { user: "mia".into() });
+        assert_eq!(live.users.len(), 2);
+        let f = live
+            .apply(
+                5.0,
+                &EventBody::Message {
+                    user: "bob".into(),
+                    content: "<b>hi</b>".into(),
+                    history: false,
+                    platform_data: Value::Null,
+                },
+            )
+            .unwrap();
+        assert_eq!(f.event, "chat");
+        assert!(
+            f.data.contains("<b>hi</b>"),
+            "JSON, not HTML: the page sets it as text"
+        );
+        let history = EventBody::Message {
+            user: "x".into(),
+            content: "old".into(),
+            history: true,
+            platform_data: Value::Null,
+        };
+        assert!(live.apply(6.0, &history).is_none());
+        assert_eq!(live.chat.len(), 1);
+    }
+
+    fn line(n: usize) -> EventBody {
+        EventBody::Message {
+            user: "u".into(),
+            content: n.to_string(),
+            history: false,
+            platform_data: Value::Null,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_browser_that_falls_behind_skips_ahead_to_a_snapshot() {
+        let hub = ChannelHub::new("c");
+        let (first, mut slow) = hub.subscribe();
+        assert_eq!(first.event, "snapshot");
+        let (_, mut keeping_up) = hub.subscribe();
+        for n in 0..BUFFER + 10 {
+            hub.update(|live| live.apply(n as f64, &line(n)));
+            if n == 0 {
+                assert_eq!(hub.next(&mut keeping_up).await.unwrap().event, "chat");
+            }
+        }
+        // The slow one missed frames: it gets the state as it is now, then what follows.
+        let skipped = hub.next(&mut slow).await.unwrap();
+        assert_eq!(skipped.event, "snapshot");
+        let snap: Value = serde_json::from_str(&skipped.data).unwrap();
+        let chat = snap["chat"].as_array().unwrap();
+        assert_eq!(chat.len(), CHAT_LINES);
+        assert_eq!(chat[CHAT_LINES - 1]["message"], (BUFFER + 9).to_string());
+        hub.update(|live| live.apply(0.0, &line(99_999)));
+        let after = hub.next(&mut slow).await.unwrap();
+        assert_eq!(after.event, "chat");
+        assert!(after.data.contains("99999"));
+    }
+
+    #[test]
+    fn chat_is_bounded() {
+        let mut live = Live::default();
+        for i in 0..CHAT_LINES + 10 {
+            live.push_chat(ChatLine {
+                timestamp: i as f64,
+                username: "u".into(),
+                message: i.to_string(),
+            });
+        }
+        assert_eq!(live.chat.len(), CHAT_LINES);
+        assert_eq!(live.chat[0].message, "10");
+    }
+}

@@ -1,0 +1,174 @@
+//! The Rosey web dashboard and the Rosey v0.5 HTTP API: a client of the bus like any other
+//! process. It reads only over NATS — request/reply to the database service
+//! (`rosey.db.query.*`, `rosey.db.tokens.*`), live events from `rosey.events.>`, the bots'
+//! status from the micro-service discovery subjects — and never opens the database, so any
+//! number of dashboards can run.
+//!
+//! # Layout
+//! - [`hub`]: the live state of every channel (users, media, recent chat, statistics), fed by
+//!   `rosey.events.>` and a periodic refresh, fanned out to browsers as frames.
+//! - [`sse`] (private): `GET /events`: a snapshot first, then the live frames (Server-Sent
+//!   Events); a browser that falls behind skips ahead to a fresh snapshot.
+//! - [`api`] (private): the v0.5 API (`/api/stats`, `/api/history/<hours>`, `/api/user/<name>`,
+//!   `/api/current`, `POST /api/say`, `/api/outbound/recent`, `/api/tokens`) and the
+//!   dashboard's own reads, with the v0.5 shapes and status codes.
+//! - [`auth`]: API tokens checked over the bus, the per-client limit of failed attempts,
+//!   the login session (cookie + CSRF token) of the moderator actions.
+//! - [`db`] (private): the one request helper for the database service.
+//! - [`assets`] (private): the page, its script and style sheet and the OpenAPI document,
+//!   embedded in the binary; the security headers every response carries.
+//! - [`error`]: the error type, [`WebError`], and the status code of each kind.
+//!
+//! Every dynamic string reaches the page as JSON and is put into the DOM with
+//! `textContent` by the embedded script: the HTML itself is static, so there is nothing for
+//! a template engine to escape (and no inline script: the Content-Security-Policy forbids it).
+
+mod api;
+mod assets;
+pub mod auth;
+mod db;
+pub mod error;
+pub mod hub;
+mod sse;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use rosey_bus::Bus;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use error::WebError;
+
+/// How long a request to the database service may take before the API answers 503.
+pub const BUS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What `rosey web` serves.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Where to listen (port 0: any free port).
+    pub listen: SocketAddr,
+    /// The channels a viewer may see, in configuration order; the first is the default.
+    pub channels: Vec<String>,
+    /// Mark the session cookie `Secure` (behind a TLS proxy).
+    pub secure_cookies: bool,
+    /// How often statistics and bot status are refreshed for the live page.
+    pub refresh: Duration,
+}
+
+impl WebConfig {
+    pub fn new(listen: SocketAddr, channels: Vec<String>) -> Self {
+        WebConfig {
+            listen,
+            channels,
+            secure_cookies: false,
+            refresh: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Shared by every handler.
+pub(crate) struct AppState {
+    pub bus: Bus,
+    pub cfg: WebConfig,
+    pub hub: hub::Hub,
+    pub auth: auth::Auth,
+    /// Flips to true at shutdown: open event streams end, so the server can stop.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// The channel a request names, if the viewer may see it; none = the default.
+    pub fn channel(&self, asked: Option<&str>) -> Result<String, WebError> {
+        match asked {
+            None | Some("") => Ok(self.cfg.channels[0].clone()),
+            Some(c) if self.cfg.channels.iter().any(|k| k == c) => Ok(c.to_string()),
+            Some(c) => Err(WebError::UnknownChannel(c.to_string())),
+        }
+    }
+}
+
+/// The running dashboard.
+pub struct WebHandle {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    hub_task: JoinHandle<()>,
+}
+
+impl WebHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Stops serving (open event streams end) and waits.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        self.hub_task.abort();
+        let _ = self.hub_task.await;
+    }
+}
+
+/// Starts the dashboard: subscribes to the live events, loads the current state, listens.
+pub async fn start(bus: Bus, cfg: WebConfig) -> Result<WebHandle, WebError> {
+    if cfg.channels.is_empty() {
+        return Err(WebError::Config("no channel to show".into()));
+    }
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| WebError::Bind(cfg.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| WebError::Bind(cfg.listen, e))?;
+    let (hub, hub_task) = hub::Hub::start(bus.clone(), &cfg).await?;
+    let (stop, mut stop_rx) = watch::channel(false);
+    let state = Arc::new(AppState {
+        auth: auth::Auth::new(cfg.secure_cookies),
+        bus,
+        cfg,
+        hub,
+        stop: stop_rx.clone(),
+    });
+    let app = router(state);
+    let server = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        {
+            tracing::error!(error = %e, "The web server stopped.");
+        }
+    });
+    tracing::info!(%addr, "Web dashboard listening.");
+    Ok(WebHandle {
+        addr,
+        stop,
+        server,
+        hub_task,
+    })
+}
+
+/// Every route.
+fn router(state: Arc<AppState>) -> Router {
+    assets::routes()
+        .merge(api::routes())
+        .merge(auth::routes())
+        .merge(sse::routes())
+        .layer(axum::middleware::from_fn(assets::security_headers))
+        .with_state(state)
+}

@@ -1,0 +1,60 @@
+//! `GET /events?channel=C`: the live page's stream (Server-Sent Events). The first event
+//! is a `snapshot` of the channel; then `state` and `chat` frames as they happen. A browser
+//! that falls more than `hub::BUFFER` frames behind is sent a fresh snapshot and goes on
+//! from there (it skips ahead rather than making the process buffer for it). The stream
+//! ends when the dashboard shuts down.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures::Stream;
+use serde::Deserialize;
+
+use crate::hub::Frame;
+use crate::{AppState, WebError};
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/events", get(events))
+}
+
+#[derive(Deserialize)]
+struct ChannelParam {
+    channel: Option<String>,
+}
+
+fn event(frame: &Frame) -> Result<Event, Infallible> {
+    Ok(Event::default().event(frame.event).data(&*frame.data))
+}
+
+async fn events(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<ChannelParam>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, WebError> {
+    let name = state.channel(q.channel.as_deref())?;
+    let hub = state
+        .hub
+        .channel(&name)
+        .cloned()
+        .ok_or(WebError::UnknownChannel(name))?;
+    let (first, rx) = hub.subscribe();
+    let stop = state.stop.clone();
+    let stream = futures::stream::unfold(
+        (Some(first), rx, stop, hub),
+        |(first, mut rx, mut stop, hub)| async move {
+            if let Some(f) = first {
+                return Some((event(&f), (None, rx, stop, hub)));
+            }
+            let frame = tokio::select! {
+                _ = stop.wait_for(|s| *s) => return None,
+                f = hub.next(&mut rx) => f?,
+            };
+            Some((event(&frame), (None, rx, stop, hub)))
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

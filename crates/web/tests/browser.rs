@@ -1,0 +1,272 @@
+//! The dashboard in a real headless browser: Debian's chromium driven by playwright-core
+//! from `tests/browser/overview.mjs`, against the whole system running for real — a
+//! nats-server of this test's own, the devserver, the database service, the bot and the
+//! dashboard — plus a small control server through which the script makes devserver
+//! clients chat and join, and asks how often a line reached the channel.
+//!
+//! With `ROSEY_WRITE_SCREENSHOTS=1` the script's screenshots go to `docs/` (they are
+//! committed and shown in the README); otherwise to a temporary directory.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rosey_bot::{Bot, BotConfig, ChannelSpec};
+use rosey_bus::{Bus, NatsOptions};
+use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, Login, ServerEvent};
+use rosey_dbservice::{DbService, DbServiceConfig};
+use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_model::subjects;
+use rosey_testkit::NatsServer;
+use serde_json::{Value, json};
+
+const CH: &str = "lobby";
+const BOT: &str = "Rosey";
+const BOT_PW: &str = "bot-pw";
+const GUEST: &str = "alice";
+const SAID_BEFORE: &str = "hello before the page was opened";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// What the control server shares with its handlers.
+struct Control {
+    base_url: String,
+    alice: CytubeHandle,
+    /// Lines alice saw in the channel, by text (how often each arrived).
+    seen: Arc<Mutex<HashMap<String, usize>>>,
+    /// Guests who joined on request, kept connected for the test.
+    guests: Mutex<Vec<CytubeHandle>>,
+}
+
+fn client(base_url: &str, login: Login) -> ClientConfig {
+    let mut c = ClientConfig::new(base_url, CH, login);
+    c.backoff.base = Duration::from_millis(50);
+    c.backoff.cap = Duration::from_millis(500);
+    c
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+async fn control_server(control: Arc<Control>) -> String {
+    let app = Router::new()
+        .route(
+            "/state",
+            get(|| async { Json(json!({"users": [BOT, GUEST], "said": SAID_BEFORE})) }),
+        )
+        .route(
+            "/chat",
+            post(
+                |State(c): State<Arc<Control>>, Json(b): Json<Value>| async move {
+                    c.alice
+                        .chat(b["text"].as_str().unwrap_or_default())
+                        .unwrap();
+                    Json(json!({"ok": true}))
+                },
+            ),
+        )
+        .route(
+            "/join",
+            post(
+                |State(c): State<Arc<Control>>, Json(b): Json<Value>| async move {
+                    let name = b["name"].as_str().unwrap_or("guest").to_string();
+                    let (handle, mut events) =
+                        rosey_cytube::connect(client(&c.base_url, Login::Guest(name.clone())));
+                    tokio::spawn(async move { while events.recv().await.is_some() {} });
+                    c.guests.lock().unwrap().push(handle);
+                    Json(json!({"ok": true}))
+                },
+            ),
+        )
+        .route(
+            "/seen",
+            post(
+                |State(c): State<Arc<Control>>, Json(b): Json<Value>| async move {
+                    let text = b["text"].as_str().unwrap_or_default();
+                    let count = c.seen.lock().unwrap().get(text).copied().unwrap_or(0);
+                    Json(json!({"count": count}))
+                },
+            ),
+        )
+        .with_state(control);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(browser_ready),
+    ignore = "needs chromium, node and `npm ci` in crates/web/tests/browser (scripts/setup.sh)"
+)]
+async fn the_dashboard_works_in_a_real_browser() {
+    let nats = NatsServer::start();
+    let bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
+    let mut server_cfg = DevServerConfig::default().with_account(BOT, BOT_PW, 3.0);
+    server_cfg.guest_login_delay = Duration::ZERO;
+    let server = DevServer::start(server_cfg).await.unwrap();
+    let base_url = server.base_url();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = DbService::start(
+        bus.clone(),
+        DbServiceConfig::new(tmp.path().join("web.db"), CH),
+    )
+    .await
+    .unwrap();
+
+    // History for the chart: four samples over the last hour.
+    let t = now();
+    for (i, n) in [1, 3, 2, 4].iter().enumerate() {
+        let body = json!({"chat_count": n, "connected_count": n + 2, "channel": CH,
+                          "ts": t - 3000.0 + 700.0 * i as f64});
+        bus.publish(
+            subjects::STATS_USER_COUNT,
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    db.flush().await.unwrap();
+
+    // The dashboard first, so it sees the bot join.
+    let web_bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
+    let mut web_cfg =
+        rosey_web::WebConfig::new("127.0.0.1:0".parse().unwrap(), vec![CH.to_string()]);
+    web_cfg.refresh = Duration::from_millis(500);
+    let web = rosey_web::start(web_bus, web_cfg).await.unwrap();
+
+    let mut connection = bus
+        .subscribe(&subjects::event_subject(CH, "connection"))
+        .await
+        .unwrap();
+    let mut cfg = BotConfig::new(vec![ChannelSpec {
+        channel: CH.into(),
+        name: CH.into(),
+        client: client(
+            &base_url,
+            Login::Registered {
+                name: BOT.into(),
+                password: BOT_PW.into(),
+            },
+        ),
+    }]);
+    cfg.intervals.pump = Duration::from_millis(200);
+    let bot = Bot::start(bus.clone(), cfg);
+    tokio::time::timeout(WAIT, async {
+        while let Some(m) = connection.next().await {
+            let v: Value = serde_json::from_slice(&m.payload).unwrap();
+            if v["state"] == "joined" {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the bot joins");
+
+    // alice: talks when told, and counts what reaches the channel.
+    let (alice, mut events) = rosey_cytube::connect(client(&base_url, Login::Guest(GUEST.into())));
+    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let (joined_tx, joined_rx) = tokio::sync::oneshot::channel();
+    let counter = seen.clone();
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let notify = arrived.clone();
+    tokio::spawn(async move {
+        let mut joined = Some(joined_tx);
+        while let Some(e) = events.recv().await {
+            match e {
+                CytubeEvent::Joined { .. } => {
+                    if let Some(tx) = joined.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                CytubeEvent::Server(ServerEvent::ChatMsg(m)) if !m.history => {
+                    *counter.lock().unwrap().entry(m.text.clone()).or_default() += 1;
+                    notify.notify_waiters();
+                }
+                _ => {}
+            }
+        }
+    });
+    tokio::time::timeout(WAIT, joined_rx)
+        .await
+        .expect("alice joins")
+        .unwrap();
+    alice.chat(SAID_BEFORE).unwrap();
+    let said = async {
+        loop {
+            let next = arrived.notified();
+            if seen.lock().unwrap().contains_key(SAID_BEFORE) {
+                return;
+            }
+            next.await;
+        }
+    };
+    tokio::time::timeout(WAIT, said)
+        .await
+        .expect("alice's line reaches the channel");
+
+    let control = Arc::new(Control {
+        base_url: base_url.clone(),
+        alice,
+        seen,
+        guests: Mutex::new(Vec::new()),
+    });
+    let ctl_url = control_server(control.clone()).await;
+    let token: Value = serde_json::from_slice(
+        &bus.request(
+            subjects::TOKENS_CREATE,
+            serde_json::to_vec(&json!({"description": "browser test"})).unwrap(),
+            WAIT,
+        )
+        .await
+        .unwrap()
+        .payload,
+    )
+    .unwrap();
+
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let shots = if std::env::var("ROSEY_WRITE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        crate_dir.join("../../docs")
+    } else {
+        tmp.path().to_path_buf()
+    };
+    let script = crate_dir.join("tests/browser/overview.mjs");
+    let run = tokio::process::Command::new("node")
+        .arg(&script)
+        .current_dir(crate_dir.join("tests/browser"))
+        .env("DASH_URL", web.url())
+        .env("CTL_URL", &ctl_url)
+        .env("TOKEN", token["token"].as_str().unwrap())
+        .env(
+            "CHROMIUM",
+            std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into()),
+        )
+        .env("SHOT_DIR", &shots)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the browser script finishes within 2 minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "browser checks failed:\n{stdout}");
+    assert!(stdout.contains("ok - say from the page reached the channel exactly once"));
+
+    web.shutdown().await;
+    bot.shutdown().await;
+    db.shutdown().await.unwrap();
+    for g in control.guests.lock().unwrap().drain(..) {
+        drop(g);
+    }
+    server.shutdown().await;
+}

@@ -1,0 +1,145 @@
+// The dashboard in a real headless browser (Debian's chromium through playwright-core),
+// started by crates/web/tests/browser.rs, which runs the devserver, NATS, the database
+// service, the bot and the dashboard, and a small control server (CTL_URL) through which
+// this script makes devserver clients chat and join.
+//
+// Environment: DASH_URL, CTL_URL, TOKEN (an API token), CHROMIUM (the browser binary),
+// SHOT_DIR (where to write the screenshots; optional).
+// Exit status 0 when every check passed; each check prints one line.
+
+import { chromium } from 'playwright-core';
+
+const DASH = process.env.DASH_URL;
+const CTL = process.env.CTL_URL;
+const TOKEN = process.env.TOKEN;
+const SHOTS = process.env.SHOT_DIR || '';
+const LIVE_MS = 2000;
+
+function ok(what) { console.log(`ok - ${what}`); }
+
+async function ctl(path, body) {
+  const r = await fetch(CTL + path, {
+    method: body ? 'POST' : 'GET',
+    headers: { 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!r.ok) throw new Error(`control ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+async function chatHas(page, text, timeout) {
+  await page.waitForFunction(
+    (t) => [...document.querySelectorAll('#chat li .msg')].some((m) => m.textContent === t),
+    text, { timeout });
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, colorScheme: 'dark' });
+  const page = await context.newPage();
+  const dialogs = [];
+  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  // Refused requests (the 403 below) show as console errors too; only script errors count.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+  });
+
+  await page.goto(DASH);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 10000 });
+  ok('the overview loaded and received its snapshot');
+
+  // The users and the recent chat, as the snapshot had them.
+  const before = await ctl('/state');
+  for (const name of before.users) {
+    await page.waitForSelector(`#userlist li[data-name="${name}"]`, { timeout: 5000 });
+  }
+  ok(`the user list shows ${before.users.join(', ')}`);
+  await chatHas(page, before.said, 5000);
+  ok('the recent chat shows a line sent before the page was opened');
+
+  // A line typed by a devserver client appears without a reload, within 2 s.
+  const navigations = [];
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations.push(f.url()); });
+  const live = `live line ${Date.now()}`;
+  const t0 = Date.now();
+  await ctl('/chat', { text: live });
+  await chatHas(page, live, LIVE_MS);
+  ok(`a chat line appeared live in ${Date.now() - t0} ms`);
+
+  // The XSS line is shown as text: no element made of it, no dialog.
+  const xss = '<img src=x onerror=alert(1)>';
+  await ctl('/chat', { text: xss });
+  await chatHas(page, xss, LIVE_MS);
+  const imgs = await page.locator('#chat img').count();
+  if (imgs !== 0) throw new Error(`the XSS line made ${imgs} <img> element(s)`);
+  if (dialogs.length) throw new Error(`a dialog opened: ${dialogs}`);
+  ok('the XSS line renders as text and opened no dialog');
+
+  // A user joining shows up in the user list live.
+  const newcomer = `newbie${Date.now() % 1000}`;
+  await ctl('/join', { name: newcomer });
+  await page.waitForSelector(`#userlist li[data-name="${newcomer}"]`, { timeout: 5000 });
+  ok(`${newcomer} joined and appeared in the user list`);
+
+  // The chart draws one point per history sample.
+  await page.click('.periods button[data-hours="24"]');
+  const samples = await page.evaluate(async () => (await (await fetch('/api/history/24')).json()).length);
+  if (samples < 3) throw new Error(`expected the seeded history, got ${samples} samples`);
+  await page.waitForFunction((n) => document.querySelectorAll('#chart circle.pt').length === n, samples, { timeout: 5000 });
+  ok(`the chart draws ${samples} points for ${samples} samples`);
+
+  // Without a login the page's say is refused (403) and nothing is queued.
+  const queuedBefore = await page.evaluate(async () => (await (await fetch('/api/outbound/recent')).json()).length);
+  await page.fill('#say-msg', 'should not be sent');
+  await page.click('#say-form button[type="submit"]');
+  await page.waitForSelector('#say-result[data-status="403"]', { timeout: 5000 });
+  const queuedAfter = await page.evaluate(async () => (await (await fetch('/api/outbound/recent')).json()).length);
+  if (queuedAfter !== queuedBefore) throw new Error(`a refused say queued something (${queuedBefore} → ${queuedAfter})`);
+  ok('say without a login is refused with 403 and queues nothing');
+
+  // Log in with the token and say once: it reaches the channel once.
+  await page.fill('#token', TOKEN);
+  await page.click('#login-form button[type="submit"]');
+  await page.waitForSelector('#whoami:not([hidden])', { timeout: 5000 });
+  ok('the token login works');
+  const line = `hello from the page ${Date.now()}`;
+  await page.fill('#say-msg', line);
+  await page.click('#say-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('#say-result').textContent.startsWith('Queued'), null, { timeout: 5000 });
+  await chatHas(page, line, 10000);
+  await page.waitForFunction(async (t) => {
+    const rows = await (await fetch('/api/outbound/recent')).json();
+    return rows.some((r) => r.message === t && r.status === 'sent');
+  }, line, { timeout: 10000, polling: 200 });
+  const seen = await ctl('/seen', { text: line });
+  if (seen.count !== 1) throw new Error(`the channel received the line ${seen.count} times`);
+  ok('say from the page reached the channel exactly once');
+
+  if (navigations.length) throw new Error(`the page navigated: ${navigations}`);
+  if (errors.length) throw new Error(`errors in the page: ${errors.join(' | ')}`);
+  ok('no reload and no script error during the run');
+
+  if (SHOTS) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${SHOTS}/dashboard-desktop.png`, fullPage: true });
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, colorScheme: 'dark' });
+    const p2 = await phone.newPage();
+    await p2.goto(DASH);
+    await p2.waitForSelector('body[data-ready="1"]', { timeout: 10000 });
+    await p2.waitForFunction(() => document.querySelectorAll('#chart circle.pt').length > 0, null, { timeout: 5000 });
+    await p2.screenshot({ path: `${SHOTS}/dashboard-phone.png`, fullPage: false });
+    ok(`screenshots written to ${SHOTS}`);
+  }
+} catch (e) {
+  failed = true;
+  console.log(`not ok - ${e.message}`);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
