@@ -181,14 +181,27 @@ pub(crate) fn spawn_ready(cmd: &mut Command) -> Child {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
     let stderr = child.stderr.take().expect("piped stderr");
+    wait_for_line(child, stderr, "Server is ready", "nats-server")
+}
+
+/// Waits (at most [`READY_TIMEOUT`]) until `output` of the just-spawned `child` prints a
+/// line containing `marker`, and keeps draining it afterwards so the child never blocks on
+/// a full pipe. Kills the child and panics with what it printed when it exits first or
+/// takes too long; `what` names it in the message.
+pub(crate) fn wait_for_line(
+    mut child: Child,
+    output: impl std::io::Read + Send + 'static,
+    marker: &'static str,
+    what: &str,
+) -> Child {
     let (tx, rx) = mpsc::channel::<Result<(), String>>();
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines() {
+        for line in BufReader::new(output).lines() {
             let Ok(line) = line else { break };
             if let Some(t) = tx.as_ref() {
-                if line.contains("Server is ready") {
+                if line.contains(marker) {
                     let _ = t.send(Ok(()));
                     tx = None;
                 } else {
@@ -204,11 +217,11 @@ pub(crate) fn spawn_ready(cmd: &mut Command) -> Child {
         Ok(Ok(())) => child,
         Ok(Err(log)) => {
             let _ = child.kill();
-            panic!("nats-server exited before it was ready:\n{log}");
+            panic!("{what} exited before it was ready:\n{log}");
         }
         Err(_) => {
             let _ = child.kill();
-            panic!("nats-server not ready after {READY_TIMEOUT:?}");
+            panic!("{what} not ready after {READY_TIMEOUT:?}");
         }
     }
 }
