@@ -542,6 +542,10 @@ async fn bot_says_on_irc(client: &mut RawClient) -> String {
 )]
 async fn roll_is_answered_on_the_cytube_and_the_irc_channel_each_in_its_own() {
     let devserver = lobby_devserver().await;
+    let irc = irc_server();
+    // opal is first in the IRC channel, so its operator (rank 2); ircer, later, a guest.
+    let mut opal = RawClient::connect(irc.port(), "opal").await;
+    opal.join(IRC_CHANNEL, None).await;
     let plugins = rosey_config::plugins::PluginsConfig {
         timeout: Duration::from_secs(2),
         discovery_interval: Duration::from_secs(1),
@@ -549,12 +553,11 @@ async fn roll_is_answered_on_the_cytube_and_the_irc_channel_each_in_its_own() {
         channel_burst: 0,
         ..Default::default()
     };
-    let rig = rig_with(irc_server(), lobby_spec(&devserver), Some(plugins.clone())).await;
+    let rig = rig_with(irc, lobby_spec(&devserver), Some(plugins.clone())).await;
     assert!(
         devserver.wait_for_user(LOBBY, BOT, WAIT).await,
         "bot joins lobby"
     );
-    // The bot made the IRC channel, so it is the operator there; ircer is a guest.
     let mut ircer = member_with_bot(rig.irc.port(), "ircer").await;
     let tuber = lobby_guest(&devserver, "tuber").await;
     // The standard plugins (those of `rosey plugins`), on the bot's NATS.
@@ -604,9 +607,29 @@ async fn roll_is_answered_on_the_cytube_and_the_irc_channel_each_in_its_own() {
         "ircer: !poll needs rank 2 or higher."
     );
 
+    // An operator passes the rank check; IRC has no polls, and the bot says so.
+    opal.privmsg(IRC_CHANNEL, "!poll Best? | a | b").await;
+    let mut seen = Vec::new();
+    while !seen
+        .last()
+        .is_some_and(|l: &String| l.starts_with("opal: "))
+    {
+        seen.push(bot_says_on_irc(&mut opal).await);
+    }
+    assert_eq!(
+        seen[2..],
+        ["opal: poll: not supported on this platform".to_string()]
+    );
+    assert!(seen[0].starts_with("ircer rolled 2d6: "), "{seen:?}");
+
     // Nothing of the IRC channel's went to the CyTube channel.
     let lobby = lobby_bot_lines(&devserver);
-    assert!(lobby.iter().all(|l| !l.contains("ircer")), "{lobby:?}");
+    assert!(
+        lobby
+            .iter()
+            .all(|l| !l.contains("ircer") && !l.contains("opal")),
+        "{lobby:?}"
+    );
     assert!(
         lobby.iter().all(|l| l.starts_with("tuber rolled 2d6: ")),
         "{lobby:?}"
