@@ -560,6 +560,19 @@ async fn roll_is_answered_on_the_cytube_and_the_irc_channel_each_in_its_own() {
     );
     let mut ircer = member_with_bot(rig.irc.port(), "ircer").await;
     let tuber = lobby_guest(&devserver, "tuber").await;
+    // A command that may come by PM, registered before the standard plugins so the bot
+    // knows it by the time it knows `!roll`.
+    let pinger = rosey_plugin::Plugin::new("pinger", "0.1.0")
+        .command(
+            rosey_plugin::CommandSpec::new("ping", "Pong.").pm(true),
+            |req| async move {
+                let how = if req.pm { " by pm" } else { "" };
+                rosey_plugin::Reply::chat(format!("pong {} rank {}{how}", req.user, req.rank))
+            },
+        )
+        .start(rig.bus.nats_client().unwrap())
+        .await
+        .unwrap();
     // The standard plugins (those of `rosey plugins`), on the bot's NATS.
     let standard = rosey_stdplugins::start(rig.bus.nats_client().unwrap(), &plugins)
         .await
@@ -622,6 +635,17 @@ async fn roll_is_answered_on_the_cytube_and_the_irc_channel_each_in_its_own() {
     );
     assert!(seen[0].starts_with("ircer rolled 2d6: "), "{seen:?}");
 
+    // A PM command on IRC is answered by PM, with the operator's rank; other PMs still
+    // reach the shell.
+    opal.privmsg(BOT, "!ping").await;
+    assert!(
+        pm_containing(&mut opal, "pong")
+            .await
+            .contains("pong opal rank 2 by pm"),
+    );
+    opal.privmsg(BOT, "help").await;
+    pm_containing(&mut opal, "stats").await;
+
     // Nothing of the IRC channel's went to the CyTube channel.
     let lobby = lobby_bot_lines(&devserver);
     assert!(
@@ -636,6 +660,7 @@ async fn roll_is_answered_on_the_cytube_and_the_irc_channel_each_in_its_own() {
     );
 
     standard.stop().await;
+    pinger.stop().await;
     tuber.shutdown().await;
     rig.stop().await;
 }
