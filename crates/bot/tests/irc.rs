@@ -1,6 +1,7 @@
 //! The bot on IRC, end to end with real components: a real IRC server (InspIRCd on loopback
 //! ports with its own configuration), a real `nats-server`, the database service on SQLite,
-//! test IRC clients over raw sockets — and, for the two-platform test, the CyTube devserver.
+//! test IRC clients over raw sockets — and, for the two-platform tests, the CyTube devserver
+//! (and for chat commands the standard plugins, in this process, on the rig's NATS).
 //! Ignored where `inspircd` is missing (never under CI=true: see build.rs).
 
 use std::{path::PathBuf, time::Duration};
