@@ -14,7 +14,7 @@ use rosey_bus::Bus;
 use rosey_irc::{IrcConfig, IrcEvent, IrcEvents, IrcHandle, Member, SendError};
 use rosey_model::{
     EventBody, UserData,
-    payload::{HighWater, MessageLog, StatusData, StatusUpdate, UserCount, UserJoined, UserLeft},
+    payload::{MessageLog, StatusData, StatusUpdate, UserJoined, UserLeft},
     subjects,
 };
 use serde_json::{Map, Value, json};
@@ -524,30 +524,17 @@ impl IrcChannelBot {
     }
 
     async fn publish_high_water(&self, ts: f64) {
-        let hw = HighWater {
-            chat_count: self.chat_count(),
-            connected_count: Some(self.chat_count()),
-            channel: None,
-            ts: None,
-            id: None,
-        };
-        self.publisher.db(subjects::STATS_HIGH_WATER, hw, ts).await;
+        // IRC has no separate "connected" count: everyone connected is in the channel.
+        let n = self.chat_count();
+        self.publisher.high_water(n, Some(n), ts).await;
     }
 
     async fn publish_user_count(&self) {
         if !self.handle.is_joined() {
             return;
         }
-        let uc = UserCount {
-            chat_count: self.chat_count(),
-            connected_count: self.chat_count(),
-            channel: None,
-            ts: None,
-            id: None,
-        };
-        self.publisher
-            .db(subjects::STATS_USER_COUNT, uc, now())
-            .await;
+        let n = self.chat_count();
+        self.publisher.user_count(n, n, now()).await;
     }
 
     async fn publish_status(&self) {
