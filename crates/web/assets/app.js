@@ -298,6 +298,25 @@ function wire() {
     out.dataset.status = String(r.status);
     loadOutbound();
   });
+  // add / skip: the bot waits for the CyTube server; its answer (or refusal) is shown.
+  const act = async (path, body) => {
+    const out = $('action-result');
+    out.textContent = 'Waiting for the server…';
+    delete out.dataset.status;
+    const r = await post(path, { ...body, channel: channel || undefined });
+    if (!r.ok) out.textContent = `Refused (${r.status}): ${r.data.error || ''}`;
+    else if (r.data.success) out.textContent = `Server: ${r.data.message || 'done'}`;
+    else out.textContent = `Not done: ${r.data.error || ''}`;
+    out.dataset.status = String(r.status);
+    out.dataset.success = String(!!(r.ok && r.data.success));
+    return r;
+  };
+  $('add-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const r = await act('/ui/add', { url: $('add-url').value });
+    if (r.ok && r.data.success) $('add-url').value = '';
+  });
+  $('skip').addEventListener('click', () => act('/ui/skip', {}));
   for (const b of document.querySelectorAll('.periods button')) {
     b.addEventListener('click', () => {
       historyHours = Number(b.dataset.hours);

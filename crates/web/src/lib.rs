@@ -12,6 +12,8 @@
 //! - [`api`] (private): the v0.5 API (`/api/stats`, `/api/history/<hours>`, `/api/user/<name>`,
 //!   `/api/current`, `POST /api/say`, `/api/outbound/recent`, `/api/tokens`) and the
 //!   dashboard's own reads, with the v0.5 shapes and status codes.
+//! - [`actions`] (private): the playlist actions (`add`, `skip`) from the API and the page,
+//!   asked of the channel's bot, answered with what the CyTube server did.
 //! - [`auth`]: API tokens checked over the bus, the per-client limit of failed attempts,
 //!   the login session (cookie + CSRF token) of the moderator actions.
 //! - [`db`] (private): the one request helper for the database service.
@@ -23,6 +25,7 @@
 //! `textContent` by the embedded script: the HTML itself is static, so there is nothing for
 //! a template engine to escape (and no inline script: the Content-Security-Policy forbids it).
 
+mod actions;
 mod api;
 mod assets;
 pub mod auth;
@@ -167,6 +170,7 @@ pub async fn start(bus: Bus, cfg: WebConfig) -> Result<WebHandle, WebError> {
 fn router(state: Arc<AppState>) -> Router {
     assets::routes()
         .merge(api::routes())
+        .merge(actions::routes())
         .merge(auth::routes())
         .merge(sse::routes())
         .layer(axum::middleware::from_fn(assets::security_headers))
