@@ -17,7 +17,8 @@
 //! - [`auth`]: API tokens checked over the bus, the per-client limit of failed attempts,
 //!   the login session (cookie + CSRF token) of the moderator actions.
 //! - [`db`] (private): the one request helper for the database service.
-//! - [`assets`] (private): the page, its script and style sheet and the OpenAPI document,
+//! - [`assets`] (private): the page, its scripts (the chart code, [`CHART_JS`], is shared
+//!   with the benchmark report page) and style sheet and the OpenAPI document,
 //!   embedded in the binary; the security headers every response carries.
 //! - [`error`]: the error type, [`WebError`], and the status code of each kind.
 //!
@@ -44,6 +45,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use assets::{APP_CSS, CHART_JS};
 pub use error::WebError;
 
 /// How long a request to the database service may take before the API answers 503.
