@@ -30,7 +30,7 @@
   for (const name of names) {
     const series = points.filter((p) => name in p.figures).map((p) => ({
       x: p.run_unix, y: p.figures[name],
-      title: `${when(p.run_unix)} · ${p.version} · ${p.machine}: ${p.figures[name]}`,
+      title: `${when(p.run_unix)} · ${p.version} · ${p.preset || '?'} preset · ${p.machine}: ${p.figures[name]}`,
     }));
     const latest = series[series.length - 1];
     const card = el('section', undefined, 'panel figure');

@@ -31,6 +31,9 @@ pub struct Point {
     pub version: String,
     /// Cores, CPU, memory and OS, in one line.
     pub machine: String,
+    /// The size preset (`full`, `quick`, `tiny`): figures of different presets differ.
+    #[serde(default)]
+    pub preset: String,
     /// Figure name (with its unit) → value.
     pub figures: BTreeMap<String, f64>,
 }
@@ -88,6 +91,10 @@ impl Point {
             run_unix: r.started_unix,
             version: format!("{} {}", r.versions.rosey, r.versions.build),
             machine,
+            preset: serde_json::to_value(r.sizes.preset)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             figures: f,
         }
     }
@@ -193,6 +200,7 @@ mod tests {
             run_unix: t,
             version: "0.1.0 release".into(),
             machine: machine.into(),
+            preset: "tiny".into(),
             figures: BTreeMap::from([("end to end: p99 ms".to_string(), v)]),
         }
     }

@@ -146,6 +146,7 @@ fn bench_tiny_writes_a_complete_report() {
         "{this_run}"
     );
     assert!(this_run["machine"].as_str().unwrap().contains("cores"));
+    assert_eq!(this_run["preset"], "tiny");
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     assert!(html.contains("function lineChart") && !html.contains("src=\"http"));
     let start = html.find("id=\"data\">").unwrap() + "id=\"data\">".len();
