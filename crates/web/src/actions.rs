@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
-use axum::routing::post;
+use axum::routing::{MethodRouter, post};
 use axum::{Json, Router};
 use rosey_model::payload::{CommandReply, PlaylistCommand};
 use rosey_model::subjects;
@@ -36,10 +36,10 @@ type Shared = State<Arc<AppState>>;
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/api/add", post(api_add))
-        .route("/api/skip", post(api_skip))
-        .route("/ui/add", post(page_add))
-        .route("/ui/skip", post(page_skip))
+        .route("/api/add", with_token(subjects::COMMAND_ADD))
+        .route("/api/skip", with_token(subjects::COMMAND_SKIP))
+        .route("/ui/add", from_page(subjects::COMMAND_ADD))
+        .route("/ui/skip", from_page(subjects::COMMAND_SKIP))
 }
 
 #[derive(Deserialize, Default)]
@@ -91,40 +91,25 @@ async fn act(
     Ok(Json(serde_json::to_value(&reply).unwrap_or_default()))
 }
 
-async fn api_add(
-    State(s): Shared,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    raw: bytes::Bytes,
-) -> Result<Json<Value>, WebError> {
-    let who = api_token(&s, peer.ip(), &headers).await?;
-    act(&s, subjects::COMMAND_ADD, action_body(&raw)?, &who).await
+/// `POST` with the `X-API-Token` header.
+fn with_token(action: &'static str) -> MethodRouter<Arc<AppState>> {
+    post(
+        move |State(s): Shared,
+              ConnectInfo(peer): ConnectInfo<SocketAddr>,
+              headers: HeaderMap,
+              raw: bytes::Bytes| async move {
+            let who = api_token(&s, peer.ip(), &headers).await?;
+            act(&s, action, action_body(&raw)?, &who).await
+        },
+    )
 }
 
-async fn api_skip(
-    State(s): Shared,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    raw: bytes::Bytes,
-) -> Result<Json<Value>, WebError> {
-    let who = api_token(&s, peer.ip(), &headers).await?;
-    act(&s, subjects::COMMAND_SKIP, action_body(&raw)?, &who).await
-}
-
-async fn page_add(
-    State(s): Shared,
-    headers: HeaderMap,
-    raw: bytes::Bytes,
-) -> Result<Json<Value>, WebError> {
-    let who = page_session(&s, &headers)?;
-    act(&s, subjects::COMMAND_ADD, action_body(&raw)?, &who).await
-}
-
-async fn page_skip(
-    State(s): Shared,
-    headers: HeaderMap,
-    raw: bytes::Bytes,
-) -> Result<Json<Value>, WebError> {
-    let who = page_session(&s, &headers)?;
-    act(&s, subjects::COMMAND_SKIP, action_body(&raw)?, &who).await
+/// `POST` from the page: the session cookie and its CSRF token.
+fn from_page(action: &'static str) -> MethodRouter<Arc<AppState>> {
+    post(
+        move |State(s): Shared, headers: HeaderMap, raw: bytes::Bytes| async move {
+            let who = page_session(&s, &headers)?;
+            act(&s, action, action_body(&raw)?, &who).await
+        },
+    )
 }
