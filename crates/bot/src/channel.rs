@@ -72,6 +72,8 @@ pub(crate) struct ChannelBot {
     chat_log: Option<LogFile>,
     media_log: Option<LogFile>,
     states: ChannelStates,
+    /// Chat commands for plugins, when routing is on.
+    commands: Option<crate::commands::ChannelCommands>,
 }
 
 impl ChannelBot {
@@ -100,7 +102,13 @@ impl ChannelBot {
             chat_log,
             media_log,
             states,
+            commands: None,
         }
+    }
+
+    pub(crate) fn with_commands(mut self, c: Option<crate::commands::ChannelCommands>) -> Self {
+        self.commands = c;
+        self
     }
 
     /// Runs until `stop` is cancelled or the client stops for good (then it cancels `stop`,
@@ -231,6 +239,17 @@ impl ChannelBot {
                 if let Some(log) = &mut self.chat_log {
                     log.line(ts, &format!("<{}> {}", m.username, m.text));
                 }
+                if let Some(c) = &self.commands {
+                    let rank = self.state.user(&m.username).map_or(0.0, |u| u.rank);
+                    let line = crate::commands::ChatLine {
+                        user: &m.username,
+                        rank,
+                        text: &m.text,
+                        ts,
+                    };
+                    let (state, started) = (&self.state, self.live.started_at);
+                    c.on_chat(line, || crate::commands::cytube::context(state, started));
+                }
                 let line = MessageLog {
                     username: m.username,
                     message: m.text,
@@ -269,6 +288,25 @@ impl ChannelBot {
                 p.db(subjects::MEDIA_PLAYED, played, ts).await;
             }
             ServerEvent::Pm(m) if !m.from_self => {
+                if let Some(c) = &self.commands {
+                    use crate::commands::Outcome;
+                    let rank = self.state.user(&m.username).map_or(0.0, |u| u.rank);
+                    let line = crate::commands::ChatLine {
+                        user: &m.username,
+                        rank,
+                        text: &m.text,
+                        ts,
+                    };
+                    let (state, started) = (&self.state, self.live.started_at);
+                    let outcome =
+                        c.on_pm(line, || crate::commands::cytube::context(state, started));
+                    if !matches!(
+                        outcome,
+                        Outcome::NotACommand | Outcome::Unknown | Outcome::NotEnabled
+                    ) {
+                        return;
+                    }
+                }
                 tokio::spawn(shell::handle_pm(self.shell_context(), m.username, m.text));
             }
             _ => {}

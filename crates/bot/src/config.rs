@@ -109,6 +109,8 @@ pub struct BotConfig {
     pub breaker: crate::breaker::BreakerSettings,
     /// The IRC channels (`"type": "irc"` platform entries).
     pub irc: Vec<crate::platform::irc::IrcChannelSpec>,
+    /// Chat commands routed to plugins (needs NATS); `None` = off.
+    pub plugins: Option<rosey_config::plugins::PluginsConfig>,
 }
 
 impl BotConfig {
@@ -123,6 +125,7 @@ impl BotConfig {
             durable: None,
             breaker: Default::default(),
             irc: Vec::new(),
+            plugins: None,
         }
     }
 
@@ -185,6 +188,7 @@ impl BotConfig {
                 .filter(|p| p.kind == rosey_config::PlatformKind::Irc)
                 .map(crate::platform::irc::IrcChannelSpec::from_platform)
                 .collect(),
+            plugins: Some(cfg.plugins_config()),
         }
     }
 }

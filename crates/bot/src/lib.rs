@@ -12,6 +12,7 @@
 //! - [`platform`]: the platform interface (actions a chat network accepts) and IRC, the
 //!   second platform: its channel runner and shell.
 //! - [`shell`]: the PM command shell (SPEC §5).
+//! - [`commands`]: chat commands routed to plugin processes (`docs/plugins.md`).
 //! - [`states`]: each channel's run state (connecting, running, reconnecting, stopped for
 //!   good), for the exit decision, the shell's `status` and health checks.
 //! - [`logs`]: chat and media log files.
@@ -25,6 +26,7 @@
 
 pub mod breaker;
 mod channel;
+pub mod commands;
 pub mod config;
 pub mod durable;
 pub mod logs;
@@ -94,6 +96,14 @@ impl Bot {
             _ => None,
         };
         let mut views = Vec::new();
+        let registry = match (&cfg.plugins, bus.nats_client()) {
+            (Some(p), Some(client)) => Some(commands::Registry::start(
+                client.clone(),
+                p.discovery_interval,
+                stop.clone(),
+            )),
+            _ => None,
+        };
         let new_publisher = |channel: &str| {
             let publisher =
                 Publisher::new(bus.clone(), channel, ids.clone()).with_breaker(cfg.breaker.clone());
@@ -120,6 +130,15 @@ impl Bot {
                 cfg.intervals.clone(),
                 channel_stop.clone(),
             ));
+            let commands = registry.as_ref().zip(cfg.plugins.as_ref()).map(|(r, p)| {
+                commands::ChannelCommands::new(
+                    &spec.channel,
+                    p.clone(),
+                    r.clone(),
+                    bus.clone(),
+                    Arc::new(handle.clone()),
+                )
+            });
             let bot = channel::ChannelBot::new(
                 spec,
                 cfg.clone(),
@@ -127,7 +146,8 @@ impl Bot {
                 handle,
                 publisher,
                 states.clone(),
-            );
+            )
+            .with_commands(commands);
             tasks.spawn(bot.run(events, channel_stop));
         }
         let mut irc_handles = Vec::new();

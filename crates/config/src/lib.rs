@@ -34,6 +34,7 @@ pub mod error;
 pub mod load;
 pub mod migrate;
 pub mod model;
+pub mod plugins;
 pub mod redact;
 pub mod render;
 pub mod source;

@@ -791,7 +791,15 @@ impl Config {
                 .map(|k| format!("{name}.{k}"))
                 .collect()
         };
-        keys.extend(section("plugins", self.plugins.as_ref()));
+        keys.extend(
+            section("plugins", self.plugins.as_ref())
+                .into_iter()
+                .filter(|k| {
+                    crate::plugins::V05_KEYS
+                        .iter()
+                        .any(|v| k == &format!("plugins.{v}"))
+                }),
+        );
         if self.llm.is_some() {
             keys.push("llm".into());
         }

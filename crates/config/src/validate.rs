@@ -112,8 +112,8 @@ const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
 const WEB_KEYS: &[&str] = &["listen", "secure_cookies"];
 /// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
 const SHELL_KEYS: &[&str] = &["enabled", "min_rank", "host", "port"];
-/// The Rosey v0.5 `plugins` section (kept, not used: Rosey's plugins are processes on the bus).
-const PLUGINS_KEYS: &[&str] = &["enabled", "directory", "auto_reload"];
+/// The `plugins` section: Rosey v0.5's keys (kept, not used) and the command routing's.
+const PLUGINS_KEYS: &[&str] = crate::plugins::KEYS;
 const LOGGING_KEYS: &[&str] = &["level", "format", "chat_log_file", "media_log_file"];
 
 const NATS_SCHEMES: &[&str] = &["nats", "tls", "ws", "wss"];
@@ -714,6 +714,19 @@ impl Validator {
             self.boolean(plugins, "plugins", "enabled");
             self.string(plugins, "plugins", "directory", false);
             self.boolean(plugins, "plugins", "auto_reload");
+            self.string(plugins, "plugins", "prefix", false);
+            for key in ["timeout", "discovery_interval"] {
+                self.number(plugins, "plugins", key, &SECONDS_ABOVE_0);
+            }
+            for key in ["user_interval", "channel_interval"] {
+                self.number(plugins, "plugins", key, &SECONDS_AT_LEAST_0);
+            }
+            for key in ["user_burst", "channel_burst", "max_lines", "max_chars"] {
+                self.number(plugins, "plugins", key, &WHOLE_AT_LEAST_0);
+            }
+            for (path, message) in crate::plugins::problems(plugins) {
+                self.report(path, message);
+            }
         }
     }
 

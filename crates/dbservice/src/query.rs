@@ -30,6 +30,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::counters::Counters;
+
+mod kv;
 use crate::writer::WriterMsg;
 use crate::{DbServiceError, config::DbServiceConfig};
 
@@ -191,6 +193,7 @@ impl Queries {
             other if subjects::DASHBOARD_QUERY_SUBJECTS.contains(&other) => {
                 self.dispatch_web(other, payload).await
             }
+            kv if subjects::KV_SUBJECTS.contains(&kv) => self.kv(kv, payload).await,
             other => Err(QueryError::Invalid(format!(
                 "unknown request subject `{other}`"
             ))),
@@ -212,6 +215,24 @@ impl Queries {
                 .await
                 .map_err(QueryError::Store),
         }
+    }
+
+    /// Runs a write of another module (the dashboard's tokens, the plugin key-value store) on
+    /// the writer's store, after everything queued before it, and waits for its result.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Storage) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, QueryError> {
+        let (tx, rx) = oneshot::channel();
+        let call = Box::new(move |s: &mut dyn Storage| {
+            let _ = tx.send(f(s));
+        });
+        let gone = || QueryError::Writer("the writer has stopped".into());
+        self.writer
+            .send(WriterMsg::Call(call))
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?.map_err(QueryError::Store)
     }
 }
 
@@ -248,7 +269,11 @@ pub(crate) async fn serve(
         }
         None => {
             let mut subs = Vec::new();
-            for (subject, _) in ENDPOINTS.iter().chain(&web::ENDPOINTS) {
+            for (subject, _) in ENDPOINTS
+                .iter()
+                .chain(&web::ENDPOINTS)
+                .chain(&kv::ENDPOINTS)
+            {
                 let sub = bus.queue_subscribe(subject, &cfg.query_queue_group).await?;
                 subs.push(sub);
             }
@@ -289,7 +314,11 @@ async fn register(
         .await
         .map_err(err)?;
     let mut streams: Vec<Requests> = Vec::new();
-    for (subject, name) in ENDPOINTS.iter().chain(&web::ENDPOINTS) {
+    for (subject, name) in ENDPOINTS
+        .iter()
+        .chain(&web::ENDPOINTS)
+        .chain(&kv::ENDPOINTS)
+    {
         let endpoint = service
             .endpoint_builder()
             .name(name)

@@ -47,7 +47,7 @@ impl IngestItem {
     }
 }
 
-/// A write run on the writer's store; it sends its own result back.
+/// A write run on the writer's store ([`WriterMsg::Call`]); it sends its own result back.
 pub(crate) type StoreCall = Box<dyn FnOnce(&mut dyn Storage) + Send>;
 
 pub(crate) enum WriterMsg {
@@ -59,9 +59,10 @@ pub(crate) enum WriterMsg {
     },
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
-    Maintain,
-    /// Run a write of another module (the dashboard's tokens) on the writer's store.
+    /// A write of another module on the writer's store, in order with the events (the
+    /// dashboard's tokens, the plugin key-value store's set/delete).
     Call(StoreCall),
+    Maintain,
     /// Commit what is queued, close open sessions (unless told not to: a replay leaves them to
     /// the live service), checkpoint, stop.
     Close {
@@ -181,8 +182,8 @@ impl Writer {
                 WriterMsg::Flush(reply) => {
                     let _ = reply.send(());
                 }
-                WriterMsg::Maintain => self.maintain(),
                 WriterMsg::Call(f) => f(&mut *self.store),
+                WriterMsg::Maintain => self.maintain(),
                 WriterMsg::Close {
                     close_sessions,
                     reply,

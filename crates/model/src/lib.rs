@@ -9,12 +9,14 @@
 //! - [`web`]: requests and replies of the dashboard's subjects (current status, outbound
 //!   rows, user search, chat activity, API tokens).
 //! - [`codec`]: the one JSON helper: decode with a size limit and an error naming the field.
+//! - [`kv`]: the plugin key-value store's requests and replies (`rosey.db.kv.*`).
 //!
 //! Compatibility rules (SPEC §2–§3): unknown fields are ignored on input, field names are
 //! exactly those of Rosey v0.5, and a missing `channel` means the default channel.
 
 pub mod codec;
 pub mod event;
+pub mod kv;
 pub mod payload;
 pub mod subjects;
 pub mod web;

@@ -64,6 +64,16 @@ pub const DASHBOARD_QUERY_SUBJECTS: [&str; 8] = [
     TOKENS_REVOKE,
     TOKENS_VERIFY,
 ];
+/// Plugin key-value store: set a key (`rosey_model::kv`).
+pub const KV_SET: &str = "rosey.db.kv.set";
+/// Plugin key-value store: read a key.
+pub const KV_GET: &str = "rosey.db.kv.get";
+/// Plugin key-value store: delete a key.
+pub const KV_DELETE: &str = "rosey.db.kv.delete";
+/// Plugin key-value store: keys by prefix.
+pub const KV_LIST: &str = "rosey.db.kv.list";
+/// The key-value request subjects (request/reply, served by the database service).
+pub const KV_SUBJECTS: [&str; 4] = [KV_SET, KV_GET, KV_DELETE, KV_LIST];
 
 /// Every fire-and-forget database event subject (SPEC §3.1). Durable mode puts exactly
 /// these, and nothing else, into the JetStream stream.
@@ -121,7 +131,9 @@ pub fn is_db_event(subject: &str) -> bool {
 
 /// Is `subject` one of the database request/reply subjects?
 pub fn is_db_query(subject: &str) -> bool {
-    DB_QUERY_SUBJECTS.contains(&subject) || DASHBOARD_QUERY_SUBJECTS.contains(&subject)
+    DB_QUERY_SUBJECTS.contains(&subject)
+        || DASHBOARD_QUERY_SUBJECTS.contains(&subject)
+        || KV_SUBJECTS.contains(&subject)
 }
 
 /// `rosey.events.<channel>.<kind>`. The channel is made token-safe (see [`token`]).

@@ -54,6 +54,8 @@ enum Command {
     /// API tokens for the HTTP API: create (shown once), list, revoke.
     #[command(subcommand)]
     Token(cmd::web::TokenCommand),
+    /// The standard chat-command plugins (`rosey plugins [CONFIG]`), or `rosey plugins list`.
+    Plugins(cmd::plugins::PluginsArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
             Command::Bench(a) => cmd::bench::run(a).await,
             Command::Web(a) => cmd::web::run(a).await,
             Command::Token(c) => cmd::web::token(c).await,
+            Command::Plugins(a) => cmd::plugins::run(a).await,
         }
     });
     match result {

@@ -31,7 +31,7 @@ enum Kind {
 use Kind::{Int, Real, Text};
 
 /// Every table but `rosey_migrations` (each backend records its own), with its columns.
-const TABLES: [(&str, &[(&str, Kind)]); 11] = [
+const TABLES: [(&str, &[(&str, Kind)]); 12] = [
     (
         "user_stats",
         &[
@@ -153,6 +153,15 @@ const TABLES: [(&str, &[(&str, Kind)]); 11] = [
             ("username", Text),
             ("ts", Int),
             ("present", Int),
+        ],
+    ),
+    (
+        "plugin_kv",
+        &[
+            ("plugin", Text),
+            ("key", Text),
+            ("value", Text),
+            ("updated_at", Int),
         ],
     ),
 ];

@@ -18,7 +18,7 @@ pub const MAX_LIMIT: i64 = 10_000;
 pub const TOP_CHATTERS: i64 = 10;
 
 /// Every table of the current schema.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 13] = [
     "user_stats",
     "user_actions",
     "channel_stats",
@@ -30,6 +30,7 @@ pub const TABLES: [&str; 12] = [
     "media_history",
     "processed_events",
     "user_presence",
+    "plugin_kv",
     "rosey_migrations",
 ];
 

@@ -787,6 +787,57 @@ fn text_with_nul_is_stored(db: &Db) {
     assert_eq!(s.channel_stats(CH).unwrap().total_users_seen, 2);
 }
 
+/// The plugin key-value store: namespaces, overwrite, delete, prefix order and limit, and
+/// values that survive a reopen.
+fn plugin_kv_namespaces_prefixes_and_reopen(db: &Db) {
+    let mut s = db.open();
+    s.kv_set("quote", "c/00000002", r#"{"text":"two"}"#, 10)
+        .unwrap();
+    s.kv_set("quote", "c/00000001", r#"{"text":"one"}"#, 10)
+        .unwrap();
+    s.kv_set("quote", "c#last", "2", 10).unwrap();
+    s.kv_set("quote", "d/00000001", r#""other channel""#, 10)
+        .unwrap();
+    s.kv_set("tell", "c/00000001", r#""not a quote""#, 10)
+        .unwrap();
+    s.kv_set("quote", "c#last", "3", 11).unwrap();
+    assert_eq!(s.kv_get("quote", "c#last").unwrap().as_deref(), Some("3"));
+    assert_eq!(s.kv_get("nobody", "c#last").unwrap(), None);
+    let listed = s.kv_list("quote", "c/", 100).unwrap();
+    let keys: Vec<&str> = listed.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["c/00000001", "c/00000002"]);
+    assert_eq!(listed[1].1, r#"{"text":"two"}"#);
+    assert_eq!(s.kv_list("quote", "c/", 1).unwrap().len(), 1);
+    assert_eq!(s.kv_list("quote", "", 100).unwrap().len(), 4);
+    assert!(s.kv_delete("quote", "c/00000001").unwrap());
+    assert!(!s.kv_delete("quote", "c/00000001").unwrap());
+    drop(s);
+    let mut s = db.open();
+    assert_eq!(s.kv_list("quote", "c/", 100).unwrap().len(), 1);
+    assert_eq!(
+        s.kv_get("tell", "c/00000001").unwrap().as_deref(),
+        Some(r#""not a quote""#)
+    );
+}
+
+/// Prefix listing is a byte range: `%`, `_` and non-ASCII keys are plain characters.
+fn plugin_kv_prefix_is_literal(db: &Db) {
+    let mut s = db.open();
+    for k in ["a%b/1", "a_b/1", "axb/1", "é/1", "é/2", "éa"] {
+        s.kv_set("p", k, "1", 1).unwrap();
+    }
+    let keys = |s: &mut Box<dyn Storage>, p: &str| -> Vec<String> {
+        s.kv_list("p", p, 100)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    };
+    assert_eq!(keys(&mut s, "a%"), ["a%b/1"]);
+    assert_eq!(keys(&mut s, "a_"), ["a_b/1"]);
+    assert_eq!(keys(&mut s, "é/"), ["é/1", "é/2"]);
+}
+
 fn unknown_table_is_an_error(db: &Db) {
     let mut s = db.open();
     assert!(
@@ -836,6 +887,8 @@ contract!(
     a_failing_event_keeps_the_rest_of_its_batch,
     unknown_table_is_an_error,
     text_with_nul_is_stored,
+    plugin_kv_namespaces_prefixes_and_reopen,
+    plugin_kv_prefix_is_literal,
 );
 
 /// The dashboard's part of the contract.

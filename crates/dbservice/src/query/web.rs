@@ -19,7 +19,7 @@ use rosey_model::{encode, subjects};
 use rosey_store::web::{
     ADMIN_MARK, API_MARK, TokenRow, find_token, match_prefix, token_key, token_prefix,
 };
-use rosey_store::{Storage, StoreError, now_secs};
+use rosey_store::{Storage, now_secs};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -227,23 +227,6 @@ impl Queries {
                 "unknown request subject `{other}`"
             ))),
         }
-    }
-
-    /// Runs a write on the writer's store and waits for its result.
-    async fn write<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut dyn Storage) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, QueryError> {
-        let (tx, rx) = oneshot::channel();
-        let call = Box::new(move |s: &mut dyn Storage| {
-            let _ = tx.send(f(s));
-        });
-        let gone = || QueryError::Writer("the writer has stopped".into());
-        self.writer
-            .send(WriterMsg::Call(call))
-            .await
-            .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?.map_err(QueryError::Store)
     }
 }
 

@@ -39,6 +39,12 @@ pub struct BenchArgs {
     /// Only the web dashboard's section (`rosey web`: first HTML, idle RSS, SSE delivery).
     #[arg(long)]
     pub web: bool,
+    /// Only the plugin command round trip (1 and 10 plugins): prints its table.
+    #[arg(long)]
+    pub plugins: bool,
+    /// Commands per configuration for `--plugins`.
+    #[arg(long, default_value_t = 500, requires = "plugins")]
+    pub samples: usize,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -49,6 +55,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     crate::logging::init(None, "warn", false);
+    if args.plugins {
+        let rosey = std::env::current_exe().context("cannot find the rosey executable")?;
+        let report = rosey_bench::plugins::run(&rosey, args.samples.max(1)).await?;
+        println!("{}", report.to_markdown());
+        return Ok(ExitCode::SUCCESS);
+    }
     let preset = match (&args.preset, args.quick) {
         (Some(p), _) => Preset::parse(p)
             .with_context(|| format!("unknown preset {p:?} (full, quick or tiny)"))?,

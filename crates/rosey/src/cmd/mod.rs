@@ -9,6 +9,7 @@ pub mod db_backup;
 pub mod db_service;
 pub mod demo;
 pub mod devserver;
+pub mod plugins;
 pub mod run;
 pub mod stats;
 pub mod status;

@@ -19,6 +19,7 @@
 //! holds exactly two connections, one for its writer and one for its queries.
 
 mod ingest;
+mod kv;
 mod query;
 mod schema;
 mod web;

@@ -126,11 +126,12 @@ CREATE TABLE processed_events (
 );
 ";
 
-const MIGRATIONS: [(i64, &str, &str); 4] = [
+const MIGRATIONS: [(i64, &str, &str); 5] = [
     (1, "rosey v0.5 schema", V1_SQL),
     (2, "channel dimension", ""),
     (3, "media history and event de-duplication", V3_SQL),
     (4, "presence order", crate::schema::PRESENCE_SQL),
+    (5, "plugin key-value store", crate::kv::KV_SQL),
 ];
 
 /// The highest applied migration (0 for an empty database).

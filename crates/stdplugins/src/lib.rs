@@ -1,0 +1,116 @@
+//! The standard plugins: the chat commands users of CyTube channel bots expect, each its
+//! own plugin (own micro service, switchable in `plugins.standard`), all in one process
+//! (`rosey plugins`). They reach the database and the bot only over the bus.
+//!
+//! # Layout
+//! - [`bus`]: [`BusTools`]: database queries and "say this in channel X" for plugins.
+//! - [`text`]: durations and ages as people read them.
+//! - [`fun`]: `!roll NdM`, `!8ball`, `!choose a|b|c` (pure, tested without a bus).
+//! - [`info`]: `!help`, `!seen`, `!stats`, `!top`, `!np`, `!queue`, `!uptime`.
+//! - [`quote`]: `!quote add|random|<n>` in the key-value store.
+//! - [`tell`]: `!tell <user> <msg>`, kept in the key-value store and delivered once when
+//!   the user next speaks or joins.
+//! - [`remind`]: `!remind <duration> <msg>`.
+//! - [`poll`]: `!poll title | a | b` (rank 2), through the server's poll.
+
+pub mod bus;
+pub mod fun;
+pub mod info;
+pub mod poll;
+pub mod quote;
+pub mod remind;
+pub mod tell;
+pub mod text;
+
+use rosey_config::plugins::PluginsConfig;
+use rosey_plugin::{Plugin, PluginError, RunningPlugin};
+
+pub use bus::BusTools;
+
+/// The version every standard plugin reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The names of the standard plugins, as `plugins.standard` switches them.
+pub const NAMES: [&str; 12] = [
+    "help",
+    "seen",
+    "stats",
+    "media",
+    "uptime",
+    "dice",
+    "eightball",
+    "choose",
+    "quote",
+    "tell",
+    "remind",
+    "poll",
+];
+
+/// The standard plugins switched on in `cfg` (`waiting`: `!tell`'s, shared with its
+/// delivery task).
+pub fn plugins(tools: &BusTools, cfg: &PluginsConfig, waiting: tell::Waiting) -> Vec<Plugin> {
+    let all = vec![
+        info::help(tools),
+        info::seen(tools),
+        info::stats(tools),
+        info::media(),
+        info::uptime(),
+        fun::dice(),
+        fun::eightball(),
+        fun::choose(),
+        quote::plugin(tools),
+        tell::plugin(tools, waiting),
+        remind::plugin(tools),
+        poll::plugin(),
+    ];
+    all.into_iter()
+        .filter(|p| cfg.standard_on(p.name()))
+        .collect()
+}
+
+/// The running standard plugins and their helper tasks.
+pub struct Running {
+    pub plugins: Vec<RunningPlugin>,
+    pub names: Vec<String>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Unregisters every plugin and stops the tasks.
+    pub async fn stop(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for p in self.plugins {
+            p.stop().await;
+        }
+    }
+}
+
+/// Starts the standard plugins switched on in `cfg` (and `!tell`'s delivery watcher).
+pub async fn start(
+    client: &async_nats::Client,
+    cfg: &PluginsConfig,
+) -> Result<Running, PluginError> {
+    let tools = BusTools::new(client.clone());
+    let waiting = tell::Waiting::default();
+    let mut tasks = Vec::new();
+    if cfg.standard_on("tell") {
+        let delivery = tell::start_delivery(tools.clone(), waiting.clone()).await;
+        tasks.push(delivery.map_err(|e| PluginError::Register {
+            name: "tell".into(),
+            reason: e.to_string(),
+        })?);
+    }
+    let mut running = Vec::new();
+    let mut names = Vec::new();
+    for p in plugins(&tools, cfg, waiting) {
+        names.push(p.name().to_string());
+        running.push(p.start(client).await?);
+    }
+    Ok(Running {
+        plugins: running,
+        names,
+        tasks,
+    })
+}
