@@ -18,6 +18,8 @@
 //! - [`logs`]: chat and media log files.
 //! - [`metrics`]: per-channel instruments and the scrape-time [`metrics::BotSource`].
 //! - [`breaker`]: the circuit breaker on database queries (shell, pump).
+//! - [`leases`]: several bot processes sharing the channels through leases in a JetStream
+//!   key-value bucket (`cluster.leases`), each held channel run as a one-channel [`Bot`].
 //! - [`status`]: the bot on the NATS micro-service API (`rosey-bot`), for `rosey status`.
 //!
 //! Start it with [`Bot::start`]; several channels run side by side, each with its own
@@ -29,6 +31,7 @@ mod channel;
 pub mod commands;
 pub mod config;
 pub mod durable;
+pub mod leases;
 pub mod logs;
 pub mod metrics;
 pub mod normalize;

@@ -44,9 +44,9 @@ pub use env::{EnvOverride, apply_env};
 pub use error::ConfigError;
 pub use load::Loaded;
 pub use model::{
-    Channel, Config, DatabaseConfig, JetStreamOptions, LogFormat, LogLevel, LoggingConfig, Login,
-    MetricsConfig, NatsConfig, NatsUrl, PlatformConfig, PlatformKind, ReadyWhen, RetentionConfig,
-    Secret, ShellConfig, StorageKind, TlsConfig, WebConfig,
+    Channel, ClusterConfig, Config, DatabaseConfig, JetStreamOptions, LogFormat, LogLevel,
+    LoggingConfig, Login, MetricsConfig, NatsConfig, NatsUrl, PlatformConfig, PlatformKind,
+    ReadyWhen, RetentionConfig, Secret, ShellConfig, StorageKind, TlsConfig, WebConfig,
 };
 pub use source::Format;
 pub use validate::{Problem, validate};

@@ -91,6 +91,9 @@ pub struct Config {
     /// The web dashboard (`rosey web`; also `rosey run` when `listen` is set).
     #[serde(skip_serializing_if = "WebConfig::is_default")]
     pub web: WebConfig,
+    /// Several bot processes sharing the channels through leases (off unless configured).
+    #[serde(skip_serializing_if = "ClusterConfig::is_default")]
+    pub cluster: ClusterConfig,
 }
 
 /// `web`: the dashboard and HTTP API listener.
@@ -107,6 +110,37 @@ pub struct WebConfig {
 impl WebConfig {
     fn is_default(&self) -> bool {
         *self == WebConfig::default()
+    }
+}
+
+/// `cluster`: several `rosey bot` processes with the same configuration share the channels,
+/// each channel held by one process at a time through a lease in a JetStream key-value
+/// bucket; a dead process's channels are taken over once its leases expire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterConfig {
+    /// Share the channels through leases (needs NATS with JetStream).
+    pub leases: bool,
+    /// Longest time a dead process's channels stay without a bot.
+    #[serde(with = "secs")]
+    pub lease_time: Duration,
+    /// The key-value bucket holding the leases.
+    pub bucket: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            leases: false,
+            lease_time: Duration::from_secs(15),
+            bucket: "rosey_leases".to_owned(),
+        }
+    }
+}
+
+impl ClusterConfig {
+    fn is_default(&self) -> bool {
+        *self == ClusterConfig::default()
     }
 }
 

@@ -56,6 +56,7 @@ const TOP_KEYS: &[&str] = &[
     "legacy",
     "metrics",
     "web",
+    "cluster",
 ];
 const NATS_KEYS: &[&str] = &[
     "url",
@@ -110,6 +111,7 @@ const PLATFORM_KEYS: &[&str] = &[
 ];
 const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
 const WEB_KEYS: &[&str] = &["listen", "secure_cookies"];
+const CLUSTER_KEYS: &[&str] = &["leases", "lease_time", "bucket"];
 /// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
 const SHELL_KEYS: &[&str] = &["enabled", "min_rank", "host", "port"];
 /// The `plugins` section: Rosey v0.5's keys (kept, not used) and the command routing's.
@@ -158,6 +160,7 @@ pub fn validate(value: &Value) -> Vec<Problem> {
     v.logging(top);
     v.metrics(top);
     v.web(top);
+    v.cluster(top);
     v.plugins(top);
     for key in ["llm", "legacy"] {
         match top.get(key) {
@@ -764,6 +767,14 @@ impl Validator {
             );
         }
         self.boolean(w, "web", "secure_cookies");
+    }
+
+    fn cluster(&mut self, top: &Map<String, Value>) {
+        if let Some(c) = self.section(top, "", "cluster", CLUSTER_KEYS) {
+            self.boolean(c, "cluster", "leases");
+            self.number(c, "cluster", "lease_time", &SECONDS_ABOVE_0);
+            self.string(c, "cluster", "bucket", false);
+        }
     }
 
     fn logging(&mut self, top: &Map<String, Value>) {

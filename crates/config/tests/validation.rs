@@ -99,7 +99,7 @@ fn top_level_rules() {
     expect(
         set(base(), "/nats_url", json!("x")),
         &[
-            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy, metrics, web)",
+            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy, metrics, web, cluster)",
         ],
     );
     expect(
@@ -759,4 +759,30 @@ fn web_section() {
     assert_eq!(problems(&ok), Vec::<String>::new());
     let cfg = Config::from_value(ok).unwrap();
     assert_eq!(cfg.web.listen, Some("127.0.0.1:8080".parse().unwrap()));
+}
+
+#[test]
+fn cluster_section() {
+    let with = |cluster: Value| {
+        let mut v = base();
+        v["cluster"] = cluster;
+        v
+    };
+    expect(
+        with(json!({"leases": true, "lease_time": 6, "bucket": "leases"})),
+        &[],
+    );
+    let cfg = rosey_config::Config::from_value(with(json!({"leases": true}))).unwrap();
+    assert!(cfg.cluster.leases);
+    assert_eq!(cfg.cluster.lease_time, std::time::Duration::from_secs(15));
+    assert_eq!(cfg.cluster.bucket, "rosey_leases");
+    expect(
+        with(json!({"leases": "yes", "lease_time": 0, "bucket": "", "lease": 1})),
+        &[
+            "cluster.lease: unknown key; did you mean \"leases\"?",
+            "cluster.leases: expected true or false, got \"yes\"",
+            "cluster.lease_time: expected a number > 0, got 0",
+            "cluster.bucket: expected a non-empty string, got \"\"",
+        ],
+    );
 }

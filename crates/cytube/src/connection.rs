@@ -80,7 +80,7 @@ pub fn connect(cfg: ClientConfig) -> (CytubeHandle, EventStream) {
     };
     let actor = Actor {
         cfg,
-        http: reqwest::Client::new(),
+        http: shared_http(),
         requests: req_rx,
         events: ev_tx,
         shutdown: shutdown_rx,
@@ -90,6 +90,33 @@ pub fn connect(cfg: ClientConfig) -> (CytubeHandle, EventStream) {
     tokio::spawn(actor.run());
     (handle, EventStream { rx: ev_rx })
 }
+
+/// The process's one HTTP client (channel discovery), shared by every connection: each
+/// client keeps its own TLS configuration with the parsed web PKI roots, which a thousand
+/// channels would otherwise hold a thousand times. No idle connections are pooled, so no
+/// connection outlives the runtime that opened it.
+fn shared_http() -> reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
+    })
+    .clone()
+}
+
+/// The websocket's settings: a read buffer of [`WS_READ_BUFFER`] instead of tungstenite's
+/// 128 KiB, which a long-lived connection ends up touching whole (reads walk through it
+/// before it is compacted): 128 KiB of resident memory per channel for frames that are
+/// rarely above a few KiB. Larger frames still arrive whole; the buffer grows for them.
+fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER)
+}
+
+/// Bytes read from the websocket at a time.
+const WS_READ_BUFFER: usize = 8 * 1024;
 
 /// How a session ended.
 enum End {
@@ -468,7 +495,7 @@ impl Actor {
             // TCP_NODELAY: chat frames are small and latency matters more than packet count.
             timeout(
                 limit,
-                tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
+                tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config()), true),
             ),
         )
         .await;

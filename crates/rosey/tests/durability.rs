@@ -28,15 +28,17 @@ use rosey_model::subjects;
 use rosey_testkit::NatsServer;
 use serde_json::Value;
 
-const STREAM: &str = "ROSEY_DB";
-const CONSUMER: &str = "rosey-db-service";
+mod common;
+use common::durable::{
+    DRAIN_TIMEOUT, POLL, assert_exactly_stored, chat_events, consumer_info, consumer_state, counts,
+    rows, wait_rows_at_least,
+};
+
 /// Redelivery delay of the services under test (the default is 30 s): a killed instance's
 /// in-flight events come back after this long.
 const ACK_WAIT_SECS: &str = "2";
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(20);
 
 /// A `rosey db-service --jetstream` process.
 struct Service {
@@ -137,84 +139,6 @@ fn stream_settings() -> StreamSettings {
     StreamSettings::default()
 }
 
-/// `n` distinct chat lines over 50 users.
-fn chat_events(n: usize, tag: &str) -> Vec<(&'static str, Bytes)> {
-    (0..n)
-        .map(|i| {
-            let p = format!(
-                r#"{{"username":"u{}","message":"{tag} line {i}","channel":"dur"}}"#,
-                i % 50
-            );
-            (subjects::MESSAGE_LOG, Bytes::from(p))
-        })
-        .collect()
-}
-
-/// (rows, distinct messages, sum of total_chat_lines) in the database.
-fn counts(db: &Path) -> (i64, i64, i64) {
-    let s = rosey_store::Store::open_read_only(db, &rosey_store::StoreOptions::default()).unwrap();
-    let q = |sql: &str| -> i64 { s.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
-    (
-        q("SELECT count(*) FROM recent_chat"),
-        q("SELECT count(DISTINCT message) FROM recent_chat"),
-        q("SELECT coalesce(sum(total_chat_lines), 0) FROM user_stats"),
-    )
-}
-
-fn rows(db: &Path) -> i64 {
-    if !db.exists() {
-        return 0;
-    }
-    counts(db).0
-}
-
-/// Polls until `recent_chat` holds at least `n` rows.
-async fn wait_rows_at_least(db: &Path, n: i64, what: &str) {
-    let deadline = Instant::now() + DRAIN_TIMEOUT;
-    loop {
-        let r = rows(db);
-        if r >= n {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what}: {r} of {n} rows");
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// (num_pending, num_ack_pending) of the durable consumer, from the JetStream API.
-async fn consumer_state(client: &Bus) -> Option<(u64, u64)> {
-    let r = client
-        .request(
-            &format!("$JS.API.CONSUMER.INFO.{STREAM}.{CONSUMER}"),
-            Bytes::new(),
-            Duration::from_secs(2),
-        )
-        .await
-        .ok()?;
-    let v: Value = serde_json::from_slice(&r.payload).ok()?;
-    Some((v["num_pending"].as_u64()?, v["num_ack_pending"].as_u64()?))
-}
-
-/// Waits until every one of `n` events is stored and the consumer has nothing left to
-/// deliver or to redeliver, then checks the exact counts.
-async fn assert_exactly_stored(client: &Bus, db: &Path, n: i64) {
-    let deadline = Instant::now() + DRAIN_TIMEOUT;
-    loop {
-        let r = rows(db);
-        assert!(r <= n, "{r} rows for {n} events: stored twice");
-        if r == n && consumer_state(client).await == Some((0, 0)) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not drained: {r} of {n} rows, consumer {:?}",
-            consumer_state(client).await
-        );
-        tokio::time::sleep(POLL).await;
-    }
-    assert_eq!(counts(db), (n, n, n), "(rows, distinct, chat lines)");
-}
-
 /// Publishes with the pipelined JetStream publisher; every event must be acknowledged.
 async fn publish_pipelined(client: &Bus, events: Vec<(&'static str, Bytes)>, prefix: &str) {
     let n = events.len();
@@ -256,15 +180,7 @@ async fn env() -> Env {
 
 /// `delivered.stream_seq` of the durable consumer: the last stream message handed out.
 async fn delivered_seq(client: &Bus) -> u64 {
-    let r = client
-        .request(
-            &format!("$JS.API.CONSUMER.INFO.{STREAM}.{CONSUMER}"),
-            Bytes::new(),
-            Duration::from_secs(2),
-        )
-        .await
-        .unwrap();
-    let v: Value = serde_json::from_slice(&r.payload).unwrap();
+    let v = consumer_info(client).await.expect("consumer info");
     v["delivered"]["stream_seq"].as_u64().unwrap_or(0)
 }
 
@@ -276,9 +192,9 @@ async fn sigkill_in_the_middle_of_50000_events_loses_and_duplicates_nothing() {
     let service = Service::start(&e.client, &url, &e.db).await;
     let publisher = {
         let client = e.client.clone();
-        tokio::spawn(
-            async move { publish_pipelined(&client, chat_events(n, "kill"), "kill").await },
-        )
+        tokio::spawn(async move {
+            publish_pipelined(&client, chat_events(n, "kill", "dur"), "kill").await
+        })
     };
     wait_rows_at_least(&e.db, 10_000, "before the kill").await;
     // Hold the database's write lock so that the service keeps receiving events it cannot
@@ -318,7 +234,7 @@ async fn events_published_while_the_service_is_down_are_stored_once_it_starts() 
         stream_settings(),
         stop.clone(),
     );
-    for (i, (subject, payload)) in chat_events(n, "down").into_iter().enumerate() {
+    for (i, (subject, payload)) in chat_events(n, "down", "dur").into_iter().enumerate() {
         outbox.push(subject, format!("down-{i}"), payload);
     }
     let deadline = Instant::now() + PUBLISH_TIMEOUT;
@@ -357,7 +273,7 @@ async fn a_nats_restart_in_the_middle_of_the_stream_loses_and_duplicates_nothing
         stream_settings(),
         stop.clone(),
     );
-    for (i, (subject, payload)) in chat_events(n, "restart").into_iter().enumerate() {
+    for (i, (subject, payload)) in chat_events(n, "restart", "dur").into_iter().enumerate() {
         outbox.push(subject, format!("restart-{i}"), payload);
     }
     wait_rows_at_least(&e.db, 1_000, "before the restart").await;
@@ -395,9 +311,9 @@ async fn two_instances_share_the_stream_and_one_is_killed() {
     let n = 20_000;
     let publisher = {
         let client = e.client.clone();
-        tokio::spawn(
-            async move { publish_pipelined(&client, chat_events(n, "pair"), "pair").await },
-        )
+        tokio::spawn(async move {
+            publish_pipelined(&client, chat_events(n, "pair", "dur"), "pair").await
+        })
     };
     wait_rows_at_least(&e.db, 5_000, "before the kill").await;
     one.kill();
@@ -541,7 +457,7 @@ async fn malformed_and_oversized_messages_are_counted_and_good_ones_all_stored()
     let good = 2_000;
     let mut events = Vec::new();
     let mut expected = std::collections::BTreeMap::<&str, u64>::new();
-    for (i, (subject, payload)) in chat_events(good, "mixed").into_iter().enumerate() {
+    for (i, (subject, payload)) in chat_events(good, "mixed", "dur").into_iter().enumerate() {
         events.push((subject, payload));
         if i % 10 == 5 {
             let (s, p, kind) = &bad[(i / 10) % bad.len()];
@@ -594,7 +510,7 @@ async fn replay_rebuilds_statistics_from_the_stream_and_never_counts_twice() {
     let e = env().await;
     let url = e.nats.url();
     let service = Service::start(&e.client, &url, &e.db).await;
-    publish_pipelined(&e.client, chat_events(2_000, "first"), "first").await;
+    publish_pipelined(&e.client, chat_events(2_000, "first", "dur"), "first").await;
     // An old publisher: core NATS, no id anywhere (the stream still captures it).
     for i in 0..100 {
         let p = format!(r#"{{"username":"py","message":"no id {i}","channel":"dur"}}"#);
@@ -606,7 +522,7 @@ async fn replay_rebuilds_statistics_from_the_stream_and_never_counts_twice() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    publish_pipelined(&e.client, chat_events(1_000, "second"), "second").await;
+    publish_pipelined(&e.client, chat_events(1_000, "second", "dur"), "second").await;
     assert_exactly_stored(&e.client, &e.db, 3_100).await;
     service.stop();
 

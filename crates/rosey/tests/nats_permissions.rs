@@ -205,3 +205,50 @@ async fn each_role_does_its_job_and_is_refused_the_rest() {
     assert_eq!(bot_lines, vec!["from the admin"]);
     guest.shutdown().await;
 }
+
+/// With `cluster.leases` the bot also needs the lease bucket (its stream, key-value writes,
+/// direct gets, a watch): as `rosey-bot` it opens the bucket, takes the channel's lease and
+/// joins, and the lease is in the bucket under its process id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_user_may_share_channels_through_leases() {
+    let nats = rosey_testkit::NatsServer::start_with_config(&accounts_conf());
+    let server = DevServer::start(DevServerConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bot.json");
+    let cfg = json!({
+        "version": "2.0",
+        "nats": {"url": nats.url(), "user": "rosey-bot"},
+        "platforms": [{"type": "cytube", "name": "p", "domain": server.base_url(),
+                       "channel": CHANNEL, "user": ["RoseyLease"], "restart_delay": 1}],
+        "cluster": {"leases": true, "lease_time": 6},
+        "logging": {"level": "warn"}
+    });
+    std::fs::write(&path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let mut bot = rosey(&["bot", path.to_str().unwrap()], "BOT")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        server.wait_for_user(CHANNEL, "RoseyLease", WAIT).await,
+        "the bot takes the lease and joins"
+    );
+    let bus = connect_as(&nats, "BOT", "rosey-bot").await;
+    let holders = rosey_bot::leases::holders(bus.nats_client().unwrap(), "rosey_leases")
+        .await
+        .unwrap();
+    let pid = bot.id().unwrap().to_string();
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert!(
+        holders.values().all(|h| h.starts_with(&format!("{pid}-"))),
+        "{holders:?}"
+    );
+    let status = common::sigterm_and_wait(&mut bot, WAIT).await;
+    assert!(status.success(), "{status}");
+    // Nothing refused along the way (the watch, the presence key, the release).
+    let mut log = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut bot.stderr.take().unwrap(), &mut log)
+        .await
+        .unwrap();
+    assert!(!log.contains("Lease"), "{log}");
+    assert!(!log.to_lowercase().contains("permission"), "{log}");
+}

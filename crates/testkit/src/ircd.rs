@@ -9,16 +9,13 @@
 //! capabilities the client negotiates (`server-time`, `message-tags`, `multi-prefix`).
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::mpsc,
     time::Duration,
 };
 
 use crate::free_port;
 
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
 const FALLBACK_PATHS: [&str; 2] = ["/usr/sbin/inspircd", "/usr/local/sbin/inspircd"];
 
 /// The server's flood limits: a client's commands add up; over `threshold` it is
@@ -213,36 +210,12 @@ impl IrcServer {
         // InspIRCd prints "InspIRCd is now running" once it listens: wait for that line
         // instead of sleeping (and keep draining its output so it never blocks).
         let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel::<Result<(), String>>();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            let mut seen = Vec::new();
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(t) = tx.as_ref() {
-                    if line.contains("is now running") {
-                        let _ = t.send(Ok(()));
-                        tx = None;
-                    } else {
-                        seen.push(line);
-                    }
-                }
-            }
-            if let Some(t) = tx {
-                let _ = t.send(Err(seen.join("\n")));
-            }
-        });
-        match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(Ok(())) => self.child = Some(child),
-            Ok(Err(out)) => {
-                let _ = child.kill();
-                panic!("inspircd exited before it was ready:\n{out}");
-            }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("inspircd not ready after {READY_TIMEOUT:?}");
-            }
-        }
+        self.child = Some(crate::wait_for_line(
+            child,
+            stdout,
+            "is now running",
+            "inspircd",
+        ));
     }
 }
 

@@ -10,10 +10,15 @@
 //! # Layout
 //! - [`NatsServer`] (here): the per-test `nats-server`; [`create_v05_database`].
 //! - [`pg`]: a per-test PostgreSQL database, [`pg::PgTestDb`].
+//! - [`cluster`]: a three-node `nats-server` cluster with routes and JetStream on every node,
+//!   each node killable and restartable, [`NatsCluster`].
 //! - [`ircd`]: a per-test IRC server (InspIRCd), [`ircd::IrcServer`].
 
+pub mod cluster;
 pub mod ircd;
 pub mod pg;
+
+pub use cluster::NatsCluster;
 
 use std::{
     io::{BufRead, BufReader},
@@ -106,18 +111,8 @@ impl NatsServer {
 
     /// Stops the server gracefully-but-quickly (SIGTERM, then SIGKILL) and waits for it.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let (tx, rx) = mpsc::channel();
-            let waiter = std::thread::spawn(move || {
-                let _ = child.wait();
-                let _ = tx.send(());
-            });
-            if rx.recv_timeout(Duration::from_secs(5)).is_err() {
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            }
-            let _ = waiter.join();
+        if let Some(child) = self.child.take() {
+            terminate(child);
         }
     }
 
@@ -147,53 +142,86 @@ impl NatsServer {
         if let Some(config) = &self.config {
             cmd.arg("-c").arg(config);
         }
-        let mut child = cmd
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.store.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
-        // nats-server logs to stderr and prints "Server is ready" once it accepts clients:
-        // wait for that line instead of sleeping.
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = mpsc::channel::<Result<(), String>>();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            let mut seen = Vec::new();
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(t) = tx.as_ref() {
-                    if line.contains("Server is ready") {
-                        let _ = t.send(Ok(()));
-                        tx = None;
-                    } else {
-                        seen.push(line);
-                    }
+        cmd.args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-js",
+            "-sd",
+        ])
+        .arg(self.store.path());
+        self.child = Some(spawn_ready(&mut cmd));
+    }
+}
+
+/// SIGTERM, then SIGKILL if the process has not exited within 5 s; waits for it.
+pub(crate) fn terminate(mut child: Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = child.wait();
+        let _ = tx.send(());
+    });
+    if rx.recv_timeout(Duration::from_secs(5)).is_err() {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    let _ = waiter.join();
+}
+
+/// Runs a `nats-server` command and waits until it says it is ready. nats-server logs to
+/// stderr and prints "Server is ready" once it accepts clients: wait for that line instead
+/// of sleeping. Panics with the server's log when it exits first or takes too long.
+pub(crate) fn spawn_ready(cmd: &mut Command) -> Child {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
+    let stderr = child.stderr.take().expect("piped stderr");
+    wait_for_line(child, stderr, "Server is ready", "nats-server")
+}
+
+/// Waits (at most [`READY_TIMEOUT`]) until `output` of the just-spawned `child` prints a
+/// line containing `marker`, and keeps draining it afterwards so the child never blocks on
+/// a full pipe. Kills the child and panics with what it printed when it exits first or
+/// takes too long; `what` names it in the message.
+pub(crate) fn wait_for_line(
+    mut child: Child,
+    output: impl std::io::Read + Send + 'static,
+    marker: &'static str,
+    what: &str,
+) -> Child {
+    let (tx, rx) = mpsc::channel::<Result<(), String>>();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        let mut seen = Vec::new();
+        for line in BufReader::new(output).lines() {
+            let Ok(line) = line else { break };
+            if let Some(t) = tx.as_ref() {
+                if line.contains(marker) {
+                    let _ = t.send(Ok(()));
+                    tx = None;
+                } else {
+                    seen.push(line);
                 }
             }
-            if let Some(t) = tx {
-                let _ = t.send(Err(seen.join("\n")));
-            }
-        });
-        match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(Ok(())) => self.child = Some(child),
-            Ok(Err(log)) => {
-                let _ = child.kill();
-                panic!("nats-server exited before it was ready:\n{log}");
-            }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("nats-server not ready after {READY_TIMEOUT:?}");
-            }
+        }
+        if let Some(t) = tx {
+            let _ = t.send(Err(seen.join("\n")));
+        }
+    });
+    match rx.recv_timeout(READY_TIMEOUT) {
+        Ok(Ok(())) => child,
+        Ok(Err(log)) => {
+            let _ = child.kill();
+            panic!("{what} exited before it was ready:\n{log}");
+        }
+        Err(_) => {
+            let _ = child.kill();
+            panic!("{what} not ready after {READY_TIMEOUT:?}");
         }
     }
 }

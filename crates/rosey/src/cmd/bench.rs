@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// Experiment: the db-service and the end-to-end bot serve /metrics, scraped every second.
     #[arg(long, hide = true)]
     pub metrics: bool,
+    /// Channel counts of the scale run instead of the preset's (e.g. `100,1000`).
+    #[arg(long, value_delimiter = ',', value_name = "N,N,…")]
+    pub scale_channels: Option<Vec<usize>>,
     /// Experiment: run this program as `db-service`, `bot` and echo responder instead of this
     /// executable (e.g. a script that runs one of them under `valgrind --tool=callgrind`).
     #[arg(long, hide = true)]
@@ -71,8 +74,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.web {
         return web_section(&out).await;
     }
+    let mut sizes = Sizes::for_preset(preset);
+    if let Some(n) = args.scale_channels {
+        sizes.scale_channels = n;
+    }
     let opts = BenchOptions {
-        sizes: Sizes::for_preset(preset),
+        sizes,
         rosey: match args.rosey {
             Some(path) => path,
             None => std::env::current_exe().context("cannot find the rosey executable")?,

@@ -112,6 +112,9 @@ fn exit_status(stopped: Option<Vec<(String, String)>>) -> ExitCode {
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut signal = Box::pin(shutdown_signal());
     let config = load_config(&args.config, args.log_level.as_deref())?;
+    if config.cluster.leases {
+        tracing::warn!("cluster.leases applies to `rosey bot`; `rosey run` joins every channel.");
+    }
     let bot_cfg = bot_config(&config)?;
     let metrics = MetricsListener::start(args.metrics_listen, &config, "run").await?;
     let start = async {
@@ -193,6 +196,13 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(m) = &metrics {
         m.watch_bus(&bus);
+    }
+    if let Some(leases) = rosey_bot::leases::LeaseSettings::from_config(&config) {
+        rosey_bot::leases::serve(bus, bot_cfg, leases, signal).await?;
+        if let Some(m) = metrics {
+            m.shutdown().await;
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let stopped = serve_observed(
         Bot::start(bus.clone(), bot_cfg),

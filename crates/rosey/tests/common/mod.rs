@@ -2,6 +2,8 @@
 //! crate and uses what it needs).
 #![allow(dead_code)]
 
+pub mod durable;
+
 use std::time::Duration;
 
 use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, Login};

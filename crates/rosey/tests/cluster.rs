@@ -1,0 +1,516 @@
+//! Beyond one machine, with real processes and exact counts:
+//! - a three-node NATS cluster ([`rosey_testkit::NatsCluster`], the configuration shipped in
+//!   `deploy/nats/cluster/`) with the `ROSEY_DB` stream on three replicas: the node the
+//!   publishers are connected to is SIGKILLed in the middle of a 30,000-event durable burst
+//!   and started again; the `rosey db-service` process and the publishers (the bot's own
+//!   outbox among them) move to another node by themselves; every event stored once.
+//! - three `rosey bot` processes sharing 30 devserver channels through leases
+//!   (`cluster.leases`): one SIGKILLed, its channels joined again by exactly one bot within
+//!   the lease time; a fourth process takes a fair share; a graceful stop hands over at once.
+//!   At no point two bots in a channel (sampled), never a "Duplicate login" kick (counted by
+//!   the devserver), no chat line stored twice.
+//!
+//! Nothing sleeps to wait for something: conditions are polled with a deadline.
+
+mod common;
+use common::durable::{POLL, assert_exactly_stored, chat_events, counts, wait_rows_at_least};
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use rosey_bench::dbbench as bench;
+use rosey_bus::durable::{StreamSettings, ensure_db_stream};
+use rosey_bus::{Bus, NatsOptions};
+use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_model::subjects;
+use rosey_testkit::{NatsCluster, NatsServer};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+const WAIT: Duration = common::durable::DRAIN_TIMEOUT;
+
+/// A `rosey` child process, killed when dropped.
+fn rosey(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args(args)
+        .env_remove("NATS_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_PATH")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run the rosey binary")
+}
+
+/// Polls `ok` until it holds, failing with `what` after [`WAIT`].
+async fn until<F, Fut>(what: &str, mut ok: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !ok().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Spawns `rosey db-service --jetstream` on `config` and waits until it answers a query.
+async fn start_db_service(client: &Bus, config: &Path, db: &Path) -> Child {
+    let mut child = rosey(&[
+        "db-service",
+        config.to_str().unwrap(),
+        "--jetstream",
+        "--ack-wait",
+        "2",
+        "--log-level",
+        "warn",
+        "--db-path",
+        db.to_str().unwrap(),
+    ]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("db-service exited during start-up: {status}");
+        }
+        let r = client
+            .request(
+                subjects::QUERY_CHANNEL_STATS,
+                &b"{}"[..],
+                Duration::from_millis(250),
+            )
+            .await;
+        if r.is_ok() {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "db-service never ready");
+    }
+}
+
+/// The three-node cluster, its URLs, and a client given all of them.
+async fn start_cluster() -> (NatsCluster, Vec<String>, Bus) {
+    let cluster = NatsCluster::start();
+    let urls = cluster.urls();
+    let client = Bus::connect(NatsOptions {
+        servers: urls.clone(),
+        reconnect_delay: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (cluster, urls, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothing() {
+    let (mut cluster, urls, client) = start_cluster().await;
+    let settings = StreamSettings {
+        replicas: 3,
+        ..StreamSettings::default()
+    };
+    // The meta leader is elected and the peers known a moment after the processes start.
+    let js = client.nats_client().unwrap();
+    let s = &settings;
+    until("JetStream on three nodes", || async move {
+        ensure_db_stream(js, s).await.is_ok()
+    })
+    .await;
+    let info = ensure_db_stream(js, &settings).await.unwrap();
+    assert_eq!(info.config.num_replicas, 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cluster.db");
+    let config = dir.path().join("db-service.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&json!({
+            "version": "2.0",
+            "nats": {"url": urls, "jetstream": true, "reconnect_delay": 0.1,
+                     "jetstream_options": {"replicas": 3}},
+            "database": {"path": db},
+            "logging": {"level": "warn"}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut service = start_db_service(&client, &config, &db).await;
+
+    // The bulk: the pipelined durable publisher (acks awaited, retried with the same id).
+    let n = 30_000;
+    let bulk = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            bench::publish_durable(
+                client.nats_client().unwrap(),
+                chat_events(n, "bulk", "clu"),
+                "bulk",
+                256,
+                WAIT,
+            )
+            .await
+        })
+    };
+    // Beside it, the bot's own durable outbox, one event at a time.
+    let m = 1_000;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (outbox, outbox_task) =
+        rosey_bot::durable::Outbox::start(js.clone(), settings.clone(), stop.clone());
+    for (i, (subject, payload)) in chat_events(m, "bot", "clu").into_iter().enumerate() {
+        outbox.push(subject, format!("bot-{i}"), payload);
+    }
+
+    wait_rows_at_least(&db, 8_000, "before the kill").await;
+    let port = js.server_info().port;
+    let node = cluster
+        .node_of_port(port)
+        .expect("connected to a cluster node");
+    cluster.kill(node);
+    let at_kill = counts(&db).0;
+    assert!(
+        at_kill < (n + m) as i64,
+        "the kill must hit the middle ({at_kill} rows)"
+    );
+    // Publishing and storing carry on through another node while this one is down.
+    wait_rows_at_least(&db, at_kill + 2_000, "publishing through another node").await;
+    assert_ne!(
+        js.server_info().port,
+        port,
+        "the client moved to another node"
+    );
+    cluster.start_node(node);
+
+    let r = bulk.await.unwrap().expect("every bulk event acknowledged");
+    assert_eq!(r.events, n);
+    let stats = outbox.stats();
+    until("the outbox delivered everything", || async move {
+        stats.stored.load(Ordering::Relaxed) + stats.duplicates.load(Ordering::Relaxed) >= m as u64
+    })
+    .await;
+    assert_exactly_stored(&client, &db, (n + m) as i64).await;
+    assert!(
+        service.try_wait().unwrap().is_none(),
+        "the db-service survived the node's death"
+    );
+    assert_eq!(stats.overflow.load(Ordering::Relaxed), 0);
+    stop.cancel();
+    outbox_task.await.unwrap();
+    common::sigterm_and_wait(&mut service, WAIT).await;
+}
+
+// ---- Bots sharing channels through leases ----
+
+const CHANNELS: usize = 30;
+const BOT_NAME: &str = "RoseyBot";
+/// Short lease time for the test (the default is 15 s): key TTL 3 s, renewals every 0.6 s.
+const LEASE_SECS: u64 = 6;
+const BUCKET: &str = "rosey_leases";
+
+fn channel(i: usize) -> String {
+    format!("room{i}")
+}
+
+/// The pid in a lease holder id (`<pid>-<random>`).
+fn holder_pid(holder: &str) -> u32 {
+    holder.split('-').next().unwrap().parse().unwrap()
+}
+
+/// The devserver, with the bots' account.
+async fn devserver() -> Arc<DevServer> {
+    let server = DevServer::start(DevServerConfig::default().with_account(BOT_NAME, "botpw", 2.0))
+        .await
+        .unwrap();
+    Arc::new(server)
+}
+
+/// Channels held per process (by pid), from the lease bucket.
+async fn shares(client: &async_nats::Client) -> HashMap<u32, usize> {
+    let mut per = HashMap::new();
+    if let Ok(holders) = rosey_bot::leases::holders(client, BUCKET).await {
+        for holder in holders.values() {
+            *per.entry(holder_pid(holder)).or_default() += 1;
+        }
+    }
+    per
+}
+
+/// Does every channel have exactly one bot in it (as the devserver sees it)?
+fn every_channel_has_one_bot(server: &DevServer) -> bool {
+    (0..CHANNELS).all(|i| {
+        server
+            .users(&channel(i))
+            .iter()
+            .filter(|u| u.name == BOT_NAME)
+            .count()
+            == 1
+    })
+}
+
+/// Samples the devserver every 10 ms: the most bots ever seen in one channel, and whether a
+/// channel was ever seen without one (after [`Sampler::arm`]).
+struct Sampler {
+    watching: Arc<AtomicBool>,
+    most: Arc<AtomicUsize>,
+    armed: Arc<AtomicBool>,
+    gap: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sampler {
+    fn start(server: &Arc<DevServer>) -> Sampler {
+        let watching = Arc::new(AtomicBool::new(true));
+        let most = Arc::new(AtomicUsize::new(0));
+        let armed = Arc::new(AtomicBool::new(false));
+        let gap = Arc::new(AtomicBool::new(false));
+        let task = {
+            let (server, watching, most) = (server.clone(), watching.clone(), most.clone());
+            let (armed, gap) = (armed.clone(), gap.clone());
+            tokio::spawn(async move {
+                while watching.load(Ordering::Relaxed) {
+                    for i in 0..CHANNELS {
+                        let bots = server
+                            .users(&channel(i))
+                            .iter()
+                            .filter(|u| u.name == BOT_NAME)
+                            .count();
+                        most.fetch_max(bots, Ordering::Relaxed);
+                        if bots == 0 && armed.load(Ordering::Relaxed) {
+                            gap.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+        };
+        Sampler {
+            watching,
+            most,
+            armed,
+            gap,
+            task,
+        }
+    }
+
+    /// From now on, note a channel without a bot.
+    fn arm(&self) {
+        self.armed.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops; returns (most bots in one channel, a channel was seen without a bot).
+    async fn finish(self) -> (usize, bool) {
+        self.watching.store(false, Ordering::Relaxed);
+        self.task.await.unwrap();
+        (
+            self.most.load(Ordering::Relaxed),
+            self.gap.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Waits until process `gone` holds nothing and every channel has one bot again; returns
+/// the time since `since`.
+async fn taken_over(
+    js: &async_nats::Client,
+    server: &DevServer,
+    gone: u32,
+    since: Instant,
+) -> Duration {
+    until("the channels taken over", || async move {
+        let s = shares(js).await;
+        every_channel_has_one_bot(server)
+            && !s.contains_key(&gone)
+            && s.values().sum::<usize>() == CHANNELS
+    })
+    .await;
+    since.elapsed()
+}
+
+/// A config for the bots: 30 channels, leases, the given `nats` section.
+fn bots_config(dir: &Path, nats: Value, server: &DevServer, lease_secs: u64) -> PathBuf {
+    let platforms: Vec<Value> = (0..CHANNELS)
+        .map(|i| {
+            json!({"type": "cytube", "name": format!("p{i}"), "enabled": true,
+                   "domain": server.base_url(), "channel": channel(i),
+                   "user": [BOT_NAME, "botpw"], "restart_delay": 1})
+        })
+        .collect();
+    let path = dir.join("bots.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&json!({
+            "version": "2.0",
+            "nats": nats,
+            "platforms": platforms,
+            "cluster": {"leases": true, "lease_time": lease_secs, "bucket": BUCKET},
+            "logging": {"level": "warn"}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    path
+}
+
+/// Sends line `tag-i` in every channel (one guest per channel) and waits until the database
+/// holds `total` lines.
+async fn chat_round(guests: &[rosey_cytube::CytubeHandle], tag: &str, db: &Path, total: i64) {
+    for (i, g) in guests.iter().enumerate() {
+        g.chat(&format!("{tag}-{i}")).unwrap();
+    }
+    wait_rows_at_least(db, total, &format!("{tag} lines stored")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_share_channels_take_over_after_sigkill_and_never_join_twice() {
+    let nats = NatsServer::start();
+    let url = nats.url();
+    let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
+    let js = client.nats_client().unwrap().clone();
+    let server = devserver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bots.db");
+    let nats_section = json!({"url": url, "jetstream": true, "reconnect_delay": 0.2});
+    let config = bots_config(dir.path(), nats_section, &server, LEASE_SECS);
+    ensure_db_stream(&js, &StreamSettings::default())
+        .await
+        .unwrap();
+    let mut service = start_db_service(&client, &config, &db).await;
+
+    // At no point two bots in one channel: sampled all along.
+    let sampler = Sampler::start(&server);
+
+    let cfg = config.to_str().unwrap();
+    let (jsr, srv) = (&js, &*server);
+    let mut bots: Vec<Child> = (0..3).map(|_| rosey(&["bot", cfg])).collect();
+    let pids: Vec<u32> = bots.iter().map(|b| b.id().unwrap()).collect();
+    let first_three = &pids;
+    until("three bots sharing 30 channels fairly", || async move {
+        let s = shares(jsr).await;
+        every_channel_has_one_bot(srv)
+            && s.values().sum::<usize>() == CHANNELS
+            && first_three
+                .iter()
+                .all(|p| (1..=CHANNELS / 3 + 1).contains(s.get(p).unwrap_or(&0)))
+    })
+    .await;
+    let mut guests = Vec::new();
+    for i in 0..CHANNELS {
+        guests.push(
+            common::join_guest(&server.base_url(), &channel(i), &format!("g{i}"), WAIT).await,
+        );
+    }
+    chat_round(&guests, "before", &db, CHANNELS as i64).await;
+
+    // SIGKILL the first bot: its channels come back, each to one of the two others, within
+    // the lease time.
+    let killed = pids[0];
+    bots[0].start_kill().unwrap();
+    bots[0].wait().await.unwrap();
+    let takeover = taken_over(&js, &server, killed, Instant::now()).await;
+    eprintln!("taken over after SIGKILL in {takeover:?}");
+    assert!(
+        takeover <= Duration::from_secs(LEASE_SECS),
+        "taken over in {takeover:?}, lease time {LEASE_SECS} s"
+    );
+    chat_round(&guests, "after-kill", &db, 2 * CHANNELS as i64).await;
+
+    // A fourth process takes a fair share: with three alive, nobody above ⌈30/3⌉ + 1.
+    bots.push(rosey(&["bot", cfg]));
+    let newcomer = bots[3].id().unwrap();
+    until("a fair share for the newcomer", || async move {
+        let s = shares(jsr).await;
+        every_channel_has_one_bot(srv)
+            && s.values().sum::<usize>() == CHANNELS
+            && s.len() == 3
+            && s.get(&newcomer)
+                .is_some_and(|&n| n >= CHANNELS - 2 * (CHANNELS / 3 + 1))
+            && s.values().all(|&n| n <= CHANNELS / 3 + 1)
+    })
+    .await;
+    chat_round(&guests, "after-join", &db, 3 * CHANNELS as i64).await;
+
+    // A graceful stop hands over at once: well before a lease could have expired.
+    let leaving = pids[1];
+    let t0 = Instant::now();
+    let status = common::sigterm_and_wait(&mut bots[1], WAIT).await;
+    assert!(status.success(), "graceful exit: {status}");
+    let handover = taken_over(&js, &server, leaving, t0).await;
+    eprintln!("handed over after SIGTERM in {handover:?}");
+    assert!(
+        handover < Duration::from_secs(LEASE_SECS / 2),
+        "handed over in {handover:?}, faster than a lease expiry"
+    );
+    chat_round(&guests, "after-stop", &db, 4 * CHANNELS as i64).await;
+
+    assert_eq!(sampler.finish().await.0, 1, "never two bots in a channel");
+    assert_eq!(server.kicks_sent(), 0, "no duplicate-login kick");
+    let n = 4 * CHANNELS as i64;
+    assert_exactly_stored(&client, &db, n).await;
+    for bot in bots.iter_mut().filter(|b| b.id().is_some()) {
+        common::sigterm_and_wait(bot, WAIT).await;
+    }
+    common::sigterm_and_wait(&mut service, WAIT).await;
+}
+
+/// The lease bucket on the three-node cluster, three replicas: the node leading the bucket's
+/// stream is SIGKILLed (and started again) under three bots sharing 30 channels. Renewals
+/// carry on through the other nodes once JetStream has a new leader: never two bots in a
+/// channel, no duplicate-login kick, every channel held by exactly one bot at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_on_the_cluster_ride_out_the_death_of_the_lease_bucket_leader() {
+    const LEASE: u64 = 10;
+    let (mut cluster, urls, client) = start_cluster().await;
+    let js = client.nats_client().unwrap().clone();
+    let server = devserver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let nats_section = json!({"url": urls, "reconnect_delay": 0.1,
+                              "jetstream_options": {"replicas": 3}});
+    let config = bots_config(dir.path(), nats_section, &server, LEASE);
+    let sampler = Sampler::start(&server);
+    let cfg = config.to_str().unwrap();
+    let _bots: Vec<Child> = (0..3).map(|_| rosey(&["bot", cfg])).collect();
+    let (jsr, srv) = (&js, &*server);
+    let all_held = || async move {
+        let s = shares(jsr).await;
+        every_channel_has_one_bot(srv) && s.values().sum::<usize>() == CHANNELS && s.len() == 3
+    };
+    until("three bots sharing 30 channels on the cluster", all_held).await;
+    let leader_of_bucket = || async move {
+        let m = jsr
+            .request(
+                format!("$JS.API.STREAM.INFO.KV_{BUCKET}"),
+                Vec::new().into(),
+            )
+            .await
+            .ok()?;
+        let v: Value = serde_json::from_slice(&m.payload).ok()?;
+        assert_eq!(v["config"]["num_replicas"], 3, "{v}");
+        Some(v["cluster"]["leader"].as_str()?.to_owned())
+    };
+    let leader = leader_of_bucket().await.expect("the bucket has a leader");
+    let node: usize = leader.trim_start_matches('n').parse::<usize>().unwrap() - 1;
+    sampler.arm();
+    cluster.kill(node);
+    let t0 = Instant::now();
+    let old = leader.as_str();
+    until("a new leader and every channel held", || async move {
+        leader_of_bucket().await.is_some_and(|l| l != old) && all_held().await
+    })
+    .await;
+    eprintln!(
+        "bucket leader {leader} killed; a new leader and every channel held after {:?}",
+        t0.elapsed()
+    );
+    cluster.start_node(node);
+    until("every channel held after the restart", all_held).await;
+    let (most, gap) = sampler.finish().await;
+    eprintln!("a channel was left for a moment during the election: {gap}");
+    assert_eq!(most, 1, "never two bots in a channel");
+    assert_eq!(server.kicks_sent(), 0, "no duplicate-login kick");
+}
