@@ -12,10 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use rosey_bus::{Bus, Message, Subscription};
 use rosey_cytube::{ChannelState, CytubeEvent, CytubeHandle, EventStream, ServerEvent};
 use rosey_model::{
-    payload::{
-        HighWater, MediaPlayed, MessageLog, StatusData, StatusUpdate, UserCount, UserJoined,
-        UserLeft,
-    },
+    payload::{MediaPlayed, MessageLog, StatusData, StatusUpdate, UserJoined, UserLeft},
     subjects,
 };
 use tokio_util::sync::CancellationToken;
@@ -314,30 +311,18 @@ impl ChannelBot {
     }
 
     async fn publish_high_water(&self, ts: f64) {
-        let hw = HighWater {
-            chat_count: self.chat_count(),
-            connected_count: self.state.usercount.map(|n| n as i64),
-            channel: None,
-            ts: None,
-            id: None,
-        };
-        self.publisher.db(subjects::STATS_HIGH_WATER, hw, ts).await;
+        let connected = self.state.usercount.map(|n| n as i64);
+        self.publisher
+            .high_water(self.chat_count(), connected, ts)
+            .await;
     }
 
     async fn publish_user_count(&self) {
         if !self.state.joined {
             return;
         }
-        let uc = UserCount {
-            chat_count: self.chat_count(),
-            connected_count: self.connected_count(),
-            channel: None,
-            ts: None,
-            id: None,
-        };
-        self.publisher
-            .db(subjects::STATS_USER_COUNT, uc, now())
-            .await;
+        let (chat, connected) = (self.chat_count(), self.connected_count());
+        self.publisher.user_count(chat, connected, now()).await;
     }
 
     async fn publish_status(&self) {

@@ -115,6 +115,12 @@ impl Bot {
                 None => publisher,
             }
         };
+        // One router per channel, whatever its platform (when plugins are on).
+        let new_commands = |channel: &str, outlet: Arc<dyn commands::Outlet>| {
+            registry.as_ref().zip(cfg.plugins.as_ref()).map(|(r, p)| {
+                commands::ChannelCommands::new(channel, p.clone(), r.clone(), bus.clone(), outlet)
+            })
+        };
         for spec in cfg.channels.iter().cloned() {
             let publisher = new_publisher(&spec.channel);
             publishers.push(publisher.clone());
@@ -133,15 +139,7 @@ impl Bot {
                 cfg.intervals.clone(),
                 channel_stop.clone(),
             ));
-            let commands = registry.as_ref().zip(cfg.plugins.as_ref()).map(|(r, p)| {
-                commands::ChannelCommands::new(
-                    &spec.channel,
-                    p.clone(),
-                    r.clone(),
-                    bus.clone(),
-                    Arc::new(handle.clone()),
-                )
-            });
+            let commands = new_commands(&spec.channel, Arc::new(handle.clone()));
             let bot = channel::ChannelBot::new(
                 spec,
                 cfg.clone(),
@@ -156,6 +154,7 @@ impl Bot {
         let mut irc_handles = Vec::new();
         for spec in cfg.irc.iter().cloned() {
             let publisher = new_publisher(&spec.channel);
+            let channel = spec.channel.clone();
             publishers.push(publisher.clone());
             irc_handles.push(platform::irc::start(
                 &mut tasks,
@@ -165,6 +164,7 @@ impl Bot {
                 publisher,
                 states.clone(),
                 stop.child_token(),
+                |handle| new_commands(&channel, Arc::new(handle.clone())),
             ));
         }
         Bot {

@@ -165,6 +165,32 @@ impl Publisher {
         }
     }
 
+    /// Publishes the channel's user counts now (`rosey.db.stats.user_count`).
+    pub async fn user_count(&self, chat: i64, connected: i64, ts: f64) {
+        let uc = rosey_model::payload::UserCount {
+            chat_count: chat,
+            connected_count: connected,
+            channel: None,
+            ts: None,
+            id: None,
+        };
+        self.db(rosey_model::subjects::STATS_USER_COUNT, uc, ts)
+            .await;
+    }
+
+    /// Publishes a high-water candidate (`rosey.db.stats.high_water`); the service keeps maxima.
+    pub async fn high_water(&self, chat: i64, connected: Option<i64>, ts: f64) {
+        let hw = rosey_model::payload::HighWater {
+            chat_count: chat,
+            connected_count: connected,
+            channel: None,
+            ts: None,
+            id: None,
+        };
+        self.db(rosey_model::subjects::STATS_HIGH_WATER, hw, ts)
+            .await;
+    }
+
     /// Publishes a normalized event on `rosey.events.<channel>.<kind>`.
     pub async fn event(&self, body: EventBody, ts: f64) {
         let event = NormalizedEvent {

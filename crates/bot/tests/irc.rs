@@ -1,6 +1,7 @@
 //! The bot on IRC, end to end with real components: a real IRC server (InspIRCd on loopback
 //! ports with its own configuration), a real `nats-server`, the database service on SQLite,
-//! test IRC clients over raw sockets — and, for the two-platform test, the CyTube devserver.
+//! test IRC clients over raw sockets — and, for the two-platform tests, the CyTube devserver
+//! (and for chat commands the standard plugins, in this process, on the rig's NATS).
 //! Ignored where `inspircd` is missing (never under CI=true: see build.rs).
 
 use std::{path::PathBuf, time::Duration};
@@ -71,6 +72,15 @@ async fn rig(cytube: Vec<ChannelSpec>) -> Rig {
 }
 
 async fn rig_on(irc: IrcServer, cytube: Vec<ChannelSpec>) -> Rig {
+    rig_with(irc, cytube, None).await
+}
+
+/// [`rig_on`], with chat commands routed to plugins when `plugins` is set.
+async fn rig_with(
+    irc: IrcServer,
+    cytube: Vec<ChannelSpec>,
+    plugins: Option<rosey_config::plugins::PluginsConfig>,
+) -> Rig {
     let nats = NatsServer::start();
     let mut options = NatsOptions::new(nats.url());
     options.reconnect_delay = Duration::from_millis(100);
@@ -84,6 +94,7 @@ async fn rig_on(irc: IrcServer, cytube: Vec<ChannelSpec>) -> Rig {
         .expect("database service starts");
     let mut cfg = BotConfig::new(cytube);
     cfg.irc = vec![irc_spec(&irc)];
+    cfg.plugins = plugins;
     cfg.intervals = Intervals {
         user_count: Duration::from_millis(300),
         status: Duration::from_millis(200),
@@ -381,42 +392,15 @@ async fn the_bot_rejoins_by_itself_after_the_irc_server_restarts() {
     ignore = "needs inspircd (apt-get install inspircd)"
 )]
 async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
-    use rosey_cytube::{ClientConfig, CytubeEvent, Login};
-    use rosey_devserver::{DevServer, DevServerConfig};
-    let devserver = DevServer::start(DevServerConfig::default().with_account(BOT, "bot-pw", 3.0))
-        .await
-        .expect("devserver starts");
-    let client = |login: Login| {
-        let mut c = ClientConfig::new(devserver.base_url(), "lobby", login);
-        c.backoff.base = Duration::from_millis(50);
-        c.backoff.cap = Duration::from_millis(500);
-        c
-    };
-    let cytube = vec![ChannelSpec {
-        channel: "lobby".into(),
-        name: "dev".into(),
-        client: client(Login::Registered {
-            name: BOT.into(),
-            password: "bot-pw".into(),
-        }),
-    }];
-    let rig = rig(cytube).await;
+    let devserver = lobby_devserver().await;
+    let rig = rig(lobby_spec(&devserver)).await;
     let mut normalized = rig.bus.subscribe("rosey.events.>").await.unwrap();
     assert!(
-        devserver.wait_for_user("lobby", BOT, WAIT).await,
+        devserver.wait_for_user(LOBBY, BOT, WAIT).await,
         "bot joins lobby"
     );
     let mut ircer = member_with_bot(rig.irc.port(), "ircer").await;
-    let (tuber, mut tuber_events) = rosey_cytube::connect(client(Login::Guest("tuber".into())));
-    tokio::time::timeout(WAIT, async {
-        while let Some(e) = tuber_events.recv().await {
-            if matches!(e, CytubeEvent::Joined { .. }) {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("guest joins lobby");
+    let tuber = lobby_guest(&devserver, "tuber").await;
 
     // Readiness counts both channels.
     let source = rig.bot.as_ref().unwrap().metrics_source();
@@ -446,7 +430,7 @@ async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
 
     let bus = rig.bus.clone();
     eventually("both lines stored", || async {
-        let lobby = recent_chat(&bus, "lobby").await;
+        let lobby = recent_chat(&bus, LOBBY).await;
         let irc = recent_chat(&bus, CHANNEL).await;
         (lobby.iter().any(|r| r.message == "hello from cytube")
             && irc.iter().any(|r| r.message == "hello from irc"))
@@ -454,7 +438,7 @@ async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
     })
     .await;
     assert!(
-        recent_chat(&bus, "lobby")
+        recent_chat(&bus, LOBBY)
             .await
             .iter()
             .all(|r| r.message != "hello from irc")
@@ -483,10 +467,218 @@ async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
     .expect("two normalized message events");
     seen.sort();
     assert_eq!(seen[0].0, "hello from cytube");
-    assert_eq!(seen[0].1, "lobby");
+    assert_eq!(seen[0].1, LOBBY);
     assert_eq!(seen[1].0, "hello from irc");
     assert_eq!(seen[1].1, CHANNEL);
     assert_eq!(seen[1].2, subjects::event_subject(CHANNEL, "message"));
+    tuber.shutdown().await;
+    rig.stop().await;
+}
+
+/// The CyTube channel of the two-platform tests, on the devserver.
+const LOBBY: &str = "lobby";
+
+/// A devserver with the bot's account.
+async fn lobby_devserver() -> rosey_devserver::DevServer {
+    use rosey_devserver::{DevServer, DevServerConfig};
+    DevServer::start(DevServerConfig::default().with_account(BOT, "bot-pw", 3.0))
+        .await
+        .expect("devserver starts")
+}
+
+/// A client of the devserver's lobby, reconnecting quickly.
+fn lobby_client(
+    devserver: &rosey_devserver::DevServer,
+    login: rosey_cytube::Login,
+) -> rosey_cytube::ClientConfig {
+    let mut c = rosey_cytube::ClientConfig::new(devserver.base_url(), LOBBY, login);
+    c.backoff.base = Duration::from_millis(50);
+    c.backoff.cap = Duration::from_millis(500);
+    c
+}
+
+/// The bot's CyTube channel: the devserver's lobby.
+fn lobby_spec(devserver: &rosey_devserver::DevServer) -> Vec<ChannelSpec> {
+    vec![ChannelSpec {
+        channel: LOBBY.into(),
+        name: "dev".into(),
+        client: lobby_client(
+            devserver,
+            rosey_cytube::Login::Registered {
+                name: BOT.into(),
+                password: "bot-pw".into(),
+            },
+        ),
+    }]
+}
+
+/// A guest in the lobby, once joined.
+async fn lobby_guest(
+    devserver: &rosey_devserver::DevServer,
+    name: &str,
+) -> rosey_cytube::CytubeHandle {
+    use rosey_cytube::{CytubeEvent, Login};
+    let (guest, mut events) =
+        rosey_cytube::connect(lobby_client(devserver, Login::Guest(name.into())));
+    tokio::time::timeout(WAIT, async {
+        while let Some(e) = events.recv().await {
+            if matches!(e, CytubeEvent::Joined { .. }) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("guest joins lobby");
+    guest
+}
+
+/// The bot's lines in the lobby's chat.
+fn lobby_bot_lines(devserver: &rosey_devserver::DevServer) -> Vec<String> {
+    devserver
+        .chat_log(LOBBY)
+        .into_iter()
+        .filter(|r| r.username == BOT)
+        .map(|r| r.msg)
+        .collect()
+}
+
+/// The next line the bot says in the IRC channel, as `client` sees it.
+async fn bot_says_on_irc(client: &mut RawClient) -> String {
+    client
+        .expect(|m| {
+            m.command == "PRIVMSG" && m.source_nick() == Some(BOT) && m.param(0) == IRC_CHANNEL
+        })
+        .await
+        .param(1)
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(inspircd_ready),
+    ignore = "needs inspircd (apt-get install inspircd)"
+)]
+async fn roll_is_answered_on_the_cytube_and_the_irc_channel_each_in_its_own() {
+    let devserver = lobby_devserver().await;
+    let irc = irc_server();
+    // opal is first in the IRC channel, so its operator (rank 2); ircer, later, a guest.
+    let mut opal = RawClient::connect(irc.port(), "opal").await;
+    opal.join(IRC_CHANNEL, None).await;
+    let plugins = rosey_config::plugins::PluginsConfig {
+        timeout: Duration::from_secs(2),
+        discovery_interval: Duration::from_secs(1),
+        user_burst: 0,
+        channel_burst: 0,
+        ..Default::default()
+    };
+    let rig = rig_with(irc, lobby_spec(&devserver), Some(plugins.clone())).await;
+    assert!(
+        devserver.wait_for_user(LOBBY, BOT, WAIT).await,
+        "bot joins lobby"
+    );
+    let mut ircer = member_with_bot(rig.irc.port(), "ircer").await;
+    let tuber = lobby_guest(&devserver, "tuber").await;
+    // A command that may come by PM, registered before the standard plugins so the bot
+    // knows it by the time it knows `!roll`.
+    let pinger = rosey_plugin::Plugin::new("pinger", "0.1.0")
+        .command(
+            rosey_plugin::CommandSpec::new("ping", "Pong.").pm(true),
+            |req| async move {
+                let how = if req.pm { " by pm" } else { "" };
+                rosey_plugin::Reply::chat(format!("pong {} rank {}{how}", req.user, req.rank))
+            },
+        )
+        .start(rig.bus.nats_client().unwrap())
+        .await
+        .unwrap();
+    // The standard plugins (those of `rosey plugins`), on the bot's NATS.
+    let standard = rosey_stdplugins::start(rig.bus.nats_client().unwrap(), &plugins)
+        .await
+        .expect("standard plugins start");
+
+    // CyTube: asked again each second until the bot has found the plugins.
+    let roll = tokio::time::timeout(WAIT, async {
+        loop {
+            tuber.chat("!roll 2d6").unwrap();
+            let answered = tokio::time::timeout(Duration::from_secs(1), async {
+                let mut tick = tokio::time::interval(Duration::from_millis(20));
+                loop {
+                    tick.tick().await;
+                    if let Some(l) = lobby_bot_lines(&devserver)
+                        .into_iter()
+                        .find(|l| l.starts_with("tuber rolled 2d6: "))
+                    {
+                        return l;
+                    }
+                }
+            })
+            .await;
+            if let Ok(line) = answered {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the bot answers !roll in the CyTube channel");
+    let total: u32 = roll.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((2..=12).contains(&total), "{roll}");
+
+    // IRC: the first thing the bot says in the IRC channel is ircer's roll (none of the
+    // CyTube answers came here).
+    ircer.privmsg(IRC_CHANNEL, "!roll 2d6").await;
+    let roll = bot_says_on_irc(&mut ircer).await;
+    assert!(roll.starts_with("ircer rolled 2d6: "), "{roll}");
+    let total: u32 = roll.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((2..=12).contains(&total), "{roll}");
+
+    // A guest on IRC cannot open a poll (rank 2): the bot refuses, the plugin is not asked.
+    ircer.privmsg(IRC_CHANNEL, "!poll Best? | a | b").await;
+    assert_eq!(
+        bot_says_on_irc(&mut ircer).await,
+        "ircer: !poll needs rank 2 or higher."
+    );
+
+    // An operator passes the rank check; IRC has no polls, and the bot says so.
+    opal.privmsg(IRC_CHANNEL, "!poll Best? | a | b").await;
+    let mut seen = Vec::new();
+    while !seen
+        .last()
+        .is_some_and(|l: &String| l.starts_with("opal: "))
+    {
+        seen.push(bot_says_on_irc(&mut opal).await);
+    }
+    assert_eq!(
+        seen[2..],
+        ["opal: poll: not supported on this platform".to_string()]
+    );
+    assert!(seen[0].starts_with("ircer rolled 2d6: "), "{seen:?}");
+
+    // A PM command on IRC is answered by PM, with the operator's rank; other PMs still
+    // reach the shell.
+    opal.privmsg(BOT, "!ping").await;
+    assert!(
+        pm_containing(&mut opal, "pong")
+            .await
+            .contains("pong opal rank 2 by pm"),
+    );
+    opal.privmsg(BOT, "help").await;
+    pm_containing(&mut opal, "stats").await;
+
+    // Nothing of the IRC channel's went to the CyTube channel.
+    let lobby = lobby_bot_lines(&devserver);
+    assert!(
+        lobby
+            .iter()
+            .all(|l| !l.contains("ircer") && !l.contains("opal")),
+        "{lobby:?}"
+    );
+    assert!(
+        lobby.iter().all(|l| l.starts_with("tuber rolled 2d6: ")),
+        "{lobby:?}"
+    );
+
+    standard.stop().await;
+    pinger.stop().await;
     tuber.shutdown().await;
     rig.stop().await;
 }

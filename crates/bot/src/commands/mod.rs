@@ -10,7 +10,7 @@
 //! plugin costs its asker one timeout and never holds up the channel or other commands.
 //!
 //! This module sees a chat line as (channel, user, rank, text) and sends through an
-//! [`Outlet`]; it names no platform type except in [`cytube`], the CyTube glue.
+//! [`Outlet`]; it names no platform type except in [`cytube`] and [`irc`], the glue.
 //!
 //! # Layout
 //! - [`registry`]: the plugins on the bus (micro-service discovery, refreshed on a timer
@@ -19,8 +19,10 @@
 //! - [`router`]: [`ChannelCommands`], one channel's routing: parse, check, ask, answer.
 //! - [`cytube`]: the [`Outlet`] of a CyTube connection and the request context from its
 //!   channel state.
+//! - [`irc`]: the same for an IRC connection (ranks from channel operator status).
 
 pub mod cytube;
+pub mod irc;
 pub mod limits;
 pub mod registry;
 pub mod router;

@@ -341,6 +341,8 @@ impl ChannelCommands {
             let options: Vec<String> = p.options.iter().map(|o| clean(o)).take(20).collect();
             if let Err(e) = self.inner.outlet.poll(&title, options) {
                 tracing::warn!(channel = %self.inner.channel, error = %e, "Could not open a plugin's poll.");
+                // The asker learns why nothing opened (e.g. a platform without polls).
+                self.send_chat(&format!("{user}: {e}"));
             }
         }
     }

@@ -14,7 +14,7 @@ use rosey_bus::Bus;
 use rosey_irc::{IrcConfig, IrcEvent, IrcEvents, IrcHandle, Member, SendError};
 use rosey_model::{
     EventBody, UserData,
-    payload::{HighWater, MessageLog, StatusData, StatusUpdate, UserCount, UserJoined, UserLeft},
+    payload::{MessageLog, StatusData, StatusUpdate, UserJoined, UserLeft},
     subjects,
 };
 use serde_json::{Map, Value, json};
@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ActionError, FailKind, Platform, irc_shell};
 use crate::{
+    commands::{ChannelCommands, ChatLine, Outcome},
     config::BotConfig,
     logs::LogFile,
     publisher::{Publisher, now},
@@ -272,8 +273,12 @@ impl IrcView {
     }
 }
 
-/// Connects the channel's IRC client and spawns its runner and outbound pump on `tasks`;
+/// Connects the channel's IRC client and spawns its runner and outbound pump on `tasks`
+/// (`commands`: the channel's chat command router on that client, when plugins are on);
 /// returns what the metrics need of it.
+// The runner's parts, each from a different owner in `Bot::start`; a struct would only
+// repeat them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start(
     tasks: &mut tokio::task::JoinSet<()>,
     spec: IrcChannelSpec,
@@ -282,6 +287,7 @@ pub(crate) fn start(
     publisher: Publisher,
     states: ChannelStates,
     stop: CancellationToken,
+    commands: impl FnOnce(&IrcHandle) -> Option<ChannelCommands>,
 ) -> IrcView {
     tracing::info!(channel = %spec.channel, platform = %spec.name, server = %spec.client.server, "Starting IRC channel bot.");
     let (handle, events) = rosey_irc::connect(spec.client.clone());
@@ -295,7 +301,9 @@ pub(crate) fn start(
         channel: spec.channel.clone(),
         handle: handle.clone(),
     };
-    let bot = IrcChannelBot::new(spec, cfg, bus, handle, publisher, states);
+    let commands = commands(&handle);
+    let mut bot = IrcChannelBot::new(spec, cfg, bus, handle, publisher, states);
+    bot.commands = commands;
     tasks.spawn(bot.run(events, stop));
     view
 }
@@ -309,6 +317,8 @@ pub(crate) struct IrcChannelBot {
     states: ChannelStates,
     live: IrcLive,
     chat_log: Option<LogFile>,
+    /// Chat commands for plugins, when routing is on.
+    commands: Option<ChannelCommands>,
 }
 
 impl IrcChannelBot {
@@ -333,6 +343,7 @@ impl IrcChannelBot {
                 ..IrcLive::default()
             },
             chat_log,
+            commands: None,
         }
     }
 
@@ -447,6 +458,11 @@ impl IrcChannelBot {
             IrcEvent::Message {
                 nick, text, action, ..
             } => {
+                if !action && let Some(c) = &self.commands {
+                    let line = self.chat_line(&nick, &text, ts);
+                    let (handle, started) = (&self.handle, self.live.started_at);
+                    c.on_chat(line, || crate::commands::irc::context(handle, started));
+                }
                 let text = if action { format!("/me {text}") } else { text };
                 if let Some(log) = &mut self.chat_log {
                     log.line(ts, &format!("<{nick}> {text}"));
@@ -461,6 +477,18 @@ impl IrcChannelBot {
                 self.publisher.db(subjects::MESSAGE_LOG, line, ts).await;
             }
             IrcEvent::Private { nick, text, .. } => {
+                if let Some(c) = &self.commands {
+                    let line = self.chat_line(&nick, &text, ts);
+                    let (handle, started) = (&self.handle, self.live.started_at);
+                    let outcome = c.on_pm(line, || crate::commands::irc::context(handle, started));
+                    // A plugin command (answered or refused by PM): not for the shell.
+                    if !matches!(
+                        outcome,
+                        Outcome::NotACommand | Outcome::Unknown | Outcome::NotEnabled
+                    ) {
+                        return;
+                    }
+                }
                 let ctx = irc_shell::IrcShellContext {
                     settings: self.cfg.shell.clone(),
                     timeout: self.cfg.intervals.shell_db_timeout,
@@ -476,35 +504,37 @@ impl IrcChannelBot {
         }
     }
 
+    /// A line for the command router, with the sender's rank from the channel's member
+    /// list (0 when not in the channel).
+    fn chat_line<'a>(&self, nick: &'a str, text: &'a str, ts: f64) -> ChatLine<'a> {
+        let rank = self
+            .handle
+            .member(nick)
+            .map_or(0.0, |m| rank(&m, self.spec.op_rank));
+        ChatLine {
+            user: nick,
+            rank,
+            text,
+            ts,
+        }
+    }
+
     fn chat_count(&self) -> i64 {
         self.handle.members().len() as i64
     }
 
     async fn publish_high_water(&self, ts: f64) {
-        let hw = HighWater {
-            chat_count: self.chat_count(),
-            connected_count: Some(self.chat_count()),
-            channel: None,
-            ts: None,
-            id: None,
-        };
-        self.publisher.db(subjects::STATS_HIGH_WATER, hw, ts).await;
+        // IRC has no separate "connected" count: everyone connected is in the channel.
+        let n = self.chat_count();
+        self.publisher.high_water(n, Some(n), ts).await;
     }
 
     async fn publish_user_count(&self) {
         if !self.handle.is_joined() {
             return;
         }
-        let uc = UserCount {
-            chat_count: self.chat_count(),
-            connected_count: self.chat_count(),
-            channel: None,
-            ts: None,
-            id: None,
-        };
-        self.publisher
-            .db(subjects::STATS_USER_COUNT, uc, now())
-            .await;
+        let n = self.chat_count();
+        self.publisher.user_count(n, n, now()).await;
     }
 
     async fn publish_status(&self) {
