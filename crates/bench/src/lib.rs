@@ -25,6 +25,8 @@
 //! - `web.rs`: the web dashboard's figures (`rosey bench --web`): first HTML, idle RSS,
 //!   SSE clients receiving a chat stream.
 //! - `report.rs`: the report, target checks, Markdown.
+//! - `history.rs`: each run's figures appended to `bench-history.jsonl`, and `report.html`
+//!   (self-contained: the dashboard's chart code, the data) with every figure's trend.
 //! - `progress.rs`: the progress bar.
 //! - `benches/hot_paths.rs`: criterion micro-benchmarks (payload decode, packet decode, batch
 //!   write); `examples/commit_tail.rs`, `examples/timer_floor.rs`: the two experiments
@@ -39,6 +41,7 @@ pub mod dbbench;
 pub mod durable;
 pub mod e2e;
 pub mod error;
+pub mod history;
 pub mod ingest;
 pub mod machine;
 pub mod options;

@@ -304,17 +304,7 @@ impl ChannelBot {
                         return;
                     }
                 }
-                let ctx = ShellContext {
-                    settings: self.cfg.shell.clone(),
-                    timeout: self.cfg.intervals.shell_db_timeout,
-                    state: self.state.clone(),
-                    live: self.live.clone(),
-                    events: self.events.clone(),
-                    handle: self.handle.clone(),
-                    publisher: self.publisher.clone(),
-                    states: self.states.clone(),
-                };
-                tokio::spawn(shell::handle_pm(ctx, m.username, m.text));
+                tokio::spawn(shell::handle_pm(self.shell_context(), m.username, m.text));
             }
             _ => {}
         }
@@ -362,8 +352,30 @@ impl ChannelBot {
             .await;
     }
 
-    /// `rosey.commands.<channel>.chat {message}` / `.pm {to, message}` → `{success, error?}`.
+    /// What a shell command runs with: the channel as it is now.
+    fn shell_context(&self) -> ShellContext {
+        ShellContext {
+            settings: self.cfg.shell.clone(),
+            timeout: self.cfg.intervals.shell_db_timeout,
+            state: self.state.clone(),
+            live: self.live.clone(),
+            events: self.events.clone(),
+            handle: self.handle.clone(),
+            publisher: self.publisher.clone(),
+            states: self.states.clone(),
+        }
+    }
+
+    /// `rosey.commands.<channel>.chat {message}` / `.pm {to, message}` → `{success, error?}`;
+    /// `.add` / `.skip` wait for the server's answer in their own task (see
+    /// [`shell::remote`]).
     async fn on_command(&self, msg: Message) {
+        let action = msg.subject.rsplit('.').next().unwrap_or_default();
+        if shell::remote::is_remote_action(action) {
+            let ctx = self.shell_context();
+            tokio::spawn(shell::remote::answer(ctx, self.bus.clone(), msg));
+            return;
+        }
         crate::platform::answer_command(&self.bus, &self.handle, msg).await;
     }
 }

@@ -12,7 +12,7 @@ use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
 use rosey_irc::{IrcConfig, Pacing};
 use rosey_model::{
     EventBody, NormalizedEvent, decode, decode_list, encode,
-    payload::{ChatRow, EnqueueReply, UserStatsReply},
+    payload::{ChatRow, CommandReply, EnqueueReply, UserStatsReply},
     subjects,
 };
 use rosey_testkit::{
@@ -338,6 +338,23 @@ async fn say_reaches_the_irc_channel_exactly_once() {
         .expect(|m| m.command == "PRIVMSG" && m.source_nick() == Some(BOT))
         .await;
     assert_eq!(next.param(1), "second");
+    // The playlist actions the dashboard asks for do not exist on IRC: said so, plainly.
+    for (action, body) in [
+        (
+            subjects::COMMAND_ADD,
+            json!({"url": "https://youtu.be/abc"}),
+        ),
+        (subjects::COMMAND_SKIP, json!({})),
+    ] {
+        let reply: CommandReply =
+            decode(&request(&rig.bus, &subjects::command_subject(CHANNEL, action), body).await)
+                .unwrap();
+        assert!(!reply.success);
+        assert_eq!(
+            reply.error.as_deref(),
+            Some(format!("{action}: not supported on this platform").as_str())
+        );
+    }
     rig.stop().await;
 }
 

@@ -425,12 +425,28 @@ pub struct PmCommandRequest {
     pub message: String,
 }
 
-/// Reply to a bot command: `{success, error?}`.
+/// `rosey.commands.<channel>.add` / `.skip` request: a moderator action whose reply is the
+/// server's answer. `url` is for `add` only; `by` names the asker for the audit row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlaylistCommand {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `add` only: a temporary item (the default) or a permanent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temp: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// Reply to a bot command: `{success, error?, message?}` (`message`: what the server
+/// answered, for the actions that wait for it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandReply {
     pub success: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------

@@ -114,6 +114,12 @@ pub const COMMANDS_PREFIX: &str = "rosey.commands";
 pub const COMMAND_CHAT: &str = "chat";
 /// Command action: send a PM (`{to, message}`).
 pub const COMMAND_PM: &str = "pm";
+/// Command action: add a URL to the playlist (`{url, temp?, by?}`); the reply carries the
+/// server's answer.
+pub const COMMAND_ADD: &str = "add";
+/// Command action: skip to the next playlist item (`{by?}`); the reply carries the server's
+/// answer.
+pub const COMMAND_SKIP: &str = "skip";
 
 /// The channel used when a payload carries none and no channel is configured.
 pub const DEFAULT_CHANNEL: &str = "default";

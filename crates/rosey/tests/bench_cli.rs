@@ -1,7 +1,8 @@
 //! `rosey bench` as a process, at the hidden `tiny` preset: it starts its own nats-server,
 //! db-service, echo responder, devserver and bots, and writes a report whose every section is
 //! there with sane figures (nothing lost, rates and latencies positive, processes stopped
-//! cleanly), JSON and Markdown alike. No progress bar when stdout is not a terminal.
+//! cleanly), JSON and Markdown alike, and the HTML page with the history of runs. No
+//! progress bar when stdout is not a terminal.
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -23,6 +24,13 @@ fn num(v: &Value, path: &str) -> f64 {
 #[test]
 fn bench_tiny_writes_a_complete_report() {
     let out = tempfile::tempdir().unwrap();
+    // An earlier run in the history (and a line cut short), for the trend.
+    let earlier = r#"{"run_unix":1000,"version":"0.0.9 release","machine":"elsewhere","figures":{"end to end: p99 ms":7.5}}"#;
+    std::fs::write(
+        out.path().join("bench-history.jsonl"),
+        format!("{earlier}\n{{\"run_unix\":\n"),
+    )
+    .unwrap();
     let started = Instant::now();
     let run = Command::new(env!("CARGO_BIN_EXE_rosey"))
         .args(["bench", "--preset", "tiny", "--out"])
@@ -127,6 +135,30 @@ fn bench_tiny_writes_a_complete_report() {
     assert!(num(db, "idle_rss_mib") > 1.0, "{db}");
     assert!(num(db, "peak_rss_mib") >= num(db, "idle_rss_mib"), "{db}");
     assert!(db["stop"].as_str().unwrap().starts_with("exit 0"), "{db}");
+
+    // The page: self-contained, with this run appended to the history and both runs of a
+    // figure in its trend; the unreadable line counted.
+    let history = std::fs::read_to_string(out.path().join("bench-history.jsonl")).unwrap();
+    let this_run: Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    assert_eq!(num(&this_run, "run_unix"), num(&r, "started_unix"));
+    assert!(
+        num(&this_run, "figures.end to end: p99 ms") > 0.0,
+        "{this_run}"
+    );
+    assert!(this_run["machine"].as_str().unwrap().contains("cores"));
+    assert_eq!(this_run["preset"], "tiny");
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("function lineChart") && !html.contains("src=\"http"));
+    let start = html.find("id=\"data\">").unwrap() + "id=\"data\">".len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: Value = serde_json::from_str(&html[start..end]).unwrap();
+    assert_eq!(data["skipped"], 1);
+    let points = data["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    assert_eq!(points[0]["machine"], "elsewhere");
+    assert_eq!(points[1], this_run);
+    assert_eq!(data["targets"], r["targets"]);
+    assert!(stdout.contains("report.html"), "{stdout}");
 
     // Targets: every one is checked or says why not.
     let t = r["targets"].as_array().unwrap();

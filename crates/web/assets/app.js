@@ -1,9 +1,9 @@
 // Rosey dashboard. Every piece of data is written with textContent (never as HTML), so
-// chat lines, user names and titles always show as text.
+// chat lines, user names and titles always show as text. The chart code (lineChart, svg)
+// is in chart.js, loaded first.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const SVG = 'http://www.w3.org/2000/svg';
 const CHAT_MAX = 200;
 
 const params = new URLSearchParams(location.search);
@@ -17,13 +17,6 @@ function el(tag, text, cls) {
   const e = document.createElement(tag);
   if (text !== undefined && text !== null) e.textContent = String(text);
   if (cls) e.className = cls;
-  return e;
-}
-
-function svg(tag, attrs, text) {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = String(text);
   return e;
 }
 
@@ -157,29 +150,21 @@ function connect() {
 // ---- charts -------------------------------------------------------------------------
 
 function drawHistory(rows, hours) {
-  const chart = $('chart');
-  const W = 600, H = 200, L = 34, R = 8, T = 10, B = 22;
-  chart.replaceChildren();
   const now = Date.now() / 1000, from = now - hours * 3600;
-  const max = Math.max(1, ...rows.map((r) => Math.max(r.chat_users, r.connected_users)));
-  const x = (t) => L + ((t - from) / (now - from)) * (W - L - R);
-  const y = (v) => H - B - (v / max) * (H - T - B);
-  chart.append(svg('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis' }));
-  chart.append(svg('line', { x1: L, y1: T, x2: L, y2: H - B, class: 'axis' }));
-  chart.append(svg('text', { x: 2, y: T + 8 }, max), svg('text', { x: 2, y: H - B }, 0));
-  chart.append(svg('text', { x: L, y: H - 6 }, hours >= 24 ? dateTime(from) : clock(from)));
-  chart.append(svg('text', { x: W - R - 60, y: H - 6 }, 'now'));
-  if (rows.length) {
-    const pts = rows.map((r) => `${x(r.timestamp).toFixed(1)},${y(r.chat_users).toFixed(1)}`).join(' ');
-    const pts2 = rows.map((r) => `${x(r.timestamp).toFixed(1)},${y(r.connected_users).toFixed(1)}`).join(' ');
-    chart.append(svg('polyline', { points: pts2, class: 'line2' }));
-    chart.append(svg('polyline', { points: pts, class: 'line' }));
-    for (const r of rows) {
-      const c = svg('circle', { cx: x(r.timestamp).toFixed(1), cy: y(r.chat_users).toFixed(1), r: 2.5, class: 'pt' });
-      c.append(svg('title', {}, `${dateTime(r.timestamp)}: ${r.chat_users} in chat, ${r.connected_users} connected`));
-      chart.append(c);
-    }
-  }
+  lineChart($('chart'), {
+    width: 600, height: 200, from, to: now,
+    left: hours >= 24 ? dateTime(from) : clock(from), right: 'now',
+    series: [
+      { cls: 'line2', points: rows.map((r) => ({ x: r.timestamp, y: r.connected_users })) },
+      {
+        cls: 'line', dots: true,
+        points: rows.map((r) => ({
+          x: r.timestamp, y: r.chat_users,
+          title: `${dateTime(r.timestamp)}: ${r.chat_users} in chat, ${r.connected_users} connected`,
+        })),
+      },
+    ],
+  });
   $('chart-note').textContent = `${rows.length} samples · solid: in chat, dashed: connected`;
 }
 
@@ -298,6 +283,25 @@ function wire() {
     out.dataset.status = String(r.status);
     loadOutbound();
   });
+  // add / skip: the bot waits for the CyTube server; its answer (or refusal) is shown.
+  const act = async (path, body) => {
+    const out = $('action-result');
+    out.textContent = 'Waiting for the server…';
+    delete out.dataset.status;
+    const r = await post(path, { ...body, channel: channel || undefined });
+    if (!r.ok) out.textContent = `Refused (${r.status}): ${r.data.error || ''}`;
+    else if (r.data.success) out.textContent = `Server: ${r.data.message || 'done'}`;
+    else out.textContent = `Not done: ${r.data.error || ''}`;
+    out.dataset.status = String(r.status);
+    out.dataset.success = String(!!(r.ok && r.data.success));
+    return r;
+  };
+  $('add-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const r = await act('/ui/add', { url: $('add-url').value });
+    if (r.ok && r.data.success) $('add-url').value = '';
+  });
+  $('skip').addEventListener('click', () => act('/ui/skip', {}));
   for (const b of document.querySelectorAll('.periods button')) {
     b.addEventListener('click', () => {
       historyHours = Number(b.dataset.hours);

@@ -161,7 +161,7 @@ async fn enqueue(s: &AppState, body: SayBody, by: &Verified) -> ApiResult {
     ))
 }
 
-fn body<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, WebError> {
+pub(crate) fn body<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, WebError> {
     serde_json::from_slice(raw).map_err(|e| WebError::BadRequest(format!("body: {e}")))
 }
 

@@ -20,6 +20,8 @@ use crate::AppState;
 
 pub const INDEX_HTML: &str = include_str!("../assets/index.html");
 pub const APP_JS: &str = include_str!("../assets/app.js");
+/// The chart code (`lineChart`), shared with the benchmark report page.
+pub const CHART_JS: &str = include_str!("../assets/chart.js");
 pub const APP_CSS: &str = include_str!("../assets/app.css");
 pub const OPENAPI_JSON: &str = include_str!("../assets/openapi.json");
 
@@ -38,6 +40,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route(
             "/static/app.js",
             get(|| file("text/javascript; charset=utf-8", APP_JS)),
+        )
+        .route(
+            "/static/chart.js",
+            get(|| file("text/javascript; charset=utf-8", CHART_JS)),
         )
         .route(
             "/static/app.css",
@@ -91,7 +97,8 @@ mod tests {
     #[test]
     fn the_page_has_no_inline_script_or_handler() {
         let html = INDEX_HTML.to_lowercase();
-        assert_eq!(html.matches("<script").count(), 1);
+        assert_eq!(html.matches("<script").count(), 2);
+        assert!(html.contains("<script src=\"/static/chart.js\" defer></script>"));
         assert!(html.contains("<script src=\"/static/app.js\" defer></script>"));
         for attr in [
             " onload=",
@@ -102,12 +109,14 @@ mod tests {
         ] {
             assert!(!html.contains(attr), "{attr}");
         }
-        assert!(
-            !APP_JS.contains("innerHTML"),
-            "the script writes text, never HTML"
-        );
-        assert!(!APP_JS.contains("insertAdjacentHTML"));
-        assert!(!APP_JS.contains("eval("));
+        for script in [APP_JS, CHART_JS] {
+            assert!(
+                !script.contains("innerHTML"),
+                "the scripts write text, never HTML"
+            );
+            assert!(!script.contains("insertAdjacentHTML"));
+            assert!(!script.contains("eval("));
+        }
     }
 
     #[test]

@@ -12,10 +12,13 @@
 //! - [`api`] (private): the v0.5 API (`/api/stats`, `/api/history/<hours>`, `/api/user/<name>`,
 //!   `/api/current`, `POST /api/say`, `/api/outbound/recent`, `/api/tokens`) and the
 //!   dashboard's own reads, with the v0.5 shapes and status codes.
+//! - [`actions`] (private): the playlist actions (`add`, `skip`) from the API and the page,
+//!   asked of the channel's bot, answered with what the CyTube server did.
 //! - [`auth`]: API tokens checked over the bus, the per-client limit of failed attempts,
 //!   the login session (cookie + CSRF token) of the moderator actions.
 //! - [`db`] (private): the one request helper for the database service.
-//! - [`assets`] (private): the page, its script and style sheet and the OpenAPI document,
+//! - [`assets`] (private): the page, its scripts (the chart code, [`CHART_JS`], is shared
+//!   with the benchmark report page) and style sheet and the OpenAPI document,
 //!   embedded in the binary; the security headers every response carries.
 //! - [`error`]: the error type, [`WebError`], and the status code of each kind.
 //!
@@ -23,6 +26,7 @@
 //! `textContent` by the embedded script: the HTML itself is static, so there is nothing for
 //! a template engine to escape (and no inline script: the Content-Security-Policy forbids it).
 
+mod actions;
 mod api;
 mod assets;
 pub mod auth;
@@ -41,6 +45,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use assets::{APP_CSS, CHART_JS};
 pub use error::WebError;
 
 /// How long a request to the database service may take before the API answers 503.
@@ -167,6 +172,7 @@ pub async fn start(bus: Bus, cfg: WebConfig) -> Result<WebHandle, WebError> {
 fn router(state: Arc<AppState>) -> Router {
     assets::routes()
         .merge(api::routes())
+        .merge(actions::routes())
         .merge(auth::routes())
         .merge(sse::routes())
         .layer(axum::middleware::from_fn(assets::security_headers))

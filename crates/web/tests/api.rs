@@ -693,3 +693,69 @@ async fn the_event_stream_sends_a_snapshot_then_live_changes() {
     assert_eq!(chat["message"], "here");
     env.stop().await;
 }
+
+/// `add` / `skip`: refused requests never reach the bus; an accepted one is asked of the
+/// channel's bot (`rosey.commands.<channel>.add`) and its reply — the server's outcome — is
+/// passed through; no bot → 503. (The whole way to the CyTube server is in the browser test.)
+#[tokio::test]
+async fn playlist_actions_need_a_token_and_pass_the_bots_answer_on() {
+    let env = start().await;
+    let mut asked = env.bus.subscribe("rosey.commands.>").await.unwrap();
+    let post = reqwest::Method::POST;
+    let url = json!({"url": "https://youtu.be/abc"});
+    let (s, _) = env
+        .send(post.clone(), "/api/add", None, Some(url.clone()))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = env
+        .send(post.clone(), "/ui/add", None, Some(url.clone()))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = env.send(post.clone(), "/ui/skip", None, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let token = env.token(false).await;
+    let (s, e) = env
+        .send(
+            post.clone(),
+            "/api/add",
+            Some(&token),
+            Some(json!({"url": " "})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "field `url`: must not be empty")
+    );
+
+    let call = env.send(post.clone(), "/api/add", Some(&token), Some(url));
+    let bot = async {
+        // The first request on the bus is the accepted one: nothing refused got through.
+        let m = tokio::time::timeout(TIMEOUT, asked.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            m.subject,
+            subjects::command_subject(CH, subjects::COMMAND_ADD)
+        );
+        let req: Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(req["url"], "https://youtu.be/abc");
+        assert!(req["by"].as_str().unwrap().starts_with("web:rt_"), "{req}");
+        let answer = json!({"success": false, "error": "Refused by the server: no"});
+        env.bus
+            .respond(&m, serde_json::to_vec(&answer).unwrap())
+            .await
+            .unwrap();
+    };
+    let ((s, reply), ()) = tokio::join!(call, bot);
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        reply,
+        json!({"success": false, "error": "Refused by the server: no"})
+    );
+
+    asked.unsubscribe().await;
+    let (s, e) = env.send(post, "/api/skip", Some(&token), None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+    env.stop().await;
+}

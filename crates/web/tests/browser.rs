@@ -39,6 +39,8 @@ struct Control {
     seen: Arc<Mutex<HashMap<String, usize>>>,
     /// Guests who joined on request, kept connected for the test.
     guests: Mutex<Vec<CytubeHandle>>,
+    /// The devserver, for its playlist (taken back at the end to shut it down).
+    server: Mutex<Option<DevServer>>,
 }
 
 fn client(base_url: &str, login: Login) -> ClientConfig {
@@ -94,6 +96,20 @@ async fn control_server(control: Arc<Control>) -> String {
                     Json(json!({"count": count}))
                 },
             ),
+        )
+        .route(
+            "/playlist",
+            get(|State(c): State<Arc<Control>>| async move {
+                let guard = c.server.lock().unwrap();
+                let items: Vec<Value> = guard
+                    .as_ref()
+                    .map(|s| s.playlist(CH))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|i| json!({"id": i.id, "type": i.kind, "title": i.title}))
+                    .collect();
+                Json(json!({"items": items}))
+            }),
         )
         .with_state(control);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -218,6 +234,7 @@ async fn the_dashboard_works_in_a_real_browser() {
         alice,
         seen,
         guests: Mutex::new(Vec::new()),
+        server: Mutex::new(Some(server)),
     });
     let ctl_url = control_server(control.clone()).await;
     let token: Value = serde_json::from_slice(
@@ -261,6 +278,8 @@ async fn the_dashboard_works_in_a_real_browser() {
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "browser checks failed:\n{stdout}");
     assert!(stdout.contains("ok - say from the page reached the channel exactly once"));
+    assert!(stdout.contains("ok - add from the page put the URL on the playlist once"));
+    assert!(stdout.contains("ok - skip from the page moved on"));
 
     web.shutdown().await;
     bot.shutdown().await;
@@ -268,5 +287,6 @@ async fn the_dashboard_works_in_a_real_browser() {
     for g in control.guests.lock().unwrap().drain(..) {
         drop(g);
     }
+    let server = control.server.lock().unwrap().take().unwrap();
     server.shutdown().await;
 }

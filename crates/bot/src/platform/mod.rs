@@ -161,11 +161,15 @@ pub(crate) async fn answer_command<P: Platform>(bus: &Bus, platform: &P, msg: Me
             Ok(c) => platform.pm(&c.to, &c.message).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         },
+        // Answered by the CyTube bot before it gets here (they wait for the server).
+        subjects::COMMAND_ADD => Err(ActionError::Unsupported("add").to_string()),
+        subjects::COMMAND_SKIP => Err(ActionError::Unsupported("skip").to_string()),
         other => Err(format!("unknown command `{other}` (expected chat or pm)")),
     };
     let reply = CommandReply {
         success: result.is_ok(),
         error: result.err(),
+        message: None,
     };
     if let Err(e) = bus.respond(&msg, encode(&reply)).await {
         tracing::debug!(error = %e, "Could not answer a bot command.");

@@ -6,6 +6,8 @@
 //! - [`stats_text`]: the text of `stats` and `user` (shared with `rosey stats`).
 //! - [`answer`]: sending a command and waiting for the server's answer to it.
 //! - [`commands`]: what each command does and answers.
+//! - [`remote`]: `add` and `skip` asked over the bus (the dashboard), answered with the
+//!   server's outcome.
 //!
 //! Every accepted command is audited twice on `rosey.db.action.pm_command`: `pending`
 //! before it runs, then `success` or `error`. PMs from anyone else get no reply at all.
@@ -16,6 +18,7 @@ pub mod answer;
 pub mod commands;
 pub mod format;
 pub mod media_url;
+pub mod remote;
 pub mod stats_text;
 
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! `rosey bench`: the benchmark suite ([`rosey_bench`]). Thin: pick the sizes, run the suite
-//! with this executable as `db-service`, `bot` and echo responder, write the report (JSON and
-//! Markdown) and print the Markdown.
+//! with this executable as `db-service`, `bot` and echo responder, write the report (JSON,
+//! Markdown, and the HTML page with the history) and print the Markdown.
 
 use std::io::IsTerminal;
 use std::{path::PathBuf, process::ExitCode};
@@ -16,7 +16,8 @@ pub struct BenchArgs {
     /// Fewer and shorter runs.
     #[arg(long)]
     pub quick: bool,
-    /// Where to write the report (bench-report.json and bench-report.md); default ./bench-report.
+    /// Where to write the report (bench-report.json, bench-report.md, report.html; the run's
+    /// figures are appended to bench-history.jsonl there); default ./bench-report.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Size preset (full, quick, tiny); `tiny` is for the suite's own tests.
@@ -97,11 +98,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot write {}", json_path.display()))?;
     std::fs::write(&md_path, &markdown)
         .with_context(|| format!("cannot write {}", md_path.display()))?;
+    let page = rosey_bench::history::write(&out, &report)
+        .with_context(|| format!("cannot write the report page in {}", out.display()))?;
     println!("{markdown}");
     println!(
-        "Report written to {} and {}.",
+        "Report written to {}, {} and {} (with every run's trend from {}).",
         json_path.display(),
-        md_path.display()
+        md_path.display(),
+        page.display(),
+        rosey_bench::history::HISTORY_FILE
     );
     Ok(ExitCode::SUCCESS)
 }

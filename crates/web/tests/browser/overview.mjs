@@ -103,6 +103,17 @@ try {
   if (queuedAfter !== queuedBefore) throw new Error(`a refused say queued something (${queuedBefore} → ${queuedAfter})`);
   ok('say without a login is refused with 403 and queues nothing');
 
+  // Without a login, add and skip are refused (403) and the playlist does not change.
+  const plBefore = (await ctl('/playlist')).items.length;
+  await page.fill('#add-url', 'https://youtu.be/notLoggedIn1');
+  await page.click('#add-form button[type="submit"]');
+  await page.waitForSelector('#action-result[data-status="403"]', { timeout: 5000 });
+  await page.click('#skip');
+  await page.waitForSelector('#action-result[data-status="403"]', { timeout: 5000 });
+  const plAfter = (await ctl('/playlist')).items.length;
+  if (plAfter !== plBefore) throw new Error(`a refused add changed the playlist (${plBefore} → ${plAfter})`);
+  ok('add and skip without a login are refused with 403 and change nothing');
+
   // Log in with the token and say once: it reaches the channel once.
   await page.fill('#token', TOKEN);
   await page.click('#login-form button[type="submit"]');
@@ -120,6 +131,43 @@ try {
   const seen = await ctl('/seen', { text: line });
   if (seen.count !== 1) throw new Error(`the channel received the line ${seen.count} times`);
   ok('say from the page reached the channel exactly once');
+
+  // Add two URLs from the page: each is on the devserver's playlist once, and the page
+  // shows the server's answer (the title it gave the item).
+  const stamp = Date.now() % 100000;
+  const ids = [`pageAddA${stamp}`, `pageAddB${stamp}`];
+  for (const id of ids) {
+    await page.fill('#add-url', `https://youtu.be/${id}`);
+    await page.click('#add-form button[type="submit"]');
+    await page.waitForSelector('#action-result[data-status="200"]', { timeout: 15000 });
+    const shown = await page.textContent('#action-result');
+    const items = (await ctl('/playlist')).items.filter((i) => i.id === id);
+    if (items.length !== 1) throw new Error(`the playlist holds ${id} ${items.length} times`);
+    if (!shown.startsWith('Server: Added') || !shown.includes(items[0].title)) {
+      throw new Error(`the page did not show the server's answer: "${shown}" (title ${items[0].title})`);
+    }
+  }
+  ok('add from the page put the URL on the playlist once');
+
+  // The same URL again: the server refuses it, the page says so, the playlist is unchanged.
+  await page.fill('#add-url', `https://youtu.be/${ids[1]}`);
+  await page.click('#add-form button[type="submit"]');
+  await page.waitForSelector('#action-result[data-success="false"][data-status="200"]', { timeout: 15000 });
+  const refusal = await page.textContent('#action-result');
+  if (!refusal.includes('already on the playlist')) throw new Error(`unexpected answer to a duplicate: "${refusal}"`);
+  if ((await ctl('/playlist')).items.filter((i) => i.id === ids[1]).length !== 1) throw new Error('the duplicate was queued');
+  ok(`a duplicate add shows the server's refusal: ${refusal}`);
+
+  // Skip: the server moves to the next item; the page shows its answer and the new title.
+  const playingBefore = await page.textContent('#now-title');
+  await page.click('#skip');
+  await page.waitForSelector('#action-result[data-success="true"]', { timeout: 15000 });
+  const skipped = await page.textContent('#action-result');
+  const m = skipped.match(/^Server: Skipped to the next item: (.*)$/);
+  if (!m) throw new Error(`unexpected answer to skip: "${skipped}"`);
+  if (m[1] === playingBefore) throw new Error(`skip did not move on from ${playingBefore}`);
+  await page.waitForFunction((t) => document.querySelector('#now-title').textContent === t, m[1], { timeout: 5000 });
+  ok(`skip from the page moved on (${playingBefore} → ${m[1]})`);
 
   if (navigations.length) throw new Error(`the page navigated: ${navigations}`);
   if (errors.length) throw new Error(`errors in the page: ${errors.join(' | ')}`);
