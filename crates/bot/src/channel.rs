@@ -195,6 +195,10 @@ impl ChannelBot {
         self.events.publish(&event);
         let m = self.publisher.metrics();
         m.on_event(&event);
+        if changes_upcoming(&event) {
+            let next = crate::status::upcoming(&self.state);
+            *m.upcoming.lock().unwrap_or_else(|e| e.into_inner()) = next;
+        }
         m.users_chat.store(self.chat_count(), Relaxed);
         m.users_connected.store(self.connected_count(), Relaxed);
         if let Some(body) = normalize(&event) {
@@ -401,4 +405,19 @@ pub(crate) async fn next_command(sub: &mut Option<Subscription>) -> Option<Messa
         Some(s) => s.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether `event` can change which items play next.
+fn changes_upcoming(event: &CytubeEvent) -> bool {
+    matches!(
+        event,
+        CytubeEvent::Connected { .. }
+            | CytubeEvent::Server(
+                ServerEvent::Playlist(_)
+                    | ServerEvent::Queue { .. }
+                    | ServerEvent::Delete { .. }
+                    | ServerEvent::MoveVideo { .. }
+                    | ServerEvent::SetCurrent(_)
+            )
+    )
 }

@@ -83,6 +83,8 @@ pub struct ChannelMetrics {
     pub outbound_failed: AtomicU64,
     /// The breaker on this channel's database queries.
     pub breaker: Breaker,
+    /// The next playlist items, for the bot's status (kept by the channel loop).
+    pub upcoming: std::sync::Mutex<Vec<crate::status::Upcoming>>,
 }
 
 impl ChannelMetrics {
@@ -97,6 +99,7 @@ impl ChannelMetrics {
             outbound_sent: AtomicU64::new(0),
             outbound_failed: AtomicU64::new(0),
             breaker: Breaker::new(channel, breaker),
+            upcoming: std::sync::Mutex::new(Vec::new()),
         }
     }
 

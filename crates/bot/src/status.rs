@@ -26,6 +26,40 @@ pub struct ChannelStatus {
     pub outbound_queue: usize,
     pub reconnects: u64,
     pub breaker: &'static str,
+    /// The next playlist items after the one playing (at most [`UPCOMING`]).
+    pub upcoming: Vec<Upcoming>,
+}
+
+/// How many of the next playlist items a status lists.
+pub const UPCOMING: usize = 10;
+
+/// A playlist item waiting to play.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Upcoming {
+    pub title: String,
+    /// As CyTube formats it (`mm:ss` or `hh:mm:ss`).
+    pub duration: String,
+    pub queued_by: String,
+}
+
+/// The items after the current one (from the start when nothing is current), at most
+/// [`UPCOMING`].
+pub fn upcoming(state: &rosey_cytube::ChannelState) -> Vec<Upcoming> {
+    let start = state
+        .current_uid
+        .and_then(|uid| state.position_of(uid))
+        .unwrap_or(0);
+    state
+        .playlist
+        .iter()
+        .skip(start)
+        .take(UPCOMING)
+        .map(|i| Upcoming {
+            title: i.media.title.clone(),
+            duration: i.media.duration.clone(),
+            queued_by: i.queueby.clone(),
+        })
+        .collect()
 }
 
 /// What a bot says about itself.
@@ -53,6 +87,7 @@ impl BotSource {
                         outbound_queue: c.handle.stats().queued,
                         reconnects: m.reconnects.load(Relaxed),
                         breaker: crate::breaker::STATES[m.breaker.state()],
+                        upcoming: m.upcoming.lock().unwrap_or_else(|e| e.into_inner()).clone(),
                     }
                 })
                 .collect(),

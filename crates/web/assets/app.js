@@ -113,6 +113,8 @@ function renderState(s) {
   media = s.media || null;
   $('now-title').textContent = media ? media.title : '–';
   $('playlist-items').textContent = status.playlist_items ? `· ${status.playlist_items} in playlist` : '';
+  const next = (s.bot && s.bot.upcoming) || [];
+  $('upcoming').replaceChildren(...next.map((i) => el('li', i.duration ? `${i.title} (${i.duration})` : i.title)));
   tickMedia();
   renderUsers(s.users || []);
   const top = $('top');

@@ -176,6 +176,16 @@ async fn the_dashboard_works_in_a_real_browser() {
     }]);
     cfg.intervals.pump = Duration::from_millis(200);
     let bot = Bot::start(bus.clone(), cfg);
+    // The bot's status service, as `rosey bot` serves it: the page's connection state and
+    // "Up next" come from it.
+    let _status = rosey_bot::status::serve(
+        bus.nats_client().unwrap(),
+        bot.metrics_source(),
+        env!("CARGO_PKG_VERSION"),
+        "test",
+    )
+    .await
+    .unwrap();
     tokio::time::timeout(WAIT, async {
         while let Some(m) = connection.next().await {
             let v: Value = serde_json::from_slice(&m.payload).unwrap();

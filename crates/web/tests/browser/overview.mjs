@@ -136,6 +136,7 @@ try {
   // shows the server's answer (the title it gave the item).
   const stamp = Date.now() % 100000;
   const ids = [`pageAddA${stamp}`, `pageAddB${stamp}`];
+  const titles = [];
   for (const id of ids) {
     await page.fill('#add-url', `https://youtu.be/${id}`);
     await page.click('#add-form button[type="submit"]');
@@ -143,11 +144,26 @@ try {
     const shown = await page.textContent('#action-result');
     const items = (await ctl('/playlist')).items.filter((i) => i.id === id);
     if (items.length !== 1) throw new Error(`the playlist holds ${id} ${items.length} times`);
+    titles.push(items[0].title);
     if (!shown.startsWith('Server: Added') || !shown.includes(items[0].title)) {
       throw new Error(`the page did not show the server's answer: "${shown}" (title ${items[0].title})`);
     }
   }
   ok('add from the page put the URL on the playlist once');
+
+  // Those not playing already (the first starts at once on an empty playlist) show up in the
+  // overview's "Up next" list without a reload (from the bot's status).
+  await page.waitForFunction((added) => {
+    const playing = document.querySelector('#now-title').textContent;
+    const shown = [...document.querySelectorAll('#upcoming li')].map((li) => li.textContent);
+    const want = added.filter((t) => t !== playing);
+    return want.length > 0 && want.every((t) => shown.some((s) => s.startsWith(t)))
+      && !shown.some((s) => s.startsWith(playing));
+  }, titles, { timeout: 10000, polling: 200 }).catch(async (e) => {
+    const shown = await page.$$eval('#upcoming li', (lis) => lis.map((li) => li.textContent));
+    throw new Error(`"Up next" shows [${shown.join(' | ')}], not ${titles.join(', ')}: ${e.message}`);
+  });
+  ok('the added items show under "Up next" live');
 
   // The same URL again: the server refuses it, the page says so, the playlist is unchanged.
   await page.fill('#add-url', `https://youtu.be/${ids[1]}`);
@@ -168,6 +184,9 @@ try {
   if (m[1] === playingBefore) throw new Error(`skip did not move on from ${playingBefore}`);
   await page.waitForFunction((t) => document.querySelector('#now-title').textContent === t, m[1], { timeout: 5000 });
   ok(`skip from the page moved on (${playingBefore} → ${m[1]})`);
+  // ... and "Up next" follows: the item now playing leaves it.
+  await page.waitForFunction((t) => ![...document.querySelectorAll('#upcoming li')].some((li) => li.textContent.startsWith(t)), m[1], { timeout: 5000 });
+  ok('"Up next" no longer lists the item now playing');
 
   if (navigations.length) throw new Error(`the page navigated: ${navigations}`);
   if (errors.length) throw new Error(`errors in the page: ${errors.join(' | ')}`);
