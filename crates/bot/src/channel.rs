@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use rosey_bus::{Bus, Message, Subscription};
 use rosey_cytube::{ChannelState, CytubeEvent, CytubeHandle, EventStream, ServerEvent};
 use rosey_model::{
-    payload::{MediaPlayed, MessageLog, StatusData, StatusUpdate, UserJoined, UserLeft},
+    payload::{MediaPlayed, MessageLog, StatusData, UserJoined, UserLeft},
     subjects,
 };
 use tokio_util::sync::CancellationToken;
@@ -241,13 +241,7 @@ impl ChannelBot {
                     log.line(ts, &format!("<{}> {}", m.username, m.text));
                 }
                 if let Some(c) = &self.commands {
-                    let rank = self.state.user(&m.username).map_or(0.0, |u| u.rank);
-                    let line = crate::commands::ChatLine {
-                        user: &m.username,
-                        rank,
-                        text: &m.text,
-                        ts,
-                    };
+                    let line = self.command_line(&m.username, &m.text, ts);
                     let (state, started) = (&self.state, self.live.started_at);
                     c.on_chat(line, || crate::commands::cytube::context(state, started));
                 }
@@ -291,13 +285,7 @@ impl ChannelBot {
             ServerEvent::Pm(m) if !m.from_self => {
                 if let Some(c) = &self.commands {
                     use crate::commands::Outcome;
-                    let rank = self.state.user(&m.username).map_or(0.0, |u| u.rank);
-                    let line = crate::commands::ChatLine {
-                        user: &m.username,
-                        rank,
-                        text: &m.text,
-                        ts,
-                    };
+                    let line = self.command_line(&m.username, &m.text, ts);
                     let (state, started) = (&self.state, self.live.started_at);
                     let outcome =
                         c.on_pm(line, || crate::commands::cytube::context(state, started));
@@ -345,15 +333,23 @@ impl ChannelBot {
             bot_start_time: Some(self.live.started_at as i64),
             bot_connected: Some(s.joined),
         };
-        let update = StatusUpdate {
-            status_data: data,
-            channel: None,
-            ts: None,
-            id: None,
-        };
-        self.publisher
-            .db(subjects::STATUS_UPDATE, update, now())
-            .await;
+        self.publisher.status(data, now()).await;
+    }
+
+    /// A line for the plugin router, with the sender's rank from our own user list.
+    fn command_line<'a>(
+        &self,
+        user: &'a str,
+        text: &'a str,
+        ts: f64,
+    ) -> crate::commands::ChatLine<'a> {
+        let rank = self.state.user(user).map_or(0.0, |u| u.rank);
+        crate::commands::ChatLine {
+            user,
+            rank,
+            text,
+            ts,
+        }
     }
 
     /// What a shell command runs with: the channel as it is now.

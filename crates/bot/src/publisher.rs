@@ -178,6 +178,18 @@ impl Publisher {
             .await;
     }
 
+    /// Publishes the bot's view of the channel (`rosey.db.status.update`).
+    pub async fn status(&self, data: rosey_model::payload::StatusData, ts: f64) {
+        let update = rosey_model::payload::StatusUpdate {
+            status_data: data,
+            channel: None,
+            ts: None,
+            id: None,
+        };
+        self.db(rosey_model::subjects::STATUS_UPDATE, update, ts)
+            .await;
+    }
+
     /// Publishes a high-water candidate (`rosey.db.stats.high_water`); the service keeps maxima.
     pub async fn high_water(&self, chat: i64, connected: Option<i64>, ts: f64) {
         let hw = rosey_model::payload::HighWater {

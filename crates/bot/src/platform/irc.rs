@@ -14,7 +14,7 @@ use rosey_bus::Bus;
 use rosey_irc::{IrcConfig, IrcEvent, IrcEvents, IrcHandle, Member, SendError};
 use rosey_model::{
     EventBody, UserData,
-    payload::{MessageLog, StatusData, StatusUpdate, UserJoined, UserLeft},
+    payload::{MessageLog, StatusData, UserJoined, UserLeft},
     subjects,
 };
 use serde_json::{Map, Value, json};
@@ -557,15 +557,7 @@ impl IrcChannelBot {
             bot_start_time: Some(self.live.started_at as i64),
             bot_connected: Some(self.handle.is_joined()),
         };
-        let update = StatusUpdate {
-            status_data: data,
-            channel: None,
-            ts: None,
-            id: None,
-        };
-        self.publisher
-            .db(subjects::STATUS_UPDATE, update, now())
-            .await;
+        self.publisher.status(data, now()).await;
     }
 }
 
