@@ -32,6 +32,7 @@ struct Args {
     sequential: usize,
     window: usize,
     rosey: PathBuf,
+    outbox_only: bool,
 }
 
 fn args() -> Args {
@@ -40,6 +41,7 @@ fn args() -> Args {
         sequential: 5_000,
         window: 256,
         rosey: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/rosey"),
+        outbox_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -49,6 +51,7 @@ fn args() -> Args {
             "--sequential" => a.sequential = value().parse().expect("--sequential N"),
             "--window" => a.window = value().parse().expect("--window N"),
             "--rosey" => a.rosey = value().into(),
+            "--outbox-only" => a.outbox_only = true,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -106,6 +109,11 @@ async fn main() {
     let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
     let timeout = Duration::from_secs(300);
     let n = args.events;
+
+    if args.outbox_only {
+        outbox_backlog(&args, &client, &url, &dir.path().join("outbox.db"), timeout).await;
+        return;
+    }
 
     // 1. Plain mode.
     let db = dir.path().join("plain.db");
@@ -204,6 +212,77 @@ async fn main() {
     assert_eq!(rows(&db), total, "backlog: rows");
     println!(
         "durable backlog:    {n} events waiting in the stream, drained in {} after the start → {:.0} events/s",
+        ms(drained),
+        n as f64 / drained.as_secs_f64()
+    );
+    stop(child);
+
+    // 5. The same through the bot's outbox (batches).
+    outbox_backlog(&args, &client, &url, &dir.path().join("outbox.db"), timeout).await;
+}
+
+/// N events published through the bot's outbox (`rosey_bus::outbox`, bursts batched) while
+/// no service runs, then drained by a starting service: the service's consume rate for
+/// batches. `ROSEY_PERF=1` records the service with `perf record -g` while it drains.
+async fn outbox_backlog(args: &Args, client: &Bus, url: &str, db: &Path, timeout: Duration) {
+    let n = args.events;
+    // The consumer must exist before the events, or the service would start with a fresh
+    // consumer that still sees them (deliver policy all) — both are fine; create it first so
+    // the drain below measures consumption only.
+    let child = spawn(&args.rosey, url, db, true);
+    bench::wait_ready(client, subjects::RECENT_CHAT_GET, Instant::now(), timeout)
+        .await
+        .unwrap();
+    stop(child);
+    let js = client.nats_client().unwrap();
+    let published = rosey_bench::durable::publish_through_outbox(
+        js,
+        bench::message_burst(n, "outbox"),
+        "bench-outbox",
+        timeout,
+    )
+    .await
+    .unwrap();
+    println!(
+        "outbox publish:     {n} events in {} messages, acknowledged in {} → {:.0} events/s",
+        published.messages,
+        ms(published.publish_time),
+        n as f64 / published.publish_time.as_secs_f64()
+    );
+    let start = Instant::now();
+    let child = spawn(&args.rosey, url, db, true);
+    // `ROSEY_PERF=record`: a profile in /tmp/perf-service.data; `ROSEY_PERF=stat`:
+    // instructions and CPU time of the drain (printed by perf).
+    let perf = std::env::var("ROSEY_PERF").ok().map(|mode| {
+        let mut c = Command::new("perf");
+        if mode == "stat" {
+            c.args(["stat", "-e", "instructions:u,task-clock", "-p"]);
+        } else {
+            c.args([
+                "record",
+                "-F",
+                "4999",
+                "-g",
+                "-o",
+                "/tmp/perf-service.data",
+                "-p",
+            ]);
+            c.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        c.arg(child.id().to_string()).spawn().unwrap()
+    });
+    let drained = bench::wait_rows(db, "recent_chat", n as i64, start, timeout)
+        .await
+        .unwrap();
+    if let Some(p) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &p.id().to_string()])
+            .status();
+        let _ = p.wait_with_output();
+    }
+    assert_eq!(rows(db), n as i64, "outbox backlog: rows");
+    println!(
+        "outbox backlog:     {n} events waiting in the stream, drained in {} after the start → {:.0} events/s",
         ms(drained),
         n as f64 / drained.as_secs_f64()
     );

@@ -20,6 +20,9 @@ use rosey_store::{StoreOptions, StoreThread};
 
 /// Subject of the trivial echo responder used as the latency floor.
 pub const ECHO_SUBJECT: &str = "rosey.bench.echo";
+/// The echo floor for a reply of a given size: the request is the size in bytes (decimal),
+/// the reply that many bytes.
+pub const ECHO_SIZED_SUBJECT: &str = "rosey.bench.echo.sized";
 
 /// Latency percentiles of a series of sequential requests.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -370,13 +373,31 @@ pub async fn check_mixed(
     Ok(())
 }
 
-/// Serves [`ECHO_SUBJECT`] on `bus`, replying with the request's payload.
+/// Serves [`ECHO_SUBJECT`] on `bus`, replying with the request's payload, and
+/// [`ECHO_SIZED_SUBJECT`], replying with as many bytes as the request asks for (kept from
+/// the last request, so a run of same-size requests allocates nothing).
 pub async fn start_echo(bus: Bus) -> Result<tokio::task::JoinHandle<()>, BusError> {
-    let mut sub = bus.subscribe(ECHO_SUBJECT).await?;
+    let plain = bus.subscribe(ECHO_SUBJECT).await?;
+    let sized = bus.subscribe(ECHO_SIZED_SUBJECT).await?;
     bus.flush().await?;
     Ok(tokio::spawn(async move {
-        while let Some(m) = sub.next().await {
-            let _ = bus.respond(&m, m.payload.clone()).await;
+        let mut all = futures::stream::select(plain, sized);
+        let mut filler = Bytes::new();
+        while let Some(m) = all.next().await {
+            let reply = if m.subject == ECHO_SIZED_SUBJECT {
+                let size = std::str::from_utf8(&m.payload)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<usize>().ok())
+                    .unwrap_or(0)
+                    .min(1 << 20);
+                if filler.len() != size {
+                    filler = Bytes::from(vec![b'x'; size]);
+                }
+                filler.clone()
+            } else {
+                m.payload.clone()
+            };
+            let _ = bus.respond(&m, reply).await;
         }
     }))
 }

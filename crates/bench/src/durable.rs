@@ -1,39 +1,39 @@
 //! Durable-mode ingest (`nats.jetstream: true`): the same bursts as plain mode, published
-//! into the `ROSEY_DB` JetStream stream (one `Nats-Msg-Id` per event, every acknowledgement
-//! awaited, [`PUBLISH_WINDOW`] outstanding) and consumed by a `rosey db-service --jetstream`
-//! process on its own database file.
+//! into the `ROSEY_DB` JetStream stream through the bot's own durable outbox
+//! ([`rosey_bus::outbox`]: in order, each event with its id, every acknowledgement awaited,
+//! bursts batched into `rosey.db.batch` messages) and consumed by a
+//! `rosey db-service --jetstream` process on its own database file.
 //!
 //! Why not `crate::dbbench::publish_durable`: it runs its publishes as concurrent
 //! futures, so events inside its window can reach the stream out of order; counts do not
 //! mind, but the mixed burst does (a leave overtaking its join leaves a session open, which
-//! the effect check catches). A bot publishes its events in order, so [`publish_ordered`]
-//! issues the publishes one after another and only pipelines the acknowledgements.
+//! the effect check catches). A bot publishes its events in order, and the outbox is how.
 //!
 //! The time runs from the first publish until every effect is committed; the counts are taken
 //! only once the durable consumer has nothing pending and nothing unacknowledged, so no
 //! redelivery can still change them. The plain-mode service must be stopped first: a core
 //! NATS subscriber would receive the stream's subjects too.
 
-use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::dbbench;
-use async_nats::jetstream::context::{Context, PublishAckFuture};
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 use rosey_bus::Bus;
-use rosey_bus::durable::msg_id_headers;
+use rosey_bus::durable::StreamSettings;
+use rosey_bus::outbox::Outbox;
 use rosey_dbservice::durable::DEFAULT_CONSUMER;
 use rosey_model::subjects;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::BenchError;
 use crate::ingest::{self, BurstRun, burst_timeout};
 use crate::procs::{Child, ProcSample};
 use crate::query;
 
-/// Events waiting for their stream acknowledgement at once (what the durability tests use).
-pub const PUBLISH_WINDOW: usize = 256;
 /// How long the consumer may take to settle after the last row.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -141,9 +141,10 @@ async fn burst(
     let cpu0 = service.sample()?.cpu_s;
     let prefix = format!("bench-{channel}");
     let start = Instant::now();
-    let publisher = tokio::spawn(async move {
-        publish_ordered(&nats, payloads, &prefix, PUBLISH_WINDOW, timeout).await
-    });
+    let publisher =
+        tokio::spawn(
+            async move { publish_through_outbox(&nats, payloads, &prefix, timeout).await },
+        );
     let rows = dbbench::wait_rows(db, "recent_chat", base + expected_rows, start, timeout).await;
     let mut end_to_end = rows.as_ref().ok().copied();
     let mut effects_error = None;
@@ -160,7 +161,15 @@ async fn burst(
         .await
         .map_err(|e| BenchError::measurement("durable publisher", e))?;
     let (publish, publish_retries) = match &published {
-        Ok(p) => (Some(p.publish_time), p.retries),
+        Ok(p) => {
+            tracing::info!(
+                channel,
+                events = n,
+                messages = p.messages,
+                "Durable burst published through the outbox."
+            );
+            (Some(p.publish_time), p.retries)
+        }
         Err(e) => {
             tracing::warn!(error = %e, channel, "Durable publish did not complete.");
             (None, 0)
@@ -213,94 +222,61 @@ async fn settle_consumer(client: &Bus) -> Result<(), BenchError> {
     }
 }
 
-/// What [`publish_ordered`] did.
+/// What [`publish_through_outbox`] did.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OrderedPublish {
-    /// First publish → last acknowledgement.
+pub struct OutboxPublish {
+    /// First event queued → last event acknowledged by the stream.
     pub publish_time: Duration,
     /// Acknowledged as duplicates by the stream.
     pub duplicates: u64,
-    /// Events published again after a failed acknowledgement (these may land out of order).
+    /// Messages published again after a failed acknowledgement.
     pub retries: u64,
+    /// Stream messages the events went out in (lone events and batches).
+    pub messages: u64,
 }
 
-/// Publishes `events` into the stream in order, event `i` with `Nats-Msg-Id`
-/// `<prefix>-<i>`, keeping up to `window` acknowledgements outstanding. An event whose
-/// acknowledgement fails is published again with the same id until `timeout` has passed.
-pub async fn publish_ordered(
+/// Publishes `events` through the bot's durable outbox ([`rosey_bus::outbox::Outbox`]: in
+/// order, one message in flight, what queued up behind it batched), event `i` with id
+/// `<prefix>-<i>`, and waits until the stream has acknowledged every one of them.
+pub async fn publish_through_outbox(
     client: &async_nats::Client,
     events: Vec<(&'static str, Bytes)>,
     prefix: &str,
-    window: usize,
     timeout: Duration,
-) -> Result<OrderedPublish, String> {
-    let js = async_nats::jetstream::new(client.clone());
+) -> Result<OutboxPublish, String> {
+    let stop = CancellationToken::new();
+    let (outbox, task) = Outbox::start(client.clone(), StreamSettings::default(), stop.clone());
+    let n = events.len() as u64;
     let start = Instant::now();
-    let deadline = start + timeout;
-    let mut result = OrderedPublish {
-        publish_time: Duration::ZERO,
-        duplicates: 0,
-        retries: 0,
+    let published = tokio::time::timeout(timeout, async {
+        for (i, (subject, payload)) in events.into_iter().enumerate() {
+            if !outbox
+                .push_wait(subject, format!("{prefix}-{i}"), payload)
+                .await
+            {
+                return false;
+            }
+        }
+        outbox.acknowledged(n).await
+    })
+    .await;
+    let publish_time = start.elapsed();
+    let stats = outbox.stats();
+    let result = OutboxPublish {
+        publish_time,
+        duplicates: stats.duplicates.load(Ordering::Relaxed),
+        retries: stats.retries.load(Ordering::Relaxed),
+        messages: stats.messages.load(Ordering::Relaxed),
     };
-    let mut outstanding: VecDeque<(usize, PublishAckFuture)> = VecDeque::new();
-    for (i, (subject, payload)) in events.iter().enumerate() {
-        let ack = js
-            .publish_with_headers(
-                *subject,
-                msg_id_headers(&format!("{prefix}-{i}")),
-                payload.clone(),
-            )
-            .await
-            .map_err(|e| format!("publish of event {i}: {e}"))?;
-        outstanding.push_back((i, ack));
-        if outstanding.len() >= window.max(1)
-            && let Some((j, ack)) = outstanding.pop_front()
-        {
-            settle(&js, &events, prefix, j, ack, deadline, &mut result).await?;
-        }
-    }
-    while let Some((j, ack)) = outstanding.pop_front() {
-        settle(&js, &events, prefix, j, ack, deadline, &mut result).await?;
-    }
-    result.publish_time = start.elapsed();
-    Ok(result)
-}
-
-/// Awaits event `i`'s acknowledgement, publishing it again (same id) while it fails.
-async fn settle(
-    js: &Context,
-    events: &[(&'static str, Bytes)],
-    prefix: &str,
-    i: usize,
-    ack: PublishAckFuture,
-    deadline: Instant,
-    result: &mut OrderedPublish,
-) -> Result<(), String> {
-    let mut outcome = ack.await.map_err(|e| e.to_string());
-    loop {
-        match outcome {
-            Ok(ack) => {
-                result.duplicates += u64::from(ack.duplicate);
-                return Ok(());
-            }
-            Err(e) if Instant::now() > deadline => {
-                return Err(format!("event {i}: {e} (gave up)"));
-            }
-            Err(_) => {
-                result.retries += 1;
-                let (subject, payload) = &events[i];
-                outcome = match js
-                    .publish_with_headers(
-                        *subject,
-                        msg_id_headers(&format!("{prefix}-{i}")),
-                        payload.clone(),
-                    )
-                    .await
-                {
-                    Ok(ack) => ack.await.map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-            }
-        }
+    let acknowledged = stats.acknowledged();
+    stop.cancel();
+    drop(outbox);
+    let _ = task.await;
+    match published {
+        Ok(true) => Ok(result),
+        Ok(false) => Err("the outbox stopped".to_string()),
+        Err(_) => Err(format!(
+            "{acknowledged} of {n} events acknowledged after {timeout:?}"
+        )),
     }
 }

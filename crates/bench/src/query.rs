@@ -1,6 +1,7 @@
 //! Query latency: sequential request/reply round trips to the database service, each
 //! alternating with a round trip to a trivial echo responder (a separate process on the same
-//! nats-server), so the service and its floor are measured under the same conditions.
+//! nats-server) whose reply has the same size as the service's, so the service and its floor
+//! are measured under the same conditions and carry the same bytes.
 //!
 //! The echo responder is `crate::dbbench::start_echo`, run by [`serve_echo`] in its
 //! own process (`rosey bench --echo-responder URL`).
@@ -20,6 +21,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The subject of the echo floor.
 pub const ECHO_SUBJECT: &str = dbbench::ECHO_SUBJECT;
+/// The subject of the same-size echo floor.
+pub const ECHO_SIZED_SUBJECT: &str = dbbench::ECHO_SIZED_SUBJECT;
 
 /// One query endpoint, as reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +34,10 @@ pub struct EndpointLatency {
     pub echo: LatencySpread,
     /// This endpoint's p99 divided by the echo p99 of the same run.
     pub p99_over_echo: Spread,
+    /// This endpoint's p50 divided by the echo p50 of the same run (absent in reports from
+    /// before it was measured).
+    #[serde(default)]
+    pub p50_over_echo: Option<Spread>,
 }
 
 /// Serves the echo subject on `url` until SIGTERM/SIGINT or the end of the subscription
@@ -47,8 +54,10 @@ pub async fn serve_echo(url: &str) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// `n` round trips to `subject`, each after one to the echo floor. Returns (subject, echo).
-/// An error reply (`{"success":false,…}`) fails the run: its latency would mean nothing.
+/// `n` round trips to `subject`, each after one to the echo floor with a reply of the same
+/// size as `subject`'s (learnt from one request first; the echo's request is that size in
+/// digits). Returns (subject, echo). An error reply (`{"success":false,…}`) fails the run:
+/// its latency would mean nothing.
 pub async fn alternate(
     client: &Bus,
     subject: &str,
@@ -56,13 +65,21 @@ pub async fn alternate(
     n: usize,
 ) -> Result<(Percentiles, Percentiles), BenchError> {
     let payload = Bytes::copy_from_slice(payload);
+    let reply_size = client
+        .request(subject, payload.clone(), REQUEST_TIMEOUT)
+        .await
+        .map_err(|e| BenchError::measurement("query request", format!("{subject}: {e}")))?
+        .payload
+        .len();
+    let echo_request = Bytes::from(reply_size.to_string());
     let (mut own, mut echo) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
         let t = Instant::now();
-        client
-            .request(ECHO_SUBJECT, payload.clone(), REQUEST_TIMEOUT)
+        let floor = client
+            .request(ECHO_SIZED_SUBJECT, echo_request.clone(), REQUEST_TIMEOUT)
             .await
             .map_err(|e| BenchError::measurement("echo request", e))?;
+        debug_assert_eq!(floor.payload.len(), reply_size);
         echo.push(t.elapsed());
         let t = Instant::now();
         let reply = client
@@ -114,6 +131,12 @@ pub async fn endpoint(
                 .collect(),
         )
         .ok_or_else(none)?,
+        p50_over_echo: Spread::of(
+            own.iter()
+                .zip(&echo)
+                .map(|(o, e)| o.p50_ms / e.p50_ms.max(f64::MIN_POSITIVE))
+                .collect(),
+        ),
     })
 }
 

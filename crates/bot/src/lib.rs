@@ -4,8 +4,8 @@
 //!
 //! # Layout
 //! - [`config`]: [`BotConfig`] (channels, shell settings, intervals), built from a v2 config.
-//! - [`durable`]: the JetStream outbox of durable mode (ack-waited, retried, bounded).
-//! - [`publisher`]: stamping and publishing `rosey.db.*` and normalized events.
+//! - [`publisher`]: stamping and publishing `rosey.db.*` and normalized events (durable
+//!   mode through `rosey_bus::outbox`).
 //! - [`normalize`]: CyTube events → normalized events (SPEC §4.2).
 //! - `channel` (private): one channel's event loop, periodic tasks and bus commands.
 //! - [`pump`]: the outbound message pump (any platform).
@@ -30,7 +30,6 @@ pub mod breaker;
 mod channel;
 pub mod commands;
 pub mod config;
-pub mod durable;
 pub mod leases;
 pub mod logs;
 pub mod metrics;
@@ -45,6 +44,7 @@ pub mod status;
 use std::sync::Arc;
 
 use rosey_bus::Bus;
+use rosey_bus::outbox::Outbox;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -85,7 +85,7 @@ impl Bot {
                 // The outbox outlives the channels: it is stopped (and drained) last, so
                 // the channels' final events still go out.
                 let (outbox, task) =
-                    durable::Outbox::start(client.clone(), settings.clone(), outbox_stop.clone());
+                    Outbox::start(client.clone(), settings.clone(), outbox_stop.clone());
                 outbox_task = Some(task);
                 tracing::info!(stream = %settings.name, "Durable mode: database events go to JetStream.");
                 Some(outbox)

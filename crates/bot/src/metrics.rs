@@ -14,9 +14,9 @@ use rosey_cytube::{CytubeEvent, CytubeHandle, ServerEvent};
 use rosey_metrics::{Check, LabeledCounters, Out, Source};
 
 use crate::breaker::{Breaker, STATES as BREAKER_STATES};
-use crate::durable::Outbox;
 use crate::publisher::Publisher;
 use crate::states::ChannelStates;
+use rosey_bus::outbox::Outbox;
 
 /// Channel run states as label values (the words of [`RunState::word`](crate::states::RunState::word)).
 pub const CHANNEL_STATES: &[&str] = &["connecting", "running", "reconnecting", "stopped"];

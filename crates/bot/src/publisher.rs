@@ -15,10 +15,9 @@ use rosey_model::{EventBody, NormalizedEvent, encode};
 use serde::Serialize;
 
 use rosey_bus::durable::msg_id_headers;
+use rosey_bus::outbox::Outbox;
 
-use crate::{
-    breaker::BreakerSettings, config::PUBLISH_TIMEOUT, durable::Outbox, metrics::ChannelMetrics,
-};
+use crate::{breaker::BreakerSettings, config::PUBLISH_TIMEOUT, metrics::ChannelMetrics};
 
 /// Unique event ids: a random per-process prefix and a counter.
 #[derive(Debug)]

@@ -4,12 +4,13 @@
 //!
 //! The stream must never capture the request/reply subjects (it would answer requests with
 //! its own publish acks), so its subject list is exactly
-//! [`rosey_model::subjects::DB_EVENT_SUBJECTS`].
+//! [`rosey_model::subjects::DB_EVENT_SUBJECTS`] and the batch subject
+//! [`rosey_model::subjects::DB_BATCH`] (see [`crate::batch`]).
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
-use rosey_model::subjects::DB_EVENT_SUBJECTS;
+use rosey_model::subjects::{DB_BATCH, DB_EVENT_SUBJECTS};
 
 use crate::{BusError, HeaderMap};
 
@@ -48,7 +49,11 @@ impl StreamSettings {
     fn to_config(&self) -> stream::Config {
         stream::Config {
             name: self.name.clone(),
-            subjects: DB_EVENT_SUBJECTS.iter().map(|s| s.to_string()).collect(),
+            subjects: DB_EVENT_SUBJECTS
+                .iter()
+                .chain([&DB_BATCH])
+                .map(|s| s.to_string())
+                .collect(),
             max_age: self.max_age,
             max_bytes: self.max_bytes,
             duplicate_window: self.duplicate_window,

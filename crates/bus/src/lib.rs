@@ -8,6 +8,8 @@
 //!   options of SPEC §2 ([`NatsOptions`]); credentials never reach a log line.
 //! - [`embedded`]: an in-process bus for one-process mode and demos.
 //! - [`durable`]: the `ROSEY_DB` JetStream stream and the `Nats-Msg-Id` header (SPEC §3.4).
+//! - [`outbox`]: durable publishing into that stream, in order, retried, batched in bursts.
+//! - [`batch`]: the `rosey.db.batch` message format (several events in one stream message).
 //! - [`pattern`]: NATS subject syntax and wildcard matching (used by the embedded bus).
 //!
 //! The bus is an enum rather than a trait object: two implementations are known, the
@@ -19,9 +21,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
+pub mod batch;
 pub mod durable;
 pub mod embedded;
 pub mod nats;
+pub mod outbox;
 pub mod pattern;
 
 pub use async_nats::HeaderMap;

@@ -21,6 +21,7 @@ async fn stream_holds_event_subjects_only_and_drops_duplicates() {
     subjects_in_stream.sort();
     let mut expected: Vec<String> = subjects::DB_EVENT_SUBJECTS
         .iter()
+        .chain([&subjects::DB_BATCH])
         .map(|s| s.to_string())
         .collect();
     expected.sort();

@@ -21,6 +21,7 @@ pub struct Counters {
     pub batches: AtomicU64,
     pub queries: AtomicU64,
     pub query_errors: AtomicU64,
+    pub query_cache_hits: AtomicU64,
     pub maintenance_runs: AtomicU64,
     pub sessions_closed: AtomicU64,
     pub acked: AtomicU64,
@@ -46,11 +47,14 @@ pub struct ServiceStats {
     pub queries: u64,
     /// Requests answered with `{success:false}`.
     pub query_errors: u64,
+    /// Requests answered with a reply kept since the last commit (no query run).
+    pub query_cache_hits: u64,
     pub maintenance_runs: u64,
     /// Sessions closed at shutdown.
     pub sessions_closed: u64,
-    /// Durable mode: acknowledgements sent to JetStream (after the commit, or `+TERM` for a
-    /// rejected message).
+    /// Durable mode: events whose stream message was acknowledged (after the commit, or
+    /// `+TERM` for a rejected message; a batch settles all of its events with one
+    /// acknowledgement).
     pub acked: u64,
     /// Durable mode: messages delivered more than once (after a crash or an expired ack wait).
     pub redelivered: u64,
@@ -103,6 +107,7 @@ impl Counters {
             maintenance_runs: get(&self.maintenance_runs),
             sessions_closed: get(&self.sessions_closed),
             acked: get(&self.acked),
+            query_cache_hits: get(&self.query_cache_hits),
             redelivered: get(&self.redelivered),
             rejected: self
                 .rejected

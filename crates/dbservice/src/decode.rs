@@ -1,6 +1,7 @@
 //! Wire → [`StoreEvent`]: picks the payload type by subject and resolves the envelope.
 //! Pure; no I/O. Errors carry a stable kind for the counters and a message for replies.
 
+use rosey_bus::batch::{self, BatchError};
 use rosey_model::payload::{
     HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, PmCommand, StatusUpdate, UserCount,
     UserJoined, UserLeft,
@@ -19,6 +20,9 @@ pub enum EventError {
     /// Decoded, but without effect by the contract (empty username or message).
     #[error("dropped: {0}")]
     Invalid(&'static str),
+    /// A `rosey.db.batch` message whose framing is broken (none of it is applied).
+    #[error(transparent)]
+    Batch(#[from] BatchError),
 }
 
 impl EventError {
@@ -28,6 +32,7 @@ impl EventError {
             EventError::Decode(e) => e.kind(),
             EventError::UnknownSubject(_) => "unknown_subject",
             EventError::Invalid(reason) => reason,
+            EventError::Batch(_) => "bad_batch",
         }
     }
 }
@@ -64,6 +69,37 @@ pub fn decode_event(
         Some(reason) => Err(EventError::Invalid(reason)),
         None => Ok(ev),
     }
+}
+
+/// Decodes a `rosey.db.batch` message (`rosey_bus::batch`): the events that decode, each
+/// with its record's id when its payload carries none. A record that does not decode is
+/// handed to `reject` with its subject and skipped; the others still apply. Err when the
+/// batch itself cannot be read.
+pub fn decode_batch(
+    payload: &[u8],
+    default_channel: &str,
+    now: i64,
+    mut reject: impl FnMut(&str, EventError),
+) -> Result<Vec<StoreEvent>, EventError> {
+    let records = batch::read(payload)?;
+    let mut events = Vec::with_capacity(records.len());
+    for r in records {
+        if r.subject == subjects::DB_BATCH {
+            // Batches do not nest.
+            reject(r.subject, EventError::UnknownSubject(r.subject.to_string()));
+            continue;
+        }
+        match decode_event(r.subject, r.payload, default_channel, now) {
+            Ok(mut event) => {
+                if event.id.is_none() {
+                    event.id = Some(r.id.to_string());
+                }
+                events.push(event);
+            }
+            Err(e) => reject(r.subject, e),
+        }
+    }
+    Ok(events)
 }
 
 #[cfg(test)]
@@ -129,5 +165,41 @@ mod tests {
                 .kind(),
             "unknown_subject"
         );
+    }
+
+    #[test]
+    fn batches_apply_what_decodes_and_name_what_does_not() {
+        let mut w = batch::BatchWriter::with_capacity(256);
+        w.push(
+            subjects::MESSAGE_LOG,
+            "r-1",
+            br#"{"username":"a","message":"one"}"#,
+        );
+        w.push(subjects::MESSAGE_LOG, "r-2", b"not json");
+        w.push(
+            subjects::MESSAGE_LOG,
+            "r-3",
+            br#"{"username":"b","message":"two","id":"own"}"#,
+        );
+        w.push(subjects::DB_BATCH, "r-4", b"rosey-batch 1\n");
+        w.push("rosey.db.nope", "r-5", b"{}");
+        let mut rejected = Vec::new();
+        let events = decode_batch(&w.finish(), "chan", 9, |subject, e| {
+            rejected.push((subject.to_string(), e.kind()))
+        })
+        .unwrap();
+        let ids: Vec<_> = events.iter().map(|e| e.id.as_deref()).collect();
+        assert_eq!(ids, [Some("r-1"), Some("own")]);
+        assert_eq!(events[0].channel, "chan");
+        assert_eq!(
+            rejected,
+            [
+                (subjects::MESSAGE_LOG.to_string(), "malformed_json"),
+                (subjects::DB_BATCH.to_string(), "unknown_subject"),
+                ("rosey.db.nope".to_string(), "unknown_subject"),
+            ]
+        );
+        let broken = decode_batch(b"rosey-batch 1\nx y 99\n{}\n", "c", 1, |_, _| {});
+        assert_eq!(broken.unwrap_err().kind(), "bad_batch");
     }
 }

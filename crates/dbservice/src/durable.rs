@@ -7,6 +7,10 @@
 //!  ROSEY_DB ──durable pull consumer──▶ durable task ──▶ writer thread ──commit──▶ ack task ──+ACK──▶ NATS
 //! ```
 //!
+//! A message holds one event, or a batch of them (`rosey.db.batch`, what the bot's outbox
+//! sends in a burst); a batch is acknowledged once, after the last of its events is
+//! committed.
+//!
 //! Why nothing is lost or stored twice:
 //! - an event is acked after its commit, so a crash before the commit leaves it unacked and
 //!   the server redelivers it (after `ack_wait`) to whichever instance is pulling;
@@ -28,18 +32,20 @@
 //! time up to the end of the stream, into the given database, relying on the same ids.
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer, consumer::pull};
 use futures::StreamExt;
 use rosey_bus::durable::{StreamSettings, ensure_db_stream, msg_id};
+use rosey_model::subjects;
 use rosey_store::now_secs;
 use tokio::sync::{mpsc, watch};
 
 use crate::counters::Counters;
-use crate::decode::{EventError, decode_event};
-use crate::writer::{AckOutcome, IngestItem, IngestSender};
+use crate::decode::{EventError, decode_batch, decode_event};
+use crate::writer::{Ack, AckOutcome, IngestItem, IngestSender};
 use crate::{DbServiceError, config::DbServiceConfig};
 
 /// Default durable consumer name (shared by every database service instance).
@@ -53,6 +59,9 @@ pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_ACK_PENDING: i64 = 16_384;
 /// Messages asked for per pull request.
 pub const DEFAULT_PULL_BATCH: usize = 1_024;
+/// Bytes asked for per pull request: batch messages are up to 128 KiB each, so the message
+/// count alone would not bound what one pull can bring in.
+const PULL_MAX_BYTES: usize = 8 << 20;
 /// Idle heartbeat of a pull request: two missed ones mean the connection is gone.
 const PULL_HEARTBEAT: Duration = Duration::from_secs(5);
 /// Lifetime of one pull request.
@@ -183,16 +192,22 @@ fn derived_id(stream: &str, created_nanos: i128, seq: u64) -> String {
     format!("js:{stream}:{created_nanos}:{seq}")
 }
 
-/// Decodes a stream message into an event with an id, or says why it is rejected.
+/// Decodes a stream message into its events, each with an id: one event, or the events of a
+/// `rosey.db.batch` (whose records that cannot be applied are handed to `reject` and
+/// skipped). Err when nothing in the message can ever be applied.
 fn decode_stream_message(
     m: &async_nats::Message,
     seq: u64,
     published_secs: i64,
     ids: &StreamIds,
     default_channel: &str,
-) -> Result<rosey_store::StoreEvent, EventError> {
+    reject: impl FnMut(&str, EventError),
+) -> Result<Vec<rosey_store::StoreEvent>, EventError> {
     // Events without `ts` get the time the stream received them, not the time a restarted
     // service finally reads them.
+    if m.subject.as_str() == subjects::DB_BATCH {
+        return decode_batch(&m.payload, default_channel, published_secs, reject);
+    }
     let mut event = decode_event(&m.subject, &m.payload, default_channel, published_secs)?;
     if event.id.is_none() {
         event.id = Some(match msg_id(m.headers.as_ref()) {
@@ -200,7 +215,7 @@ fn decode_stream_message(
             _ => derived_id(&ids.stream, ids.created_nanos, seq),
         });
     }
-    Ok(event)
+    Ok(vec![event])
 }
 
 struct StreamIds {
@@ -216,7 +231,62 @@ fn meta(m: &jetstream::Message) -> (u64, i64, i64) {
     }
 }
 
-type AckQueue = mpsc::UnboundedSender<(jetstream::message::Acker, AckKind)>;
+/// Acknowledgements to send, each with the number of events it settles (what the message
+/// added to `received`, so `received − acked` stays the events in flight).
+type AckQueue = mpsc::UnboundedSender<(jetstream::message::Acker, AckKind, u64)>;
+
+/// The acknowledgement of one stream message, sent once the last of its events is committed
+/// (a batch's events may span two commits): `+ACK`, or a delayed `-NAK` when any of them
+/// failed (the redelivery then skips those that were committed, by id).
+struct MessageAck {
+    left: AtomicUsize,
+    failed: AtomicBool,
+    acker: Mutex<Option<jetstream::message::Acker>>,
+    queue: AckQueue,
+    /// Events the message counted as received (its rejected records included).
+    received: u64,
+}
+
+impl MessageAck {
+    fn new(
+        events: usize,
+        received: u64,
+        acker: jetstream::message::Acker,
+        queue: AckQueue,
+    ) -> Arc<Self> {
+        Arc::new(MessageAck {
+            left: AtomicUsize::new(events),
+            failed: AtomicBool::new(false),
+            acker: Mutex::new(Some(acker)),
+            queue,
+            received,
+        })
+    }
+
+    /// The writer's callback for one of the message's events.
+    fn for_event(self: &Arc<Self>) -> Ack {
+        let this = self.clone();
+        Box::new(move |outcome| this.done(outcome))
+    }
+
+    fn done(&self, outcome: AckOutcome) {
+        if outcome == AckOutcome::Failed {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        if self.left.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let acker = self.acker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(acker) = acker {
+            let kind = if self.failed.load(Ordering::Relaxed) {
+                AckKind::Nak(Some(NAK_DELAY))
+            } else {
+                AckKind::Ack
+            };
+            let _ = self.queue.send((acker, kind, self.received));
+        }
+    }
+}
 
 /// The durable consumer task and its ack task.
 pub(crate) struct DurableIngest {
@@ -294,6 +364,7 @@ impl DurableIngest {
             let messages = consumer
                 .stream()
                 .max_messages_per_batch(self.cfg.pull_batch.max(1))
+                .max_bytes_per_batch(PULL_MAX_BYTES)
                 .heartbeat(PULL_HEARTBEAT)
                 .expires(PULL_EXPIRES)
                 .messages()
@@ -337,43 +408,59 @@ impl DurableIngest {
         }
     }
 
-    /// Hands one message to the writer (acked after its commit) or rejects it (terminated
-    /// at once). False when the writer is gone.
+    /// Hands a message's events to the writer (the message is acked after their commit) or
+    /// rejects it (terminated at once). False when the writer is gone.
     async fn handle(&self, m: jetstream::Message, ids: &StreamIds, acks: &AckQueue) -> bool {
         let (seq, delivered, published) = meta(&m);
         if let Ok(info) = m.info() {
             self.counters
                 .metrics
                 .durable_pending
-                .store(info.pending, std::sync::atomic::Ordering::Relaxed);
+                .store(info.pending, Ordering::Relaxed);
         }
         if delivered > 1 {
             Counters::add(&self.counters.redelivered, 1);
         }
         let (m, acker) = m.split();
-        Counters::add(&self.counters.received, 1);
-        match decode_stream_message(&m, seq, published, ids, &self.default_channel) {
-            Ok(event) => {
-                self.counters.metrics.received.inc(event.kind.index());
-                let acks = acks.clone();
-                let ack = Box::new(move |outcome: AckOutcome| {
-                    let kind = match outcome {
-                        AckOutcome::Committed => AckKind::Ack,
-                        AckOutcome::Failed => AckKind::Nak(Some(NAK_DELAY)),
-                    };
-                    let _ = acks.send((acker, kind));
-                });
-                self.writer
-                    .send(IngestItem {
+        let mut rejected = 0;
+        let decoded = decode_stream_message(
+            &m,
+            seq,
+            published,
+            ids,
+            &self.default_channel,
+            |subject, e| {
+                rejected += 1;
+                self.counters.reject(e.kind(), subject, &e.to_string());
+            },
+        );
+        match decoded {
+            Ok(events) if !events.is_empty() => {
+                let received = (events.len() + rejected) as u64;
+                Counters::add(&self.counters.received, received);
+                let ack = MessageAck::new(events.len(), received, acker, acks.clone());
+                for event in events {
+                    self.counters.metrics.received.inc(event.kind.index());
+                    let item = IngestItem {
                         event,
-                        ack: Some(ack),
-                    })
-                    .await
-                    .is_ok()
+                        ack: Some(ack.for_event()),
+                    };
+                    if self.writer.send(item).await.is_err() {
+                        return false;
+                    }
+                }
+                true
+            }
+            Ok(_) => {
+                // A batch none of whose events can be applied.
+                Counters::add(&self.counters.received, rejected as u64);
+                let _ = acks.send((acker, AckKind::Term, rejected as u64));
+                true
             }
             Err(e) => {
+                Counters::add(&self.counters.received, 1);
                 self.counters.reject(e.kind(), &m.subject, &e.to_string());
-                let _ = acks.send((acker, AckKind::Term));
+                let _ = acks.send((acker, AckKind::Term, 1));
                 true
             }
         }
@@ -383,12 +470,12 @@ impl DurableIngest {
 /// Sends acknowledgements in commit order. A lost ack only causes a redelivery, which the
 /// store skips by id.
 async fn ack_loop(
-    mut rx: mpsc::UnboundedReceiver<(jetstream::message::Acker, AckKind)>,
+    mut rx: mpsc::UnboundedReceiver<(jetstream::message::Acker, AckKind, u64)>,
     counters: Arc<Counters>,
 ) {
-    while let Some((acker, kind)) = rx.recv().await {
+    while let Some((acker, kind, events)) = rx.recv().await {
         match acker.ack_with(kind).await {
-            Ok(()) => Counters::add(&counters.acked, 1),
+            Ok(()) => Counters::add(&counters.acked, events),
             Err(e) => tracing::debug!(error = %e, "Ack not sent; the event will be redelivered."),
         }
     }
@@ -474,8 +561,19 @@ pub async fn replay(
             let left = m.info().map(|i| i.pending).unwrap_or(0);
             report.messages += 1;
             report.last_sequence = seq;
-            match decode_stream_message(&m, seq, published, &ids, &cfg.default_channel) {
-                Ok(event) => writer.send(IngestItem::new(event)).await?,
+            let mut rejected = 0;
+            let decoded =
+                decode_stream_message(&m, seq, published, &ids, &cfg.default_channel, |s, e| {
+                    rejected += 1;
+                    counters.reject(e.kind(), s, &e.to_string());
+                });
+            report.rejected += rejected;
+            match decoded {
+                Ok(events) => {
+                    for event in events {
+                        writer.send(IngestItem::new(event)).await?;
+                    }
+                }
                 Err(e) => {
                     report.rejected += 1;
                     counters.reject(e.kind(), &m.subject, &e.to_string());

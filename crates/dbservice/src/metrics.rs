@@ -4,7 +4,7 @@
 //!
 //! Families (all `rosey_db_*`): events received / applied per `kind`, rejected per `reason`,
 //! duplicates; batch size and commit duration histograms; writer queue depth; query duration
-//! and errors per `endpoint`; durable mode: consumer pending, ack pending, redeliveries; WAL
+//! and errors per `endpoint`, replies served from the reply cache; durable mode: consumer pending, ack pending, redeliveries; WAL
 //! checkpoint duration; store size in bytes.
 
 use std::fmt;
@@ -43,6 +43,7 @@ pub const REJECT_REASONS: &[&str] = &[
     "empty_message",
     "empty_username",
     "unknown_subject",
+    "bad_batch",
     "bad_request",
     "store_error",
 ];
@@ -183,6 +184,11 @@ impl Source for DbSource {
                 .zip(&m.query_seconds)
                 .map(|(e, h)| ([("endpoint", *e)], h)),
         )?;
+        out.counter_value(
+            "rosey_db_query_cache_hits",
+            "Requests answered with the reply kept since the last commit (no query run).",
+            stats.query_cache_hits,
+        )?;
         out.counter(
             "rosey_db_query_errors",
             "Requests answered with {success:false}, by endpoint.",
@@ -221,7 +227,7 @@ impl Source for DbSource {
         )?;
         out.counter_value(
             "rosey_db_durable_acks",
-            "Durable mode: acknowledgements sent.",
+            "Durable mode: events settled by an acknowledgement sent (a batch message settles all of its events).",
             stats.acked,
         )?;
         Ok(())

@@ -10,6 +10,10 @@
 //! never blocks an async worker.
 //! `outbound.enqueue` is a write and goes through the writer, like every other write.
 //!
+//! Replies to the read-only requests that depend on the data alone (`recent_chat.get`,
+//! `channel_stats`, `user_stats`) are kept until the next commit ([`ReplyCache`]): the same
+//! request between two chat lines is answered without running the query again.
+//!
 //! Errors are replies (`{success:false, error}`), never a silent `[]`.
 
 use std::collections::HashMap;
@@ -65,9 +69,32 @@ impl Reader {
     }
 }
 
+/// Read-only requests whose reply depends on the data alone (not on the clock): their
+/// replies are kept until the next commit to the database.
+const CACHEABLE: [&str; 3] = [
+    subjects::RECENT_CHAT_GET,
+    subjects::QUERY_CHANNEL_STATS,
+    subjects::QUERY_USER_STATS,
+];
+/// Replies kept per endpoint (all are dropped when full; a dashboard asks a few at most).
+const CACHE_MAX: usize = 256;
+
+/// Replies of [`CACHEABLE`] requests, valid while the database's data version is `version`
+/// (SQLite's `PRAGMA data_version` on the reader's connection: it changes with every commit
+/// of any other connection — this service's writer, or another process on the same file).
+/// Dashboards and plugins ask the same questions between two chat lines; those are answered
+/// without running the query again.
+#[derive(Default)]
+struct ReplyCache {
+    version: i64,
+    replies: [HashMap<Bytes, Bytes>; CACHEABLE.len()],
+}
+
 /// Answers requests.
 pub(crate) struct Queries {
     reader: Reader,
+    /// Used with an inline reader only (a store on the network has no cheap data version).
+    cache: Mutex<ReplyCache>,
     writer: mpsc::Sender<WriterMsg>,
     counters: Arc<Counters>,
     default_channel: String,
@@ -108,6 +135,7 @@ impl Queries {
     ) -> Result<Self, StoreError> {
         Ok(Queries {
             reader: Reader::new(store)?,
+            cache: Mutex::new(ReplyCache::default()),
             writer,
             counters,
             default_channel,
@@ -119,7 +147,24 @@ impl Queries {
         Counters::add(&self.counters.queries, 1);
         let started = std::time::Instant::now();
         let endpoint = crate::metrics::endpoint_index(subject);
+        let cacheable = CACHEABLE.iter().position(|s| *s == subject);
+        let mut version = None;
+        if let Some(i) = cacheable {
+            match self.kept(i, payload) {
+                Ok(reply) => {
+                    Counters::add(&self.counters.query_cache_hits, 1);
+                    if let Some(e) = endpoint {
+                        self.counters.metrics.query_seconds[e].observe_duration(started.elapsed());
+                    }
+                    return (reply, true);
+                }
+                Err(v) => version = v,
+            }
+        }
         let result = self.dispatch(subject, payload).await;
+        if let (Some(i), Some(v), Ok(reply)) = (cacheable, version, &result) {
+            self.keep(i, v, payload, reply);
+        }
         let m = &self.counters.metrics;
         if let Some(i) = endpoint {
             m.query_seconds[i].observe_duration(started.elapsed());
@@ -136,6 +181,41 @@ impl Queries {
                 (Bytes::from(encode(&ErrorReply::new(message))), false)
             }
         }
+    }
+
+    /// The kept reply to this request, or the data version to keep a fresh one under (read
+    /// before the query runs, so a commit during the query makes the reply stale at once).
+    fn kept(&self, endpoint: usize, payload: &[u8]) -> Result<Bytes, Option<i64>> {
+        let Reader::Inline(store) = &self.reader else {
+            return Err(None);
+        };
+        let version = store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .data_version()
+            .ok_or(None)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.version != version {
+            cache.version = version;
+            cache.replies.iter_mut().for_each(HashMap::clear);
+            return Err(Some(version));
+        }
+        cache.replies[endpoint]
+            .get(payload)
+            .cloned()
+            .ok_or(Some(version))
+    }
+
+    fn keep(&self, endpoint: usize, version: i64, payload: &[u8], reply: &Bytes) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.version != version {
+            return;
+        }
+        let replies = &mut cache.replies[endpoint];
+        if replies.len() >= CACHE_MAX {
+            replies.clear();
+        }
+        replies.insert(Bytes::copy_from_slice(payload), reply.clone());
     }
 
     async fn dispatch(&self, subject: &str, payload: &[u8]) -> Result<Bytes, QueryError> {

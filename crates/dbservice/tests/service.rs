@@ -319,6 +319,60 @@ async fn query_reply_shapes() {
     env.service.shutdown().await.unwrap();
 }
 
+/// Replies are kept between commits, and never outlive one: not this service's own, and not
+/// another process's on the same file.
+#[tokio::test]
+async fn kept_replies_are_dropped_by_any_commit() {
+    let env = start_nats().await;
+    let chat = |username: &str, message: &str, ts: i64| json!({"username": username, "message": message, "ts": ts});
+    env.publish(subjects::MESSAGE_LOG, chat("a", "one", 100))
+        .await;
+    env.wait_rows("recent_chat", 1).await;
+    let lines = |v: &Value| v.as_array().map(|a| a.len()).unwrap_or(0);
+    let first = env.request(subjects::RECENT_CHAT_GET, json!({})).await;
+    assert_eq!(lines(&first), 1);
+    let hits = env.service.stats().query_cache_hits;
+    let again = env.request(subjects::RECENT_CHAT_GET, json!({})).await;
+    assert_eq!(again, first);
+    assert_eq!(
+        env.service.stats().query_cache_hits,
+        hits + 1,
+        "the same request, no commit in between"
+    );
+    // A different request is not answered from another's reply.
+    let limited = env
+        .request(subjects::RECENT_CHAT_GET, json!({"limit": 0}))
+        .await;
+    assert_eq!(env.service.stats().query_cache_hits, hits + 1);
+    assert!(limited.is_array());
+
+    // This service's own commit.
+    env.publish(subjects::MESSAGE_LOG, chat("b", "two", 101))
+        .await;
+    env.wait_rows("recent_chat", 2).await;
+    let after = env.request(subjects::RECENT_CHAT_GET, json!({})).await;
+    assert_eq!(lines(&after), 2, "{after}");
+
+    // Another connection (as another process would) writes to the same file.
+    let mut other = Store::open(&env.db, &StoreOptions::with_channel(CH)).unwrap();
+    other
+        .apply(&rosey_store::StoreEvent {
+            channel: CH.into(),
+            ts: 102,
+            id: Some("from-elsewhere".into()),
+            kind: rosey_store::EventKind::Message {
+                username: "c".into(),
+                message: "three".into(),
+            },
+        })
+        .unwrap();
+    let seen = env.request(subjects::RECENT_CHAT_GET, json!({})).await;
+    assert_eq!(lines(&seen), 3, "{seen}");
+    assert_eq!(seen[2]["message"], "three");
+    let stats = user(&env, "c").await;
+    assert_eq!(stats["found"], true, "{stats}");
+}
+
 #[tokio::test]
 async fn bad_input_is_answered_or_counted_and_never_loses_rows() {
     let env = start_nats().await;
@@ -717,6 +771,93 @@ async fn durable_mode_reads_the_stream_acks_after_commit_and_queries_still_answe
     assert_eq!(v["total_chat_lines"], 3, "{v}");
     let stats = service.shutdown().await.unwrap().stats;
     assert_eq!((stats.applied, stats.received), (3, 3), "{stats:?}");
+}
+
+/// Batches (`rosey.db.batch`, what the bot's outbox sends in a burst): every good record
+/// applied, a bad record counted and skipped, the message acknowledged once for all of
+/// them; the same batch delivered again (a new message, as after a re-publish beyond the
+/// stream's duplicate window) changes nothing; a broken batch is counted and terminated.
+#[tokio::test]
+async fn durable_mode_applies_batches_once_and_counts_their_bad_records() {
+    use rosey_bus::batch::{BatchWriter, DB_BATCH};
+    use rosey_bus::durable::{StreamSettings, msg_id_headers};
+    use rosey_dbservice::DurableConfig;
+
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("batches.db");
+    let client = nats_bus(&nats).await;
+    let settings = StreamSettings {
+        memory: true,
+        ..StreamSettings::default()
+    };
+    let mut cfg = DbServiceConfig::new(&db, CH);
+    cfg.durable = Some(DurableConfig::new(settings));
+    let service = DbService::start(nats_bus(&nats).await, cfg).await.unwrap();
+    let js = async_nats::jetstream::new(client.nats_client().unwrap().clone());
+    let mut batch = BatchWriter::with_capacity(1024);
+    for i in 0..50 {
+        let line = format!(
+            r#"{{"username":"u{}","message":"line {i}","ts":{}}}"#,
+            i % 5,
+            1000 + i
+        );
+        batch.push(subjects::MESSAGE_LOG, &format!("b-{i}"), line.as_bytes());
+    }
+    batch.push(subjects::MESSAGE_LOG, "b-bad", b"{not json");
+    batch.push(
+        subjects::USER_JOINED,
+        "b-join",
+        br#"{"username":"late","ts":2000}"#,
+    );
+    let batch = batch.finish();
+    for id in ["batch:b-0+52", "batch:b-0+52-again"] {
+        js.publish_with_headers(DB_BATCH, msg_id_headers(id), batch.clone())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    js.publish_with_headers(
+        DB_BATCH,
+        msg_id_headers("broken"),
+        "rosey-batch 1\nrosey.db.message.log x 999\n{}\n".into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    // 2 × 52 events + 1 broken message, each settled by its message's acknowledgement.
+    eventually(
+        || async { service.stats().acked == 2 * 52 + 1 },
+        "both batches and the broken one settled",
+    )
+    .await;
+    let reader = Store::open_read_only(&db, &StoreOptions::with_channel(CH)).unwrap();
+    assert_eq!(reader.count_rows("recent_chat").unwrap(), 50);
+    let stats = service.shutdown().await.unwrap().stats;
+    assert_eq!((stats.applied, stats.duplicates), (51, 51), "{stats:?}");
+    assert_eq!(stats.rejected("malformed_json"), 2, "{stats:?}");
+    assert_eq!(stats.rejected("bad_batch"), 1, "{stats:?}");
+    let after = Store::open_read_only(&db, &StoreOptions::with_channel(CH)).unwrap();
+    let late = after
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM user_stats WHERE username = 'late' AND current_session_start = 2000",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap();
+    assert_eq!(late, 0, "sessions are closed at shutdown");
+    let seen: i64 = after
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM user_stats WHERE username = 'late'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(seen, 1);
 }
 
 #[tokio::test]

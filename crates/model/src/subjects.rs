@@ -75,8 +75,12 @@ pub const KV_LIST: &str = "rosey.db.kv.list";
 /// The key-value request subjects (request/reply, served by the database service).
 pub const KV_SUBJECTS: [&str; 4] = [KV_SET, KV_GET, KV_DELETE, KV_LIST];
 
-/// Every fire-and-forget database event subject (SPEC §3.1). Durable mode puts exactly
-/// these, and nothing else, into the JetStream stream.
+/// Several database events in one message (durable mode only: the outbox packs a burst into
+/// one stream message; format in `rosey_bus::batch`). Not part of the v0.5 wire contract.
+pub const DB_BATCH: &str = "rosey.db.batch";
+
+/// Every fire-and-forget database event subject (SPEC §3.1). Durable mode puts these and
+/// [`DB_BATCH`], and nothing else, into the JetStream stream.
 pub const DB_EVENT_SUBJECTS: [&str; 10] = [
     USER_JOINED,
     USER_LEFT,

@@ -169,11 +169,11 @@ async fn a_node_sigkilled_mid_burst_on_three_replicas_loses_and_duplicates_nothi
             .await
         })
     };
-    // Beside it, the bot's own durable outbox, one event at a time.
+    // Beside it, the bot's own durable outbox (batches what queues up).
     let m = 1_000;
     let stop = tokio_util::sync::CancellationToken::new();
     let (outbox, outbox_task) =
-        rosey_bot::durable::Outbox::start(js.clone(), settings.clone(), stop.clone());
+        rosey_bus::outbox::Outbox::start(js.clone(), settings.clone(), stop.clone());
     for (i, (subject, payload)) in chat_events(m, "bot", "clu").into_iter().enumerate() {
         outbox.push(subject, format!("bot-{i}"), payload);
     }

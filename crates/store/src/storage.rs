@@ -118,6 +118,12 @@ pub trait Storage: Send + crate::web::WebStorage + crate::kv::KvStore {
     fn backend(&self) -> &'static str;
     /// True when calls wait on network round trips (run them off the async workers).
     fn blocks_on_network(&self) -> bool;
+    /// A number that changes whenever another connection commits to the database (SQLite's
+    /// `PRAGMA data_version`), so a reader can keep answers until the data changes. `None`
+    /// where the backend has no cheap equivalent (then nothing is kept).
+    fn data_version(&mut self) -> Option<i64> {
+        None
+    }
     /// The channel of rows that name none.
     fn default_channel(&self) -> &str;
     /// Set when this open adopted a Rosey v0.5 database.
@@ -262,6 +268,12 @@ impl Storage for Store {
     }
     fn blocks_on_network(&self) -> bool {
         false
+    }
+    fn data_version(&mut self) -> Option<i64> {
+        self.connection()
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .ok()
     }
     fn default_channel(&self) -> &str {
         Store::default_channel(self)
