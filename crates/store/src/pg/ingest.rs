@@ -1,24 +1,23 @@
 //! The PostgreSQL write path: [`PgStore::apply_batch`], with the same effects, the same
 //! de-duplication and the same failure isolation as the SQLite one (`crate::ingest`).
 //!
-//! Round trips are what cost on a network: the fast path spends one statement on the ids
-//! of the whole batch (`INSERT … SELECT unnest($1) ON CONFLICT DO NOTHING RETURNING`, in
-//! the same transaction as the effects) and writes each run of consecutive `message.log`
-//! events with two set-based statements — one multi-row upsert of the users' counters
-//! (aggregated per user, in a fixed order so that concurrent services lock rows in the same
-//! order) and one multi-row insert into `recent_chat` in event order. Chat lines only add
-//! to counters and move `last_seen` forward (`greatest`), so a run aggregated this way ends
-//! exactly as applying its events one by one would. Other events take their own statements,
+//! Round trips are what cost on a network: the fast path (shared with SQLite,
+//! `crate::ingest::apply_fast`) spends one statement on the ids of the whole batch
+//! (`INSERT … SELECT unnest($1) ON CONFLICT DO NOTHING RETURNING`, in the same transaction
+//! as the effects) and writes each run of consecutive `message.log` events with two
+//! set-based statements — one multi-row upsert of the users' counters (aggregated per user by
+//! `crate::ingest::MessageRun`, in a fixed order so that concurrent services lock rows in the
+//! same order) and one multi-row insert into `recent_chat` in event order. Other events take their own statements,
 //! in order. If any statement fails, the batch is rolled back and replayed one event per
 //! savepoint (the slow path), so good events are kept and the bad one is reported.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use postgres::{GenericClient, Transaction};
 
 use super::{PgStore, StatementCache, is_retryable, prep};
 use crate::event::{EventKind, StoreEvent, is_server_name, pm_command_details};
-use crate::ingest::{Applied, BatchOutcome, EventFailure};
+use crate::ingest::{Applied, BatchOutcome, EventFailure, FastPath, MessageRun, apply_fast};
 use crate::{StoreError, error::pg_op, now_secs};
 
 const SQL_DEDUP_MANY: &str = "INSERT INTO processed_events (event_id, ts) \
@@ -163,7 +162,7 @@ impl PgStore {
         let now = now_secs();
         let PgStore { client, stmts, .. } = self;
         let mut tx = client.transaction().map_err(pg_op("begin batch"))?;
-        match apply_fast(&mut tx, stmts, events, now) {
+        match apply_fast(&mut PgFast { tx: &mut tx, stmts }, events, now) {
             Ok(outcome) => {
                 tx.commit().map_err(pg_op("commit batch"))?;
                 return Ok(outcome);
@@ -213,112 +212,56 @@ fn has_nul(e: &StoreEvent) -> bool {
     }
 }
 
-/// The whole batch with set-based statements (see the module doc).
-fn apply_fast(
-    tx: &mut Transaction<'_>,
-    stmts: &mut StatementCache,
-    events: &[StoreEvent],
-    now: i64,
-) -> Result<BatchOutcome, postgres::Error> {
-    let ids: Vec<&str> = events
-        .iter()
-        .filter(|e| e.invalid_reason().is_none())
-        .filter_map(|e| e.id.as_deref())
-        .collect();
-    let mut fresh: HashSet<String> = if ids.is_empty() {
-        HashSet::new()
-    } else {
-        let stmt = prep(tx, stmts, SQL_DEDUP_MANY)?;
-        tx.query(&stmt, &[&ids, &now])?
+/// PostgreSQL's statements for the shared fast path (`crate::ingest::apply_fast`): the
+/// batch's ids as one array, a run of chat lines as two multi-row statements.
+struct PgFast<'t, 'c> {
+    tx: &'t mut Transaction<'c>,
+    stmts: &'t mut StatementCache,
+}
+
+impl<'a> FastPath<'a> for PgFast<'_, '_> {
+    type Error = postgres::Error;
+
+    fn fresh_ids(&mut self, ids: &[&'a str], now: i64) -> Result<HashSet<String>, Self::Error> {
+        let stmt = prep(self.tx, self.stmts, SQL_DEDUP_MANY)?;
+        Ok(self
+            .tx
+            .query(&stmt, &[&ids, &now])?
             .into_iter()
             .map(|r| r.get(0))
-            .collect()
-    };
-    let mut outcome = BatchOutcome::default();
-    let mut run = MessageRun::default();
-    for ev in events {
-        if ev.invalid_reason().is_some() {
-            outcome.count(Applied::Dropped, &ev.kind);
-            continue;
-        }
-        // The first occurrence of a fresh id applies; any other one is a duplicate.
-        if let Some(id) = &ev.id
-            && !fresh.remove(id.as_str())
-        {
-            outcome.count(Applied::Duplicate, &ev.kind);
-            continue;
-        }
-        match &ev.kind {
-            EventKind::Message { username, message } => {
-                run.push(&ev.channel, username, message, ev.ts)
-            }
-            _ => {
-                run.flush(tx, stmts)?;
-                apply_effect(tx, stmts, ev)?;
-            }
-        }
-        outcome.count(Applied::Written, &ev.kind);
-    }
-    run.flush(tx, stmts)?;
-    Ok(outcome)
-}
-
-/// Consecutive chat lines, aggregated per user (see the module doc).
-#[derive(Default)]
-struct MessageRun<'a> {
-    users: HashMap<(&'a str, &'a str), (i64, i64, i64)>,
-    chat_ts: Vec<i64>,
-    chat_user: Vec<&'a str>,
-    chat_message: Vec<&'a str>,
-    chat_channel: Vec<&'a str>,
-}
-
-impl<'a> MessageRun<'a> {
-    fn push(&mut self, channel: &'a str, username: &'a str, message: &'a str, ts: i64) {
-        let e = self.users.entry((channel, username)).or_insert((ts, ts, 0));
-        e.1 = e.1.max(ts);
-        e.2 += 1;
-        if !is_server_name(username) {
-            self.chat_ts.push(ts);
-            self.chat_user.push(username);
-            self.chat_message.push(message);
-            self.chat_channel.push(channel);
-        }
+            .collect())
     }
 
-    fn flush(
-        &mut self,
-        tx: &mut Transaction<'_>,
-        stmts: &mut StatementCache,
-    ) -> Result<(), postgres::Error> {
-        if !self.users.is_empty() {
-            let mut users: Vec<_> = self.users.drain().collect();
-            users.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    fn write_run(&mut self, run: &mut MessageRun<'a>) -> Result<(), Self::Error> {
+        let users = run.take_users();
+        if !users.is_empty() {
             let channels: Vec<&str> = users.iter().map(|u| u.0.0).collect();
             let names: Vec<&str> = users.iter().map(|u| u.0.1).collect();
             let first: Vec<i64> = users.iter().map(|u| u.1.0).collect();
             let last: Vec<i64> = users.iter().map(|u| u.1.1).collect();
             let lines: Vec<i64> = users.iter().map(|u| u.1.2).collect();
-            let stmt = prep(tx, stmts, SQL_CHAT_LINES)?;
-            tx.execute(&stmt, &[&channels, &names, &first, &last, &lines])?;
+            let stmt = prep(self.tx, self.stmts, SQL_CHAT_LINES)?;
+            self.tx
+                .execute(&stmt, &[&channels, &names, &first, &last, &lines])?;
         }
-        if !self.chat_ts.is_empty() {
-            let stmt = prep(tx, stmts, SQL_RECENT_CHATS)?;
-            tx.execute(
+        if !run.chat_ts.is_empty() {
+            let stmt = prep(self.tx, self.stmts, SQL_RECENT_CHATS)?;
+            self.tx.execute(
                 &stmt,
                 &[
-                    &self.chat_ts,
-                    &self.chat_user,
-                    &self.chat_message,
-                    &self.chat_channel,
+                    &run.chat_ts,
+                    &run.chat_user,
+                    &run.chat_message,
+                    &run.chat_channel,
                 ],
             )?;
-            self.chat_ts.clear();
-            self.chat_user.clear();
-            self.chat_message.clear();
-            self.chat_channel.clear();
+            run.clear_chat();
         }
         Ok(())
+    }
+
+    fn write_effect(&mut self, ev: &'a StoreEvent) -> Result<(), Self::Error> {
+        apply_effect(self.tx, self.stmts, ev)
     }
 }
 
