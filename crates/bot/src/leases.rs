@@ -19,11 +19,14 @@
 //!   free channel first is spread by a rendezvous hash, so they rarely race for one key.
 //!
 //! Each held channel runs as its own one-channel [`Bot`], started and shut down whole, so
-//! the per-channel code is the same as without leases.
+//! the per-channel code is the same as without leases. The process's metrics and status
+//! service read one [`BotSource::leased`] set, to which each held channel's bot is added on
+//! acquiring and from which it is removed the moment the channel stops being held.
 //!
 //! # Layout
 //! - [`LeaseSettings`], [`channel_key`]: what and where.
-//! - [`serve`] / [`run`]: the supervisor loop (renew, presence, balance, acquire; release on stop).
+//! - [`serve`] / [`run`]: the supervisor loop (renew, presence, balance, acquire; release on
+//!   stop), keeping the process's [`BotSource`] to the channels held.
 //! - `View` (private): the bucket as last seen through a watch, for choosing candidates;
 //!   only hints — the compare-and-set writes are the authority.
 //! - [`holders`]: the bucket's current channel → holder map (tests, operators).
@@ -45,7 +48,7 @@ use rosey_bus::Bus;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Bot, BotConfig, ChannelSpec};
+use crate::{Bot, BotConfig, ChannelSpec, metrics::BotSource};
 
 /// Prefix of the channel keys.
 const CHANNEL_PREFIX: &str = "ch.";
@@ -157,15 +160,17 @@ impl View {
 }
 
 /// Runs the supervisor until `signal` resolves (then hands every channel over), or fails at
-/// once on a bad setting. What `rosey bot` runs when `cluster.leases` is on.
+/// once on a bad setting. What `rosey bot` runs when `cluster.leases` is on. `source` (a
+/// [`BotSource::leased`] set) follows the channels held.
 pub async fn serve(
     bus: Bus,
     cfg: BotConfig,
     settings: LeaseSettings,
+    source: BotSource,
     signal: impl std::future::Future<Output = ()>,
 ) -> Result<(), LeaseError> {
     let stop = CancellationToken::new();
-    let task = run(bus, cfg, settings, stop.clone());
+    let task = run(bus, cfg, settings, source, stop.clone());
     tokio::pin!(task);
     tokio::select! {
         r = &mut task => return r,
@@ -176,11 +181,12 @@ pub async fn serve(
 }
 
 /// Runs the supervisor until `stop` is cancelled, then hands every channel over (leaves,
-/// then deletes the leases).
+/// then deletes the leases). `source` follows the channels held.
 pub async fn run(
     bus: Bus,
     cfg: BotConfig,
     settings: LeaseSettings,
+    source: BotSource,
     stop: CancellationToken,
 ) -> Result<(), LeaseError> {
     let client = bus.nats_client().ok_or(LeaseError::NoNats)?.clone();
@@ -216,6 +222,7 @@ pub async fn run(
         me,
         specs,
         held: HashMap::new(),
+        source,
         view,
     };
     // Announce ourselves and give processes started at the same moment one tick to do the
@@ -249,10 +256,20 @@ struct Supervisor {
     presence: String,
     specs: Vec<(String, ChannelSpec)>,
     held: HashMap<String, Held>,
+    /// The process's metrics and status: exactly the bots in `held`.
+    source: BotSource,
     view: Arc<Mutex<View>>,
 }
 
 impl Supervisor {
+    /// Takes a channel out of `held` (and out of the metrics and status) before its bot is
+    /// stopped: once it is no longer held it is another process's to show.
+    fn unhold(&mut self, key: &str) -> Option<Held> {
+        let held = self.held.remove(key)?;
+        self.source.remove(&held.bot.metrics_source());
+        Some(held)
+    }
+
     /// One round: renew, announce, balance, acquire.
     async fn step(&mut self) {
         self.renew().await;
@@ -349,7 +366,7 @@ impl Supervisor {
         }
         let bots: Vec<Bot> = lost
             .iter()
-            .filter_map(|k| self.held.remove(k))
+            .filter_map(|k| self.unhold(k))
             .map(|h| h.bot)
             .collect();
         join_all(bots.into_iter().map(Bot::shutdown)).await;
@@ -381,6 +398,7 @@ impl Supervisor {
                     let mut one = self.cfg.clone();
                     one.channels = vec![spec.clone()];
                     let bot = Bot::start(self.bus.clone(), one);
+                    self.source.add(&bot.metrics_source());
                     self.held.insert(
                         key.clone(),
                         Held {
@@ -430,7 +448,7 @@ impl Supervisor {
     async fn release(&mut self, keys: Vec<String>) {
         let held: Vec<(String, Held)> = keys
             .into_iter()
-            .filter_map(|k| self.held.remove(&k).map(|h| (k, h)))
+            .filter_map(|k| self.unhold(&k).map(|h| (k, h)))
             .collect();
         let kv = &self.kv;
         join_all(held.into_iter().map(|(key, h)| async move {

@@ -168,12 +168,12 @@ impl Bot {
             ));
         }
         Bot {
-            source: metrics::BotSource {
-                channels: Arc::new(views),
-                irc: Arc::new(irc_handles),
+            source: metrics::BotSource::of(metrics::BotParts {
+                channels: views,
+                irc: irc_handles,
                 outbox,
                 states: states.clone(),
-            },
+            }),
             stop,
             tasks,
             publishers,

@@ -9,6 +9,8 @@
 //!   the lease time; a fourth process takes a fair share; a graceful stop hands over at once.
 //!   At no point two bots in a channel (sampled), never a "Duplicate login" kick (counted by
 //!   the devserver), no chat line stored twice.
+//! - lease-mode processes serve `rosey status` and the per-channel metrics for exactly the
+//!   channels they hold, following hand-overs (one NATS server: the cheap check).
 //!
 //! Nothing sleeps to wait for something: conditions are polled with a deadline.
 
@@ -16,7 +18,7 @@ mod common;
 use common::durable::{POLL, assert_exactly_stored, chat_events, counts, wait_rows_at_least};
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     path::{Path, PathBuf},
     process::Stdio,
     sync::{
@@ -529,4 +531,136 @@ async fn bots_on_the_cluster_ride_out_the_death_of_the_lease_bucket_leader() {
     eprintln!("a channel was left for a moment during the election: {gap}");
     assert_eq!(most, 1, "never two bots in a channel");
     assert_eq!(server.kicks_sent(), 0, "no duplicate-login kick");
+}
+
+/// The channels each process holds (by pid), from the lease bucket.
+async fn held_channels(client: &async_nats::Client) -> HashMap<u32, BTreeSet<String>> {
+    let mut per: HashMap<u32, BTreeSet<String>> = HashMap::new();
+    if let Ok(holders) = rosey_bot::leases::holders(client, BUCKET).await {
+        for (key, holder) in holders {
+            // `ch.<domain>/<channel>`, the `/` written `=2F`; the rooms are plain words.
+            let channel = key.rsplit("=2F").next().unwrap().to_string();
+            per.entry(holder_pid(&holder)).or_default().insert(channel);
+        }
+    }
+    per
+}
+
+/// What `rosey status --json` lists: the channels of every bot process that answered, each
+/// set only of channels the bot says it is in.
+async fn status_sets(url: &str) -> Vec<BTreeSet<String>> {
+    let out = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args(["status", "--json", "--wait", "0.5", "--nats-url", url])
+        .env_remove("NATS_URL")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "rosey status: {out:?}");
+    let processes: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut sets: Vec<BTreeSet<String>> = processes
+        .iter()
+        .filter(|p| p["name"] == "rosey-bot")
+        .map(|p| {
+            assert_eq!(p["metadata"]["leases"], "true", "{p}");
+            p["data"]["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["joined"] == true && c["state"] == "running")
+                .map(|c| c["channel"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    sets.sort();
+    sets
+}
+
+/// The channels a process's `/metrics` shows connected (`rosey_bot_connected 1`), or `None`
+/// when it does not answer or shows a channel not connected.
+async fn metrics_set(port: u16) -> Option<BTreeSet<String>> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let mut set = BTreeSet::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("rosey_bot_connected{"))
+    {
+        let channel = line.split('"').nth(1)?;
+        if !line.ends_with(" 1") {
+            return None;
+        }
+        set.insert(channel.to_string());
+    }
+    Some(set)
+}
+
+/// Do the status service and the metrics of every process in `bots` (pid, metrics port) show
+/// exactly the channels it holds, together every channel, each joined?
+async fn status_follows_leases(js: &async_nats::Client, url: &str, bots: &[(u32, u16)]) -> bool {
+    let held = held_channels(js).await;
+    let all: BTreeSet<String> = held.values().flatten().cloned().collect();
+    if all.len() != CHANNELS || held.len() != bots.len() {
+        return false;
+    }
+    for (pid, port) in bots {
+        if metrics_set(*port).await.as_ref() != held.get(pid) {
+            return false;
+        }
+    }
+    let mut expected: Vec<BTreeSet<String>> = held.into_values().collect();
+    expected.sort();
+    status_sets(url).await == expected
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_mode_serves_status_and_metrics_for_the_channels_held() {
+    let nats = NatsServer::start();
+    let url = nats.url();
+    let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
+    let js = client.nats_client().unwrap().clone();
+    let server = devserver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let nats_section = json!({"url": url, "reconnect_delay": 0.2});
+    let config = bots_config(dir.path(), nats_section, &server, LEASE_SECS);
+    let cfg = config.to_str().unwrap();
+    let spawn = || {
+        let port = rosey_testkit::free_port();
+        let listen = format!("127.0.0.1:{port}");
+        (rosey(&["bot", cfg, "--metrics-listen", &listen]), port)
+    };
+    let (jsr, u) = (&js, url.as_str());
+
+    // Alone, the first process holds and shows every channel.
+    let (mut first, first_port) = spawn();
+    let one = [(first.id().unwrap(), first_port)];
+    until("one process showing all channels", || {
+        status_follows_leases(jsr, u, &one)
+    })
+    .await;
+
+    // A second one: the first hands half over, and both show their own half.
+    let (mut second, second_port) = spawn();
+    let two = [one[0], (second.id().unwrap(), second_port)];
+    until("two processes showing their halves", || async move {
+        let s = shares(jsr).await;
+        s.len() == 2
+            && s.values().all(|&n| n == CHANNELS / 2)
+            && status_follows_leases(jsr, u, &two).await
+    })
+    .await;
+
+    // The first stops: the second takes over and shows everything.
+    let status = common::sigterm_and_wait(&mut first, WAIT).await;
+    assert!(status.success(), "graceful exit: {status}");
+    let rest = [two[1]];
+    until("the remaining process showing all channels", || {
+        status_follows_leases(jsr, u, &rest)
+    })
+    .await;
+    assert_eq!(server.kicks_sent(), 0, "no duplicate-login kick");
+    common::sigterm_and_wait(&mut second, WAIT).await;
 }
