@@ -10,7 +10,10 @@
 //! - **Expire**: the bucket's `max_age` ([`LeaseSettings::key_ttl`], half the lease time)
 //!   drops a key nobody renews, so a SIGKILLed process's channels become free by themselves.
 //!   The holder never serves past its own deadline (last renewal sent + key TTL − two ticks)
-//!   without a renewal, so a process cut off from NATS leaves before anyone can take over.
+//!   without a renewal, so a process cut off from NATS leaves before anyone can take over:
+//!   every bucket call gets at most one tick and the deadlines are checked between them, so
+//!   a call left unanswered (the bucket's stream has no leader during an election) cannot
+//!   hold a channel past its deadline.
 //! - **Release**: a graceful stop leaves every channel first, then deletes its keys: the
 //!   others see the delete on their watch and take the channels over at once.
 //! - **Fair share**: every process also keeps a presence key (`p.<id>`); with `P` processes
@@ -271,15 +274,24 @@ impl Supervisor {
     }
 
     /// One round: renew, announce, balance, acquire.
+    ///
+    /// Every bucket call gets at most one tick, and the deadlines are checked between the
+    /// phases: while the bucket's stream has no leader (an election after its node died) a
+    /// call may go unanswered for the client's whole timeout (5 to 10 s), and a round stuck
+    /// in one must not keep a channel past its deadline.
     async fn step(&mut self) {
+        self.leave_expired().await;
         self.renew().await;
+        self.leave_expired().await;
         self.put_presence().await;
+        self.leave_expired().await;
         let target = self.fair_share();
         if self.held.len() > target {
             self.release_excess(self.held.len() - target).await;
         } else if self.held.len() < target {
             self.acquire(target - self.held.len()).await;
         }
+        self.leave_expired().await;
     }
 
     /// `⌈channels / live processes⌉` (this process always counts).
@@ -296,16 +308,15 @@ impl Supervisor {
     }
 
     async fn put_presence(&self) {
-        if let Err(e) = self
-            .kv
-            .put(&self.presence, Bytes::from(self.me.clone()))
-            .await
-        {
-            tracing::warn!(error = %e, "Lease presence not written.");
+        let put = self.kv.put(&self.presence, Bytes::from(self.me.clone()));
+        match tokio::time::timeout(self.settings.tick(), put).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "Lease presence not written."),
+            Err(_) => tracing::warn!("Lease presence not written: timed out."),
         }
     }
 
-    /// Renews every held lease; stops the channels whose lease is lost or past its deadline.
+    /// Renews every held lease; leaves the channels whose lease is lost.
     async fn renew(&mut self) {
         let tick = self.settings.tick();
         let value = Bytes::from(self.me.clone());
@@ -322,17 +333,20 @@ impl Supervisor {
                 let value = value.clone();
                 async move {
                     let sent = Instant::now();
-                    let r = match tokio::time::timeout(tick, kv.update(&key, value, revision)).await
-                    {
-                        Ok(Ok(revision)) => Ok(revision),
-                        Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                            still_ours(kv, &key, me)
-                                .await
-                                .ok_or_else(|| LOST.to_string())
+                    let renewal = async {
+                        match kv.update(&key, value, revision).await {
+                            Ok(revision) => Ok(revision),
+                            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                                still_ours(kv, &key, me)
+                                    .await
+                                    .ok_or_else(|| LOST.to_string())
+                            }
+                            Err(e) => Err(e.to_string()),
                         }
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => Err("timed out".to_string()),
                     };
+                    let r = tokio::time::timeout(tick, renewal)
+                        .await
+                        .unwrap_or_else(|_| Err("timed out".to_string()));
                     (key, sent, r)
                 }
             })
@@ -356,15 +370,28 @@ impl Supervisor {
                 Err(e) => tracing::warn!(key = %key, error = %e, "Lease renewal failed; retrying."),
             }
         }
-        // Never serve past the deadline, whatever the renewals did.
+        self.leave(&lost).await;
+    }
+
+    /// Leaves every channel past its deadline: never serve past it, whatever the bucket
+    /// calls did.
+    async fn leave_expired(&mut self) {
         let now = Instant::now();
-        for (key, held) in &self.held {
-            if now >= held.valid_until && !lost.contains(key) {
-                tracing::warn!(key = %key, "Lease not renewed in time; leaving the channel.");
-                lost.push(key.clone());
-            }
+        let expired: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| now >= h.valid_until)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &expired {
+            tracing::warn!(key = %key, "Lease not renewed in time; leaving the channel.");
         }
-        let bots: Vec<Bot> = lost
+        self.leave(&expired).await;
+    }
+
+    /// Leaves the channels of leases that are gone (or going): nothing to delete.
+    async fn leave(&mut self, keys: &[String]) {
+        let bots: Vec<Bot> = keys
             .iter()
             .filter_map(|k| self.unhold(k))
             .map(|h| h.bot)
@@ -372,8 +399,11 @@ impl Supervisor {
         join_all(bots.into_iter().map(Bot::shutdown)).await;
     }
 
-    /// Tries the free channels, best rendezvous score first, until `wanted` are acquired.
+    /// Tries the free channels, best rendezvous score first, until `wanted` are acquired or
+    /// a tick has passed. A create left unanswered may still have been written: that key is
+    /// then nobody's to serve until it expires (never renewed), a gap but never two bots.
     async fn acquire(&mut self, wanted: usize) {
+        let until = tokio::time::Instant::now() + self.settings.tick();
         let ttl = self.settings.key_ttl();
         let mut candidates: Vec<(u64, usize)> = {
             let view = self.view.lock().unwrap();
@@ -392,7 +422,12 @@ impl Supervisor {
             }
             let (key, spec) = &self.specs[i];
             let sent = Instant::now();
-            match self.kv.create(key, Bytes::from(self.me.clone())).await {
+            let create = self.kv.create(key, Bytes::from(self.me.clone()));
+            let Ok(created) = tokio::time::timeout_at(until, create).await else {
+                tracing::warn!(key = %key, "Lease not acquired: timed out.");
+                break;
+            };
+            match created {
                 Ok(revision) => {
                     tracing::info!(channel = %spec.channel, key = %key, "Lease acquired; joining.");
                     let mut one = self.cfg.clone();
@@ -451,11 +486,16 @@ impl Supervisor {
             .filter_map(|k| self.unhold(&k).map(|h| (k, h)))
             .collect();
         let kv = &self.kv;
+        let tick = self.settings.tick();
         join_all(held.into_iter().map(|(key, h)| async move {
             h.bot.shutdown().await;
-            if let Err(e) = kv.delete_expect_revision(&key, Some(h.revision)).await {
-                tracing::warn!(key = %key, error = %e, "Lease not deleted; it will expire.");
-            }
+            let delete = kv.delete_expect_revision(&key, Some(h.revision));
+            let error = match tokio::time::timeout(tick, delete).await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "timed out".to_string(),
+            };
+            tracing::warn!(key = %key, error = %error, "Lease not deleted; it will expire.");
         }))
         .await;
     }
