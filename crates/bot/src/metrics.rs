@@ -433,3 +433,41 @@ impl Source for BotSource {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_bot() -> BotSource {
+        BotSource::of(BotParts {
+            channels: Vec::new(),
+            irc: Vec::new(),
+            outbox: None,
+            states: ChannelStates::new(Vec::new()),
+        })
+    }
+
+    #[test]
+    fn a_lease_set_follows_the_bots_added_and_removed() {
+        let set = BotSource::leased();
+        let (a, b) = (empty_bot(), empty_bot());
+        set.add(&a);
+        set.add(&b);
+        assert_eq!(set.parts().len(), 2);
+        set.remove(&a);
+        let left = set.parts();
+        assert_eq!(left.len(), 1);
+        assert!(Arc::ptr_eq(&left[0], &b.parts()[0]));
+        set.remove(&b);
+        assert!(set.parts().is_empty());
+    }
+
+    #[test]
+    fn holding_nothing_is_a_ready_standby_only_in_lease_mode() {
+        for when in [ReadyWhen::AllChannels, ReadyWhen::AnyChannel] {
+            let standby = BotSource::leased().check(when);
+            assert!(standby.ok, "{}", standby.detail);
+            assert!(!empty_bot().check(when).ok);
+        }
+    }
+}

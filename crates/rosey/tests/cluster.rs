@@ -614,8 +614,15 @@ async fn metrics_set(port: u16) -> Option<BTreeSet<String>> {
     Some(set)
 }
 
-/// Do the status service and the metrics of every process in `bots` (pid, metrics port) show
-/// exactly the channels it holds, together every channel, each joined?
+/// Does the process answer 200 on `/readyz` (every channel it holds joined)?
+async fn ready(port: u16) -> bool {
+    let r = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await;
+    r.is_ok_and(|r| r.status() == 200)
+}
+
+/// Do the status service and the metrics of every process in `bots` (pid, metrics port)
+/// show exactly the channels it holds, together every channel, each joined (and the process
+/// ready)?
 async fn status_follows_leases(js: &async_nats::Client, url: &str, bots: &[(u32, u16)]) -> bool {
     let held = held_channels(js).await;
     let all: BTreeSet<String> = held.values().flatten().cloned().collect();
@@ -623,7 +630,7 @@ async fn status_follows_leases(js: &async_nats::Client, url: &str, bots: &[(u32,
         return false;
     }
     for (pid, port) in bots {
-        if metrics_set(*port).await.as_ref() != held.get(pid) {
+        if metrics_set(*port).await.as_ref() != held.get(pid) || !ready(*port).await {
             return false;
         }
     }
