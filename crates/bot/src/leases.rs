@@ -10,7 +10,10 @@
 //! - **Expire**: the bucket's `max_age` ([`LeaseSettings::key_ttl`], half the lease time)
 //!   drops a key nobody renews, so a SIGKILLed process's channels become free by themselves.
 //!   The holder never serves past its own deadline (last renewal sent + key TTL − two ticks)
-//!   without a renewal, so a process cut off from NATS leaves before anyone can take over.
+//!   without a renewal, so a process cut off from NATS leaves before anyone can take over:
+//!   every bucket call gets at most one tick and the deadlines are checked between them, so
+//!   a call left unanswered (the bucket's stream has no leader during an election) cannot
+//!   hold a channel past its deadline.
 //! - **Release**: a graceful stop leaves every channel first, then deletes its keys: the
 //!   others see the delete on their watch and take the channels over at once.
 //! - **Fair share**: every process also keeps a presence key (`p.<id>`); with `P` processes
@@ -19,11 +22,14 @@
 //!   free channel first is spread by a rendezvous hash, so they rarely race for one key.
 //!
 //! Each held channel runs as its own one-channel [`Bot`], started and shut down whole, so
-//! the per-channel code is the same as without leases.
+//! the per-channel code is the same as without leases. The process's metrics and status
+//! service read one [`BotSource::leased`] set, to which each held channel's bot is added on
+//! acquiring and from which it is removed the moment the channel stops being held.
 //!
 //! # Layout
 //! - [`LeaseSettings`], [`channel_key`]: what and where.
-//! - [`serve`] / [`run`]: the supervisor loop (renew, presence, balance, acquire; release on stop).
+//! - [`serve`] / [`run`]: the supervisor loop (renew, presence, balance, acquire; release on
+//!   stop), keeping the process's [`BotSource`] to the channels held.
 //! - `View` (private): the bucket as last seen through a watch, for choosing candidates;
 //!   only hints — the compare-and-set writes are the authority.
 //! - [`holders`]: the bucket's current channel → holder map (tests, operators).
@@ -45,7 +51,7 @@ use rosey_bus::Bus;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Bot, BotConfig, ChannelSpec};
+use crate::{Bot, BotConfig, ChannelSpec, metrics::BotSource};
 
 /// Prefix of the channel keys.
 const CHANNEL_PREFIX: &str = "ch.";
@@ -157,15 +163,17 @@ impl View {
 }
 
 /// Runs the supervisor until `signal` resolves (then hands every channel over), or fails at
-/// once on a bad setting. What `rosey bot` runs when `cluster.leases` is on.
+/// once on a bad setting. What `rosey bot` runs when `cluster.leases` is on. `source` (a
+/// [`BotSource::leased`] set) follows the channels held.
 pub async fn serve(
     bus: Bus,
     cfg: BotConfig,
     settings: LeaseSettings,
+    source: BotSource,
     signal: impl std::future::Future<Output = ()>,
 ) -> Result<(), LeaseError> {
     let stop = CancellationToken::new();
-    let task = run(bus, cfg, settings, stop.clone());
+    let task = run(bus, cfg, settings, source, stop.clone());
     tokio::pin!(task);
     tokio::select! {
         r = &mut task => return r,
@@ -176,11 +184,12 @@ pub async fn serve(
 }
 
 /// Runs the supervisor until `stop` is cancelled, then hands every channel over (leaves,
-/// then deletes the leases).
+/// then deletes the leases). `source` follows the channels held.
 pub async fn run(
     bus: Bus,
     cfg: BotConfig,
     settings: LeaseSettings,
+    source: BotSource,
     stop: CancellationToken,
 ) -> Result<(), LeaseError> {
     let client = bus.nats_client().ok_or(LeaseError::NoNats)?.clone();
@@ -216,6 +225,7 @@ pub async fn run(
         me,
         specs,
         held: HashMap::new(),
+        source,
         view,
     };
     // Announce ourselves and give processes started at the same moment one tick to do the
@@ -249,20 +259,39 @@ struct Supervisor {
     presence: String,
     specs: Vec<(String, ChannelSpec)>,
     held: HashMap<String, Held>,
+    /// The process's metrics and status: exactly the bots in `held`.
+    source: BotSource,
     view: Arc<Mutex<View>>,
 }
 
 impl Supervisor {
+    /// Takes a channel out of `held` (and out of the metrics and status) before its bot is
+    /// stopped: once it is no longer held it is another process's to show.
+    fn unhold(&mut self, key: &str) -> Option<Held> {
+        let held = self.held.remove(key)?;
+        self.source.remove(&held.bot.metrics_source());
+        Some(held)
+    }
+
     /// One round: renew, announce, balance, acquire.
+    ///
+    /// Every bucket call gets at most one tick, and the deadlines are checked between the
+    /// phases: while the bucket's stream has no leader (an election after its node died) a
+    /// call may go unanswered for the client's whole timeout (5 to 10 s), and a round stuck
+    /// in one must not keep a channel past its deadline.
     async fn step(&mut self) {
+        self.leave_expired().await;
         self.renew().await;
+        self.leave_expired().await;
         self.put_presence().await;
+        self.leave_expired().await;
         let target = self.fair_share();
         if self.held.len() > target {
             self.release_excess(self.held.len() - target).await;
         } else if self.held.len() < target {
             self.acquire(target - self.held.len()).await;
         }
+        self.leave_expired().await;
     }
 
     /// `⌈channels / live processes⌉` (this process always counts).
@@ -279,16 +308,15 @@ impl Supervisor {
     }
 
     async fn put_presence(&self) {
-        if let Err(e) = self
-            .kv
-            .put(&self.presence, Bytes::from(self.me.clone()))
-            .await
-        {
-            tracing::warn!(error = %e, "Lease presence not written.");
+        let put = self.kv.put(&self.presence, Bytes::from(self.me.clone()));
+        match tokio::time::timeout(self.settings.tick(), put).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "Lease presence not written."),
+            Err(_) => tracing::warn!("Lease presence not written: timed out."),
         }
     }
 
-    /// Renews every held lease; stops the channels whose lease is lost or past its deadline.
+    /// Renews every held lease; leaves the channels whose lease is lost.
     async fn renew(&mut self) {
         let tick = self.settings.tick();
         let value = Bytes::from(self.me.clone());
@@ -305,17 +333,20 @@ impl Supervisor {
                 let value = value.clone();
                 async move {
                     let sent = Instant::now();
-                    let r = match tokio::time::timeout(tick, kv.update(&key, value, revision)).await
-                    {
-                        Ok(Ok(revision)) => Ok(revision),
-                        Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                            still_ours(kv, &key, me)
-                                .await
-                                .ok_or_else(|| LOST.to_string())
+                    let renewal = async {
+                        match kv.update(&key, value, revision).await {
+                            Ok(revision) => Ok(revision),
+                            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                                still_ours(kv, &key, me)
+                                    .await
+                                    .ok_or_else(|| LOST.to_string())
+                            }
+                            Err(e) => Err(e.to_string()),
                         }
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => Err("timed out".to_string()),
                     };
+                    let r = tokio::time::timeout(tick, renewal)
+                        .await
+                        .unwrap_or_else(|_| Err("timed out".to_string()));
                     (key, sent, r)
                 }
             })
@@ -339,24 +370,40 @@ impl Supervisor {
                 Err(e) => tracing::warn!(key = %key, error = %e, "Lease renewal failed; retrying."),
             }
         }
-        // Never serve past the deadline, whatever the renewals did.
+        self.leave(&lost).await;
+    }
+
+    /// Leaves every channel past its deadline: never serve past it, whatever the bucket
+    /// calls did.
+    async fn leave_expired(&mut self) {
         let now = Instant::now();
-        for (key, held) in &self.held {
-            if now >= held.valid_until && !lost.contains(key) {
-                tracing::warn!(key = %key, "Lease not renewed in time; leaving the channel.");
-                lost.push(key.clone());
-            }
-        }
-        let bots: Vec<Bot> = lost
+        let expired: Vec<String> = self
+            .held
             .iter()
-            .filter_map(|k| self.held.remove(k))
+            .filter(|(_, h)| now >= h.valid_until)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &expired {
+            tracing::warn!(key = %key, "Lease not renewed in time; leaving the channel.");
+        }
+        self.leave(&expired).await;
+    }
+
+    /// Leaves the channels of leases that are gone (or going): nothing to delete.
+    async fn leave(&mut self, keys: &[String]) {
+        let bots: Vec<Bot> = keys
+            .iter()
+            .filter_map(|k| self.unhold(k))
             .map(|h| h.bot)
             .collect();
         join_all(bots.into_iter().map(Bot::shutdown)).await;
     }
 
-    /// Tries the free channels, best rendezvous score first, until `wanted` are acquired.
+    /// Tries the free channels, best rendezvous score first, until `wanted` are acquired or
+    /// a tick has passed. A create left unanswered may still have been written: that key is
+    /// then nobody's to serve until it expires (never renewed), a gap but never two bots.
     async fn acquire(&mut self, wanted: usize) {
+        let until = tokio::time::Instant::now() + self.settings.tick();
         let ttl = self.settings.key_ttl();
         let mut candidates: Vec<(u64, usize)> = {
             let view = self.view.lock().unwrap();
@@ -375,12 +422,18 @@ impl Supervisor {
             }
             let (key, spec) = &self.specs[i];
             let sent = Instant::now();
-            match self.kv.create(key, Bytes::from(self.me.clone())).await {
+            let create = self.kv.create(key, Bytes::from(self.me.clone()));
+            let Ok(created) = tokio::time::timeout_at(until, create).await else {
+                tracing::warn!(key = %key, "Lease not acquired: timed out.");
+                break;
+            };
+            match created {
                 Ok(revision) => {
                     tracing::info!(channel = %spec.channel, key = %key, "Lease acquired; joining.");
                     let mut one = self.cfg.clone();
                     one.channels = vec![spec.clone()];
                     let bot = Bot::start(self.bus.clone(), one);
+                    self.source.add(&bot.metrics_source());
                     self.held.insert(
                         key.clone(),
                         Held {
@@ -430,14 +483,19 @@ impl Supervisor {
     async fn release(&mut self, keys: Vec<String>) {
         let held: Vec<(String, Held)> = keys
             .into_iter()
-            .filter_map(|k| self.held.remove(&k).map(|h| (k, h)))
+            .filter_map(|k| self.unhold(&k).map(|h| (k, h)))
             .collect();
         let kv = &self.kv;
+        let tick = self.settings.tick();
         join_all(held.into_iter().map(|(key, h)| async move {
             h.bot.shutdown().await;
-            if let Err(e) = kv.delete_expect_revision(&key, Some(h.revision)).await {
-                tracing::warn!(key = %key, error = %e, "Lease not deleted; it will expire.");
-            }
+            let delete = kv.delete_expect_revision(&key, Some(h.revision));
+            let error = match tokio::time::timeout(tick, delete).await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "timed out".to_string(),
+            };
+            tracing::warn!(key = %key, error = %error, "Lease not deleted; it will expire.");
         }))
         .await;
     }

@@ -16,7 +16,8 @@
 //! - [`states`]: each channel's run state (connecting, running, reconnecting, stopped for
 //!   good), for the exit decision, the shell's `status` and health checks.
 //! - [`logs`]: chat and media log files.
-//! - [`metrics`]: per-channel instruments and the scrape-time [`metrics::BotSource`].
+//! - [`metrics`]: per-channel instruments and the scrape-time [`metrics::BotSource`] (a
+//!   bot's channels, or in lease mode the set of channels the process holds).
 //! - [`breaker`]: the circuit breaker on database queries (shell, pump).
 //! - [`leases`]: several bot processes sharing the channels through leases in a JetStream
 //!   key-value bucket (`cluster.leases`), each held channel run as a one-channel [`Bot`].
@@ -168,12 +169,12 @@ impl Bot {
             ));
         }
         Bot {
-            source: metrics::BotSource {
-                channels: Arc::new(views),
-                irc: Arc::new(irc_handles),
+            source: metrics::BotSource::of(metrics::BotParts {
+                channels: views,
+                irc: irc_handles,
                 outbox,
                 states: states.clone(),
-            },
+            }),
             stop,
             tasks,
             publishers,

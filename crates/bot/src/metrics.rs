@@ -6,8 +6,8 @@
 //! fixed sets: `kind` ([`EVENT_KINDS`]), `command` ([`SHELL_COMMANDS`]), `outcome`, `state`.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
 
 use rosey_config::ReadyWhen;
 use rosey_cytube::{CytubeEvent, CytubeHandle, ServerEvent};
@@ -133,40 +133,18 @@ pub(crate) struct ChannelView {
     pub publisher: Publisher,
 }
 
-/// The bot's metrics at scrape time, and its readiness.
-#[derive(Clone)]
-pub struct BotSource {
-    pub(crate) channels: Arc<Vec<ChannelView>>,
+/// One [`Bot`](crate::Bot)'s channels, fixed for the bot's life.
+pub(crate) struct BotParts {
+    pub channels: Vec<ChannelView>,
     /// The IRC channels (readiness, state and connection gauges).
-    pub(crate) irc: Arc<Vec<crate::platform::irc::IrcView>>,
-    pub(crate) outbox: Option<Outbox>,
-    pub(crate) states: ChannelStates,
+    pub irc: Vec<crate::platform::irc::IrcView>,
+    pub outbox: Option<Outbox>,
+    pub states: ChannelStates,
 }
 
-impl BotSource {
-    /// Ready when every channel (or, with [`ReadyWhen::AnyChannel`], one) is joined.
-    pub fn check(&self, when: ReadyWhen) -> Check {
-        let total = self.channels.len() + self.irc.len();
-        let joined = self
-            .channels
-            .iter()
-            .filter(|c| c.handle.is_joined())
-            .count()
-            + self.irc.iter().filter(|h| h.is_joined()).count();
-        let ok = match when {
-            ReadyWhen::AllChannels => joined == total && total > 0,
-            ReadyWhen::AnyChannel => joined > 0,
-        };
-        let detail = format!("{joined} of {total} channels joined");
-        if ok {
-            Check::ready(detail)
-        } else {
-            Check::not_ready(detail)
-        }
-    }
-
+impl BotParts {
     /// A channel's run state word (`connecting`, `running`, `reconnecting`, `stopped`).
-    pub fn state_word(&self, channel: &str) -> &'static str {
+    pub(crate) fn state_word(&self, channel: &str) -> &'static str {
         self.states
             .get(channel)
             .map(|s| s.word())
@@ -174,11 +152,101 @@ impl BotSource {
     }
 }
 
+/// The metrics, readiness and status of a bot at scrape (or request) time.
+///
+/// A bot's own source ([`Bot::metrics_source`](crate::Bot::metrics_source)) holds that bot's
+/// channels. In lease mode the process serves one [`BotSource::leased`] set instead, to which
+/// the supervisor adds each held channel's one-channel bot when it acquires the lease and
+/// from which it removes it on release: the same metrics and status code then always shows
+/// the channels the process holds now. The set is read under a lock at scrape time only;
+/// the channels' hot paths touch their atomics, never this.
+#[derive(Clone)]
+pub struct BotSource {
+    bots: Arc<RwLock<Vec<Arc<BotParts>>>>,
+    /// A lease-mode set: holding no channel is a standby, not a fault.
+    leased: bool,
+}
+
+impl BotSource {
+    /// One bot's source.
+    pub(crate) fn of(parts: BotParts) -> BotSource {
+        BotSource {
+            bots: Arc::new(RwLock::new(vec![Arc::new(parts)])),
+            leased: false,
+        }
+    }
+
+    /// An empty lease-mode set (see [`crate::leases`]).
+    pub fn leased() -> BotSource {
+        BotSource {
+            bots: Arc::default(),
+            leased: true,
+        }
+    }
+
+    /// Is this a lease-mode set?
+    pub fn is_leased(&self) -> bool {
+        self.leased
+    }
+
+    /// Adds `bot`'s channels to this set.
+    pub fn add(&self, bot: &BotSource) {
+        let parts = bot.parts();
+        self.write().extend(parts);
+    }
+
+    /// Removes `bot`'s channels (added with [`BotSource::add`]) from this set.
+    pub fn remove(&self, bot: &BotSource) {
+        let parts = bot.parts();
+        self.write()
+            .retain(|p| !parts.iter().any(|q| Arc::ptr_eq(p, q)));
+    }
+
+    /// The bots now in the source.
+    pub(crate) fn parts(&self) -> Vec<Arc<BotParts>> {
+        self.bots.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<BotParts>>> {
+        self.bots.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ready when every channel (or, with [`ReadyWhen::AnyChannel`], one) is joined. A
+    /// lease-mode process holding no channel is a ready standby.
+    pub fn check(&self, when: ReadyWhen) -> Check {
+        let parts = self.parts();
+        let total: usize = parts.iter().map(|b| b.channels.len() + b.irc.len()).sum();
+        let joined: usize = parts
+            .iter()
+            .map(|b| {
+                b.channels.iter().filter(|c| c.handle.is_joined()).count()
+                    + b.irc.iter().filter(|h| h.is_joined()).count()
+            })
+            .sum();
+        let standby = total == 0 && self.leased;
+        let ok = match when {
+            ReadyWhen::AllChannels => joined == total && (total > 0 || standby),
+            ReadyWhen::AnyChannel => joined > 0 || standby,
+        };
+        let detail = if standby {
+            "standby: no channel lease held".to_string()
+        } else {
+            format!("{joined} of {total} channels joined")
+        };
+        if ok {
+            Check::ready(detail)
+        } else {
+            Check::not_ready(detail)
+        }
+    }
+}
+
 impl Source for BotSource {
     fn collect(&self, out: &mut Out<'_>) -> fmt::Result {
-        let chans: Vec<(&str, &ChannelMetrics, rosey_cytube::ClientStats, &Publisher)> = self
-            .channels
+        let parts = self.parts();
+        let chans: Vec<(&str, &ChannelMetrics, rosey_cytube::ClientStats, &Publisher)> = parts
             .iter()
+            .flat_map(|b| &b.channels)
             .map(|c| {
                 (
                     c.publisher.channel(),
@@ -193,29 +261,37 @@ impl Source for BotSource {
                 .iter()
                 .map(move |(ch, m, s, p)| ([("channel", *ch)], f(m, s, p)))
         };
-        // IRC channels have a state and a connection too (their other figures are CyTube's).
-        let irc = || self.irc.iter().map(|h| (h.channel_name(), h.is_joined()));
+        // Every channel, CyTube's and IRC's, has a state and a connection (IRC's other
+        // figures are CyTube's): (channel, state word, joined).
+        let presence: Vec<(&str, &'static str, bool)> = parts
+            .iter()
+            .flat_map(|b| {
+                let cytube = b.channels.iter().map(|c| {
+                    let ch = c.publisher.channel();
+                    (ch, b.state_word(ch), c.handle.is_joined())
+                });
+                let irc = b.irc.iter().map(|h| {
+                    let ch = h.channel_name();
+                    (ch, b.state_word(ch), h.is_joined())
+                });
+                cytube.chain(irc)
+            })
+            .collect();
         out.gauge(
             "rosey_bot_channel_state",
             "1 for the channel's current state (connecting, running, reconnecting, stopped).",
-            chans
-                .iter()
-                .map(|(ch, _, _, _)| *ch)
-                .chain(irc().map(|(ch, _)| ch))
-                .flat_map(|ch| {
-                    let now = self.state_word(ch);
-                    CHANNEL_STATES
-                        .iter()
-                        .map(move |s| ([("channel", ch), ("state", *s)], i64::from(now == *s)))
-                }),
+            presence.iter().flat_map(|(ch, now, _)| {
+                CHANNEL_STATES
+                    .iter()
+                    .map(move |s| ([("channel", *ch), ("state", *s)], i64::from(now == s)))
+            }),
         )?;
         out.gauge(
             "rosey_bot_connected",
             "1 while the channel is joined.",
-            chans
+            presence
                 .iter()
-                .map(|(ch, _, _, p)| ([("channel", *ch)], i64::from(is_joined(&self.channels, p))))
-                .chain(irc().map(|(ch, joined)| ([("channel", ch)], i64::from(joined)))),
+                .map(|(ch, _, joined)| ([("channel", *ch)], i64::from(*joined))),
         )?;
         out.counter(
             "rosey_bot_reconnects",
@@ -340,26 +416,58 @@ impl Source for BotSource {
             "Database queries refused at once while the breaker was open.",
             each(|m, _, _| m.breaker.rejected.load(Relaxed) as i64).map(|(l, v)| (l, v as u64)),
         )?;
-        // Exported in plain mode too (at 0), so one dashboard fits both modes.
-        let outbox = self.outbox.as_ref();
+        // Exported in plain mode too (at 0), so one dashboard fits both modes. In lease
+        // mode every held channel's bot has an outbox of its own: their sum.
+        let outboxes = || parts.iter().filter_map(|b| b.outbox.as_ref());
         out.gauge_value(
             "rosey_bot_durable_outbox_depth",
             "Durable mode: events waiting to be stored in the JetStream stream.",
-            outbox.map(|o| o.depth()).unwrap_or(0) as i64,
+            outboxes().map(|o| o.depth()).sum::<usize>() as i64,
         )?;
         out.counter_value(
             "rosey_bot_durable_outbox_overflow",
             "Durable mode: events refused because the outbox was full.",
-            outbox
+            outboxes()
                 .map(|o| o.stats().overflow.load(Relaxed))
-                .unwrap_or(0),
+                .sum::<u64>(),
         )
     }
 }
 
-fn is_joined(channels: &[ChannelView], p: &Publisher) -> bool {
-    channels
-        .iter()
-        .find(|c| c.publisher.channel() == p.channel())
-        .is_some_and(|c| c.handle.is_joined())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_bot() -> BotSource {
+        BotSource::of(BotParts {
+            channels: Vec::new(),
+            irc: Vec::new(),
+            outbox: None,
+            states: ChannelStates::new(Vec::new()),
+        })
+    }
+
+    #[test]
+    fn a_lease_set_follows_the_bots_added_and_removed() {
+        let set = BotSource::leased();
+        let (a, b) = (empty_bot(), empty_bot());
+        set.add(&a);
+        set.add(&b);
+        assert_eq!(set.parts().len(), 2);
+        set.remove(&a);
+        let left = set.parts();
+        assert_eq!(left.len(), 1);
+        assert!(Arc::ptr_eq(&left[0], &b.parts()[0]));
+        set.remove(&b);
+        assert!(set.parts().is_empty());
+    }
+
+    #[test]
+    fn holding_nothing_is_a_ready_standby_only_in_lease_mode() {
+        for when in [ReadyWhen::AllChannels, ReadyWhen::AnyChannel] {
+            let standby = BotSource::leased().check(when);
+            assert!(standby.ok, "{}", standby.detail);
+            assert!(!empty_bot().check(when).ok);
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The bot on the NATS micro-service API, so `rosey status` (and `nats micro ls/info/stats`)
 //! finds every running bot: service `rosey-bot`, endpoint `status` on `rosey.bot.status`,
 //! answering (and putting in `$SRV.STATS` data) each channel's state, users, queue depth and
-//! reconnects.
+//! reconnects. A lease-mode process serves one such service for the channels it holds at
+//! the moment (its [`BotSource`] is a [`BotSource::leased`] set).
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -70,17 +71,18 @@ pub struct BotStatus {
 }
 
 impl BotSource {
-    /// The bot's status now.
+    /// The bot's status now (in lease mode: the channels held now).
     pub fn status(&self) -> BotStatus {
+        let parts = self.parts();
         BotStatus {
-            channels: self
-                .channels
+            channels: parts
                 .iter()
-                .map(|c| {
+                .flat_map(|b| b.channels.iter().map(move |c| (b, c)))
+                .map(|(b, c)| {
                     let m = c.publisher.metrics();
                     ChannelStatus {
                         channel: c.publisher.channel().to_string(),
-                        state: self.state_word(c.publisher.channel()),
+                        state: b.state_word(c.publisher.channel()),
                         joined: c.handle.is_joined(),
                         users_chat: m.users_chat.load(Relaxed),
                         users_connected: m.users_connected.load(Relaxed),
@@ -91,9 +93,30 @@ impl BotSource {
                     }
                 })
                 .collect(),
-            durable_outbox_depth: self.outbox.as_ref().map(|o| o.depth()).unwrap_or(0),
+            durable_outbox_depth: parts
+                .iter()
+                .filter_map(|b| b.outbox.as_ref())
+                .map(|o| o.depth())
+                .sum(),
         }
     }
+}
+
+/// The service's metadata: the commit, and the channels — fixed for a bot, so listed; a
+/// lease-mode process says `leases` instead (its channels come and go: see the status).
+fn metadata(source: &BotSource, commit: &str) -> std::collections::HashMap<String, String> {
+    let channels = if source.is_leased() {
+        ("leases".to_string(), "true".to_string())
+    } else {
+        let names: Vec<String> = source
+            .status()
+            .channels
+            .into_iter()
+            .map(|c| c.channel)
+            .collect();
+        ("channels".to_string(), names.join(","))
+    };
+    std::collections::HashMap::from([("commit".to_string(), commit.to_string()), channels])
 }
 
 /// Registers the bot as a micro service and answers status requests until the returned
@@ -109,18 +132,7 @@ pub async fn serve(
     let service = client
         .service_builder()
         .description("Rosey bot: CyTube channels")
-        .metadata(std::collections::HashMap::from([
-            ("commit".to_string(), commit.to_string()),
-            (
-                "channels".to_string(),
-                source
-                    .channels
-                    .iter()
-                    .map(|c| c.publisher.channel().to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-        ]))
+        .metadata(metadata(&source, commit))
         .stats_handler(move |_endpoint, _stats| {
             serde_json::to_value(stats_source.status()).unwrap_or_default()
         })

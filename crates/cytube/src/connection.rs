@@ -493,9 +493,15 @@ impl Actor {
         let opened = until_shutdown(
             &mut self.shutdown,
             // TCP_NODELAY: chat frames are small and latency matters more than packet count.
+            // `wss://`: the process's one TLS configuration (see `tls`).
             timeout(
                 limit,
-                tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config()), true),
+                tokio_tungstenite::connect_async_tls_with_config(
+                    url.as_str(),
+                    Some(ws_config()),
+                    true,
+                    (url.scheme() == "wss").then(crate::tls::connector),
+                ),
             ),
         )
         .await;

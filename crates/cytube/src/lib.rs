@@ -13,6 +13,7 @@
 //! - `config.rs`: [`ClientConfig`] and its validation.
 //! - `state.rs`: [`ChannelState`], an optional mirror of the channel built from events.
 //! - `connection.rs`: the task that owns the socket ([`connect`] spawns it).
+//! - [`tls`]: the process's one TLS client configuration for `wss://` channels (and IRC).
 //! - `handle.rs`: [`CytubeHandle`] (commands in) and [`EventStream`] (events out).
 //!
 //! # Why a small codec and not `rust_socketio`
@@ -94,6 +95,7 @@ mod socketio;
 mod split;
 mod state;
 mod throttle;
+pub mod tls;
 
 pub use backoff::Backoff;
 pub use command::{Command, Limiter, QueuePosition, QueueRequest};

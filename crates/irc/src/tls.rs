@@ -1,5 +1,6 @@
 //! TLS for the connection (rustls, ring): the server's certificate is checked against the
-//! web PKI roots plus any `tls_ca` file of the configuration.
+//! web PKI roots plus any `tls_ca` file of the configuration. Without `tls_ca` the process's
+//! one configuration ([`rosey_cytube::tls::client_config`]) serves every connection.
 
 use std::sync::Arc;
 
@@ -14,27 +15,27 @@ pub(crate) async fn connect(
     cfg: &IrcConfig,
     tcp: TcpStream,
 ) -> Result<TlsStream<TcpStream>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &cfg.tls_ca {
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("cannot read tls_ca {}: {e}", path.display()))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("unusable certificate in {}: {e}", path.display()))?;
+    let config = match &cfg.tls_ca {
+        // The process's one configuration, shared with the CyTube websockets.
+        None => rosey_cytube::tls::client_config(),
+        // A configured CA: a configuration of this connection's own, the file read afresh.
+        Some(path) => {
+            let mut roots = rosey_cytube::tls::web_pki_roots();
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("cannot read tls_ca {}: {e}", path.display()))?;
+            for cert in certs {
+                let cert =
+                    cert.map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("unusable certificate in {}: {e}", path.display()))?;
+            }
+            Arc::new(rosey_cytube::tls::config_with_roots(roots))
         }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    };
     let name = ServerName::try_from(cfg.server.clone())
         .map_err(|e| format!("`{}` is not a TLS server name: {e}", cfg.server))?;
-    TlsConnector::from(Arc::new(config))
+    TlsConnector::from(config)
         .connect(name, tcp)
         .await
         .map_err(|e| format!("TLS handshake failed: {e}"))

@@ -208,8 +208,9 @@ impl MetricsListener {
         self.metrics.health().add("database", db.readiness());
     }
 
-    pub fn watch_bot(&self, bot: &rosey_bot::Bot, when: rosey_config::ReadyWhen) {
-        let source = bot.metrics_source();
+    /// A bot's metrics and readiness (a lease-mode process's: the channels it holds).
+    pub fn watch_bot(&self, source: &rosey_bot::metrics::BotSource, when: rosey_config::ReadyWhen) {
+        let source = source.clone();
         self.metrics.add_source(std::sync::Arc::new(source.clone()));
         self.metrics
             .health()
@@ -234,12 +235,11 @@ pub fn build_info(process: &str) -> rosey_metrics::BuildInfo {
 /// embedded bus or when registration fails (logged: the bot runs on without it).
 pub async fn serve_bot_status(
     bus: &Bus,
-    bot: &rosey_bot::Bot,
+    source: &rosey_bot::metrics::BotSource,
 ) -> Option<async_nats::service::Service> {
     let client = bus.nats_client()?;
     let info = build_info("bot");
-    match rosey_bot::status::serve(client, bot.metrics_source(), &info.version, &info.commit).await
-    {
+    match rosey_bot::status::serve(client, source.clone(), &info.version, &info.commit).await {
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!(error = %e, "Cannot register the bot's status service; `rosey status` will not list it.");

@@ -4,7 +4,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
-use rosey_bot::{Bot, BotConfig};
+use rosey_bot::{Bot, BotConfig, metrics::BotSource};
 use rosey_dbservice::DbService;
 
 use super::common::{
@@ -155,14 +155,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         m.watch_db(db);
     }
     let web = super::web::serve_if_configured(&bus, &config).await?;
-    let stopped = serve_observed(
-        Bot::start(bus.clone(), bot_cfg),
-        &bus,
-        &metrics,
-        &config,
-        signal,
-    )
-    .await;
+    let bot = Bot::start(bus.clone(), bot_cfg);
+    let source = bot.metrics_source();
+    let stopped = observed(&source, &bus, &metrics, &config, serve(bot, signal)).await;
     if let Some(w) = web {
         w.shutdown().await;
     }
@@ -198,41 +193,42 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
         m.watch_bus(&bus);
     }
     if let Some(leases) = rosey_bot::leases::LeaseSettings::from_config(&config) {
-        rosey_bot::leases::serve(bus, bot_cfg, leases, signal).await?;
+        // The held channels come and go; the metrics and the status service follow them.
+        let source = BotSource::leased();
+        let supervisor =
+            rosey_bot::leases::serve(bus.clone(), bot_cfg, leases, source.clone(), signal);
+        let r = observed(&source, &bus, &metrics, &config, supervisor).await;
         if let Some(m) = metrics {
             m.shutdown().await;
         }
+        r?;
         return Ok(ExitCode::SUCCESS);
     }
-    let stopped = serve_observed(
-        Bot::start(bus.clone(), bot_cfg),
-        &bus,
-        &metrics,
-        &config,
-        signal,
-    )
-    .await;
+    let bot = Bot::start(bus.clone(), bot_cfg);
+    let source = bot.metrics_source();
+    let stopped = observed(&source, &bus, &metrics, &config, serve(bot, signal)).await;
     if let Some(m) = metrics {
         m.shutdown().await;
     }
     Ok(exit_status(stopped))
 }
 
-/// [`serve`] with the bot's metrics, readiness and status service registered.
-async fn serve_observed(
-    bot: Bot,
+/// Runs `serving` (a bot, or the lease supervisor) with the metrics, readiness and status
+/// service of `source` registered, and unregisters the status service at the end.
+async fn observed<T>(
+    source: &BotSource,
     bus: &rosey_bus::Bus,
     metrics: &Option<MetricsListener>,
     config: &rosey_config::Config,
-    signal: impl std::future::Future<Output = ()>,
-) -> Option<Vec<(String, String)>> {
+    serving: impl std::future::Future<Output = T>,
+) -> T {
     if let Some(m) = metrics {
-        m.watch_bot(&bot, config.metrics.ready_when);
+        m.watch_bot(source, config.metrics.ready_when);
     }
-    let status = serve_bot_status(bus, &bot).await;
-    let stopped = serve(bot, signal).await;
+    let status = serve_bot_status(bus, source).await;
+    let out = serving.await;
     if let Some(s) = status {
         let _ = s.stop().await;
     }
-    stopped
+    out
 }
