@@ -291,16 +291,28 @@ async fn a_nats_restart_in_the_middle_of_the_stream_loses_and_duplicates_nothing
     let mut e = env().await;
     let url = e.nats.url();
     let mut service = Service::start(&e.client, &url, &e.db).await;
-    let n = 10_000;
+    let n = 20_000;
     let stop = tokio_util::sync::CancellationToken::new();
     let (outbox, task) = rosey_bus::outbox::Outbox::start(
         e.client.nats_client().unwrap().clone(),
         stream_settings(),
         stop.clone(),
     );
-    for (i, (subject, payload)) in chat_events(n, "restart", "dur").into_iter().enumerate() {
-        outbox.push(subject, format!("restart-{i}"), payload);
-    }
+    // A bot's stream arrives over time: 20 events per millisecond (about a second in all),
+    // so the restart lands in the middle of it however fast the batches are stored.
+    let producer = tokio::spawn({
+        let outbox = outbox.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            for (i, (subject, payload)) in chat_events(n, "restart", "dur").into_iter().enumerate()
+            {
+                if i % 20 == 0 {
+                    tick.tick().await;
+                }
+                outbox.push(subject, format!("restart-{i}"), payload);
+            }
+        }
+    });
     wait_rows_at_least(&e.db, 1_000, "before the restart").await;
     e.nats.restart();
     let after = rows(&e.db);
@@ -308,6 +320,7 @@ async fn a_nats_restart_in_the_middle_of_the_stream_loses_and_duplicates_nothing
         after < n as i64,
         "the restart must hit the middle of the stream"
     );
+    producer.await.unwrap();
     // Both the outbox and the service reconnect by themselves.
     if tokio::time::timeout(PUBLISH_TIMEOUT, outbox.acknowledged(n as u64))
         .await

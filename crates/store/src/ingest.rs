@@ -503,6 +503,14 @@ impl<'a> FastPath<'a> for SqliteFast<'_> {
     type Error = rusqlite::Error;
 
     fn fresh_ids(&mut self, ids: &[&'a str], now: i64) -> rusqlite::Result<HashSet<String>> {
+        if let [id] = ids {
+            // A lone event (every line of a quiet channel): no JSON to build and parse.
+            let inserted = self
+                .0
+                .prepare_cached(SQL_DEDUP)?
+                .execute(params![id, now])?;
+            return Ok(HashSet::from_iter((inserted == 1).then(|| id.to_string())));
+        }
         let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
         let mut stmt = self.0.prepare_cached(SQL_DEDUP_MANY)?;
         let rows = stmt.query_map(params![json, now], |r| r.get::<_, String>(0))?;
