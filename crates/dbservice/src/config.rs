@@ -22,9 +22,10 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 pub const DEFAULT_BATCH_DELAY: Duration = Duration::from_millis(20);
 /// How often retention runs.
 pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(300);
-/// Retention delete batches per table per maintenance pass (then the writer goes back to
-/// ingest; the next pass continues).
-pub const DEFAULT_MAINTENANCE_BATCHES: usize = 20;
+/// Retention steps per maintenance pass (each step deletes at most `Retention::batch` rows
+/// per table, and the writer commits waiting events between steps; what is left waits for
+/// the next pass).
+pub const DEFAULT_MAINTENANCE_BATCHES: usize = 100;
 
 /// How to run the database service.
 #[derive(Debug, Clone)]

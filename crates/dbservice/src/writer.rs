@@ -12,6 +12,10 @@
 //! each event commits at once (lowest latency); in a burst the queue fills and batches grow
 //! to `batch_max` by themselves (one commit per batch).
 //!
+//! Maintenance (retention) runs between commits, one bounded step at a time (see
+//! `Writer::maintain_step`), so a pass with much to delete never holds up ingest for more
+//! than one step.
+//!
 //! Acknowledgement: an [`IngestItem`] may carry an [`Ack`] callback, called after the commit
 //! that covered it (durable mode acks JetStream then; plain mode has none).
 
@@ -119,6 +123,8 @@ pub(crate) fn spawn(
                 store,
                 cfg,
                 counters,
+                maintenance_left: 0,
+                commits_since_step: 0,
             }
             .run(rx)
         })
@@ -128,7 +134,14 @@ struct Writer {
     store: Box<dyn Storage>,
     cfg: WriterConfig,
     counters: Arc<Counters>,
+    /// Retention steps left in the current maintenance pass (see [`Writer::maintain_step`]).
+    maintenance_left: usize,
+    /// Commits since the last retention step (a step also runs while events keep coming).
+    commits_since_step: usize,
 }
+
+/// Commits after which a pending retention step runs even though events are waiting.
+const STEP_EVERY_COMMITS: usize = 16;
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
@@ -136,6 +149,16 @@ impl Writer {
         let mut acks: Vec<(usize, Ack)> = Vec::new();
         let mut pending: Option<WriterMsg> = None;
         loop {
+            // A maintenance pass runs step by step between commits: one bounded delete per
+            // table, then whatever events arrived meanwhile, so ingest never waits for a
+            // whole pass.
+            if self.maintenance_left > 0
+                && pending.is_none()
+                && (rx.is_empty() || self.commits_since_step >= STEP_EVERY_COMMITS)
+            {
+                self.maintain_step();
+                continue;
+            }
             let msg = match pending.take() {
                 Some(m) => m,
                 None => match rx.blocking_recv() {
@@ -183,7 +206,11 @@ impl Writer {
                     let _ = reply.send(());
                 }
                 WriterMsg::Call(f) => f(&mut *self.store),
-                WriterMsg::Maintain => self.maintain(),
+                WriterMsg::Maintain => {
+                    if self.maintenance_left == 0 {
+                        self.maintenance_left = self.cfg.maintenance_batches.max(1);
+                    }
+                }
                 WriterMsg::Close {
                     close_sessions,
                     reply,
@@ -218,6 +245,7 @@ impl Writer {
             return;
         }
         let started = Instant::now();
+        self.commits_since_step += 1;
         let outcome = match self.with_retry(|s| s.apply_batch(events)) {
             Ok(o) => o,
             Err(e) => {
@@ -285,22 +313,31 @@ impl Writer {
         }
     }
 
-    fn maintain(&mut self) {
+    /// One retention step: at most one bounded delete per table (`Retention::batch` rows,
+    /// each its own transaction). The pass ends when nothing old is left or after
+    /// `maintenance_batches` steps (the next pass goes on).
+    fn maintain_step(&mut self) {
+        self.commits_since_step = 0;
         let retention = self.cfg.retention.clone();
-        let batches = self.cfg.maintenance_batches;
-        match self.store.maintenance(now_secs(), &retention, batches) {
+        match self.store.maintenance(now_secs(), &retention, 1) {
             Ok(r) => {
-                Counters::add(&self.counters.maintenance_runs, 1);
+                self.maintenance_left = if r.more { self.maintenance_left - 1 } else { 0 };
+                if self.maintenance_left == 0 {
+                    Counters::add(&self.counters.maintenance_runs, 1);
+                }
                 tracing::debug!(
                     recent_chat = r.recent_chat,
                     user_count_history = r.user_count_history,
                     sent_outbound = r.sent_outbound,
                     processed_events = r.processed_events,
                     more = r.more,
-                    "Maintenance pass."
+                    "Maintenance step."
                 );
             }
-            Err(e) => tracing::warn!(error = %e, "Maintenance failed; will retry next pass."),
+            Err(e) => {
+                self.maintenance_left = 0;
+                tracing::warn!(error = %e, "Maintenance failed; will retry next pass.");
+            }
         }
     }
 
@@ -325,4 +362,68 @@ fn push(events: &mut Vec<StoreEvent>, acks: &mut Vec<(usize, Ack)>, item: Ingest
         acks.push((events.len(), ack));
     }
     events.push(item.event);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rosey_store::{EventKind, Store, StoreOptions};
+
+    fn line(ts: i64, message: &str) -> StoreEvent {
+        StoreEvent {
+            channel: "c".into(),
+            ts,
+            id: None,
+            kind: EventKind::Message {
+                username: "u".into(),
+                message: message.into(),
+            },
+        }
+    }
+
+    /// An event sent while a long retention pass runs is committed before the pass ends.
+    #[test]
+    fn a_maintenance_pass_lets_events_through_between_its_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut store = Store::open(&path, &StoreOptions::default()).unwrap();
+        let old: Vec<_> = (0..20_000).map(|_| line(1_000, "old")).collect();
+        store.apply_batch(&old).unwrap();
+        let counters = Arc::new(Counters::default());
+        let (tx, rx) = mpsc::channel(16);
+        let cfg = WriterConfig {
+            batch_max: 100,
+            batch_delay: Duration::ZERO,
+            retention: Retention {
+                batch: 100,
+                ..Retention::default()
+            },
+            maintenance_batches: 10_000,
+        };
+        let thread = spawn(Box::new(store), rx, cfg, counters.clone()).unwrap();
+        tx.blocking_send(WriterMsg::Maintain).unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        tx.blocking_send(WriterMsg::Event(IngestItem {
+            event: line(now_secs(), "new"),
+            ack: Some(Box::new(move |outcome| {
+                let _ = done_tx.send(outcome);
+            })),
+        }))
+        .unwrap();
+        let outcome = done_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(outcome, AckOutcome::Committed);
+        assert_eq!(
+            counters.snapshot().maintenance_runs,
+            0,
+            "committed while the pass (200 steps) was still running"
+        );
+        drop(tx);
+        thread.join().unwrap();
+        assert_eq!(counters.snapshot().maintenance_runs, 1);
+        let left = Store::open_read_only(&path, &StoreOptions::default())
+            .unwrap()
+            .count_rows("recent_chat")
+            .unwrap();
+        assert_eq!(left, 1, "only the new line is left");
+    }
 }

@@ -31,7 +31,7 @@ impl Default for Retention {
             user_count_history: Duration::from_secs(30 * 24 * 3600),
             sent_outbound: Duration::from_secs(7 * 24 * 3600),
             processed_events: Duration::from_secs(7 * 24 * 3600),
-            batch: 5_000,
+            batch: 1_000,
         }
     }
 }
