@@ -1,6 +1,9 @@
-//! The outbound pump (SPEC §4.3): every 2 s ask the database service for due outbound
-//! messages, send each through the platform client's throttle, then `mark_sent` or
-//! `mark_failed`. The same pump serves every [`Platform`].
+//! The outbound pump (SPEC §4.3): ask the database service for due outbound messages, send
+//! each through the platform client's throttle, then `mark_sent` or `mark_failed`. The same
+//! pump serves every [`Platform`]. It asks when woken (`rosey.commands.<channel>.pump`, which
+//! the database service publishes after `outbound.enqueue`), every
+//! [`PUMP_INTERVAL`](crate::config::PUMP_INTERVAL) on its own (retries that came due, rows
+//! queued by other means), and again at once after a full round.
 //!
 //! Never the same message twice: a message confirmed as written to the socket is remembered
 //! for [`REMEMBER_SENT`]; if the service offers it again (its `mark_sent` was lost on the
@@ -14,6 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::FutureExt;
 use rosey_model::{
     decode, decode_list, encode,
     payload::{ErrorReply, MarkFailed, MarkSent, OutboundGet, OutboundRow},
@@ -46,11 +50,29 @@ pub async fn run<P: Platform>(
     let mut sent: HashMap<i64, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(intervals.pump);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let wake_subject = subjects::command_subject(publisher.channel(), subjects::COMMAND_PUMP);
+    let mut wakes = match publisher.bus().subscribe(&wake_subject).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(channel = %publisher.channel(), error = %e, "Cannot subscribe to pump wake-ups; polling only.");
+            None
+        }
+    };
     let mut unavailable = false;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
+            woke = next_wake(&mut wakes) => {
+                if woke {
+                    // Several wake-ups waiting are one round.
+                    while let Some(Some(_)) = wakes.as_mut().and_then(|w| w.next().now_or_never()) {}
+                    tick.reset();
+                } else {
+                    wakes = None;
+                    continue;
+                }
+            }
         }
         if !handle.is_joined() {
             continue;
@@ -72,6 +94,10 @@ pub async fn run<P: Platform>(
                 continue;
             }
         };
+        if rows.len() as i64 >= BATCH {
+            // There may be more waiting: the next round comes at once.
+            tick.reset_immediately();
+        }
         for row in rows {
             if stop.is_cancelled() {
                 return;
@@ -115,6 +141,15 @@ pub async fn run<P: Platform>(
                 }
             }
         }
+    }
+}
+
+/// The next wake-up: true when one came, false when the subscription ended; never
+/// resolves without a subscription.
+async fn next_wake(wakes: &mut Option<rosey_bus::Subscription>) -> bool {
+    match wakes {
+        Some(w) => w.next().await.is_some(),
+        None => std::future::pending().await,
     }
 }
 

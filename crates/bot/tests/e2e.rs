@@ -60,6 +60,10 @@ async fn db_service(bus: &Bus, path: &PathBuf, default_channel: &str) -> DbServi
 }
 
 async fn rig(channels: &[&str]) -> Rig {
+    rig_with(channels, intervals()).await
+}
+
+async fn rig_with(channels: &[&str], intervals: Intervals) -> Rig {
     // Logs go to the test's captured output: shown only when a test fails.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -98,7 +102,7 @@ async fn rig(channels: &[&str]) -> Rig {
         })
         .collect();
     let mut cfg = BotConfig::new(specs);
-    cfg.intervals = intervals();
+    cfg.intervals = intervals;
     // A short breaker cool-down: a test that restarts the service gets answers soon after.
     cfg.breaker.cooldown = Duration::from_millis(300);
     let bot = Bot::start(bus.clone(), cfg);
@@ -397,6 +401,43 @@ async fn a_visit_is_recorded_and_moderators_get_real_figures() {
             .any(|(_, _, d)| d.starts_with("cmd=frobnicate,") && d.contains("result: error"))
     );
     moderator.shutdown().await;
+    rig.stop().await;
+}
+
+/// The pump polls only every hour here: a queued message still goes out at once, because
+/// the database service wakes the channel's pump after `outbound.enqueue`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_message_wakes_the_pump() {
+    let rig = rig_with(
+        &["wakechan", "otherchan"],
+        Intervals {
+            pump: Duration::from_secs(3600),
+            ..intervals()
+        },
+    )
+    .await;
+    let reply: EnqueueReply = decode(
+        &request(
+            &rig.bus,
+            subjects::OUTBOUND_ENQUEUE,
+            json!({"channel": "wakechan", "message": "right away"}),
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(reply.success);
+    assert!(rig.server.wait_for_chat_count("wakechan", 1, WAIT).await);
+    let log: Vec<_> = rig
+        .server
+        .chat_log("wakechan")
+        .into_iter()
+        .map(|c| c.msg)
+        .collect();
+    assert_eq!(log, vec!["right away"]);
+    assert!(
+        rig.server.chat_log("otherchan").is_empty(),
+        "only the channel it was queued for"
+    );
     rig.stop().await;
 }
 

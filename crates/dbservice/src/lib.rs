@@ -152,12 +152,15 @@ impl DbService {
             }
         };
 
-        let queries = Arc::new(query::Queries::new(
-            reader,
-            writer_tx.clone(),
-            counters.clone(),
-            cfg.default_channel.clone(),
-        )?);
+        let queries = Arc::new(
+            query::Queries::new(
+                reader,
+                writer_tx.clone(),
+                counters.clone(),
+                cfg.default_channel.clone(),
+            )?
+            .with_pump_wake(bus.clone()),
+        );
         let (query_task, micro) = query::serve(bus.clone(), queries, &cfg, stop_rx.clone()).await?;
         bus.flush().await?;
 

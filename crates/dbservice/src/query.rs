@@ -95,6 +95,9 @@ pub(crate) struct Queries {
     reader: Reader,
     /// Used with an inline reader only (a store on the network has no cheap data version).
     cache: Mutex<ReplyCache>,
+    /// Where to wake a channel's outbound pump after `outbound.enqueue` (none in tools that
+    /// only read).
+    wake: Option<Bus>,
     writer: mpsc::Sender<WriterMsg>,
     counters: Arc<Counters>,
     default_channel: String,
@@ -136,10 +139,17 @@ impl Queries {
         Ok(Queries {
             reader: Reader::new(store)?,
             cache: Mutex::new(ReplyCache::default()),
+            wake: None,
             writer,
             counters,
             default_channel,
         })
+    }
+
+    /// Wakes channels' outbound pumps on `bus` after each `outbound.enqueue`.
+    pub fn with_pump_wake(mut self, bus: Bus) -> Self {
+        self.wake = Some(bus);
+        self
     }
 
     /// The reply to a request on `subject`, and whether it is a success.
@@ -258,7 +268,7 @@ impl Queries {
                 let channel = q.channel_or(&self.default_channel).to_string();
                 self.writer
                     .send(WriterMsg::Enqueue {
-                        channel,
+                        channel: channel.clone(),
                         message: q.message,
                         reply: tx,
                     })
@@ -268,6 +278,14 @@ impl Queries {
                     .await
                     .map_err(|_| QueryError::Writer("the writer has stopped".into()))?
                     .map_err(QueryError::Writer)?;
+                // Committed: the channel's pump may fetch it now. A lost wake-up only
+                // delays the message to the pump's next poll.
+                if let Some(bus) = &self.wake {
+                    let subject = subjects::command_subject(&channel, subjects::COMMAND_PUMP);
+                    if let Err(e) = bus.publish(&subject, Bytes::new()).await {
+                        tracing::debug!(error = %e, "Could not wake the outbound pump.");
+                    }
+                }
                 Ok(Bytes::from(encode(&EnqueueReply { success: true, id })))
             }
             other if subjects::DASHBOARD_QUERY_SUBJECTS.contains(&other) => {

@@ -124,6 +124,10 @@ pub const COMMAND_ADD: &str = "add";
 /// Command action: skip to the next playlist item (`{by?}`); the reply carries the server's
 /// answer.
 pub const COMMAND_SKIP: &str = "skip";
+/// Command action, fire-and-forget (no reply): something was queued for the channel's
+/// outbound pump. The database service publishes it after `outbound.enqueue`, so a queued
+/// message goes out at once while the pump polls rarely.
+pub const COMMAND_PUMP: &str = "pump";
 
 /// The channel used when a payload carries none and no channel is configured.
 pub const DEFAULT_CHANNEL: &str = "default";

@@ -152,6 +152,10 @@ pub(crate) async fn subscribe_commands(bus: &Bus, channel: &str) -> Option<Subsc
 /// `{success, error?}`, through whichever platform serves the channel.
 pub(crate) async fn answer_command<P: Platform>(bus: &Bus, platform: &P, msg: Message) {
     let action = msg.subject.rsplit('.').next().unwrap_or_default();
+    if action == subjects::COMMAND_PUMP {
+        // For the outbound pump, which has its own subscription; nothing to answer.
+        return;
+    }
     let result = match action {
         subjects::COMMAND_CHAT => match decode::<ChatCommand>(&msg.payload) {
             Ok(c) => platform.say(&c.message).map_err(|e| e.to_string()),
