@@ -708,19 +708,34 @@ async fn adopts_a_v05_database_on_start() {
     service.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn durable_mode_reads_the_stream_acks_after_commit_and_queries_still_answer() {
-    use rosey_bus::durable::{StreamSettings, msg_id_headers};
-    use rosey_dbservice::DurableConfig;
-
+/// A nats-server, a database path in a fresh directory, a client and memory-stream settings
+/// for the durable-mode tests.
+async fn durable_parts(
+    file: &str,
+) -> (
+    NatsServer,
+    tempfile::TempDir,
+    PathBuf,
+    Bus,
+    rosey_bus::durable::StreamSettings,
+) {
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("durable.db");
+    let db = dir.path().join(file);
     let client = nats_bus(&nats).await;
-    let settings = StreamSettings {
+    let settings = rosey_bus::durable::StreamSettings {
         memory: true,
-        ..StreamSettings::default()
+        ..Default::default()
     };
+    (nats, dir, db, client, settings)
+}
+
+#[tokio::test]
+async fn durable_mode_reads_the_stream_acks_after_commit_and_queries_still_answer() {
+    use rosey_bus::durable::msg_id_headers;
+    use rosey_dbservice::DurableConfig;
+
+    let (nats, _dir, db, client, settings) = durable_parts("durable.db").await;
     rosey_bus::durable::ensure_db_stream(client.nats_client().unwrap(), &settings)
         .await
         .unwrap();
@@ -780,17 +795,10 @@ async fn durable_mode_reads_the_stream_acks_after_commit_and_queries_still_answe
 #[tokio::test]
 async fn durable_mode_applies_batches_once_and_counts_their_bad_records() {
     use rosey_bus::batch::{BatchWriter, DB_BATCH};
-    use rosey_bus::durable::{StreamSettings, msg_id_headers};
+    use rosey_bus::durable::msg_id_headers;
     use rosey_dbservice::DurableConfig;
 
-    let nats = NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("batches.db");
-    let client = nats_bus(&nats).await;
-    let settings = StreamSettings {
-        memory: true,
-        ..StreamSettings::default()
-    };
+    let (nats, _dir, db, client, settings) = durable_parts("batches.db").await;
     let mut cfg = DbServiceConfig::new(&db, CH);
     cfg.durable = Some(DurableConfig::new(settings));
     let service = DbService::start(nats_bus(&nats).await, cfg).await.unwrap();
