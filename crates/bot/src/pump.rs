@@ -37,6 +37,8 @@ pub const REMEMBER_SENT: Duration = Duration::from_secs(600);
 pub const BATCH: i64 = 20;
 /// Retries before the service gives a message up (SPEC §3.2 default).
 pub const MAX_RETRIES: i64 = 3;
+/// How soon the pump looks again while the channel is not joined.
+const NOT_JOINED_RETRY: Duration = Duration::from_secs(1);
 /// How long one message may take to go out (the throttle may hold it a while).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -75,6 +77,9 @@ pub async fn run<P: Platform>(
             }
         }
         if !handle.is_joined() {
+            // Not in the channel yet (start-up, a reconnect): look again soon rather than at
+            // the next poll, so what was queued meanwhile goes out once the bot is back.
+            tick.reset_after(NOT_JOINED_RETRY.min(intervals.pump));
             continue;
         }
         sent.retain(|_, at| at.elapsed() < REMEMBER_SENT);

@@ -60,10 +60,12 @@ async fn db_service(bus: &Bus, path: &PathBuf, default_channel: &str) -> DbServi
 }
 
 async fn rig(channels: &[&str]) -> Rig {
-    rig_with(channels, intervals()).await
+    rig_with(channels, intervals(), &[]).await
 }
 
-async fn rig_with(channels: &[&str], intervals: Intervals) -> Rig {
+/// A rig with these intervals; `queued` (channel, message) are queued for sending before the
+/// bot starts.
+async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str)]) -> Rig {
     // Logs go to the test's captured output: shown only when a test fails.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -86,6 +88,14 @@ async fn rig_with(channels: &[&str], intervals: Intervals) -> Rig {
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("bot.db");
     let db = db_service(&bus, &db_path, channels[0]).await;
+    for (channel, message) in queued {
+        request(
+            &bus,
+            subjects::OUTBOUND_ENQUEUE,
+            json!({"channel": channel, "message": message}),
+        )
+        .await;
+    }
     let specs = channels
         .iter()
         .map(|ch| ChannelSpec {
@@ -414,6 +424,7 @@ async fn a_queued_message_wakes_the_pump() {
             pump: Duration::from_secs(3600),
             ..intervals()
         },
+        &[],
     )
     .await;
     let reply: EnqueueReply = decode(
@@ -438,6 +449,30 @@ async fn a_queued_message_wakes_the_pump() {
         rig.server.chat_log("otherchan").is_empty(),
         "only the channel it was queued for"
     );
+    rig.stop().await;
+}
+
+/// A message queued before the bot is in the channel (nobody to wake yet) goes out once it
+/// has joined, although the pump polls only every hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_queued_before_the_bot_joined_goes_out_after_the_join() {
+    let rig = rig_with(
+        &["earlychan"],
+        Intervals {
+            pump: Duration::from_secs(3600),
+            ..intervals()
+        },
+        &[("earlychan", "queued early")],
+    )
+    .await;
+    assert!(rig.server.wait_for_chat_count("earlychan", 1, WAIT).await);
+    let log: Vec<_> = rig
+        .server
+        .chat_log("earlychan")
+        .into_iter()
+        .map(|c| c.msg)
+        .collect();
+    assert_eq!(log, vec!["queued early"]);
     rig.stop().await;
 }
 
