@@ -51,6 +51,14 @@ struct Item {
 }
 
 impl Item {
+    fn new(subject: &str, id: String, payload: Bytes) -> Self {
+        Item {
+            subject: subject.to_string(),
+            id,
+            payload,
+        }
+    }
+
     fn len(&self) -> usize {
         batch::record_len(&self.subject, &self.id, &self.payload)
     }
@@ -119,12 +127,7 @@ impl Outbox {
 
     /// Queues an event; never waits. A full outbox refuses it (counted and logged).
     pub fn push(&self, subject: &str, id: String, payload: Bytes) {
-        let item = Item {
-            subject: subject.to_string(),
-            id,
-            payload,
-        };
-        if self.tx.try_send(item).is_err()
+        if self.tx.try_send(Item::new(subject, id, payload)).is_err()
             && self.stats.overflow.fetch_add(1, Ordering::Relaxed) == 0
         {
             tracing::error!(
@@ -137,12 +140,7 @@ impl Outbox {
     /// Queues an event, waiting while the outbox is full (a producer that would rather slow
     /// down than drop, such as `rosey bench`). False once the outbox is stopped.
     pub async fn push_wait(&self, subject: &str, id: String, payload: Bytes) -> bool {
-        let item = Item {
-            subject: subject.to_string(),
-            id,
-            payload,
-        };
-        self.tx.send(item).await.is_ok()
+        self.tx.send(Item::new(subject, id, payload)).await.is_ok()
     }
 }
 

@@ -192,30 +192,49 @@ fn derived_id(stream: &str, created_nanos: i128, seq: u64) -> String {
     format!("js:{stream}:{created_nanos}:{seq}")
 }
 
+/// A stream message's events, and how many of its parts were rejected (counted already).
+struct Decoded {
+    events: Vec<rosey_store::StoreEvent>,
+    /// A message that cannot be read at all counts 1; a batch, each record it had to skip.
+    rejected: usize,
+}
+
 /// Decodes a stream message into its events, each with an id: one event, or the events of a
-/// `rosey.db.batch` (whose records that cannot be applied are handed to `reject` and
-/// skipped). Err when nothing in the message can ever be applied.
+/// `rosey.db.batch`. Whatever cannot be applied (the message, or a batch's record) is counted
+/// in `counters` by kind and skipped.
 fn decode_stream_message(
     m: &async_nats::Message,
     seq: u64,
     published_secs: i64,
     ids: &StreamIds,
     default_channel: &str,
-    reject: impl FnMut(&str, EventError),
-) -> Result<Vec<rosey_store::StoreEvent>, EventError> {
+    counters: &Counters,
+) -> Decoded {
+    let mut rejected = 0;
+    let mut reject = |subject: &str, e: EventError| {
+        rejected += 1;
+        counters.reject(e.kind(), subject, &e.to_string());
+    };
     // Events without `ts` get the time the stream received them, not the time a restarted
     // service finally reads them.
-    if m.subject.as_str() == subjects::DB_BATCH {
-        return decode_batch(&m.payload, default_channel, published_secs, reject);
-    }
-    let mut event = decode_event(&m.subject, &m.payload, default_channel, published_secs)?;
-    if event.id.is_none() {
-        event.id = Some(match msg_id(m.headers.as_ref()) {
-            Some(id) if !id.is_empty() => id.to_string(),
-            _ => derived_id(&ids.stream, ids.created_nanos, seq),
-        });
-    }
-    Ok(vec![event])
+    let events = if m.subject.as_str() == subjects::DB_BATCH {
+        decode_batch(&m.payload, default_channel, published_secs, &mut reject)
+    } else {
+        decode_event(&m.subject, &m.payload, default_channel, published_secs).map(|mut event| {
+            if event.id.is_none() {
+                event.id = Some(match msg_id(m.headers.as_ref()) {
+                    Some(id) if !id.is_empty() => id.to_string(),
+                    _ => derived_id(&ids.stream, ids.created_nanos, seq),
+                });
+            }
+            vec![event]
+        })
+    };
+    let events = events.unwrap_or_else(|e| {
+        reject(&m.subject, e);
+        Vec::new()
+    });
+    Decoded { events, rejected }
 }
 
 struct StreamIds {
@@ -422,48 +441,33 @@ impl DurableIngest {
             Counters::add(&self.counters.redelivered, 1);
         }
         let (m, acker) = m.split();
-        let mut rejected = 0;
-        let decoded = decode_stream_message(
+        let Decoded { events, rejected } = decode_stream_message(
             &m,
             seq,
             published,
             ids,
             &self.default_channel,
-            |subject, e| {
-                rejected += 1;
-                self.counters.reject(e.kind(), subject, &e.to_string());
-            },
+            &self.counters,
         );
-        match decoded {
-            Ok(events) if !events.is_empty() => {
-                let received = (events.len() + rejected) as u64;
-                Counters::add(&self.counters.received, received);
-                let ack = MessageAck::new(events.len(), received, acker, acks.clone());
-                for event in events {
-                    self.counters.metrics.received.inc(event.kind.index());
-                    let item = IngestItem {
-                        event,
-                        ack: Some(ack.for_event()),
-                    };
-                    if self.writer.send(item).await.is_err() {
-                        return false;
-                    }
-                }
-                true
-            }
-            Ok(_) => {
-                // A batch none of whose events can be applied.
-                Counters::add(&self.counters.received, rejected as u64);
-                let _ = acks.send((acker, AckKind::Term, rejected as u64));
-                true
-            }
-            Err(e) => {
-                Counters::add(&self.counters.received, 1);
-                self.counters.reject(e.kind(), &m.subject, &e.to_string());
-                let _ = acks.send((acker, AckKind::Term, 1));
-                true
+        let received = (events.len() + rejected) as u64;
+        Counters::add(&self.counters.received, received);
+        if events.is_empty() {
+            // Nothing in it can ever be applied.
+            let _ = acks.send((acker, AckKind::Term, received));
+            return true;
+        }
+        let ack = MessageAck::new(events.len(), received, acker, acks.clone());
+        for event in events {
+            self.counters.metrics.received.inc(event.kind.index());
+            let item = IngestItem {
+                event,
+                ack: Some(ack.for_event()),
+            };
+            if self.writer.send(item).await.is_err() {
+                return false;
             }
         }
+        true
     }
 }
 
@@ -561,23 +565,11 @@ pub async fn replay(
             let left = m.info().map(|i| i.pending).unwrap_or(0);
             report.messages += 1;
             report.last_sequence = seq;
-            let mut rejected = 0;
             let decoded =
-                decode_stream_message(&m, seq, published, &ids, &cfg.default_channel, |s, e| {
-                    rejected += 1;
-                    counters.reject(e.kind(), s, &e.to_string());
-                });
-            report.rejected += rejected;
-            match decoded {
-                Ok(events) => {
-                    for event in events {
-                        writer.send(IngestItem::new(event)).await?;
-                    }
-                }
-                Err(e) => {
-                    report.rejected += 1;
-                    counters.reject(e.kind(), &m.subject, &e.to_string());
-                }
+                decode_stream_message(&m, seq, published, &ids, &cfg.default_channel, &counters);
+            report.rejected += decoded.rejected as u64;
+            for event in decoded.events {
+                writer.send(IngestItem::new(event)).await?;
             }
             if seq >= last || left == 0 {
                 break;
