@@ -53,13 +53,13 @@ pub async fn run<P: Platform>(
     let mut tick = tokio::time::interval(intervals.pump);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let wake_subject = subjects::command_subject(publisher.channel(), subjects::COMMAND_PUMP);
-    let mut wakes = match publisher.bus().subscribe(&wake_subject).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!(channel = %publisher.channel(), error = %e, "Cannot subscribe to pump wake-ups; polling only.");
-            None
-        }
-    };
+    let mut wakes = crate::platform::subscribe_or_warn(
+        publisher.bus(),
+        publisher.channel(),
+        &wake_subject,
+        "Cannot subscribe to pump wake-ups; polling only.",
+    )
+    .await;
     let mut unavailable = false;
     loop {
         tokio::select! {

@@ -139,10 +139,27 @@ impl Platform for rosey_cytube::CytubeHandle {
 
 /// Subscribes to `rosey.commands.<channel>.*`; `None` (logged) when the bus refuses.
 pub(crate) async fn subscribe_commands(bus: &Bus, channel: &str) -> Option<Subscription> {
-    match bus.subscribe(&subjects::command_wildcard(channel)).await {
+    subscribe_or_warn(
+        bus,
+        channel,
+        &subjects::command_wildcard(channel),
+        "Cannot subscribe to bot commands; bus commands are off.",
+    )
+    .await
+}
+
+/// Subscribes to `subject` for `channel`; `None`, logged with `what_then`, when the bus
+/// refuses (the caller carries on without it).
+pub(crate) async fn subscribe_or_warn(
+    bus: &Bus,
+    channel: &str,
+    subject: &str,
+    what_then: &'static str,
+) -> Option<Subscription> {
+    match bus.subscribe(subject).await {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::warn!(%channel, error = %e, "Cannot subscribe to bot commands; bus commands are off.");
+            tracing::warn!(%channel, error = %e, "{what_then}");
             None
         }
     }
