@@ -27,10 +27,17 @@ enum Mode {
     Auto,
     /// No checkpoint at all (the WAL grows).
     Off,
-    /// What the service does: no automatic checkpoint, a passive one every 500 ms from
-    /// another connection on another thread.
+    /// No automatic checkpoint, a passive one every 500 ms from another connection on
+    /// another thread.
     Thread,
+    /// What the service does: `Thread`, and when a pass leaves a large WAL not wholly
+    /// copied, the writer copies the rest itself between two commits
+    /// (`Store::finish_checkpoint`), so the WAL starts again from the beginning.
+    Finish,
 }
+
+/// WAL frames past which the writer finishes a checkpoint (the service's figure).
+const FINISH_AT_FRAMES: i64 = rosey_store::FINISH_CHECKPOINT_AT_FRAMES;
 
 fn run(mode: Mode) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir_in(std::env::var_os("TAIL_DIR").unwrap_or_else(|| ".".into()))?;
@@ -41,24 +48,37 @@ fn run(mode: Mode) -> Result<(), Box<dyn std::error::Error>> {
             .connection()
             .pragma_update(None, "wal_autocheckpoint", 0)?;
     }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let checkpoints = (mode == Mode::Thread).then(|| {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let finish = std::sync::Arc::new(AtomicBool::new(false));
+    let most_frames = std::sync::Arc::new(AtomicI64::new(0));
+    let checkpoints = matches!(mode, Mode::Thread | Mode::Finish).then(|| {
         let checkpointer =
             rosey_store::Checkpointer::open(&path, &StoreOptions::default()).unwrap();
-        let stop = stop.clone();
+        let (stop, finish, most_frames) = (stop.clone(), finish.clone(), most_frames.clone());
         std::thread::spawn(move || {
             let mut took = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            while !stop.load(Relaxed) {
                 std::thread::sleep(Duration::from_millis(500));
                 let t = Instant::now();
-                checkpointer.passive().unwrap();
+                let (frames, _) = checkpointer.passive().unwrap();
                 took.push(t.elapsed());
+                most_frames.fetch_max(frames, Relaxed);
+                if mode == Mode::Finish && frames > FINISH_AT_FRAMES {
+                    finish.store(true, Relaxed);
+                }
             }
             took
         })
     });
     let mut samples = Vec::with_capacity(COMMITS);
+    let mut finishes = Vec::new();
     for i in 0..COMMITS {
+        if finish.swap(false, Relaxed) {
+            let t = Instant::now();
+            store.finish_checkpoint()?;
+            finishes.push(t.elapsed());
+        }
         let event = StoreEvent {
             channel: format!("c{}", i % 50),
             ts: 1_700_000_000 + (i / 1000) as i64,
@@ -73,7 +93,7 @@ fn run(mode: Mode) -> Result<(), Box<dyn std::error::Error>> {
         samples.push(t.elapsed());
         std::thread::sleep(GAP);
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, Relaxed);
     let checkpoint_ms: Vec<String> = checkpoints
         .map(|t| t.join().unwrap())
         .unwrap_or_default()
@@ -89,23 +109,38 @@ fn run(mode: Mode) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "checkpoint {:>6}: p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, max {:.3} ms; \
          commits over 1 ms: {slow} of {COMMITS}; WAL {wal_kib} KiB at the end; \
-         checkpoints took [{}] ms",
+         checkpoints took [{}] ms; most WAL frames seen {}; finished by the writer \
+         [{}] ms",
         match mode {
             Mode::Auto => "auto",
             Mode::Off => "off",
             Mode::Thread => "thread",
+            Mode::Finish => "finish",
         },
         p.p50_ms,
         p.p95_ms,
         p.p99_ms,
         p.max_ms,
-        checkpoint_ms.join(" ")
+        checkpoint_ms.join(" "),
+        most_frames.load(Relaxed),
+        finishes
+            .iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64() * 1e3))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for mode in [Mode::Auto, Mode::Off, Mode::Thread, Mode::Thread] {
+    for mode in [
+        Mode::Auto,
+        Mode::Off,
+        Mode::Thread,
+        Mode::Finish,
+        Mode::Thread,
+        Mode::Finish,
+    ] {
         run(mode)?;
     }
     Ok(())

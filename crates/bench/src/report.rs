@@ -476,7 +476,7 @@ impl Report {
         push(
             w,
             &format!(
-                "{} lines/s from {} simulated chatters over {} channels, one bot process; {} lines per run, {} run(s); resolution {:.1} ms.",
+                "{} lines/s from {} simulated chatters over {} channels, one bot process; {} lines per run, {} run(s); resolution {:.2} ms.",
                 e.rate,
                 e.senders,
                 e.channels,

@@ -24,6 +24,7 @@ pub struct Counters {
     pub query_cache_hits: AtomicU64,
     pub maintenance_runs: AtomicU64,
     pub sessions_closed: AtomicU64,
+    pub checkpoints_finished: AtomicU64,
     pub acked: AtomicU64,
     pub redelivered: AtomicU64,
     /// The Prometheus instruments (per kind, per endpoint, histograms).
@@ -52,6 +53,9 @@ pub struct ServiceStats {
     pub maintenance_runs: u64,
     /// Sessions closed at shutdown.
     pub sessions_closed: u64,
+    /// WAL checkpoints the writer finished after a pass of the checkpoint thread left a
+    /// large WAL (under steady commits; then the WAL starts over).
+    pub checkpoints_finished: u64,
     /// Durable mode: events whose stream message was acknowledged (after the commit, or
     /// `+TERM` for a rejected message; a batch settles all of its events with one
     /// acknowledgement).
@@ -106,6 +110,7 @@ impl Counters {
             query_errors: get(&self.query_errors),
             maintenance_runs: get(&self.maintenance_runs),
             sessions_closed: get(&self.sessions_closed),
+            checkpoints_finished: get(&self.checkpoints_finished),
             acked: get(&self.acked),
             query_cache_hits: get(&self.query_cache_hits),
             redelivered: get(&self.redelivered),

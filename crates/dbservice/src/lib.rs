@@ -221,8 +221,13 @@ const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_milli
 /// Starts the thread that checkpoints the WAL off the commit path (the writer's own
 /// automatic checkpoint is off in the service: it used to stall one commit in ~120 by up to
 /// several milliseconds). It stops when the returned sender is dropped.
+///
+/// A pass that finds the WAL over [`rosey_store::FINISH_CHECKPOINT_AT_FRAMES`] asks the
+/// writer to copy the rest between two commits (about a millisecond): under steady commits
+/// this thread's passes alone always end behind the writer, and the WAL would grow forever.
 fn spawn_checkpointer(
     checkpointer: rosey_store::Checkpointer,
+    writer: mpsc::WeakSender<writer::WriterMsg>,
     counters: Arc<Counters>,
 ) -> Result<std::sync::mpsc::Sender<()>, DbServiceError> {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -236,12 +241,18 @@ fn spawn_checkpointer(
             {
                 let started = std::time::Instant::now();
                 match checkpointer.passive() {
-                    Ok(_) => {
+                    Ok((frames, _)) => {
                         failing = false;
                         counters
                             .metrics
                             .checkpoint_seconds
                             .observe_duration(started.elapsed());
+                        if frames > rosey_store::FINISH_CHECKPOINT_AT_FRAMES
+                            && let Some(w) = writer.upgrade()
+                        {
+                            // A full queue is busy with events: the next pass asks again.
+                            let _ = w.try_send(writer::WriterMsg::FinishCheckpoint);
+                        }
                     }
                     Err(e) if !failing => {
                         failing = true;
@@ -305,7 +316,11 @@ async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceEr
     .map_err(|e| DbServiceError::Join(format!("cannot start the writer thread: {e}")))?;
     let checkpoint_stop = match reader {
         Some(_) => match storage::open_checkpointer(&cfg.db, &options)? {
-            Some(c) => Some(spawn_checkpointer(c, counters.clone())?),
+            Some(c) => Some(spawn_checkpointer(
+                c,
+                writer_tx.downgrade(),
+                counters.clone(),
+            )?),
             None => None,
         },
         None => None,

@@ -189,6 +189,11 @@ impl Source for DbSource {
             "Requests answered with the reply kept since the last commit (no query run).",
             stats.query_cache_hits,
         )?;
+        out.counter_value(
+            "rosey_db_checkpoints_finished",
+            "WAL checkpoints finished by the writer so that a steadily written WAL starts over.",
+            stats.checkpoints_finished,
+        )?;
         out.counter(
             "rosey_db_query_errors",
             "Requests answered with {success:false}, by endpoint.",

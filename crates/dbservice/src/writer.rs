@@ -67,6 +67,9 @@ pub(crate) enum WriterMsg {
     /// dashboard's tokens, the plugin key-value store's set/delete).
     Call(StoreCall),
     Maintain,
+    /// Copy the rest of the WAL between two commits, after the checkpoint thread's pass
+    /// left a large one (see `Storage::finish_checkpoint`).
+    FinishCheckpoint,
     /// Commit what is queued, close open sessions (unless told not to: a replay leaves them to
     /// the live service), checkpoint, stop.
     Close {
@@ -206,6 +209,19 @@ impl Writer {
                     let _ = reply.send(());
                 }
                 WriterMsg::Call(f) => f(&mut *self.store),
+                WriterMsg::FinishCheckpoint => {
+                    let started = Instant::now();
+                    match self.store.finish_checkpoint() {
+                        Ok(()) => {
+                            Counters::add(&self.counters.checkpoints_finished, 1);
+                            self.counters
+                                .metrics
+                                .checkpoint_seconds
+                                .observe_duration(started.elapsed());
+                        }
+                        Err(e) => tracing::debug!(error = %e, "Finishing a checkpoint failed."),
+                    }
+                }
                 WriterMsg::Maintain => {
                     if self.maintenance_left == 0 {
                         self.maintenance_left = self.cfg.maintenance_batches.max(1);

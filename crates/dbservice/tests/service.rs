@@ -472,6 +472,50 @@ async fn bad_input_is_answered_or_counted_and_never_loses_rows() {
     env.service.shutdown().await.unwrap();
 }
 
+/// The last committed frame of the WAL, from the wal-index header in the `-shm` file
+/// (`mxFrame`: offset 16, four bytes in native order; sqlite.org/walformat.html). Read
+/// without a connection, so the test itself never checkpoints.
+fn wal_frames(db: &std::path::Path) -> u32 {
+    let mut shm = db.as_os_str().to_owned();
+    shm.push("-shm");
+    let header = std::fs::read(shm).unwrap_or_default();
+    header
+        .get(16..20)
+        .map_or(0, |b| u32::from_ne_bytes(b.try_into().unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steadily_written_wal_starts_over() {
+    // One line at a time, each its own commit, with no pause long enough for the checkpoint
+    // thread to catch up: without the writer finishing its passes the WAL only grows.
+    let env = start_nats().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (mut most, mut i) = (0u32, 0u64);
+    loop {
+        env.publish(
+            subjects::MESSAGE_LOG,
+            json!({"username": "steady", "message": format!("line {i}")}),
+        )
+        .await;
+        env.client.flush().await.unwrap();
+        i += 1;
+        let frames = wal_frames(&env.db);
+        most = most.max(frames);
+        if most > rosey_store::FINISH_CHECKPOINT_AT_FRAMES as u32 && frames < most / 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the WAL never started over: {frames} frames after {i} lines, stats {:?}",
+            env.service.stats()
+        );
+    }
+    let stats = env.service.stats();
+    assert!(stats.checkpoints_finished >= 1, "{stats:?}");
+    assert!(stats.batches > 500, "single commits: {stats:?}");
+    env.wait_rows("recent_chat", i as i64).await;
+}
+
 #[tokio::test]
 async fn shutdown_commits_everything_and_closes_open_sessions() {
     let env = start_nats().await;

@@ -64,6 +64,9 @@ pub use threaded::StoreThread;
 pub const DEFAULT_CACHE_KIB: i64 = 4096;
 /// How long a statement waits for another process' lock before failing.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// WAL frames (pages) past which a [`Checkpointer`] pass that could not copy everything
+/// asks the writer to finish it ([`Store::finish_checkpoint`]): 4,096 pages, 16 MiB.
+pub const FINISH_CHECKPOINT_AT_FRAMES: i64 = 4096;
 
 /// Options for opening a store.
 #[derive(Debug, Clone)]
@@ -234,12 +237,16 @@ impl Checkpointer {
 
     /// Runs one passive checkpoint; returns (WAL frames, frames checkpointed).
     pub fn passive(&self) -> Result<(i64, i64), StoreError> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-            })
-            .map_err(crate::error::op("checkpoint"))
+        passive_checkpoint(&self.conn)
     }
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)` on `conn`: (WAL frames, frames checkpointed).
+fn passive_checkpoint(conn: &Connection) -> Result<(i64, i64), StoreError> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    })
+    .map_err(crate::error::op("checkpoint"))
 }
 
 /// The current time, integer Unix seconds.

@@ -132,4 +132,14 @@ impl Store {
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
             .map_err(op("checkpoint"))
     }
+
+    /// Copies what the WAL holds beyond the last checkpoint, from the writer's own
+    /// connection, so nothing can be appended meanwhile: right after a [`crate::Checkpointer`]
+    /// pass that is a few pages, and the WAL is then wholly copied, so the next commit starts
+    /// it again from the beginning instead of growing it. Under steady single-line commits a
+    /// checkpoint on another connection never gets there by itself (every pass ends behind
+    /// the commits made while it copied). Returns (WAL frames, frames checkpointed).
+    pub fn finish_checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        crate::passive_checkpoint(&self.conn)
+    }
 }

@@ -185,6 +185,12 @@ pub trait Storage: Send + crate::web::WebStorage + crate::kv::KvStore {
     fn close_open_sessions(&mut self, now: i64) -> Result<usize, StoreError>;
     /// Makes the database complete on its own (SQLite: WAL checkpoint; PostgreSQL: nothing).
     fn checkpoint(&mut self) -> Result<(), StoreError>;
+    /// Copies the rest of the WAL from the writer's own connection after another
+    /// connection's checkpoint pass, so the WAL starts over (SQLite, see
+    /// [`Store::finish_checkpoint`]; nothing elsewhere).
+    fn finish_checkpoint(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Totals of one channel, summed over its rows.
@@ -356,6 +362,9 @@ impl Storage for Store {
     }
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         Store::checkpoint(self)
+    }
+    fn finish_checkpoint(&mut self) -> Result<(), StoreError> {
+        Store::finish_checkpoint(self).map(|_| ())
     }
 }
 
