@@ -209,6 +209,7 @@ pub async fn run(
         view.clone(),
         changed.clone(),
         settings.tick(),
+        settings.key_ttl(),
         watch_stop.clone(),
     ));
     let specs: Vec<(String, ChannelSpec)> = cfg
@@ -227,6 +228,7 @@ pub async fn run(
         held: HashMap::new(),
         source,
         view,
+        stuck: HashMap::new(),
     };
     // Announce ourselves and give processes started at the same moment one tick to do the
     // same, so that the first share is already close to fair.
@@ -262,6 +264,9 @@ struct Supervisor {
     /// The process's metrics and status: exactly the bots in `held`.
     source: BotSource,
     view: Arc<Mutex<View>>,
+    /// Keys found still there when they should have expired: the revision found, and when
+    /// this process first found it (see [`Supervisor::take_over_if_stuck`]).
+    stuck: HashMap<String, (u64, Instant)>,
 }
 
 impl Supervisor {
@@ -420,35 +425,82 @@ impl Supervisor {
             if got == wanted {
                 break;
             }
-            let (key, spec) = &self.specs[i];
+            let key = self.specs[i].0.clone();
             let sent = Instant::now();
-            let create = self.kv.create(key, Bytes::from(self.me.clone()));
+            let create = self.kv.create(&key, Bytes::from(self.me.clone()));
             let Ok(created) = tokio::time::timeout_at(until, create).await else {
                 tracing::warn!(key = %key, "Lease not acquired: timed out.");
                 break;
             };
             match created {
                 Ok(revision) => {
-                    tracing::info!(channel = %spec.channel, key = %key, "Lease acquired; joining.");
-                    let mut one = self.cfg.clone();
-                    one.channels = vec![spec.clone()];
-                    let bot = Bot::start(self.bus.clone(), one);
-                    self.source.add(&bot.metrics_source());
-                    self.held.insert(
-                        key.clone(),
-                        Held {
-                            revision,
-                            valid_until: sent + self.settings.validity(),
-                            bot,
-                        },
-                    );
+                    self.hold(i, revision, sent);
                     got += 1;
                 }
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    let sent = Instant::now();
+                    if let Some(revision) = self.take_over_if_stuck(&key, until).await {
+                        self.hold(i, revision, sent);
+                        got += 1;
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(key = %key, error = %e, "Lease not acquired.");
                     break;
                 }
+            }
+        }
+    }
+
+    /// Starts the channel `specs[i]`, whose lease was written with `revision` by a call sent
+    /// at `sent`.
+    fn hold(&mut self, i: usize, revision: u64, sent: Instant) {
+        let (key, spec) = &self.specs[i];
+        tracing::info!(channel = %spec.channel, key = %key, "Lease acquired; joining.");
+        self.stuck.remove(key);
+        let mut one = self.cfg.clone();
+        one.channels = vec![spec.clone()];
+        let bot = Bot::start(self.bus.clone(), one);
+        self.source.add(&bot.metrics_source());
+        self.held.insert(
+            key.clone(),
+            Held {
+                revision,
+                valid_until: sent + self.settings.validity(),
+                bot,
+            },
+        );
+    }
+
+    /// A key that `create` found still there although nobody has renewed it for longer than
+    /// the key TTL, as far as the watch knows: the server should have dropped it (`max_age`).
+    /// Once the same revision has stood for longer than the key TTL by this process's own
+    /// clock, it is taken over by compare-and-set on that revision. That is safe whatever the
+    /// server's expiry does: its holder wrote it before it was first seen here and stops
+    /// serving at most the TTL less two ticks after writing it, and any renewal meanwhile
+    /// changes the revision and makes the takeover fail. Returns the new revision.
+    async fn take_over_if_stuck(&mut self, key: &str, until: tokio::time::Instant) -> Option<u64> {
+        let entry = tokio::time::timeout_at(until, self.kv.entry(key))
+            .await
+            .ok()?
+            .ok()??;
+        if entry.operation != Operation::Put {
+            return None;
+        }
+        match self.stuck.get(key) {
+            Some(&(revision, since)) if revision == entry.revision => {
+                if since.elapsed() <= self.settings.key_ttl() {
+                    return None;
+                }
+                let update = self.kv.update(key, Bytes::from(self.me.clone()), revision);
+                let taken = tokio::time::timeout_at(until, update).await.ok()?.ok()?;
+                tracing::warn!(key = %key, revision, "Lease key outlived its time on the server; taken over by its revision.");
+                Some(taken)
+            }
+            _ => {
+                self.stuck
+                    .insert(key.to_string(), (entry.revision, Instant::now()));
+                None
             }
         }
     }
@@ -581,13 +633,18 @@ async fn open_bucket(
     }
 }
 
-/// Keeps `view` up to date from a watch on the whole bucket (restarted if it ends), and
-/// wakes the supervisor when a lease is deleted or a process appears or leaves.
+/// Keeps `view` up to date from a watch on the whole bucket, and wakes the supervisor when a
+/// lease is deleted or a process appears or leaves.
+///
+/// The watch is made again when it ends, fails, or says nothing for `quiet`: every process
+/// writes its presence key every tick, so a silent watch is a dead one (a push consumer can
+/// stop delivering without ending when the bucket's stream changes leader).
 async fn watch(
     kv: kv::Store,
     view: Arc<Mutex<View>>,
     changed: Arc<Notify>,
     retry: Duration,
+    quiet: Duration,
     stop: CancellationToken,
 ) {
     while !stop.is_cancelled() {
@@ -604,9 +661,12 @@ async fn watch(
         loop {
             let entry = tokio::select! {
                 _ = stop.cancelled() => return,
-                e = entries.next() => e,
+                e = tokio::time::timeout(quiet, entries.next()) => e,
             };
-            let Some(Ok(entry)) = entry else {
+            let Ok(Some(Ok(entry))) = entry else {
+                if entry.is_err() {
+                    tracing::warn!(quiet = ?quiet, "Lease watch silent; watching again.");
+                }
                 break;
             };
             let mut v = view.lock().unwrap();

@@ -43,7 +43,16 @@ const RECOVERY_WAIT: Duration = Duration::from_secs(150);
 
 /// A `rosey` child process, killed when dropped.
 fn rosey(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rosey"))
+    rosey_logging(args, None)
+}
+
+/// [`rosey`] with a `RUST_LOG` filter of its own.
+fn rosey_logging(args: &[&str], filter: Option<&str>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rosey"));
+    if let Some(f) = filter {
+        command.env("RUST_LOG", f);
+    }
+    command
         .args(args)
         .env_remove("NATS_URL")
         .env_remove("DATABASE_URL")
@@ -498,7 +507,11 @@ async fn bots_on_the_cluster_ride_out_the_death_of_the_lease_bucket_leader() {
     let config = bots_config(dir.path(), nats_section, &server, LEASE);
     let sampler = Sampler::start(&server);
     let cfg = config.to_str().unwrap();
-    let _bots: Vec<Child> = (0..3).map(|_| rosey(&["bot", cfg])).collect();
+    // The supervisor's own steps (acquired, handed over) are logged too: when the recovery
+    // below times out, the log says what each bot did.
+    let _bots: Vec<Child> = (0..3)
+        .map(|_| rosey_logging(&["bot", cfg], Some("warn,rosey_bot::leases=info")))
+        .collect();
     let (jsr, srv) = (&js, &*server);
     let all_held = || async move {
         let s = shares(jsr).await;
@@ -538,7 +551,23 @@ async fn bots_on_the_cluster_ride_out_the_death_of_the_lease_bucket_leader() {
     })
     .await;
     let elected = t0.elapsed();
-    until_within("every channel held", RECOVERY_WAIT, all_held).await;
+    let deadline = Instant::now() + RECOVERY_WAIT;
+    while !all_held().await {
+        if Instant::now() > deadline {
+            let bots: Vec<usize> = (0..CHANNELS)
+                .map(|i| {
+                    let users = server.users(&channel(i));
+                    users.iter().filter(|u| u.name == BOT_NAME).count()
+                })
+                .collect();
+            panic!(
+                "timed out waiting for every channel held: leases per process {:?}, \
+                 bots per channel {bots:?}",
+                shares(jsr).await
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
     eprintln!(
         "bucket leader {leader} killed; a new leader after {elected:?}, every channel held after {:?}",
         t0.elapsed()
