@@ -9,6 +9,8 @@
 //!   the lease time; a fourth process takes a fair share; a graceful stop hands over at once.
 //!   At no point two bots in a channel (sampled), never a "Duplicate login" kick (counted by
 //!   the devserver), no chat line stored twice.
+//! - a lease the server never drops (its `max_age` switched off) is still taken over from a
+//!   SIGKILLed holder, by compare-and-set on its revision once it has stood unrenewed too long.
 //! - lease-mode processes serve `rosey status` and the per-channel metrics for exactly the
 //!   channels they hold, following hand-overs (one NATS server: the cheap check).
 //!
@@ -576,6 +578,54 @@ async fn bots_on_the_cluster_ride_out_the_death_of_the_lease_bucket_leader() {
     until("every channel held after the restart", all_held).await;
     let (most, gap) = sampler.finish().await;
     eprintln!("the longest a channel was left without a bot: {gap:?}");
+    assert_eq!(most, 1, "never two bots in a channel");
+    assert_eq!(server.kicks_sent(), 0, "no duplicate-login kick");
+}
+
+/// A lease the server never drops (the bucket's `max_age` switched off behind the bots' back,
+/// as a server that failed to expire keys would behave) is still taken over once it has
+/// stood unrenewed for longer than the key TTL: the holder was SIGKILLed, so without the
+/// compare-and-set takeover its channels would stay without a bot for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_the_server_never_expires_is_taken_over_by_its_revision() {
+    let nats = NatsServer::start();
+    let url = nats.url();
+    let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
+    let js = client.nats_client().unwrap().clone();
+    let server = devserver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = bots_config(dir.path(), json!({"url": url}), &server, LEASE_SECS);
+    let sampler = Sampler::start(&server);
+    let cfg = config.to_str().unwrap();
+    let (jsr, srv) = (&js, &*server);
+    // Both bots open the bucket (each sets its max_age) before the expiry is switched off.
+    let mut bots: Vec<Child> = (0..2).map(|_| rosey(&["bot", cfg])).collect();
+    until("two bots sharing 30 channels", || async move {
+        let s = shares(jsr).await;
+        every_channel_has_one_bot(srv) && s.values().sum::<usize>() == CHANNELS && s.len() == 2
+    })
+    .await;
+    let jetstream = async_nats::jetstream::new(js.clone());
+    let mut stream = jetstream.get_stream(format!("KV_{BUCKET}")).await.unwrap();
+    let mut never = stream.info().await.unwrap().config.clone();
+    never.max_age = Duration::ZERO;
+    jetstream.update_stream(never).await.unwrap();
+
+    let killed = bots[0].id().unwrap();
+    bots[0].start_kill().unwrap();
+    bots[0].wait().await.unwrap();
+    let survivor = bots[1].id().unwrap();
+    let t0 = Instant::now();
+    until("every channel held by the survivor", || async move {
+        let s = shares(jsr).await;
+        every_channel_has_one_bot(srv) && s.get(&survivor) == Some(&CHANNELS)
+    })
+    .await;
+    eprintln!(
+        "the leases of {killed}, never expired by the server, taken over after {:?}",
+        t0.elapsed()
+    );
+    let (most, _) = sampler.finish().await;
     assert_eq!(most, 1, "never two bots in a channel");
     assert_eq!(server.kicks_sent(), 0, "no duplicate-login kick");
 }
