@@ -392,6 +392,40 @@ fn bots_config(dir: &Path, nats: Value, server: &DevServer, lease_secs: u64) -> 
     path
 }
 
+/// What the lease tests on one NATS server share: the server, a client of it, the devserver
+/// and the bots' configuration (lease time [`LEASE_SECS`]) in a temporary directory (keep
+/// `dir` bound: dropping it deletes the configuration).
+struct LeaseRig {
+    nats: NatsServer,
+    client: Bus,
+    js: async_nats::Client,
+    server: Arc<DevServer>,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl LeaseRig {
+    /// `nats` is the configuration's `nats` section without its `url`.
+    async fn start(mut nats_section: Value) -> LeaseRig {
+        let nats = NatsServer::start();
+        let url = nats.url();
+        let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
+        let js = client.nats_client().unwrap().clone();
+        let server = devserver().await;
+        let dir = tempfile::tempdir().unwrap();
+        nats_section["url"] = json!(url);
+        let config = bots_config(dir.path(), nats_section, &server, LEASE_SECS);
+        LeaseRig {
+            nats,
+            client,
+            js,
+            server,
+            dir,
+            config,
+        }
+    }
+}
+
 /// Sends line `tag-i` in every channel (one guest per channel) and waits until the database
 /// holds `total` lines.
 async fn chat_round(guests: &[rosey_cytube::CytubeHandle], tag: &str, db: &Path, total: i64) {
@@ -403,15 +437,15 @@ async fn chat_round(guests: &[rosey_cytube::CytubeHandle], tag: &str, db: &Path,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_share_channels_take_over_after_sigkill_and_never_join_twice() {
-    let nats = NatsServer::start();
-    let url = nats.url();
-    let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
-    let js = client.nats_client().unwrap().clone();
-    let server = devserver().await;
-    let dir = tempfile::tempdir().unwrap();
+    let LeaseRig {
+        nats: _nats,
+        client,
+        js,
+        server,
+        dir,
+        config,
+    } = LeaseRig::start(json!({"jetstream": true, "reconnect_delay": 0.2})).await;
     let db = dir.path().join("bots.db");
-    let nats_section = json!({"url": url, "jetstream": true, "reconnect_delay": 0.2});
-    let config = bots_config(dir.path(), nats_section, &server, LEASE_SECS);
     ensure_db_stream(&js, &StreamSettings::default())
         .await
         .unwrap();
@@ -588,13 +622,14 @@ async fn bots_on_the_cluster_ride_out_the_death_of_the_lease_bucket_leader() {
 /// compare-and-set takeover its channels would stay without a bot for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_the_server_never_expires_is_taken_over_by_its_revision() {
-    let nats = NatsServer::start();
-    let url = nats.url();
-    let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
-    let js = client.nats_client().unwrap().clone();
-    let server = devserver().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = bots_config(dir.path(), json!({"url": url}), &server, LEASE_SECS);
+    let LeaseRig {
+        nats: _nats,
+        js,
+        server,
+        config,
+        dir: _dir,
+        ..
+    } = LeaseRig::start(json!({})).await;
     let sampler = Sampler::start(&server);
     let cfg = config.to_str().unwrap();
     let (jsr, srv) = (&js, &*server);
@@ -720,14 +755,15 @@ async fn status_follows_leases(js: &async_nats::Client, url: &str, bots: &[(u32,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_mode_serves_status_and_metrics_for_the_channels_held() {
-    let nats = NatsServer::start();
+    let LeaseRig {
+        nats,
+        js,
+        server,
+        config,
+        dir: _dir,
+        ..
+    } = LeaseRig::start(json!({"reconnect_delay": 0.2})).await;
     let url = nats.url();
-    let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
-    let js = client.nats_client().unwrap().clone();
-    let server = devserver().await;
-    let dir = tempfile::tempdir().unwrap();
-    let nats_section = json!({"url": url, "reconnect_delay": 0.2});
-    let config = bots_config(dir.path(), nats_section, &server, LEASE_SECS);
     let cfg = config.to_str().unwrap();
     let spawn = || {
         let port = rosey_testkit::free_port();
