@@ -21,6 +21,7 @@
 //!  bus ──rosey.db.> (queue rosey-db)──▶ ingest task ──bounded mpsc──▶ writer thread ──▶ store (rw)
 //!  (durable: ROSEY_DB ──durable consumer──▶ durable task ──▶ writer ──commit──▶ acks)
 //!  bus ──query subjects (queue rosey-db-query)──▶ query task ──────────────────────────▶ store (ro)
+//!  checkpoint thread ──passive pass every 500 ms──▶ WAL (SQLite; a large WAL: FinishCheckpoint ──▶ writer)
 //! ```
 //!
 //! The store is a `Box<dyn rosey_store::Storage>` opened from [`DbServiceConfig::db`]: an
