@@ -1,7 +1,7 @@
 //! The bot on the NATS micro-service API, so `rosey status` (and `nats micro ls/info/stats`)
 //! finds every running bot: service `rosey-bot`, endpoint `status` on `rosey.bot.status`,
 //! answering (and putting in `$SRV.STATS` data) each channel's state, users, queue depth and
-//! reconnects. A lease-mode process serves one such service for the channels it holds at
+//! reconnects — CyTube's and IRC's channels alike (`platform` tells them apart). A lease-mode process serves one such service for the channels it holds at
 //! the moment (its [`BotSource`] is a [`BotSource::leased`] set).
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -20,6 +20,8 @@ pub const STATUS_SUBJECT: &str = "rosey.bot.status";
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelStatus {
     pub channel: String,
+    /// `cytube` or `irc`.
+    pub platform: &'static str,
     pub state: &'static str,
     pub joined: bool,
     pub users_chat: i64,
@@ -27,7 +29,7 @@ pub struct ChannelStatus {
     pub outbound_queue: usize,
     pub reconnects: u64,
     pub breaker: &'static str,
-    /// The next playlist items after the one playing (at most [`UPCOMING`]).
+    /// The next playlist items after the one playing (at most [`UPCOMING`]; IRC: none).
     pub upcoming: Vec<Upcoming>,
 }
 
@@ -74,23 +76,43 @@ impl BotSource {
     /// The bot's status now (in lease mode: the channels held now).
     pub fn status(&self) -> BotStatus {
         let parts = self.parts();
+        let breaker = |p: &crate::Publisher| crate::breaker::STATES[p.metrics().breaker.state()];
         BotStatus {
             channels: parts
                 .iter()
-                .flat_map(|b| b.channels.iter().map(move |c| (b, c)))
-                .map(|(b, c)| {
-                    let m = c.publisher.metrics();
-                    ChannelStatus {
-                        channel: c.publisher.channel().to_string(),
-                        state: b.state_word(c.publisher.channel()),
-                        joined: c.handle.is_joined(),
-                        users_chat: m.users_chat.load(Relaxed),
-                        users_connected: m.users_connected.load(Relaxed),
-                        outbound_queue: c.handle.stats().queued,
-                        reconnects: m.reconnects.load(Relaxed),
-                        breaker: crate::breaker::STATES[m.breaker.state()],
-                        upcoming: m.upcoming.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-                    }
+                .flat_map(|b| {
+                    let cytube = b.channels.iter().map(move |c| {
+                        let m = c.publisher.metrics();
+                        ChannelStatus {
+                            channel: c.publisher.channel().to_string(),
+                            platform: "cytube",
+                            state: b.state_word(c.publisher.channel()),
+                            joined: c.handle.is_joined(),
+                            users_chat: m.users_chat.load(Relaxed),
+                            users_connected: m.users_connected.load(Relaxed),
+                            outbound_queue: c.handle.stats().queued,
+                            reconnects: m.reconnects.load(Relaxed),
+                            breaker: breaker(&c.publisher),
+                            upcoming: m.upcoming.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                        }
+                    });
+                    // IRC has no guests: everyone in the channel is in the chat.
+                    let irc = b.irc.iter().map(move |i| {
+                        let (stats, users) = (i.handle.stats(), i.handle.members().len() as i64);
+                        ChannelStatus {
+                            channel: i.channel.clone(),
+                            platform: "irc",
+                            state: b.state_word(&i.channel),
+                            joined: i.is_joined(),
+                            users_chat: users,
+                            users_connected: users,
+                            outbound_queue: stats.queued,
+                            reconnects: stats.reconnects,
+                            breaker: breaker(&i.publisher),
+                            upcoming: Vec::new(),
+                        }
+                    });
+                    cytube.chain(irc)
                 })
                 .collect(),
             durable_outbox_depth: parts

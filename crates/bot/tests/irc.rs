@@ -424,6 +424,28 @@ async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
     }
+    // `rosey status` lists both, each with its platform; the IRC channel counts its members
+    // once the bot has seen `ircer` join (the bot and `ircer`).
+    let status_source = rig.bot.as_ref().unwrap().metrics_source();
+    let listed = eventually("both channels in the status", || async {
+        let listed: Vec<(String, &str, bool, i64)> = status_source
+            .status()
+            .channels
+            .into_iter()
+            .map(|c| (c.channel, c.platform, c.joined, c.users_chat))
+            .collect();
+        listed
+            .contains(&(CHANNEL.to_string(), "irc", true, 2))
+            .then_some(listed)
+    })
+    .await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .any(|(ch, platform, joined, _)| ch == LOBBY && *platform == "cytube" && *joined),
+        "{listed:?}"
+    );
 
     tuber.chat("hello from cytube").unwrap();
     ircer.privmsg(IRC_CHANNEL, "hello from irc").await;

@@ -256,11 +256,13 @@ pub struct IrcLive {
     pub topic: Option<String>,
 }
 
-/// An IRC channel as the metrics see it: its name and its client.
+/// An IRC channel as the metrics and the status see it: its name, its client and its
+/// publisher (the database breaker's state).
 #[derive(Clone)]
 pub(crate) struct IrcView {
     pub channel: String,
     pub handle: IrcHandle,
+    pub publisher: Publisher,
 }
 
 impl IrcView {
@@ -300,6 +302,7 @@ pub(crate) fn start(
     let view = IrcView {
         channel: spec.channel.clone(),
         handle: handle.clone(),
+        publisher: publisher.clone(),
     };
     let commands = commands(&handle);
     let mut bot = IrcChannelBot::new(spec, cfg, bus, handle, publisher, states);
