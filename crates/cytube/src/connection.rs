@@ -91,19 +91,26 @@ pub fn connect(cfg: ClientConfig) -> (CytubeHandle, EventStream) {
     (handle, EventStream { rx: ev_rx })
 }
 
-/// The process's one HTTP client (channel discovery), shared by every connection: each
-/// client keeps its own TLS configuration with the parsed web PKI roots, which a thousand
-/// channels would otherwise hold a thousand times. No idle connections are pooled, so no
-/// connection outlives the runtime that opened it.
+/// The process's one HTTP client (channel discovery), shared by every connection, on the
+/// process's one TLS configuration ([`crate::tls::client_config`]: the web PKI roots parsed
+/// once, shared with the websockets, and one session-resumption cache). No idle connections
+/// are pooled, so no connection outlives the runtime that opened it.
 fn shared_http() -> reqwest::Client {
     static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     HTTP.get_or_init(|| {
-        reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new())
+        http_client().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "HTTP client on the shared TLS configuration failed; using a default one.");
+            reqwest::Client::new()
+        })
     })
     .clone()
+}
+
+fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .use_preconfigured_tls(crate::tls::client_config().as_ref().clone())
+        .build()
 }
 
 /// The websocket's settings: a read buffer of [`WS_READ_BUFFER`] instead of tungstenite's
@@ -936,6 +943,12 @@ impl Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_http_client_takes_the_shared_tls_configuration() {
+        // reqwest refuses a configuration of another rustls than its own at build time.
+        assert!(http_client().is_ok());
+    }
 
     fn chat(s: &str) -> Command {
         Command::Chat(s.to_owned())
