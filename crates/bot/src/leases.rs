@@ -4,7 +4,10 @@
 //! compare-and-set writes decide every ownership question.
 //!
 //! - **Acquire**: `create` on the channel's key, which succeeds only when the key is absent
-//!   (never written, deleted, or expired). The winner starts the channel.
+//!   (never written, deleted, or expired). The winner starts the channel once the lease,
+//!   read back from the stream's leader half a tick later, is still its write (two
+//!   concurrent creates can both succeed on a replicated bucket of an older nats-server:
+//!   see `Supervisor::hold`).
 //! - **Renew**: `update` with the revision last written, every [`LeaseSettings::tick`]; a
 //!   wrong-revision answer means the lease is gone and the channel is stopped at once.
 //! - **Expire**: the bucket's `max_age` ([`LeaseSettings::key_ttl`], half the lease time)
@@ -15,7 +18,9 @@
 //!   a call left unanswered (the bucket's stream has no leader during an election) cannot
 //!   hold a channel past its deadline.
 //! - **Release**: a graceful stop leaves every channel first, then deletes its keys: the
-//!   others see the delete on their watch and take the channels over at once.
+//!   others see the delete on their watch and take the channels over at once. A channel
+//!   whose bot stopped for good (kicked, refused) is released the same way, and left to the
+//!   others for a lease time.
 //! - **Fair share**: every process also keeps a presence key (`p.<id>`); with `P` processes
 //!   alive and `N` channels, a process holds at most `⌈N / P⌉`, releasing the excess when a
 //!   newcomer appears and acquiring free channels while below it. Which process tries which
@@ -131,7 +136,10 @@ struct Held {
     revision: u64,
     /// Past this, the lease may have expired on the server: stop serving.
     valid_until: Instant,
-    bot: Bot,
+    /// When the write of the lease was acknowledged.
+    acquired_at: Instant,
+    /// `None` until the lease is confirmed (see [`Supervisor::hold`]).
+    bot: Option<Bot>,
 }
 
 /// A key as last seen through the watch.
@@ -229,6 +237,7 @@ pub async fn run(
         source,
         view,
         stuck: HashMap::new(),
+        resting: HashMap::new(),
     };
     // Announce ourselves and give processes started at the same moment one tick to do the
     // same, so that the first share is already close to fair.
@@ -240,9 +249,10 @@ pub async fn run(
     }
     while !stop.is_cancelled() {
         sup.step().await;
+        let wait = sup.next_wait();
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(tick) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = changed.notified() => {}
         }
     }
@@ -267,6 +277,9 @@ struct Supervisor {
     /// Keys found still there when they should have expired: the revision found, and when
     /// this process first found it (see [`Supervisor::take_over_if_stuck`]).
     stuck: HashMap<String, (u64, Instant)>,
+    /// Keys this process handed over because their channel stopped for good, and until when
+    /// it leaves them to the others.
+    resting: HashMap<String, Instant>,
 }
 
 impl Supervisor {
@@ -274,7 +287,9 @@ impl Supervisor {
     /// stopped: once it is no longer held it is another process's to show.
     fn unhold(&mut self, key: &str) -> Option<Held> {
         let held = self.held.remove(key)?;
-        self.source.remove(&held.bot.metrics_source());
+        if let Some(bot) = &held.bot {
+            self.source.remove(&bot.metrics_source());
+        }
         Some(held)
     }
 
@@ -287,6 +302,9 @@ impl Supervisor {
     async fn step(&mut self) {
         self.leave_expired().await;
         self.renew().await;
+        self.leave_expired().await;
+        self.hand_over_stopped().await;
+        self.confirm_pending().await;
         self.leave_expired().await;
         self.put_presence().await;
         self.leave_expired().await;
@@ -325,9 +343,12 @@ impl Supervisor {
     async fn renew(&mut self) {
         let tick = self.settings.tick();
         let value = Bytes::from(self.me.clone());
+        // A lease not yet read back is not renewed: a renewal could race the same way as the
+        // create (see `hold`), and the read-back comes well within its validity.
         let requests: Vec<(String, u64)> = self
             .held
             .iter()
+            .filter(|(_, h)| h.bot.is_some())
             .map(|(k, h)| (k.clone(), h.revision))
             .collect();
         let kv = &self.kv;
@@ -342,7 +363,7 @@ impl Supervisor {
                         match kv.update(&key, value, revision).await {
                             Ok(revision) => Ok(revision),
                             Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                                still_ours(kv, &key, me)
+                                still_ours(kv, &key, me, revision)
                                     .await
                                     .ok_or_else(|| LOST.to_string())
                             }
@@ -378,6 +399,28 @@ impl Supervisor {
         self.leave(&lost).await;
     }
 
+    /// Hands over the leases of channels whose bot stopped for good (kicked, refused): held
+    /// but never served, they would stay without a bot while this process renews them. This
+    /// process then leaves the key alone for a lease time, so that a cause that is not its
+    /// own (another session with the bot's name) lets another process try.
+    async fn hand_over_stopped(&mut self) {
+        let stopped: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.bot.as_ref().is_some_and(|b| b.states().all_stopped()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if stopped.is_empty() {
+            return;
+        }
+        for key in &stopped {
+            tracing::warn!(key = %key, "Channel stopped for good; handing its lease over.");
+            self.resting
+                .insert(key.clone(), Instant::now() + self.settings.lease_time);
+        }
+        self.release(stopped).await;
+    }
+
     /// Leaves every channel past its deadline: never serve past it, whatever the bucket
     /// calls did.
     async fn leave_expired(&mut self) {
@@ -399,7 +442,7 @@ impl Supervisor {
         let bots: Vec<Bot> = keys
             .iter()
             .filter_map(|k| self.unhold(k))
-            .map(|h| h.bot)
+            .filter_map(|h| h.bot)
             .collect();
         join_all(bots.into_iter().map(Bot::shutdown)).await;
     }
@@ -410,12 +453,18 @@ impl Supervisor {
     async fn acquire(&mut self, wanted: usize) {
         let until = tokio::time::Instant::now() + self.settings.tick();
         let ttl = self.settings.key_ttl();
+        let now = Instant::now();
+        self.resting.retain(|_, until| *until > now);
         let mut candidates: Vec<(u64, usize)> = {
             let view = self.view.lock().unwrap();
             self.specs
                 .iter()
                 .enumerate()
-                .filter(|(_, (key, _))| !self.held.contains_key(key) && view.looks_free(key, ttl))
+                .filter(|(_, (key, _))| {
+                    !self.held.contains_key(key)
+                        && !self.resting.contains_key(key)
+                        && view.looks_free(key, ttl)
+                })
                 .map(|(i, (key, _))| (score(&self.me, key), i))
                 .collect()
         };
@@ -452,24 +501,94 @@ impl Supervisor {
         }
     }
 
-    /// Starts the channel `specs[i]`, whose lease was written with `revision` by a call sent
-    /// at `sent`.
+    /// Records the lease of `specs[i]`, written with `revision` by a call sent at `sent`; its
+    /// channel is joined once [`Supervisor::confirm_pending`] has read it back.
+    ///
+    /// Why not at once: on a replicated bucket, nats-server before 2.9.21 checks the expected
+    /// revision of a write before the write goes through the cluster's consensus, not as part
+    /// of it (nats-server issue 4320), so two processes creating the same free key within a
+    /// few milliseconds can both be told they won; the later write stands. Seen in the
+    /// bucket-leader test: two processes joined one channel and CyTube kicked one with
+    /// "Duplicate login".
     fn hold(&mut self, i: usize, revision: u64, sent: Instant) {
         let (key, spec) = &self.specs[i];
-        tracing::info!(channel = %spec.channel, key = %key, "Lease acquired; joining.");
+        tracing::info!(channel = %spec.channel, key = %key, "Lease acquired; joining once it reads back as ours.");
         self.stuck.remove(key);
-        let mut one = self.cfg.clone();
-        one.channels = vec![spec.clone()];
-        let bot = Bot::start(self.bus.clone(), one);
-        self.source.add(&bot.metrics_source());
         self.held.insert(
             key.clone(),
             Held {
                 revision,
                 valid_until: sent + self.settings.validity(),
-                bot,
+                acquired_at: Instant::now(),
+                bot: None,
             },
         );
+    }
+
+    /// How long after its write a lease is read back: by then any write that raced it has
+    /// gone through the consensus too (milliseconds), and whichever came last stands.
+    fn settle(&self) -> Duration {
+        self.settings.tick() / 2
+    }
+
+    /// Until the next round: a tick, or less when a lease is due to be read back.
+    fn next_wait(&self) -> Duration {
+        let settle = self.settle();
+        self.held
+            .values()
+            .filter(|h| h.bot.is_none())
+            .map(|h| settle.saturating_sub(h.acquired_at.elapsed()))
+            .fold(self.settings.tick(), Duration::min)
+    }
+
+    /// Reads back every lease acquired at least [`Supervisor::settle`] ago and not yet
+    /// served, from the bucket stream's leader (not a replica, which may be behind): our
+    /// revision with our id → join the channel; anything else → another process's write
+    /// stands, so forget the lease without joining. A read that fails is tried again next
+    /// round (the lease's deadline still applies).
+    async fn confirm_pending(&mut self) {
+        let settle = self.settle();
+        let due: Vec<(String, u64)> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.bot.is_none() && h.acquired_at.elapsed() >= settle)
+            .map(|(k, h)| (k.clone(), h.revision))
+            .collect();
+        let tick = self.settings.tick();
+        for (key, revision) in due {
+            let subject = format!("{}{}", self.kv.prefix, key);
+            let read = self.kv.stream.get_last_raw_message_by_subject(&subject);
+            let Ok(Ok(last)) = tokio::time::timeout(tick, read).await else {
+                continue;
+            };
+            if last.sequence == revision && last.payload.as_ref() == self.me.as_bytes() {
+                self.join(&key);
+            } else {
+                tracing::warn!(key = %key, revision, standing = last.sequence, "Lease lost to a write that raced it; not joining.");
+                self.leave(std::slice::from_ref(&key)).await;
+            }
+        }
+    }
+
+    /// Joins the channel of a confirmed lease.
+    fn join(&mut self, key: &str) {
+        let Some(spec) = self
+            .specs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, s)| s.clone())
+        else {
+            return;
+        };
+        let Some(held) = self.held.get_mut(key) else {
+            return;
+        };
+        tracing::info!(channel = %spec.channel, key = %key, "Lease confirmed; joining.");
+        let mut one = self.cfg.clone();
+        one.channels = vec![spec];
+        let bot = Bot::start(self.bus.clone(), one);
+        self.source.add(&bot.metrics_source());
+        held.bot = Some(bot);
     }
 
     /// A key that `create` found still there although nobody has renewed it for longer than
@@ -540,7 +659,9 @@ impl Supervisor {
         let kv = &self.kv;
         let tick = self.settings.tick();
         join_all(held.into_iter().map(|(key, h)| async move {
-            h.bot.shutdown().await;
+            if let Some(bot) = h.bot {
+                bot.shutdown().await;
+            }
             let delete = kv.delete_expect_revision(&key, Some(h.revision));
             let error = match tokio::time::timeout(tick, delete).await {
                 Ok(Ok(())) => return,
@@ -556,11 +677,17 @@ impl Supervisor {
 /// A renewal's answer when the key holds another revision that is not ours.
 const LOST: &str = "lost";
 
-/// After a wrong-revision answer: the key's current revision when it still holds our id (a
-/// renewal whose acknowledgement was lost did reach the server), else `None` (lost).
-async fn still_ours(kv: &kv::Store, key: &str, me: &str) -> Option<u64> {
+/// After a wrong-revision answer to a renewal that expected `expected`: the key's current
+/// revision when it holds our id at a newer revision (a renewal whose acknowledgement was
+/// lost did reach the server), else `None` (lost). Our id at `expected` itself is not ours
+/// any more: the server has a newer write, and that read came from a replica behind it.
+async fn still_ours(kv: &kv::Store, key: &str, me: &str, expected: u64) -> Option<u64> {
     match kv.entry(key).await {
-        Ok(Some(e)) if e.operation == Operation::Put && e.value.as_ref() == me.as_bytes() => {
+        Ok(Some(e))
+            if e.operation == Operation::Put
+                && e.value.as_ref() == me.as_bytes()
+                && e.revision > expected =>
+        {
             Some(e.revision)
         }
         _ => None,
