@@ -238,35 +238,33 @@ pub fn check_targets(r: &Report) -> Vec<TargetCheck> {
         )),
     }
     // Issue 18's headroom: one process holds 1,000 channels (with `--scale-channels` …,1000).
-    let thousand = "one bot process, 1,000 channels";
-    match r.scale.iter().find(|p| p.channels == 1000) {
-        Some(p) => {
-            t.push(TargetCheck::new(
-                &format!("{thousand}, RSS"),
-                "≤ 150 MB",
-                format!("{:.1} MiB", p.rss_mib),
-                Some(p.rss_mib * MIB_TO_MB <= 150.0),
-            ));
-            t.push(TargetCheck::new(
-                &format!("{thousand}, idle CPU"),
-                "≤ 2 % of a core",
-                format!("{:.2} %", p.idle_cpu_pct),
-                Some(p.idle_cpu_pct <= 2.0),
-            ));
-        }
-        None => {
-            let why = "no 1,000-channel point (`--scale-channels 1,10,100,1000`)";
-            t.push(TargetCheck::not_measured(
-                &format!("{thousand}, RSS"),
-                "≤ 150 MB",
-                why,
-            ));
-            t.push(TargetCheck::not_measured(
-                &format!("{thousand}, idle CPU"),
-                "≤ 2 % of a core",
-                why,
-            ));
-        }
+    let thousand = r.scale.iter().find(|p| p.channels == 1000);
+    for (what, target, check) in [
+        (
+            "RSS",
+            "≤ 150 MB",
+            thousand.map(|p| {
+                (
+                    format!("{:.1} MiB", p.rss_mib),
+                    p.rss_mib * MIB_TO_MB <= 150.0,
+                )
+            }),
+        ),
+        (
+            "idle CPU",
+            "≤ 2 % of a core",
+            thousand.map(|p| (format!("{:.2} %", p.idle_cpu_pct), p.idle_cpu_pct <= 2.0)),
+        ),
+    ] {
+        let figure = format!("one bot process, 1,000 channels, {what}");
+        t.push(match check {
+            Some((measured, ok)) => TargetCheck::new(&figure, target, measured, Some(ok)),
+            None => TargetCheck::not_measured(
+                &figure,
+                target,
+                "no 1,000-channel point (`--scale-channels 1,10,100,1000`)",
+            ),
+        });
     }
     let idle = |process: &str| {
         r.resources

@@ -138,6 +138,8 @@ struct Held {
     valid_until: Instant,
     /// When the write of the lease was acknowledged.
     acquired_at: Instant,
+    /// Its channel: an index into `Supervisor::specs`.
+    spec: usize,
     /// `None` until the lease is confirmed (see [`Supervisor::hold`]).
     bot: Option<Bot>,
 }
@@ -520,6 +522,7 @@ impl Supervisor {
                 revision,
                 valid_until: sent + self.settings.validity(),
                 acquired_at: Instant::now(),
+                spec: i,
                 bot: None,
             },
         );
@@ -572,20 +575,13 @@ impl Supervisor {
 
     /// Joins the channel of a confirmed lease.
     fn join(&mut self, key: &str) {
-        let Some(spec) = self
-            .specs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, s)| s.clone())
-        else {
-            return;
-        };
         let Some(held) = self.held.get_mut(key) else {
             return;
         };
+        let spec = &self.specs[held.spec].1;
         tracing::info!(channel = %spec.channel, key = %key, "Lease confirmed; joining.");
         let mut one = self.cfg.clone();
-        one.channels = vec![spec];
+        one.channels = vec![spec.clone()];
         let bot = Bot::start(self.bus.clone(), one);
         self.source.add(&bot.metrics_source());
         held.bot = Some(bot);

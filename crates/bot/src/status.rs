@@ -1,8 +1,9 @@
 //! The bot on the NATS micro-service API, so `rosey status` (and `nats micro ls/info/stats`)
 //! finds every running bot: service `rosey-bot`, endpoint `status` on `rosey.bot.status`,
 //! answering (and putting in `$SRV.STATS` data) each channel's state, users, queue depth and
-//! reconnects — CyTube's and IRC's channels alike (`platform` tells them apart). A lease-mode process serves one such service for the channels it holds at
-//! the moment (its [`BotSource`] is a [`BotSource::leased`] set).
+//! reconnects — CyTube's and IRC's channels alike (`platform` tells them apart). A
+//! lease-mode process serves one such service for the channels it holds at the moment (its
+//! [`BotSource`] is a [`BotSource::leased`] set).
 
 use std::sync::atomic::Ordering::Relaxed;
 

@@ -64,8 +64,8 @@ pub use threaded::StoreThread;
 pub const DEFAULT_CACHE_KIB: i64 = 4096;
 /// How long a statement waits for another process' lock before failing.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// WAL frames (pages) past which a [`Checkpointer`] pass that could not copy everything
-/// asks the writer to finish it ([`Store::finish_checkpoint`]): 4,096 pages, 16 MiB.
+/// WAL frames (pages) past which a [`Checkpointer`] pass asks the writer to finish it
+/// ([`Store::finish_checkpoint`]), so the WAL starts over: 4,096 pages, 16 MiB.
 pub const FINISH_CHECKPOINT_AT_FRAMES: i64 = 4096;
 
 /// Options for opening a store.
