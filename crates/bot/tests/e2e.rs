@@ -866,6 +866,8 @@ async fn moderation_and_polls_report_the_servers_words() {
     let (moderator, mut events) = join_moderator(&rig.server, "modroom").await;
     let (_guest, _guest_events) =
         join(&rig.server, "modroom", Login::Guest("visitor".into())).await;
+    let (_stranger, _stranger_events) =
+        join(&rig.server, "modroom", Login::Guest("stranger".into())).await;
     let (_boss, _boss_events) = join(
         &rig.server,
         "modroom",
@@ -899,7 +901,8 @@ async fn moderation_and_polls_report_the_servers_words() {
     .await;
     assert_eq!(
         command(&moderator, &mut events, "mute boss").await,
-        "Refused by the server: /mute failed - boss has equal or higher rank than you."
+        "Refused: boss has rank 3, as high as yours (2) or higher; I do not mute anyone you \
+         could not mute yourself."
     );
     assert_eq!(
         command(&moderator, &mut events, "unmute visitor").await,
@@ -950,10 +953,11 @@ async fn moderation_and_polls_report_the_servers_words() {
         "No poll is open"
     );
 
-    // Bans: refused in the server's words, done, listed, lifted.
+    // Bans: refused for a higher rank, done, listed, lifted.
     assert_eq!(
         command(&moderator, &mut events, "ban boss").await,
-        "Refused by the server: You don't have permission to ban boss"
+        "Refused: boss has rank 3, as high as yours (2) or higher; I do not ban anyone you \
+         could not ban yourself."
     );
     assert_eq!(
         command(&moderator, &mut events, "ban visitor flooding").await,
@@ -987,17 +991,17 @@ async fn moderation_and_polls_report_the_servers_words() {
     // Without the rank: the server's refusal where it gives one, else the silence explained.
     rig.server.set_rank("modroom", BOT, 1.0);
     assert_eq!(
-        command(&moderator, &mut events, "ban boss").await,
+        command(&moderator, &mut events, "ban visitor").await,
         "Refused by the server: You do not have ban permissions on this channel"
     );
-    let kick = command(&moderator, &mut events, "kick boss").await;
+    let kick = command(&moderator, &mut events, "kick stranger").await;
     assert!(
         kick.contains("`kick` permission: rank 1.5 needed, I have 1"),
         "{kick}"
     );
     audited(
         &rig.db_path,
-        "cmd=ban, args: boss, result: error, error: You do not have ban permissions on this channel",
+        "cmd=ban, args: visitor, result: error, error: You do not have ban permissions on this channel",
     )
     .await;
     moderator.shutdown().await;

@@ -1,14 +1,96 @@
 //! Typed client → server commands and their socket.io encoding (cytube-protocol.md §4).
 //!
-//! Pure code, no I/O. Chat commands such as `/kick` and `/clear` are chat lines on the wire, so
-//! they are built here as [`Command::Chat`] and go through the chat flood limiter like any chat.
-//! Text splitting (320 characters) happens before commands are built, in `split.rs`.
+//! Pure code, no I/O. Chat commands such as `/kick` and `/clear` are chat lines on the wire;
+//! they are a type of their own, [`ChannelCommand`], sent as [`Command::ChannelCommand`], and
+//! go through the chat flood limiter like any chat. [`Command::Chat`] is plain text and never
+//! a command: its encoding guards a line that would start with `/` (see `split.rs`). Text
+//! splitting (320 characters) happens before commands are built, in `split.rs`.
 
 use serde_json::{Value, json};
 
 use crate::event::Position;
 use crate::handle::SendError;
 use crate::socketio;
+use crate::split::guard_line;
+
+/// The moderation verbs [`ChannelCommand::moderation`] builds.
+pub const MODERATION_VERBS: &[&str] = &["kick", "ban", "mute", "smute", "unmute"];
+
+/// A chat line CyTube runs as a channel command (`/kick x`, `/me waves`, `/clear`), with the
+/// bot's rank. Only the constructors here make one, each from an explicit choice of command;
+/// no plain text turns into one ([`Command::Chat`] is guarded). Who may ask for which command
+/// is the caller's decision (the PM shell checks the sender's rank).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelCommand(String);
+
+impl ChannelCommand {
+    /// `/<verb> name[ rest]` for a verb of [`MODERATION_VERBS`]; the name must be one word.
+    pub fn moderation(verb: &str, name: &str, rest: Option<&str>) -> Result<Self, SendError> {
+        if !MODERATION_VERBS.contains(&verb) {
+            return Err(SendError::Invalid(format!("not a moderation command: {verb}")));
+        }
+        if name.is_empty() || name.contains(char::is_whitespace) || name.starts_with('/') {
+            return Err(SendError::Invalid(format!("bad user name {name:?}")));
+        }
+        let rest = rest.map(one_line).filter(|r| !r.is_empty());
+        Ok(ChannelCommand(match rest {
+            Some(rest) => format!("/{verb} {name} {rest}"),
+            None => format!("/{verb} {name}"),
+        }))
+    }
+
+    /// `/clear` (needs `chatclear`).
+    pub fn clear() -> Self {
+        ChannelCommand("/clear".into())
+    }
+
+    /// `/afk` (toggles our AFK flag).
+    pub fn afk() -> Self {
+        ChannelCommand("/afk".into())
+    }
+
+    /// A whole command line, `/verb args…`, as a user who may issue it typed it (the caller
+    /// has checked that). One line: line breaks become spaces.
+    pub fn from_line(line: &str) -> Result<Self, SendError> {
+        let line = one_line(line);
+        let verb = line.split_whitespace().next().unwrap_or("");
+        if verb.len() < 2 || !verb.starts_with('/') {
+            return Err(SendError::Invalid(format!(
+                "not a channel command: {line:?} (it must start with /)"
+            )));
+        }
+        Ok(ChannelCommand(line))
+    }
+
+    /// The command word without its `/` (`kick`, `me`).
+    pub fn verb(&self) -> &str {
+        self.0
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('/')
+    }
+
+    /// The line as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ChannelCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Trimmed, with line breaks and other control characters as spaces (CyTube does the same).
+fn one_line(s: &str) -> String {
+    let spaced: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    spaced.trim().to_string()
+}
 
 /// Where `queue` puts a new item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +138,11 @@ pub enum Command {
         password: Option<String>,
     },
     ChannelPassword(String),
+    /// Plain chat text, never a command: a line that would start with `/` is sent with an
+    /// invisible guard in front (`split.rs`).
     Chat(String),
+    /// A channel command such as `/kick x`, sent as a chat line.
+    ChannelCommand(ChannelCommand),
     Pm {
         to: String,
         msg: String,
@@ -135,7 +221,11 @@ impl Command {
                 ("login", vec![data])
             }
             Command::ChannelPassword(pw) => ("channelPassword", vec![json!(pw)]),
-            Command::Chat(msg) => ("chatMsg", vec![json!({ "msg": msg, "meta": {} })]),
+            Command::Chat(msg) => (
+                "chatMsg",
+                vec![json!({ "msg": guard_line(msg), "meta": {} })],
+            ),
+            Command::ChannelCommand(c) => ("chatMsg", vec![json!({ "msg": c.0, "meta": {} })]),
             Command::Pm { to, msg } => ("pm", vec![json!({ "to": to, "msg": msg, "meta": {} })]),
             Command::Queue(q) => {
                 let mut data = json!({
@@ -178,6 +268,18 @@ impl Command {
             Command::ClosePoll => ("closePoll", vec![]),
             Command::RequestBanlist => ("requestBanlist", vec![]),
             Command::Unban { id, name } => ("unban", vec![json!({ "id": id, "name": name })]),
+            Command::Raw { name, args } if name == "chatMsg" => {
+                // Raw chat is plain text too.
+                let mut args = args.clone();
+                if let Some(msg) = args
+                    .first_mut()
+                    .and_then(|a| a.get_mut("msg"))
+                    .filter(|m| m.is_string())
+                {
+                    *msg = json!(guard_line(msg.as_str().unwrap_or_default()));
+                }
+                ("chatMsg", args)
+            }
             Command::Raw { name, args } => (name.as_str(), args.clone()),
         };
         (name.to_owned(), args)
@@ -186,15 +288,7 @@ impl Command {
     /// A moderation chat command aimed at one user: `/<verb> name[ rest]` (`kick`, `ban`,
     /// `mute`, `smute`, `unmute`). A name must be one word.
     pub fn moderation(verb: &str, name: &str, rest: Option<&str>) -> Result<Command, SendError> {
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(SendError::Invalid(format!("bad user name {name:?}")));
-        }
-        Ok(Command::Chat(
-            match rest.map(str::trim).filter(|r| !r.is_empty()) {
-                Some(rest) => format!("/{verb} {name} {rest}"),
-                None => format!("/{verb} {name}"),
-            },
-        ))
+        ChannelCommand::moderation(verb, name, rest).map(Command::ChannelCommand)
     }
 
     /// The socket.io packet for this command.
@@ -206,8 +300,9 @@ impl Command {
     /// The server-side limiter this command is counted against.
     pub fn limiter(&self) -> Limiter {
         match self {
-            Command::Chat(msg) => Limiter::Chat {
-                cost: chat_cost(msg),
+            Command::Chat(_) => Limiter::Chat { cost: 1 },
+            Command::ChannelCommand(c) => Limiter::Chat {
+                cost: chat_cost(c.as_str()),
             },
             Command::Pm { .. } => Limiter::Chat { cost: 1 },
             Command::Queue(_) => Limiter::Queue,
@@ -219,9 +314,8 @@ impl Command {
     /// which is how a message dropped by the flood limiter is identified (see `connection.rs`).
     pub fn expects_echo(&self) -> bool {
         match self {
-            Command::Chat(msg) => {
-                !msg.starts_with('/') || ["/me ", "/sp "].iter().any(|p| msg.starts_with(p))
-            }
+            Command::Chat(_) => true,
+            Command::ChannelCommand(c) => matches!(c.verb(), "me" | "sp"),
             Command::Pm { .. } => true,
             _ => false,
         }
@@ -311,13 +405,18 @@ mod tests {
         );
         assert_eq!(
             Command::moderation("ban", "troll", Some(" spam ")),
-            Ok(Command::Chat("/ban troll spam".into()))
+            Ok(Command::ChannelCommand(ChannelCommand("/ban troll spam".into())))
         );
         assert_eq!(
             Command::moderation("mute", "troll", None),
-            Ok(Command::Chat("/mute troll".into()))
+            Ok(Command::ChannelCommand(ChannelCommand("/mute troll".into())))
         );
         assert!(Command::moderation("kick", "two words", None).is_err());
+        assert!(Command::moderation("op", "x", None).is_err());
+        assert_eq!(
+            wire(Command::moderation("kick", "x", Some("bye\n/ban y")).unwrap()),
+            json!(["chatMsg", {"msg": "/kick x bye /ban y", "meta": {}}])
+        );
         let q = QueueRequest::new("https://x/a.m3u8", "hl", QueuePosition::End);
         assert_eq!(
             wire(Command::Queue(q)),
@@ -326,21 +425,48 @@ mod tests {
     }
 
     #[test]
-    fn limiter_costs() {
+    fn plain_chat_never_encodes_a_command() {
+        for text in ["/kick mod2", " /ban mod2", "\n/clear", "/me waves"] {
+            let sent = wire(Command::Chat(text.into()));
+            let msg = sent[1]["msg"].as_str().unwrap();
+            assert!(msg.starts_with('\u{200B}'), "{text:?} went out as {msg:?}");
+        }
+        let raw = Command::Raw {
+            name: "chatMsg".into(),
+            args: vec![json!({"msg": "/kick x", "meta": {}})],
+        };
+        assert_eq!(wire(raw)[1]["msg"], "\u{200B}/kick x");
         assert_eq!(
-            Command::Chat("/me waves".into()).limiter(),
-            Limiter::Chat { cost: 2 }
+            wire(Command::ChannelCommand(ChannelCommand::clear())),
+            json!(["chatMsg", {"msg": "/clear", "meta": {}}])
         );
+    }
+
+    #[test]
+    fn command_lines_must_start_with_a_slash() {
+        let me = ChannelCommand::from_line(" /me waves\n").unwrap();
+        assert_eq!((me.as_str(), me.verb()), ("/me waves", "me"));
+        assert!(ChannelCommand::from_line("hello /kick x").is_err());
+        assert!(ChannelCommand::from_line("/").is_err());
+    }
+
+    #[test]
+    fn limiter_costs() {
+        let cmd = |l: &str| Command::ChannelCommand(ChannelCommand::from_line(l).unwrap());
+        assert_eq!(cmd("/me waves").limiter(), Limiter::Chat { cost: 2 });
         assert_eq!(
             Command::Chat("hello".into()).limiter(),
             Limiter::Chat { cost: 1 }
         );
         assert_eq!(
-            Command::Chat("/kick x".into()).limiter(),
+            Command::Chat("/me is plain".into()).limiter(),
             Limiter::Chat { cost: 1 }
         );
+        assert_eq!(cmd("/kick x").limiter(), Limiter::Chat { cost: 1 });
         assert_eq!(Command::Delete { uid: 1 }.limiter(), Limiter::None);
-        assert!(Command::Chat("/me waves".into()).expects_echo());
-        assert!(!Command::Chat("/kick x".into()).expects_echo());
+        assert!(cmd("/me waves").expects_echo());
+        assert!(cmd("/sp hidden").expects_echo());
+        assert!(!cmd("/kick x").expects_echo());
+        assert!(Command::Chat("/kick x".into()).expects_echo());
     }
 }

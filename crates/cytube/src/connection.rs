@@ -171,7 +171,9 @@ enum EchoKind {
 
 fn echo_kind(cmd: &Command) -> Option<EchoKind> {
     match cmd {
-        Command::Chat(_) if cmd.expects_echo() => Some(EchoKind::Chat),
+        Command::Chat(_) | Command::ChannelCommand(_) if cmd.expects_echo() => {
+            Some(EchoKind::Chat)
+        }
         Command::Pm { .. } => Some(EchoKind::Pm),
         _ => None,
     }
@@ -669,7 +671,9 @@ impl Actor {
         }
         result?;
         match &pending.cmd {
-            Command::Chat(_) => self.shared.stats.chat_sent.fetch_add(1, Ordering::Relaxed),
+            Command::Chat(_) | Command::ChannelCommand(_) => {
+                self.shared.stats.chat_sent.fetch_add(1, Ordering::Relaxed)
+            }
             Command::Pm { .. } => self.shared.stats.pm_sent.fetch_add(1, Ordering::Relaxed),
             _ => 0,
         };
@@ -677,7 +681,9 @@ impl Actor {
         match pending.cmd.limiter() {
             Limiter::Chat { cost } => {
                 session.chat.record(now, cost);
-                if echo_kind(&pending.cmd).is_some() || matches!(pending.cmd, Command::Chat(_)) {
+                if echo_kind(&pending.cmd).is_some()
+                    || matches!(pending.cmd, Command::Chat(_) | Command::ChannelCommand(_))
+                {
                     session.prune_inflight(now);
                     session.inflight.push_back(InFlight {
                         seq: pending.seq,
@@ -706,7 +712,11 @@ impl Actor {
             Request::SetAfk(want) => {
                 let afk = session.state.own_user().is_some_and(|u| u.meta.afk);
                 if afk != want {
-                    session.push(Command::Chat("/afk".into()), None, false);
+                    session.push(
+                        Command::ChannelCommand(crate::command::ChannelCommand::afk()),
+                        None,
+                        false,
+                    );
                 }
             }
         }
@@ -991,7 +1001,8 @@ mod tests {
     fn echoes_skip_commands_that_have_none() {
         let mut session = Session::new(ThrottleParams::default());
         let now = Instant::now();
-        session.push(chat("/kick x"), None, true);
+        let kick = crate::command::ChannelCommand::moderation("kick", "x", None).unwrap();
+        session.push(Command::ChannelCommand(kick), None, true);
         session.push(
             Command::Pm {
                 to: "y".into(),

@@ -13,9 +13,9 @@ use std::time::Duration;
 use futures::Stream;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::command::{Command, QueueRequest};
+use crate::command::{ChannelCommand, Command, QueueRequest};
 use crate::event::{Position, ServerEvent};
-use crate::split::split_message;
+use crate::split::{split_chat, split_message, utf16_len};
 
 /// Everything the client reports, in the order it happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,8 +199,9 @@ impl CytubeHandle {
         rx.await.unwrap_or(Err(SendError::Closed))
     }
 
+    /// Plain text: every part guarded, so none is a channel command (`split.rs`).
     fn chat_parts(&self, text: &str) -> Vec<Command> {
-        split_message(text, self.max_message_len)
+        split_chat(text, self.max_message_len)
             .into_iter()
             .map(Command::Chat)
             .collect()
@@ -219,7 +220,8 @@ impl CytubeHandle {
             .collect())
     }
 
-    /// Sends a chat line; text over the length limit is split on word boundaries.
+    /// Says `text` in the chat as plain text — never a channel command, whatever it starts
+    /// with; text over the length limit is split on word boundaries.
     pub fn chat(&self, text: &str) -> Result<(), SendError> {
         self.submit(self.chat_parts(text), None)
     }
@@ -238,7 +240,26 @@ impl CytubeHandle {
         self.submit_confirmed(self.pm_parts(to, text)?).await
     }
 
-    /// Sends any command as is (no splitting).
+    fn command_parts(&self, cmd: ChannelCommand) -> Result<Vec<Command>, SendError> {
+        if utf16_len(cmd.as_str()) > self.max_message_len {
+            return Err(SendError::Invalid(format!(
+                "a channel command must fit one line ({} characters)",
+                self.max_message_len
+            )));
+        }
+        Ok(vec![Command::ChannelCommand(cmd)])
+    }
+
+    /// Sends a channel command (`/me …`, `/kick …`) as one line (never split).
+    pub fn command(&self, cmd: ChannelCommand) -> Result<(), SendError> {
+        self.submit(self.command_parts(cmd)?, None)
+    }
+
+    pub async fn command_confirmed(&self, cmd: ChannelCommand) -> Result<(), SendError> {
+        self.submit_confirmed(self.command_parts(cmd)?).await
+    }
+
+    /// Sends any command as is (no splitting; [`Command::Chat`] is guarded plain text).
     pub fn send(&self, cmd: Command) -> Result<(), SendError> {
         self.submit(vec![cmd], None)
     }
@@ -341,12 +362,12 @@ impl CytubeHandle {
 
     /// `/clear` (needs `chatclear`, rank 2 by default).
     pub fn clear_chat(&self) -> Result<(), SendError> {
-        self.send(Command::Chat("/clear".into()))
+        self.command(ChannelCommand::clear())
     }
 
     /// `/afk`: toggles our AFK flag.
     pub fn toggle_afk(&self) -> Result<(), SendError> {
-        self.send(Command::Chat("/afk".into()))
+        self.command(ChannelCommand::afk())
     }
 
     /// Sets our AFK flag; sends `/afk` only if the flag differs from what the server last said.

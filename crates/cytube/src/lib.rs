@@ -68,7 +68,10 @@
 //!   a caller can retry later); they wait in one FIFO until we are logged in. Chat and PMs are
 //!   split at `max_message_len` (320 UTF-16 units) on word boundaries and paced below the
 //!   server's flood limiter ([`Throttle`]: burst 16, then one per 140 ms by default; stricter
-//!   when the channel's `chat_antiflood` applies to our rank). `queue` is paced below the
+//!   when the channel's `chat_antiflood` applies to our rank). Chat text is plain text: no
+//!   part of it reaches the server starting with `/` (a guard goes in front); channel commands
+//!   (`/kick`, `/me`) are a type of their own, [`ChannelCommand`], sent with
+//!   [`CytubeHandle::command`]. `queue` is paced below the
 //!   playlist-add limiter. If the server still answers `cooldown`, the queue pauses, slows
 //!   down, and the dropped message is sent again in its place. The `*_confirmed` methods
 //!   resolve when the frame is written to the socket, or fail with `Disconnected`/`Closed` when
@@ -98,7 +101,7 @@ mod throttle;
 pub mod tls;
 
 pub use backoff::Backoff;
-pub use command::{Command, Limiter, QueuePosition, QueueRequest};
+pub use command::{ChannelCommand, Command, Limiter, MODERATION_VERBS, QueuePosition, QueueRequest};
 pub use config::{ClientConfig, ConfigError, DuplicateLoginPolicy, Login};
 pub use connection::connect;
 pub use discovery::{DiscoveryError, ServerEntry, choose_server, discover, websocket_url};
@@ -109,7 +112,10 @@ pub use event::{
 };
 pub use handle::{ClientStats, CytubeEvent, CytubeHandle, EventStream, SendError};
 pub use html::to_plain_text;
-pub use split::{MAX_MESSAGE_UNITS, split_message, utf16_len};
+pub use split::{
+    COMMAND_GUARD, MAX_MESSAGE_UNITS, guard_line, split_chat, split_message, starts_like_command,
+    utf16_len,
+};
 pub use state::ChannelState;
 pub use throttle::{Throttle, ThrottleParams};
 

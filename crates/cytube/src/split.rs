@@ -3,20 +3,77 @@
 //! CyTube silently truncates chat and PMs at `max-chat-message-length` (320 by default), counted
 //! in UTF-16 code units (JavaScript string length). Text is split on whitespace where possible;
 //! a single word longer than the limit is cut at a character boundary.
+//!
+//! CyTube runs a chat line whose first character is `/` as a channel command (`/kick`,
+//! `/ban`, `/clear`) with the sender's rank — the bot's. Plain text goes through
+//! [`split_chat`], which guards every part: a part that would start with `/` gets
+//! [`COMMAND_GUARD`] in front (an invisible character CyTube does not strip), counted in the
+//! limit, so no split of any text can ever become a command. [`guard_line`] is the same
+//! guard for one line; the wire encoding of plain chat applies it too (`command.rs`).
+
+use std::borrow::Cow;
 
 /// CyTube's default `max-chat-message-length`.
 pub const MAX_MESSAGE_UNITS: usize = 320;
 
+/// What goes in front of a plain chat line that would otherwise start with `/`: U+200B
+/// ZERO WIDTH SPACE. CyTube checks `msg.indexOf("/") === 0` after turning control characters
+/// into spaces and never trims (cytube-protocol.md §4.1); neither JavaScript's `trim` nor
+/// Rust's treats U+200B as white space, so no layer in between can remove it, and it shows
+/// as nothing.
+pub const COMMAND_GUARD: char = '\u{200B}';
+
+/// Would CyTube (or a layer that trims white space or turns control characters into spaces)
+/// see `line` as starting with `/`?
+pub fn starts_like_command(line: &str) -> bool {
+    line.trim_start_matches(|c: char| c.is_whitespace() || c.is_control())
+        .starts_with('/')
+}
+
+/// `line` as plain text: [`COMMAND_GUARD`] in front when it would start like a command.
+pub fn guard_line(line: &str) -> Cow<'_, str> {
+    if starts_like_command(line) {
+        Cow::Owned(format!("{COMMAND_GUARD}{line}"))
+    } else {
+        Cow::Borrowed(line)
+    }
+}
+
+/// Splits plain chat text like [`split_message`], with every part guarded by [`guard_line`]:
+/// the guard counts against `max_units`, so each part still fits (for `max_units` ≥ 2).
+pub fn split_chat(text: &str, max_units: usize) -> Vec<String> {
+    split_with(text, max_units, true)
+}
+
 /// Splits `text` into non-empty parts of at most `max_units` UTF-16 code units each.
 /// Whitespace-only text gives no parts. `max_units` of 0 is treated as 1.
+/// Used as is for PMs (CyTube runs no commands in PMs); chat text goes through
+/// [`split_chat`].
 pub fn split_message(text: &str, max_units: usize) -> Vec<String> {
+    split_with(text, max_units, false)
+}
+
+fn split_with(text: &str, max_units: usize, guard: bool) -> Vec<String> {
     let max_units = max_units.max(1);
     let mut parts = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
-        let (fit_end, fits_all) = longest_fitting_prefix(rest, max_units);
+        let guarded = guard && starts_like_command(rest);
+        let budget = if guarded {
+            max_units.saturating_sub(COMMAND_GUARD.len_utf16()).max(1)
+        } else {
+            max_units
+        };
+        let push = |parts: &mut Vec<String>, part: &str| {
+            parts.push(if guarded {
+                format!("{COMMAND_GUARD}{part}")
+            } else {
+                part.to_owned()
+            })
+        };
+        let (fit_end, fits_all) = longest_fitting_prefix(rest, budget);
         if fits_all {
-            parts.push(rest.to_owned());
+            push(&mut parts, rest);
             break;
         }
         // Prefer the last whitespace inside the fitting prefix, or exactly at its end.
@@ -32,7 +89,7 @@ pub fn split_message(text: &str, max_units: usize) -> Vec<String> {
         };
         let part = part.trim_end();
         if !part.is_empty() {
-            parts.push(part.to_owned());
+            push(&mut parts, part);
         }
         rest = tail.trim_start();
     }
@@ -95,7 +152,45 @@ mod tests {
         assert_eq!(split_message("😀", 1), vec!["😀"]);
     }
 
+    #[test]
+    fn a_part_that_would_start_with_a_slash_is_guarded() {
+        // Issue 25: 296 letters, then a command the cut would put at the start of part two.
+        let text = format!("visitor99: reminder: {} /kick mod2", "A".repeat(296));
+        let parts = split_chat(&text, MAX_MESSAGE_UNITS);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1], "\u{200B}/kick mod2");
+        assert_eq!(split_chat("/me waves", 320), vec!["\u{200B}/me waves"]);
+        assert_eq!(split_chat("  \t/clear", 320), vec!["\u{200B}/clear"]);
+        assert_eq!(split_chat("a /b", 320), vec!["a /b"]);
+        // The guard counts: "/abc" plus the guard fills 5 units.
+        assert_eq!(split_chat("/abc /def", 5), vec!["\u{200B}/abc", "\u{200B}/def"]);
+        assert_eq!(split_chat("/abcdef", 4), vec!["\u{200B}/ab", "cdef"]);
+        // PMs run no commands: left alone.
+        assert_eq!(split_message("/kick x", 320), vec!["/kick x"]);
+        assert_eq!(guard_line("hi"), "hi");
+        assert_eq!(guard_line("\x01/ban x"), "\u{200B}\x01/ban x");
+    }
+
     proptest! {
+        /// No part of any split of any plain text starts like a command, every part fits, and
+        /// the text survives (guards aside).
+        #[test]
+        fn no_part_of_plain_text_starts_with_a_slash(
+            text in "([a-z]{0,12}|/[a-z]{0,6}|[ \t\n\x01]|😀|é|\u{200B}){0,80}",
+            max in 2usize..40,
+        ) {
+            let parts = split_chat(&text, max);
+            for p in &parts {
+                prop_assert!(!starts_like_command(p), "{p:?}");
+                prop_assert!(!p.starts_with('/'));
+                prop_assert!(utf16_len(p) <= max || p.trim_start_matches(COMMAND_GUARD).chars().count() == 1, "{p:?} > {max}");
+            }
+            let strip = |s: &str| -> String {
+                s.chars().filter(|c| !c.is_whitespace() && *c != COMMAND_GUARD).collect()
+            };
+            prop_assert_eq!(strip(&parts.concat()), strip(&text));
+        }
+
         #[test]
         fn parts_fit_and_keep_every_word(text in "[a-z😀é \\n]{0,200}", max in 1usize..40) {
             let parts = split_message(&text, max);

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::message::{MAX_LINE_BYTES, Message};
-use crate::split::split_text;
+use crate::split::{split_plain, split_text};
 
 /// A member of the channel and the prefixes the server shows for it (`@` op, `+` voice…).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,14 +267,15 @@ impl IrcHandle {
     }
 
     /// `PRIVMSG target :piece` for every piece of `text` that fits one line; `action` wraps
-    /// each piece in CTCP ACTION.
+    /// each piece in CTCP ACTION. `text` is plain text: line breaks, NULs and CTCP delimiters
+    /// never reach the wire from it (`split.rs`), so no piece is a raw command or a CTCP.
     fn privmsgs(&self, target: &str, text: &str, action: bool) -> Result<Vec<Message>, SendError> {
         if target.is_empty() || target.contains([' ', ',', '\r', '\n', '\0']) {
             return Err(SendError::Invalid(format!("bad message target `{target}`")));
         }
         let fixed = "PRIVMSG  :\r\n".len() + target.len() + if action { 9 } else { 0 };
         let budget = MAX_LINE_BYTES.saturating_sub(fixed + relay_overhead(&self.nick()));
-        Ok(split_text(text, budget)
+        Ok(split_plain(text, budget)
             .into_iter()
             .map(|piece| {
                 let body = if action {

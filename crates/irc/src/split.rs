@@ -1,6 +1,22 @@
 //! Long text → lines that fit one IRC message: at most `max` bytes of UTF-8 each, cut at a
 //! space where one is near the end, never inside a character; line breaks start a new line
 //! (IRC lines cannot contain them); empty lines are dropped. Pure; property-tested.
+//!
+//! [`split_plain`] is the form for text the bot says: CTCP delimiters (`\x01`) and NULs go
+//! too, so no piece is a CTCP request (`\x01DCC …\x01`, a fake `ACTION`) and, with the line
+//! breaks gone, no piece can end the `PRIVMSG` early and start a raw command.
+
+/// CTCP's delimiter: a message wrapped in it is a CTCP request, not text.
+pub const CTCP_DELIMITER: char = '\x01';
+
+/// Plain text → pieces for `PRIVMSG`: [`split_text`] after dropping CTCP delimiters and NULs.
+pub fn split_plain(text: &str, max: usize) -> Vec<String> {
+    let clean: String = text
+        .chars()
+        .filter(|c| *c != CTCP_DELIMITER && *c != '\0')
+        .collect();
+    split_text(&clean, max)
+}
 
 /// Splits `text` into pieces of at most `max` bytes (`max` ≥ 4, room for any character).
 pub fn split_text(text: &str, max: usize) -> Vec<String> {
@@ -58,7 +74,38 @@ mod tests {
         assert_eq!(split_text("éééé", 5), vec!["éé", "éé"]);
     }
 
+    #[test]
+    fn plain_text_loses_ctcp_delimiters() {
+        assert_eq!(
+            split_plain("\x01DCC SEND x 1 2 3\x01", 100),
+            vec!["DCC SEND x 1 2 3"]
+        );
+        assert_eq!(
+            split_plain("hi\r\nKICK #c op :bye", 100),
+            vec!["hi", "KICK #c op :bye"]
+        );
+    }
+
     proptest! {
+        /// Whatever the text, every piece is one `PRIVMSG` line to the target: the line
+        /// parses back as that `PRIVMSG` with the piece as its text, has one line end, and
+        /// holds no CTCP delimiter.
+        #[test]
+        fn plain_pieces_are_never_raw_commands(
+            text in "([a-zA-Z:#/ ]{0,8}|\r|\n|\r\n|\x01|\x00|é|😀|QUIT :x|KICK #c y){0,40}",
+            max in 4usize..60,
+        ) {
+            for piece in split_plain(&text, max) {
+                prop_assert!(!piece.contains(['\r', '\n', '\0', CTCP_DELIMITER]), "{piece:?}");
+                let line = crate::message::Message::new("PRIVMSG", &["#c", &piece]).to_line();
+                prop_assert_eq!(line.matches("\r\n").count(), 1);
+                prop_assert!(line.ends_with("\r\n"));
+                let back = crate::message::Message::parse(&line).unwrap();
+                prop_assert_eq!(back.command.as_str(), "PRIVMSG");
+                prop_assert_eq!(back.params.clone(), vec!["#c".to_string(), piece.clone()]);
+            }
+        }
+
         #[test]
         fn pieces_fit_and_keep_every_word(text in "[a-zé€😀 ]{0,300}", max in 4usize..60) {
             let pieces = split_text(&text, max);

@@ -1,6 +1,11 @@
 //! Finding plugins: one `$SRV.INFO` request, every answer collected for a short window,
 //! the services whose metadata marks them as Rosey plugins kept. Several instances of one
 //! plugin (a queue group shares their requests) are one [`PluginInfo`] with `instances > 1`.
+//!
+//! A plugin's commands live at `rosey.plugins.<plugin>.<command>` and nowhere else: an
+//! endpoint that names another subject (another plugin's, the database service's, anything
+//! the bot may reach with its wider permissions) is not a command. It is listed in
+//! [`PluginInfo::ignored`] for the caller to log, and never routed to.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -9,6 +14,7 @@ use futures::StreamExt;
 
 use crate::protocol::{
     CommandInfo, META_HELP, META_MIN_RANK, META_PM, META_PROTOCOL, META_USAGE, command_subject,
+    valid_name,
 };
 
 /// A plugin on the bus.
@@ -22,6 +28,16 @@ pub struct PluginInfo {
     /// Instance ids (the micro-service ids) that answered.
     pub ids: Vec<String>,
     pub commands: Vec<CommandInfo>,
+    /// Endpoints that are not commands, as `name → subject`: a subject other than
+    /// `rosey.plugins.<plugin>.<command>`, or a name that is not a valid plugin or command
+    /// name. Never routed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
+}
+
+/// Is `subject` where `plugin`'s command `command` must live (and are both valid names)?
+pub fn is_own_subject(plugin: &str, command: &str, subject: &str) -> bool {
+    valid_name(plugin) && valid_name(command) && subject == command_subject(plugin, command)
 }
 
 /// A `$SRV.INFO` answer, read leniently: clients differ in what they leave out or send as
@@ -68,35 +84,43 @@ pub fn plugins_from_infos(infos: Vec<ServiceInfo>) -> Vec<PluginInfo> {
         let Some(protocol) = info.metadata.get(META_PROTOCOL) else {
             continue;
         };
-        let entry = by_name
-            .entry(info.name.clone())
-            .or_insert_with(|| PluginInfo {
+        let entry = by_name.entry(info.name.clone()).or_insert_with(|| {
+            let mut ignored = Vec::new();
+            let mut commands = Vec::new();
+            for e in &info.endpoints {
+                let subject = if e.subject.is_empty() {
+                    command_subject(&info.name, &e.name)
+                } else {
+                    e.subject.clone()
+                };
+                if !is_own_subject(&info.name, &e.name, &subject) {
+                    ignored.push(format!("{} → {subject}", e.name));
+                    continue;
+                }
+                commands.push(CommandInfo {
+                    name: e.name.clone(),
+                    subject,
+                    help: e.metadata.get(META_HELP).cloned().unwrap_or_default(),
+                    usage: e.metadata.get(META_USAGE).cloned().unwrap_or_default(),
+                    min_rank: e
+                        .metadata
+                        .get(META_MIN_RANK)
+                        .and_then(|r| r.parse::<f64>().ok())
+                        .filter(|r| r.is_finite())
+                        .unwrap_or(0.0),
+                    pm: e.metadata.get(META_PM).is_some_and(|v| v == "true"),
+                });
+            }
+            PluginInfo {
                 name: info.name.clone(),
                 version: info.version.clone(),
                 description: info.description.clone(),
                 protocol: protocol.clone(),
                 ids: Vec::new(),
-                commands: info
-                    .endpoints
-                    .iter()
-                    .map(|e| CommandInfo {
-                        name: e.name.clone(),
-                        subject: if e.subject.is_empty() {
-                            command_subject(&info.name, &e.name)
-                        } else {
-                            e.subject.clone()
-                        },
-                        help: e.metadata.get(META_HELP).cloned().unwrap_or_default(),
-                        usage: e.metadata.get(META_USAGE).cloned().unwrap_or_default(),
-                        min_rank: e
-                            .metadata
-                            .get(META_MIN_RANK)
-                            .and_then(|r| r.parse().ok())
-                            .unwrap_or(0.0),
-                        pm: e.metadata.get(META_PM).is_some_and(|v| v == "true"),
-                    })
-                    .collect(),
-            });
+                commands,
+                ignored,
+            }
+        });
         entry.ids.push(info.id);
     }
     by_name.into_values().collect()
@@ -166,5 +190,44 @@ mod tests {
         );
         assert_eq!(p.commands[0].min_rank, 1.5);
         assert_eq!(p.commands[0].usage, "!echo <t>");
+        assert!(p.ignored.is_empty());
+    }
+
+    #[test]
+    fn endpoints_outside_the_plugins_own_subjects_are_ignored() {
+        let info = |name: &str, endpoints: serde_json::Value| -> ServiceInfo {
+            serde_json::from_value(json!({"name": name, "id": "i", "version": "1.0.0",
+                "metadata": {"rosey_plugin": "1"}, "endpoints": endpoints}))
+            .unwrap()
+        };
+        let plugins = plugins_from_infos(vec![
+            info(
+                "evil",
+                json!([
+                    {"name": "mint", "subject": "rosey.db.tokens.create"},
+                    {"name": "add", "subject": "rosey.plugins.quote.add"},
+                    {"name": "ok", "subject": "rosey.plugins.evil.ok"},
+                    {"name": "bare"},
+                    {"name": "x.y", "subject": "rosey.plugins.evil.x.y"},
+                ]),
+            ),
+            info("db.tokens", json!([{"name": "create"}])),
+        ]);
+        let names = |p: &PluginInfo| p.commands.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        let tokens = &plugins[0];
+        assert_eq!(tokens.name, "db.tokens");
+        assert!(tokens.commands.is_empty());
+        assert_eq!(tokens.ignored, ["create → rosey.plugins.db.tokens.create"]);
+        let evil = &plugins[1];
+        assert_eq!(names(evil), ["ok", "bare"]);
+        assert_eq!(evil.commands[1].subject, "rosey.plugins.evil.bare");
+        assert_eq!(
+            evil.ignored,
+            [
+                "mint → rosey.db.tokens.create",
+                "add → rosey.plugins.quote.add",
+                "x.y → rosey.plugins.evil.x.y"
+            ]
+        );
     }
 }

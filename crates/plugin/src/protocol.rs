@@ -31,6 +31,23 @@ pub const SUBJECT_PREFIX: &str = "rosey.plugins";
 /// of at their next periodic discovery (optional: discovery finds it anyway).
 pub const ANNOUNCE_SUBJECT: &str = "rosey.plugins.announce";
 
+/// The standard plugins' names (`rosey plugins` runs them): when plugins claim one command
+/// name at the same moment, the bot gives it to the standard plugin.
+pub const STANDARD_PLUGINS: [&str; 12] = [
+    "help",
+    "seen",
+    "stats",
+    "media",
+    "uptime",
+    "dice",
+    "eightball",
+    "choose",
+    "quote",
+    "tell",
+    "remind",
+    "poll",
+];
+
 /// `rosey.plugins.<plugin>.<command>`.
 pub fn command_subject(plugin: &str, command: &str) -> String {
     format!("{SUBJECT_PREFIX}.{plugin}.{command}")

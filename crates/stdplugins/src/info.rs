@@ -293,6 +293,7 @@ mod tests {
             protocol: "1".into(),
             ids: vec![],
             commands: vec![cmd("roll", 0.0), cmd("poll", 2.0)],
+            ignored: vec![],
         }];
         assert_eq!(
             help_text(&req("", 0.0), &plugins).chat,

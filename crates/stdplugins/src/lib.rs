@@ -31,20 +31,7 @@ pub use bus::BusTools;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The names of the standard plugins, as `plugins.standard` switches them.
-pub const NAMES: [&str; 12] = [
-    "help",
-    "seen",
-    "stats",
-    "media",
-    "uptime",
-    "dice",
-    "eightball",
-    "choose",
-    "quote",
-    "tell",
-    "remind",
-    "poll",
-];
+pub const NAMES: [&str; 12] = rosey_plugin::protocol::STANDARD_PLUGINS;
 
 /// The standard plugins switched on in `cfg` (`waiting`: `!tell`'s, shared with its
 /// delivery task).

@@ -7,16 +7,22 @@
 //! that was seen and is gone keeps its commands, marked absent: they answer "unavailable"
 //! (or stay silent) instead of being mistaken for some other bot's commands.
 //!
-//! When two plugins declare one command, the one whose name sorts first wins and the
-//! conflict is logged once.
+//! A command belongs to the plugin that claimed it first, for the life of the process —
+//! also while that plugin is gone — until that plugin itself, present, stops declaring it.
+//! Another plugin declaring the same name is ignored (logged once): it can neither take the
+//! command over nor lower its rank. Claims seen in one discovery are settled in this order:
+//! a standard plugin ([`STANDARD_PLUGINS`]) first, then the higher `min_rank`, then the
+//! name. A command is routed only to its plugin's own subject,
+//! `rosey.plugins.<plugin>.<command>` (discovery drops the others; see
+//! [`rosey_plugin::discovery`]); those dropped endpoints are logged when a plugin is found.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
-use rosey_plugin::discovery::discover;
-use rosey_plugin::protocol::ANNOUNCE_SUBJECT;
+use rosey_plugin::discovery::{discover, is_own_subject};
+use rosey_plugin::protocol::{ANNOUNCE_SUBJECT, STANDARD_PLUGINS};
 use rosey_plugin::{CommandInfo, PluginInfo};
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +42,10 @@ pub struct Route {
 struct Table {
     routes: HashMap<String, Route>,
     plugins: BTreeMap<String, PluginInfo>,
+    /// Command (lower case) → the plugin that owns it.
+    owners: HashMap<String, String>,
+    /// (command, plugin) conflicts and refused commands already logged.
+    logged: HashSet<(String, String)>,
     /// Each discovery bumps it (tests wait on it).
     generation: u64,
 }
@@ -93,11 +103,13 @@ impl Registry {
 
     /// Replaces the table with what one discovery found.
     pub fn update(&self, found: Vec<PluginInfo>) {
-        let mut t = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.table.write().unwrap_or_else(|e| e.into_inner());
+        let t = &mut *guard;
         let now: BTreeMap<String, PluginInfo> =
             found.into_iter().map(|p| (p.name.clone(), p)).collect();
         for (name, p) in &now {
-            match t.plugins.get(name) {
+            let old = t.plugins.get(name);
+            match old {
                 None => {
                     let commands: Vec<&str> = p.commands.iter().map(|c| c.name.as_str()).collect();
                     tracing::info!(plugin = %name, version = %p.version, commands = ?commands, "Plugin found.");
@@ -107,55 +119,79 @@ impl Registry {
                 }
                 _ => {}
             }
-        }
-        let mut routes: HashMap<String, Route> = HashMap::new();
-        // Gone plugins first, so a present plugin's claim replaces an absent one's.
-        for (name, p) in &t.plugins {
-            if !now.contains_key(name) {
-                if t.routes.values().any(|r| &r.plugin == name && r.present) {
-                    tracing::warn!(plugin = %name, "Plugin gone; its commands answer as unavailable.");
-                }
-                for c in &p.commands {
-                    routes.insert(
-                        c.name.to_lowercase(),
-                        Route {
-                            plugin: name.clone(),
-                            command: c.clone(),
-                            present: false,
-                        },
-                    );
-                }
+            if !p.ignored.is_empty() && old.is_none_or(|o| o.ignored != p.ignored) {
+                tracing::warn!(plugin = %name, endpoints = ?p.ignored, "Plugin endpoints outside rosey.plugins.<plugin>.<command> ignored.");
             }
         }
-        for (name, p) in &now {
-            for c in &p.commands {
-                let key = c.name.to_lowercase();
-                if let Some(other) = routes.get(&key)
-                    && other.present
-                {
-                    if t.routes.get(&key).is_none_or(|r| r.plugin == other.plugin) {
-                        tracing::warn!(command = %key, kept = %other.plugin, ignored = %name, "Two plugins declare one command.");
-                    }
-                    continue;
-                }
-                routes.insert(
-                    key,
-                    Route {
-                        plugin: name.clone(),
-                        command: c.clone(),
-                        present: true,
-                    },
-                );
+        for (name, _) in t.plugins.iter().filter(|(n, _)| !now.contains_key(*n)) {
+            if t.routes.values().any(|r| &r.plugin == name && r.present) {
+                tracing::warn!(plugin = %name, "Plugin gone; its commands answer as unavailable.");
             }
         }
         // Remember gone plugins (absent) alongside the present ones.
-        let mut plugins = std::mem::take(&mut t.plugins);
-        plugins.retain(|n, _| !now.contains_key(n));
-        plugins.extend(now);
-        t.plugins = plugins;
-        t.routes = routes;
+        let present: BTreeSet<String> = now.keys().cloned().collect();
+        t.plugins.retain(|n, _| !present.contains(n));
+        t.plugins.extend(now);
+        let plugins = &t.plugins;
+        let command_of = |plugin: &str, key: &str| -> Option<&CommandInfo> {
+            plugins.get(plugin)?.commands.iter().find(|c| {
+                c.name.to_lowercase() == key && is_own_subject(plugin, &c.name, &c.subject)
+            })
+        };
+        // A present owner that no longer declares a command lets it go.
+        t.owners
+            .retain(|key, owner| !present.contains(owner) || command_of(owner, key).is_some());
+        // Claims on commands without an owner, best first.
+        let mut claims: Vec<(String, &str, &CommandInfo)> = Vec::new();
+        for name in &present {
+            for c in &plugins[name].commands {
+                let key = c.name.to_lowercase();
+                if !is_own_subject(name, &c.name, &c.subject) {
+                    if t.logged.insert((key.clone(), name.clone())) {
+                        tracing::warn!(plugin = %name, command = %key, subject = %c.subject, "Command outside the plugin's own subject ignored.");
+                    }
+                    continue;
+                }
+                claims.push((key, name.as_str(), c));
+            }
+        }
+        claims.sort_by(|a, b| {
+            let standard = |p: &str| !STANDARD_PLUGINS.contains(&p);
+            a.0.cmp(&b.0)
+                .then_with(|| standard(a.1).cmp(&standard(b.1)))
+                .then_with(|| b.2.min_rank.total_cmp(&a.2.min_rank))
+                .then_with(|| a.1.cmp(b.1))
+        });
+        for (key, name, _) in &claims {
+            match t.owners.get(key) {
+                None => {
+                    t.owners.insert(key.clone(), name.to_string());
+                }
+                Some(owner) if owner != name => {
+                    if t.logged.insert((key.clone(), name.to_string())) {
+                        tracing::warn!(command = %key, kept = %owner, ignored = %name, "Two plugins declare one command; the first keeps it.");
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        t.routes = t
+            .owners
+            .iter()
+            .filter_map(|(key, owner)| {
+                let command = command_of(owner, key)?.clone();
+                Some((
+                    key.clone(),
+                    Route {
+                        plugin: owner.clone(),
+                        command,
+                        present: present.contains(owner),
+                    },
+                ))
+            })
+            .collect();
         t.generation += 1;
-        drop(t);
+        drop(guard);
         self.changed.notify_waiters();
     }
 
@@ -207,7 +243,15 @@ mod tests {
                     pm: false,
                 })
                 .collect(),
+            ignored: vec![],
         }
+    }
+
+    fn with_rank(mut p: PluginInfo, rank: f64) -> PluginInfo {
+        for c in &mut p.commands {
+            c.min_rank = rank;
+        }
+        p
     }
 
     #[test]
@@ -223,12 +267,56 @@ mod tests {
             r.lookup("choose").is_some(),
             "names are matched in lower case"
         );
+        // The first plugin keeps its command while it is gone.
         r.update(vec![plugin("zzz", "1.0.0", &["roll"])]);
-        assert_eq!(r.lookup("roll").unwrap().plugin, "zzz");
+        let roll = r.lookup("roll").unwrap();
+        assert_eq!((roll.plugin.as_str(), roll.present), ("dice", false));
         let choose = r.lookup("choose").unwrap();
         assert_eq!((choose.plugin.as_str(), choose.present), ("dice", false));
-        r.update(vec![plugin("dice", "1.1.0", &["choose"])]);
+        // Back without `roll`: it lets `roll` go, and the other plugin gets it.
+        r.update(vec![
+            plugin("dice", "1.1.0", &["choose"]),
+            plugin("zzz", "1.0.0", &["roll"]),
+        ]);
         assert!(r.lookup("choose").unwrap().present);
+        assert_eq!(r.lookup("roll").unwrap().plugin, "zzz");
         assert_eq!(r.generation(), 3);
+    }
+
+    #[test]
+    fn a_later_plugin_cannot_take_a_command_or_lower_its_rank() {
+        let r = Registry::new();
+        r.update(vec![with_rank(plugin("poll", "1.0.0", &["poll"]), 2.0)]);
+        // "aaa" sorts first and asks rank 0: ignored, now and after the next discovery.
+        for _ in 0..2 {
+            r.update(vec![
+                with_rank(plugin("aaa", "1.0.0", &["poll"]), 0.0),
+                with_rank(plugin("poll", "1.0.0", &["poll"]), 2.0),
+            ]);
+            let poll = r.lookup("poll").unwrap();
+            assert_eq!((poll.plugin.as_str(), poll.command.min_rank), ("poll", 2.0));
+        }
+        // Seen together first: the standard plugin wins; between others, the higher rank.
+        let r = Registry::new();
+        r.update(vec![
+            with_rank(plugin("aaa", "1.0.0", &["poll", "x"]), 2.0),
+            with_rank(plugin("bbb", "1.0.0", &["x"]), 3.0),
+            with_rank(plugin("poll", "1.0.0", &["poll"]), 2.0),
+        ]);
+        assert_eq!(r.lookup("poll").unwrap().plugin, "poll");
+        assert_eq!(r.lookup("x").unwrap().plugin, "bbb");
+    }
+
+    #[test]
+    fn commands_outside_their_own_subject_are_not_routed() {
+        let r = Registry::new();
+        let mut evil = plugin("evil", "1.0.0", &["mint", "fine"]);
+        evil.commands[0].subject = "rosey.db.tokens.create".into();
+        r.update(vec![evil]);
+        assert!(r.lookup("mint").is_none());
+        assert_eq!(
+            r.lookup("fine").unwrap().command.subject,
+            "rosey.plugins.evil.fine"
+        );
     }
 }

@@ -413,6 +413,7 @@ mod tests {
                     pm: false,
                 },
             ],
+            ignored: vec![],
         }]);
         let out = Arc::new(Recorder::default());
         let c = ChannelCommands::new(

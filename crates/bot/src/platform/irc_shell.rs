@@ -75,13 +75,27 @@ pub async fn handle_pm(ctx: IrcShellContext, sender: String, text: String) {
             }
         }
     };
-    shell::run_audited(&ctx.publisher, &sender, &line, run(&ctx, &line), replies).await;
+    let asker = shell::Asker {
+        rank: ctx
+            .handle
+            .member(&sender)
+            .map_or(0.0, |m| rank(&m, ctx.op_rank)),
+        name: sender.clone(),
+    };
+    shell::run_audited(
+        &ctx.publisher,
+        &sender,
+        &line,
+        run(&ctx, &asker, &line),
+        replies,
+    )
+    .await;
 }
 
 type Outcome = Result<Vec<String>, Failure>;
 
-/// Runs one command.
-pub async fn run(ctx: &IrcShellContext, line: &CommandLine) -> Outcome {
+/// Runs one command for `asker`.
+pub async fn run(ctx: &IrcShellContext, asker: &shell::Asker, line: &CommandLine) -> Outcome {
     let args = line.args.as_str();
     match line.command.as_str() {
         "help" => Ok(HELP.iter().map(|s| s.to_string()).collect()),
@@ -91,7 +105,7 @@ pub async fn run(ctx: &IrcShellContext, line: &CommandLine) -> Outcome {
         "user" => user(ctx, args).await,
         "say" => say(ctx, args).await,
         "pm" => pm(ctx, args).await,
-        "kick" => kick(ctx, args).await,
+        "kick" => kick(ctx, asker, args).await,
         other if CYTUBE_ONLY.contains(&other) => {
             Err(fail(format!("{other}: not supported on this platform")))
         }
@@ -182,15 +196,24 @@ async fn pm(ctx: &IrcShellContext, args: &str) -> Outcome {
     Ok(vec![format!("PM sent to {to}: {msg}")])
 }
 
-async fn kick(ctx: &IrcShellContext, args: &str) -> Outcome {
+/// Kicks a member ranked below the asker (the bot does not lend its rank against peers).
+async fn kick(ctx: &IrcShellContext, asker: &shell::Asker, args: &str) -> Outcome {
     let mut parts = args.splitn(2, char::is_whitespace);
     let name = parts
         .next()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| fail("Usage: kick <user> [reason]"))?;
     let reason = parts.next().unwrap_or("").trim();
-    if ctx.handle.member(name).is_none() {
+    let Some(member) = ctx.handle.member(name) else {
         return Err(fail(format!("{name} is not in the channel")));
+    };
+    let target = rank(&member, ctx.op_rank);
+    if target >= asker.rank {
+        return Err(fail(format!(
+            "Refused: {name} has rank {target}, as high as yours ({}) or higher; I do not kick \
+             anyone you could not kick yourself.",
+            asker.rank
+        )));
     }
     Platform::kick(&ctx.handle, name, reason)
         .await

@@ -3,8 +3,16 @@
 //! CyTube handle, and query the database service over the bus with the shell timeout.
 //! A command whose effect the server confirms or refuses waits for that answer through
 //! [`answer::ask`] and replies with the outcome (the server's text for a refusal).
+//!
+//! The bot usually outranks the moderators who use it, so it never lends them its rank:
+//! a moderation command on a user ranked as high as the asker or higher is refused (as
+//! CyTube refuses it to the asker), and `say` sends channel commands other than `/me` and
+//! `/sp` only for askers ranked at least the bot. Everything else `say` sends is plain text.
 
-use rosey_cytube::{Command, Position, QueuePosition, QueueRequest, ServerEvent};
+use rosey_cytube::{
+    ChannelCommand, Command, Position, QueuePosition, QueueRequest, ServerEvent,
+    starts_like_command,
+};
 use rosey_model::{
     decode, encode,
     payload::{ChannelStatsReply, ErrorReply, UserStatsReply},
@@ -13,7 +21,7 @@ use rosey_model::{
 use serde_json::json;
 
 use super::answer::{ask, no_answer, refused, unanswered};
-use super::{CommandLine, ShellContext, format::duration, media_url, stats_text};
+use super::{Asker, CommandLine, ShellContext, format::duration, media_url, stats_text};
 use crate::publisher::{Publisher, now};
 use std::time::Duration;
 
@@ -52,8 +60,11 @@ pub const HELP: &[&str] = &[
     "Moderation: kick <user> [reason], mute <user>, smute <user>, unmute <user>, ban <user> [reason], unban <user>, banlist",
 ];
 
-/// Runs one command.
-pub async fn run(ctx: &ShellContext, line: &CommandLine) -> Outcome {
+/// Channel commands any shell user may send with `say`: they only change how text shows.
+pub const SAY_COMMANDS: &[&str] = &["me", "sp"];
+
+/// Runs one command for `asker`.
+pub async fn run(ctx: &ShellContext, asker: &Asker, line: &CommandLine) -> Outcome {
     let args = line.args.as_str();
     match line.command.as_str() {
         "help" => Ok(HELP.iter().map(|s| s.to_string()).collect()),
@@ -63,7 +74,7 @@ pub async fn run(ctx: &ShellContext, line: &CommandLine) -> Outcome {
         "users" => Ok(users(ctx)),
         "user" => user(ctx, args).await,
         "afk" => afk(ctx, args).await,
-        "say" => say(ctx, args).await,
+        "say" => say(ctx, asker, args).await,
         "pm" => pm(ctx, args).await,
         "clear" => clear(ctx).await,
         "playlist" => playlist(ctx, args),
@@ -75,14 +86,14 @@ pub async fn run(ctx: &ShellContext, line: &CommandLine) -> Outcome {
         "next" | "skip" => next(ctx).await,
         "pause" => playback(ctx, true).await,
         "play" => playback(ctx, false).await,
-        "kick" => kick(ctx, args).await,
+        "kick" => kick(ctx, asker, args).await,
         "voteskip" => voteskip(ctx).await,
         "poll" => poll(ctx, args).await,
         "endpoll" => end_poll(ctx).await,
-        "mute" => mute(ctx, args, Mute::Plain).await,
-        "smute" => mute(ctx, args, Mute::Shadow).await,
-        "unmute" => mute(ctx, args, Mute::Lift).await,
-        "ban" => ban(ctx, args).await,
+        "mute" => mute(ctx, asker, args, Mute::Plain).await,
+        "smute" => mute(ctx, asker, args, Mute::Shadow).await,
+        "unmute" => mute(ctx, asker, args, Mute::Lift).await,
+        "ban" => ban(ctx, asker, args).await,
         "unban" => unban(ctx, args).await,
         "banlist" => banlist(ctx).await,
         other => Err(Failure {
@@ -309,7 +320,7 @@ async fn afk(ctx: &ShellContext, args: &str) -> Outcome {
         return ok(format!("AFK status: {} (unchanged)", on_off(want)));
     }
     // `/afk` toggles; the server answers with our new flag.
-    let sent = ctx.handle.send_confirmed(Command::Chat("/afk".into()));
+    let sent = ctx.handle.command_confirmed(ChannelCommand::afk());
     ask(
         ctx,
         sent,
@@ -324,16 +335,33 @@ async fn afk(ctx: &ShellContext, args: &str) -> Outcome {
     .await
 }
 
-async fn say(ctx: &ShellContext, args: &str) -> Outcome {
+/// `say <text>`: plain text, or a channel command the asker may send (see the module docs).
+async fn say(ctx: &ShellContext, asker: &Asker, args: &str) -> Outcome {
     if args.is_empty() {
         return Err(fail("Usage: say <message>"));
     }
-    let sent = ctx.handle.chat_confirmed(args);
-    if !Command::Chat(args.to_string()).expects_echo() {
-        // A chat command (`/…`): the server gives no echo to wait for.
-        sent.await.map_err(|e| fail(format!("Failed: {e}")))?;
-        return ok(format!("Sent: {args}"));
-    }
+    let sent = if starts_like_command(args) {
+        let cmd = ChannelCommand::from_line(args).map_err(|e| fail(format!("Failed: {e}")))?;
+        let own = ctx.state.own_rank;
+        if !SAY_COMMANDS.contains(&cmd.verb()) && asker.rank < own {
+            return Err(fail(format!(
+                "Refused: say /{} would run a channel command with my rank ({own}). Through me \
+                 you may use /me and /sp; other commands need rank {own} or higher (yours is {}).",
+                cmd.verb(),
+                asker.rank
+            )));
+        }
+        let echoed = Command::ChannelCommand(cmd.clone()).expects_echo();
+        let sent = ctx.handle.command_confirmed(cmd);
+        if !echoed {
+            // A chat command such as `/clear`: the server gives no echo to wait for.
+            sent.await.map_err(|e| fail(format!("Failed: {e}")))?;
+            return ok(format!("Sent: {args}"));
+        }
+        futures::future::Either::Left(sent)
+    } else {
+        futures::future::Either::Right(ctx.handle.chat_confirmed(args))
+    };
     // The server echoes a posted line to us; a muted bot gets `noflood` instead.
     ask(
         ctx,
@@ -377,7 +405,7 @@ async fn pm(ctx: &ShellContext, args: &str) -> Outcome {
 async fn clear(ctx: &ShellContext) -> Outcome {
     ask(
         ctx,
-        ctx.handle.send_confirmed(Command::Chat("/clear".into())),
+        ctx.handle.command_confirmed(ChannelCommand::clear()),
         |ev| matches!(ev, ServerEvent::ClearChat { .. }).then(|| ok("Chat cleared")),
         unanswered(ctx, "the chat was not cleared", Some("chatclear")),
     )
@@ -654,13 +682,41 @@ fn target<'a>(args: &'a str, usage: &str) -> Result<(&'a str, Option<&'a str>), 
     Ok((name, parts.next().map(str::trim).filter(|r| !r.is_empty())))
 }
 
-fn moderation(verb: &str, name: &str, rest: Option<&str>) -> Result<Command, Failure> {
+/// `/<verb> name[ rest]` for `asker`, refused when `name` ranks as high as the asker or
+/// higher (CyTube's own rule for the asker; the bot must not lend its rank), or — for a ban,
+/// which reaches absent users too — when `name` is not here to check and the asker ranks
+/// below the bot.
+fn moderation(
+    ctx: &ShellContext,
+    asker: &Asker,
+    verb: &str,
+    name: &str,
+    rest: Option<&str>,
+) -> Result<Command, Failure> {
+    let own = ctx.state.own_rank;
+    match ctx.state.user(name) {
+        Some(u) if u.rank >= asker.rank => {
+            return Err(fail(format!(
+                "Refused: {} has rank {}, as high as yours ({}) or higher; I do not {verb} \
+                 anyone you could not {verb} yourself.",
+                u.name, u.rank, asker.rank
+            )));
+        }
+        None if verb == "ban" && asker.rank < own => {
+            return Err(fail(format!(
+                "Refused: {name} is not in the channel, so I cannot check their rank; a ban \
+                 of an absent user needs rank {own} or higher (yours is {}).",
+                asker.rank
+            )));
+        }
+        _ => {}
+    }
     Command::moderation(verb, name, rest).map_err(|e| fail(format!("Failed: {e}")))
 }
 
-async fn kick(ctx: &ShellContext, args: &str) -> Outcome {
+async fn kick(ctx: &ShellContext, asker: &Asker, args: &str) -> Outcome {
     let (name, reason) = target(args, "Usage: kick <user> [reason]")?;
-    let cmd = moderation("kick", name, reason)?;
+    let cmd = moderation(ctx, asker, "kick", name, reason)?;
     // The kicked user leaves; a refusal comes as `errorMsg`; a kick of a user who is not
     // there is ignored without a word.
     ask(
@@ -789,14 +845,14 @@ enum Mute {
     Lift,
 }
 
-async fn mute(ctx: &ShellContext, args: &str, kind: Mute) -> Outcome {
+async fn mute(ctx: &ShellContext, asker: &Asker, args: &str, kind: Mute) -> Outcome {
     let (verb, done) = match kind {
         Mute::Plain => ("mute", "Muted"),
         Mute::Shadow => ("smute", "Shadow-muted"),
         Mute::Lift => ("unmute", "Unmuted"),
     };
     let (name, _) = target(args, &format!("Usage: {verb} <user>"))?;
-    let cmd = moderation(verb, name, None)?;
+    let cmd = moderation(ctx, asker, verb, name, None)?;
     // The server announces the new flags with `setUserMeta`; refusals (absent user, equal
     // rank, not muted) come as `errorMsg`.
     ask(
@@ -818,9 +874,9 @@ async fn mute(ctx: &ShellContext, args: &str, kind: Mute) -> Outcome {
     .await
 }
 
-async fn ban(ctx: &ShellContext, args: &str) -> Outcome {
+async fn ban(ctx: &ShellContext, asker: &Asker, args: &str) -> Outcome {
     let (name, reason) = target(args, "Usage: ban <user> [reason]")?;
-    let cmd = moderation("ban", name, reason)?;
+    let cmd = moderation(ctx, asker, "ban", name, reason)?;
     // A name ban is confirmed only by the notice to moderators; refusals are `errorMsg`s.
     let notice = format!("{} namebanned {}", me(ctx), name.to_lowercase());
     ask(

@@ -61,6 +61,24 @@ pub struct ShellContext {
     pub states: crate::states::ChannelStates,
 }
 
+/// Who asked for a shell command, with the rank they have in the channel: the bot, often
+/// ranked above them, acts on nobody they could not act on themselves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asker {
+    pub name: String,
+    pub rank: f64,
+}
+
+impl Asker {
+    /// `name` with the rank the channel's user list gives it (0 when not listed).
+    pub fn in_channel(state: &ChannelState, name: &str) -> Asker {
+        Asker {
+            name: name.to_string(),
+            rank: state.user(name).map_or(0.0, |u| u.rank),
+        }
+    }
+}
+
 /// A parsed command line: lower-cased command word (without a leading `!`) and the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandLine {
@@ -103,6 +121,7 @@ pub async fn handle_pm(ctx: ShellContext, sender: String, text: String) {
         return;
     }
     let Some(line) = parse(&text) else { return };
+    let asker = Asker::in_channel(&ctx.state, &sender);
     let replies = |lines: Vec<String>| {
         for chunk in format::chunk_lines(&lines, format::MAX_MESSAGE_CHARS) {
             if let Err(e) = ctx.handle.pm(&sender, &chunk) {
@@ -115,7 +134,7 @@ pub async fn handle_pm(ctx: ShellContext, sender: String, text: String) {
         &ctx.publisher,
         &sender,
         &line,
-        commands::run(&ctx, &line),
+        commands::run(&ctx, &asker, &line),
         replies,
     )
     .await;

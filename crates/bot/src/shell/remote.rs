@@ -14,7 +14,7 @@ use rosey_model::{
     subjects,
 };
 
-use super::{CommandLine, ShellContext, commands, run_audited};
+use super::{Asker, CommandLine, ShellContext, commands, run_audited};
 
 /// Is `action` (the last subject token) one of the actions answered here?
 pub fn is_remote_action(action: &str) -> bool {
@@ -61,10 +61,16 @@ pub async fn answer(ctx: ShellContext, bus: Bus, msg: Message) {
         },
         Ok((line, by)) => {
             let sender = by.unwrap_or_else(|| "bus".into());
+            // A bus client has no rank in the channel: rank 0 (only `add` and `next` come
+            // here, which need none).
+            let asker = Asker {
+                name: sender.clone(),
+                rank: 0.0,
+            };
             let succeeded = AtomicBool::new(false);
             let mut lines = Vec::new();
             let run = async {
-                let outcome = commands::run(&ctx, &line).await;
+                let outcome = commands::run(&ctx, &asker, &line).await;
                 succeeded.store(outcome.is_ok(), Relaxed);
                 outcome
             };
