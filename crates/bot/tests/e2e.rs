@@ -868,7 +868,7 @@ async fn moderation_and_polls_report_the_servers_words() {
         join(&rig.server, "modroom", Login::Guest("visitor".into())).await;
     let (_stranger, _stranger_events) =
         join(&rig.server, "modroom", Login::Guest("stranger".into())).await;
-    let (_boss, _boss_events) = join(
+    let (boss, mut boss_events) = join(
         &rig.server,
         "modroom",
         Login::Registered {
@@ -969,8 +969,14 @@ async fn moderation_and_polls_report_the_servers_words() {
             .await
     );
     assert_eq!(rig.server.bans("modroom")[0].name, "visitor");
+    // An absent user's rank cannot be checked: a ban of one needs the bot's rank.
+    assert!(
+        command(&moderator, &mut events, "ban visitor")
+            .await
+            .starts_with("Refused: visitor is not in the channel")
+    );
     assert_eq!(
-        command(&moderator, &mut events, "ban visitor").await,
+        command(&boss, &mut boss_events, "ban visitor").await,
         "Refused by the server: visitor is already banned"
     );
     let list = command(&moderator, &mut events, "banlist").await;

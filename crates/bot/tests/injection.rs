@@ -276,7 +276,9 @@ async fn remind_and_tell_never_become_channel_commands() {
     // cut puts "/kick mod2" at the start of the second (the attack).
     let from = rig.log_len();
     let attack = format!("!remind 2s {} /kick {PEER}", "A".repeat(296));
-    let ack = rig.first_command(&guest, &attack, "visitor99: I'll remind you").await;
+    let ack = rig
+        .first_command(&guest, &attack, "visitor99: I'll remind you")
+        .await;
     assert!(ack.contains("in 2s"), "{ack}");
     let kick = format!("/kick {PEER}");
     rig.bot_says(from, "the reminder's second part, as text", |l| {
@@ -376,8 +378,10 @@ async fn plugin_replies_bus_chat_and_the_outbound_queue_never_become_channel_com
         )
         .await
         .expect("the database service queues it");
-    rig.bot_says(from, "the queued message, as text", |l| said_as_text(l, &ban))
-        .await;
+    rig.bot_says(from, "the queued message, as text", |l| {
+        said_as_text(l, &ban)
+    })
+    .await;
     rig.assert_peer_untouched();
     running.stop().await;
     rig.stop().await;
@@ -468,7 +472,10 @@ async fn foreign_subject_plugin(client: &async_nats::Client) -> async_nats::serv
             let _ = req.respond(Ok(body.into())).await;
         }
     });
-    client.publish("rosey.plugins.announce", "evil".into()).await.unwrap();
+    client
+        .publish("rosey.plugins.announce", "evil".into())
+        .await
+        .unwrap();
     service
 }
 
@@ -477,7 +484,11 @@ async fn a_plugin_cannot_send_a_users_command_to_a_foreign_subject() {
     let rig = rig().await;
     let guest = rig.join_guest().await;
     // Everything the bot would send to the token subject.
-    let mut sniffer = rig.client.subscribe("rosey.db.tokens.create").await.unwrap();
+    let mut sniffer = rig
+        .client
+        .subscribe("rosey.db.tokens.create")
+        .await
+        .unwrap();
     rig.client.flush().await.unwrap();
     let _evil = foreign_subject_plugin(&rig.client).await;
     // The bot knows the plugin: its own-subject command answers.
@@ -505,14 +516,19 @@ async fn a_plugin_cannot_take_over_a_standard_command_or_lower_its_rank() {
     let guest = rig.join_guest().await;
     let (moderator, _mod_events) = rig.join_account(MOD, "mod-pw").await;
     // The standard `!poll` (rank 2) is routed before the shadow appears.
-    rig.first_command(&guest, "!poll Lunch? | a | b", "visitor99: !poll needs rank 2")
-        .await;
+    rig.first_command(
+        &guest,
+        "!poll Lunch? | a | b",
+        "visitor99: !poll needs rank 2",
+    )
+    .await;
 
     // "aaa" sorts before "poll" and declares `poll` at rank 0.
     let shadow = Plugin::new("aaa", "1.0.0")
-        .command(CommandSpec::new("poll", "Mine now.").min_rank(0.0), |_req| async {
-            Reply::chat("aaa has poll")
-        })
+        .command(
+            CommandSpec::new("poll", "Mine now.").min_rank(0.0),
+            |_req| async { Reply::chat("aaa has poll") },
+        )
         .command(CommandSpec::new("aaaping", "Ping."), |_req| async {
             Reply::chat("aaa pong")
         })
@@ -547,7 +563,9 @@ async fn a_plugin_cannot_take_over_a_standard_command_or_lower_its_rank() {
     .expect("the standard poll plugin opens a poll");
     assert_eq!(opened.options, vec!["pizza", "tacos"]);
     assert!(
-        !rig.bot_lines(from).iter().any(|l| l.contains("aaa has poll")),
+        !rig.bot_lines(from)
+            .iter()
+            .any(|l| l.contains("aaa has poll")),
         "{:?}",
         rig.bot_lines(from)
     );

@@ -27,7 +27,9 @@ impl ChannelCommand {
     /// `/<verb> name[ rest]` for a verb of [`MODERATION_VERBS`]; the name must be one word.
     pub fn moderation(verb: &str, name: &str, rest: Option<&str>) -> Result<Self, SendError> {
         if !MODERATION_VERBS.contains(&verb) {
-            return Err(SendError::Invalid(format!("not a moderation command: {verb}")));
+            return Err(SendError::Invalid(format!(
+                "not a moderation command: {verb}"
+            )));
         }
         if name.is_empty() || name.contains(char::is_whitespace) || name.starts_with('/') {
             return Err(SendError::Invalid(format!("bad user name {name:?}")));
@@ -405,11 +407,15 @@ mod tests {
         );
         assert_eq!(
             Command::moderation("ban", "troll", Some(" spam ")),
-            Ok(Command::ChannelCommand(ChannelCommand("/ban troll spam".into())))
+            Ok(Command::ChannelCommand(ChannelCommand(
+                "/ban troll spam".into()
+            )))
         );
         assert_eq!(
             Command::moderation("mute", "troll", None),
-            Ok(Command::ChannelCommand(ChannelCommand("/mute troll".into())))
+            Ok(Command::ChannelCommand(ChannelCommand(
+                "/mute troll".into()
+            )))
         );
         assert!(Command::moderation("kick", "two words", None).is_err());
         assert!(Command::moderation("op", "x", None).is_err());

@@ -171,9 +171,7 @@ enum EchoKind {
 
 fn echo_kind(cmd: &Command) -> Option<EchoKind> {
     match cmd {
-        Command::Chat(_) | Command::ChannelCommand(_) if cmd.expects_echo() => {
-            Some(EchoKind::Chat)
-        }
+        Command::Chat(_) | Command::ChannelCommand(_) if cmd.expects_echo() => Some(EchoKind::Chat),
         Command::Pm { .. } => Some(EchoKind::Pm),
         _ => None,
     }

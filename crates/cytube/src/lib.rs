@@ -101,7 +101,9 @@ mod throttle;
 pub mod tls;
 
 pub use backoff::Backoff;
-pub use command::{ChannelCommand, Command, Limiter, MODERATION_VERBS, QueuePosition, QueueRequest};
+pub use command::{
+    ChannelCommand, Command, Limiter, MODERATION_VERBS, QueuePosition, QueueRequest,
+};
 pub use config::{ClientConfig, ConfigError, DuplicateLoginPolicy, Login};
 pub use connection::connect;
 pub use discovery::{DiscoveryError, ServerEntry, choose_server, discover, websocket_url};

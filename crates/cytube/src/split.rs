@@ -163,7 +163,10 @@ mod tests {
         assert_eq!(split_chat("  \t/clear", 320), vec!["\u{200B}/clear"]);
         assert_eq!(split_chat("a /b", 320), vec!["a /b"]);
         // The guard counts: "/abc" plus the guard fills 5 units.
-        assert_eq!(split_chat("/abc /def", 5), vec!["\u{200B}/abc", "\u{200B}/def"]);
+        assert_eq!(
+            split_chat("/abc /def", 5),
+            vec!["\u{200B}/abc", "\u{200B}/def"]
+        );
         assert_eq!(split_chat("/abcdef", 4), vec!["\u{200B}/ab", "cdef"]);
         // PMs run no commands: left alone.
         assert_eq!(split_message("/kick x", 320), vec!["/kick x"]);

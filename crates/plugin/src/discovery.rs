@@ -213,7 +213,12 @@ mod tests {
             ),
             info("db.tokens", json!([{"name": "create"}])),
         ]);
-        let names = |p: &PluginInfo| p.commands.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        let names = |p: &PluginInfo| {
+            p.commands
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        };
         let tokens = &plugins[0];
         assert_eq!(tokens.name, "db.tokens");
         assert!(tokens.commands.is_empty());
