@@ -14,8 +14,20 @@
 //! missed (see `sse`), so a slow client never makes the process grow.
 //!
 //! A dashboard that starts after the bot joined has not seen the `user_list` event: it
-//! starts from the users the database has an open session for (ranks unknown until the
-//! next user event) and the media title of the status row.
+//! takes the users and their ranks from the bot's status (the micro-service discovery
+//! answer, refreshed on the ticker, until a `user_list` event arrives), or failing that from
+//! the users the database has an open session for (ranks unknown), and the media title and
+//! playlist count of the status row.
+//!
+//! Playlist changes (`playlist_change`: the whole list, queue, delete, move, clear) are folded
+//! in as they come: the count of items, and nothing playing once the playlist is empty; they
+//! also wake the ticker, so "Up next" (from the bot's status) follows at once. Between the
+//! events and the status row, the newer one wins.
+//!
+//! The bot's presence ages out: every answer of its status service, every status row and
+//! every event of the channel is a sign of life; after [`WebConfig::bot_gone_after`]
+//! without one, the channel's bot is `gone` (users, media and counts cleared) until it is
+//! heard from again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -32,6 +44,33 @@ use tokio::task::JoinHandle;
 
 use crate::db::ask;
 use crate::{WebConfig, WebError};
+
+/// Now, in Unix seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// CyTube's name of a rank (its rank table: 0 guest … 255 site admin; in-between values
+/// take the rank below them).
+pub fn rank_name(rank: Option<f64>) -> &'static str {
+    let Some(r) = rank else {
+        return "unknown";
+    };
+    match r {
+        r if r >= 255.0 => "site admin",
+        r if r >= 5.0 => "founder",
+        r if r >= 4.0 => "owner",
+        r if r >= 3.0 => "channel admin",
+        r if r >= 2.0 => "moderator",
+        r if r >= 1.5 => "leader",
+        r if r >= 1.0 => "registered",
+        r if r >= 0.0 => "guest",
+        _ => "anonymous",
+    }
+}
 
 /// Chat lines kept per channel for a new browser.
 pub const CHAT_LINES: usize = 50;
@@ -53,9 +92,22 @@ pub struct Frame {
 #[derive(Clone, Debug, Serialize)]
 pub struct LiveUser {
     pub name: String,
-    /// `null` when not known yet (a dashboard started after the join).
+    /// `null` when not known (no bot status and no user event since the dashboard started).
     pub rank: Option<f64>,
+    /// CyTube's name of the rank ([`rank_name`]).
+    pub rank_name: &'static str,
     pub afk: bool,
+}
+
+impl LiveUser {
+    pub fn new(name: &str, rank: Option<f64>, afk: bool) -> LiveUser {
+        LiveUser {
+            name: name.to_string(),
+            rank,
+            rank_name: rank_name(rank),
+            afk,
+        }
+    }
 }
 
 /// The media playing.
@@ -84,14 +136,64 @@ pub struct Live {
     pub users: Vec<LiveUser>,
     pub connected: Option<i64>,
     pub media: Option<Media>,
+    /// Items on the playlist (`null`: not known).
+    pub playlist_items: Option<i64>,
+    /// True once no bot has given a sign of life for `bot_gone_after`.
+    pub bot_gone: bool,
     #[serde(skip)]
     pub chat: VecDeque<ChatLine>,
     /// The `channel_stats` reply (peaks, top chatters, totals).
     pub stats: Value,
     /// The `current_status` row.
     pub status: Value,
-    /// What the bot that runs this channel says (state, users, queue), if any answers.
+    /// What the bot that runs this channel says (state, queue, "Up next"), if any answers;
+    /// `{state: "gone"}` once it is gone.
     pub bot: Value,
+    /// The newest sign of life of the bot (Unix seconds).
+    #[serde(skip)]
+    pub bot_seen: Option<f64>,
+    /// The user list came from a `user_list` event (not from the bot's status).
+    #[serde(skip)]
+    pub users_from_events: bool,
+    /// When the playlist count and the media were last set (event or status row time).
+    #[serde(skip)]
+    pub playlist_at: f64,
+    #[serde(skip)]
+    pub media_at: f64,
+}
+
+/// What `/api/current` lays over the stored status row.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// The bot's state word (`running`, …, or `gone`).
+    pub bot_state: String,
+    pub bot_gone: bool,
+    pub playlist_items: Option<i64>,
+    /// The media as the events left it (`None` outside: not known from events).
+    pub media: Option<Option<Media>>,
+}
+
+impl Overview {
+    /// The live values over a stored status row (nothing over an empty one).
+    pub fn overlay(&self, status: &mut Value) {
+        let Some(row) = status.as_object_mut().filter(|o| !o.is_empty()) else {
+            return;
+        };
+        if self.bot_gone {
+            row.insert("bot_connected".into(), json!(false));
+        }
+        if let Some(n) = self.playlist_items {
+            row.insert("playlist_items".into(), json!(n));
+        }
+        if let Some(media) = &self.media {
+            let (title, duration) = match media {
+                Some(m) => (json!(m.title), json!(m.duration)),
+                None => (Value::Null, Value::Null),
+            };
+            row.insert("current_media_title".into(), title);
+            row.insert("current_media_duration".into(), duration);
+        }
+    }
 }
 
 impl Live {
@@ -117,11 +219,8 @@ impl Live {
     fn upsert(&mut self, u: &UserData) {
         self.users
             .retain(|x| !x.name.eq_ignore_ascii_case(&u.username));
-        self.users.push(LiveUser {
-            name: u.username.clone(),
-            rank: Some(u.rank),
-            afk: u.is_afk,
-        });
+        self.users
+            .push(LiveUser::new(&u.username, Some(u.rank), u.is_afk));
         self.sort_users();
     }
 
@@ -140,6 +239,7 @@ impl Live {
 
     /// Folds one event in; returns the frame kind to send, if it changed anything shown.
     fn apply(&mut self, ts: f64, body: &EventBody) -> Option<Frame> {
+        self.bot_seen = Some(self.bot_seen.map_or(ts, |s| s.max(ts)));
         match body {
             EventBody::Message {
                 user,
@@ -147,7 +247,7 @@ impl Live {
                 history,
                 ..
             } => {
-                if *history {
+                if *history || is_private_notice(user, content) {
                     return None;
                 }
                 let line = ChatLine {
@@ -169,12 +269,9 @@ impl Live {
             EventBody::UserList { users, .. } => {
                 self.users = users
                     .iter()
-                    .map(|u| LiveUser {
-                        name: u.username.clone(),
-                        rank: Some(u.rank),
-                        afk: u.is_afk,
-                    })
+                    .map(|u| LiveUser::new(&u.username, Some(u.rank), u.is_afk))
                     .collect();
+                self.users_from_events = true;
                 self.sort_users();
             }
             EventBody::UserCount { count } => self.connected = Some(*count),
@@ -186,10 +283,14 @@ impl Live {
                     duration: *duration,
                     started: Some(ts),
                 });
+                self.media_at = ts;
             }
+            EventBody::PlaylistChange { action, data } => self.playlist_change(ts, action, data),
             EventBody::RankChange { user, rank } => {
-                let rank = *rank;
-                self.user_mut(user)?.rank = Some(rank);
+                let rank = Some(*rank);
+                let u = self.user_mut(user)?;
+                u.rank = rank;
+                u.rank_name = rank_name(rank);
                 self.sort_users();
             }
             EventBody::Afk { user, afk } => {
@@ -203,6 +304,112 @@ impl Live {
             _ => return None,
         }
         Some(self.state_frame())
+    }
+
+    /// A playlist change: the count (the event's `count` when it has one; else counted
+    /// from the last known one), and nothing playing or up next once the list is empty.
+    fn playlist_change(&mut self, ts: f64, action: &str, data: &Value) {
+        let count = data.get("count").and_then(Value::as_i64);
+        let items = match (action, count) {
+            (_, Some(n)) => Some(n.max(0)),
+            ("clear", _) => Some(0),
+            ("queue", _) => self.playlist_items.map(|n| n + 1),
+            ("delete", _) => self.playlist_items.map(|n| (n - 1).max(0)),
+            _ => self.playlist_items,
+        };
+        self.playlist_items = items;
+        self.playlist_at = ts;
+        if items == Some(0) {
+            self.media = None;
+            self.media_at = ts;
+            if let Some(next) = self.bot.get_mut("upcoming") {
+                *next = json!([]);
+            }
+        }
+    }
+
+    /// The stored status row, where it is newer than what the events said.
+    fn adopt_row(&mut self, row: &rosey_model::web::CurrentStatus) {
+        let at = row.last_updated.unwrap_or(0) as f64;
+        if self.bot_gone {
+            return;
+        }
+        if at >= self.playlist_at {
+            self.playlist_items = Some(row.playlist_items);
+            self.playlist_at = at;
+        }
+        if at >= self.media_at {
+            match &row.current_media_title {
+                None => self.media = None,
+                Some(t) if self.media.as_ref().is_some_and(|m| &m.title == t) => {}
+                Some(t) => {
+                    self.media = Some(Media {
+                        title: t.clone(),
+                        duration: row.current_media_duration.unwrap_or(0),
+                        started: None,
+                    })
+                }
+            }
+            self.media_at = at;
+        }
+    }
+
+    /// The bot's status (its discovery answer for this channel): its state, and its users
+    /// while no `user_list` event told them.
+    fn adopt_bot(&mut self, mut bot: Value) {
+        let users = bot
+            .as_object_mut()
+            .and_then(|o| o.remove("users"))
+            .unwrap_or_default();
+        let users: Vec<LiveUser> = users
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| {
+                let name = u["name"].as_str()?;
+                Some(LiveUser::new(name, u["rank"].as_f64(), u["afk"] == true))
+            })
+            .collect();
+        if !self.users_from_events && !users.is_empty() {
+            self.users = users;
+            self.sort_users();
+        }
+        self.bot = bot;
+    }
+
+    /// Ages the bot's presence out: `gone` (and what only a present bot knows cleared) once
+    /// its newest sign of life is older than `after`; present again once there is a new one.
+    fn age(&mut self, now: f64, after: Duration) {
+        let gone = self
+            .bot_seen
+            .is_none_or(|seen| now - seen > after.as_secs_f64());
+        if gone && !self.bot_gone {
+            self.users.clear();
+            self.users_from_events = false;
+            self.media = None;
+            self.connected = None;
+            self.playlist_items = None;
+            self.connection = "gone".into();
+            self.connection_detail.clear();
+        }
+        if gone {
+            self.bot = json!({
+                "state": "gone",
+                "detail": format!("no word from a bot for {} s", after.as_secs()),
+            });
+        } else if self.bot_gone {
+            self.bot = Value::Null;
+            self.connection = "unknown".into();
+        }
+        self.bot_gone = gone;
+    }
+
+    /// The bot's state word: what its status said, else the last connection event.
+    fn bot_state(&self) -> String {
+        self.bot["state"]
+            .as_str()
+            .unwrap_or(&self.connection)
+            .to_string()
     }
 
     fn state_frame(&self) -> Frame {
@@ -273,12 +480,43 @@ impl ChannelHub {
     pub fn watchers(&self) -> usize {
         self.tx.receiver_count()
     }
+
+    /// The state as JSON (without the chat): what `/api/live` answers.
+    pub fn state_value(&self) -> Value {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        serde_json::to_value(&*live).unwrap_or_default()
+    }
+
+    /// What `/api/current` takes from the live state.
+    pub fn overview(&self) -> Overview {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        Overview {
+            bot_state: if live.bot_gone {
+                "gone".into()
+            } else {
+                live.bot_state()
+            },
+            bot_gone: live.bot_gone,
+            playlist_items: live.playlist_items,
+            media: (live.media_at > 0.0).then(|| live.media.clone()),
+        }
+    }
+}
+
+/// A server whisper that only moderators get (CyTube: `[server]` "<name> joined (aliases:
+/// …)"): not chat, never shown on the public page.
+fn is_private_notice(user: &str, content: &str) -> bool {
+    user == "[server]" && content.contains(" joined (aliases: ")
 }
 
 /// Every shown channel's hub.
 #[derive(Clone)]
 pub struct Hub {
     channels: Arc<HashMap<String, Arc<ChannelHub>>>,
+    /// Wakes the refresher early (a playlist or media change: "Up next" follows at once).
+    poke: Arc<tokio::sync::Notify>,
+    /// How long without a sign of life before a channel's bot is gone.
+    gone_after: Duration,
 }
 
 impl Hub {
@@ -295,6 +533,8 @@ impl Hub {
             .collect();
         let hub = Hub {
             channels: Arc::new(channels),
+            poke: Arc::default(),
+            gone_after: cfg.bot_gone_after,
         };
         for name in &cfg.channels {
             hub.bootstrap(&bus, name).await;
@@ -322,7 +562,10 @@ impl Hub {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = self.poke.notified() => {}
+                }
                 for name in self.channels.keys() {
                     self.refresh(&bus, name).await;
                 }
@@ -344,6 +587,12 @@ impl Hub {
         };
         if let Some(ch) = self.channels.get(&ev.channel) {
             ch.update(|live| live.apply(ev.ts, &ev.body));
+            if matches!(
+                ev.body,
+                EventBody::PlaylistChange { .. } | EventBody::MediaChange { .. }
+            ) {
+                self.poke.notify_one();
+            }
         }
     }
 
@@ -385,23 +634,12 @@ impl Hub {
                 live.users = present
                     .into_iter()
                     .filter(|u| u.present)
-                    .map(|u| LiveUser {
-                        name: u.username,
-                        rank: None,
-                        afk: false,
-                    })
+                    .map(|u| LiveUser::new(&u.username, None, false))
                     .collect();
                 live.sort_users();
             }
-            if let Some(s) = status.filter(|s| s.found).map(|s| s.status)
-                && live.media.is_none()
-                && let Some(title) = s.current_media_title
-            {
-                live.media = Some(Media {
-                    title,
-                    duration: s.current_media_duration.unwrap_or(0),
-                    started: None,
-                });
+            if let Some(s) = status.filter(|s| s.found).map(|s| s.status) {
+                live.adopt_row(&s);
             }
             None
         });
@@ -417,16 +655,25 @@ impl Hub {
         let status: Option<CurrentStatusReply> =
             ask(bus, subjects::QUERY_CURRENT_STATUS, &body).await.ok();
         let bot = bot_status(bus, name).await;
+        let gone_after = self.gone_after;
         ch.update(|live| {
             let before = live.state_json();
+            let now = now();
             if let Some(s) = stats {
                 live.stats = s;
             }
-            if let Some(s) = status {
-                live.status = serde_json::to_value(&s.status).unwrap_or_default();
+            let row = status.filter(|s| s.found).map(|s| s.status);
+            let row_at = row.as_ref().and_then(|r| r.last_updated).map(|t| t as f64);
+            for seen in [bot.as_ref().map(|_| now), row_at].into_iter().flatten() {
+                live.bot_seen = Some(live.bot_seen.map_or(seen, |t| t.max(seen)));
             }
+            live.age(now, gone_after);
             if let Some(b) = bot {
-                live.bot = b;
+                live.adopt_bot(b);
+            }
+            if let Some(row) = row {
+                live.adopt_row(&row);
+                live.status = serde_json::to_value(&row).unwrap_or_default();
             }
             (live.state_json() != before).then(|| live.state_frame())
         });
@@ -560,6 +807,169 @@ mod tests {
         let after = hub.next(&mut slow).await.unwrap();
         assert_eq!(after.event, "chat");
         assert!(after.data.contains("99999"));
+    }
+
+    #[test]
+    fn ranks_are_named_as_cytube_names_them() {
+        let names: Vec<&str> = [0.0, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 255.0, 256.0, -1.0]
+            .into_iter()
+            .map(|r| rank_name(Some(r)))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "guest",
+                "registered",
+                "leader",
+                "moderator",
+                "channel admin",
+                "owner",
+                "founder",
+                "site admin",
+                "site admin",
+                "anonymous"
+            ]
+        );
+        assert_eq!(rank_name(None), "unknown");
+    }
+
+    fn playlist(action: &str, data: Value) -> EventBody {
+        EventBody::PlaylistChange {
+            action: action.into(),
+            data,
+        }
+    }
+
+    #[test]
+    fn playlist_changes_fold_in_as_they_come() {
+        let mut live = Live::default();
+        live.bot = json!({"state": "running", "upcoming": [{"title": "B"}]});
+        live.apply(
+            3.5,
+            &EventBody::MediaChange {
+                title: "A".into(),
+                media_type: "yt".into(),
+                media_id: "a".into(),
+                duration: 60,
+            },
+        );
+        live.apply(1.0, &playlist("playlist", json!({"count": 2})));
+        assert_eq!(live.playlist_items, Some(2));
+        live.apply(2.0, &playlist("queue", json!({"uid": 3})));
+        assert_eq!(live.playlist_items, Some(3));
+        live.apply(3.0, &playlist("move", json!({"uid": 3})));
+        assert_eq!(live.playlist_items, Some(3));
+        live.apply(4.0, &playlist("delete", json!({"uid": 3})));
+        assert_eq!(live.playlist_items, Some(2));
+        assert_eq!(live.media.as_ref().unwrap().title, "A");
+        // An older status row does not undo what the events said ...
+        let mut row = rosey_model::web::CurrentStatus {
+            playlist_items: 7,
+            current_media_title: Some("old".into()),
+            last_updated: Some(3),
+            ..Default::default()
+        };
+        live.adopt_row(&row);
+        assert_eq!(live.playlist_items, Some(2));
+        assert_eq!(live.media.as_ref().unwrap().title, "A");
+        // ... a cleared playlist: nothing plays, nothing is up next.
+        live.apply(5.0, &playlist("playlist", json!({"count": 0})));
+        assert_eq!(live.playlist_items, Some(0));
+        assert!(live.media.is_none());
+        assert_eq!(live.bot["upcoming"], json!([]));
+        // A newer row wins.
+        row.last_updated = Some(6);
+        live.adopt_row(&row);
+        assert_eq!(live.playlist_items, Some(7));
+        assert_eq!(live.media.as_ref().unwrap().title, "old");
+        let o = ChannelHub::new("c");
+        *o.live.lock().unwrap() = live;
+        let mut status =
+            json!({"playlist_items": 1, "current_media_title": "x", "bot_connected": true});
+        o.overview().overlay(&mut status);
+        assert_eq!(status["playlist_items"], 7);
+        assert_eq!(status["current_media_title"], "old");
+        let mut empty = json!({});
+        o.overview().overlay(&mut empty);
+        assert_eq!(empty, json!({}), "no row stays {{}}");
+    }
+
+    #[test]
+    fn users_and_ranks_come_from_the_bots_status_until_a_user_list() {
+        let mut live = Live::default();
+        live.users = vec![LiveUser::new("Rosey", None, false)];
+        let status = json!({"state": "running", "users": [
+            {"name": "alice", "rank": 0.0, "afk": false},
+            {"name": "Rosey", "rank": 3.0, "afk": false},
+        ]});
+        live.adopt_bot(status.clone());
+        let shown: Vec<(&str, &str)> = live
+            .users
+            .iter()
+            .map(|u| (u.name.as_str(), u.rank_name))
+            .collect();
+        assert_eq!(shown, [("Rosey", "channel admin"), ("alice", "guest")]);
+        assert!(live.bot.get("users").is_none(), "not sent twice");
+        live.apply(
+            1.0,
+            &EventBody::UserList {
+                users: vec![user("bob", 5.0)],
+                count: 1,
+            },
+        );
+        live.adopt_bot(status);
+        assert_eq!(live.users.len(), 1, "the event's list stands");
+        assert_eq!(live.users[0].rank_name, "founder");
+    }
+
+    #[test]
+    fn a_silent_bot_ages_out_and_comes_back() {
+        let after = Duration::from_secs(30);
+        let mut live = Live::default();
+        live.age(100.0, after);
+        assert!(live.bot_gone, "never heard of");
+        live.apply(
+            100.0,
+            &EventBody::UserList {
+                users: vec![user("bob", 1.0)],
+                count: 1,
+            },
+        );
+        live.apply(
+            100.0,
+            &EventBody::MediaChange {
+                title: "A".into(),
+                media_type: "yt".into(),
+                media_id: "a".into(),
+                duration: 60,
+            },
+        );
+        live.age(110.0, after);
+        assert!(!live.bot_gone, "an event is a sign of life");
+        live.bot = json!({"state": "running"});
+        live.age(129.0, after);
+        assert!(!live.bot_gone);
+        live.age(131.0, after);
+        assert!(live.bot_gone);
+        assert_eq!(live.bot["state"], "gone");
+        assert!(live.users.is_empty() && live.media.is_none());
+        live.bot_seen = Some(140.0);
+        live.age(141.0, after);
+        assert!(!live.bot_gone);
+        assert_eq!(live.bot, Value::Null);
+    }
+
+    #[test]
+    fn alias_whispers_are_not_chat() {
+        let mut live = Live::default();
+        let whisper = EventBody::Message {
+            user: "[server]".into(),
+            content: "carol joined (aliases: carol,carol2)".into(),
+            history: false,
+            platform_data: Value::Null,
+        };
+        assert!(live.apply(1.0, &whisper).is_none());
+        assert!(live.chat.is_empty());
     }
 
     #[test]

@@ -62,7 +62,13 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How often statistics and bot status are refreshed for the live page.
     pub refresh: Duration,
+    /// How long without a sign of life from a channel's bot (status answer, status row,
+    /// event) before the page and the API say it is gone.
+    pub bot_gone_after: Duration,
 }
+
+/// [`WebConfig::bot_gone_after`] by default: three of the bot's status intervals (10 s).
+pub const BOT_GONE_AFTER: Duration = Duration::from_secs(30);
 
 impl WebConfig {
     pub fn new(listen: SocketAddr, channels: Vec<String>) -> Self {
@@ -71,6 +77,7 @@ impl WebConfig {
             channels,
             secure_cookies: false,
             refresh: Duration::from_secs(5),
+            bot_gone_after: BOT_GONE_AFTER,
         }
     }
 }
