@@ -842,8 +842,10 @@ mod tests {
 
     #[test]
     fn playlist_changes_fold_in_as_they_come() {
-        let mut live = Live::default();
-        live.bot = json!({"state": "running", "upcoming": [{"title": "B"}]});
+        let mut live = Live {
+            bot: json!({"state": "running", "upcoming": [{"title": "B"}]}),
+            ..Default::default()
+        };
         live.apply(
             3.5,
             &EventBody::MediaChange {
@@ -896,8 +898,10 @@ mod tests {
 
     #[test]
     fn users_and_ranks_come_from_the_bots_status_until_a_user_list() {
-        let mut live = Live::default();
-        live.users = vec![LiveUser::new("Rosey", None, false)];
+        let mut live = Live {
+            users: vec![LiveUser::new("Rosey", None, false)],
+            ..Default::default()
+        };
         let status = json!({"state": "running", "users": [
             {"name": "alice", "rank": 0.0, "afk": false},
             {"name": "Rosey", "rank": 3.0, "afk": false},
