@@ -308,7 +308,19 @@ impl Live {
 
     /// A playlist change: the count (the event's `count` when it has one; else counted
     /// from the last known one), and nothing playing or up next once the list is empty.
+    /// The bot may send the playlist as it is after the change with every such event
+    /// (`count`, `current`: `{uid, title}` or null, `upcoming`): then those are taken.
     fn playlist_change(&mut self, ts: f64, action: &str, data: &Value) {
+        if let Some(next) = data.get("upcoming").filter(|u| u.is_array()) {
+            if !self.bot.is_object() {
+                self.bot = json!({});
+            }
+            self.bot["upcoming"] = next.clone();
+        }
+        if data.get("current").is_some_and(Value::is_null) {
+            self.media = None;
+            self.media_at = ts;
+        }
         let count = data.get("count").and_then(Value::as_i64);
         let items = match (action, count) {
             (_, Some(n)) => Some(n.max(0)),
@@ -873,6 +885,18 @@ mod tests {
         };
         live.adopt_row(&row);
         assert_eq!(live.playlist_items, Some(2));
+        assert_eq!(live.media.as_ref().unwrap().title, "A");
+        // The bot's summary with the event: its "Up next" and "nothing current" are taken.
+        live.apply(
+            4.5,
+            &playlist(
+                "delete",
+                json!({"uid": 3, "count": 2, "current": {"uid": 1, "title": "A"},
+                       "upcoming": [{"title": "C", "duration": "01:00", "queued_by": "x"}]}),
+            ),
+        );
+        assert_eq!(live.bot["upcoming"][0]["title"], "C");
+        assert_eq!(live.bot["state"], "running");
         assert_eq!(live.media.as_ref().unwrap().title, "A");
         // ... a cleared playlist: nothing plays, nothing is up next.
         live.apply(5.0, &playlist("playlist", json!({"count": 0})));

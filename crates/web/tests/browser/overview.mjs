@@ -124,7 +124,7 @@ try {
   await page.click('.periods button[data-hours="24"]');
   const samples = await page.evaluate(async () => (await (await fetch('/api/history/24')).json()).data.length);
   if (samples < 3) throw new Error(`expected the seeded history, got ${samples} samples`);
-  await page.waitForFunction((n) => document.querySelectorAll('#chart circle.pt').length === n, samples, { timeout: 5000 });
+  await page.waitForFunction((n) => document.querySelectorAll('#chart circle.pt').length === n, samples, { timeout: 5000 }).catch((e) => { throw new Error(`the chart points: ${e.message}`); });
   ok(`the chart draws ${samples} points for ${samples} samples`);
 
   // Without a login, say, add and skip cannot be used at all ...
@@ -158,7 +158,7 @@ try {
   const line = `hello from the page ${Date.now()}`;
   await page.fill('#say-msg', line);
   await page.click('#say-form button[type="submit"]');
-  await page.waitForFunction(() => document.querySelector('#say-result').textContent.startsWith('Queued'), null, { timeout: 5000 });
+  await page.waitForFunction(() => document.querySelector('#say-result').textContent.startsWith('Queued'), null, { timeout: 5000 }).catch((e) => { throw new Error(`the say result: ${e.message}`); });
   await chatHas(page, line, 10000);
   await page.waitForFunction(async (t) => {
     const rows = (await (await fetch('/api/outbound/recent')).json()).messages;
@@ -218,10 +218,10 @@ try {
   const m = skipped.match(/^Server: Skipped to the next item: (.*)$/);
   if (!m) throw new Error(`unexpected answer to skip: "${skipped}"`);
   if (m[1] === playingBefore) throw new Error(`skip did not move on from ${playingBefore}`);
-  await page.waitForFunction((t) => document.querySelector('#now-title').textContent === t, m[1], { timeout: 5000 });
+  await page.waitForFunction((t) => document.querySelector('#now-title').textContent === t, m[1], { timeout: 5000 }).catch((e) => { throw new Error(`the title after skip: ${e.message}`); });
   ok(`skip from the page moved on (${playingBefore} → ${m[1]})`);
   // ... and "Up next" follows: the item now playing leaves it.
-  await page.waitForFunction((t) => ![...document.querySelectorAll('#upcoming li')].some((li) => li.textContent.startsWith(t)), m[1], { timeout: 5000 });
+  await page.waitForFunction((t) => ![...document.querySelectorAll('#upcoming li')].some((li) => li.textContent.startsWith(t)), m[1], { timeout: 5000 }).catch((e) => { throw new Error(`"Up next" after skip: ${e.message}`); });
   ok('"Up next" no longer lists the item now playing');
 
   // A title with a right-to-left override in "Up next": the page's own " (mm:ss)" after it
@@ -263,7 +263,7 @@ try {
     const p2 = await phone.newPage();
     await p2.goto(DASH);
     await p2.waitForSelector('body[data-ready="1"]', { timeout: 10000 });
-    await p2.waitForFunction(() => document.querySelectorAll('#chart circle.pt').length > 0, null, { timeout: 5000 });
+    await p2.waitForFunction(() => document.querySelectorAll('#chart circle.pt').length > 0, null, { timeout: 5000 }).catch((e) => { throw new Error(`the phone chart: ${e.message}`); });
     await p2.screenshot({ path: `${SHOTS}/dashboard-phone.png`, fullPage: false });
     ok(`screenshots written to ${SHOTS}`);
   }
