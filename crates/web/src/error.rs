@@ -47,7 +47,8 @@ impl WebError {
             WebError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            WebError::Unavailable(_) | WebError::NoBot { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::NoBot { .. } => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Bind(..) | WebError::Config(_) | WebError::Subscribe(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
