@@ -406,6 +406,21 @@ pub(crate) async fn next_command(sub: &mut Option<Subscription>) -> Option<Messa
     }
 }
 
+/// Whether `event` can change which items play next.
+fn changes_upcoming(event: &CytubeEvent) -> bool {
+    matches!(
+        event,
+        CytubeEvent::Connected { .. }
+            | CytubeEvent::Server(
+                ServerEvent::Playlist(_)
+                    | ServerEvent::Queue { .. }
+                    | ServerEvent::Delete { .. }
+                    | ServerEvent::MoveVideo { .. }
+                    | ServerEvent::SetCurrent(_)
+            )
+    )
+}
+
 /// Whether `event` can change who is in the channel or their rank or AFK flag.
 fn changes_users(event: &CytubeEvent) -> bool {
     matches!(
@@ -418,21 +433,6 @@ fn changes_users(event: &CytubeEvent) -> bool {
                     | ServerEvent::UserLeave { .. }
                     | ServerEvent::SetUserRank { .. }
                     | ServerEvent::SetAfk { .. }
-            )
-    )
-}
-
-/// Whether `event` can change which items play next.
-fn changes_upcoming(event: &CytubeEvent) -> bool {
-    matches!(
-        event,
-        CytubeEvent::Connected { .. }
-            | CytubeEvent::Server(
-                ServerEvent::Playlist(_)
-                    | ServerEvent::Queue { .. }
-                    | ServerEvent::Delete { .. }
-                    | ServerEvent::MoveVideo { .. }
-                    | ServerEvent::SetCurrent(_)
             )
     )
 }
