@@ -351,7 +351,8 @@ impl Live {
             self.playlist_at = at;
         }
         if at >= self.media_at {
-            match &row.current_media_title {
+            // Nothing playing: no title, or an empty one.
+            match row.current_media_title.as_ref().filter(|t| !t.is_empty()) {
                 None => self.media = None,
                 Some(t) if self.media.as_ref().is_some_and(|m| &m.title == t) => {}
                 Some(t) => {
@@ -903,8 +904,13 @@ mod tests {
         assert_eq!(live.playlist_items, Some(0));
         assert!(live.media.is_none());
         assert_eq!(live.bot["upcoming"], json!([]));
-        // A newer row wins.
+        // A newer row wins; an empty title is nothing playing.
+        row.current_media_title = Some(String::new());
         row.last_updated = Some(6);
+        live.adopt_row(&row);
+        assert!(live.media.is_none());
+        row.current_media_title = Some("old".into());
+        row.last_updated = Some(7);
         live.adopt_row(&row);
         assert_eq!(live.playlist_items, Some(7));
         assert_eq!(live.media.as_ref().unwrap().title, "old");
