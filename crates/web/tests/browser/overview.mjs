@@ -110,15 +110,6 @@ try {
   if (whispers.length) throw new Error(`the page shows a moderators' whisper: ${whispers.join(' | ')}`);
   ok('no alias whisper on the page');
 
-  // A right-to-left override in a chat line stays inside it (bidi-isolated).
-  const rloLine = 'look: evil\u202Efdp.exe';
-  await ctl('/chat', { text: rloLine });
-  await chatHas(page, rloLine, LIVE_MS);
-  const bidi = await page.$$eval('#chat li', (lis, t) => {
-    const li = lis.find((l) => l.querySelector('.msg') && l.querySelector('.msg').textContent === t);
-    return ['.who', '.msg'].map((c) => getComputedStyle(li.querySelector(c)).unicodeBidi);
-  }, rloLine);
-  if (bidi.some((b) => b !== 'isolate')) throw new Error(`chat text is not isolated: ${bidi}`);
 
   // The chart draws one point per history sample.
   await page.click('.periods button[data-hours="24"]');
@@ -224,6 +215,32 @@ try {
   await page.waitForFunction((t) => ![...document.querySelectorAll('#upcoming li')].some((li) => li.textContent.startsWith(t)), m[1], { timeout: 5000 }).catch((e) => { throw new Error(`"Up next" after skip: ${e.message}`); });
   ok('"Up next" no longer lists the item now playing');
 
+
+  if (navigations.length) throw new Error(`the page navigated: ${navigations}`);
+  if (errors.length) throw new Error(`errors in the page: ${errors.join(' | ')}`);
+  ok('no reload and no script error during the run');
+
+  if (SHOTS) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${SHOTS}/dashboard-desktop.png`, fullPage: true });
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, colorScheme: 'dark' });
+    const p2 = await phone.newPage();
+    await p2.goto(DASH);
+    await p2.waitForSelector('body[data-ready="1"]', { timeout: 10000 });
+    await p2.waitForFunction(() => document.querySelectorAll('#chart circle.pt').length > 0, null, { timeout: 5000 }).catch((e) => { throw new Error(`the phone chart: ${e.message}`); });
+    await p2.screenshot({ path: `${SHOTS}/dashboard-phone.png`, fullPage: false });
+    ok(`screenshots written to ${SHOTS}`);
+  }
+
+  // A right-to-left override in a chat line stays inside it (bidi-isolated).
+  const rloLine = 'look: evil\u202Efdp.exe';
+  await ctl('/chat', { text: rloLine });
+  await chatHas(page, rloLine, LIVE_MS);
+  const bidi = await page.$$eval('#chat li', (lis, t) => {
+    const li = lis.find((l) => l.querySelector('.msg') && l.querySelector('.msg').textContent === t);
+    return ['.who', '.msg'].map((c) => getComputedStyle(li.querySelector(c)).unicodeBidi);
+  }, rloLine);
+  if (bidi.some((b) => b !== 'isolate')) throw new Error(`chat text is not isolated: ${bidi}`);
   // A title with a right-to-left override in "Up next": the page's own " (mm:ss)" after it
   // stays after it (the title is isolated), instead of being reversed into it.
   await ctl('/queue-titled', {});
@@ -251,22 +268,6 @@ try {
     throw new Error(`the override reordered the page's text: "${layout.text}" (duration at ${layout.durLeft}, title ends at ${layout.titleRight})`);
   }
   ok('a right-to-left override stays inside its title');
-
-  if (navigations.length) throw new Error(`the page navigated: ${navigations}`);
-  if (errors.length) throw new Error(`errors in the page: ${errors.join(' | ')}`);
-  ok('no reload and no script error during the run');
-
-  if (SHOTS) {
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: `${SHOTS}/dashboard-desktop.png`, fullPage: true });
-    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, colorScheme: 'dark' });
-    const p2 = await phone.newPage();
-    await p2.goto(DASH);
-    await p2.waitForSelector('body[data-ready="1"]', { timeout: 10000 });
-    await p2.waitForFunction(() => document.querySelectorAll('#chart circle.pt').length > 0, null, { timeout: 5000 }).catch((e) => { throw new Error(`the phone chart: ${e.message}`); });
-    await p2.screenshot({ path: `${SHOTS}/dashboard-phone.png`, fullPage: false });
-    ok(`screenshots written to ${SHOTS}`);
-  }
 
   // Last: the bot stops. Within its time (bot_gone_after, plus a refresh or two) the page
   // says it is gone; its users and the media clock go with it.
