@@ -199,6 +199,9 @@ impl ChannelBot {
             let next = crate::status::upcoming(&self.state);
             *m.upcoming.lock().unwrap_or_else(|e| e.into_inner()) = next;
         }
+        if changes_users(&event) {
+            *m.users.lock().unwrap_or_else(|e| e.into_inner()) = crate::status::users(&self.state);
+        }
         m.users_chat.store(self.chat_count(), Relaxed);
         m.users_connected.store(self.connected_count(), Relaxed);
         if let Some(body) = normalize(&event) {
@@ -414,6 +417,22 @@ fn changes_upcoming(event: &CytubeEvent) -> bool {
                     | ServerEvent::Delete { .. }
                     | ServerEvent::MoveVideo { .. }
                     | ServerEvent::SetCurrent(_)
+            )
+    )
+}
+
+/// Whether `event` can change who is in the channel or their rank or AFK flag.
+fn changes_users(event: &CytubeEvent) -> bool {
+    matches!(
+        event,
+        CytubeEvent::Connected { .. }
+            | CytubeEvent::Disconnected { .. }
+            | CytubeEvent::Server(
+                ServerEvent::Userlist(_)
+                    | ServerEvent::AddUser(_)
+                    | ServerEvent::UserLeave { .. }
+                    | ServerEvent::SetUserRank { .. }
+                    | ServerEvent::SetAfk { .. }
             )
     )
 }

@@ -85,6 +85,8 @@ pub struct ChannelMetrics {
     pub breaker: Breaker,
     /// The next playlist items, for the bot's status (kept by the channel loop).
     pub upcoming: std::sync::Mutex<Vec<crate::status::Upcoming>>,
+    /// The users and their ranks, for the bot's status (kept by the channel loop).
+    pub users: std::sync::Mutex<Vec<crate::status::StatusUser>>,
 }
 
 impl ChannelMetrics {
@@ -100,6 +102,7 @@ impl ChannelMetrics {
             outbound_failed: AtomicU64::new(0),
             breaker: Breaker::new(channel, breaker),
             upcoming: std::sync::Mutex::new(Vec::new()),
+            users: std::sync::Mutex::new(Vec::new()),
         }
     }
 

@@ -32,6 +32,30 @@ pub struct ChannelStatus {
     pub breaker: &'static str,
     /// The next playlist items after the one playing (at most [`UPCOMING`]; IRC: none).
     pub upcoming: Vec<Upcoming>,
+    /// Who is in the channel, with CyTube's ranks (IRC: none listed), so a dashboard that
+    /// started after the join knows the ranks.
+    pub users: Vec<StatusUser>,
+}
+
+/// A user in a channel's status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusUser {
+    pub name: String,
+    pub rank: f64,
+    pub afk: bool,
+}
+
+/// The users of the channel as the bot's mirror has them.
+pub fn users(state: &rosey_cytube::ChannelState) -> Vec<StatusUser> {
+    state
+        .users
+        .iter()
+        .map(|u| StatusUser {
+            name: u.name.clone(),
+            rank: u.rank,
+            afk: u.meta.afk,
+        })
+        .collect()
 }
 
 /// How many of the next playlist items a status lists.
@@ -95,6 +119,7 @@ impl BotSource {
                             reconnects: m.reconnects.load(Relaxed),
                             breaker: breaker(&c.publisher),
                             upcoming: m.upcoming.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                            users: m.users.lock().unwrap_or_else(|e| e.into_inner()).clone(),
                         }
                     });
                     // IRC has no guests: everyone in the channel is in the chat.
@@ -111,6 +136,7 @@ impl BotSource {
                             reconnects: stats.reconnects,
                             breaker: breaker(&i.publisher),
                             upcoming: Vec::new(),
+                            users: Vec::new(),
                         }
                     });
                     cytube.chain(irc)

@@ -1,6 +1,8 @@
 // Rosey dashboard. Every piece of data is written with textContent (never as HTML), so
-// chat lines, user names and titles always show as text. The chart code (lineChart, svg)
-// is in chart.js, loaded first.
+// chat lines, user names and titles always show as text, and each piece of it sits in its
+// own <bdi> (bidi-isolated: a right-to-left override in a title or a chat line cannot
+// reorder the page's own text around it). The chart code (lineChart, svg) is in chart.js,
+// loaded first.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -17,6 +19,16 @@ function el(tag, text, cls) {
   const e = document.createElement(tag);
   if (text !== undefined && text !== null) e.textContent = String(text);
   if (cls) e.className = cls;
+  return e;
+}
+
+// Dynamic text, isolated from the text around it.
+function bdi(text, cls) { return el('bdi', text, cls); }
+
+// An element made of pieces: strings are the page's own text, nodes are dynamic (bdi).
+function compose(tag, parts, cls) {
+  const e = el(tag, undefined, cls);
+  e.append(...parts.map((p) => (typeof p === 'string' ? document.createTextNode(p) : p)));
   return e;
 }
 
@@ -59,7 +71,7 @@ async function getJson(path) {
 
 function chatLine(line) {
   const li = el('li');
-  li.append(el('span', clock(line.timestamp), 'time'), el('span', line.username, 'who'), el('span', line.message, 'msg'));
+  li.append(el('span', clock(line.timestamp), 'time'), bdi(line.username, 'who'), bdi(line.message, 'msg'));
   return li;
 }
 
@@ -71,14 +83,10 @@ function addChat(line) {
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
-function rankLabel(rank) {
-  if (rank === null || rank === undefined) return '?';
-  if (rank >= 255) return 'owner';
-  if (rank >= 4) return 'admin';
-  if (rank >= 3) return 'admin';
-  if (rank >= 2) return 'mod';
-  if (rank >= 1) return 'user';
-  return 'guest';
+// The server names ranks as CyTube does (guest … founder, site admin); '?' when unknown.
+function rankLabel(u) {
+  if (u.rank === null || u.rank === undefined) return '?';
+  return u.rank_name || String(u.rank);
 }
 
 function renderUsers(users) {
@@ -86,8 +94,8 @@ function renderUsers(users) {
   list.replaceChildren(...users.map((u) => {
     const li = el('li', undefined, u.afk ? 'is-afk' : '');
     li.dataset.name = u.name;
-    const rank = el('span', rankLabel(u.rank), 'rank' + (u.rank >= 2 ? ' mod' : ''));
-    li.append(rank, el('span', u.name, 'name'));
+    const rank = el('span', rankLabel(u), 'rank' + (u.rank >= 2 ? ' mod' : ''));
+    li.append(rank, bdi(u.name, 'name'));
     if (u.afk) li.append(el('span', 'AFK', 'afk'));
     return li;
   }));
@@ -96,13 +104,16 @@ function renderUsers(users) {
 
 function renderState(s) {
   const conn = $('conn');
-  const state = (s.bot && s.bot.state) || s.connection || 'unknown';
+  // The server ages the bot out: no word from it for a while → 'gone'.
+  const state = s.bot_gone ? 'gone' : ((s.bot && s.bot.state) || s.connection || 'unknown');
   conn.textContent = state;
+  conn.title = (s.bot && s.bot.detail) || '';
   conn.className = 'badge ' + (['running', 'joined', 'connected'].includes(state) ? 'ok' : (state === 'unknown' ? '' : 'bad'));
+  document.body.dataset.bot = state;
   const stats = s.stats || {};
   const status = s.status || {};
   $('users-chat').textContent = String(s.users.length);
-  const connected = s.connected ?? status.current_connected_users ?? (stats.current || {}).connected_users;
+  const connected = s.bot_gone ? null : (s.connected ?? status.current_connected_users ?? (stats.current || {}).connected_users);
   $('users-connected').textContent = connected === undefined || connected === null ? '–' : String(connected);
   const peak = stats.high_water_mark || {}, peakC = stats.high_water_connected || {};
   $('peak-chat').textContent = peak.users === undefined ? '–' : String(peak.users);
@@ -112,13 +123,14 @@ function renderState(s) {
   $('total-seen').textContent = stats.total_users_seen === undefined ? '–' : String(stats.total_users_seen);
   media = s.media || null;
   $('now-title').textContent = media ? media.title : '–';
-  $('playlist-items').textContent = status.playlist_items ? `· ${status.playlist_items} in playlist` : '';
+  const items = s.playlist_items ?? null;
+  $('playlist-items').textContent = items === null ? '' : `· ${items} in playlist`;
   const next = (s.bot && s.bot.upcoming) || [];
-  $('upcoming').replaceChildren(...next.map((i) => el('li', i.duration ? `${i.title} (${i.duration})` : i.title)));
+  $('upcoming').replaceChildren(...next.map((i) => compose('li', i.duration ? [bdi(i.title, 'title'), ' (', bdi(i.duration), ')'] : [bdi(i.title, 'title')])));
   tickMedia();
   renderUsers(s.users || []);
   const top = $('top');
-  top.replaceChildren(...(stats.top_chatters || []).map((t) => el('li', `${t.username}: ${t.chat_lines}`)));
+  top.replaceChildren(...(stats.top_chatters || []).map((t) => compose('li', [bdi(t.username), `: ${t.chat_lines}`])));
 }
 
 function tickMedia() {
@@ -192,11 +204,11 @@ function drawActivity(hoursRows, hours) {
 
 async function loadCharts() {
   try {
-    drawHistory(await getJson(`/api/history/${historyHours}`), historyHours);
+    drawHistory((await getJson(`/api/history/${historyHours}`)).data || [], historyHours);
     const act = await getJson(`/api/activity/${Math.min(historyHours, 168)}`);
     drawActivity(act.hours || [], Math.min(Math.max(historyHours, 6), 168));
   } catch (e) {
-    $('chart-note').textContent = `History unavailable (${e.message})`;
+    $('chart-note').replaceChildren(document.createTextNode('History unavailable ('), bdi(e.message), document.createTextNode(')'));
   }
 }
 
@@ -208,7 +220,7 @@ async function search(q) {
     const rows = await getJson('/api/users?limit=10&prefix=' + encodeURIComponent(q));
     out.replaceChildren(...rows.map((u) => {
       const li = el('li');
-      const b = el('button', `${u.username} · ${u.total_chat_lines} lines${u.present ? ' · here' : ''}`);
+      const b = compose('button', [bdi(u.username), ` · ${u.total_chat_lines} lines${u.present ? ' · here' : ''}`]);
       b.type = 'button';
       b.addEventListener('click', () => showUser(u.username));
       li.append(b);
@@ -240,11 +252,13 @@ async function showUser(name) {
 
 // ---- moderator actions --------------------------------------------------------------
 
+// Logged in: the token form goes, the actions become usable; logged out: the reverse.
 function showLogin(s) {
   csrf = s.logged_in ? s.csrf : null;
   $('login-form').hidden = !!s.logged_in;
   $('whoami').hidden = !s.logged_in;
-  $('whoami-text').textContent = s.logged_in ? `Logged in with ${s.prefix}…${s.admin ? ' (admin)' : ''}` : '';
+  $('whoami-text').replaceChildren(...(s.logged_in ? [document.createTextNode('Logged in with '), bdi(`${s.prefix}…`), document.createTextNode(s.admin ? ' (admin)' : '')] : []));
+  for (const c of document.querySelectorAll('.needs-login')) c.disabled = !s.logged_in;
 }
 
 async function post(path, body) {
@@ -257,13 +271,19 @@ async function post(path, body) {
 
 async function loadOutbound() {
   try {
-    const rows = await getJson('/api/outbound/recent?limit=10');
+    const rows = (await getJson('/api/outbound/recent?limit=10')).messages || [];
     $('outbound').replaceChildren(...rows.map((r) => {
       const tr = el('tr');
-      tr.append(el('td', clock(r.timestamp)), el('td', r.message), el('td', r.status, 'status-' + r.status), el('td', r.last_error || ''));
+      const td = (node) => { const c = el('td'); c.append(node); return c; };
+      tr.append(el('td', clock(r.timestamp)), td(bdi(r.message)), el('td', r.status, 'status-' + r.status), td(bdi(r.last_error || '')));
       return tr;
     }));
   } catch (e) { /* the table keeps what it had */ }
+}
+
+// A line in the say/login result: our words, then the server's (isolated).
+function say(prefix, text) {
+  $('say-result').replaceChildren(document.createTextNode(prefix), bdi(text || ''));
 }
 
 function wire() {
@@ -272,7 +292,7 @@ function wire() {
     const r = await post('/ui/login', { token: $('token').value });
     $('token').value = '';
     if (r.ok) { showLogin(r.data); $('say-result').textContent = 'Logged in.'; }
-    else $('say-result').textContent = `Login refused (${r.status}): ${r.data.error || ''}`;
+    else say(`Login refused (${r.status}): `, r.data.error);
   });
   $('logout').addEventListener('click', async () => { await post('/ui/logout', {}); showLogin({ logged_in: false }); });
   $('say-form').addEventListener('submit', async (e) => {
@@ -280,8 +300,8 @@ function wire() {
     const message = $('say-msg').value;
     const r = await post('/ui/say', { message, channel: channel || undefined });
     const out = $('say-result');
-    if (r.ok) { out.textContent = `Queued as #${r.data.message_id}; the bot sends it.`; $('say-msg').value = ''; }
-    else out.textContent = `Refused (${r.status}): ${r.data.error || ''}`;
+    if (r.ok) { out.textContent = `Queued as #${r.data.id}; the bot sends it.`; $('say-msg').value = ''; }
+    else say(`Refused (${r.status}): `, r.data.error);
     out.dataset.status = String(r.status);
     loadOutbound();
   });
@@ -291,9 +311,10 @@ function wire() {
     out.textContent = 'Waiting for the server…';
     delete out.dataset.status;
     const r = await post(path, { ...body, channel: channel || undefined });
-    if (!r.ok) out.textContent = `Refused (${r.status}): ${r.data.error || ''}`;
-    else if (r.data.success) out.textContent = `Server: ${r.data.message || 'done'}`;
-    else out.textContent = `Not done: ${r.data.error || ''}`;
+    const show = (prefix, text) => out.replaceChildren(document.createTextNode(prefix), bdi(text || ''));
+    if (!r.ok) show(`Refused (${r.status}): `, r.data.error);
+    else if (r.data.success) show('Server: ', r.data.message || 'done');
+    else show('Not done: ', r.data.error);
     out.dataset.status = String(r.status);
     out.dataset.success = String(!!(r.ok && r.data.success));
     return r;

@@ -84,9 +84,15 @@ async fn act(
         .bus
         .request(&subject, payload, ACTION_TIMEOUT)
         .await
-        .map_err(|e| WebError::Unavailable(format!("no bot answered for `{channel}`: {e}")))?;
-    let reply: CommandReply = serde_json::from_slice(&reply.payload)
-        .map_err(|e| WebError::Unavailable(format!("unreadable reply on {subject}: {e}")))?;
+        .map_err(|e| WebError::NoBot {
+            channel: channel.clone(),
+            detail: format!("no answer on {subject} ({e})"),
+        })?;
+    let reply: CommandReply =
+        serde_json::from_slice(&reply.payload).map_err(|e| WebError::NoBot {
+            channel: channel.clone(),
+            detail: format!("unreadable reply on {subject}: {e}"),
+        })?;
     tracing::info!(%channel, action, success = reply.success, token = %by.prefix, "Playlist action from the web.");
     Ok(Json(serde_json::to_value(&reply).unwrap_or_default()))
 }

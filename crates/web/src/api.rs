@@ -1,30 +1,39 @@
-//! The HTTP API: the Rosey v0.5 endpoints with their paths, JSON shapes and status codes,
-//! and the dashboard's own reads. Everything is a request to the database service.
+//! The HTTP API: the Rosey v0.5 endpoints with their paths, JSON shapes and status codes
+//! (SPEC §9: a script written against v0.5 works unchanged; extra keys only), and the
+//! dashboard's own reads under paths of their own. Everything but `/api/live` is a request to
+//! the database service.
 //!
 //! | endpoint | success | errors |
 //! |---|---|---|
-//! | `GET /api/stats` | 200 `channel_stats` reply | 404 unknown channel, 503 |
-//! | `GET /api/history/<hours>` | 200 array of `{timestamp, chat_users, connected_users}` | 400 hours not 1..=168 |
-//! | `GET /api/user/<name>` | 200 `user_stats` found shape | 404 `{error}` |
-//! | `GET /api/current` | 200 the `current_status` row | 503 |
-//! | `POST /api/say` `{message}` + `X-API-Token` | 200 `{success, message_id}` | 400, 401, 429 |
-//! | `GET /api/outbound/recent?limit=` | 200 array of rows with `status` | 400 |
-//! | `GET/POST /api/tokens`, `DELETE /api/tokens/<prefix>` (admin token) | 200 / 201 / 200 | 400, 401, 403, 404 |
+//! | `GET /api/stats` | 200 `{high_water_marks: {chat, connected}: {count, timestamp}, total_users_seen, top_chatters: [{username, messages}]}` | 404 unknown channel, 503 |
+//! | `GET /api/history/<hours>` | 200 `{hours (≤ 168), data: [{timestamp, chat_users, connected_users}]}` | 404 not a whole number |
+//! | `GET /api/user/<name>` | 200 the user's row | 404 `{error: "User not found"}` |
+//! | `GET /api/current` | 200 `{status: {row} or {}, recent_chat: [{timestamp, username, message}]}` | 503 |
+//! | `POST /api/say` `{message}` + `X-API-Token` | 200 `{queued: true, id}` | 400, 401, 429 |
+//! | `GET /api/outbound/recent?limit=` (≤ 100) | 200 `{messages: [rows with message_preview, status]}` | 503 |
+//! | `GET/POST /api/tokens`, `DELETE /api/tokens/<prefix>` (admin token) | 200 | 400, 401, 403, 404 |
+//! | `GET /api/live` (Rosey) | 200 the live state: the bot's state (`gone` when it stopped reporting), users with ranks, media, playlist | 404 |
+//! | `GET /api/channels`, `/api/users`, `/api/activity/<hours>` (Rosey) | 200 | 400, 404 |
 //!
 //! Every endpoint takes `?channel=` (missing = the first configured channel). Errors are
-//! `{"error": "..."}`.
+//! `{"error": "..."}`. `/api/current` lays the live state over the stored row: the playlist
+//! count and media as the bot's events left them, and `bot_connected: false` once the bot
+//! is gone.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use rosey_model::payload::{EnqueueReply, UserStatsReply};
+use rosey_model::payload::{
+    ChannelStatsReply, ChatRow, EnqueueReply, Peak, UserCountRow, UserStatsReply,
+};
 use rosey_model::subjects;
 use rosey_model::web::{
-    ChatActivityReply, CurrentStatusReply, MIN_REVOKE_PREFIX, TokenCreated, TokenList, TokenRevoked,
+    ChatActivityReply, CurrentStatusReply, MAX_LIMIT, MIN_REVOKE_PREFIX, OutboundRecentRow,
+    TokenCreated, TokenList, TokenRevoked,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,6 +44,15 @@ use crate::{AppState, WebError};
 
 /// Longest history the API answers, in hours (v0.5: 7 days).
 pub const MAX_HISTORY_HOURS: i64 = 168;
+/// Entries of `top_chatters` (v0.5: 10).
+pub const TOP_CHATTERS: usize = 10;
+/// How far back `/api/current`'s `recent_chat` goes, in seconds (v0.5: 20 minutes).
+pub const RECENT_CHAT_SECS: i64 = 20 * 60;
+/// `/api/outbound/recent`'s default and largest `limit` (v0.5).
+pub const OUTBOUND_DEFAULT: i64 = 20;
+pub const OUTBOUND_MAX: i64 = 100;
+/// Characters of a message in `message_preview` before the `...` (v0.5).
+pub const PREVIEW_CHARS: usize = 100;
 /// Longest message `say` accepts, in characters (the bot splits what CyTube would cut).
 pub const MAX_SAY_CHARS: usize = 1000;
 
@@ -54,13 +72,15 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/channels", get(channels))
         .route("/api/users", get(user_search))
         .route("/api/activity/{hours}", get(activity))
+        .route("/api/live", get(live))
         .route("/ui/say", post(page_say))
 }
 
 #[derive(Deserialize, Default)]
 struct Params {
     channel: Option<String>,
-    limit: Option<i64>,
+    /// Read as text: v0.5 took a `limit` that is not a number as the default.
+    limit: Option<String>,
     prefix: Option<String>,
     user: Option<String>,
 }
@@ -71,13 +91,48 @@ fn to_json<T: serde::Serialize>(v: &T) -> Json<Value> {
 
 async fn stats(State(s): Shared, Query(p): Query<Params>) -> ApiResult {
     let channel = s.channel(p.channel.as_deref())?;
-    ask(
+    let r: ChannelStatsReply = ask(
         &s.bus,
         subjects::QUERY_CHANNEL_STATS,
         &json!({"channel": channel}),
     )
-    .await
-    .map(Json)
+    .await?;
+    Ok(Json(v05_stats(&r, &channel)))
+}
+
+/// The v0.5 shape of the statistics (with the channel and the current counts besides).
+pub(crate) fn v05_stats(r: &ChannelStatsReply, channel: &str) -> Value {
+    let peak = |p: &Peak| json!({"count": p.users, "timestamp": p.timestamp});
+    let top: Vec<Value> = r
+        .top_chatters
+        .iter()
+        .take(TOP_CHATTERS)
+        .map(|t| json!({"username": t.username, "messages": t.chat_lines}))
+        .collect();
+    json!({
+        "high_water_marks": {
+            "chat": peak(&r.high_water_mark),
+            "connected": peak(&r.high_water_connected),
+        },
+        "total_users_seen": r.total_users_seen,
+        "top_chatters": top,
+        "channel": channel,
+        "current": {"chat_users": r.current.chat_users, "connected_users": r.current.connected_users},
+    })
+}
+
+/// `/api/history/<hours>`: a whole number, capped at [`MAX_HISTORY_HOURS`] (v0.5: anything
+/// else is no such page, 404).
+fn v05_hours(raw: &str) -> Result<i64, WebError> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(WebError::NotFound(format!(
+            "hours must be a whole number, got `{raw}`"
+        )));
+    }
+    Ok(raw
+        .parse::<i64>()
+        .unwrap_or(i64::MAX)
+        .min(MAX_HISTORY_HOURS))
 }
 
 fn hours(raw: &str, max: i64) -> Result<i64, WebError> {
@@ -91,14 +146,18 @@ fn hours(raw: &str, max: i64) -> Result<i64, WebError> {
 
 async fn history(State(s): Shared, Path(raw): Path<String>, Query(p): Query<Params>) -> ApiResult {
     let channel = s.channel(p.channel.as_deref())?;
-    let hours = hours(&raw, MAX_HISTORY_HOURS)?;
-    ask(
-        &s.bus,
-        subjects::QUERY_USER_COUNT_HISTORY,
-        &json!({"channel": channel, "hours": hours}),
-    )
-    .await
-    .map(Json)
+    let hours = v05_hours(&raw)?;
+    let data: Vec<UserCountRow> = if hours == 0 {
+        Vec::new()
+    } else {
+        ask(
+            &s.bus,
+            subjects::QUERY_USER_COUNT_HISTORY,
+            &json!({"channel": channel, "hours": hours}),
+        )
+        .await?
+    };
+    Ok(Json(json!({"hours": hours, "data": data})))
 }
 
 async fn user(State(s): Shared, Path(name): Path<String>, Query(p): Query<Params>) -> ApiResult {
@@ -111,21 +170,38 @@ async fn user(State(s): Shared, Path(name): Path<String>, Query(p): Query<Params
     .await?;
     match reply {
         UserStatsReply::Found(f) => Ok(to_json(&f)),
-        UserStatsReply::NotFound(n) => Err(WebError::NotFound(n.message)),
+        UserStatsReply::NotFound(_) => Err(WebError::NotFound("User not found".into())),
     }
 }
 
+/// `/api/current`: the status row (`{}` when there is none) with the live state laid over
+/// it, and the chat of the last [`RECENT_CHAT_SECS`], oldest first.
 async fn current(State(s): Shared, Query(p): Query<Params>) -> ApiResult {
     let channel = s.channel(p.channel.as_deref())?;
-    let reply: CurrentStatusReply = ask(
-        &s.bus,
-        subjects::QUERY_CURRENT_STATUS,
-        &json!({"channel": channel}),
-    )
-    .await?;
-    let mut v = serde_json::to_value(&reply.status).unwrap_or_default();
-    v["channel"] = json!(channel);
-    Ok(Json(v))
+    let body = json!({"channel": channel});
+    let chat_body = json!({"channel": channel, "limit": MAX_LIMIT});
+    let (reply, chat) = tokio::join!(
+        ask::<CurrentStatusReply>(&s.bus, subjects::QUERY_CURRENT_STATUS, &body),
+        ask::<Vec<ChatRow>>(&s.bus, subjects::RECENT_CHAT_GET, &chat_body),
+    );
+    let reply = reply?;
+    let since = crate::hub::now() as i64 - RECENT_CHAT_SECS;
+    let recent_chat: Vec<ChatRow> = chat?.into_iter().filter(|r| r.timestamp >= since).collect();
+    let mut status = if reply.found {
+        serde_json::to_value(&reply.status).unwrap_or_default()
+    } else {
+        json!({})
+    };
+    let live = s.hub.channel(&channel).map(|h| h.overview());
+    if let Some(live) = &live {
+        live.overlay(&mut status);
+    }
+    Ok(Json(json!({
+        "status": status,
+        "recent_chat": recent_chat,
+        "channel": channel,
+        "bot": live.map(|l| l.bot_state),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -137,12 +213,12 @@ struct SayBody {
 /// Queues a message into the outbound queue the bot's pump sends from.
 async fn enqueue(s: &AppState, body: SayBody, by: &Verified) -> ApiResult {
     let channel = s.channel(body.channel.as_deref())?;
-    let message = body.message.unwrap_or_default();
+    let Some(message) = body.message else {
+        return Err(WebError::BadRequest("Missing message".into()));
+    };
     let message = message.trim();
     if message.is_empty() {
-        return Err(WebError::BadRequest(
-            "field `message`: must not be empty".into(),
-        ));
+        return Err(WebError::BadRequest("Empty message".into()));
     }
     if message.chars().count() > MAX_SAY_CHARS {
         return Err(WebError::BadRequest(format!(
@@ -157,7 +233,7 @@ async fn enqueue(s: &AppState, body: SayBody, by: &Verified) -> ApiResult {
     .await?;
     tracing::info!(%channel, id = reply.id, token = %by.prefix, "Message queued from the web.");
     Ok(Json(
-        json!({"success": true, "message_id": reply.id, "status": "queued"}),
+        json!({"queued": true, "id": reply.id, "status": "queued"}),
     ))
 }
 
@@ -181,16 +257,39 @@ async fn page_say(State(s): Shared, headers: HeaderMap, raw: bytes::Bytes) -> Ap
     enqueue(&s, body(&raw)?, &who).await
 }
 
+/// A `limit` as v0.5 read it: not a number → `default`; at most `max`, at least 0.
+fn limit(raw: Option<&str>, default: i64, max: i64) -> i64 {
+    raw.and_then(|l| l.trim().parse::<i64>().ok())
+        .unwrap_or(default)
+        .clamp(0, max)
+}
+
+/// The v0.5 preview: the first [`PREVIEW_CHARS`] characters, `...` when there were more.
+pub(crate) fn preview(message: &str) -> String {
+    match message.char_indices().nth(PREVIEW_CHARS) {
+        Some((end, _)) => format!("{}...", &message[..end]),
+        None => message.to_string(),
+    }
+}
+
 async fn outbound_recent(State(s): Shared, Query(p): Query<Params>) -> ApiResult {
     let channel = s.channel(p.channel.as_deref())?;
-    let limit = p.limit.unwrap_or(20);
-    ask(
+    let limit = limit(p.limit.as_deref(), OUTBOUND_DEFAULT, OUTBOUND_MAX);
+    let rows: Vec<OutboundRecentRow> = ask(
         &s.bus,
         subjects::QUERY_OUTBOUND_RECENT,
         &json!({"channel": channel, "limit": limit}),
     )
-    .await
-    .map(Json)
+    .await?;
+    let messages: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            v["message_preview"] = json!(preview(&r.message));
+            v
+        })
+        .collect();
+    Ok(Json(json!({"messages": messages})))
 }
 
 async fn admin(s: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<Verified, WebError> {
@@ -211,7 +310,18 @@ async fn tokens_list(
 ) -> ApiResult {
     admin(&s, peer, &headers).await?;
     let list: TokenList = ask(&s.bus, subjects::TOKENS_LIST, &json!({})).await?;
-    Ok(to_json(&list))
+    let mut v = to_json(&list);
+    for (t, info) in v.0["tokens"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .zip(&list.tokens)
+    {
+        // v0.5: the first 8 characters and `...`.
+        let first: String = info.prefix.chars().take(MIN_REVOKE_PREFIX).collect();
+        t["token_preview"] = json!(format!("{first}..."));
+    }
+    Ok(v)
 }
 
 #[derive(Deserialize, Default)]
@@ -227,7 +337,7 @@ async fn tokens_create(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     raw: bytes::Bytes,
-) -> Result<(StatusCode, Json<Value>), WebError> {
+) -> ApiResult {
     let who = admin(&s, peer, &headers).await?;
     let b: CreateBody = if raw.is_empty() {
         CreateBody::default()
@@ -241,7 +351,8 @@ async fn tokens_create(
     )
     .await?;
     tracing::info!(by = %who.prefix, prefix = %created.prefix, "API token created.");
-    Ok((StatusCode::CREATED, to_json(&created)))
+    // v0.5 answered 200, not 201.
+    Ok(to_json(&created))
 }
 
 async fn tokens_revoke(
@@ -258,9 +369,8 @@ async fn tokens_revoke(
     }
     let r: TokenRevoked = ask(&s.bus, subjects::TOKENS_REVOKE, &json!({"prefix": prefix})).await?;
     if r.revoked == 0 {
-        return Err(WebError::NotFound(format!(
-            "no live token starts with `{prefix}`"
-        )));
+        // v0.5's words (no live token starts with the prefix).
+        return Err(WebError::NotFound("Token not found".into()));
     }
     tracing::info!(by = %who.prefix, prefix = ?r.prefix, "API token revoked.");
     Ok(to_json(&r))
@@ -276,10 +386,21 @@ async fn user_search(State(s): Shared, Query(p): Query<Params>) -> ApiResult {
         &s.bus,
         subjects::QUERY_USER_SEARCH,
         &json!({"channel": channel, "prefix": p.prefix.unwrap_or_default(),
-                "limit": p.limit.unwrap_or(20)}),
+                "limit": limit(p.limit.as_deref(), 20, MAX_LIMIT)}),
     )
     .await
     .map(Json)
+}
+
+/// The live state of a channel as the page has it (Rosey): the bot's state (`gone` once it
+/// stopped reporting), the users with their ranks, the media and the playlist.
+async fn live(State(s): Shared, Query(p): Query<Params>) -> ApiResult {
+    let channel = s.channel(p.channel.as_deref())?;
+    let hub = s
+        .hub
+        .channel(&channel)
+        .ok_or(WebError::UnknownChannel(channel))?;
+    Ok(Json(hub.state_value()))
 }
 
 async fn activity(State(s): Shared, Path(raw): Path<String>, Query(p): Query<Params>) -> ApiResult {

@@ -34,6 +34,9 @@ pub enum WebError {
     /// The database service did not answer, or answered an error it should not have.
     #[error("database service unavailable: {0}")]
     Unavailable(String),
+    /// No bot answered for the channel (a playlist action needs the channel's bot).
+    #[error("no bot serves channel `{channel}`: {detail}")]
+    NoBot { channel: String, detail: String },
 }
 
 impl WebError {
@@ -45,6 +48,7 @@ impl WebError {
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::NoBot { .. } => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Bind(..) | WebError::Config(_) | WebError::Subscribe(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -14,8 +14,22 @@
 //! missed (see `sse`), so a slow client never makes the process grow.
 //!
 //! A dashboard that starts after the bot joined has not seen the `user_list` event: it
-//! starts from the users the database has an open session for (ranks unknown until the
-//! next user event) and the media title of the status row.
+//! takes the users and their ranks from the bot's status (the micro-service discovery
+//! answer, refreshed on the ticker, until a `user_list` event arrives), or failing that from
+//! the users the database has an open session for (ranks unknown), and the media title and
+//! playlist count of the status row.
+//!
+//! Playlist changes (`playlist_change`: the whole list, queue, delete, move, clear) are folded
+//! in as they come: the count of items, and nothing playing once the playlist is empty; they
+//! also wake the ticker, so "Up next" (from the bot's status) follows at once. Between the
+//! events and the status row, the newer one wins.
+//!
+//! The bot's presence ages out: every answer of its status service, every status row and
+//! every event of the channel is a sign of life; after [`WebConfig::bot_gone_after`]
+//! without one, the channel's bot is `gone` (users, media and counts cleared) until it is
+//! heard from again.
+//!
+//! The playlist, status-row, bot-status and presence rules live in `follow` (a submodule).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -32,6 +46,36 @@ use tokio::task::JoinHandle;
 
 use crate::db::ask;
 use crate::{WebConfig, WebError};
+
+mod follow;
+pub use follow::Overview;
+
+/// Now, in Unix seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// CyTube's name of a rank (its rank table: 0 guest … 255 site admin; in-between values
+/// take the rank below them).
+pub fn rank_name(rank: Option<f64>) -> &'static str {
+    let Some(r) = rank else {
+        return "unknown";
+    };
+    match r {
+        r if r >= 255.0 => "site admin",
+        r if r >= 5.0 => "founder",
+        r if r >= 4.0 => "owner",
+        r if r >= 3.0 => "channel admin",
+        r if r >= 2.0 => "moderator",
+        r if r >= 1.5 => "leader",
+        r if r >= 1.0 => "registered",
+        r if r >= 0.0 => "guest",
+        _ => "anonymous",
+    }
+}
 
 /// Chat lines kept per channel for a new browser.
 pub const CHAT_LINES: usize = 50;
@@ -53,9 +97,22 @@ pub struct Frame {
 #[derive(Clone, Debug, Serialize)]
 pub struct LiveUser {
     pub name: String,
-    /// `null` when not known yet (a dashboard started after the join).
+    /// `null` when not known (no bot status and no user event since the dashboard started).
     pub rank: Option<f64>,
+    /// CyTube's name of the rank ([`rank_name`]).
+    pub rank_name: &'static str,
     pub afk: bool,
+}
+
+impl LiveUser {
+    pub fn new(name: &str, rank: Option<f64>, afk: bool) -> LiveUser {
+        LiveUser {
+            name: name.to_string(),
+            rank,
+            rank_name: rank_name(rank),
+            afk,
+        }
+    }
 }
 
 /// The media playing.
@@ -84,14 +141,30 @@ pub struct Live {
     pub users: Vec<LiveUser>,
     pub connected: Option<i64>,
     pub media: Option<Media>,
+    /// Items on the playlist (`null`: not known).
+    pub playlist_items: Option<i64>,
+    /// True once no bot has given a sign of life for `bot_gone_after`.
+    pub bot_gone: bool,
     #[serde(skip)]
     pub chat: VecDeque<ChatLine>,
     /// The `channel_stats` reply (peaks, top chatters, totals).
     pub stats: Value,
     /// The `current_status` row.
     pub status: Value,
-    /// What the bot that runs this channel says (state, users, queue), if any answers.
+    /// What the bot that runs this channel says (state, queue, "Up next"), if any answers;
+    /// `{state: "gone"}` once it is gone.
     pub bot: Value,
+    /// The newest sign of life of the bot (Unix seconds).
+    #[serde(skip)]
+    pub bot_seen: Option<f64>,
+    /// The user list came from a `user_list` event (not from the bot's status).
+    #[serde(skip)]
+    pub users_from_events: bool,
+    /// When the playlist count and the media were last set (event or status row time).
+    #[serde(skip)]
+    pub playlist_at: f64,
+    #[serde(skip)]
+    pub media_at: f64,
 }
 
 impl Live {
@@ -117,11 +190,8 @@ impl Live {
     fn upsert(&mut self, u: &UserData) {
         self.users
             .retain(|x| !x.name.eq_ignore_ascii_case(&u.username));
-        self.users.push(LiveUser {
-            name: u.username.clone(),
-            rank: Some(u.rank),
-            afk: u.is_afk,
-        });
+        self.users
+            .push(LiveUser::new(&u.username, Some(u.rank), u.is_afk));
         self.sort_users();
     }
 
@@ -140,6 +210,7 @@ impl Live {
 
     /// Folds one event in; returns the frame kind to send, if it changed anything shown.
     fn apply(&mut self, ts: f64, body: &EventBody) -> Option<Frame> {
+        self.bot_seen = Some(self.bot_seen.map_or(ts, |s| s.max(ts)));
         match body {
             EventBody::Message {
                 user,
@@ -147,7 +218,7 @@ impl Live {
                 history,
                 ..
             } => {
-                if *history {
+                if *history || is_private_notice(user, content) {
                     return None;
                 }
                 let line = ChatLine {
@@ -169,12 +240,9 @@ impl Live {
             EventBody::UserList { users, .. } => {
                 self.users = users
                     .iter()
-                    .map(|u| LiveUser {
-                        name: u.username.clone(),
-                        rank: Some(u.rank),
-                        afk: u.is_afk,
-                    })
+                    .map(|u| LiveUser::new(&u.username, Some(u.rank), u.is_afk))
                     .collect();
+                self.users_from_events = true;
                 self.sort_users();
             }
             EventBody::UserCount { count } => self.connected = Some(*count),
@@ -186,10 +254,14 @@ impl Live {
                     duration: *duration,
                     started: Some(ts),
                 });
+                self.media_at = ts;
             }
+            EventBody::PlaylistChange { action, data } => self.playlist_change(ts, action, data),
             EventBody::RankChange { user, rank } => {
-                let rank = *rank;
-                self.user_mut(user)?.rank = Some(rank);
+                let rank = Some(*rank);
+                let u = self.user_mut(user)?;
+                u.rank = rank;
+                u.rank_name = rank_name(rank);
                 self.sort_users();
             }
             EventBody::Afk { user, afk } => {
@@ -273,12 +345,43 @@ impl ChannelHub {
     pub fn watchers(&self) -> usize {
         self.tx.receiver_count()
     }
+
+    /// The state as JSON (without the chat): what `/api/live` answers.
+    pub fn state_value(&self) -> Value {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        serde_json::to_value(&*live).unwrap_or_default()
+    }
+
+    /// What `/api/current` takes from the live state.
+    pub fn overview(&self) -> Overview {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        Overview {
+            bot_state: if live.bot_gone {
+                "gone".into()
+            } else {
+                live.bot_state()
+            },
+            bot_gone: live.bot_gone,
+            playlist_items: live.playlist_items,
+            media: (live.media_at > 0.0).then(|| live.media.clone()),
+        }
+    }
+}
+
+/// A server whisper that only moderators get (CyTube: `[server]` "<name> joined (aliases:
+/// …)"): not chat, never shown on the public page.
+fn is_private_notice(user: &str, content: &str) -> bool {
+    user == "[server]" && content.contains(" joined (aliases: ")
 }
 
 /// Every shown channel's hub.
 #[derive(Clone)]
 pub struct Hub {
     channels: Arc<HashMap<String, Arc<ChannelHub>>>,
+    /// Wakes the refresher early (a playlist or media change: "Up next" follows at once).
+    poke: Arc<tokio::sync::Notify>,
+    /// How long without a sign of life before a channel's bot is gone.
+    gone_after: Duration,
 }
 
 impl Hub {
@@ -295,6 +398,8 @@ impl Hub {
             .collect();
         let hub = Hub {
             channels: Arc::new(channels),
+            poke: Arc::default(),
+            gone_after: cfg.bot_gone_after,
         };
         for name in &cfg.channels {
             hub.bootstrap(&bus, name).await;
@@ -322,7 +427,10 @@ impl Hub {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = self.poke.notified() => {}
+                }
                 for name in self.channels.keys() {
                     self.refresh(&bus, name).await;
                 }
@@ -344,6 +452,12 @@ impl Hub {
         };
         if let Some(ch) = self.channels.get(&ev.channel) {
             ch.update(|live| live.apply(ev.ts, &ev.body));
+            if matches!(
+                ev.body,
+                EventBody::PlaylistChange { .. } | EventBody::MediaChange { .. }
+            ) {
+                self.poke.notify_one();
+            }
         }
     }
 
@@ -385,23 +499,12 @@ impl Hub {
                 live.users = present
                     .into_iter()
                     .filter(|u| u.present)
-                    .map(|u| LiveUser {
-                        name: u.username,
-                        rank: None,
-                        afk: false,
-                    })
+                    .map(|u| LiveUser::new(&u.username, None, false))
                     .collect();
                 live.sort_users();
             }
-            if let Some(s) = status.filter(|s| s.found).map(|s| s.status)
-                && live.media.is_none()
-                && let Some(title) = s.current_media_title
-            {
-                live.media = Some(Media {
-                    title,
-                    duration: s.current_media_duration.unwrap_or(0),
-                    started: None,
-                });
+            if let Some(s) = status.filter(|s| s.found).map(|s| s.status) {
+                live.adopt_row(&s);
             }
             None
         });
@@ -417,16 +520,25 @@ impl Hub {
         let status: Option<CurrentStatusReply> =
             ask(bus, subjects::QUERY_CURRENT_STATUS, &body).await.ok();
         let bot = bot_status(bus, name).await;
+        let gone_after = self.gone_after;
         ch.update(|live| {
             let before = live.state_json();
+            let now = now();
             if let Some(s) = stats {
                 live.stats = s;
             }
-            if let Some(s) = status {
-                live.status = serde_json::to_value(&s.status).unwrap_or_default();
+            let row = status.filter(|s| s.found).map(|s| s.status);
+            let row_at = row.as_ref().and_then(|r| r.last_updated).map(|t| t as f64);
+            for seen in [bot.as_ref().map(|_| now), row_at].into_iter().flatten() {
+                live.bot_seen = Some(live.bot_seen.map_or(seen, |t| t.max(seen)));
             }
+            live.age(now, gone_after);
             if let Some(b) = bot {
-                live.bot = b;
+                live.adopt_bot(b);
+            }
+            if let Some(row) = row {
+                live.adopt_row(&row);
+                live.status = serde_json::to_value(&row).unwrap_or_default();
             }
             (live.state_json() != before).then(|| live.state_frame())
         });
@@ -560,6 +672,43 @@ mod tests {
         let after = hub.next(&mut slow).await.unwrap();
         assert_eq!(after.event, "chat");
         assert!(after.data.contains("99999"));
+    }
+
+    #[test]
+    fn alias_whispers_are_not_chat() {
+        let mut live = Live::default();
+        let whisper = EventBody::Message {
+            user: "[server]".into(),
+            content: "carol joined (aliases: carol,carol2)".into(),
+            history: false,
+            platform_data: Value::Null,
+        };
+        assert!(live.apply(1.0, &whisper).is_none());
+        assert!(live.chat.is_empty());
+    }
+
+    #[test]
+    fn ranks_are_named_as_cytube_names_them() {
+        let names: Vec<&str> = [0.0, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 255.0, 256.0, -1.0]
+            .into_iter()
+            .map(|r| rank_name(Some(r)))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "guest",
+                "registered",
+                "leader",
+                "moderator",
+                "channel admin",
+                "owner",
+                "founder",
+                "site admin",
+                "site admin",
+                "anonymous"
+            ]
+        );
+        assert_eq!(rank_name(None), "unknown");
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub use error::WebError;
 
 /// How long a request to the database service may take before the API answers 503.
 pub const BUS_TIMEOUT: Duration = Duration::from_secs(2);
+/// [`WebConfig::bot_gone_after`] by default: three of the bot's status intervals (10 s).
+pub const BOT_GONE_AFTER: Duration = Duration::from_secs(30);
 
 /// What `rosey web` serves.
 #[derive(Debug, Clone)]
@@ -60,6 +62,9 @@ pub struct WebConfig {
     pub channels: Vec<String>,
     /// Mark the session cookie `Secure` (behind a TLS proxy).
     pub secure_cookies: bool,
+    /// How long without a sign of life from a channel's bot (status answer, status row,
+    /// event) before the page and the API say it is gone.
+    pub bot_gone_after: Duration,
     /// How often statistics and bot status are refreshed for the live page.
     pub refresh: Duration,
 }
@@ -70,6 +75,7 @@ impl WebConfig {
             listen,
             channels,
             secure_cookies: false,
+            bot_gone_after: BOT_GONE_AFTER,
             refresh: Duration::from_secs(5),
         }
     }

@@ -28,6 +28,14 @@ struct Env {
 }
 
 async fn start_with(prepare: impl FnOnce(&std::path::Path), seeded: bool) -> Env {
+    start_cfg(prepare, seeded, |_| {}).await
+}
+
+async fn start_cfg(
+    prepare: impl FnOnce(&std::path::Path),
+    seeded: bool,
+    tune: impl FnOnce(&mut WebConfig),
+) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("bot_data.db");
     prepare(&db_path);
@@ -43,6 +51,7 @@ async fn start_with(prepare: impl FnOnce(&std::path::Path), seeded: bool) -> Env
         vec![CH.to_string(), "second".to_string()],
     );
     cfg.refresh = Duration::from_millis(200);
+    tune(&mut cfg);
     let web = rosey_web::start(bus.clone(), cfg).await.unwrap();
     Env {
         _dir: dir,
@@ -195,28 +204,34 @@ async fn v05_read_endpoints_keep_their_shapes_and_codes() {
 
     let (s, stats) = env.get("/api/stats").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(stats["success"], true);
     assert_eq!(stats["total_users_seen"], 2);
     assert_eq!(
         stats["top_chatters"][0],
-        json!({"username": "alice", "chat_lines": 3})
+        json!({"username": "alice", "messages": 3})
     );
-    for k in ["high_water_mark", "high_water_connected", "current"] {
-        assert!(stats[k].is_object(), "{k}: {stats}");
-    }
+    assert!(
+        stats["high_water_marks"]["chat"]["count"].is_i64(),
+        "{stats}"
+    );
 
     let (s, history) = env.get("/api/history/24").await;
     assert_eq!(s, StatusCode::OK);
-    let rows = history.as_array().unwrap();
+    assert_eq!(history["hours"], 24);
+    let rows = history["data"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1]["chat_users"], 3);
     assert_eq!(rows[1]["connected_users"], 4);
     assert!(rows[0]["timestamp"].is_i64());
-    for bad in ["0", "169", "abc", "-1"] {
+    // v0.5 (Flask's `<int:hours>`): not a whole number → no such page; more than a week →
+    // a week.
+    for bad in ["abc", "-1", "1.5"] {
         let (s, body) = env.get(&format!("/api/history/{bad}")).await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
-        assert!(body["error"].as_str().unwrap().contains("1 to 168"));
+        assert_eq!(s, StatusCode::NOT_FOUND, "{bad}");
+        assert!(body["error"].is_string());
     }
+    let (s, capped) = env.get("/api/history/169").await;
+    assert_eq!((s, &capped["hours"]), (StatusCode::OK, &json!(168)));
+    assert_eq!(capped["data"].as_array().unwrap().len(), 2);
 
     let (s, alice) = env.get("/api/user/alice").await;
     assert_eq!(s, StatusCode::OK);
@@ -225,20 +240,26 @@ async fn v05_read_endpoints_keep_their_shapes_and_codes() {
     assert!(alice["current_session_start"].is_i64());
     let (s, nobody) = env.get("/api/user/nobody").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    assert_eq!(nobody["error"], "No statistics found for user 'nobody'");
+    assert_eq!(nobody, json!({"error": "User not found"}));
 
     let (s, current) = env.get("/api/current").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(current["bot_name"], "Rosey");
-    assert_eq!(current["bot_connected"], true);
-    assert_eq!(current["current_media_title"], "A <b>song</b>");
+    assert_eq!(current["status"]["bot_name"], "Rosey");
+    assert_eq!(current["status"]["bot_connected"], true);
+    assert_eq!(current["status"]["current_media_title"], "A <b>song</b>");
     assert_eq!(current["channel"], CH);
+    assert_eq!(current["recent_chat"].as_array().unwrap().len(), 4);
+    assert_eq!(current["recent_chat"][0]["username"], "alice");
 
     let (s, outbound) = env.get("/api/outbound/recent").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(outbound, json!([]));
-    let (s, _) = env.get("/api/outbound/recent?limit=5000").await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(outbound, json!({"messages": []}));
+    for limit in ["5000", "-3", "abc"] {
+        let (s, _) = env
+            .get(&format!("/api/outbound/recent?limit={limit}"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "v0.5 caps or defaults a limit: {limit}");
+    }
 
     let (s, _) = env.get("/api/stats?channel=elsewhere").await;
     assert_eq!(
@@ -288,11 +309,11 @@ async fn say_needs_a_live_token_and_queues_once() {
         .say(Some(&token), json!({"message": "hello <i>there</i>"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert_eq!(body["success"], true);
-    let id = body["message_id"].as_i64().unwrap();
+    assert_eq!(body["queued"], true);
+    let id = body["id"].as_i64().unwrap();
 
     let (_, rows) = env.get("/api/outbound/recent").await;
-    let rows = rows.as_array().unwrap();
+    let rows = rows["messages"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "queued exactly once: {rows:?}");
     assert_eq!(rows[0]["id"], id);
     assert_eq!(rows[0]["message"], "hello <i>there</i>");
@@ -343,7 +364,7 @@ async fn tokens_are_hashed_scoped_and_revoked_by_prefix() {
             Some(json!({"description": "ci"})),
         )
         .await;
-    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(s, StatusCode::OK, "v0.5 answered 200");
     let new = created["token"].as_str().unwrap().to_string();
     assert_eq!(created["description"], "ci");
     assert_eq!(created["admin"], false);
@@ -461,7 +482,7 @@ async fn failed_attempts_are_limited_per_client() {
     );
     assert!(r.headers().contains_key("retry-after"));
     let (_, rows) = env.get("/api/outbound/recent").await;
-    assert_eq!(rows, json!([]), "nothing queued");
+    assert_eq!(rows, json!({"messages": []}), "nothing queued");
     env.stop().await;
 }
 
@@ -533,10 +554,10 @@ async fn pages_carry_security_headers_and_page_actions_need_a_session() {
         StatusCode::FORBIDDEN
     );
     let (_, rows) = env.get("/api/outbound/recent").await;
-    assert_eq!(rows, json!([]));
+    assert_eq!(rows, json!({"messages": []}));
     assert_eq!(say(Some(csrf)).await.unwrap().status(), StatusCode::OK);
     let (_, rows) = env.get("/api/outbound/recent").await;
-    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows["messages"].as_array().unwrap().len(), 1);
     let bad = env
         .http
         .post(env.url("/ui/login"))
@@ -755,7 +776,402 @@ async fn playlist_actions_need_a_token_and_pass_the_bots_answer_on() {
     );
 
     asked.unsubscribe().await;
-    let (s, e) = env.send(post, "/api/skip", Some(&token), None).await;
-    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+    // No bot: the missing piece is named (the database service is up).
+    for path in ["/api/skip", "/api/add"] {
+        let (s, e) = env
+            .send(
+                post.clone(),
+                path,
+                Some(&token),
+                Some(json!({"url": "https://youtu.be/abc"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+        let error = e["error"].as_str().unwrap();
+        assert!(
+            error.starts_with(&format!("no bot serves channel `{CH}`")),
+            "{path}: {error}"
+        );
+        assert!(!error.contains("database service"), "{path}: {error}");
+    }
+    env.stop().await;
+}
+
+// ---- the v0.5 API, replayed as its clients call it ----------------------------------
+
+/// Whether `actual` has the key structure of `expected` (SPEC §9): every expected key is
+/// there (extra keys are fine) with a value of the named type — `"int"`, `"str"`,
+/// `"bool"`, `"int?"` / `"str?"` (or null), `"object"` (any object) — objects compared
+/// key by key, and every element of an array compared with the one element of the
+/// expected array (which must not be empty, so the elements are really checked).
+fn check_shape(path: &str, actual: &Value, expected: &Value) -> Vec<String> {
+    let mut wrong = Vec::new();
+    match expected {
+        Value::String(t) => {
+            let ok = match t.as_str() {
+                "int" => actual.is_i64(),
+                "str" => actual.is_string(),
+                "bool" => actual.is_boolean(),
+                "int?" => actual.is_i64() || actual.is_null(),
+                "str?" => actual.is_string() || actual.is_null(),
+                "object" => actual.is_object(),
+                other => panic!("unknown type {other}"),
+            };
+            if !ok {
+                wrong.push(format!("{path}: expected {t}, got {actual}"));
+            }
+        }
+        Value::Object(keys) => match actual.as_object() {
+            None => wrong.push(format!("{path}: expected an object, got {actual}")),
+            Some(a) => {
+                for (k, v) in keys {
+                    match a.get(k) {
+                        None => wrong.push(format!("{path}.{k}: missing")),
+                        Some(x) => wrong.extend(check_shape(&format!("{path}.{k}"), x, v)),
+                    }
+                }
+            }
+        },
+        Value::Array(one) => match actual.as_array() {
+            None => wrong.push(format!("{path}: expected an array, got {actual}")),
+            Some(items) if items.is_empty() => wrong.push(format!("{path}: empty")),
+            Some(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    wrong.extend(check_shape(&format!("{path}[{i}]"), x, &one[0]));
+                }
+            }
+        },
+        _ => panic!("bad expected shape at {path}"),
+    }
+    wrong
+}
+
+#[track_caller]
+fn assert_shape(call: &str, actual: &Value, expected: Value) {
+    let wrong = check_shape(call, actual, &expected);
+    assert!(wrong.is_empty(), "{call}: {wrong:#?}\n{actual:#}");
+}
+
+/// Every call of SPEC §9 as a v0.5 script makes it: the path, the status code and the key
+/// structure of the reply (the expected structures are §9's, written out here).
+#[tokio::test]
+async fn a_v05_client_replayed_gets_the_v05_shapes() {
+    let env = start_seeded().await;
+    // A line older than the 20 minutes of `/api/current`, and a message longer than the
+    // 100 characters of `message_preview`.
+    env.publish(
+        subjects::MESSAGE_LOG,
+        json!({"username": "bob", "message": "an old line", "channel": CH,
+               "ts": rosey_web::hub::now() - 3600.0}),
+    )
+    .await;
+    env.db.flush().await.unwrap();
+    let admin = env.token(true).await;
+    let api = env.token(false).await;
+    let post = reqwest::Method::POST;
+
+    let (s, v) = env.get("/api/stats").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_shape(
+        "GET /api/stats",
+        &v,
+        json!({"high_water_marks": {"chat": {"count": "int", "timestamp": "int?"},
+                                    "connected": {"count": "int", "timestamp": "int?"}},
+               "total_users_seen": "int",
+               "top_chatters": [{"username": "str", "messages": "int"}]}),
+    );
+    assert!(v["top_chatters"].as_array().unwrap().len() <= 10);
+
+    let (s, v) = env.get("/api/history/24").await;
+    assert_eq!(s, StatusCode::OK);
+    let history = json!({"hours": "int", "data": [{"timestamp": "int", "chat_users": "int", "connected_users": "int"}]});
+    assert_shape("GET /api/history/24", &v, history.clone());
+    let stamps: Vec<i64> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["timestamp"].as_i64().unwrap())
+        .collect();
+    assert!(stamps.is_sorted(), "oldest first: {stamps:?}");
+    let (s, v) = env.get("/api/history/1000").await;
+    assert_eq!((s, &v["hours"]), (StatusCode::OK, &json!(168)), "capped");
+    assert_shape("GET /api/history/1000", &v, history);
+    let (s, v) = env.get("/api/history/week").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_shape("GET /api/history/week", &v, json!({"error": "str"}));
+
+    let (s, v) = env.get("/api/user/alice").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_shape(
+        "GET /api/user/alice",
+        &v,
+        json!({"username": "str", "first_seen": "int", "last_seen": "int",
+               "total_chat_lines": "int", "total_time_connected": "int",
+               "current_session_start": "int?"}),
+    );
+    let (s, v) = env.get("/api/user/nobody").await;
+    assert_eq!(
+        (s, v),
+        (StatusCode::NOT_FOUND, json!({"error": "User not found"}))
+    );
+
+    let (s, v) = env.get("/api/current").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_shape(
+        "GET /api/current",
+        &v,
+        json!({"status": {"bot_name": "str?", "bot_connected": "bool", "playlist_items": "int",
+                          "current_media_title": "str?", "current_chat_users": "int",
+                          "current_connected_users": "int", "last_updated": "int?"},
+               "recent_chat": [{"timestamp": "int", "username": "str", "message": "str"}]}),
+    );
+    let recent: Vec<&str> = v["recent_chat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        !recent.contains(&"an old line"),
+        "only the last 20 minutes: {recent:?}"
+    );
+    assert_eq!(recent.len(), 4, "{recent:?}");
+
+    // POST /api/say
+    let long = "x".repeat(150);
+    let (s, v) = env.say(Some(&api), json!({"message": long})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_shape("POST /api/say", &v, json!({"queued": "bool", "id": "int"}));
+    assert_eq!(v["queued"], true);
+    let (s, v) = env.say(None, json!({"message": "hi"})).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_shape("POST /api/say (no token)", &v, json!({"error": "str"}));
+    let (s, v) = env.say(Some(&api), json!({"text": "hi"})).await;
+    assert_eq!(
+        (s, v),
+        (StatusCode::BAD_REQUEST, json!({"error": "Missing message"}))
+    );
+    let (s, v) = env.say(Some(&api), json!({"message": " \t "})).await;
+    assert_eq!(
+        (s, v),
+        (StatusCode::BAD_REQUEST, json!({"error": "Empty message"}))
+    );
+
+    let (s, v) = env.get("/api/outbound/recent?limit=5").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_shape(
+        "GET /api/outbound/recent",
+        &v,
+        json!({"messages": [{"id": "int", "timestamp": "int", "message": "str", "sent": "bool",
+                             "sent_timestamp": "int?", "retry_count": "int", "last_error": "str?",
+                             "message_preview": "str", "status": "str"}]}),
+    );
+    let row = &v["messages"][0];
+    assert_eq!(row["status"], "queued");
+    assert_eq!(row["message_preview"], format!("{}...", "x".repeat(100)));
+    let (s, v) = env.get("/api/outbound/recent?limit=500").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["messages"].as_array().unwrap().len() <= 100);
+
+    // Tokens (Rosey: behind an admin token; the shapes are v0.5's).
+    let (s, v) = env
+        .send(
+            post.clone(),
+            "/api/tokens",
+            Some(&admin),
+            Some(json!({"description": "replay"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_shape(
+        "POST /api/tokens",
+        &v,
+        json!({"token": "str", "description": "str", "created_at": "int"}),
+    );
+    let minted = v["token"].as_str().unwrap().to_string();
+    let (s, v) = env
+        .send(reqwest::Method::GET, "/api/tokens", Some(&admin), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_shape(
+        "GET /api/tokens",
+        &v,
+        json!({"tokens": [{"token_preview": "str", "description": "str?", "created_at": "int",
+                           "last_used": "int?", "revoked": "bool"}]}),
+    );
+    let previews: Vec<&str> = v["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["token_preview"].as_str().unwrap())
+        .collect();
+    assert!(
+        previews.contains(&format!("{}...", &minted[..8]).as_str()),
+        "{previews:?}"
+    );
+    let del = reqwest::Method::DELETE;
+    let path = format!("/api/tokens/{}", &minted[..8]);
+    let (s, v) = env.send(del.clone(), &path, Some(&admin), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_shape("DELETE /api/tokens/<prefix>", &v, json!({"revoked": "int"}));
+    assert_eq!(v["revoked"], 1);
+    let (s, v) = env.send(del, &path, Some(&admin), None).await;
+    assert_eq!(
+        (s, v),
+        (StatusCode::NOT_FOUND, json!({"error": "Token not found"}))
+    );
+    env.stop().await;
+}
+
+/// A state frame that satisfies `want`, awaited (with the stream's timeout).
+async fn state_where(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buf: &mut String,
+    want: impl Fn(&Value) -> bool,
+) -> Value {
+    let wait = async {
+        loop {
+            let s = next_frame(stream, buf, "state").await;
+            if want(&s) {
+                return s;
+            }
+        }
+    };
+    tokio::time::timeout(TIMEOUT, wait)
+        .await
+        .expect("no such state in time")
+}
+
+/// No word from the bot (no status row, no event) for `bot_gone_after`: the page's stream
+/// and the API say it is gone, and what only a present bot knows (users, media) is cleared;
+/// a new status row brings it back.
+#[tokio::test]
+async fn a_bot_that_stops_reporting_is_gone() {
+    let env = start_cfg(|_| {}, true, |c| c.bot_gone_after = Duration::from_secs(3)).await;
+    let (_, live) = env.get("/api/live").await;
+    assert_eq!(live["bot_gone"], false, "the status row is fresh: {live}");
+    let r = env.http.get(env.url("/events")).send().await.unwrap();
+    let mut stream = r.bytes_stream();
+    let mut buf = String::new();
+    next_frame(&mut stream, &mut buf, "snapshot").await;
+    let gone = state_where(&mut stream, &mut buf, |s| s["bot_gone"] == true).await;
+    assert_eq!(gone["bot"]["state"], "gone");
+    assert_eq!(gone["users"], json!([]), "{gone}");
+    assert_eq!(gone["media"], Value::Null);
+    let (_, current) = env.get("/api/current").await;
+    assert_eq!(current["bot"], "gone");
+    assert_eq!(current["status"]["bot_connected"], false, "{current}");
+    let (_, live) = env.get("/api/live").await;
+    assert_eq!(live["bot_gone"], true);
+
+    // The bot reports again.
+    env.publish(
+        subjects::STATUS_UPDATE,
+        json!({"channel": CH, "status_data": {"bot_name": "Rosey", "bot_connected": true}}),
+    )
+    .await;
+    env.db.flush().await.unwrap();
+    let back = state_where(&mut stream, &mut buf, |s| s["bot_gone"] == false).await;
+    assert_ne!(back["bot"]["state"], "gone");
+    let (_, current) = env.get("/api/current").await;
+    assert_eq!(current["status"]["bot_connected"], true);
+    env.stop().await;
+}
+
+fn event(kind: &str, body: Value) -> Value {
+    let mut v = json!({"channel": CH, "ts": rosey_web::hub::now(), "id": format!("{kind}-{}", rosey_web::hub::now()), "kind": kind});
+    v.as_object_mut()
+        .unwrap()
+        .extend(body.as_object().unwrap().clone());
+    v
+}
+
+/// The playlist as the bot's events tell it, as they come: queue, delete, move, clear (a
+/// `playlist` event of no items) — on the stream and in `/api/current`, without waiting for
+/// the next status row.
+#[tokio::test]
+async fn the_page_and_current_follow_playlist_changes() {
+    let env = start_seeded().await;
+    let r = env.http.get(env.url("/events")).send().await.unwrap();
+    let mut stream = r.bytes_stream();
+    let mut buf = String::new();
+    next_frame(&mut stream, &mut buf, "snapshot").await;
+    let bus = &env.bus;
+    let send = |kind: &str, body: Value| {
+        let subject = subjects::event_subject(CH, kind);
+        let v = event(kind, body);
+        async move { publish(bus, &subject, v).await }
+    };
+    send(
+        "media_change",
+        json!({"title": "Song A", "type": "yt", "media_id": "a", "duration": 100}),
+    )
+    .await;
+    send(
+        "playlist_change",
+        json!({"action": "playlist", "data": {"count": 2}}),
+    )
+    .await;
+    let s = state_where(&mut stream, &mut buf, |s| s["playlist_items"] == 2).await;
+    assert_eq!(s["media"]["title"], "Song A");
+    send(
+        "playlist_change",
+        json!({"action": "queue", "data": {"uid": 9, "title": "Song C"}}),
+    )
+    .await;
+    state_where(&mut stream, &mut buf, |s| s["playlist_items"] == 3).await;
+    send(
+        "playlist_change",
+        json!({"action": "move", "data": {"uid": 9}}),
+    )
+    .await;
+    send(
+        "playlist_change",
+        json!({"action": "delete", "data": {"uid": 9}}),
+    )
+    .await;
+    state_where(&mut stream, &mut buf, |s| s["playlist_items"] == 2).await;
+    let (_, current) = env.get("/api/current").await;
+    assert_eq!(current["status"]["playlist_items"], 2, "{current}");
+    assert_eq!(current["status"]["current_media_title"], "Song A");
+
+    // Cleared: CyTube sends the empty playlist; nothing plays any more.
+    send(
+        "playlist_change",
+        json!({"action": "playlist", "data": {"count": 0}}),
+    )
+    .await;
+    let s = state_where(&mut stream, &mut buf, |s| s["playlist_items"] == 0).await;
+    assert_eq!(s["media"], Value::Null, "{s}");
+    let (_, current) = env.get("/api/current").await;
+    assert_eq!(current["status"]["playlist_items"], 0, "{current}");
+    assert_eq!(current["status"]["current_media_title"], Value::Null);
+    env.stop().await;
+}
+
+/// CyTube's `[server]` whisper to moderators ("<name> joined (aliases: …)") is not chat:
+/// the public stream never carries it.
+#[tokio::test]
+async fn alias_whispers_never_reach_the_page() {
+    let env = start_seeded().await;
+    let r = env.http.get(env.url("/events")).send().await.unwrap();
+    let mut stream = r.bytes_stream();
+    let mut buf = String::new();
+    next_frame(&mut stream, &mut buf, "snapshot").await;
+    for (user, content) in [
+        ("[server]", "carol joined (aliases: carol,carol2)"),
+        ("carol", "after the whisper"),
+    ] {
+        env.publish(
+            &subjects::event_subject(CH, "message"),
+            event("message", json!({"user": user, "content": content})),
+        )
+        .await;
+    }
+    let chat = next_frame(&mut stream, &mut buf, "chat").await;
+    assert_eq!(
+        chat["message"], "after the whisper",
+        "the whisper came first: {chat}"
+    );
     env.stop().await;
 }

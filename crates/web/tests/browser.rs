@@ -2,7 +2,11 @@
 //! from `tests/browser/overview.mjs`, against the whole system running for real — a
 //! nats-server of this test's own, the devserver, the database service, the bot and the
 //! dashboard — plus a small control server through which the script makes devserver
-//! clients chat and join, and asks how often a line reached the channel.
+//! clients chat and join, asks how often a line reached the channel, queues a titled item,
+//! and at the end stops the bot.
+//!
+//! The dashboard starts after the bot and alice joined, as `rosey web` started late does:
+//! it has seen no `user_list` and must take the users and their ranks from the bot's status.
 //!
 //! With `ROSEY_WRITE_SCREENSHOTS=1` the script's screenshots go to `docs/` (they are
 //! committed and shown in the README); otherwise to a temporary directory.
@@ -30,6 +34,11 @@ const BOT_PW: &str = "bot-pw";
 const GUEST: &str = "alice";
 const SAID_BEFORE: &str = "hello before the page was opened";
 const WAIT: Duration = Duration::from_secs(15);
+/// The dashboard's `bot_gone_after` here: the page must say `gone` this long (plus a refresh
+/// or two) after the bot stopped.
+const GONE_AFTER: Duration = Duration::from_secs(3);
+/// A raw-file title with a right-to-left override (issue 25 item 10).
+const RLO_TITLE: &str = "evil\u{202E}fdp.exe";
 
 /// What the control server shares with its handlers.
 struct Control {
@@ -41,6 +50,8 @@ struct Control {
     guests: Mutex<Vec<CytubeHandle>>,
     /// The devserver, for its playlist (taken back at the end to shut it down).
     server: Mutex<Option<DevServer>>,
+    /// The bot and its status service, until the script stops them.
+    bot: tokio::sync::Mutex<Option<(Bot, async_nats::service::Service)>>,
 }
 
 fn client(base_url: &str, login: Login) -> ClientConfig {
@@ -61,7 +72,38 @@ async fn control_server(control: Arc<Control>) -> String {
     let app = Router::new()
         .route(
             "/state",
-            get(|| async { Json(json!({"users": [BOT, GUEST], "said": SAID_BEFORE})) }),
+            get(|| async {
+                Json(json!({"users": [BOT, GUEST], "said": SAID_BEFORE,
+                            "ranks": {BOT: "channel admin", GUEST: "guest"},
+                            "rlo_title": RLO_TITLE, "gone_ms": GONE_AFTER.as_millis() as u64}))
+            }),
+        )
+        .route(
+            "/queue-titled",
+            post(|State(c): State<Arc<Control>>| async move {
+                // Raw files take a title; adding them needs rank 2.
+                if let Some(s) = c.server.lock().unwrap().as_ref() {
+                    s.set_rank(CH, GUEST, 2.0);
+                }
+                let mut q = rosey_cytube::QueueRequest::new(
+                    "https://example.com/media/evil.mp4",
+                    "fi",
+                    rosey_cytube::QueuePosition::End,
+                );
+                q.title = Some(RLO_TITLE.to_string());
+                c.alice.queue(q).unwrap();
+                Json(json!({"ok": true}))
+            }),
+        )
+        .route(
+            "/stop-bot",
+            post(|State(c): State<Arc<Control>>| async move {
+                if let Some((bot, status)) = c.bot.lock().await.take() {
+                    let _ = status.stop().await;
+                    bot.shutdown().await;
+                }
+                Json(json!({"ok": true}))
+            }),
         )
         .route(
             "/chat",
@@ -152,13 +194,6 @@ async fn the_dashboard_works_in_a_real_browser() {
     }
     db.flush().await.unwrap();
 
-    // The dashboard first, so it sees the bot join.
-    let web_bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
-    let mut web_cfg =
-        rosey_web::WebConfig::new("127.0.0.1:0".parse().unwrap(), vec![CH.to_string()]);
-    web_cfg.refresh = Duration::from_millis(500);
-    let web = rosey_web::start(web_bus, web_cfg).await.unwrap();
-
     let mut connection = bus
         .subscribe(&subjects::event_subject(CH, "connection"))
         .await
@@ -178,7 +213,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let bot = Bot::start(bus.clone(), cfg);
     // The bot's status service, as `rosey bot` serves it: the page's connection state and
     // "Up next" come from it.
-    let _status = rosey_bot::status::serve(
+    let status = rosey_bot::status::serve(
         bus.nats_client().unwrap(),
         bot.metrics_source(),
         env!("CARGO_PKG_VERSION"),
@@ -239,12 +274,21 @@ async fn the_dashboard_works_in_a_real_browser() {
         .await
         .expect("alice's line reaches the channel");
 
+    // The dashboard last: everyone is in the channel before it starts.
+    let web_bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
+    let mut web_cfg =
+        rosey_web::WebConfig::new("127.0.0.1:0".parse().unwrap(), vec![CH.to_string()]);
+    web_cfg.refresh = Duration::from_millis(500);
+    web_cfg.bot_gone_after = GONE_AFTER;
+    let web = rosey_web::start(web_bus, web_cfg).await.unwrap();
+
     let control = Arc::new(Control {
         base_url: base_url.clone(),
         alice,
         seen,
         guests: Mutex::new(Vec::new()),
         server: Mutex::new(Some(server)),
+        bot: tokio::sync::Mutex::new(Some((bot, status))),
     });
     let ctl_url = control_server(control.clone()).await;
     let token: Value = serde_json::from_slice(
@@ -290,9 +334,18 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(stdout.contains("ok - say from the page reached the channel exactly once"));
     assert!(stdout.contains("ok - add from the page put the URL on the playlist once"));
     assert!(stdout.contains("ok - skip from the page moved on"));
+    assert!(stdout.contains("ok - ranks of users present before the dashboard started"));
+    assert!(stdout.contains("ok - no alias whisper on the page"));
+    assert!(stdout.contains("ok - the token form is hidden after login"));
+    assert!(stdout.contains("ok - say, add and skip are disabled before login"));
+    assert!(stdout.contains("ok - a right-to-left override stays inside its title"));
+    assert!(stdout.contains("ok - the bot stopping turns the status to gone"));
 
     web.shutdown().await;
-    bot.shutdown().await;
+    if let Some((bot, status)) = control.bot.lock().await.take() {
+        let _ = status.stop().await;
+        bot.shutdown().await;
+    }
     db.shutdown().await.unwrap();
     for g in control.guests.lock().unwrap().drain(..) {
         drop(g);
