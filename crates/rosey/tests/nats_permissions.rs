@@ -474,7 +474,7 @@ async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
     let plugins_cfg = role_config(dir.path(), &nats, &server, "plugins", "rosey-plugin");
     let admin_cfg = role_config(dir.path(), &nats, &server, "admin", "rosey-admin");
     let _db = start_db(&db_cfg, &admin_cfg).await;
-    let mut plugins = rosey(&["plugins", &plugins_cfg], "PLUGIN")
+    let mut plugins = rosey(&["plugins", &plugins_cfg, "--log-level", "info"], "PLUGIN")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -505,7 +505,12 @@ async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
         }
     })
     .await
-    .expect("the quote plugin answers through the bot");
+    .unwrap_or_else(|_| {
+        panic!(
+            "the quote plugin answers through the bot: {:?}",
+            server.chat_log(CHANNEL)
+        )
+    });
     assert!(!bot_said("did not answer"), "{:?}", server.chat_log(CHANNEL));
 
     guest.chat("!quote add the roles hold").unwrap();
