@@ -458,7 +458,9 @@ impl Validator {
         {
             self.report(
                 "nats.inbox_prefix",
-                format!("`{prefix}` is not a subject (dot-separated tokens, no wildcards or spaces)"),
+                format!(
+                    "`{prefix}` is not a subject (dot-separated tokens, no wildcards or spaces)"
+                ),
             );
         }
         if let Some(tls) = self.section(nats, p, "tls", TLS_KEYS) {

@@ -291,7 +291,9 @@ impl Queries {
             other if subjects::DASHBOARD_QUERY_SUBJECTS.contains(&other) => {
                 self.dispatch_web(other, payload).await
             }
-            kv if subjects::parse_kv_subject(kv).is_some() || subjects::KV_RETIRED.contains(&kv) => {
+            kv if subjects::parse_kv_subject(kv).is_some()
+                || subjects::KV_RETIRED.contains(&kv) =>
+            {
                 self.kv(kv, payload).await
             }
             other => Err(QueryError::Invalid(format!(
@@ -370,7 +372,9 @@ pub(crate) async fn serve(
         None => {
             let mut subs = Vec::new();
             for (subject, _) in all_endpoints() {
-                let sub = bus.queue_subscribe(&subject, &cfg.query_queue_group).await?;
+                let sub = bus
+                    .queue_subscribe(&subject, &cfg.query_queue_group)
+                    .await?;
                 subs.push(sub);
             }
             let task = tokio::spawn(serve_plain(bus, subs, queries, stop));

@@ -51,49 +51,24 @@ async fn round_trip(target: StoreTarget) {
     let other = json!({"plugin": "tell", "key": "c/1", "value": [1, 2]});
     assert_eq!(ask(&bus, &tell(SET), other).await["success"], true);
     assert_eq!(
-        ask(
-            &bus,
-            &quote(GET),
-            json!({"key": "c/2"})
-        )
-        .await,
+        ask(&bus, &quote(GET), json!({"key": "c/2"})).await,
         json!({"success": true, "found": true, "value": {"text": "two"}})
     );
     assert_eq!(
-        ask(
-            &bus,
-            &quote(GET),
-            json!({"key": "zzz"})
-        )
-        .await,
+        ask(&bus, &quote(GET), json!({"key": "zzz"})).await,
         json!({"success": true, "found": false, "value": null})
     );
     assert_eq!(
-        ask(
-            &bus,
-            &quote(LIST),
-            json!({"prefix": "c/"})
-        )
-        .await,
+        ask(&bus, &quote(LIST), json!({"prefix": "c/"})).await,
         json!({"success": true, "entries": [{"key": "c/1", "value": "one"},
                                             {"key": "c/2", "value": {"text": "two"}}]})
     );
     assert_eq!(
-        ask(
-            &bus,
-            &quote(DELETE),
-            json!({"key": "c/1"})
-        )
-        .await,
+        ask(&bus, &quote(DELETE), json!({"key": "c/1"})).await,
         json!({"success": true, "deleted": true})
     );
     assert_eq!(
-        ask(
-            &bus,
-            &quote(DELETE),
-            json!({"key": "c/1"})
-        )
-        .await["deleted"],
+        ask(&bus, &quote(DELETE), json!({"key": "c/1"})).await["deleted"],
         false
     );
     // Another plugin's namespace is untouched, and no payload reaches into it.
@@ -101,12 +76,7 @@ async fn round_trip(target: StoreTarget) {
     assert_eq!(r["success"], false, "{r}");
     assert!(r["error"].as_str().unwrap().contains("plugin"), "{r}");
     assert_eq!(
-        ask(
-            &bus,
-            &tell(GET),
-            json!({"key": "c/1"})
-        )
-        .await["value"],
+        ask(&bus, &tell(GET), json!({"key": "c/1"})).await["value"],
         json!([1, 2])
     );
 
@@ -150,12 +120,7 @@ async fn round_trip(target: StoreTarget) {
         .await
         .unwrap();
     assert_eq!(
-        ask(
-            &bus,
-            &quote(GET),
-            json!({"key": "c#last"})
-        )
-        .await["value"],
+        ask(&bus, &quote(GET), json!({"key": "c#last"})).await["value"],
         2
     );
     service.shutdown().await.unwrap();

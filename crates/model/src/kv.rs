@@ -129,7 +129,11 @@ mod tests {
         assert_eq!(k.plugin, "");
         assert_eq!(bind_namespace("quote", ""), Ok("quote"));
         assert_eq!(bind_namespace("quote", "quote"), Ok("quote"));
-        assert!(bind_namespace("quote", "tell").unwrap_err().contains("plugin"));
+        assert!(
+            bind_namespace("quote", "tell")
+                .unwrap_err()
+                .contains("plugin")
+        );
         assert!(check_key("quotes", "a").is_ok());
         assert!(check_key("", "a").unwrap_err().contains("plugin"));
         assert!(

@@ -82,20 +82,24 @@ impl Kv {
             key: key.to_string(),
             value,
         };
-        self.call::<_, KvSetReply>(&self.subject(subjects::KV_OP_SET), &q).await?;
+        self.call::<_, KvSetReply>(&self.subject(subjects::KV_OP_SET), &q)
+            .await?;
         Ok(())
     }
 
     /// The value of `key`, if set.
     pub async fn get(&self, key: &str) -> Result<Option<Value>, KvError> {
-        let r: KvGetReply = self.call(&self.subject(subjects::KV_OP_GET), &self.key(key)).await?;
+        let r: KvGetReply = self
+            .call(&self.subject(subjects::KV_OP_GET), &self.key(key))
+            .await?;
         Ok(r.found.then_some(r.value))
     }
 
     /// Deletes `key`; true when it existed.
     pub async fn delete(&self, key: &str) -> Result<bool, KvError> {
         let r: KvDeleteReply = self
-            .call(&self.subject(subjects::KV_OP_DELETE), &self.key(key)).await?;
+            .call(&self.subject(subjects::KV_OP_DELETE), &self.key(key))
+            .await?;
         Ok(r.deleted)
     }
 

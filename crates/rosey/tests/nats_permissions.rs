@@ -118,7 +118,10 @@ fn accounts_conf_with_plugin(name: &str) -> String {
         .map(|l| l.trim_start().trim_start_matches('#'))
         .collect::<Vec<_>>()
         .join("\n")
-        .replace("$ROSEY_PLUGIN_ECHO_NATS_PASSWORD", &format!("\"{}\"", password(name)))
+        .replace(
+            "$ROSEY_PLUGIN_ECHO_NATS_PASSWORD",
+            &format!("\"{}\"", password(name)),
+        )
         .replace("echo", name);
     let admin = text.find("{ user: rosey-admin").unwrap();
     format!("{}{user}\n      {}", &text[..admin], &text[admin..])
@@ -346,7 +349,7 @@ fn role_config(
         "database": {"path": dir.join("perm.db"), "run_as_service": false},
         "platforms": [{"type": "cytube", "name": "p", "domain": server.base_url(),
                        "channel": CHANNEL, "user": ["RoseyPerm"], "restart_delay": 1}],
-        "plugins": {"discovery_interval": 1},
+        "plugins": {"discovery_interval": 2, "timeout": 10},
         "logging": {"level": "warn"}
     });
     std::fs::write(&path, serde_json::to_vec(&cfg).unwrap()).unwrap();
@@ -490,7 +493,7 @@ async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
             .iter()
             .any(|c| c.username == "RoseyPerm" && c.msg.contains(text))
     };
-    // The bot finds the plugins (at start, on their announcement, or on its 1 s timer):
+    // The bot finds the plugins (at start, on their announcement, or on its 2 s timer):
     // ask until a plugin answers.
     tokio::time::timeout(WAIT, async {
         loop {
@@ -511,7 +514,11 @@ async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
             server.chat_log(CHANNEL)
         )
     });
-    assert!(!bot_said("did not answer"), "{:?}", server.chat_log(CHANNEL));
+    assert!(
+        !bot_said("did not answer"),
+        "{:?}",
+        server.chat_log(CHANNEL)
+    );
 
     guest.chat("!quote add the roles hold").unwrap();
     let added = async {
@@ -546,8 +553,7 @@ async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
         let mallory = mallory.clone();
         async move {
             let body = serde_json::to_vec(&body).unwrap().into();
-            match tokio::time::timeout(Duration::from_secs(3), mallory.request(subject, body))
-                .await
+            match tokio::time::timeout(Duration::from_secs(3), mallory.request(subject, body)).await
             {
                 Ok(Ok(m)) => Some(serde_json::from_slice::<Value>(&m.payload).unwrap()),
                 _ => None,

@@ -31,7 +31,11 @@ pub fn nats_options(
             required: tls.is_some_and(|t| t.required),
         },
         name: name.to_string(),
-        inbox_prefix: Some(cfg.inbox_prefix.clone().unwrap_or_else(|| inbox.to_string())),
+        inbox_prefix: Some(
+            cfg.inbox_prefix
+                .clone()
+                .unwrap_or_else(|| inbox.to_string()),
+        ),
         ..NatsOptions::default()
     }
 }

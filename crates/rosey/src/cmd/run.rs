@@ -123,7 +123,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.nats_url.as_deref(),
             "rosey",
             rosey_model::subjects::INBOX_BOT,
-        ).await?;
+        )
+        .await?;
         if let Some(m) = &metrics {
             m.watch_bus(&bus);
         }
