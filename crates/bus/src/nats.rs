@@ -55,6 +55,10 @@ pub struct NatsOptions {
     /// Client name shown by `nats server report connections`.
     pub name: String,
     pub subscription_capacity: usize,
+    /// Where this connection's request replies come back (`<prefix>.<id>…`); `None` is the
+    /// client default `_INBOX`. With least-privilege accounts each role has its own prefix,
+    /// so no other role can read or answer its replies (`deploy/nats/accounts.conf`).
+    pub inbox_prefix: Option<String>,
 }
 
 impl Default for NatsOptions {
@@ -72,6 +76,7 @@ impl Default for NatsOptions {
             tls: TlsOptions::default(),
             name: "rosey".to_string(),
             subscription_capacity: DEFAULT_SUBSCRIPTION_CAPACITY,
+            inbox_prefix: None,
         }
     }
 }
@@ -109,6 +114,7 @@ impl std::fmt::Debug for NatsOptions {
             .field("credentials", &self.credentials)
             .field("nkey", &self.nkey)
             .field("tls_required", &self.tls.required)
+            .field("inbox_prefix", &self.inbox_prefix)
             .finish()
     }
 }
@@ -323,6 +329,14 @@ async fn build_options(
     );
     if forever {
         c = c.retry_on_initial_connect();
+    }
+    if let Some(prefix) = &o.inbox_prefix {
+        if !crate::pattern::valid_publish_subject(prefix) {
+            return Err(BusError::Options(format!(
+                "inbox prefix `{prefix}`: must be a subject without wildcards"
+            )));
+        }
+        c = c.custom_inbox_prefix(prefix.clone());
     }
     if let (Some(u), Some(p)) = (&o.user, &o.password) {
         c = c.user_and_password(u.clone(), p.clone());

@@ -199,6 +199,10 @@ pub struct NatsConfig {
     /// A file holding an nkey seed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nkey: Option<PathBuf>,
+    /// Where this process's request replies come back; `None` = its role's own prefix
+    /// (`_INBOX_bot`, `_INBOX_db`, …), which `deploy/nats/accounts.conf` grants that role only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbox_prefix: Option<String>,
     /// TLS settings; `None` = plain unless the URL says `tls://`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
@@ -220,6 +224,7 @@ impl Default for NatsConfig {
             token: None,
             credentials: None,
             nkey: None,
+            inbox_prefix: None,
             tls: None,
             jetstream: d::NATS_JETSTREAM,
             jetstream_options: JetStreamOptions::default(),

@@ -36,6 +36,7 @@ const KEY_ORDER: &[&str] = &[
     "token",
     "credentials",
     "nkey",
+    "inbox_prefix",
     "tls",
     "ca",
     "cert",

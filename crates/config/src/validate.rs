@@ -68,6 +68,7 @@ const NATS_KEYS: &[&str] = &[
     "token",
     "credentials",
     "nkey",
+    "inbox_prefix",
     "tls",
     "jetstream",
     "jetstream_options",
@@ -447,6 +448,18 @@ impl Validator {
                 format!(
                     "choose one authentication method, found {}",
                     methods.join(" and ")
+                ),
+            );
+        }
+        if let Some(prefix) = self.string(nats, p, "inbox_prefix", false)
+            && !prefix
+                .split('.')
+                .all(|t| !t.is_empty() && t != "*" && t != ">" && !t.contains(char::is_whitespace))
+        {
+            self.report(
+                "nats.inbox_prefix",
+                format!(
+                    "`{prefix}` is not a subject (dot-separated tokens, no wildcards or spaces)"
                 ),
             );
         }

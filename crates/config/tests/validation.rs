@@ -786,3 +786,21 @@ fn cluster_section() {
         ],
     );
 }
+
+#[test]
+fn nats_inbox_prefix_is_a_subject_without_wildcards() {
+    expect(set(base(), "/nats/inbox_prefix", json!("_INBOX_bot")), &[]);
+    expect(set(base(), "/nats/inbox_prefix", json!("_INBOX.bot")), &[]);
+    for bad in ["_INBOX.>", "a..b", "in box", "*"] {
+        expect(
+            set(base(), "/nats/inbox_prefix", json!(bad)),
+            &[&format!(
+                "nats.inbox_prefix: `{bad}` is not a subject (dot-separated tokens, no wildcards or spaces)"
+            )],
+        );
+    }
+    expect(
+        set(base(), "/nats/inbox_prefix", json!(5)),
+        &["nats.inbox_prefix: expected a non-empty string, got 5"],
+    );
+}

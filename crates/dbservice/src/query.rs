@@ -291,7 +291,11 @@ impl Queries {
             other if subjects::DASHBOARD_QUERY_SUBJECTS.contains(&other) => {
                 self.dispatch_web(other, payload).await
             }
-            kv if subjects::KV_SUBJECTS.contains(&kv) => self.kv(kv, payload).await,
+            kv if subjects::parse_kv_subject(kv).is_some()
+                || subjects::KV_RETIRED.contains(&kv) =>
+            {
+                self.kv(kv, payload).await
+            }
             other => Err(QueryError::Invalid(format!(
                 "unknown request subject `{other}`"
             ))),
@@ -367,18 +371,26 @@ pub(crate) async fn serve(
         }
         None => {
             let mut subs = Vec::new();
-            for (subject, _) in ENDPOINTS
-                .iter()
-                .chain(&web::ENDPOINTS)
-                .chain(&kv::ENDPOINTS)
-            {
-                let sub = bus.queue_subscribe(subject, &cfg.query_queue_group).await?;
+            for (subject, _) in all_endpoints() {
+                let sub = bus
+                    .queue_subscribe(&subject, &cfg.query_queue_group)
+                    .await?;
                 subs.push(sub);
             }
             let task = tokio::spawn(serve_plain(bus, subs, queries, stop));
             Ok((task, None))
         }
     }
+}
+
+/// Every request subject the service answers (subject, endpoint name).
+fn all_endpoints() -> Vec<(String, &'static str)> {
+    ENDPOINTS
+        .iter()
+        .chain(&web::ENDPOINTS)
+        .map(|(s, n)| (s.to_string(), *n))
+        .chain(kv::endpoints())
+        .collect()
 }
 
 type Requests = BoxStream<'static, async_nats::service::Request>;
@@ -412,11 +424,7 @@ async fn register(
         .await
         .map_err(err)?;
     let mut streams: Vec<Requests> = Vec::new();
-    for (subject, name) in ENDPOINTS
-        .iter()
-        .chain(&web::ENDPOINTS)
-        .chain(&kv::ENDPOINTS)
-    {
+    for (subject, name) in all_endpoints() {
         let endpoint = service
             .endpoint_builder()
             .name(name)

@@ -1,6 +1,9 @@
-//! The plugin key-value store on the database service: `rosey.db.kv.set/get/delete/list`
-//! (the subject names of Rosey v0.5's successor). Every request names its `plugin`, the
-//! namespace its keys live in; one plugin never sees another's keys.
+//! The plugin key-value store on the database service: `rosey.db.kv.<plugin>.<op>` with
+//! `<op>` one of `set`, `get`, `delete`, `list` (`rosey_model::subjects::kv_subject`). The
+//! subject's `<plugin>` token is the namespace the keys live in, so a plugin user whose NATS
+//! permissions grant `rosey.db.kv.<its name>.>` only can never see or change another
+//! plugin's keys. A request may still carry a `plugin` field (older clients send it): it
+//! must then name the subject's namespace.
 //!
 //! Values are any JSON value, stored as its JSON text, at most [`MAX_VALUE_BYTES`] of it;
 //! keys are 1..=[`MAX_KEY_BYTES`] bytes. `list` returns the keys (and values) that start
@@ -18,25 +21,31 @@ pub const MAX_PLUGIN_BYTES: usize = 64;
 /// The most entries one `list` returns.
 pub const MAX_LIST: i64 = 1000;
 
-/// `rosey.db.kv.set {plugin, key, value}` → [`KvSetReply`].
+/// `rosey.db.kv.<plugin>.set {key, value}` → [`KvSetReply`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KvSet {
+    /// Optional; when not empty it must be the subject's namespace.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plugin: String,
     pub key: String,
     pub value: Value,
 }
 
-/// `rosey.db.kv.get {plugin, key}` → [`KvGetReply`]; `rosey.db.kv.delete {plugin, key}` →
-/// [`KvDeleteReply`].
+/// `rosey.db.kv.<plugin>.get {key}` → [`KvGetReply`]; `rosey.db.kv.<plugin>.delete {key}`
+/// → [`KvDeleteReply`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KvKey {
+    /// Optional; when not empty it must be the subject's namespace.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plugin: String,
     pub key: String,
 }
 
-/// `rosey.db.kv.list {plugin, prefix?, limit?}` → [`KvListReply`].
+/// `rosey.db.kv.<plugin>.list {prefix?, limit?}` → [`KvListReply`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KvList {
+    /// Optional; when not empty it must be the subject's namespace.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plugin: String,
     #[serde(default)]
     pub prefix: String,
@@ -97,6 +106,17 @@ pub fn check_key(plugin: &str, key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The namespace of a request on `rosey.db.kv.<namespace>.<op>` whose payload named
+/// `claimed` (empty: none): the subject's, or an error when the payload names another.
+pub fn bind_namespace<'a>(namespace: &'a str, claimed: &str) -> Result<&'a str, String> {
+    if !claimed.is_empty() && claimed != namespace {
+        return Err(format!(
+            "field `plugin`: `{claimed}` is not this subject's namespace `{namespace}` (a plugin uses its own rosey.db.kv.<plugin>.* subjects)"
+        ));
+    }
+    Ok(namespace)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +125,15 @@ mod tests {
     fn list_defaults_and_key_limits() {
         let l: KvList = serde_json::from_str(r#"{"plugin":"quotes","extra":1}"#).unwrap();
         assert_eq!((l.prefix.as_str(), l.limit), ("", 100));
+        let k: KvKey = serde_json::from_str(r#"{"key":"k"}"#).unwrap();
+        assert_eq!(k.plugin, "");
+        assert_eq!(bind_namespace("quote", ""), Ok("quote"));
+        assert_eq!(bind_namespace("quote", "quote"), Ok("quote"));
+        assert!(
+            bind_namespace("quote", "tell")
+                .unwrap_err()
+                .contains("plugin")
+        );
         assert!(check_key("quotes", "a").is_ok());
         assert!(check_key("", "a").unwrap_err().contains("plugin"));
         assert!(

@@ -64,16 +64,46 @@ pub const DASHBOARD_QUERY_SUBJECTS: [&str; 8] = [
     TOKENS_REVOKE,
     TOKENS_VERIFY,
 ];
-/// Plugin key-value store: set a key (`rosey_model::kv`).
-pub const KV_SET: &str = "rosey.db.kv.set";
-/// Plugin key-value store: read a key.
-pub const KV_GET: &str = "rosey.db.kv.get";
-/// Plugin key-value store: delete a key.
-pub const KV_DELETE: &str = "rosey.db.kv.delete";
-/// Plugin key-value store: keys by prefix.
-pub const KV_LIST: &str = "rosey.db.kv.list";
-/// The key-value request subjects (request/reply, served by the database service).
-pub const KV_SUBJECTS: [&str; 4] = [KV_SET, KV_GET, KV_DELETE, KV_LIST];
+/// Prefix of the plugin key-value store: requests go to `rosey.db.kv.<plugin>.<op>`
+/// ([`kv_subject`]), and the subject's `<plugin>` token is the namespace the request reads
+/// and writes (`rosey_model::kv`). The namespace is thus bound to the subject, which NATS
+/// permissions can grant per plugin user (`deploy/nats/accounts.conf`).
+pub const KV_PREFIX: &str = "rosey.db.kv";
+/// Key-value operation: set a key.
+pub const KV_OP_SET: &str = "set";
+/// Key-value operation: read a key.
+pub const KV_OP_GET: &str = "get";
+/// Key-value operation: delete a key.
+pub const KV_OP_DELETE: &str = "delete";
+/// Key-value operation: keys by prefix.
+pub const KV_OP_LIST: &str = "list";
+/// Every key-value operation.
+pub const KV_OPS: [&str; 4] = [KV_OP_SET, KV_OP_GET, KV_OP_DELETE, KV_OP_LIST];
+/// The retired key-value subjects (`rosey.db.kv.<op>`, namespace in the payload): still
+/// answered, with an error that names the subject to use instead.
+pub const KV_RETIRED: [&str; 4] = [
+    "rosey.db.kv.set",
+    "rosey.db.kv.get",
+    "rosey.db.kv.delete",
+    "rosey.db.kv.list",
+];
+
+/// `rosey.db.kv.<plugin>.<op>`. The plugin name is made token-safe (see [`token`]).
+pub fn kv_subject(plugin: &str, op: &str) -> String {
+    format!("{KV_PREFIX}.{}.{}", token(plugin), token(op))
+}
+
+/// `rosey.db.kv.*.<op>`: one operation, every namespace (what the service subscribes to).
+pub fn kv_wildcard(op: &str) -> String {
+    format!("{KV_PREFIX}.*.{}", token(op))
+}
+
+/// `rosey.db.kv.<plugin>.<op>` → `(plugin, op)`; `None` for anything else.
+pub fn parse_kv_subject(subject: &str) -> Option<(&str, &str)> {
+    let rest = subject.strip_prefix(KV_PREFIX)?.strip_prefix('.')?;
+    let (plugin, op) = rest.split_once('.')?;
+    (!plugin.is_empty() && KV_OPS.contains(&op)).then_some((plugin, op))
+}
 
 /// Several database events in one message (durable mode only: the outbox packs a burst into
 /// one stream message; format in `rosey_bus::batch`). Not part of the v0.5 wire contract.
@@ -129,6 +159,19 @@ pub const COMMAND_SKIP: &str = "skip";
 /// message goes out at once while the pump polls rarely.
 pub const COMMAND_PUMP: &str = "pump";
 
+/// Reply inboxes, one prefix per role (`nats.inbox_prefix` overrides): a request's reply
+/// comes back on `<prefix>.<id>…`, and `deploy/nats/accounts.conf` lets only that role
+/// subscribe there, so no other role reads or answers its replies.
+pub const INBOX_BOT: &str = "_INBOX_bot";
+/// The database service's reply inbox prefix.
+pub const INBOX_DB: &str = "_INBOX_db";
+/// The web dashboard's reply inbox prefix.
+pub const INBOX_WEB: &str = "_INBOX_web";
+/// The standard plugins' (`rosey plugins`) reply inbox prefix.
+pub const INBOX_PLUGIN: &str = "_INBOX_plugin";
+/// The admin CLI's (`rosey stats`, `say`, `status`, `token`, `plugins list`) prefix.
+pub const INBOX_ADMIN: &str = "_INBOX_admin";
+
 /// The channel used when a payload carries none and no channel is configured.
 pub const DEFAULT_CHANNEL: &str = "default";
 
@@ -141,7 +184,8 @@ pub fn is_db_event(subject: &str) -> bool {
 pub fn is_db_query(subject: &str) -> bool {
     DB_QUERY_SUBJECTS.contains(&subject)
         || DASHBOARD_QUERY_SUBJECTS.contains(&subject)
-        || KV_SUBJECTS.contains(&subject)
+        || KV_RETIRED.contains(&subject)
+        || parse_kv_subject(subject).is_some()
 }
 
 /// `rosey.events.<channel>.<kind>`. The channel is made token-safe (see [`token`]).
@@ -191,6 +235,21 @@ mod tests {
         assert_eq!(event_subject("x.y *>", "k"), "rosey.events.x_y___.k");
         assert_eq!(event_subject("", "k"), "rosey.events._.k");
         assert_eq!(command_wildcard("c"), "rosey.commands.c.*");
+    }
+
+    #[test]
+    fn kv_subjects_carry_the_namespace() {
+        assert_eq!(kv_subject("quote", KV_OP_SET), "rosey.db.kv.quote.set");
+        assert_eq!(kv_wildcard(KV_OP_LIST), "rosey.db.kv.*.list");
+        assert_eq!(
+            parse_kv_subject("rosey.db.kv.tell.get"),
+            Some(("tell", "get"))
+        );
+        assert_eq!(parse_kv_subject("rosey.db.kv.get"), None);
+        assert_eq!(parse_kv_subject("rosey.db.kv.a.b.get"), None);
+        assert_eq!(parse_kv_subject("rosey.db.kv.a.drop"), None);
+        assert!(is_db_query("rosey.db.kv.quote.delete"));
+        assert!(is_db_query("rosey.db.kv.set"));
     }
 
     #[test]

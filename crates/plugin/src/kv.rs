@@ -1,5 +1,7 @@
 //! [`Kv`]: a plugin's client of the database service's key-value store
-//! (`rosey.db.kv.*`, see `rosey_model::kv`), bound to the plugin's namespace.
+//! (`rosey.db.kv.<plugin>.*`, see `rosey_model::kv`), bound to the plugin's namespace: the
+//! subjects it sends to name the namespace, and a plugin's NATS user may be granted its own
+//! subjects only.
 
 use std::time::Duration;
 
@@ -64,42 +66,51 @@ impl Kv {
 
     fn key(&self, key: &str) -> KvKey {
         KvKey {
-            plugin: self.plugin.clone(),
+            plugin: String::new(),
             key: key.to_string(),
         }
+    }
+
+    fn subject(&self, op: &str) -> String {
+        subjects::kv_subject(&self.plugin, op)
     }
 
     /// Sets `key` to `value`.
     pub async fn set(&self, key: &str, value: Value) -> Result<(), KvError> {
         let q = KvSet {
-            plugin: self.plugin.clone(),
+            plugin: String::new(),
             key: key.to_string(),
             value,
         };
-        self.call::<_, KvSetReply>(subjects::KV_SET, &q).await?;
+        self.call::<_, KvSetReply>(&self.subject(subjects::KV_OP_SET), &q)
+            .await?;
         Ok(())
     }
 
     /// The value of `key`, if set.
     pub async fn get(&self, key: &str) -> Result<Option<Value>, KvError> {
-        let r: KvGetReply = self.call(subjects::KV_GET, &self.key(key)).await?;
+        let r: KvGetReply = self
+            .call(&self.subject(subjects::KV_OP_GET), &self.key(key))
+            .await?;
         Ok(r.found.then_some(r.value))
     }
 
     /// Deletes `key`; true when it existed.
     pub async fn delete(&self, key: &str) -> Result<bool, KvError> {
-        let r: KvDeleteReply = self.call(subjects::KV_DELETE, &self.key(key)).await?;
+        let r: KvDeleteReply = self
+            .call(&self.subject(subjects::KV_OP_DELETE), &self.key(key))
+            .await?;
         Ok(r.deleted)
     }
 
     /// The entries whose key starts with `prefix`, in key order, at most `limit`.
     pub async fn list(&self, prefix: &str, limit: i64) -> Result<Vec<KvEntry>, KvError> {
         let q = KvList {
-            plugin: self.plugin.clone(),
+            plugin: String::new(),
             prefix: prefix.to_string(),
             limit,
         };
-        let r: KvListReply = self.call(subjects::KV_LIST, &q).await?;
+        let r: KvListReply = self.call(&self.subject(subjects::KV_OP_LIST), &q).await?;
         Ok(r.entries)
     }
 }

@@ -1,9 +1,14 @@
 //! Least privilege with the shipped `deploy/nats/accounts.conf`, on a real nats-server and
 //! real `rosey` processes: each role (database service, bot, web, plugin, admin CLI) can do
 //! its job, and the server refuses what it must not do — the web user cannot publish a
-//! database event, a plugin cannot publish as the bot.
+//! database event, a plugin cannot publish as the bot, read or answer another role's
+//! replies, or touch another plugin's key-value namespace; the standard plugins answer
+//! commands through the bot.
 
 use std::{process::Stdio, time::Duration};
+
+use futures::FutureExt;
+use futures::StreamExt;
 
 use rosey_bus::{Bus, NatsOptions};
 use rosey_devserver::{DevServer, DevServerConfig};
@@ -39,11 +44,87 @@ fn accounts_conf() -> String {
     text
 }
 
+/// The reply inbox prefix a Rosey process of `role` uses by default.
+fn inbox_of(role: &str) -> &'static str {
+    match role {
+        "BOT" => subjects::INBOX_BOT,
+        "DB" => subjects::INBOX_DB,
+        "WEB" => subjects::INBOX_WEB,
+        "PLUGIN" => subjects::INBOX_PLUGIN,
+        _ => subjects::INBOX_ADMIN,
+    }
+}
+
 async fn connect_as(nats: &rosey_testkit::NatsServer, role: &str, user: &str) -> Bus {
     let mut o = NatsOptions::new(nats.url());
     o.user = Some(user.into());
     o.password = Some(password(role));
+    o.inbox_prefix = Some(inbox_of(role).into());
     Bus::connect(o).await.unwrap()
+}
+
+/// A raw client of `user` whose server errors (permission violations) arrive on the
+/// returned channel, as the server words them.
+async fn raw_client(
+    nats: &rosey_testkit::NatsServer,
+    user: &str,
+    password: String,
+    inbox: &str,
+) -> (
+    async_nats::Client,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let client = async_nats::ConnectOptions::with_user_and_password(user.into(), password)
+        .custom_inbox_prefix(inbox)
+        .event_callback(move |e| {
+            let tx = tx.clone();
+            async move {
+                if let async_nats::Event::ServerError(e) = e {
+                    let _ = tx.send(e.to_string());
+                }
+            }
+        })
+        .connect(nats.url())
+        .await
+        .unwrap();
+    (client, rx)
+}
+
+/// Waits for the server's permission violation that names `subject`.
+async fn refused(errors: &mut tokio::sync::mpsc::UnboundedReceiver<String>, subject: &str) {
+    let quoted = format!("\"{subject}\"");
+    tokio::time::timeout(WAIT, async {
+        while let Some(e) = errors.recv().await {
+            if e.to_lowercase().contains("permissions violation") && e.contains(&quoted) {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the server refuses {subject}"));
+}
+
+/// The shipped file plus one user made from its commented template for a plugin of your
+/// own, named `name` (password: [`password`] of `name`).
+fn accounts_conf_with_plugin(name: &str) -> String {
+    let text = accounts_conf();
+    let start = text
+        .find("# { user: rosey-plugin-echo")
+        .expect("the template for a plugin of your own is shipped");
+    let end = start + text[start..].find("#   } }").expect("the template ends") + "#   } }".len();
+    let user: String = text[start..end]
+        .lines()
+        .map(|l| l.trim_start().trim_start_matches('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(
+            "$ROSEY_PLUGIN_ECHO_NATS_PASSWORD",
+            &format!("\"{}\"", password(name)),
+        )
+        .replace("echo", name);
+    let admin = text.find("{ user: rosey-admin").unwrap();
+    format!("{}{user}\n      {}", &text[..admin], &text[admin..])
 }
 
 fn rosey(args: &[&str], role: &str) -> tokio::process::Command {
@@ -251,4 +332,308 @@ async fn the_bot_user_may_share_channels_through_leases() {
         .unwrap();
     assert!(!log.contains("Lease"), "{log}");
     assert!(!log.to_lowercase().contains("permission"), "{log}");
+}
+
+/// A v2 config file for a process running as `user`, on the devserver channel.
+fn role_config(
+    dir: &std::path::Path,
+    nats: &rosey_testkit::NatsServer,
+    server: &DevServer,
+    name: &str,
+    user: &str,
+) -> String {
+    let path = dir.join(format!("{name}.json"));
+    let cfg = json!({
+        "version": "2.0",
+        "nats": {"url": nats.url(), "user": user},
+        "database": {"path": dir.join("perm.db"), "run_as_service": false},
+        "platforms": [{"type": "cytube", "name": "p", "domain": server.base_url(),
+                       "channel": CHANNEL, "user": ["RoseyPerm"], "restart_delay": 1}],
+        "plugins": {"discovery_interval": 2, "timeout": 10},
+        "logging": {"level": "warn"}
+    });
+    std::fs::write(&path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Starts the database service as `rosey-db` and waits until it answers the admin.
+async fn start_db(db_cfg: &str, admin_cfg: &str) -> tokio::process::Child {
+    let db = rosey(&["db-service", db_cfg], "DB").spawn().unwrap();
+    tokio::time::timeout(WAIT, async {
+        while stats_json(admin_cfg, &[]).await.is_none() {}
+    })
+    .await
+    .expect("the database service answers the admin");
+    db
+}
+
+/// Each role has its own reply inbox: a plugin user cannot subscribe to any other role's
+/// inbox (so it never sees the plaintext token `rosey token create --admin` gets back), and
+/// cannot publish into one (so it cannot answer the dashboard's token check before the
+/// database service does, even knowing the reply subject).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_neither_reads_nor_answers_another_roles_replies() {
+    let nats = rosey_testkit::NatsServer::start_with_config(&accounts_conf());
+    let server = DevServer::start(DevServerConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db_cfg = role_config(dir.path(), &nats, &server, "db", "rosey-db");
+    let admin_cfg = role_config(dir.path(), &nats, &server, "admin", "rosey-admin");
+    let _db = start_db(&db_cfg, &admin_cfg).await;
+
+    let (plugin, mut errors) = raw_client(
+        &nats,
+        "rosey-plugin",
+        password("PLUGIN"),
+        subjects::INBOX_PLUGIN,
+    )
+    .await;
+    let spied = [
+        "_INBOX.>",
+        "_INBOX_admin.>",
+        "_INBOX_web.>",
+        "_INBOX_bot.>",
+        "_INBOX_db.>",
+    ];
+    let mut spies = Vec::new();
+    for subject in spied {
+        spies.push(plugin.subscribe(subject).await.unwrap());
+        refused(&mut errors, subject).await;
+    }
+
+    // The admin mints an admin token; the reply holds it in plain text.
+    let out = rosey(
+        &["token", "create", "--admin", "--config", &admin_cfg],
+        "ADMIN",
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.len() >= 16, "{token}");
+    // Whatever the server routed to the plugin before this round trip has arrived by now.
+    plugin.flush().await.unwrap();
+    for (subject, spy) in spied.iter().zip(spies.iter_mut()) {
+        if let Some(Some(m)) = spy.next().now_or_never() {
+            panic!(
+                "the plugin read a reply on {subject} ({}): {}",
+                m.subject,
+                String::from_utf8_lossy(&m.payload)
+            );
+        }
+    }
+
+    // The dashboard checks a made-up token; the plugin, knowing the reply subject, answers
+    // first with "valid admin". The server refuses it: the database's answer is the one.
+    let (web, _web_errors) =
+        raw_client(&nats, "rosey-web", password("WEB"), subjects::INBOX_WEB).await;
+    let inbox = web.new_inbox();
+    assert!(inbox.starts_with("_INBOX_web."), "{inbox}");
+    let mut replies = web.subscribe(inbox.clone()).await.unwrap();
+    web.flush().await.unwrap();
+    let forged = json!({"success": true, "valid": true, "admin": true, "prefix": "forged"});
+    plugin
+        .publish(inbox.clone(), serde_json::to_vec(&forged).unwrap().into())
+        .await
+        .unwrap();
+    plugin.flush().await.unwrap();
+    refused(&mut errors, &inbox).await;
+    web.publish_with_reply(
+        subjects::TOKENS_VERIFY,
+        inbox.clone(),
+        serde_json::to_vec(&json!({"token": "made-up-token-0123456789"}))
+            .unwrap()
+            .into(),
+    )
+    .await
+    .unwrap();
+    let answer = tokio::time::timeout(WAIT, replies.next())
+        .await
+        .expect("the database service answers the token check")
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(answer["valid"], false, "{answer}");
+    assert_eq!(answer["admin"], false, "{answer}");
+}
+
+/// The standard plugins work under the shipped file: a guest's `!quote add` and `!quote 1`
+/// go from the bot (as `rosey-bot`) to `rosey plugins` (as `rosey-plugin`), which keeps the
+/// quote in the key-value store, and `!remind` comes back through the bot's
+/// `rosey.commands.<channel>.chat`. A plugin of your own (from the file's template) keeps
+/// to its namespace: it cannot read or rewrite `quote`'s keys, by subject or by payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
+    let nats = rosey_testkit::NatsServer::start_with_config(&accounts_conf_with_plugin("mallory"));
+    let server = DevServer::start(DevServerConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db_cfg = role_config(dir.path(), &nats, &server, "db", "rosey-db");
+    let bot_cfg = role_config(dir.path(), &nats, &server, "bot", "rosey-bot");
+    let plugins_cfg = role_config(dir.path(), &nats, &server, "plugins", "rosey-plugin");
+    let admin_cfg = role_config(dir.path(), &nats, &server, "admin", "rosey-admin");
+    let _db = start_db(&db_cfg, &admin_cfg).await;
+    let mut plugins = rosey(&["plugins", &plugins_cfg, "--log-level", "info"], "PLUGIN")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _bot = rosey(&["bot", &bot_cfg], "BOT").spawn().unwrap();
+    assert!(
+        server.wait_for_user(CHANNEL, "RoseyPerm", WAIT).await,
+        "the bot joins"
+    );
+    let guest = common::join_guest(&server.base_url(), CHANNEL, "visitor", WAIT).await;
+    let bot_said = |text: &str| {
+        server
+            .chat_log(CHANNEL)
+            .iter()
+            .any(|c| c.username == "RoseyPerm" && c.msg.contains(text))
+    };
+    // The bot finds the plugins (at start, on their announcement, or on its 2 s timer):
+    // ask until a plugin answers.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            guest.chat("!quote 1").unwrap();
+            let seen = server.chat_log(CHANNEL).len();
+            server
+                .wait_for_chat_count(CHANNEL, seen + 2, Duration::from_millis(2500))
+                .await;
+            if bot_said("no quote #1") {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "the quote plugin answers through the bot: {:?}",
+            server.chat_log(CHANNEL)
+        )
+    });
+    assert!(
+        !bot_said("did not answer"),
+        "{:?}",
+        server.chat_log(CHANNEL)
+    );
+
+    guest.chat("!quote add the roles hold").unwrap();
+    let added = async {
+        while !bot_said("Quote #1 added.") {
+            let n = server.chat_log(CHANNEL).len();
+            server.wait_for_chat_count(CHANNEL, n + 1, WAIT).await;
+        }
+    };
+    tokio::time::timeout(WAIT, added)
+        .await
+        .expect("the quote is stored");
+    guest.chat("!remind 1s stretch").unwrap();
+    let reminded = async {
+        while !bot_said("visitor: reminder: stretch") {
+            let n = server.chat_log(CHANNEL).len();
+            server.wait_for_chat_count(CHANNEL, n + 1, WAIT).await;
+        }
+    };
+    tokio::time::timeout(WAIT, reminded)
+        .await
+        .expect("the reminder comes back through rosey.commands.<channel>.chat");
+
+    // Mallory's plugin: its own namespace works…
+    let (mallory, mut errors) = raw_client(
+        &nats,
+        "rosey-plugin-mallory",
+        password("mallory"),
+        "_INBOX_plugin_mallory",
+    )
+    .await;
+    let ask = |subject: String, body: Value| {
+        let mallory = mallory.clone();
+        async move {
+            let body = serde_json::to_vec(&body).unwrap().into();
+            match tokio::time::timeout(Duration::from_secs(3), mallory.request(subject, body)).await
+            {
+                Ok(Ok(m)) => Some(serde_json::from_slice::<Value>(&m.payload).unwrap()),
+                _ => None,
+            }
+        }
+    };
+    let own = ask(
+        subjects::kv_subject("mallory", subjects::KV_OP_SET),
+        json!({"key": "k", "value": 1}),
+    )
+    .await;
+    assert_eq!(own, Some(json!({"success": true})));
+    // …quote's is refused by the server, for reading and for writing…
+    let theirs = subjects::kv_subject("quote", subjects::KV_OP_GET);
+    let read = ask(theirs.clone(), json!({"key": format!("{CHANNEL}/1")}));
+    let (read, ()) = tokio::join!(read, refused(&mut errors, &theirs));
+    assert_eq!(read, None);
+    let theirs = subjects::kv_subject("quote", subjects::KV_OP_SET);
+    let write = ask(
+        theirs.clone(),
+        json!({"key": format!("{CHANNEL}/1"), "value": {"text": "pwned"}}),
+    );
+    let (write, ()) = tokio::join!(write, refused(&mut errors, &theirs));
+    assert_eq!(write, None);
+    // …and naming quote in the payload of its own subject is refused by the service.
+    for (op, body) in [
+        (
+            subjects::KV_OP_GET,
+            json!({"plugin": "quote", "key": format!("{CHANNEL}/1")}),
+        ),
+        (
+            subjects::KV_OP_SET,
+            json!({"plugin": "quote", "key": format!("{CHANNEL}/1"), "value": {"text": "pwned"}}),
+        ),
+        (subjects::KV_OP_LIST, json!({"plugin": "quote"})),
+    ] {
+        let r = ask(subjects::kv_subject("mallory", op), body).await;
+        let r = r.expect("the service answers");
+        assert_eq!(r["success"], false, "{r}");
+        assert!(!r.to_string().contains("roles hold"), "{r}");
+    }
+    // The standard plugins' user cannot reach into mallory's namespace either.
+    let (std_plugin, mut std_errors) = raw_client(
+        &nats,
+        "rosey-plugin",
+        password("PLUGIN"),
+        subjects::INBOX_PLUGIN,
+    )
+    .await;
+    let subject = subjects::kv_subject("mallory", subjects::KV_OP_GET);
+    std_plugin
+        .publish_with_reply(
+            subject.clone(),
+            std_plugin.new_inbox(),
+            b"{\"key\":\"k\"}".to_vec().into(),
+        )
+        .await
+        .unwrap();
+    refused(&mut std_errors, &subject).await;
+
+    // The quote is still the guest's.
+    guest.chat("!quote 1").unwrap();
+    let shown = async {
+        while !bot_said("#1: the roles hold (added by visitor)") {
+            let n = server.chat_log(CHANNEL).len();
+            server.wait_for_chat_count(CHANNEL, n + 1, WAIT).await;
+        }
+    };
+    tokio::time::timeout(WAIT, shown)
+        .await
+        .expect("quote #1 is unchanged");
+    assert!(!bot_said("pwned"));
+
+    // Nothing the standard plugins did was refused.
+    let status = common::sigterm_and_wait(&mut plugins, WAIT).await;
+    assert!(status.success(), "{status}");
+    let mut log = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut plugins.stderr.take().unwrap(), &mut log)
+        .await
+        .unwrap();
+    assert!(!log.to_lowercase().contains("permission"), "{log}");
+    guest.shutdown().await;
 }

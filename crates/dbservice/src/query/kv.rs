@@ -1,11 +1,13 @@
-//! The plugin key-value store's requests (`rosey.db.kv.set/get/delete/list`, see
-//! `rosey_model::kv`): checked here (names, key and value sizes, list limit), written through
-//! the writer like every other write, read on the query side.
+//! The plugin key-value store's requests (`rosey.db.kv.<plugin>.<op>`, see
+//! `rosey_model::kv`): the namespace is the subject's `<plugin>` token, never a payload
+//! field, so NATS permissions on the subjects decide who may use which namespace. Checked
+//! here (names, key and value sizes, list limit), written through the writer like every
+//! other write, read on the query side.
 
 use bytes::Bytes;
 use rosey_model::kv::{
     KvDeleteReply, KvEntry, KvGetReply, KvKey, KvList, KvListReply, KvSet, KvSetReply, MAX_LIST,
-    MAX_VALUE_BYTES, check_key,
+    MAX_VALUE_BYTES, bind_namespace, check_key,
 };
 use rosey_model::{encode, subjects};
 use rosey_store::now_secs;
@@ -13,13 +15,22 @@ use serde_json::Value;
 
 use super::{Queries, QueryError, req};
 
-/// Endpoint names for the micro-service API (subject → name).
-pub const ENDPOINTS: [(&str, &str); 4] = [
-    (subjects::KV_SET, "kv_set"),
-    (subjects::KV_GET, "kv_get"),
-    (subjects::KV_DELETE, "kv_delete"),
-    (subjects::KV_LIST, "kv_list"),
-];
+/// Endpoint subjects and names for the micro-service API: one wildcard subscription per
+/// operation (`rosey.db.kv.*.<op>`), and the retired payload-namespace subjects, which are
+/// answered with an error naming the new subject.
+pub fn endpoints() -> Vec<(String, &'static str)> {
+    let mut all: Vec<(String, &'static str)> = [
+        (subjects::KV_OP_SET, "kv_set"),
+        (subjects::KV_OP_GET, "kv_get"),
+        (subjects::KV_OP_DELETE, "kv_delete"),
+        (subjects::KV_OP_LIST, "kv_list"),
+    ]
+    .into_iter()
+    .map(|(op, name)| (subjects::kv_wildcard(op), name))
+    .collect();
+    all.push((format!("{}.*", subjects::KV_PREFIX), "kv_retired"));
+    all
+}
 
 /// A stored value back to JSON (a value some other tool wrote as plain text stays a string).
 fn value_of(text: String) -> Value {
@@ -28,10 +39,23 @@ fn value_of(text: String) -> Value {
 
 impl Queries {
     pub(super) async fn kv(&self, subject: &str, payload: &[u8]) -> Result<Bytes, QueryError> {
-        match subject {
-            subjects::KV_SET => {
+        let Some((namespace, op)) = subjects::parse_kv_subject(subject) else {
+            return Err(QueryError::Invalid(format!(
+                "`{subject}` is retired: send to {}.<plugin>.<op> (the subject names the namespace)",
+                subjects::KV_PREFIX
+            )));
+        };
+        let namespace = namespace.to_string();
+        let bound = |claimed: &str| -> Result<String, QueryError> {
+            bind_namespace(&namespace, claimed)
+                .map(str::to_string)
+                .map_err(QueryError::Invalid)
+        };
+        match op {
+            subjects::KV_OP_SET => {
                 let q: KvSet = req(payload)?;
-                check_key(&q.plugin, &q.key).map_err(QueryError::Invalid)?;
+                let plugin = bound(&q.plugin)?;
+                check_key(&plugin, &q.key).map_err(QueryError::Invalid)?;
                 let text = serde_json::to_string(&q.value).unwrap_or_default();
                 if text.len() > MAX_VALUE_BYTES {
                     return Err(QueryError::Invalid(format!(
@@ -39,24 +63,26 @@ impl Queries {
                         text.len()
                     )));
                 }
-                self.write(move |s| s.kv_set(&q.plugin, &q.key, &text, now_secs()))
+                self.write(move |s| s.kv_set(&plugin, &q.key, &text, now_secs()))
                     .await?;
                 Ok(Bytes::from(encode(&KvSetReply { success: true })))
             }
-            subjects::KV_DELETE => {
+            subjects::KV_OP_DELETE => {
                 let q: KvKey = req(payload)?;
-                check_key(&q.plugin, &q.key).map_err(QueryError::Invalid)?;
-                let deleted = self.write(move |s| s.kv_delete(&q.plugin, &q.key)).await?;
+                let plugin = bound(&q.plugin)?;
+                check_key(&plugin, &q.key).map_err(QueryError::Invalid)?;
+                let deleted = self.write(move |s| s.kv_delete(&plugin, &q.key)).await?;
                 Ok(Bytes::from(encode(&KvDeleteReply {
                     success: true,
                     deleted,
                 })))
             }
-            subjects::KV_GET => {
+            subjects::KV_OP_GET => {
                 let q: KvKey = req(payload)?;
-                check_key(&q.plugin, &q.key).map_err(QueryError::Invalid)?;
+                let plugin = bound(&q.plugin)?;
+                check_key(&plugin, &q.key).map_err(QueryError::Invalid)?;
                 self.read(move |s| {
-                    let v = s.kv_get(&q.plugin, &q.key)?;
+                    let v = s.kv_get(&plugin, &q.key)?;
                     Ok(KvGetReply {
                         success: true,
                         found: v.is_some(),
@@ -65,16 +91,17 @@ impl Queries {
                 })
                 .await
             }
-            subjects::KV_LIST => {
+            _ => {
                 let q: KvList = req(payload)?;
-                check_key(&q.plugin, "-").map_err(QueryError::Invalid)?;
+                let plugin = bound(&q.plugin)?;
+                check_key(&plugin, "-").map_err(QueryError::Invalid)?;
                 if !(1..=MAX_LIST).contains(&q.limit) {
                     return Err(QueryError::Invalid(format!(
                         "field `limit`: must be 1 to {MAX_LIST}"
                     )));
                 }
                 self.read(move |s| {
-                    let rows = s.kv_list(&q.plugin, &q.prefix, q.limit)?;
+                    let rows = s.kv_list(&plugin, &q.prefix, q.limit)?;
                     Ok(KvListReply {
                         success: true,
                         entries: rows
@@ -88,9 +115,6 @@ impl Queries {
                 })
                 .await
             }
-            other => Err(QueryError::Invalid(format!(
-                "unknown request subject `{other}`"
-            ))),
         }
     }
 }

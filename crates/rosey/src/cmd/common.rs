@@ -5,8 +5,14 @@ use anyhow::Context;
 use rosey_bus::{Bus, NatsOptions, TlsOptions};
 use rosey_config::{NatsConfig, NatsUrl};
 
-/// NATS connection options from the `nats` section.
-pub fn nats_options(cfg: &NatsConfig, servers: Vec<String>, name: &str) -> NatsOptions {
+/// NATS connection options from the `nats` section. `inbox` is the process role's reply
+/// inbox prefix (`rosey_model::subjects::INBOX_*`), used unless `nats.inbox_prefix` is set.
+pub fn nats_options(
+    cfg: &NatsConfig,
+    servers: Vec<String>,
+    name: &str,
+    inbox: &str,
+) -> NatsOptions {
     let tls = cfg.tls.as_ref();
     NatsOptions {
         servers,
@@ -25,6 +31,11 @@ pub fn nats_options(cfg: &NatsConfig, servers: Vec<String>, name: &str) -> NatsO
             required: tls.is_some_and(|t| t.required),
         },
         name: name.to_string(),
+        inbox_prefix: Some(
+            cfg.inbox_prefix
+                .clone()
+                .unwrap_or_else(|| inbox.to_string()),
+        ),
         ..NatsOptions::default()
     }
 }
@@ -35,6 +46,7 @@ pub async fn connect_bus(
     cfg: &NatsConfig,
     url_override: Option<&str>,
     name: &str,
+    inbox: &str,
 ) -> anyhow::Result<Bus> {
     let url = match url_override {
         Some(u) => NatsUrl::parse_list(u),
@@ -49,7 +61,7 @@ pub async fn connect_bus(
             if servers.is_empty() {
                 anyhow::bail!("nats.url names no server");
             }
-            let options = nats_options(cfg, servers, name);
+            let options = nats_options(cfg, servers, name, inbox);
             let shown = options.servers_for_log();
             // The bus error already names the servers and the cause, in one line.
             let bus = Bus::connect(options).await?;

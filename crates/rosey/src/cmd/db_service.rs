@@ -179,5 +179,6 @@ fn nats_options(args: &DbServiceArgs, config: &Config) -> anyhow::Result<NatsOpt
         &config.nats,
         servers,
         "rosey-db-service",
+        rosey_model::subjects::INBOX_DB,
     ))
 }

@@ -63,7 +63,12 @@ pub async fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
     common::report_unused(&config);
     let settings = config.plugins_config();
     let mut signal = Box::pin(shutdown_signal());
-    let connect = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-plugins");
+    let connect = connect_bus(
+        &config.nats,
+        args.nats_url.as_deref(),
+        "rosey-plugins",
+        rosey_model::subjects::INBOX_PLUGIN,
+    );
     let Some(bus) = before_signal(&mut signal, connect).await else {
         return Ok(ExitCode::SUCCESS);
     };

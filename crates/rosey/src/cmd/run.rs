@@ -118,7 +118,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let bot_cfg = bot_config(&config)?;
     let metrics = MetricsListener::start(args.metrics_listen, &config, "run").await?;
     let start = async {
-        let bus = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey").await?;
+        let bus = connect_bus(
+            &config.nats,
+            args.nats_url.as_deref(),
+            "rosey",
+            rosey_model::subjects::INBOX_BOT,
+        )
+        .await?;
         if let Some(m) = &metrics {
             m.watch_bus(&bus);
         }
@@ -179,7 +185,12 @@ pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.config, args.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
     let metrics = MetricsListener::start(args.metrics_listen, &config, "bot").await?;
-    let connect = connect_bus(&config.nats, args.nats_url.as_deref(), "rosey-bot");
+    let connect = connect_bus(
+        &config.nats,
+        args.nats_url.as_deref(),
+        "rosey-bot",
+        rosey_model::subjects::INBOX_BOT,
+    );
     let Some(bus) = before_signal(&mut signal, connect).await else {
         return Ok(ExitCode::SUCCESS);
     };

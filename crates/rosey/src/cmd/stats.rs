@@ -65,7 +65,8 @@ pub async fn connect(url: Option<String>, config: Option<&std::path::Path>) -> a
             rosey_config::NatsUrl::Embedded => vec![DEFAULT_NATS_URL.to_string()],
         },
     };
-    let mut options = super::common::nats_options(&cfg.nats, servers, "rosey-cli");
+    let mut options =
+        super::common::nats_options(&cfg.nats, servers, "rosey-cli", subjects::INBOX_ADMIN);
     options.max_reconnect_attempts = Some(1);
     options.connection_timeout = Duration::from_secs(3);
     Ok(Bus::connect(options).await?)

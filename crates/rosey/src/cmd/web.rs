@@ -120,7 +120,12 @@ pub async fn run(args: WebArgs) -> anyhow::Result<ExitCode> {
             .is_embedded()
             .then(|| super::stats::DEFAULT_NATS_URL.into())
     });
-    let connect = connect_bus(&config.nats, url.as_deref(), "rosey-web");
+    let connect = connect_bus(
+        &config.nats,
+        url.as_deref(),
+        "rosey-web",
+        rosey_model::subjects::INBOX_WEB,
+    );
     let Some(bus) = before_signal(&mut signal, connect).await else {
         return Ok(ExitCode::SUCCESS);
     };
