@@ -783,7 +783,10 @@ fn web_section() {
     let cfg = Config::from_value(ok).unwrap();
     assert_eq!(cfg.web.trusted_proxies, ["10.0.0.0/8", "::1"]);
     assert_eq!(cfg.web.max_connections_per_client, Some(8));
-    assert_eq!(cfg.web.idle_timeout, Some(std::time::Duration::from_secs(30)));
+    assert_eq!(
+        cfg.web.idle_timeout,
+        Some(std::time::Duration::from_secs(30))
+    );
 }
 
 #[test]

@@ -55,7 +55,9 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, mut stop: oneshot:
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT);
-            let conn = builder.serve_connection(TokioIo::new(tcp), svc).with_upgrades();
+            let conn = builder
+                .serve_connection(TokioIo::new(tcp), svc)
+                .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => return,

@@ -427,7 +427,10 @@ async fn login(
 
 /// Ends the session: like every action it needs the CSRF token (another site cannot log
 /// the user out). Without a session there is nothing to end.
-async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, WebError> {
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     if state.auth.session_of(&headers).is_some() {
         let (id, _) = csrf_checked(&state, &headers)?;
         state.auth.end_session(&id);

@@ -114,7 +114,11 @@ impl AppState {
     }
 
     /// The client a request comes from (see [`proxy`]).
-    pub fn client(&self, peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> std::net::IpAddr {
+    pub fn client(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
         self.cfg.trusted_proxies.client(peer, headers)
     }
 }

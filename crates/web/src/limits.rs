@@ -93,8 +93,7 @@ impl Slots {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let refused = if held.0 >= self.max {
             Some(Refused::Total)
-        } else if ip.is_some_and(|ip| held.1.get(&ip).copied().unwrap_or(0) >= self.per_client)
-        {
+        } else if ip.is_some_and(|ip| held.1.get(&ip).copied().unwrap_or(0) >= self.per_client) {
             Some(Refused::PerClient)
         } else {
             None
@@ -215,12 +214,16 @@ impl WebStats {
     /// Refusals so far, by `connection_per_client`, `connection_total`,
     /// `stream_per_client`, `stream_total`.
     pub fn refused_count(&self, what: &str) -> u64 {
-        self.refused.index_of(what).map_or(0, |i| self.refused.get(i))
+        self.refused
+            .index_of(what)
+            .map_or(0, |i| self.refused.get(i))
     }
 
     /// Connections closed for a slow header (`header`) or for idling (`idle`).
     pub fn timeout_count(&self, what: &str) -> u64 {
-        self.timeouts.index_of(what).map_or(0, |i| self.timeouts.get(i))
+        self.timeouts
+            .index_of(what)
+            .map_or(0, |i| self.timeouts.get(i))
     }
 }
 

@@ -44,7 +44,9 @@ impl Network {
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         match (self.addr, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(n.to_bits().into(), a.to_bits().into(), 32, self.bits),
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                prefix_eq(n.to_bits().into(), a.to_bits().into(), 32, self.bits)
+            }
             (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(n.to_bits(), a.to_bits(), 128, self.bits),
             _ => false,
         }
@@ -137,8 +139,18 @@ mod tests {
         let n: Network = "10.1.0.0/16".parse().unwrap();
         assert!(n.contains(ip("10.1.200.3")) && !n.contains(ip("10.2.0.1")));
         assert!("::1".parse::<Network>().unwrap().contains(ip("::1")));
-        assert!("127.0.0.1".parse::<Network>().unwrap().contains(ip("::ffff:127.0.0.1")));
-        assert!("0.0.0.0/0".parse::<Network>().unwrap().contains(ip("8.8.8.8")));
+        assert!(
+            "127.0.0.1"
+                .parse::<Network>()
+                .unwrap()
+                .contains(ip("::ffff:127.0.0.1"))
+        );
+        assert!(
+            "0.0.0.0/0"
+                .parse::<Network>()
+                .unwrap()
+                .contains(ip("8.8.8.8"))
+        );
         for bad in ["", "10.0.0.0/33", "nope", "10.0.0.1/x"] {
             assert!(bad.parse::<Network>().is_err(), "{bad}");
         }

@@ -48,7 +48,9 @@ async fn events(
     // Held by the stream: dropped (given back) when the browser goes away.
     let slot = state.streams.take(Some(client)).map_err(|why| match why {
         Refused::PerClient => WebError::TooManyStreams,
-        Refused::Total => WebError::Unavailable("too many open event streams; try again later".into()),
+        Refused::Total => {
+            WebError::Unavailable("too many open event streams; try again later".into())
+        }
     })?;
     let hub = state
         .hub

@@ -174,7 +174,12 @@ impl Env {
         v["logged_in"] == true
     }
 
-    async fn say(&self, http: &reqwest::Client, token: &str, forwarded: Option<&str>) -> StatusCode {
+    async fn say(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+        forwarded: Option<&str>,
+    ) -> StatusCode {
         let mut req = http
             .post(self.url("/api/say"))
             .header("x-api-token", token)
@@ -204,7 +209,8 @@ async fn revoking_a_token_ends_its_sessions_at_once() {
     let (cookie, csrf) = env.login(&http, &token).await;
     let (other_cookie, other_csrf) = env.login(&http, &token).await;
     assert_eq!(
-        env.page_post(&http, "/ui/say", &cookie, Some(&csrf), say.clone()).await,
+        env.page_post(&http, "/ui/say", &cookie, Some(&csrf), say.clone())
+            .await,
         StatusCode::OK
     );
     let r = env
@@ -212,14 +218,21 @@ async fn revoking_a_token_ends_its_sessions_at_once() {
         .await;
     assert_eq!(r["revoked"], 1, "{r}");
     assert_eq!(
-        env.page_post(&http, "/ui/say", &cookie, Some(&csrf), say.clone()).await,
+        env.page_post(&http, "/ui/say", &cookie, Some(&csrf), say.clone())
+            .await,
         StatusCode::UNAUTHORIZED,
         "say from a session of a revoked token"
     );
     // Every session of that token, the playlist actions too; and the page learns it.
     assert_eq!(
-        env.page_post(&http, "/ui/skip", &other_cookie, Some(&other_csrf), json!({}))
-            .await,
+        env.page_post(
+            &http,
+            "/ui/skip",
+            &other_cookie,
+            Some(&other_csrf),
+            json!({})
+        )
+        .await,
         StatusCode::UNAUTHORIZED
     );
     assert!(!env.logged_in(&http, &cookie).await);
@@ -238,7 +251,8 @@ async fn revoking_a_token_ends_its_sessions_at_once() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
-        env.page_post(&http, "/ui/say", &cookie, Some(&csrf), say).await,
+        env.page_post(&http, "/ui/say", &cookie, Some(&csrf), say)
+            .await,
         StatusCode::UNAUTHORIZED
     );
     // Only the revoked token's: the admin's own login goes on.
@@ -357,7 +371,10 @@ async fn one_client_cannot_hold_every_connection_or_stream() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(stats.refused_count("connection_per_client") >= 1, "{stats:?}");
+    assert!(
+        stats.refused_count("connection_per_client") >= 1,
+        "{stats:?}"
+    );
     assert!(stats.refused_count("connection_total") >= 1, "{stats:?}");
     drop(held);
 
@@ -386,7 +403,11 @@ async fn one_client_cannot_hold_every_connection_or_stream() {
     let (s2, _a2) = open("127.0.0.1").await;
     assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
     let (s3, _) = open("127.0.0.1").await;
-    assert_eq!(s3, StatusCode::TOO_MANY_REQUESTS, "third stream of one client");
+    assert_eq!(
+        s3,
+        StatusCode::TOO_MANY_REQUESTS,
+        "third stream of one client"
+    );
     let (s4, _b1) = open("127.0.0.2").await;
     assert_eq!(s4, StatusCode::OK, "another client's stream");
     let (s5, _) = open("127.0.0.3").await;
@@ -464,7 +485,8 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy() {
         StatusCode::OK
     );
     assert_eq!(
-        env.say(&proxy, &good, Some("203.0.113.5, 203.0.113.7")).await,
+        env.say(&proxy, &good, Some("203.0.113.5, 203.0.113.7"))
+            .await,
         StatusCode::OK
     );
 
@@ -495,7 +517,8 @@ async fn logout_needs_the_csrf_token() {
     // A cross-site form or fetch sends the cookie but cannot know the CSRF token.
     for wrong in [None, Some("guess")] {
         assert_eq!(
-            env.page_post(&http, "/ui/logout", &cookie, wrong, json!({})).await,
+            env.page_post(&http, "/ui/logout", &cookie, wrong, json!({}))
+                .await,
             StatusCode::FORBIDDEN
         );
         assert!(env.logged_in(&http, &cookie).await, "still logged in");
