@@ -22,7 +22,7 @@ pub struct Limits {
     /// the end of the previous response on a kept-alive connection); else it is closed.
     pub header_timeout: Duration,
     /// A connection that neither reads nor writes for this long is closed (event streams
-    /// write a keep-alive every 15 s, so they stay).
+    /// write a keep-alive well within it, so they stay).
     pub idle_timeout: Duration,
     /// Open connections in total.
     pub max_connections: usize,

@@ -4,7 +4,8 @@
 //! from there (it skips ahead rather than making the process buffer for it). The stream
 //! ends when the dashboard shuts down.
 //!
-//! Streams are capped per client and in total (`Limits::max_streams_per_client`,
+//! A quiet stream gets a keep-alive comment every 15 s (more often when the listener's idle
+//! timeout is shorter), so the idle timeout never cuts a live stream. Streams are capped per client and in total (`Limits::max_streams_per_client`,
 //! `max_streams`): over a client's share → 429, over the total → 503, both `{error}`.
 
 use std::convert::Infallible;
@@ -31,6 +32,12 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 #[derive(Deserialize)]
 struct ChannelParam {
     channel: Option<String>,
+}
+
+/// A comment line at least this often keeps a quiet stream (and its proxies) open: every
+/// 15 s, or well within the listener's idle timeout when that is shorter.
+fn keep_alive_interval(idle_timeout: Duration) -> Duration {
+    (idle_timeout / 3).clamp(Duration::from_millis(100), Duration::from_secs(15))
 }
 
 fn event(frame: &Frame) -> Result<Event, Infallible> {
@@ -72,5 +79,6 @@ async fn events(
             Some((event(&frame), (None, rx, stop, hub, slot)))
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let every = keep_alive_interval(state.cfg.limits.idle_timeout);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(every)))
 }

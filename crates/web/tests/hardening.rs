@@ -310,6 +310,27 @@ async fn half_sent_requests_and_idle_connections_are_closed() {
         .expect("a stalled body is closed");
     assert!(stats.timeout_count("idle") >= 1, "{stats:?}");
 
+    // A live event stream outlasts both timeouts: keep-alives keep it busy.
+    let mut stream = client_from("127.0.0.1")
+        .get(env.url("/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let opened = std::time::Instant::now();
+    while opened.elapsed() < Duration::from_millis(2500) {
+        let chunk = tokio::time::timeout(TIMEOUT, stream.chunk())
+            .await
+            .expect("the stream keeps sending")
+            .expect("the stream is not cut");
+        assert!(
+            chunk.is_some(),
+            "the stream ended after {:?}",
+            opened.elapsed()
+        );
+    }
+    drop(stream);
+
     // A whole request on a fresh connection is still served.
     let r = client_from("127.0.0.1")
         .get(env.url("/api/channels"))
