@@ -105,6 +105,28 @@ pub struct WebConfig {
     pub listen: Option<std::net::SocketAddr>,
     /// Mark the session cookie `Secure` (set it when a TLS proxy serves the dashboard).
     pub secure_cookies: bool,
+    /// Proxies (addresses or networks like `10.0.0.0/8`) whose `X-Forwarded-For` names the
+    /// client; anyone else's is ignored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
+    /// Seconds a request's header may take to arrive (none: the dashboard's default, 10).
+    #[serde(with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub header_timeout: Option<std::time::Duration>,
+    /// Seconds a connection may read and write nothing (none: 120).
+    #[serde(with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Open connections in total (none: 512).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// Open connections from one address (none: 64).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_client: Option<usize>,
+    /// Open event streams in total (none: 256).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_streams: Option<usize>,
+    /// Open event streams of one client (none: 16).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_streams_per_client: Option<usize>,
 }
 
 impl WebConfig {

@@ -111,7 +111,24 @@ const PLATFORM_KEYS: &[&str] = &[
     "op_rank",
 ];
 const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
-const WEB_KEYS: &[&str] = &["listen", "secure_cookies"];
+const WEB_KEYS: &[&str] = &[
+    "listen",
+    "secure_cookies",
+    "trusted_proxies",
+    "header_timeout",
+    "idle_timeout",
+    "max_connections",
+    "max_connections_per_client",
+    "max_streams",
+    "max_streams_per_client",
+];
+/// `web`'s caps.
+const WEB_CAPS: &[&str] = &[
+    "max_connections",
+    "max_connections_per_client",
+    "max_streams",
+    "max_streams_per_client",
+];
 const CLUSTER_KEYS: &[&str] = &["leases", "lease_time", "bucket"];
 /// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
 const SHELL_KEYS: &[&str] = &["enabled", "min_rank", "host", "port"];
@@ -208,6 +225,13 @@ const WHOLE_AT_LEAST_0: Num = Num {
     max: None,
     integer: true,
     expected: "an integer ≥ 0",
+};
+const WHOLE_ABOVE_0: Num = Num {
+    min: 0.0,
+    min_exclusive: true,
+    max: None,
+    integer: true,
+    expected: "an integer ≥ 1",
 };
 const RANK: Num = Num {
     min: 0.0,
@@ -780,6 +804,32 @@ impl Validator {
             );
         }
         self.boolean(w, "web", "secure_cookies");
+        for key in ["header_timeout", "idle_timeout"] {
+            self.number(w, "web", key, &SECONDS_ABOVE_0);
+        }
+        for key in WEB_CAPS {
+            self.number(w, "web", key, &WHOLE_ABOVE_0);
+        }
+        match present(w, "trusted_proxies") {
+            None => {}
+            Some(Value::Array(list)) => {
+                for (i, v) in list.iter().enumerate() {
+                    if !v.as_str().is_some_and(is_network) {
+                        self.report(
+                            format!("web.trusted_proxies[{i}]"),
+                            format!(
+                                "expected an IP address or network like 10.0.0.0/8, got {}",
+                                describe(v)
+                            ),
+                        );
+                    }
+                }
+            }
+            Some(other) => self.report(
+                "web.trusted_proxies",
+                format!("expected a list of addresses, got {}", describe(other)),
+            ),
+        }
     }
 
     fn cluster(&mut self, top: &Map<String, Value>) {
@@ -879,4 +929,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// `10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`.
+fn is_network(s: &str) -> bool {
+    let (addr, bits) = s.split_once('/').map_or((s, None), |(a, b)| (a, Some(b)));
+    let Ok(addr) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    bits.is_none_or(|b| b.parse::<u8>().is_ok_and(|b| b <= max))
 }

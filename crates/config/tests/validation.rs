@@ -759,6 +759,34 @@ fn web_section() {
     assert_eq!(problems(&ok), Vec::<String>::new());
     let cfg = Config::from_value(ok).unwrap();
     assert_eq!(cfg.web.listen, Some("127.0.0.1:8080".parse().unwrap()));
+    // The listener's caps and the trusted proxies.
+    expect(
+        set(
+            base(),
+            "/web",
+            json!({"trusted_proxies": ["10.0.0.0/8", "proxy.local"], "max_streams": 0,
+                   "header_timeout": -1}),
+        ),
+        &[
+            "web.header_timeout: expected a number > 0, got -1",
+            "web.max_streams: expected an integer ≥ 1, got 0",
+            "web.trusted_proxies[1]: expected an IP address or network like 10.0.0.0/8, got \"proxy.local\"",
+        ],
+    );
+    let ok = set(
+        base(),
+        "/web",
+        json!({"trusted_proxies": ["10.0.0.0/8", "::1"], "max_connections_per_client": 8,
+               "idle_timeout": 30}),
+    );
+    assert_eq!(problems(&ok), Vec::<String>::new());
+    let cfg = Config::from_value(ok).unwrap();
+    assert_eq!(cfg.web.trusted_proxies, ["10.0.0.0/8", "::1"]);
+    assert_eq!(cfg.web.max_connections_per_client, Some(8));
+    assert_eq!(
+        cfg.web.idle_timeout,
+        Some(std::time::Duration::from_secs(30))
+    );
 }
 
 #[test]

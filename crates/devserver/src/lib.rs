@@ -10,6 +10,7 @@
 //! - [`server`]: [`DevServer`] — listener, socket.io wiring, event routing, the
 //!   observation/control handle used by tests and `rosey demo`.
 //! - [`socketconfig`]: the `/socketconfig/<channel>.json` route.
+//! - [`listen`]: the HTTP listener (hyper with a request-header timeout).
 //! - [`state`]: the in-memory world (connections, channels, permissions) and the
 //!   [`state::Outbox`] handlers write frames to.
 //! - [`session`]: connect, `joinChannel`, channel passwords, `login`, the join burst, leaving.
@@ -33,6 +34,7 @@ pub mod chat;
 pub mod config;
 pub mod error;
 pub mod flood;
+pub mod listen;
 pub mod moderation;
 pub mod playlist;
 pub mod poll;

@@ -18,7 +18,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{Event, SocketRef, TryData};
@@ -249,24 +248,7 @@ impl DevServer {
             .with_state(url.clone())
             .layer(layer);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            // Small frames (one chat line each) must not wait for Nagle's algorithm.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    warn!(error = %e, "Cannot set TCP_NODELAY.");
-                }
-            });
-            let serve = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            });
-            if let Err(e) = serve.await {
-                warn!(error = %e, "Devserver HTTP server failed.");
-            }
-        });
+        let task = tokio::spawn(crate::listen::serve(listener, app, stop_rx));
         info!(%addr, %url, "Devserver listening.");
         Ok(DevServer {
             shared,

@@ -23,7 +23,11 @@ use serde_json::Value;
 const ROSEY: &str = env!("CARGO_BIN_EXE_rosey");
 /// Where the units, the image and the manifests expect the binary.
 const INSTALLED_ROSEY: &str = "/usr/local/bin/rosey";
-const UNITS: &[&str] = &["rosey-db-service.service", "rosey-bot.service"];
+const UNITS: &[&str] = &[
+    "rosey-db-service.service",
+    "rosey-bot.service",
+    "rosey-web.service",
+];
 /// The metrics/health port of every Rosey container (the Dockerfile's `HEALTHCHECK`).
 const CONTAINER_METRICS_PORT: &str = "9100";
 
@@ -176,6 +180,16 @@ fn units_are_hardened_and_restart_by_exit_status() {
         assert!(
             !unit_values(&unit, "MemoryMax").is_empty(),
             "{name}: MemoryMax"
+        );
+        // systemd's default soft limit (1,024 open files) let idle connections lock the
+        // dashboard out (issue 25).
+        let nofile: Vec<u64> = unit_values(&unit, "LimitNOFILE")
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        assert!(
+            nofile.iter().any(|n| *n >= 16_384),
+            "{name}: LimitNOFILE of at least 16384, have {nofile:?}"
         );
         // 2 (usage error) never restarts; the bot also stops for good on 3.
         let prevent = unit_values(&unit, "RestartPreventExitStatus").join(" ");

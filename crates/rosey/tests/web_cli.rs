@@ -66,6 +66,7 @@ async fn tokens_from_the_cli_work_on_the_api_of_rosey_web() {
 
     let port = rosey_testkit::free_port();
     let listen = format!("127.0.0.1:{port}");
+    let metrics = format!("127.0.0.1:{}", rosey_testkit::free_port());
     let mut web = Command::new(env!("CARGO_BIN_EXE_rosey"))
         .args([
             "web",
@@ -75,6 +76,8 @@ async fn tokens_from_the_cli_work_on_the_api_of_rosey_web() {
             "clichan",
             "--listen",
             &listen,
+            "--metrics-listen",
+            &metrics,
         ])
         .env("NATS_URL", &url)
         .stdin(Stdio::null())
@@ -107,11 +110,46 @@ async fn tokens_from_the_cli_work_on_the_api_of_rosey_web() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // A page session opened with the token (ended by the revoke below).
+    let r = http
+        .post(format!("http://{listen}/ui/login"))
+        .json(&serde_json::json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let csrf = r.json::<serde_json::Value>().await.unwrap()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page_say = || {
+        http.post(format!("http://{listen}/ui/say"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({"message": "from the page"}))
+            .send()
+    };
+    assert_eq!(page_say().await.unwrap().status(), 200);
+    // The dashboard's listener counters are on its metrics endpoint.
+    let exposed = http
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(exposed.contains("rosey_web_connections"), "{exposed}");
+    assert!(exposed.contains("rosey_web_refused_total"), "{exposed}");
+
     let short = rosey(&url, &["token", "revoke", &token[..5]]).await;
     assert!(!short.status.success(), "fewer than 8 characters");
     let revoked = rosey(&url, &["token", "revoke", &token[..10]]).await;
     assert!(revoked.status.success(), "{revoked:?}");
     assert_eq!(say(token.clone()).await.unwrap().status(), 401);
+    assert_eq!(page_say().await.unwrap().status(), 401, "the session ended");
 
     let status = common::sigterm_and_wait(&mut web, WAIT).await;
     assert!(status.success(), "rosey web exits 0 on SIGTERM: {status}");

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `POST /api/add` `{url, temp?}` + `X-API-Token` | 200 `{success, message?, error?}` | 400, 401, 429, 503 |
 //! | `POST /api/skip` + `X-API-Token` | 200 `{success, message?, error?}` | 401, 429, 503 |
-//! | `POST /ui/add`, `POST /ui/skip`: the same from the page (session cookie + CSRF token) | 200 | 400, 403, 503 |
+//! | `POST /ui/add`, `POST /ui/skip`: the same from the page (session cookie + CSRF token) | 200 | 400, 401 (token revoked), 403, 503 |
 //!
 //! A 200 carries what the server did: `success: true` with its answer in `message`, or
 //! `success: false` with its refusal (or why nothing happened: not supported on this
@@ -114,7 +114,7 @@ fn with_token(action: &'static str) -> MethodRouter<Arc<AppState>> {
 fn from_page(action: &'static str) -> MethodRouter<Arc<AppState>> {
     post(
         move |State(s): Shared, headers: HeaderMap, raw: bytes::Bytes| async move {
-            let who = page_session(&s, &headers)?;
+            let who = page_session(&s, &headers).await?;
             act(&s, action, action_body(&raw)?, &who).await
         },
     )

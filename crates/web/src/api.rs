@@ -253,7 +253,7 @@ async fn say(
 
 /// The page's `say`: the session cookie and CSRF token instead of a header token.
 async fn page_say(State(s): Shared, headers: HeaderMap, raw: bytes::Bytes) -> ApiResult {
-    let who = page_session(&s, &headers)?;
+    let who = page_session(&s, &headers).await?;
     enqueue(&s, body(&raw)?, &who).await
 }
 

@@ -31,6 +31,9 @@ pub enum WebError {
     Forbidden(String),
     #[error("too many failed attempts; try again in {0} s")]
     TooManyAttempts(u64),
+    /// The client holds its share of event streams.
+    #[error("too many open event streams from your address")]
+    TooManyStreams,
     /// The database service did not answer, or answered an error it should not have.
     #[error("database service unavailable: {0}")]
     Unavailable(String),
@@ -46,7 +49,9 @@ impl WebError {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
-            WebError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::TooManyAttempts(_) | WebError::TooManyStreams => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::NoBot { .. } => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Bind(..) | WebError::Config(_) | WebError::Subscribe(_) => {

@@ -15,7 +15,12 @@
 //! - [`actions`] (private): the playlist actions (`add`, `skip`) from the API and the page,
 //!   asked of the channel's bot, answered with what the CyTube server did.
 //! - [`auth`]: API tokens checked over the bus, the per-client limit of failed attempts,
-//!   the login session (cookie + CSRF token) of the moderator actions.
+//!   the login session (cookie + CSRF token) of the moderator actions, re-checked on each
+//!   action so a revoked token's sessions end at once.
+//! - [`proxy`]: the client address of a request (`X-Forwarded-For` from trusted proxies only).
+//! - [`limits`]: caps on connections and event streams per client and in total, and the
+//!   listener's counters ([`WebStats`], the `rosey_web_*` metrics).
+//! - [`serve`] (private): the listener: HTTP/1.1 with header and idle timeouts, the caps.
 //! - [`db`] (private): the one request helper for the database service.
 //! - [`assets`] (private): the page, its scripts (the chart code, [`CHART_JS`], is shared
 //!   with the benchmark report page) and style sheet and the OpenAPI document,
@@ -33,6 +38,9 @@ pub mod auth;
 mod db;
 pub mod error;
 pub mod hub;
+pub mod limits;
+pub mod proxy;
+mod serve;
 mod sse;
 
 use std::net::SocketAddr;
@@ -47,6 +55,8 @@ use tokio::task::JoinHandle;
 
 pub use assets::{APP_CSS, CHART_JS};
 pub use error::WebError;
+pub use limits::{Limits, WebStats};
+pub use proxy::TrustedProxies;
 
 /// How long a request to the database service may take before the API answers 503.
 pub const BUS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -67,6 +77,10 @@ pub struct WebConfig {
     pub bot_gone_after: Duration,
     /// How often statistics and bot status are refreshed for the live page.
     pub refresh: Duration,
+    /// Timeouts and caps on connections and event streams.
+    pub limits: Limits,
+    /// Proxies whose `X-Forwarded-For` names the client (none: the peer is the client).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl WebConfig {
@@ -77,6 +91,8 @@ impl WebConfig {
             secure_cookies: false,
             bot_gone_after: BOT_GONE_AFTER,
             refresh: Duration::from_secs(5),
+            limits: Limits::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -87,6 +103,8 @@ pub(crate) struct AppState {
     pub cfg: WebConfig,
     pub hub: hub::Hub,
     pub auth: auth::Auth,
+    /// Open event streams, capped per client and in total.
+    pub streams: Arc<limits::Slots>,
     /// Flips to true at shutdown: open event streams end, so the server can stop.
     pub stop: watch::Receiver<bool>,
 }
@@ -100,6 +118,15 @@ impl AppState {
             Some(c) => Err(WebError::UnknownChannel(c.to_string())),
         }
     }
+
+    /// The client a request comes from (see [`proxy`]).
+    pub fn client(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        self.cfg.trusted_proxies.client(peer, headers)
+    }
 }
 
 /// The running dashboard.
@@ -108,6 +135,7 @@ pub struct WebHandle {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     hub_task: JoinHandle<()>,
+    stats: Arc<WebStats>,
 }
 
 impl WebHandle {
@@ -119,6 +147,12 @@ impl WebHandle {
     /// `http://addr/`.
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// The listener's counters; register them with the process's metrics
+    /// (`rosey_metrics::Metrics::add_source`).
+    pub fn stats(&self) -> Arc<WebStats> {
+        self.stats.clone()
     }
 
     /// Stops serving (open event streams end) and waits.
@@ -142,35 +176,39 @@ pub async fn start(bus: Bus, cfg: WebConfig) -> Result<WebHandle, WebError> {
         .local_addr()
         .map_err(|e| WebError::Bind(cfg.listen, e))?;
     let (hub, hub_task) = hub::Hub::start(bus.clone(), &cfg).await?;
-    let (stop, mut stop_rx) = watch::channel(false);
+    let (stop, stop_rx) = watch::channel(false);
+    let stats = Arc::new(WebStats::default());
+    let streams = limits::Slots::new(
+        limits::Kind::Stream,
+        cfg.limits.max_streams,
+        cfg.limits.max_streams_per_client,
+        stats.clone(),
+    );
+    let (limits, proxies) = (cfg.limits.clone(), Arc::new(cfg.trusted_proxies.clone()));
     let state = Arc::new(AppState {
-        auth: auth::Auth::new(cfg.secure_cookies),
+        auth: auth::Auth::new(cfg.secure_cookies, stats.clone()),
         bus,
         cfg,
         hub,
+        streams,
         stop: stop_rx.clone(),
     });
-    let app = router(state);
-    let server = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        {
-            tracing::error!(error = %e, "The web server stopped.");
-        }
-    });
+    let listener = serve::Listener {
+        tcp: listener,
+        app: router(state),
+        limits,
+        proxies,
+        stats: stats.clone(),
+        stop: stop_rx,
+    };
+    let server = tokio::spawn(listener.run());
     tracing::info!(%addr, "Web dashboard listening.");
     Ok(WebHandle {
         addr,
         stop,
         server,
         hub_task,
+        stats,
     })
 }
 

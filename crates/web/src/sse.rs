@@ -3,19 +3,26 @@
 //! that falls more than `hub::BUFFER` frames behind is sent a fresh snapshot and goes on
 //! from there (it skips ahead rather than making the process buffer for it). The stream
 //! ends when the dashboard shuts down.
+//!
+//! A quiet stream gets a keep-alive comment every 15 s (more often when the listener's idle
+//! timeout is shorter), so the idle timeout never cuts a live stream. Streams are capped per client and in total (`Limits::max_streams_per_client`,
+//! `max_streams`): over a client's share → 429, over the total → 503, both `{error}`.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use futures::Stream;
 use serde::Deserialize;
 
 use crate::hub::Frame;
+use crate::limits::Refused;
 use crate::{AppState, WebError};
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -27,15 +34,31 @@ struct ChannelParam {
     channel: Option<String>,
 }
 
+/// A comment line at least this often keeps a quiet stream (and its proxies) open: every
+/// 15 s, or well within the listener's idle timeout when that is shorter.
+fn keep_alive_interval(idle_timeout: Duration) -> Duration {
+    (idle_timeout / 3).clamp(Duration::from_millis(100), Duration::from_secs(15))
+}
+
 fn event(frame: &Frame) -> Result<Event, Infallible> {
     Ok(Event::default().event(frame.event).data(&*frame.data))
 }
 
 async fn events(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Query(q): Query<ChannelParam>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, WebError> {
     let name = state.channel(q.channel.as_deref())?;
+    let client = state.client(peer.ip(), &headers);
+    // Held by the stream: dropped (given back) when the browser goes away.
+    let slot = state.streams.take(Some(client)).map_err(|why| match why {
+        Refused::PerClient => WebError::TooManyStreams,
+        Refused::Total => {
+            WebError::Unavailable("too many open event streams; try again later".into())
+        }
+    })?;
     let hub = state
         .hub
         .channel(&name)
@@ -44,17 +67,18 @@ async fn events(
     let (first, rx) = hub.subscribe();
     let stop = state.stop.clone();
     let stream = futures::stream::unfold(
-        (Some(first), rx, stop, hub),
-        |(first, mut rx, mut stop, hub)| async move {
+        (Some(first), rx, stop, hub, slot),
+        |(first, mut rx, mut stop, hub, slot)| async move {
             if let Some(f) = first {
-                return Some((event(&f), (None, rx, stop, hub)));
+                return Some((event(&f), (None, rx, stop, hub, slot)));
             }
             let frame = tokio::select! {
                 _ = stop.wait_for(|s| *s) => return None,
                 f = hub.next(&mut rx) => f?,
             };
-            Some((event(&frame), (None, rx, stop, hub)))
+            Some((event(&frame), (None, rx, stop, hub, slot)))
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let every = keep_alive_interval(state.cfg.limits.idle_timeout);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(every)))
 }

@@ -161,6 +161,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         m.watch_db(db);
     }
     let web = super::web::serve_if_configured(&bus, &config).await?;
+    if let (Some(m), Some(w)) = (&metrics, &web) {
+        m.metrics.add_source(w.stats());
+    }
     let bot = Bot::start(bus.clone(), bot_cfg);
     let source = bot.metrics_source();
     let stopped = observed(&source, &bus, &metrics, &config, serve(bot, signal)).await;

@@ -33,6 +33,9 @@ pub struct WebArgs {
     /// Log level.
     #[arg(long)]
     pub log_level: Option<String>,
+    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The channels of the configuration's enabled platforms (the default channel first).
@@ -47,10 +50,25 @@ pub fn channels(config: &rosey_config::Config) -> Vec<String> {
     list
 }
 
-fn web_config(config: &rosey_config::Config, listen: SocketAddr) -> rosey_web::WebConfig {
+fn web_config(
+    config: &rosey_config::Config,
+    listen: SocketAddr,
+) -> anyhow::Result<rosey_web::WebConfig> {
+    let w = &config.web;
     let mut cfg = rosey_web::WebConfig::new(listen, channels(config));
-    cfg.secure_cookies = config.web.secure_cookies;
-    cfg
+    cfg.secure_cookies = w.secure_cookies;
+    cfg.trusted_proxies =
+        rosey_web::TrustedProxies::parse(&w.trusted_proxies).context("web.trusted_proxies")?;
+    let l = &mut cfg.limits;
+    l.header_timeout = w.header_timeout.unwrap_or(l.header_timeout);
+    l.idle_timeout = w.idle_timeout.unwrap_or(l.idle_timeout);
+    l.max_connections = w.max_connections.unwrap_or(l.max_connections);
+    l.max_connections_per_client = w
+        .max_connections_per_client
+        .unwrap_or(l.max_connections_per_client);
+    l.max_streams = w.max_streams.unwrap_or(l.max_streams);
+    l.max_streams_per_client = w.max_streams_per_client.unwrap_or(l.max_streams_per_client);
+    Ok(cfg)
 }
 
 /// Starts the dashboard when the configuration has `web.listen` (for `rosey run`).
@@ -61,7 +79,7 @@ pub async fn serve_if_configured(
     let Some(listen) = config.web.listen else {
         return Ok(None);
     };
-    let handle = rosey_web::start(bus.clone(), web_config(config, listen))
+    let handle = rosey_web::start(bus.clone(), web_config(config, listen)?)
         .await
         .context("cannot start the web dashboard")?;
     tracing::info!(url = %handle.url(), "Web dashboard.");
@@ -110,7 +128,7 @@ pub async fn run(args: WebArgs) -> anyhow::Result<ExitCode> {
         (Some(a), _) | (None, Some(a)) => a,
         (None, None) => DEFAULT_LISTEN.parse()?,
     };
-    let mut cfg = web_config(&config, listen);
+    let mut cfg = web_config(&config, listen)?;
     if !args.channel.is_empty() {
         cfg.channels = args.channel.clone();
     }
@@ -130,13 +148,24 @@ pub async fn run(args: WebArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let bus = bus?;
+    let metrics =
+        super::common::MetricsListener::start(args.metrics_listen, &config, "web").await?;
+    if let Some(m) = &metrics {
+        m.watch_bus(&bus);
+    }
     let web = rosey_web::start(bus, cfg)
         .await
         .context("cannot start the web dashboard")?;
+    if let Some(m) = &metrics {
+        m.metrics.add_source(web.stats());
+    }
     println!("Rosey dashboard: {}", web.url());
     signal.await;
     tracing::info!("Signal received; stopping.");
     web.shutdown().await;
+    if let Some(m) = metrics {
+        m.shutdown().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
