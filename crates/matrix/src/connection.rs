@@ -215,7 +215,8 @@ impl Connection {
             mode = Mode::Live;
             if !joined_configured {
                 joined_configured = true;
-                self.join_configured().await;
+                let waiting = self.join_configured().await;
+                self.emit(MatrixEvent::Ready { waiting });
             }
         }
     }
@@ -256,8 +257,9 @@ impl Connection {
 
     /// Joins every configured room we are not in yet. A room we may not join (invite-only)
     /// is logged; its invite will be accepted when it comes.
-    async fn join_configured(&self) {
+    async fn join_configured(&self) -> Vec<String> {
         let rooms: Vec<OwnedRoomOrAliasId> = self.v.rooms.clone();
+        let mut waiting = Vec::new();
         for r in rooms {
             let in_it = {
                 let known = self.shared.rooms.lock().expect("rooms lock");
@@ -266,43 +268,45 @@ impl Connection {
                         .values()
                         .any(|v| v.alias.as_deref() == Some(r.as_str()))
             };
-            if !in_it {
-                self.join(r.as_str()).await;
+            if !in_it && !self.join(r.as_str()).await {
+                waiting.push(r.to_string());
             }
         }
+        waiting
     }
 
-    /// Joins a room (waiting out rate limits a few times); failures are logged.
-    async fn join(&self, room: &str) {
+    /// Joins a room (waiting out rate limits a few times); failures are logged. Did it?
+    async fn join(&self, room: &str) -> bool {
         let Ok(target) = OwnedRoomOrAliasId::try_from(room) else {
-            return;
+            return false;
         };
         for attempt in 0..5u32 {
             let req = membership::join_room_by_id_or_alias::v3::Request::new(target.clone());
             match self.api.call(req).await {
                 Ok(_) => {
                     info!(room = %room, "joined");
-                    return;
+                    return true;
                 }
                 Err(ApiError::RateLimited { retry_after }) => {
                     let d = retry_after.unwrap_or(self.cfg.default_retry_after);
                     if !self.pause(d).await {
-                        return;
+                        return false;
                     }
                 }
                 Err(e) if e.is_transient() => {
                     if !self.pause(self.cfg.backoff.delay(attempt)).await {
-                        return;
+                        return false;
                     }
                 }
                 Err(e) => {
                     warn!(room = %room, error = %e,
                         "cannot join the room; an invite to it will be accepted");
-                    return;
+                    return false;
                 }
             }
         }
         warn!(room = %room, "cannot join the room: homeserver unreachable");
+        false
     }
 
     /// Logs in (password) or checks the token (`whoami`), retrying while the homeserver is

@@ -64,6 +64,9 @@ pub enum MatrixEvent {
         direct: bool,
         members: Vec<Member>,
     },
+    /// The first sync is done and the configured rooms were joined; `waiting` lists those
+    /// that could not be joined (yet): their invites will be accepted when they come.
+    Ready { waiting: Vec<String> },
     /// We left the room or were removed from it.
     Left { room: String, reason: LeaveReason },
     UserJoined { room: String, member: Member },
