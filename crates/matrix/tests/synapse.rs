@@ -350,7 +350,7 @@ async fn invites_to_configured_rooms_accepted_others_ignored_direct_rooms_known(
 )]
 async fn encrypted_room_is_refused_and_reported() {
     logs();
-    let (server, mut alice) = world(Limits::default()).await;
+    let (server, alice) = world(Limits::default()).await;
     let room = alice
         .create_room(json!({
             "preset": "public_chat", "room_alias_name": "secret",

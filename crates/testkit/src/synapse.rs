@@ -330,7 +330,11 @@ fn enc(s: &str) -> String {
 impl Peer {
     /// Logs `name` in with `password` on `server`.
     pub async fn login(server: &Synapse, name: &str, password: &str) -> Peer {
-        let http = reqwest::Client::new();
+        // A fresh connection per request: a pooled one would outlive a Synapse restart.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("build the HTTP client");
         let base = server.url();
         let body: Value = http
             .post(format!("{base}/_matrix/client/v3/login"))
