@@ -124,8 +124,8 @@ impl Api {
         let http_req = req
             .try_into_http_request::<Vec<u8>>(&self.base, auth, Cow::Borrowed(&self.versions))
             .map_err(|e| ApiError::Protocol(e.to_string()))?;
-        let mut request = reqwest::Request::try_from(http_req)
-            .map_err(|e| ApiError::Protocol(e.to_string()))?;
+        let mut request =
+            reqwest::Request::try_from(http_req).map_err(|e| ApiError::Protocol(e.to_string()))?;
         *request.timeout_mut() = Some(timeout);
         let resp = self
             .http

@@ -198,7 +198,9 @@ mod tests {
 
     #[test]
     fn rooms_by_alias_and_id() {
-        let v = cfg(&["#lobby:localhost", "!abc:localhost"]).validate().unwrap();
+        let v = cfg(&["#lobby:localhost", "!abc:localhost"])
+            .validate()
+            .unwrap();
         assert_eq!(v.base_url, "http://127.0.0.1:8008");
         assert_eq!(v.aliases().count(), 1);
         assert_eq!(v.room_ids().count(), 1);

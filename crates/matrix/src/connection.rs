@@ -7,7 +7,7 @@
 //! with one clear error, never a loop.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,10 +127,9 @@ impl Connection {
                 Duration::ZERO
             });
             req.filter = Some(filter(mode));
-            let call = self.api.call_with_timeout(
-                req,
-                self.cfg.sync_timeout + self.cfg.request_timeout,
-            );
+            let call = self
+                .api
+                .call_with_timeout(req, self.cfg.sync_timeout + self.cfg.request_timeout);
             let result = tokio::select! {
                 _ = self.stop.cancelled() => return Stop::Told,
                 r = call => r,
@@ -221,7 +220,7 @@ impl Connection {
         }
     }
 
-    fn save(&self, path: &PathBuf, since: &Option<String>, direct: &BTreeSet<String>) {
+    fn save(&self, path: &Path, since: &Option<String>, direct: &BTreeSet<String>) {
         let s = Saved {
             next_batch: since.clone(),
             direct_rooms: direct.iter().cloned().collect(),

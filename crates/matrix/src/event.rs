@@ -55,7 +55,10 @@ impl std::fmt::Display for Refusal {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MatrixEvent {
     /// Logged in (or the access token was accepted).
-    LoggedIn { user_id: String, device_id: String },
+    LoggedIn {
+        user_id: String,
+        device_id: String,
+    },
     /// We are in this room: at start (for every joined room), or after a join. `direct` for
     /// direct-message rooms (the PM shell's).
     Joined {
@@ -66,10 +69,18 @@ pub enum MatrixEvent {
     },
     /// The first sync is done and the configured rooms were joined; `waiting` lists those
     /// that could not be joined (yet): their invites will be accepted when they come.
-    Ready { waiting: Vec<String> },
+    Ready {
+        waiting: Vec<String>,
+    },
     /// We left the room or were removed from it.
-    Left { room: String, reason: LeaveReason },
-    UserJoined { room: String, member: Member },
+    Left {
+        room: String,
+        reason: LeaveReason,
+    },
+    UserJoined {
+        room: String,
+        member: Member,
+    },
     UserLeft {
         room: String,
         user_id: String,
@@ -103,13 +114,23 @@ pub enum MatrixEvent {
         accepted: bool,
     },
     /// The client will not serve this room (reported once per room, with one log line).
-    Refused { room: String, reason: Refusal },
+    Refused {
+        room: String,
+        reason: Refusal,
+    },
     /// An action (message, kick …) failed for good; `action` names it.
-    ActionFailed { action: String, error: String },
+    ActionFailed {
+        action: String,
+        error: String,
+    },
     /// The homeserver could not be reached; the client retries by itself.
-    Disconnected { error: String },
+    Disconnected {
+        error: String,
+    },
     /// The homeserver answers again after a [`Disconnected`](MatrixEvent::Disconnected).
     Reconnected,
     /// The client stopped for good (the credentials were refused, or it was told to).
-    Stopped { error: Option<String> },
+    Stopped {
+        error: Option<String>,
+    },
 }

@@ -249,7 +249,12 @@ impl MatrixHandle {
         })
     }
 
-    pub fn redact(&self, room: &str, event_id: &str, reason: Option<&str>) -> Result<(), SendError> {
+    pub fn redact(
+        &self,
+        room: &str,
+        event_id: &str,
+        reason: Option<&str>,
+    ) -> Result<(), SendError> {
         let event =
             OwnedEventId::try_from(event_id).map_err(|_| SendError::BadId(event_id.into()))?;
         self.act(Action::Redact {

@@ -26,7 +26,7 @@ impl Default for RankMap {
 impl RankMap {
     /// `levels` in any order; `base` for power below all of them.
     pub fn new(mut levels: Vec<(i64, f64)>, base: f64) -> RankMap {
-        levels.sort_by(|a, b| b.0.cmp(&a.0));
+        levels.sort_by_key(|l| std::cmp::Reverse(l.0));
         RankMap { levels, base }
     }
 

@@ -216,7 +216,12 @@ mod tests {
         assert_eq!(r.apply_state(&join("@a:x")), Change::Nothing);
         r.apply_state(&join("@b:x"));
         r.apply_state(&join("@c:x"));
-        let leave = state("m.room.member", "@a:x", "@a:x", json!({"membership": "leave"}));
+        let leave = state(
+            "m.room.member",
+            "@a:x",
+            "@a:x",
+            json!({"membership": "leave"}),
+        );
         assert_eq!(
             r.apply_state(&leave),
             Change::Left("@a:x".into(), LeaveReason::Left)
@@ -237,7 +242,12 @@ mod tests {
                 }
             )
         );
-        let ban = state("m.room.member", "@m:x", "@c:x", json!({"membership": "ban"}));
+        let ban = state(
+            "m.room.member",
+            "@m:x",
+            "@c:x",
+            json!({"membership": "ban"}),
+        );
         assert!(matches!(
             r.apply_state(&ban),
             Change::Left(_, LeaveReason::Banned { .. })
@@ -260,7 +270,14 @@ mod tests {
             "@mod:x",
             json!({"membership": "join"}),
         ));
-        let pl = |users: Value| state("m.room.power_levels", "@owner:x", "", json!({"users": users}));
+        let pl = |users: Value| {
+            state(
+                "m.room.power_levels",
+                "@owner:x",
+                "",
+                json!({"users": users}),
+            )
+        };
         assert_eq!(
             r.apply_state(&pl(json!({"@mod:x": 50}))),
             Change::Power(vec![("@mod:x".into(), 50)])

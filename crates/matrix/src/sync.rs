@@ -90,7 +90,12 @@ pub fn process(
             && let Some(map) = ev.content.as_object()
         {
             for rooms in map.values() {
-                for r in rooms.as_array().into_iter().flatten().filter_map(|r| r.as_str()) {
+                for r in rooms
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str())
+                {
                     if ctx.direct.insert(r.to_string()) {
                         batch.new_direct.push(r.to_string());
                     }
@@ -150,10 +155,13 @@ pub fn process(
                 }
                 continue;
             }
-            if live && ev.kind == "m.room.message" && ev.sender != ctx.own && !view.encrypted {
-                if let Some(m) = message(&room, &view, &ev) {
-                    batch.events.push(m);
-                }
+            if live
+                && ev.kind == "m.room.message"
+                && ev.sender != ctx.own
+                && !view.encrypted
+                && let Some(m) = message(&room, &view, &ev)
+            {
+                batch.events.push(m);
             }
         }
         if !announced {
@@ -270,13 +278,11 @@ fn report_change(
             room: room.to_string(),
             member: view.member(&user, ctx.ranks),
         }),
-        Change::Left(user, reason) if user != ctx.own => {
-            batch.events.push(MatrixEvent::UserLeft {
-                room: room.to_string(),
-                user_id: user,
-                reason,
-            })
-        }
+        Change::Left(user, reason) if user != ctx.own => batch.events.push(MatrixEvent::UserLeft {
+            room: room.to_string(),
+            user_id: user,
+            reason,
+        }),
         Change::Power(changes) => {
             for (user, power) in changes {
                 batch.events.push(MatrixEvent::PowerChanged {
@@ -399,7 +405,10 @@ mod tests {
     #[test]
     fn live_messages_kinds_and_own_skipped() {
         let mut w = World::new();
-        w.run(&response("!r:x", vec![member("@bot:x", "join")], vec![]), Mode::Initial);
+        w.run(
+            &response("!r:x", vec![member("@bot:x", "join")], vec![]),
+            Mode::Initial,
+        );
         let r = response(
             "!r:x",
             vec![],
@@ -422,7 +431,9 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, [MsgKind::Text, MsgKind::Emote, MsgKind::Notice]);
-        assert!(matches!(b.events.last(), Some(MatrixEvent::UserJoined { member, .. }) if member.user_id == "@c:x"));
+        assert!(
+            matches!(b.events.last(), Some(MatrixEvent::UserJoined { member, .. }) if member.user_id == "@c:x")
+        );
     }
 
     #[test]
@@ -460,11 +471,7 @@ mod tests {
         let mut w = World::new();
         let enc = json!({"type": "m.room.encryption", "sender": "@a:x", "state_key": "",
                          "content": {"algorithm": "m.megolm.v1.aes-sha2"}, "event_id": "$enc"});
-        let r = response(
-            "!e:x",
-            vec![member("@bot:x", "join"), enc.clone()],
-            vec![],
-        );
+        let r = response("!e:x", vec![member("@bot:x", "join"), enc.clone()], vec![]);
         let b = w.run(&r, Mode::Initial);
         let refused = b
             .events

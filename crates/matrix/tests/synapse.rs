@@ -51,7 +51,10 @@ async fn world(limits: Limits) -> (Synapse, Peer) {
 }
 
 /// Waits for an event `pred` accepts; panics after [`WAIT`].
-async fn until(events: &mut MatrixEvents, mut pred: impl FnMut(&MatrixEvent) -> bool) -> MatrixEvent {
+async fn until(
+    events: &mut MatrixEvents,
+    mut pred: impl FnMut(&MatrixEvent) -> bool,
+) -> MatrixEvent {
     tokio::time::timeout(WAIT, async {
         loop {
             let e = events.recv().await.expect("client event stream ended");
@@ -66,7 +69,11 @@ async fn until(events: &mut MatrixEvents, mut pred: impl FnMut(&MatrixEvent) -> 
 
 async fn joined(cfg: MatrixConfig, room: &str) -> (MatrixHandle, MatrixEvents) {
     let (handle, mut events) = rosey_matrix::connect(cfg).expect("valid config");
-    until(&mut events, |e| matches!(e, MatrixEvent::Joined { room: r, .. } if r == room)).await;
+    until(
+        &mut events,
+        |e| matches!(e, MatrixEvent::Joined { room: r, .. } if r == room),
+    )
+    .await;
     (handle, events)
 }
 
@@ -113,8 +120,9 @@ async fn joins_by_alias_and_yields_exactly_30_messages() {
     let kinds: Vec<(MsgKind, String)> = {
         let mut k = Vec::new();
         while k.len() < 2 {
-            if let MatrixEvent::Message { kind, text, sender, .. } =
-                until(&mut events, |e| matches!(e, MatrixEvent::Message { .. })).await
+            if let MatrixEvent::Message {
+                kind, text, sender, ..
+            } = until(&mut events, |e| matches!(e, MatrixEvent::Message { .. })).await
             {
                 assert_eq!(sender, "@alice:localhost");
                 k.push((kind, text));
@@ -224,7 +232,9 @@ async fn burst_of_30_notices_under_a_low_rate_limit_all_arrive() {
         handle.notice(&room, &line).expect("queued");
     }
     let got = alice
-        .collect(30, |s| s.sender == "@rosey:localhost" && s.kind == "m.room.message")
+        .collect(30, |s| {
+            s.sender == "@rosey:localhost" && s.kind == "m.room.message"
+        })
         .await;
     assert!(got.iter().all(|s| s.msgtype() == "m.notice"));
     let bodies: Vec<String> = got.iter().map(|s| s.body().to_string()).collect();
@@ -269,7 +279,10 @@ async fn power_levels_map_to_ranks() {
     assert_eq!(handle.rank(&room, "@carol:localhost"), 0.0);
 
     alice.set_power(&room, "@carol:localhost", 50).await;
-    let e = until(&mut events, |e| matches!(e, MatrixEvent::PowerChanged { .. })).await;
+    let e = until(&mut events, |e| {
+        matches!(e, MatrixEvent::PowerChanged { .. })
+    })
+    .await;
     assert_eq!(
         e,
         MatrixEvent::PowerChanged {
@@ -302,25 +315,49 @@ async fn invites_to_configured_rooms_accepted_others_ignored_direct_rooms_known(
     // The bot is configured for the private room but cannot join it without an invite.
     let (handle, mut events) = rosey_matrix::connect(config(&server, &[&private], None)).unwrap();
     let e = until(&mut events, |e| matches!(e, MatrixEvent::Ready { .. })).await;
-    assert_eq!(e, MatrixEvent::Ready { waiting: vec![private.clone()] });
+    assert_eq!(
+        e,
+        MatrixEvent::Ready {
+            waiting: vec![private.clone()]
+        }
+    );
     alice.invite(&other, "@rosey:localhost").await;
     alice.invite(&private, "@rosey:localhost").await;
     // Both invites are reported, in whichever order the sync lists them.
     let mut invites = std::collections::BTreeMap::new();
     while invites.len() < 2 {
-        if let MatrixEvent::Invited { room, accepted, direct, inviter } =
-            until(&mut events, |e| matches!(e, MatrixEvent::Invited { .. })).await
+        if let MatrixEvent::Invited {
+            room,
+            accepted,
+            direct,
+            inviter,
+        } = until(&mut events, |e| matches!(e, MatrixEvent::Invited { .. })).await
         {
             assert_eq!(inviter, "@alice:localhost");
             assert!(!direct);
             invites.insert(room, accepted);
         }
     }
-    assert_eq!(invites.get(&other), Some(&false), "unconfigured room: ignored");
-    assert_eq!(invites.get(&private), Some(&true), "configured room: accepted");
-    until(&mut events, |e| matches!(e, MatrixEvent::Joined { room, .. } if *room == private)).await;
     assert_eq!(
-        alice.membership(&other, "@rosey:localhost").await.as_deref(),
+        invites.get(&other),
+        Some(&false),
+        "unconfigured room: ignored"
+    );
+    assert_eq!(
+        invites.get(&private),
+        Some(&true),
+        "configured room: accepted"
+    );
+    until(
+        &mut events,
+        |e| matches!(e, MatrixEvent::Joined { room, .. } if *room == private),
+    )
+    .await;
+    assert_eq!(
+        alice
+            .membership(&other, "@rosey:localhost")
+            .await
+            .as_deref(),
         Some("invite"),
         "the unconfigured room's invite was left alone"
     );
@@ -330,9 +367,15 @@ async fn invites_to_configured_rooms_accepted_others_ignored_direct_rooms_known(
         .create_room(json!({"preset": "trusted_private_chat", "is_direct": true,
                             "invite": ["@rosey:localhost"]}))
         .await;
-    let e = until(&mut events, |e| matches!(e, MatrixEvent::Joined { room, .. } if *room == dm))
-        .await;
-    assert!(matches!(e, MatrixEvent::Joined { direct: true, .. }), "{e:?}");
+    let e = until(
+        &mut events,
+        |e| matches!(e, MatrixEvent::Joined { room, .. } if *room == dm),
+    )
+    .await;
+    assert!(
+        matches!(e, MatrixEvent::Joined { direct: true, .. }),
+        "{e:?}"
+    );
     alice.say(&dm, "stats").await;
     let e = until(&mut events, |e| matches!(e, MatrixEvent::Message { .. })).await;
     assert!(
@@ -382,7 +425,12 @@ async fn encrypted_room_is_refused_and_reported() {
     );
     // Encryption switched on later in a plain room is reported too.
     alice
-        .put_state(&plain, "m.room.encryption", "", json!({"algorithm": "m.megolm.v1.aes-sha2"}))
+        .put_state(
+            &plain,
+            "m.room.encryption",
+            "",
+            json!({"algorithm": "m.megolm.v1.aes-sha2"}),
+        )
         .await;
     let e = until(&mut events, |e| matches!(e, MatrixEvent::Refused { .. })).await;
     assert!(matches!(e, MatrixEvent::Refused { room, .. } if room == plain));
@@ -408,21 +456,56 @@ async fn kick_ban_and_redact_with_power() {
     erin.join(&room).await;
     let (handle, mut events) = joined(config(&server, &[&room], None), &room).await;
     alice.set_power(&room, "@rosey:localhost", 50).await;
-    until(&mut events, |e| matches!(e, MatrixEvent::PowerChanged { user_id, .. } if user_id == "@rosey:localhost")).await;
+    until(
+        &mut events,
+        |e| matches!(e, MatrixEvent::PowerChanged { user_id, .. } if user_id == "@rosey:localhost"),
+    )
+    .await;
 
     let line = alice.say(&room, "oops").await;
     alice.sync(Duration::ZERO).await;
     handle.kick(&room, "@dave:localhost", Some("bye")).unwrap();
     handle.ban(&room, "@erin:localhost", None).unwrap();
     handle.redact(&room, &line, Some("tidy")).unwrap();
-    let e = until(&mut events, |e| matches!(e, MatrixEvent::UserLeft { user_id, .. } if user_id == "@dave:localhost")).await;
-    assert!(matches!(e, MatrixEvent::UserLeft { reason: LeaveReason::Kicked { .. }, .. }), "{e:?}");
-    let e = until(&mut events, |e| matches!(e, MatrixEvent::UserLeft { user_id, .. } if user_id == "@erin:localhost")).await;
-    assert!(matches!(e, MatrixEvent::UserLeft { reason: LeaveReason::Banned { .. }, .. }), "{e:?}");
-    assert_eq!(alice.membership(&room, "@erin:localhost").await.as_deref(), Some("ban"));
+    let e = until(
+        &mut events,
+        |e| matches!(e, MatrixEvent::UserLeft { user_id, .. } if user_id == "@dave:localhost"),
+    )
+    .await;
+    assert!(
+        matches!(
+            e,
+            MatrixEvent::UserLeft {
+                reason: LeaveReason::Kicked { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = until(
+        &mut events,
+        |e| matches!(e, MatrixEvent::UserLeft { user_id, .. } if user_id == "@erin:localhost"),
+    )
+    .await;
+    assert!(
+        matches!(
+            e,
+            MatrixEvent::UserLeft {
+                reason: LeaveReason::Banned { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        alice.membership(&room, "@erin:localhost").await.as_deref(),
+        Some("ban")
+    );
     // The redaction reached the room (alice's client sees the bot's m.room.redaction).
     let redactions = alice
-        .collect(1, |s| s.kind == "m.room.redaction" && s.sender == "@rosey:localhost")
+        .collect(1, |s| {
+            s.kind == "m.room.redaction" && s.sender == "@rosey:localhost"
+        })
         .await;
     assert_eq!(redactions.len(), 1);
     assert_eq!(handle.stats().failed, 0);

@@ -34,7 +34,9 @@ pub fn find_venv() -> Option<PathBuf> {
     let venv = std::env::var_os("ROSEY_SYNAPSE_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_VENV));
-    venv.join("bin/synapse_homeserver").is_file().then_some(venv)
+    venv.join("bin/synapse_homeserver")
+        .is_file()
+        .then_some(venv)
 }
 
 /// The homeserver's rate limit for messages a user sends (`rc_message`).
@@ -250,7 +252,10 @@ rc_room_creation: {generous}
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("synapse not ready after {START_TIMEOUT:?}:\n{}", self.output());
+                panic!(
+                    "synapse not ready after {START_TIMEOUT:?}:\n{}",
+                    self.output()
+                );
             }
             // Polling a process that gives no readiness signal; not a wait for an event.
             std::thread::sleep(Duration::from_millis(100));
@@ -281,8 +286,7 @@ fn health(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s
-        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    if s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .is_err()
     {
         return false;
