@@ -51,7 +51,8 @@ if ! python3 -c 'import nats.micro' >/dev/null 2>&1 && ! command -v pip3 >/dev/n
   need_apt+=(python3-pip)
 fi
 # The Matrix tests start their own Synapse, installed from PyPI into a venv (below).
-if ! python3 -m venv --help >/dev/null 2>&1 && [ ! -x /opt/rosey-synapse/bin/synapse_homeserver ]; then
+if ! python3 -c 'import ensurepip' >/dev/null 2>&1 \
+  && [ ! -x "${ROSEY_SYNAPSE_VENV:-/opt/rosey-synapse}/bin/synapse_homeserver" ]; then
   need_apt+=(python3-venv)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
