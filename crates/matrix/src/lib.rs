@@ -30,7 +30,7 @@
 //! must own that position (saved only after the events were handed out, resumed with full
 //! state) to promise "nothing replayed, nothing twice". And its encryption would be a
 //! half-tested path we do not offer. `ruma` gives the spec's typed requests, responses,
-//! identifiers and event contents (the part worth not writing by hand); the ~150 lines of
+//! identifiers and event contents (the part worth not writing by hand); the ~200 lines of
 //! transport here (reqwest with the workspace's rustls) keep every request, timeout and
 //! retry in our hands — e.g. the rate-limit queue that retries one message with its
 //! transaction id, so the homeserver stores it once.
