@@ -519,8 +519,18 @@ impl Peer {
 
     /// Syncs until `n` events `pred` accepts have arrived (panics after [`PEER_WAIT`]);
     /// returns them in order. Call [`sync`](Self::sync) once first to set the position.
-    pub async fn collect(&mut self, n: usize, mut pred: impl FnMut(&Seen) -> bool) -> Vec<Seen> {
-        let deadline = tokio::time::Instant::now() + PEER_WAIT;
+    pub async fn collect(&mut self, n: usize, pred: impl FnMut(&Seen) -> bool) -> Vec<Seen> {
+        self.collect_within(n, PEER_WAIT, pred).await
+    }
+
+    /// Like [`collect`](Self::collect) with its own timeout.
+    pub async fn collect_within(
+        &mut self,
+        n: usize,
+        wait: Duration,
+        mut pred: impl FnMut(&Seen) -> bool,
+    ) -> Vec<Seen> {
+        let deadline = tokio::time::Instant::now() + wait;
         let mut got = Vec::new();
         while got.len() < n {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
