@@ -546,8 +546,3 @@ impl Peer {
         got
     }
 }
-
-/// The path of a file under the server's directory (for tests that keep state beside it).
-pub fn under(server: &Synapse, name: &str) -> PathBuf {
-    server.dir.path().join(name)
-}
