@@ -1,6 +1,6 @@
 //! Chat: the `chatMsg` pipeline of protocol §4.1 (truncation, control characters, flood
 //! limit with `cooldown`, commands, broadcast + history), chat commands (`/me`, `/sp`,
-//! `/say`, `/afk`, `/clear`, `/kick`; `/mute`, `/smute`, `/unmute`, `/ban` are in
+//! `/say`, `/afk`, `/clear`, `/kick`; `/mute`, `/smute`, `/unmute`, `/ban`, `/ipban` are in
 //! `moderation.rs`, `/poll` and `/hpoll` in `poll.rs`), what a mute does to chat, and `pm`.
 
 use serde_json::{Value, json};
@@ -19,8 +19,6 @@ const SWALLOWED_COMMANDS: &[&str] = &[
     "a",
     "d",
     "kickanons",
-    "ipban",
-    "banip",
     "rank",
     "clean",
     "cleantitle",
@@ -198,7 +196,8 @@ fn run_command(w: &mut World, out: &mut Outbox, id: ConnId, raw: &str, rank: f64
         "mute" => moderation::mute_command(w, out, id, rest, cmd, Some(Mute::Muted)),
         "smute" => moderation::mute_command(w, out, id, rest, cmd, Some(Mute::Shadow)),
         "unmute" | "unsmute" => moderation::mute_command(w, out, id, rest, cmd, None),
-        "ban" => moderation::ban_command(w, out, id, rest),
+        "ban" => moderation::ban_command(w, out, id, rest, false),
+        "ipban" | "banip" => moderation::ban_command(w, out, id, rest, true),
         "poll" => poll::poll_command(w, out, id, rest, false),
         "hpoll" => poll::poll_command(w, out, id, rest, true),
         c if SWALLOWED_COMMANDS.contains(&c) => {}

@@ -10,7 +10,7 @@
 //! When two plugins declare one command, the one whose name sorts first wins and the
 //! conflict is logged once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -36,6 +36,8 @@ pub struct Route {
 struct Table {
     routes: HashMap<String, Route>,
     plugins: BTreeMap<String, PluginInfo>,
+    /// Plugins seen before and missing from the last discovery.
+    gone: BTreeSet<String>,
     /// Each discovery bumps it (tests wait on it).
     generation: u64,
 }
@@ -102,12 +104,21 @@ impl Registry {
                     let commands: Vec<&str> = p.commands.iter().map(|c| c.name.as_str()).collect();
                     tracing::info!(plugin = %name, version = %p.version, commands = ?commands, "Plugin found.");
                 }
+                Some(old) if t.gone.contains(name) => {
+                    tracing::info!(plugin = %name, version = %p.version, previous = %old.version, "Plugin back; its commands answer again.");
+                }
                 Some(old) if old.version != p.version => {
                     tracing::info!(plugin = %name, version = %p.version, "Plugin version changed.");
                 }
                 _ => {}
             }
         }
+        let gone: BTreeSet<String> = t
+            .plugins
+            .keys()
+            .filter(|n| !now.contains_key(*n))
+            .cloned()
+            .collect();
         let mut routes: HashMap<String, Route> = HashMap::new();
         // Gone plugins first, so a present plugin's claim replaces an absent one's.
         for (name, p) in &t.plugins {
@@ -153,6 +164,7 @@ impl Registry {
         plugins.retain(|n, _| !now.contains_key(n));
         plugins.extend(now);
         t.plugins = plugins;
+        t.gone = gone;
         t.routes = routes;
         t.generation += 1;
         drop(t);
@@ -230,5 +242,41 @@ mod tests {
         r.update(vec![plugin("dice", "1.1.0", &["choose"])]);
         assert!(r.lookup("choose").unwrap().present);
         assert_eq!(r.generation(), 3);
+    }
+
+    /// Everything logged while `f` runs.
+    fn logs_of(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buf.0.lock().unwrap().clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn a_plugin_coming_back_is_logged_as_its_loss_is() {
+        let r = Registry::new();
+        r.update(vec![plugin("dice", "1.0.0", &["roll"])]);
+        let lost = logs_of(|| r.update(vec![]));
+        assert!(lost.contains("Plugin gone") && lost.contains("dice"), "{lost}");
+        let back = logs_of(|| r.update(vec![plugin("dice", "1.0.0", &["roll"])]));
+        assert!(back.contains("Plugin back") && back.contains("dice"), "{back}");
+        let steady = logs_of(|| r.update(vec![plugin("dice", "1.0.0", &["roll"])]));
+        assert!(!steady.contains("Plugin back"), "{steady}");
     }
 }
