@@ -6,7 +6,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals};
+use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, RunState};
 use rosey_bus::{Bus, NatsOptions, Subscription};
 use rosey_cytube::{
     ClientConfig, Command, CytubeEvent, CytubeHandle, EventStream, Login, QueuePosition,
@@ -189,7 +189,12 @@ async fn next_where<T: serde::de::DeserializeOwned>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_banned_bot_stops_for_good_instead_of_reconnecting() {
-    let mut rig = rig("banroom", DevServerConfig::default(), Duration::from_millis(200)).await;
+    let mut rig = rig(
+        "banroom",
+        DevServerConfig::default(),
+        Duration::from_millis(200),
+    )
+    .await;
     assert!(rig.server.wait_for_user("banroom", BOT, WAIT).await);
     rig.server.ban("banroom", BOT, false);
     let bot = rig.bot.as_mut().unwrap();
@@ -206,16 +211,30 @@ async fn a_banned_bot_stops_for_good_instead_of_reconnecting() {
 async fn a_moderator_bot_joins_a_password_protected_channel_without_the_password() {
     let cfg = DevServerConfig::default().with_channel_password("locked", "sesame");
     let rig = rig("locked", cfg, Duration::from_millis(200)).await;
-    assert!(
-        rig.server.wait_for_user("locked", BOT, WAIT).await,
-        "the server admits a rank 2 account after its login; the bot must wait for that"
-    );
+    // The server admits a rank 2 account after its login; the bot must wait for that
+    // instead of stopping at the first `needPassword`.
+    let states = rig.bot.as_ref().unwrap().states().clone();
+    eventually("the bot in the channel", || async {
+        let now = states.snapshot();
+        assert!(
+            !matches!(now[0].1, RunState::Stopped { .. }),
+            "the bot gave up: {now:?}"
+        );
+        (now[0].1 == RunState::Joined).then_some(())
+    })
+    .await;
+    assert!(rig.server.wait_for_user("locked", BOT, WAIT).await);
     rig.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderator_only_server_whispers_stay_off_the_public_stream() {
-    let rig = rig("whispers", DevServerConfig::default(), Duration::from_millis(200)).await;
+    let rig = rig(
+        "whispers",
+        DevServerConfig::default(),
+        Duration::from_millis(200),
+    )
+    .await;
     assert!(rig.server.wait_for_user("whispers", BOT, WAIT).await);
     let mut messages = rig
         .bus
@@ -247,14 +266,22 @@ async fn moderator_only_server_whispers_stay_off_the_public_stream() {
         "{seen:#?}"
     );
     let rows = rig.recent_chat("whispers").await;
-    assert!(!rows.iter().any(|r| r.message.contains("aliases")), "{rows:?}");
+    assert!(
+        !rows.iter().any(|r| r.message.contains("aliases")),
+        "{rows:?}"
+    );
     rig.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playlist_changes_reach_the_status_at_once_and_a_clear_stops_the_media() {
     // The periodic status is an hour away: only prompt updates can pass this test.
-    let rig = rig("playroom", DevServerConfig::default(), Duration::from_secs(3600)).await;
+    let rig = rig(
+        "playroom",
+        DevServerConfig::default(),
+        Duration::from_secs(3600),
+    )
+    .await;
     assert!(rig.server.wait_for_user("playroom", BOT, WAIT).await);
     let mut status = rig.bus.subscribe(subjects::STATUS_UPDATE).await.unwrap();
     let mut changes = rig
@@ -270,10 +297,18 @@ async fn playlist_changes_reach_the_status_at_once_and_a_clear_stops_the_media()
     moderator
         .queue(QueueRequest::new("abc123", "yt", QueuePosition::End))
         .unwrap();
-    let s: StatusUpdate = next_where(&mut status, Duration::from_secs(5), "a status with the item", |u: &StatusUpdate| {
-        let s = &u.status_data;
-        s.playlist_items == Some(1) && s.current_media_title.as_deref().is_some_and(|t| !t.is_empty())
-    })
+    let s: StatusUpdate = next_where(
+        &mut status,
+        Duration::from_secs(5),
+        "a status with the item",
+        |u: &StatusUpdate| {
+            let s = &u.status_data;
+            s.playlist_items == Some(1)
+                && s.current_media_title
+                    .as_deref()
+                    .is_some_and(|t| !t.is_empty())
+        },
+    )
     .await;
     assert_eq!(s.status_data.channel_name.as_deref(), Some("playroom"));
 
@@ -283,15 +318,25 @@ async fn playlist_changes_reach_the_status_at_once_and_a_clear_stops_the_media()
             args: vec![],
         })
         .unwrap();
-    next_where(&mut status, Duration::from_secs(5), "a status after the clear", |u: &StatusUpdate| {
-        let s = &u.status_data;
-        s.playlist_items == Some(0) && s.current_media_title.as_deref() == Some("")
-    })
+    next_where(
+        &mut status,
+        Duration::from_secs(5),
+        "a status after the clear",
+        |u: &StatusUpdate| {
+            let s = &u.status_data;
+            s.playlist_items == Some(0) && s.current_media_title.as_deref() == Some("")
+        },
+    )
     .await;
-    let cleared: NormalizedEvent = next_where(&mut changes, Duration::from_secs(5), "the clear's playlist_change", |e: &NormalizedEvent| {
-        matches!(&e.body, rosey_model::EventBody::PlaylistChange { action, data }
+    let cleared: NormalizedEvent = next_where(
+        &mut changes,
+        Duration::from_secs(5),
+        "the clear's playlist_change",
+        |e: &NormalizedEvent| {
+            matches!(&e.body, rosey_model::EventBody::PlaylistChange { action, data }
             if action == "playlist" && data["count"] == json!(0))
-    })
+        },
+    )
     .await;
     let rosey_model::EventBody::PlaylistChange { data, .. } = cleared.body else {
         unreachable!()
@@ -302,7 +347,10 @@ async fn playlist_changes_reach_the_status_at_once_and_a_clear_stops_the_media()
     // The stored status forgets the media too.
     eventually("the stored status without media", || async {
         let reply = rig
-            .request(subjects::QUERY_CURRENT_STATUS, json!({"channel": "playroom"}))
+            .request(
+                subjects::QUERY_CURRENT_STATUS,
+                json!({"channel": "playroom"}),
+            )
             .await;
         let s: CurrentStatusReply = decode(&reply).ok()?;
         (s.found && s.status.playlist_items == 0 && s.status.current_media_title.is_none())
@@ -314,7 +362,12 @@ async fn playlist_changes_reach_the_status_at_once_and_a_clear_stops_the_media()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bots_own_lines_are_stored_but_it_is_no_top_chatter() {
-    let rig = rig("talk", DevServerConfig::default(), Duration::from_millis(200)).await;
+    let rig = rig(
+        "talk",
+        DevServerConfig::default(),
+        Duration::from_millis(200),
+    )
+    .await;
     assert!(rig.server.wait_for_user("talk", BOT, WAIT).await);
     let (alice, _events) = join(&rig.server, "talk", Login::Guest("alice".into())).await;
     alice.chat("!roll please").unwrap();

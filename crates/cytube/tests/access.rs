@@ -25,7 +25,11 @@ fn registered(s: &DevServer, name: &str) -> rosey_cytube::ClientConfig {
 }
 
 async fn stopped(events: &mut rosey_cytube::EventStream) -> String {
-    match expect(events, "Stopped", |ev| matches!(ev, CytubeEvent::Stopped { .. })).await {
+    match expect(events, "Stopped", |ev| {
+        matches!(ev, CytubeEvent::Stopped { .. })
+    })
+    .await
+    {
         CytubeEvent::Stopped { reason } => reason,
         _ => unreachable!(),
     }
@@ -40,12 +44,18 @@ async fn a_ban_stops_the_client_for_good() {
     s.ban(CHAN, "bot", false);
     let reason = stopped(&mut events).await;
     assert!(reason.contains("banned"), "{reason}");
-    assert!(events.recv().await.is_none(), "the stream ends after Stopped");
+    assert!(
+        events.recv().await.is_none(),
+        "the stream ends after Stopped"
+    );
 
     // Banned before it comes ("You are banned from this channel." at login): no reconnect.
     let (_again, mut events) = connect(registered(&s, "bot"));
     let reason = stopped(&mut events).await;
-    assert!(reason.contains("You are banned from this channel."), "{reason}");
+    assert!(
+        reason.contains("You are banned from this channel."),
+        "{reason}"
+    );
     assert_eq!(s.kicks_sent(), 2, "one kick each, no retries");
     s.shutdown().await;
 }

@@ -15,14 +15,7 @@ use crate::text;
 
 /// CyTube chat commands that exist but which this server does not implement: they are
 /// swallowed (never broadcast), as CyTube swallows commands the sender may not use.
-const SWALLOWED_COMMANDS: &[&str] = &[
-    "a",
-    "d",
-    "kickanons",
-    "rank",
-    "clean",
-    "cleantitle",
-];
+const SWALLOWED_COMMANDS: &[&str] = &["a", "d", "kickanons", "rank", "clean", "cleantitle"];
 
 /// `chatMsg {msg, meta?}` from a client.
 pub fn chat_msg(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {

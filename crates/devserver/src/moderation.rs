@@ -109,7 +109,10 @@ pub fn is_banned_from(w: &World, channel: &str, id: ConnId) -> bool {
     let (Some(c), Some(ch)) = (w.conns.get(&id), w.channels.get(channel)) else {
         return false;
     };
-    ch.moderation.is_ip_banned(&c.ip) || c.name.as_deref().is_some_and(|n| ch.moderation.is_banned(n))
+    ch.moderation.is_ip_banned(&c.ip)
+        || c.name
+            .as_deref()
+            .is_some_and(|n| ch.moderation.is_banned(n))
 }
 
 /// Bans `name` (and with `by_ip` every IP it logged in from) in `channel` and kicks the
@@ -131,20 +134,32 @@ pub fn add_ban(
         if w.channels[channel].moderation.is_ip_banned(ip) {
             continue;
         }
-        w.channel_mut(channel).moderation.add(ip, &name, reason, actor);
+        w.channel_mut(channel)
+            .moderation
+            .add(ip, &name, reason, actor);
         let notice = format!("{actor} banned {} ({name})", cloak_ip(ip));
         w.mod_notice(out, channel, ban_perm, &notice);
     }
     if !w.channels[channel].moderation.is_banned(&name) {
-        w.channel_mut(channel).moderation.add("*", &name, reason, actor);
-        w.mod_notice(out, channel, ban_perm, &format!("{actor} namebanned {name}"));
+        w.channel_mut(channel)
+            .moderation
+            .add("*", &name, reason, actor);
+        w.mod_notice(
+            out,
+            channel,
+            ban_perm,
+            &format!("{actor} namebanned {name}"),
+        );
     }
     let targets: Vec<ConnId> = w
         .members(channel)
         .into_iter()
         .filter(|m| {
             let c = &w.conns[m];
-            c.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&name)) || ips.contains(&c.ip)
+            c.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                || ips.contains(&c.ip)
         })
         .collect();
     for t in targets {
@@ -308,7 +323,11 @@ pub fn ban_command(w: &mut World, out: &mut Outbox, id: ConnId, args: &str, by_i
         return;
     };
     let name = name.to_ascii_lowercase();
-    if by_ip && words.peek().is_some_and(|w| *w == "range" || *w == "wrange") {
+    if by_ip
+        && words
+            .peek()
+            .is_some_and(|w| *w == "range" || *w == "wrange")
+    {
         words.next();
     }
     let reason = words.collect::<Vec<_>>().join(" ");

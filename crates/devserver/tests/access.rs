@@ -40,7 +40,10 @@ async fn banned_names_and_ips_are_kept_out_with_cytubes_message() {
 
     // /ipban: the name and every IP it came from; the user present is kicked.
     m.say("/ipban alice flooding").await;
-    assert_eq!(alice.expect("kick").await, json!({"reason": "You're banned!"}));
+    assert_eq!(
+        alice.expect("kick").await,
+        json!({"reason": "You're banned!"})
+    );
     m.emit0("requestBanlist").await;
     let list = m.expect("banlist").await;
     let entries: Vec<(&str, &str)> = list
@@ -72,7 +75,10 @@ async fn banned_names_and_ips_are_kept_out_with_cytubes_message() {
     bob.join_as_guest("lobby", "bob").await;
     assert!(server.wait_for_user("lobby", "bob", WAIT).await);
     server.ban("lobby", "Bob", false);
-    assert_eq!(bob.expect("kick").await, json!({"reason": "You're banned!"}));
+    assert_eq!(
+        bob.expect("kick").await,
+        json!({"reason": "You're banned!"})
+    );
     assert!(server.bans("lobby").iter().any(|b| b.name == "bob"));
     server.shutdown().await;
 }
@@ -129,11 +135,16 @@ async fn moderators_alone_learn_which_names_share_an_ip() {
     second.join_as_guest("lobby", "alice2").await;
     let whisper = m
         .expect_where("chatMsg", |v| {
-            v["msg"].as_str().is_some_and(|t| t.starts_with("alice2 joined"))
+            v["msg"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("alice2 joined"))
         })
         .await;
     assert_eq!(whisper["username"], json!("[server]"));
-    assert_eq!(whisper["msg"], json!("alice2 joined (aliases: alice,alice2)"));
+    assert_eq!(
+        whisper["msg"],
+        json!("alice2 joined (aliases: alice,alice2)")
+    );
     assert_eq!(whisper["meta"]["addClass"], json!("server-whisper"));
 
     // A guest sees the arrival, then the next chat line: never the whisper.

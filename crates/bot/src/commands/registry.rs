@@ -273,9 +273,15 @@ mod tests {
         let r = Registry::new();
         r.update(vec![plugin("dice", "1.0.0", &["roll"])]);
         let lost = logs_of(|| r.update(vec![]));
-        assert!(lost.contains("Plugin gone") && lost.contains("dice"), "{lost}");
+        assert!(
+            lost.contains("Plugin gone") && lost.contains("dice"),
+            "{lost}"
+        );
         let back = logs_of(|| r.update(vec![plugin("dice", "1.0.0", &["roll"])]));
-        assert!(back.contains("Plugin back") && back.contains("dice"), "{back}");
+        assert!(
+            back.contains("Plugin back") && back.contains("dice"),
+            "{back}"
+        );
         let steady = logs_of(|| r.update(vec![plugin("dice", "1.0.0", &["roll"])]));
         assert!(!steady.contains("Plugin back"), "{steady}");
     }

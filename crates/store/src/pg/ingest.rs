@@ -203,9 +203,7 @@ fn has_nul(e: &StoreEvent) -> bool {
         // The hot path: no clone.
         EventKind::Message {
             username, message, ..
-        } => {
-            nul(&e.channel) || nul(username) || nul(message) || e.id.as_deref().is_some_and(nul)
-        }
+        } => nul(&e.channel) || nul(username) || nul(message) || e.id.as_deref().is_some_and(nul),
         _ => {
             let mut found = false;
             e.clone().for_each_text(|t| found |= nul(t));
