@@ -889,10 +889,8 @@ impl Actor {
                     end = self.refuse_password(session, reason, now);
                 }
             }
-            ServerEvent::CancelNeedPassword => {
-                if session.password_stop.take().is_some() {
-                    info!(channel = %self.cfg.channel, "Admitted without the channel password (our account's rank).");
-                }
+            ServerEvent::CancelNeedPassword if session.password_stop.take().is_some() => {
+                info!(channel = %self.cfg.channel, "Admitted without the channel password (our account's rank).");
             }
             ServerEvent::Kick { reason } => {
                 let reason = reason.clone();
