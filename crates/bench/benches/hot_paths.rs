@@ -72,6 +72,7 @@ fn chat_batch(offset: usize, ids: bool) -> Vec<StoreEvent> {
             kind: EventKind::Message {
                 username: format!("user{}", i % 100),
                 message: format!("batch line {i}"),
+                bot: false,
             },
         })
         .collect()

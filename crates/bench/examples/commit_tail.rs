@@ -86,6 +86,7 @@ fn run(mode: Mode) -> Result<(), Box<dyn std::error::Error>> {
             kind: EventKind::Message {
                 username: format!("c{}s{}", i % 50, i % 4),
                 message: format!("e2e 0 {i}"),
+                bot: false,
             },
         };
         let t = Instant::now();

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use rosey_bus::{Bus, Message, Subscription};
 use rosey_cytube::{ChannelState, CytubeEvent, CytubeHandle, EventStream, ServerEvent};
@@ -15,16 +16,21 @@ use rosey_model::{
     payload::{MediaPlayed, MessageLog, StatusData, UserJoined, UserLeft},
     subjects,
 };
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{BotConfig, ChannelSpec},
     logs::LogFile,
-    normalize::{event_time, normalize},
+    normalize::{event_time, normalize, playlist_summary},
     publisher::{Publisher, now},
     shell::{self, Live, ServerEvents, ShellContext},
     states::{ChannelStates, RunState},
 };
+
+/// The shortest gap between two status updates sent because the channel changed (a burst
+/// of playlist edits gives one update a second, not one per edit).
+const STATUS_MIN_GAP: Duration = Duration::from_secs(1);
 
 /// Live facts the channel state does not hold (for `status`, `current`, `voteskip`).
 pub(crate) fn update_live(live: &mut Live, event: &CytubeEvent, ts: f64) {
@@ -71,6 +77,10 @@ pub(crate) struct ChannelBot {
     states: ChannelStates,
     /// Chat commands for plugins, when routing is on.
     commands: Option<crate::commands::ChannelCommands>,
+    /// When the last status update went out, and when the next one is due because the
+    /// channel changed (none pending: `None`).
+    last_status: Option<Instant>,
+    status_due: Option<Instant>,
 }
 
 impl ChannelBot {
@@ -100,6 +110,8 @@ impl ChannelBot {
             media_log,
             states,
             commands: None,
+            last_status: None,
+            status_due: None,
         }
     }
 
@@ -134,6 +146,9 @@ impl ChannelBot {
                 Some(msg) = next_command(&mut commands) => self.on_command(msg).await,
                 _ = user_count.tick() => self.publish_user_count().await,
                 _ = status.tick() => self.publish_status().await,
+                _ = tokio::time::sleep_until(self.status_due.unwrap_or_else(Instant::now)), if self.status_due.is_some() => {
+                    self.publish_status().await
+                }
             }
         }
         self.states.set_shutdown(&channel);
@@ -204,12 +219,22 @@ impl ChannelBot {
         }
         m.users_chat.store(self.chat_count(), Relaxed);
         m.users_connected.store(self.connected_count(), Relaxed);
-        if let Some(body) = normalize(&event) {
+        if let Some(mut body) = normalize(&event) {
+            if let rosey_model::EventBody::PlaylistChange { data, .. } = &mut body {
+                // Each change carries the list as it now is, so a follower needs no replay.
+                if let (Some(data), serde_json::Value::Object(summary)) =
+                    (data.as_object_mut(), playlist_summary(&self.state))
+                {
+                    data.extend(summary);
+                }
+            }
             self.publisher.event(body, ts).await;
         }
         if matches!(event, CytubeEvent::Joined { .. }) {
             // Show the fresh state at once instead of up to one status interval later.
             self.publish_status().await;
+        } else if changes_status(&event) {
+            self.status_changed();
         }
         let CytubeEvent::Server(ev) = event else {
             return;
@@ -239,11 +264,13 @@ impl ChannelBot {
             ServerEvent::Usercount(_) => self.publish_high_water(ts).await,
             // `[server]`, `[voteskip]`: CyTube's notices, not people (user names cannot
             // contain brackets); they get a normalized event but are not counted as chat.
-            ServerEvent::ChatMsg(m) if !m.history && !m.from_self && !is_notice(&m.username) => {
+            // The bot's own lines (the server's echo) are stored like anyone's, marked as
+            // the bot's: the history shows the answers to commands.
+            ServerEvent::ChatMsg(m) if !m.history && !is_notice(&m.username) => {
                 if let Some(log) = &mut self.chat_log {
                     log.line(ts, &format!("<{}> {}", m.username, m.text));
                 }
-                if let Some(c) = &self.commands {
+                if let Some(c) = self.commands.as_ref().filter(|_| !m.from_self) {
                     let line = self.command_line(&m.username, &m.text, ts);
                     let (state, started) = (&self.state, self.live.started_at);
                     c.on_chat(line, || crate::commands::cytube::context(state, started));
@@ -251,6 +278,7 @@ impl ChannelBot {
                 let line = MessageLog {
                     username: m.username,
                     message: m.text,
+                    bot: m.from_self,
                     channel: None,
                     ts: None,
                     id: None,
@@ -320,7 +348,20 @@ impl ChannelBot {
         self.publisher.user_count(chat, connected, now()).await;
     }
 
-    async fn publish_status(&self) {
+    /// The channel changed in a way the status shows: an update goes out now, or
+    /// [`STATUS_MIN_GAP`] after the last one.
+    fn status_changed(&mut self) {
+        if self.status_due.is_some() {
+            return;
+        }
+        let gap = STATUS_MIN_GAP.min(self.cfg.intervals.status);
+        let now = Instant::now();
+        self.status_due = Some(self.last_status.map_or(now, |at| (at + gap).max(now)));
+    }
+
+    async fn publish_status(&mut self) {
+        self.last_status = Some(Instant::now());
+        self.status_due = None;
         let s = &self.state;
         let media = s.current_media.as_ref().map(|c| &c.media);
         let data = StatusData {
@@ -331,8 +372,10 @@ impl ChannelBot {
             current_chat_users: Some(self.chat_count()),
             current_connected_users: Some(self.connected_count()),
             playlist_items: Some(s.playlist.len() as i64),
-            current_media_title: media.map(|m| m.title.clone()),
-            current_media_duration: media.map(|m| m.seconds.max(0.0) as i64),
+            // Nothing playing is an empty title (the store then clears its row's media;
+            // a missing field would keep the old one).
+            current_media_title: Some(media.map(|m| m.title.clone()).unwrap_or_default()),
+            current_media_duration: Some(media.map_or(0, |m| m.seconds.max(0.0) as i64)),
             bot_start_time: Some(self.live.started_at as i64),
             bot_connected: Some(s.joined),
         };
@@ -404,6 +447,23 @@ pub(crate) async fn next_command(sub: &mut Option<Subscription>) -> Option<Messa
         Some(s) => s.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether `event` changes what the status shows (users, playlist, media, our rank).
+fn changes_status(event: &CytubeEvent) -> bool {
+    changes_upcoming(event)
+        || matches!(
+            event,
+            CytubeEvent::Disconnected { .. }
+                | CytubeEvent::Server(
+                    ServerEvent::ChangeMedia(_)
+                        | ServerEvent::AddUser(_)
+                        | ServerEvent::UserLeave { .. }
+                        | ServerEvent::Userlist(_)
+                        | ServerEvent::Rank(_)
+                        | ServerEvent::SetAfk { .. }
+                )
+        )
 }
 
 /// Whether `event` can change which items play next.

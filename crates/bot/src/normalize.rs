@@ -1,7 +1,7 @@
 //! CyTube events → normalized events (SPEC §4.2). Pure: the caller supplies the state
 //! *before* the event was applied where it matters (e.g. whether a user is new).
 
-use rosey_cytube::{CytubeEvent, ServerEvent, User};
+use rosey_cytube::{ChannelState, CytubeEvent, Position, ServerEvent, User};
 use rosey_model::{EventBody, UserData};
 use serde_json::{Value, json};
 
@@ -57,8 +57,33 @@ pub fn normalize(event: &CytubeEvent) -> Option<EventBody> {
     Some(body)
 }
 
+/// `after` of a queue or move as it travels in `playlist_change` data: a uid, or
+/// `"prepend"` / `"append"`.
+fn position(after: &Position) -> Value {
+    match after {
+        Position::After(uid) => json!(uid),
+        Position::Prepend => json!("prepend"),
+        Position::Append => json!("append"),
+    }
+}
+
+/// The playlist as it is after a change, merged into every `playlist_change` event's
+/// `data`: `count` (items), `current` (`{uid, title}` or null) and `upcoming` (the next
+/// items, as the status lists them: `{title, duration, queued_by}`).
+pub fn playlist_summary(state: &ChannelState) -> Value {
+    let current = state.current_uid.zip(state.current_media.as_ref());
+    json!({
+        "count": state.playlist.len(),
+        "current": current.map(|(uid, c)| json!({"uid": uid, "title": c.media.title})),
+        "upcoming": crate::status::upcoming(state),
+    })
+}
+
 fn normalize_server(ev: &ServerEvent) -> Option<EventBody> {
     let body = match ev {
+        // A notice the server sends to some ranks only (e.g. which names share an IP, to
+        // moderators): not chat, and not for the public event stream.
+        ServerEvent::ChatMsg(m) if m.is_server_whisper() => return None,
         ServerEvent::ChatMsg(m) => EventBody::Message {
             user: m.username.clone(),
             content: m.text.clone(),
@@ -91,18 +116,23 @@ fn normalize_server(ev: &ServerEvent) -> Option<EventBody> {
             action: "playlist".into(),
             data: json!({"count": items.len()}),
         },
-        ServerEvent::Queue { item, .. } => EventBody::PlaylistChange {
+        ServerEvent::Queue { item, after } => EventBody::PlaylistChange {
             action: "queue".into(),
             data: json!({"uid": item.uid, "title": item.media.title, "type": item.media.media_type,
-                         "id": item.media.id, "queued_by": item.queueby}),
+                         "id": item.media.id, "queued_by": item.queueby,
+                         "duration": item.media.duration, "after": position(after)}),
         },
         ServerEvent::Delete { uid } => EventBody::PlaylistChange {
             action: "delete".into(),
             data: json!({"uid": uid}),
         },
-        ServerEvent::MoveVideo { from, .. } => EventBody::PlaylistChange {
+        ServerEvent::MoveVideo { from, after } => EventBody::PlaylistChange {
             action: "move".into(),
-            data: json!({"uid": from}),
+            data: json!({"uid": from, "after": position(after)}),
+        },
+        ServerEvent::SetCurrent(uid) => EventBody::PlaylistChange {
+            action: "current".into(),
+            data: json!({"uid": uid}),
         },
         ServerEvent::SetUserRank { name, rank } => EventBody::RankChange {
             user: name.clone(),

@@ -44,6 +44,12 @@ impl Backoff {
             .min(self.cap)
     }
 
+    /// How long a session must stay joined for its loss to start the backoff over (the cap:
+    /// a session that outlived the longest delay is not part of a quick failure loop).
+    pub fn stable_after(&self) -> Duration {
+        self.cap
+    }
+
     /// The delay before attempt `attempt`: the step minus up to 25 % jitter, never below the
     /// base (nor above the cap).
     pub fn delay<R: Rng + ?Sized>(&self, attempt: u32, rng: &mut R) -> Duration {

@@ -58,6 +58,13 @@ const DEFAULT_ANTIFLOOD: FloodParams = FloodParams {
 };
 /// The kick reason CyTube gives when another session logs in with our name.
 const DUPLICATE_LOGIN: &str = "Duplicate login";
+/// The kick reasons of a channel ban: at join (name or IP banned) and when banned while in
+/// the channel (`src/channel/kickban.js`). Reconnecting cannot help: a ban is final.
+const BANNED: [&str; 2] = ["You are banned from this channel.", "You're banned!"];
+/// How long after a successful login we wait for `cancelNeedPassword` (CyTube admits a
+/// rank ≥ 2 account into a password-protected channel once the login's account is read)
+/// before taking the channel password as required.
+const PASSWORD_GRACE: Duration = Duration::from_secs(3);
 
 /// Starts a client: spawns the connection task and returns its handle and event stream.
 ///
@@ -133,7 +140,8 @@ enum End {
     /// Reconnect after a backoff.
     Lost {
         reason: String,
-        was_joined: bool,
+        /// The session stayed joined long enough to count as stable: the backoff starts over.
+        stable: bool,
         duplicate: bool,
     },
 }
@@ -141,7 +149,7 @@ enum End {
 fn lost(reason: impl Into<String>) -> End {
     End::Lost {
         reason: reason.into(),
-        was_joined: false,
+        stable: false,
         duplicate: false,
     }
 }
@@ -185,9 +193,14 @@ struct Session {
     chat: Throttle,
     queue: Throttle,
     joined: bool,
+    /// When `userlist` arrived (the join), for telling a stable session from a kick loop.
+    joined_at: Option<Instant>,
     logged_in: bool,
     login_retry_at: Option<Instant>,
     password_sent: bool,
+    /// A channel-password refusal held back until the login's outcome is known (a rank ≥ 2
+    /// account is admitted without the password), with the deadline once logged in.
+    password_stop: Option<(String, Option<Instant>)>,
     next_seq: u64,
 }
 
@@ -200,9 +213,11 @@ impl Session {
             chat: Throttle::new(chat),
             queue: Throttle::new(ThrottleParams::queue_for_rank(0.0)),
             joined: false,
+            joined_at: None,
             logged_in: false,
             login_retry_at: None,
             password_sent: false,
+            password_stop: None,
             next_seq: 0,
         }
     }
@@ -216,6 +231,13 @@ impl Session {
             confirm,
             counted,
         });
+    }
+
+    /// Whether the session was joined for at least `stable_after` (then a loss is not part
+    /// of a loop of quick failures, and the backoff starts over).
+    fn stable(&self, stable_after: Duration) -> bool {
+        self.joined_at
+            .is_some_and(|at| at.elapsed() >= stable_after)
     }
 
     fn prune_inflight(&mut self, now: Instant) {
@@ -420,12 +442,14 @@ impl Actor {
                 End::Stop(reason) => return reason,
                 End::Lost {
                     reason,
-                    was_joined,
+                    stable,
                     duplicate,
                 } => {
                     info!(channel = %self.cfg.channel, %reason, "Disconnected from CyTube.");
                     self.emit(CytubeEvent::Disconnected { reason });
-                    if was_joined {
+                    // Only a session that lasted starts the backoff over: a kick right after
+                    // each join must not turn into a reconnect every `base`.
+                    if stable {
                         attempt = 0;
                     }
                     attempt = attempt.saturating_add(1);
@@ -575,6 +599,7 @@ impl Actor {
         loop {
             let send_at = self.next_send_at(session);
             let retry_at = session.login_retry_at;
+            let password_at = session.password_stop.as_ref().and_then(|(_, at)| *at);
             if send_at.is_some_and(|at| at > Instant::now()) {
                 self.count_wait(session);
             }
@@ -602,6 +627,10 @@ impl Actor {
                 _ = sleep_until(send_at.unwrap_or(far)), if send_at.is_some() => {
                     self.send_next(ws, session).await.err().map(lost)
                 }
+                _ = sleep_until(password_at.unwrap_or(far)), if password_at.is_some() => {
+                    let reason = session.password_stop.take().map(|(r, _)| r).unwrap_or_default();
+                    Some(End::Stop(reason))
+                }
                 _ = sleep_until(retry_at.unwrap_or(far)), if retry_at.is_some() => {
                     session.login_retry_at = None;
                     info!(channel = %self.cfg.channel, "Retrying the login.");
@@ -610,8 +639,8 @@ impl Actor {
                 }
             };
             if let Some(mut end) = end {
-                if let End::Lost { was_joined, .. } = &mut end {
-                    *was_joined = session.joined;
+                if let End::Lost { stable, .. } = &mut end {
+                    *stable = session.stable(self.cfg.backoff.stable_after());
                 }
                 return end;
             }
@@ -824,6 +853,10 @@ impl Actor {
                     session.logged_in = true;
                     session.login_retry_at = None;
                     info!(channel = %self.cfg.channel, name = ?reply.name, "Logged in.");
+                    // The server now reads our rank in the channel and admits us if it is ≥ 2.
+                    if let Some((_, deadline)) = &mut session.password_stop {
+                        deadline.get_or_insert(now + PASSWORD_GRACE);
+                    }
                 } else {
                     let error = reply.error.clone().unwrap_or_default();
                     if matches!(self.cfg.login, Login::Guest(_)) && is_transient_login_error(&error)
@@ -846,24 +879,27 @@ impl Actor {
                 session.chat.cooldown(now, Duration::from_millis(*ms));
                 session.requeue_dropped(now);
             }
-            ServerEvent::NeedPassword(wrong) => match &self.cfg.channel_password {
-                Some(password) if !session.password_sent => {
-                    session.password_sent = true;
-                    let cmd = Command::ChannelPassword(password.clone());
-                    if let Err(e) = send_sio(ws, &cmd.to_packet()).await {
-                        end = Some(lost(e));
+            ServerEvent::NeedPassword(wrong) => {
+                let refusal = match &self.cfg.channel_password {
+                    Some(password) if !session.password_sent => {
+                        session.password_sent = true;
+                        let cmd = Command::ChannelPassword(password.clone());
+                        if let Err(e) = send_sio(ws, &cmd.to_packet()).await {
+                            end = Some(lost(e));
+                        }
+                        None
                     }
+                    Some(_) => Some("the channel password was rejected".to_owned()),
+                    None if *wrong => Some("a channel password was rejected".to_owned()),
+                    None => Some("a channel password is required but none is configured".into()),
+                };
+                if let Some(reason) = refusal {
+                    end = self.refuse_password(session, reason, now);
                 }
-                Some(_) => end = Some(End::Stop("the channel password was rejected".into())),
-                None => {
-                    let why = if *wrong {
-                        "was rejected"
-                    } else {
-                        "is required but none is configured"
-                    };
-                    end = Some(End::Stop(format!("a channel password {why}")));
-                }
-            },
+            }
+            ServerEvent::CancelNeedPassword if session.password_stop.take().is_some() => {
+                info!(channel = %self.cfg.channel, "Admitted without the channel password (our account's rank).");
+            }
             ServerEvent::Kick { reason } => {
                 let reason = reason.clone();
                 warn!(channel = %self.cfg.channel, ?reason, "Kicked from CyTube.");
@@ -880,10 +916,12 @@ impl Actor {
                         End::Stop(format!(
                             "kicked: {DUPLICATE_LOGIN} (another session uses our name)"
                         ))
+                    } else if BANNED.contains(&text) {
+                        End::Stop(format!("kicked: {text} (a ban is final for this channel)"))
                     } else {
                         End::Lost {
                             reason: format!("kicked: {text}"),
-                            was_joined: session.joined,
+                            stable: session.stable(self.cfg.backoff.stable_after()),
                             duplicate,
                         }
                     },
@@ -904,6 +942,8 @@ impl Actor {
         self.emit(event);
         if userlist && !session.joined {
             session.joined = true;
+            session.joined_at = Some(Instant::now());
+            session.password_stop = None;
             self.shared.joined.store(true, Ordering::SeqCst);
             info!(channel = %self.cfg.channel, "Joined the channel.");
             let joined = CytubeEvent::Joined {
@@ -913,6 +953,20 @@ impl Actor {
             self.emit(joined);
         }
         end
+    }
+
+    /// The channel wants a password we do not have (or that was wrong). A registered account
+    /// may still be admitted once logged in (CyTube lets rank ≥ 2 in and then sends
+    /// `cancelNeedPassword`), so until the login's outcome is known the stop is held back;
+    /// anyone else stops now.
+    fn refuse_password(&self, session: &mut Session, reason: String, now: Instant) -> Option<End> {
+        if !matches!(self.cfg.login, Login::Registered { .. }) || session.joined {
+            return Some(End::Stop(reason));
+        }
+        let deadline = session.logged_in.then_some(now + PASSWORD_GRACE);
+        info!(channel = %self.cfg.channel, %reason, "The channel asks for a password; waiting for the login's outcome (a moderator is admitted without it).");
+        session.password_stop = Some((reason, deadline));
+        None
     }
 
     fn publish_throttle(&self, chat: ThrottleParams) {

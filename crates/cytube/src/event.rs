@@ -85,6 +85,15 @@ pub struct ChatMessage {
     pub from_self: bool,
 }
 
+impl ChatMessage {
+    /// A server whisper: a notice CyTube sends to some ranks only (`meta.addClass` is
+    /// `"server-whisper"`), such as `[server] x joined (aliases: a,b)` to moderators. It
+    /// is not chat: whoever receives it must not pass it on to everyone.
+    pub fn is_server_whisper(&self) -> bool {
+        self.meta.get("addClass").and_then(Value::as_str) == Some("server-whisper")
+    }
+}
+
 /// A private message (`pm`). The same object goes to the sender and the recipient.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrivateMessage {

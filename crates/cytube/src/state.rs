@@ -127,13 +127,21 @@ impl ChannelState {
                     self.own_name = Some(name.clone());
                 }
             }
-            ServerEvent::Playlist(items) => self.playlist = items.clone(),
+            ServerEvent::Playlist(items) => {
+                self.playlist = items.clone();
+                // A cleared (or shuffled, renumbered) list: what played is gone from it, and
+                // CyTube sends no `changeMedia` for a clear.
+                self.forget_current_unless_listed();
+            }
             ServerEvent::Queue { item, after } => {
                 self.playlist.retain(|i| i.uid != item.uid);
                 let at = self.insert_index(*after);
                 self.playlist.insert(at, item.clone());
             }
-            ServerEvent::Delete { uid } => self.playlist.retain(|i| i.uid != *uid),
+            ServerEvent::Delete { uid } => {
+                self.playlist.retain(|i| i.uid != *uid);
+                self.forget_current_unless_listed();
+            }
             ServerEvent::MoveVideo { from, after } => {
                 if let Some(idx) = self.playlist.iter().position(|i| i.uid == *from) {
                     let item = self.playlist.remove(idx);
@@ -165,6 +173,17 @@ impl ChannelState {
             ServerEvent::ChannelOpts(opts) => self.options = Some(opts.clone()),
             ServerEvent::SetPermissions(perms) => self.permissions = perms.clone(),
             _ => {}
+        }
+    }
+
+    /// Nothing plays any more when the current item left the playlist (a `changeMedia`
+    /// follows when something else starts).
+    fn forget_current_unless_listed(&mut self) {
+        if let Some(uid) = self.current_uid
+            && self.position_of(uid).is_none()
+        {
+            self.current_uid = None;
+            self.current_media = None;
         }
     }
 
@@ -242,6 +261,24 @@ mod tests {
         assert_eq!(s.uid_at(2), Some(4));
         assert_eq!(s.uid_at(0), None);
         assert_eq!(s.position_of(1), Some(4));
+    }
+
+    #[test]
+    fn a_cleared_or_deleted_current_item_stops_playing() {
+        let mut s = ChannelState::new();
+        apply(&mut s, ServerEvent::Playlist(vec![item(1), item(2)]));
+        apply(&mut s, ServerEvent::SetCurrent(1));
+        apply(&mut s, ServerEvent::ChangeMedia(ChangeMedia::default()));
+        apply(&mut s, ServerEvent::Delete { uid: 2 });
+        assert_eq!(s.current_uid, Some(1), "another item's delete keeps it");
+        assert!(s.current_media.is_some());
+        apply(&mut s, ServerEvent::Playlist(vec![]));
+        assert_eq!((s.current_uid, s.current_media.is_none()), (None, true));
+        apply(&mut s, ServerEvent::Playlist(vec![item(3)]));
+        apply(&mut s, ServerEvent::SetCurrent(3));
+        apply(&mut s, ServerEvent::ChangeMedia(ChangeMedia::default()));
+        apply(&mut s, ServerEvent::Delete { uid: 3 });
+        assert_eq!((s.current_uid, s.current_media.is_none()), (None, true));
     }
 
     #[test]

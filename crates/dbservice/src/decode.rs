@@ -121,7 +121,8 @@ mod tests {
             e.kind,
             EventKind::Message {
                 username: "a".into(),
-                message: "hi".into()
+                message: "hi".into(),
+                bot: false
             }
         );
     }

@@ -393,6 +393,7 @@ mod tests {
             kind: EventKind::Message {
                 username: "u".into(),
                 message: message.into(),
+                bot: false,
             },
         }
     }

@@ -363,6 +363,7 @@ async fn kept_replies_are_dropped_by_any_commit() {
             kind: rosey_store::EventKind::Message {
                 username: "c".into(),
                 message: "three".into(),
+                bot: false,
             },
         })
         .unwrap();

@@ -1,6 +1,6 @@
 //! Chat: the `chatMsg` pipeline of protocol §4.1 (truncation, control characters, flood
 //! limit with `cooldown`, commands, broadcast + history), chat commands (`/me`, `/sp`,
-//! `/say`, `/afk`, `/clear`, `/kick`; `/mute`, `/smute`, `/unmute`, `/ban` are in
+//! `/say`, `/afk`, `/clear`, `/kick`; `/mute`, `/smute`, `/unmute`, `/ban`, `/ipban` are in
 //! `moderation.rs`, `/poll` and `/hpoll` in `poll.rs`), what a mute does to chat, and `pm`.
 
 use serde_json::{Value, json};
@@ -15,16 +15,7 @@ use crate::text;
 
 /// CyTube chat commands that exist but which this server does not implement: they are
 /// swallowed (never broadcast), as CyTube swallows commands the sender may not use.
-const SWALLOWED_COMMANDS: &[&str] = &[
-    "a",
-    "d",
-    "kickanons",
-    "ipban",
-    "banip",
-    "rank",
-    "clean",
-    "cleantitle",
-];
+const SWALLOWED_COMMANDS: &[&str] = &["a", "d", "kickanons", "rank", "clean", "cleantitle"];
 
 /// `chatMsg {msg, meta?}` from a client.
 pub fn chat_msg(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {
@@ -198,7 +189,8 @@ fn run_command(w: &mut World, out: &mut Outbox, id: ConnId, raw: &str, rank: f64
         "mute" => moderation::mute_command(w, out, id, rest, cmd, Some(Mute::Muted)),
         "smute" => moderation::mute_command(w, out, id, rest, cmd, Some(Mute::Shadow)),
         "unmute" | "unsmute" => moderation::mute_command(w, out, id, rest, cmd, None),
-        "ban" => moderation::ban_command(w, out, id, rest),
+        "ban" => moderation::ban_command(w, out, id, rest, false),
+        "ipban" | "banip" => moderation::ban_command(w, out, id, rest, true),
         "poll" => poll::poll_command(w, out, id, rest, false),
         "hpoll" => poll::poll_command(w, out, id, rest, true),
         c if SWALLOWED_COMMANDS.contains(&c) => {}

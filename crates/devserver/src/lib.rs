@@ -15,9 +15,9 @@
 //!   [`state::Outbox`] handlers write frames to.
 //! - [`session`]: connect, `joinChannel`, channel passwords, `login`, the join burst, leaving.
 //! - [`chat`]: `chatMsg` pipeline, chat commands, `pm`.
-//! - [`playlist`]: queue/delete/move/jump/skip, voteskip, leader.
+//! - [`playlist`]: queue/delete/move/jump/skip/clear, voteskip, leader.
 //! - [`poll`]: `newPoll`, `vote`, `closePoll`, `/poll`, `/hpoll`.
-//! - [`moderation`]: `/mute`, `/smute`, `/unmute`, `/ban`, `requestBanlist`, `unban`.
+//! - [`moderation`]: `/mute`, `/smute`, `/unmute`, `/ban`, `/ipban`, `requestBanlist`, `unban`.
 //! - [`flood`]: CyTube's rate limiter (pure).
 //! - [`text`]: truncation, control characters, HTML escaping, links, name rules (pure).
 //!
@@ -26,7 +26,7 @@
 //!
 //! As under CyTube, an event sent before the namespace CONNECT ack closes the connection
 //! (socketioxide does this itself). A leader's `mediaUpdate` is relayed to the channel. Not
-//! implemented (yet): `/ipban`, poll timeouts, `setOptions`/`setPermissions` from clients,
+//! implemented (yet): poll timeouts, `setOptions`/`setPermissions` from clients,
 //! chat filters, emotes, timed `mediaUpdate` ticks and playback advance, per-IP connection
 //! limits, the `usercount` debounce (it is sent at once). See `README.md` for the deliberate differences.
 

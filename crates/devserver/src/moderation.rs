@@ -1,9 +1,10 @@
 //! Mutes and bans, as a registered CyTube channel does them (`src/channel/chat.js`,
 //! `src/channel/kickban.js`): `/mute`, `/smute`, `/unmute` (`/unsmute`), `/ban`,
-//! `requestBanlist` and `unban`, with CyTube's refusal texts. Mutes and bans are kept by
-//! lowercase name for the channel's lifetime, so they survive leaving and rejoining.
-//! What a mute does to chat is in `chat.rs`; what a ban does to a join is in `session.rs`.
-//! `/ipban` is not implemented (every local client shares one IP).
+//! `/ipban` (`/banip`), `requestBanlist` and `unban`, with CyTube's refusal texts. Mutes
+//! and bans are kept for the channel's lifetime, so they survive leaving and rejoining: a
+//! banned name or IP is kicked at join with [`BANNED_AT_JOIN`] (`session.rs`). An IP ban
+//! covers the IPs the name logged in from (the world's aliases; local clients look
+//! distinct through `X-Forwarded-For`); the `range`/`wrange` forms ban the exact IPs.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,10 @@ use crate::text;
 
 /// CyTube cuts ban reasons to 255 characters.
 const MAX_REASON: usize = 255;
+/// The kick reason for a banned name or IP at join (or at login after joining).
+pub const BANNED_AT_JOIN: &str = "You are banned from this channel.";
+/// The kick reason for a user banned while in the channel.
+pub const BANNED_NOW: &str = "You're banned!";
 
 /// How a user is muted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +31,13 @@ pub enum Mute {
     Shadow,
 }
 
-/// One name ban (`/ban`).
+/// One ban: a name ban (`/ban`, ip `"*"`) or an IP ban (`/ipban`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ban {
     /// Id used by `unban`.
     pub id: u64,
+    /// The banned IP, or `"*"` for a name ban.
+    pub ip: String,
     /// Lowercase name.
     pub name: String,
     /// Reason (at most 255 characters).
@@ -40,11 +47,16 @@ pub struct Ban {
 }
 
 impl Ban {
-    /// The `banlist` entry (a name ban has ip `"*"`).
+    /// The `banlist` entry (a name ban has ip `"*"`; IPs are cloaked).
     pub fn to_json(&self) -> Value {
+        let ip = if self.ip == "*" {
+            self.ip.clone()
+        } else {
+            cloak_ip(&self.ip)
+        };
         json!({
             "id": self.id,
-            "ip": "*",
+            "ip": ip,
             "name": self.name,
             "reason": self.reason,
             "bannedby": self.bannedby,
@@ -68,9 +80,90 @@ impl Moderation {
         self.muted.get(&name.to_ascii_lowercase()).copied()
     }
 
-    /// Whether `name` is banned.
+    /// Whether `name` is banned (by a name ban).
     pub fn is_banned(&self, name: &str) -> bool {
-        self.bans.iter().any(|b| b.name.eq_ignore_ascii_case(name))
+        self.bans
+            .iter()
+            .any(|b| b.ip == "*" && b.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether `ip` is banned.
+    pub fn is_ip_banned(&self, ip: &str) -> bool {
+        self.bans.iter().any(|b| b.ip != "*" && b.ip == ip)
+    }
+
+    fn add(&mut self, ip: &str, name: &str, reason: &str, bannedby: &str) {
+        self.next_ban_id += 1;
+        self.bans.push(Ban {
+            id: self.next_ban_id,
+            ip: ip.to_owned(),
+            name: name.to_ascii_lowercase(),
+            reason: text::truncate_utf16(reason, MAX_REASON),
+            bannedby: bannedby.to_owned(),
+        });
+    }
+}
+
+/// Whether `id` may not join `channel`: its IP is banned, or its name once logged in.
+pub fn is_banned_from(w: &World, channel: &str, id: ConnId) -> bool {
+    let (Some(c), Some(ch)) = (w.conns.get(&id), w.channels.get(channel)) else {
+        return false;
+    };
+    ch.moderation.is_ip_banned(&c.ip)
+        || c.name
+            .as_deref()
+            .is_some_and(|n| ch.moderation.is_banned(n))
+}
+
+/// Bans `name` (and with `by_ip` every IP it logged in from) in `channel` and kicks the
+/// banned users present, with moderator notices as CyTube sends them. No permission
+/// checks: the callers (`/ban`, `/ipban`, the server handle) do those.
+pub fn add_ban(
+    w: &mut World,
+    out: &mut Outbox,
+    channel: &str,
+    name: &str,
+    by_ip: bool,
+    reason: &str,
+    actor: &str,
+) {
+    let name = name.to_ascii_lowercase();
+    let ban_perm = w.channel_mut(channel).perm("ban");
+    let ips = if by_ip { w.ips_of(&name) } else { Vec::new() };
+    for ip in &ips {
+        if w.channels[channel].moderation.is_ip_banned(ip) {
+            continue;
+        }
+        w.channel_mut(channel)
+            .moderation
+            .add(ip, &name, reason, actor);
+        let notice = format!("{actor} banned {} ({name})", cloak_ip(ip));
+        w.mod_notice(out, channel, ban_perm, &notice);
+    }
+    if !w.channels[channel].moderation.is_banned(&name) {
+        w.channel_mut(channel)
+            .moderation
+            .add("*", &name, reason, actor);
+        w.mod_notice(
+            out,
+            channel,
+            ban_perm,
+            &format!("{actor} namebanned {name}"),
+        );
+    }
+    let targets: Vec<ConnId> = w
+        .members(channel)
+        .into_iter()
+        .filter(|m| {
+            let c = &w.conns[m];
+            c.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                || ips.contains(&c.ip)
+        })
+        .collect();
+    for t in targets {
+        session::kick(w, out, t, BANNED_NOW);
     }
 }
 
@@ -95,7 +188,7 @@ pub fn user_meta(w: &World, id: ConnId, viewer: ConnId) -> Value {
     let mut meta = json!({ "afk": c.afk, "muted": muted });
     if mod_view {
         meta["smuted"] = json!(mute == Some(Mute::Shadow));
-        meta["aliases"] = json!([name]);
+        meta["aliases"] = json!(w.aliases_of(id));
         meta["ip"] = json!(cloak_ip(&c.ip));
     }
     meta
@@ -201,7 +294,7 @@ pub fn mute_command(
 
 /// The rank a name would have in `channel`: a member's effective rank, else the account's
 /// (global and channel rank), else 0.
-fn rank_for_name(w: &World, channel: &str, name: &str) -> f64 {
+pub(crate) fn rank_for_name(w: &World, channel: &str, name: &str) -> f64 {
     if let Some(t) = w.find_member(channel, name) {
         return w.rank(t);
     }
@@ -218,20 +311,27 @@ fn rank_for_name(w: &World, channel: &str, name: &str) -> f64 {
     }
 }
 
-/// `/ban name [reason]`: a name ban. Refusals come as `errorMsg` with CyTube's texts.
-pub fn ban_command(w: &mut World, out: &mut Outbox, id: ConnId, args: &str) {
+/// `/ban name [reason]` (a name ban) and, with `by_ip`, `/ipban name [range|wrange]
+/// [reason]` (the name and its IPs). Refusals come as `errorMsg` with CyTube's texts.
+pub fn ban_command(w: &mut World, out: &mut Outbox, id: ConnId, args: &str, by_ip: bool) {
     let Some(channel) = w.conns.get(&id).and_then(|c| c.channel.clone()) else {
         return;
     };
-    let mut words = args.split(' ');
+    let mut words = args.split(' ').peekable();
     let Some(name) = words.next().filter(|n| !n.trim().is_empty()) else {
         out.error(id, "No ban target specified.");
         return;
     };
     let name = name.to_ascii_lowercase();
-    let reason = text::truncate_utf16(&words.collect::<Vec<_>>().join(" "), MAX_REASON);
+    if by_ip
+        && words
+            .peek()
+            .is_some_and(|w| *w == "range" || *w == "wrange")
+    {
+        words.next();
+    }
+    let reason = words.collect::<Vec<_>>().join(" ");
     let rank = w.rank(id);
-    let ban_perm = w.channels[&channel].perm("ban");
     if !w.channels[&channel].can("ban", rank) {
         out.error(id, "You do not have ban permissions on this channel");
         return;
@@ -246,28 +346,11 @@ pub fn ban_command(w: &mut World, out: &mut Outbox, id: ConnId, args: &str) {
         out.error(id, format!("You don't have permission to ban {name}"));
         return;
     }
-    let ch = w.channel_mut(&channel);
-    if ch.moderation.is_banned(&name) {
+    if !by_ip && w.channels[&channel].moderation.is_banned(&name) {
         out.error(id, format!("{name} is already banned"));
         return;
     }
-    ch.moderation.next_ban_id += 1;
-    let ban = Ban {
-        id: ch.moderation.next_ban_id,
-        name: name.clone(),
-        reason,
-        bannedby: actor.clone(),
-    };
-    ch.moderation.bans.push(ban);
-    w.mod_notice(
-        out,
-        &channel,
-        ban_perm,
-        &format!("{actor} namebanned {name}"),
-    );
-    while let Some(t) = w.find_member(&channel, &name) {
-        session::kick(w, out, t, "You're banned!");
-    }
+    add_ban(w, out, &channel, &name, by_ip, &reason, &actor);
 }
 
 /// `requestBanlist`: the bans, to a user with the `ban` permission (others: silence).

@@ -1,5 +1,5 @@
 //! Playlist, playback, voteskip and leader: `queue` (no network lookups — titles and
-//! durations are invented from the id), `delete`, `moveMedia`, `jumpTo`, `playNext`,
+//! durations are invented from the id), `delete`, `moveMedia`, `clearPlaylist`, `jumpTo`, `playNext`,
 //! `voteskip`, `assignLeader`, `togglePlaylistLock`, `requestPlaylist`, `playerReady`.
 //! Playback never advances on a timer; it moves on skip, jump, delete and voteskip.
 
@@ -375,6 +375,29 @@ pub fn delete(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {
     if was_current {
         play(w, out, &channel, next);
     }
+}
+
+/// `clearPlaylist`: as CyTube, nothing is current any more, everyone who may see the
+/// playlist gets `playlist []`, and everyone `setPlaylistMeta` (no `setCurrent` or
+/// `changeMedia` follows).
+pub fn clear(w: &mut World, out: &mut Outbox, id: ConnId) {
+    let Some(channel) = member_channel(w, id) else {
+        return;
+    };
+    if !w.channels[&channel].can("playlistclear", w.rank(id)) {
+        return;
+    }
+    let ch = w.channel_mut(&channel);
+    ch.playlist.items.clear();
+    ch.playlist.current = None;
+    ch.voteskips.clear();
+    let meta = ch.playlist.meta();
+    for m in w.members(&channel) {
+        if w.channels[&channel].can("seeplaylist", w.rank(m)) {
+            out.emit(m, "playlist", json!([]));
+        }
+    }
+    w.broadcast(out, &channel, "setPlaylistMeta", meta);
 }
 
 /// `moveMedia {from, after}` with `after` a uid, `"prepend"` or `"append"`.

@@ -148,6 +148,7 @@ fn handle(w: &mut World, out: &mut Outbox, id: ConnId, event: &str, data: &Value
         "pm" => chat::pm(w, out, id, data),
         "queue" => playlist::queue(w, out, id, data),
         "delete" => playlist::delete(w, out, id, data),
+        "clearPlaylist" => playlist::clear(w, out, id),
         "moveMedia" => playlist::move_media(w, out, id, data),
         "jumpTo" => playlist::jump_to(w, out, id, data),
         "playNext" => playlist::play_next_event(w, out, id),
@@ -366,6 +367,17 @@ impl DevServer {
                 }
                 None => false,
             })
+    }
+
+    /// Bans `name` from `channel` as the server (no actor's rank is checked): a name ban,
+    /// and with `by_ip` also every IP the name logged in from, as `/ipban` does. Banned
+    /// users present are kicked with "You're banned!"; later joins with "You are banned
+    /// from this channel.".
+    pub fn ban(&self, channel: &str, name: &str, by_ip: bool) {
+        let channel = channel.to_ascii_lowercase();
+        self.shared.run(|w, out| {
+            moderation::add_ban(w, out, &channel, name, by_ip, "", "[server]");
+        });
     }
 
     /// Sets `name`'s rank in `channel` (works for guests too — a test convenience CyTube

@@ -33,6 +33,11 @@ pub fn join_channel(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {
         return;
     }
     let channel = name.to_ascii_lowercase();
+    // CyTube's pre-join checks run in module order: the ban first, then the password.
+    if moderation::is_banned_from(w, &channel, id) {
+        kick(w, out, id, moderation::BANNED_AT_JOIN);
+        return;
+    }
     let password = w.channel_mut(&channel).password.clone();
     if let Some(pw) = password {
         let given = data.get("pw").and_then(Value::as_str);
@@ -204,8 +209,23 @@ fn registered_login(w: &mut World, out: &mut Outbox, id: ConnId, name: &str, pw:
 }
 
 fn after_login(w: &mut World, out: &mut Outbox, id: ConnId) {
+    w.record_alias(id);
     if let Some(channel) = w.conns[&id].channel.clone() {
         logged_in_in_channel(w, out, id, &channel, true);
+        return;
+    }
+    // Waiting for a channel password: CyTube lets a rank ≥ 2 account in once it has logged
+    // in, and takes back the `needPassword` it sent at join (`src/channel/accesscontrol.js`).
+    let pending = w.conns[&id].pending_password.clone();
+    if let Some(channel) = pending
+        && let Some(name) = w.name(id).map(str::to_owned)
+        && moderation::rank_for_name(w, &channel, &name) >= 2.0
+    {
+        if let Some(c) = w.conns.get_mut(&id) {
+            c.pending_password = None;
+        }
+        out.emit0(id, "cancelNeedPassword");
+        accept_user(w, out, id, &channel);
     }
 }
 
@@ -222,7 +242,7 @@ fn logged_in_in_channel(
         return;
     };
     if w.channels[channel].moderation.is_banned(&name) {
-        kick(w, out, id, "You are banned from this channel.");
+        kick(w, out, id, moderation::BANNED_AT_JOIN);
         w.mod_notice(
             out,
             channel,
@@ -241,11 +261,12 @@ fn logged_in_in_channel(
             out.emit(viewer, "addUser", w.user_object(id, viewer));
         }
     }
+    let aliases = w.aliases_of(id).join(",");
     w.mod_notice(
         out,
         channel,
         2.0,
-        &format!("{name} joined (aliases: {name})"),
+        &format!("{name} joined (aliases: {aliases})"),
     );
     if w.conns[&id].registered {
         let rank = num(w.rank(id));

@@ -434,6 +434,9 @@ pub struct World {
     pub pm_log: LogRing<PmRecord>,
     /// Last successful guest login per IP.
     pub last_guest_login: HashMap<String, Instant>,
+    /// Names that logged in from each IP, oldest first (CyTube's `aliases` table): the
+    /// moderators' join notice and `/ipban` use them.
+    pub aliases: HashMap<String, Vec<String>>,
     next_id: ConnId,
 }
 
@@ -446,6 +449,7 @@ impl World {
             conns: HashMap::new(),
             channels: HashMap::new(),
             last_guest_login: HashMap::new(),
+            aliases: HashMap::new(),
             next_id: 1,
         }
     }
@@ -490,6 +494,37 @@ impl World {
             r = r.max(1.5);
         }
         r
+    }
+
+    /// Remembers the logged-in name of `id` as an alias of its IP.
+    pub fn record_alias(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get(&id) else { return };
+        let Some(name) = c.name.clone() else { return };
+        let names = self.aliases.entry(c.ip.clone()).or_default();
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            names.push(name);
+        }
+    }
+
+    /// The names seen from `id`'s IP (its own included once logged in).
+    pub fn aliases_of(&self, id: ConnId) -> Vec<String> {
+        self.conns
+            .get(&id)
+            .and_then(|c| self.aliases.get(&c.ip))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The IPs `name` logged in from.
+    pub fn ips_of(&self, name: &str) -> Vec<String> {
+        let mut ips: Vec<String> = self
+            .aliases
+            .iter()
+            .filter(|(_, names)| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            .map(|(ip, _)| ip.clone())
+            .collect();
+        ips.sort();
+        ips
     }
 
     /// Display name of a connection, if logged in.

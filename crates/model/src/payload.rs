@@ -80,6 +80,10 @@ payload! {
         pub username: String,
         #[serde(alias = "content", alias = "msg")]
         pub message: String,
+        /// The bot's own line (an addition to v0.5, sent only when true): stored in the
+        /// chat history like anyone's, but not counted as a chatter's line.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub bot: bool,
     }
 }
 
@@ -572,9 +576,10 @@ mod tests {
 
     #[test]
     fn shapes_are_pinned() {
-        let m = MessageLog {
+        let mut m = MessageLog {
             username: "u".into(),
             message: "m".into(),
+            bot: false,
             channel: Some("c".into()),
             ts: Some(1.5),
             id: Some("e1".into()),
@@ -583,6 +588,8 @@ mod tests {
             serde_json::to_value(&m).unwrap(),
             json!({"username":"u","message":"m","channel":"c","ts":1.5,"id":"e1"})
         );
+        m.bot = true;
+        assert_eq!(serde_json::to_value(&m).unwrap()["bot"], json!(true));
         let hw = HighWater {
             chat_count: 3,
             connected_count: None,

@@ -33,6 +33,8 @@ pub enum EventKind {
     Message {
         username: String,
         message: String,
+        /// The bot's own line: kept in the chat history, not counted as a chatter's line.
+        bot: bool,
     },
     UserCount {
         chat_count: i64,
@@ -125,7 +127,9 @@ impl StoreEvent {
             {
                 Some("empty_username")
             }
-            EventKind::Message { username, message } => {
+            EventKind::Message {
+                username, message, ..
+            } => {
                 if username.is_empty() {
                     Some("empty_username")
                 } else if message.is_empty() {
@@ -148,7 +152,9 @@ impl StoreEvent {
         }
         match &mut self.kind {
             EventKind::UserJoined { username } | EventKind::UserLeft { username } => f(username),
-            EventKind::Message { username, message } => {
+            EventKind::Message {
+                username, message, ..
+            } => {
                 f(username);
                 f(message);
             }
@@ -243,7 +249,8 @@ into_event!(UserLeft, |p| EventKind::UserLeft {
 });
 into_event!(MessageLog, |p| EventKind::Message {
     username: p.username,
-    message: p.message
+    message: p.message,
+    bot: p.bot
 });
 into_event!(UserCount, |p| EventKind::UserCount {
     chat_count: p.chat_count,
@@ -317,7 +324,8 @@ mod tests {
             e.kind,
             EventKind::Message {
                 username: "a".into(),
-                message: "hi".into()
+                message: "hi".into(),
+                bot: false
             }
         );
     }

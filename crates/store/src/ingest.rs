@@ -216,8 +216,8 @@ const SQL_STATUS: &str = "UPDATE current_status SET \
        current_chat_users = coalesce(?6, current_chat_users), \
        current_connected_users = coalesce(?7, current_connected_users), \
        playlist_items = coalesce(?8, playlist_items), \
-       current_media_title = coalesce(?9, current_media_title), \
-       current_media_duration = coalesce(?10, current_media_duration), \
+       current_media_title = CASE WHEN ?9 = '' THEN NULL ELSE coalesce(?9, current_media_title) END, \
+       current_media_duration = CASE WHEN ?9 = '' THEN NULL ELSE coalesce(?10, current_media_duration) END, \
        bot_start_time = coalesce(?11, bot_start_time), \
        bot_connected = coalesce(?12, bot_connected), \
        last_updated = ?13 \
@@ -279,9 +279,15 @@ fn apply_effect(conn: &Connection, ev: &StoreEvent) -> rusqlite::Result<()> {
                     .execute(params![ch, username, ts])?;
             }
         }
-        EventKind::Message { username, message } => {
-            conn.prepare_cached(SQL_CHAT_LINE)?
-                .execute(params![ch, username, ts])?;
+        EventKind::Message {
+            username,
+            message,
+            bot,
+        } => {
+            if !bot {
+                conn.prepare_cached(SQL_CHAT_LINE)?
+                    .execute(params![ch, username, ts])?;
+            }
             if !is_server_name(username) {
                 conn.prepare_cached(SQL_RECENT_CHAT)?
                     .execute(params![ts, username, message, ch])?;
@@ -415,9 +421,11 @@ pub(crate) fn apply_fast<'a, B: FastPath<'a>>(
             continue;
         }
         match &ev.kind {
-            EventKind::Message { username, message } => {
-                run.push(&ev.channel, username, message, ev.ts)
-            }
+            EventKind::Message {
+                username,
+                message,
+                bot,
+            } => run.push(&ev.channel, username, message, ev.ts, !bot),
             _ => {
                 if !run.is_empty() {
                     backend.write_run(&mut run)?;
@@ -452,10 +460,20 @@ pub(crate) struct MessageRun<'a> {
 }
 
 impl<'a> MessageRun<'a> {
-    pub fn push(&mut self, channel: &'a str, username: &'a str, message: &'a str, ts: i64) {
-        let e = self.users.entry((channel, username)).or_insert((ts, ts, 0));
-        e.1 = e.1.max(ts);
-        e.2 += 1;
+    /// Adds one line; `counted` is false for the bot's own lines (history only).
+    pub fn push(
+        &mut self,
+        channel: &'a str,
+        username: &'a str,
+        message: &'a str,
+        ts: i64,
+        counted: bool,
+    ) {
+        if counted {
+            let e = self.users.entry((channel, username)).or_insert((ts, ts, 0));
+            e.1 = e.1.max(ts);
+            e.2 += 1;
+        }
         if !is_server_name(username) {
             self.chat_ts.push(ts);
             self.chat_user.push(username);
@@ -465,7 +483,7 @@ impl<'a> MessageRun<'a> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
+        self.users.is_empty() && self.chat_ts.is_empty()
     }
 
     /// The users of the run with (first ts, newest ts, lines), in a fixed order (so that
@@ -553,6 +571,7 @@ mod tests {
             kind: EventKind::Message {
                 username: user.into(),
                 message: format!("line {id}"),
+                bot: false,
             },
         }
     }

@@ -19,6 +19,7 @@ fn line(i: u64) -> StoreEvent {
         kind: EventKind::Message {
             username: "alice".into(),
             message: i.to_string(),
+            bot: false,
         },
     }
 }

@@ -31,6 +31,7 @@ fn msg(u: &str, m: &str, ts: i64) -> StoreEvent {
         EventKind::Message {
             username: u.into(),
             message: m.into(),
+            bot: false,
         },
     )
 }

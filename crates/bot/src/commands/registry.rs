@@ -46,6 +46,8 @@ struct Table {
     owners: HashMap<String, String>,
     /// (command, plugin) conflicts and refused commands already logged.
     logged: HashSet<(String, String)>,
+    /// Plugins seen before and missing from the last discovery.
+    gone: BTreeSet<String>,
     /// Each discovery bumps it (tests wait on it).
     generation: u64,
 }
@@ -114,6 +116,9 @@ impl Registry {
                     let commands: Vec<&str> = p.commands.iter().map(|c| c.name.as_str()).collect();
                     tracing::info!(plugin = %name, version = %p.version, commands = ?commands, "Plugin found.");
                 }
+                Some(old) if t.gone.contains(name) => {
+                    tracing::info!(plugin = %name, version = %p.version, previous = %old.version, "Plugin back; its commands answer again.");
+                }
                 Some(old) if old.version != p.version => {
                     tracing::info!(plugin = %name, version = %p.version, "Plugin version changed.");
                 }
@@ -128,6 +133,12 @@ impl Registry {
                 tracing::warn!(plugin = %name, "Plugin gone; its commands answer as unavailable.");
             }
         }
+        t.gone = t
+            .plugins
+            .keys()
+            .filter(|n| !now.contains_key(*n))
+            .cloned()
+            .collect();
         // Remember gone plugins (absent) alongside the present ones.
         let present: BTreeSet<String> = now.keys().cloned().collect();
         t.plugins.retain(|n, _| !present.contains(n));
@@ -318,5 +329,47 @@ mod tests {
             r.lookup("fine").unwrap().command.subject,
             "rosey.plugins.evil.fine"
         );
+    }
+
+    /// Everything logged while `f` runs.
+    fn logs_of(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buf.0.lock().unwrap().clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn a_plugin_coming_back_is_logged_as_its_loss_is() {
+        let r = Registry::new();
+        r.update(vec![plugin("dice", "1.0.0", &["roll"])]);
+        let lost = logs_of(|| r.update(vec![]));
+        assert!(
+            lost.contains("Plugin gone") && lost.contains("dice"),
+            "{lost}"
+        );
+        let back = logs_of(|| r.update(vec![plugin("dice", "1.0.0", &["roll"])]));
+        assert!(
+            back.contains("Plugin back") && back.contains("dice"),
+            "{back}"
+        );
+        let steady = logs_of(|| r.update(vec![plugin("dice", "1.0.0", &["roll"])]));
+        assert!(!steady.contains("Plugin back"), "{steady}");
     }
 }

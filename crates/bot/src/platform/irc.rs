@@ -471,6 +471,7 @@ impl IrcChannelBot {
                     log.line(ts, &format!("<{nick}> {text}"));
                 }
                 let line = MessageLog {
+                    bot: false,
                     username: nick,
                     message: text,
                     channel: None,

@@ -109,8 +109,8 @@ const SQL_STATUS: &str = "UPDATE current_status SET \
        current_chat_users = coalesce($6::bigint, current_chat_users), \
        current_connected_users = coalesce($7::bigint, current_connected_users), \
        playlist_items = coalesce($8::bigint, playlist_items), \
-       current_media_title = coalesce($9::text, current_media_title), \
-       current_media_duration = coalesce($10::bigint, current_media_duration), \
+       current_media_title = CASE WHEN $9::text = '' THEN NULL ELSE coalesce($9::text, current_media_title) END, \
+       current_media_duration = CASE WHEN $9::text = '' THEN NULL ELSE coalesce($10::bigint, current_media_duration) END, \
        bot_start_time = coalesce($11::bigint, bot_start_time), \
        bot_connected = coalesce($12::bigint, bot_connected), \
        last_updated = $13::bigint \
@@ -201,9 +201,9 @@ fn has_nul(e: &StoreEvent) -> bool {
     let nul = |t: &str| t.contains('\0');
     match &e.kind {
         // The hot path: no clone.
-        EventKind::Message { username, message } => {
-            nul(&e.channel) || nul(username) || nul(message) || e.id.as_deref().is_some_and(nul)
-        }
+        EventKind::Message {
+            username, message, ..
+        } => nul(&e.channel) || nul(username) || nul(message) || e.id.as_deref().is_some_and(nul),
         _ => {
             let mut found = false;
             e.clone().for_each_text(|t| found |= nul(t));
@@ -311,8 +311,14 @@ fn apply_effect<C: GenericClient>(
                 exec(c, SQL_LEFT, &[ch, username, ts])?;
             }
         }
-        EventKind::Message { username, message } => {
-            exec(c, SQL_CHAT_LINE, &[ch, username, ts])?;
+        EventKind::Message {
+            username,
+            message,
+            bot,
+        } => {
+            if !bot {
+                exec(c, SQL_CHAT_LINE, &[ch, username, ts])?;
+            }
             if !is_server_name(username) {
                 exec(c, SQL_RECENT_CHAT, &[ts, username, message, ch])?;
             }
