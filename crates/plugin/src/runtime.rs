@@ -11,8 +11,8 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 
 use crate::protocol::{
-    ANNOUNCE_SUBJECT, CommandRequest, META_HELP, META_MIN_RANK, META_PM, META_PROTOCOL, META_USAGE,
-    PROTOCOL_VERSION, Reply, command_subject, valid_name,
+    ANNOUNCE_SUBJECT, CommandInfo, CommandRequest, META_HELP, META_MIN_RANK, META_PM,
+    META_PROTOCOL, META_USAGE, PROTOCOL_VERSION, Reply, command_subject, valid_name,
 };
 
 type Handler = Arc<dyn Fn(CommandRequest) -> BoxFuture<'static, Reply> + Send + Sync>;
@@ -115,6 +115,21 @@ impl Plugin {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Its commands as discovery would show them (for a process that lists its own plugins).
+    pub fn command_infos(&self) -> Vec<CommandInfo> {
+        self.commands
+            .iter()
+            .map(|(spec, _)| CommandInfo {
+                name: spec.name.clone(),
+                subject: command_subject(&self.name, &spec.name),
+                help: spec.help.clone(),
+                usage: spec.usage.clone(),
+                min_rank: spec.min_rank,
+                pm: spec.pm,
+            })
+            .collect()
     }
 
     /// Registers the service and starts serving; returns once the endpoints are subscribed.

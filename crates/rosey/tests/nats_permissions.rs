@@ -444,6 +444,21 @@ async fn a_plugin_neither_reads_nor_answers_another_roles_replies() {
         .unwrap();
     plugin.flush().await.unwrap();
     refused(&mut errors, &inbox).await;
+    // Nor by sending itself a request whose reply subject is the dashboard's inbox (a
+    // responder may answer what it received, and it receives `$SRV.INFO`): it may not send
+    // what it may receive.
+    let mut own = plugin.subscribe("$SRV.INFO").await.unwrap();
+    plugin
+        .publish_with_reply("$SRV.INFO", inbox.clone(), "".into())
+        .await
+        .unwrap();
+    refused(&mut errors, "$SRV.INFO").await;
+    plugin
+        .publish(inbox.clone(), serde_json::to_vec(&forged).unwrap().into())
+        .await
+        .unwrap();
+    plugin.flush().await.unwrap();
+    assert!(own.next().now_or_never().is_none(), "no loop back");
     web.publish_with_reply(
         subjects::TOKENS_VERIFY,
         inbox.clone(),
@@ -541,6 +556,18 @@ async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
         .await
         .expect("the reminder comes back through rosey.commands.<channel>.chat");
 
+    // `!help` may not ask `$SRV.INFO` as a plugin: it lists the standard commands.
+    guest.chat("!help").unwrap();
+    let helped = async {
+        while !bot_said("!quote, !remind") {
+            let n = server.chat_log(CHANNEL).len();
+            server.wait_for_chat_count(CHANNEL, n + 1, WAIT).await;
+        }
+    };
+    tokio::time::timeout(WAIT, helped)
+        .await
+        .unwrap_or_else(|_| panic!("!help lists the commands: {:?}", server.chat_log(CHANNEL)));
+
     // Mallory's plugin: its own namespace works…
     let (mallory, mut errors) = raw_client(
         &nats,
@@ -627,13 +654,17 @@ async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
         .expect("quote #1 is unchanged");
     assert!(!bot_said("pwned"));
 
-    // Nothing the standard plugins did was refused.
+    // Nothing the standard plugins did was refused but `!help`'s discovery.
     let status = common::sigterm_and_wait(&mut plugins, WAIT).await;
     assert!(status.success(), "{status}");
     let mut log = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut plugins.stderr.take().unwrap(), &mut log)
         .await
         .unwrap();
-    assert!(!log.to_lowercase().contains("permission"), "{log}");
+    let refusals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.to_lowercase().contains("permission") && !l.contains("\"$SRV.INFO\""))
+        .collect();
+    assert!(refusals.is_empty(), "{refusals:?}");
     guest.shutdown().await;
 }

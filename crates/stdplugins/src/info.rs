@@ -1,5 +1,7 @@
-//! Commands that report: `!help` (from plugin discovery), `!seen`, `!stats`, `!top` (from
-//! the database service), `!np`, `!queue`, `!uptime` (from the context the bot sends).
+//! Commands that report: `!help` (from plugin discovery; when discovery finds nothing, as
+//! for a plugin user that may not send `$SRV.INFO`, the standard plugins this process runs),
+//! `!seen`, `!stats`, `!top` (from the database service), `!np`, `!queue`, `!uptime` (from
+//! the context the bot sends).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +23,16 @@ const HELP_DISCOVERY: Duration = Duration::from_millis(200);
 const TOP: usize = 5;
 
 type Cache = Arc<Mutex<Option<(Instant, Vec<PluginInfo>)>>>;
+/// The plugins this process runs, for `!help` when discovery finds none.
+pub type Local = Arc<std::sync::OnceLock<Vec<PluginInfo>>>;
 
 /// `!help [command]`: the commands the asker may run, or one command's usage.
 pub fn help(tools: &BusTools) -> Plugin {
+    help_with(tools, Local::default())
+}
+
+/// [`help`] that falls back on `local` when discovery finds no plugin.
+pub fn help_with(tools: &BusTools, local: Local) -> Plugin {
     let client = tools.client.clone();
     let cache: Cache = Arc::default();
     Plugin::new("help", VERSION)
@@ -32,16 +41,19 @@ pub fn help(tools: &BusTools) -> Plugin {
             CommandSpec::new("help", "Lists the commands you may run, or explains one.")
                 .usage("!help [command]"),
             move |req| {
-                let (client, cache) = (client.clone(), cache.clone());
+                let (client, cache, local) = (client.clone(), cache.clone(), local.clone());
                 async move {
                     let plugins = {
                         let mut c = cache.lock().await;
                         match &*c {
                             Some((at, p)) if at.elapsed() < HELP_CACHE => p.clone(),
                             _ => {
-                                let p = rosey_plugin::discover(&client, HELP_DISCOVERY)
+                                let mut p = rosey_plugin::discover(&client, HELP_DISCOVERY)
                                     .await
                                     .unwrap_or_default();
+                                if p.is_empty() {
+                                    p = local.get().cloned().unwrap_or_default();
+                                }
                                 *c = Some((Instant::now(), p.clone()));
                                 p
                             }

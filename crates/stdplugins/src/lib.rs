@@ -36,8 +36,9 @@ pub const NAMES: [&str; 12] = rosey_plugin::protocol::STANDARD_PLUGINS;
 /// The standard plugins switched on in `cfg` (`waiting`: `!tell`'s, shared with its
 /// delivery task).
 pub fn plugins(tools: &BusTools, cfg: &PluginsConfig, waiting: tell::Waiting) -> Vec<Plugin> {
+    let local = info::Local::default();
     let all = vec![
-        info::help(tools),
+        info::help_with(tools, local.clone()),
         info::seen(tools),
         info::stats(tools),
         info::media(),
@@ -50,9 +51,23 @@ pub fn plugins(tools: &BusTools, cfg: &PluginsConfig, waiting: tell::Waiting) ->
         remind::plugin(tools),
         poll::plugin(),
     ];
-    all.into_iter()
+    let on: Vec<Plugin> = all
+        .into_iter()
         .filter(|p| cfg.standard_on(p.name()))
-        .collect()
+        .collect();
+    let _ = local.set(
+        on.iter()
+            .map(|p| rosey_plugin::PluginInfo {
+                name: p.name().to_string(),
+                version: VERSION.to_string(),
+                description: String::new(),
+                protocol: rosey_plugin::protocol::PROTOCOL_VERSION.to_string(),
+                ids: Vec::new(),
+                commands: p.command_infos(),
+            })
+            .collect(),
+    );
+    on
 }
 
 /// The running standard plugins and their helper tasks.
