@@ -513,3 +513,35 @@ async fn kick_ban_and_redact_with_power() {
     handle.stop();
     handle.stopped().await;
 }
+
+#[tokio::test]
+#[cfg_attr(
+    not(synapse_ready),
+    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
+)]
+async fn access_token_login_and_a_refused_password_is_a_clear_stop() {
+    logs();
+    let (server, alice) = world(Limits::default()).await;
+    let room = alice.create_public_room("lobby").await;
+    // A token made elsewhere (a login by another client) is accepted.
+    let elsewhere = Peer::login(&server, "rosey", PW).await;
+    let mut cfg = config(&server, &[&room], None);
+    cfg.auth = Auth::AccessToken(elsewhere.access_token().to_string());
+    let (handle, _events) = joined(cfg, &room).await;
+    assert_eq!(handle.user_id().as_deref(), Some("@rosey:localhost"));
+    handle.stop();
+    handle.stopped().await;
+
+    // A wrong password stops the client with the reason, once; it does not retry.
+    let mut cfg = config(&server, &[&room], None);
+    cfg.auth = Auth::Password("wrong".into());
+    let (handle, mut events) = rosey_matrix::connect(cfg).unwrap();
+    let e = until(&mut events, |e| matches!(e, MatrixEvent::Stopped { .. })).await;
+    assert!(
+        matches!(&e, MatrixEvent::Stopped { error: Some(err) } if err.contains("M_FORBIDDEN")),
+        "{e:?}"
+    );
+    tokio::time::timeout(WAIT, handle.stopped())
+        .await
+        .expect("the client's tasks ended");
+}
