@@ -64,6 +64,7 @@ pub fn plugins(tools: &BusTools, cfg: &PluginsConfig, waiting: tell::Waiting) ->
                 protocol: rosey_plugin::protocol::PROTOCOL_VERSION.to_string(),
                 ids: Vec::new(),
                 commands: p.command_infos(),
+                ignored: Vec::new(),
             })
             .collect(),
     );
