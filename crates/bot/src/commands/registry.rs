@@ -38,6 +38,10 @@ struct Table {
     plugins: BTreeMap<String, PluginInfo>,
     /// Each discovery bumps it (tests wait on it).
     generation: u64,
+    /// Plugins the last discovery found, and those seen before and gone since
+    /// (`rosey_bot_plugins`).
+    present: usize,
+    absent: usize,
 }
 
 /// The shared command table. Cheap to clone.
@@ -151,6 +155,8 @@ impl Registry {
         // Remember gone plugins (absent) alongside the present ones.
         let mut plugins = std::mem::take(&mut t.plugins);
         plugins.retain(|n, _| !now.contains_key(n));
+        t.present = now.len();
+        t.absent = plugins.len();
         plugins.extend(now);
         t.plugins = plugins;
         t.routes = routes;
@@ -163,6 +169,13 @@ impl Registry {
     pub fn lookup(&self, command: &str) -> Option<Route> {
         let t = self.table.read().unwrap_or_else(|e| e.into_inner());
         t.routes.get(command).cloned()
+    }
+
+    /// `(present, absent)`: plugins the last discovery found, and those seen before that
+    /// did not answer it (their commands answer "unavailable").
+    pub fn plugin_counts(&self) -> (usize, usize) {
+        let t = self.table.read().unwrap_or_else(|e| e.into_inner());
+        (t.present, t.absent)
     }
 
     /// How many discoveries have completed.
