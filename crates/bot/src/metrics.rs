@@ -444,8 +444,7 @@ impl Source for BotSource {
             [
                 ([("state", "present")], present as i64),
                 ([("state", "absent")], absent as i64),
-            ]
-            .into_iter(),
+            ],
         )
     }
 }

@@ -162,10 +162,10 @@ fn record_skip(reason: &str) {
     let test = thread.name().filter(|n| *n != "main").unwrap_or("a test");
     let line = format!("skipped {test}: {reason}");
     eprintln!("{line}");
-    if let Some(log) = skip_log() {
-        if let Ok(mut file) = OpenOptions::new().create(true).append(true).open(log) {
-            let _ = writeln!(file, "{line}");
-        }
+    if let Some(log) = skip_log()
+        && let Ok(mut file) = OpenOptions::new().create(true).append(true).open(log)
+    {
+        let _ = writeln!(file, "{line}");
     }
 }
 
