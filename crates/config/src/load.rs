@@ -1,4 +1,4 @@
-//! The loading pipeline: read → parse → reject v1 → strip comments → environment
+//! The loading pipeline: read → parse → reject v1 → strip comments → aliases → environment
 //! overrides → validate → type. Each step is its own module; this one only strings them
 //! together and turns their results into [`ConfigError`]s.
 
@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::{
+    aliases,
     env::{self, EnvOverride},
     error::ConfigError,
     model::Config,
@@ -67,11 +68,15 @@ pub fn load_value(
         });
     }
     source::strip_comments(&mut value);
+    let (renamed, mut problems) = aliases::apply(&mut value);
     let overrides = env::apply_env(&mut value, env);
-    let mut problems = validate(&value);
+    problems.extend(validate(&value));
     if !problems.is_empty() {
         for p in &mut problems {
             note_env_source(p, &overrides);
+            if !overrides.iter().any(|o| o.path == p.path) {
+                renamed.iter().for_each(|r| r.report_at_alias(p));
+            }
         }
         return Err(ConfigError::Invalid {
             origin: origin.to_owned(),

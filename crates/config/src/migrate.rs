@@ -8,6 +8,8 @@
 //! | v1 | v2 |
 //! |---|---|
 //! | `domain`, `channel`, `user`, `response_timeout`, `restart_delay`, `proxy`, `retry`, `retry_delay` | `platforms[0].*` (type `cytube`, name `primary`, enabled) |
+//! | `platform` (`cytube` or `irc`; v0.5's documents) | `platforms[0].type` |
+//! | `server` (v0.5's documents) | `platforms[0].domain` (CyTube, when there is no `domain`), `platforms[0].server` (IRC) |
 //! | `log_level`, `chat_log_file`, `media_log_file` | `logging.level`, `logging.*` |
 //! | `db` | `database.path` (and `run_as_service: true`) |
 //! | `shell` | `shell.enabled` (`null`/`false`/`""` → false); the v1 value itself → `legacy.shell` |
@@ -184,6 +186,15 @@ fn migrate_value(v1: &Value, origin: &str) -> Result<MigrationOutcome, MigrateEr
             to,
         })
     };
+    let kind = match src.get("platform").and_then(Value::as_str).map(str::trim) {
+        Some(t) if t.eq_ignore_ascii_case(d::PLATFORM_TYPE_IRC) => Some(d::PLATFORM_TYPE_IRC),
+        Some(t) if t.eq_ignore_ascii_case(d::PLATFORM_TYPE) => Some(d::PLATFORM_TYPE),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        platform.insert("type".into(), json!(kind));
+    }
+    let irc = kind == Some(d::PLATFORM_TYPE_IRC);
 
     for (key, value) in src {
         let k = key.as_str();
@@ -197,6 +208,12 @@ fn migrate_value(v1: &Value, origin: &str) -> Result<MigrationOutcome, MigrateEr
         } else if PLATFORM_KEYS.contains(&k) {
             platform.insert(key.clone(), value.clone());
             moved_to(k, format!("platforms[0].{k}"));
+        } else if k == "platform" && kind.is_some() {
+            moved_to(k, "platforms[0].type".into());
+        } else if k == "server" && (irc || !src.contains_key("domain")) {
+            let to = if irc { "server" } else { "domain" };
+            platform.insert(to.into(), value.clone());
+            moved_to(k, format!("platforms[0].{to}"));
         } else if k == "log_level" {
             logging.insert("level".into(), value.clone());
             moved_to(k, "logging.level".into());

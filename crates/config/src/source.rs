@@ -154,6 +154,9 @@ pub const V1_ONLY_KEYS: &[&str] = &[
     "proxy",
     "retry",
     "retry_delay",
+    // The v0.5 documents' spelling of the first two: `platform: "cytube"`, `server: <URL>`.
+    "platform",
+    "server",
 ];
 
 /// Which configuration generation a parsed file belongs to.

@@ -48,6 +48,8 @@ pub struct DbServiceConfig {
     pub cache_kib: i64,
     /// Durable mode (JetStream); `None` = plain mode (core NATS, at-most-once).
     pub durable: Option<crate::durable::DurableConfig>,
+    /// The commit the binary was built from, in the service's metadata (`rosey status`).
+    pub commit: Option<String>,
 }
 
 impl DbServiceConfig {
@@ -67,6 +69,7 @@ impl DbServiceConfig {
             service_name: SERVICE_NAME.to_string(),
             cache_kib: rosey_store::DEFAULT_CACHE_KIB,
             durable: None,
+            commit: None,
         }
     }
 }

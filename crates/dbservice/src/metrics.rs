@@ -109,6 +109,19 @@ fn file_len(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+/// `(available, size)` in bytes of the file system holding `path` (its directory when the
+/// file is not there yet).
+fn filesystem(path: &std::path::Path) -> Option<(u64, u64)> {
+    let probe = match path.parent() {
+        _ if path.exists() => path,
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let s = nix::sys::statvfs::statvfs(probe).ok()?;
+    let unit = s.fragment_size() as u64;
+    Some((s.blocks_available() as u64 * unit, s.blocks() as u64 * unit))
+}
+
 fn with_suffix(path: &std::path::Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
@@ -208,6 +221,18 @@ impl Source for DbSource {
                 "Size of the database files (main, WAL, shared memory).",
                 size as i64,
             )?;
+            if let Some((avail, total)) = filesystem(path) {
+                out.gauge_value(
+                    "rosey_db_filesystem_avail_bytes",
+                    "Space left for the database files on their file system (unprivileged).",
+                    avail as i64,
+                )?;
+                out.gauge_value(
+                    "rosey_db_filesystem_size_bytes",
+                    "Size of the file system holding the database files.",
+                    total as i64,
+                )?;
+            }
         }
         // Exported in plain mode too (at 0), so one dashboard fits both modes.
         out.gauge_value(

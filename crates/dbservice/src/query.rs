@@ -410,13 +410,17 @@ async fn register(
         .service_builder()
         .description("Rosey database service: rosey.db.* events and queries")
         .queue_group(&cfg.query_queue_group)
-        .metadata(HashMap::from([
-            (
-                "ingest_queue_group".to_string(),
-                cfg.ingest_queue_group.clone(),
-            ),
-            ("db_path".to_string(), cfg.db.to_string()),
-        ]))
+        .metadata(HashMap::from_iter(
+            [
+                (
+                    "ingest_queue_group".to_string(),
+                    cfg.ingest_queue_group.clone(),
+                ),
+                ("db_path".to_string(), cfg.db.to_string()),
+            ]
+            .into_iter()
+            .chain(cfg.commit.clone().map(|c| ("commit".to_string(), c))),
+        ))
         .stats_handler(move |_endpoint, _stats| {
             serde_json::to_value(counters.snapshot()).unwrap_or_default()
         })

@@ -2,9 +2,9 @@
 //! devserver: socketconfig, connect (polling, then websocket upgrade), password channel
 //! with zero-argument events, join, guest login, chat echo.
 //!
-//! Needs Node.js and `npm ci` in `crates/devserver/js` (`.ci/run` does both). Where they are
-//! missing the test is built as ignored, with the reason (see `build.rs`); under `CI=true`
-//! it always runs, and a missing tool fails it.
+//! Needs Node.js and `npm ci` in `crates/devserver/js` (`bash scripts/test` does both). Where
+//! they are missing the test is skipped when it runs, with the reason
+//! (`rosey_testkit::tools`); under `CI=true` a missing tool fails it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -17,30 +17,12 @@ fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
 }
 
-fn node_available() -> bool {
-    std::process::Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[tokio::test]
-#[cfg_attr(
-    not(js_client_ready),
-    ignore = "needs Node.js and `npm ci` in crates/devserver/js"
-)]
 async fn official_socket_io_client_can_join_login_and_chat() {
-    assert!(
-        node_available(),
-        "`node` is not on PATH; install Node.js 18+ (apt-get install -y nodejs npm)"
-    );
-    assert!(
-        js_dir().join("node_modules/socket.io-client").is_dir(),
-        "socket.io-client is not installed; run `npm ci` in {}",
-        js_dir().display()
-    );
+    let client = js_dir().join("node_modules/socket.io-client/package.json");
+    if !rosey_testkit::tools::node_package(&client) {
+        return;
+    }
     let cfg = DevServerConfig {
         ping_timeout: Duration::from_secs(5),
         ..DevServerConfig::default()

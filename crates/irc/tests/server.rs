@@ -1,8 +1,8 @@
 //! The client against a real IRC server (InspIRCd, started per test on loopback ports with
 //! its own configuration): join and chat both ways, ops, server-time, long lines, flood
 //! pacing under the server's limit, nick collision and regain, channel keys over TLS, and
-//! reconnecting after a server restart. Ignored where `inspircd` is missing (never under
-//! CI=true: see build.rs).
+//! reconnecting after a server restart. Skipped (with the reason) where `inspircd` is
+//! missing, a failure under CI=true (`rosey_testkit::tools`).
 
 use std::time::Duration;
 
@@ -55,11 +55,10 @@ async fn joined(cfg: IrcConfig) -> (IrcHandle, IrcEvents) {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn joins_chats_both_ways_and_sees_ops() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     logs();
     let server = IrcServer::start();
     let mut op = RawClient::connect(server.port(), "opal").await;
@@ -109,11 +108,10 @@ async fn joins_chats_both_ways_and_sees_ops() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn long_text_is_split_under_the_line_limit_without_breaking_characters() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     logs();
     let server = IrcServer::start();
     let mut listener = RawClient::connect(server.port(), "reader").await;
@@ -141,11 +139,10 @@ async fn long_text_is_split_under_the_line_limit_without_breaking_characters() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn forty_lines_at_once_are_paced_under_the_flood_limit() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     logs();
     let server = IrcServer::start();
     // The limit is real: a client that sends twelve lines at once is disconnected.
@@ -190,11 +187,10 @@ async fn forty_lines_at_once_are_paced_under_the_flood_limit() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn nick_collision_picks_another_nick_and_regains_the_wanted_one() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     logs();
     let server = IrcServer::start();
     let mut squatter = RawClient::connect(server.port(), "Rosey").await;
@@ -234,11 +230,10 @@ async fn nick_collision_picks_another_nick_and_regains_the_wanted_one() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn joins_a_keyed_channel_over_tls() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     logs();
     let server = IrcServer::start();
     let mut op = RawClient::connect(server.port(), "keeper").await;
@@ -288,11 +283,10 @@ async fn joins_a_keyed_channel_over_tls() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn reconnects_and_rejoins_after_a_server_restart() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     logs();
     let mut server = IrcServer::start();
     let (bot, mut events) = joined(config(&server, "Rosey")).await;
@@ -314,11 +308,10 @@ async fn reconnects_and_rejoins_after_a_server_restart() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn a_dead_link_is_noticed_by_ping_timeout_and_the_client_comes_back() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     logs();
     let server = IrcServer::start();
     let mut cfg = config(&server, "Rosey");
@@ -340,11 +333,10 @@ async fn a_dead_link_is_noticed_by_ping_timeout_and_the_client_comes_back() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(inspircd_ready),
-    ignore = "needs inspircd (apt-get install inspircd)"
-)]
 async fn the_default_pacing_stays_under_inspircds_default_flood_limit() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
     logs();
     // InspIRCd's own defaults: one command a second, disconnected over ten.
     let server = IrcServer::start_with(FloodLimits {

@@ -4,8 +4,8 @@
 //! saved position replays nothing, a Synapse restart is resumed without duplicates, 30
 //! notices under a low message rate limit all arrive, power levels → ranks, invites to
 //! configured rooms accepted and others ignored, direct rooms, moderation actions, and
-//! encrypted rooms refused. A second client speaks plain HTTP ([`Peer`]). Ignored where
-//! Synapse is missing (never under CI=true: see build.rs).
+//! encrypted rooms refused. A second client speaks plain HTTP ([`Peer`]). Skipped with the
+//! reason where Synapse is missing, a failure under `CI=true` (`rosey_testkit::tools`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -96,11 +96,10 @@ fn numbered(n: usize) -> Vec<String> {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(synapse_ready),
-    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
-)]
 async fn joins_by_alias_and_yields_exactly_30_messages() {
+    if !rosey_testkit::tools::synapse() {
+        return;
+    }
     logs();
     let (server, mut alice) = world(Limits::default()).await;
     let room = alice.create_public_room("lobby").await;
@@ -149,11 +148,10 @@ async fn joins_by_alias_and_yields_exactly_30_messages() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(synapse_ready),
-    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
-)]
 async fn restart_from_saved_position_replays_nothing() {
+    if !rosey_testkit::tools::synapse() {
+        return;
+    }
     logs();
     let (server, mut alice) = world(Limits::default()).await;
     let room = alice.create_public_room("lobby").await;
@@ -187,11 +185,10 @@ async fn restart_from_saved_position_replays_nothing() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(synapse_ready),
-    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
-)]
 async fn synapse_restart_is_resumed_without_duplicates() {
+    if !rosey_testkit::tools::synapse() {
+        return;
+    }
     logs();
     let (mut server, mut alice) = world(Limits::default()).await;
     let room = alice.create_public_room("lobby").await;
@@ -213,11 +210,10 @@ async fn synapse_restart_is_resumed_without_duplicates() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(synapse_ready),
-    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
-)]
 async fn burst_of_30_notices_under_a_low_rate_limit_all_arrive() {
+    if !rosey_testkit::tools::synapse() {
+        return;
+    }
     logs();
     // Two at once, then two a second: a burst of 30 takes at least 14 s and meets
     // M_LIMIT_EXCEEDED many times, even on a slow machine.
@@ -252,11 +248,10 @@ async fn burst_of_30_notices_under_a_low_rate_limit_all_arrive() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(synapse_ready),
-    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
-)]
 async fn power_levels_map_to_ranks() {
+    if !rosey_testkit::tools::synapse() {
+        return;
+    }
     logs();
     let (server, alice) = world(Limits::default()).await;
     server.register("carol", PW);
@@ -300,11 +295,10 @@ async fn power_levels_map_to_ranks() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(synapse_ready),
-    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
-)]
 async fn invites_to_configured_rooms_accepted_others_ignored_direct_rooms_known() {
+    if !rosey_testkit::tools::synapse() {
+        return;
+    }
     logs();
     let (server, mut alice) = world(Limits::default()).await;
     let private = alice
@@ -388,11 +382,10 @@ async fn invites_to_configured_rooms_accepted_others_ignored_direct_rooms_known(
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(synapse_ready),
-    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
-)]
 async fn encrypted_room_is_refused_and_reported() {
+    if !rosey_testkit::tools::synapse() {
+        return;
+    }
     logs();
     let (server, alice) = world(Limits::default()).await;
     let room = alice
@@ -441,11 +434,10 @@ async fn encrypted_room_is_refused_and_reported() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(synapse_ready),
-    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
-)]
 async fn kick_ban_and_redact_with_power() {
+    if !rosey_testkit::tools::synapse() {
+        return;
+    }
     logs();
     let (server, mut alice) = world(Limits::default()).await;
     server.register("dave", PW);
@@ -515,11 +507,10 @@ async fn kick_ban_and_redact_with_power() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(synapse_ready),
-    ignore = "needs Synapse (scripts/setup.sh installs it in /opt/rosey-synapse)"
-)]
 async fn access_token_login_and_a_refused_password_is_a_clear_stop() {
+    if !rosey_testkit::tools::synapse() {
+        return;
+    }
     logs();
     let (server, alice) = world(Limits::default()).await;
     let room = alice.create_public_room("lobby").await;

@@ -8,10 +8,20 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod logging;
 
+/// `rosey --version`: `0.6.0 (commit 3f2a9c1d0b7e, built 2026-12-07)` (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ROSEY_GIT_COMMIT"),
+    ", built ",
+    env!("ROSEY_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rosey",
-    version,
+    version = VERSION,
     about = "Rosey: a CyTube chat bot built as small services on a NATS bus"
 )]
 struct Cli {

@@ -344,3 +344,41 @@ fn a_key_no_version_ever_had_is_still_an_error() {
     );
     assert!(r.stderr.contains("shell.prot: unknown key"), "{}", r.stderr);
 }
+
+/// Rosey v0.5's documents' shapes: a v2 file with a platform `server` URL and
+/// `nats.timeout` passes `config check`; a v1 file with `platform`/`server` migrates to a
+/// file `config check` accepts.
+#[test]
+fn the_v05_documents_shapes_pass_check_and_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = write(
+        dir.path(),
+        "docs.json",
+        r#"{"version": "2.0", "nats": {"url": "nats://localhost:4222", "timeout": 5},
+            "platforms": [{"name": "cytube", "server": "https://cytu.be",
+                           "channel": "MyChannel", "user": ["MyBot", "pw"]}]}"#,
+    );
+    let r = run(&["config", "check", s(&v2)], &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("https://cytu.be/r/MyChannel as MyBot"),
+        "{}",
+        r.stdout
+    );
+
+    let v1 = write(
+        dir.path(),
+        "v1.json",
+        r#"{"platform": "cytube", "server": "https://cytu.be", "channel": "MyChannel",
+            "user": ["MyBot", "pw"]}"#,
+    );
+    let m = run(&["config", "migrate", s(&v1)], &[]);
+    assert_eq!(m.code, Some(0), "{}", m.stderr);
+    assert!(
+        m.stdout.contains("server → platforms[0].domain"),
+        "{}",
+        m.stdout
+    );
+    let check = run(&["config", "check", s(&v1)], &[]);
+    assert_eq!(check.code, Some(0), "{}", check.stderr);
+}

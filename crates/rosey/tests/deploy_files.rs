@@ -8,8 +8,8 @@
 //!   ConfigMap's copy of it) passes `rosey config check`;
 //! - the units pass `systemd-analyze verify` and an offline `systemd-analyze security`
 //!   threshold; the manifests pass `kubernetes-validate --strict` (PyPI, schemas bundled); the
-//!   Dockerfile passes `hadolint`. Those tests are *ignored* where the tool is missing, and required under `CI=true`
-//!   (see `build.rs`; `scripts/setup.sh` installs both).
+//!   Dockerfile passes `hadolint`. Those tests are skipped (with the reason) where the tool is missing, and
+//!   required under `CI=true` (`rosey_testkit::tools`; `bash scripts/test` installs them).
 
 use std::{
     collections::BTreeMap,
@@ -240,11 +240,10 @@ fn units_for_analysis() -> tempfile::TempDir {
 }
 
 #[test]
-#[cfg_attr(
-    not(systemd_analyze_ready),
-    ignore = "systemd-analyze not found (required under CI=true; scripts/setup.sh installs it)"
-)]
 fn systemd_units_pass_verify() {
+    if !rosey_testkit::tools::systemd_analyze() {
+        return;
+    }
     let dir = units_for_analysis();
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
@@ -266,11 +265,10 @@ fn systemd_units_pass_verify() {
 }
 
 #[test]
-#[cfg_attr(
-    not(systemd_analyze_ready),
-    ignore = "systemd-analyze not found (required under CI=true; scripts/setup.sh installs it)"
-)]
 fn systemd_units_exposure_is_low() {
+    if !rosey_testkit::tools::systemd_analyze() {
+        return;
+    }
     let dir = units_for_analysis();
     for name in UNITS {
         // Exposure on systemd's 0–10 scale ×10: 20 = "2.0", well inside "OK" (the units
@@ -351,11 +349,10 @@ fn dockerfile_runs_rosey_unprivileged_with_a_health_check() {
 }
 
 #[test]
-#[cfg_attr(
-    not(hadolint_ready),
-    ignore = "hadolint not found (required under CI=true; scripts/setup.sh installs it)"
-)]
 fn dockerfile_passes_hadolint() {
+    if !rosey_testkit::tools::hadolint() {
+        return;
+    }
     let out = Command::new("hadolint")
         .arg("--no-color")
         .arg(repo().join("Dockerfile"))
@@ -609,11 +606,10 @@ fn configmap_matches_the_deploy_config() {
 }
 
 #[test]
-#[cfg_attr(
-    not(kubernetes_validate_ready),
-    ignore = "kubernetes-validate not found (required under CI=true; scripts/setup.sh installs it)"
-)]
 fn kubernetes_manifests_validate_offline() {
+    if !rosey_testkit::tools::kubernetes_validate() {
+        return;
+    }
     let out = Command::new("kubernetes-validate")
         .args(["--strict", "--quiet"])
         .args(manifest_files())
@@ -630,11 +626,10 @@ fn kubernetes_manifests_validate_offline() {
 
 /// Both Prometheus scrape configurations (host and compose) are valid for Prometheus itself.
 #[test]
-#[cfg_attr(
-    not(promtool_ready),
-    ignore = "needs promtool (apt-get install -y prometheus)"
-)]
 fn prometheus_scrape_configs_pass_promtool() {
+    if !rosey_testkit::tools::promtool() {
+        return;
+    }
     for name in ["prometheus.yml", "prometheus-compose.yml"] {
         let path = repo().join("deploy/prometheus").join(name);
         let out = std::process::Command::new("promtool")

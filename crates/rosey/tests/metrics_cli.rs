@@ -106,8 +106,8 @@ fn sample_names(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// A tool the test needs. Tests that call this are built as ignored where the tool is
-/// missing (see build.rs); under `CI=true` they run, and a missing tool fails them here.
+/// A tool the test needs. Tests that call this first ask `rosey_testkit::tools` whether it
+/// is here (skipped locally, a failure under `CI=true` when it is not).
 fn tool(name: &str) -> PathBuf {
     std::env::var_os("PATH")
         .and_then(|paths| {
@@ -198,11 +198,10 @@ fn dashboard_metric_names() -> BTreeSet<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(promtool_ready),
-    ignore = "needs promtool (apt-get install -y prometheus)"
-)]
 async fn run_exports_exact_counts_and_every_dashboard_metric() {
+    if !rosey_testkit::tools::promtool() {
+        return;
+    }
     let nats = rosey_testkit::NatsServer::start();
     let server = DevServer::start(DevServerConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -344,6 +343,24 @@ async fn run_exports_exact_counts_and_every_dashboard_metric() {
         table.contains("channel e2e") && table.contains("running"),
         "{table}"
     );
+    // Every process says its version and the commit it was built from.
+    let commit = bot["metadata"]["commit"].as_str().unwrap_or_default();
+    assert!(!commit.is_empty(), "{bot}");
+    assert_eq!(db["metadata"]["commit"], commit, "{db}");
+    let version = format!("{} ({commit})", env!("CARGO_PKG_VERSION"));
+    for name in ["rosey-bot", "rosey-db"] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(&version)),
+            "{name} without {version}:\n{table}"
+        );
+    }
+    let build_info = format!(
+        "rosey_build_info{{version=\"{}\",commit=\"{commit}\",process=\"run\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&build_info), "{build_info}\n{text}");
 
     chatter.shutdown().await;
     assert!(run.stop().success(), "rosey run exits 0 on SIGTERM");
@@ -399,11 +416,10 @@ async fn readyz_follows_the_nats_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(prometheus_ready),
-    ignore = "needs prometheus (apt-get install -y prometheus)"
-)]
 async fn prometheus_scrapes_run_and_db_service() {
+    if !rosey_testkit::tools::prometheus() {
+        return;
+    }
     let prometheus = tool("prometheus");
     let nats = rosey_testkit::NatsServer::start();
     let server = DevServer::start(DevServerConfig::default()).await.unwrap();

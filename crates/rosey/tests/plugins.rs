@@ -639,11 +639,10 @@ fn example_plugin() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(nats_py_ready),
-    ignore = "needs python3 with nats-py (pip install nats-py; scripts/setup.sh)"
-)]
 async fn python_example_plugin_answers() {
+    if !rosey_testkit::tools::nats_py() {
+        return;
+    }
     let rig = rig(settings()).await;
     let child = Command::new("python3")
         .arg(example_plugin())

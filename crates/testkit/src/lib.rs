@@ -15,11 +15,14 @@
 //! - [`ircd`]: a per-test IRC server (InspIRCd), [`ircd::IrcServer`].
 //! - [`synapse`]: a per-test Matrix homeserver (Synapse), [`synapse::Synapse`], and a
 //!   plain-HTTP second client, [`synapse::Peer`].
+//! - [`tools`]: whether an outside tool a test needs is here, decided when the test runs
+//!   (skipped with the reason locally, a failure under `CI=true`).
 
 pub mod cluster;
 pub mod ircd;
 pub mod pg;
 pub mod synapse;
+pub mod tools;
 
 pub use cluster::NatsCluster;
 

@@ -161,11 +161,12 @@ async fn control_server(control: Arc<Control>) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(browser_ready),
-    ignore = "needs chromium, node and `npm ci` in crates/web/tests/browser (scripts/setup.sh)"
-)]
 async fn the_dashboard_works_in_a_real_browser() {
+    let playwright = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser/node_modules/playwright-core/package.json");
+    if !rosey_testkit::tools::chromium() || !rosey_testkit::tools::node_package(&playwright) {
+        return;
+    }
     let nats = NatsServer::start();
     let bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
     let mut server_cfg = DevServerConfig::default().with_account(BOT, BOT_PW, 3.0);

@@ -50,6 +50,10 @@ struct Table {
     gone: BTreeSet<String>,
     /// Each discovery bumps it (tests wait on it).
     generation: u64,
+    /// Plugins the last discovery found, and those seen before and gone since
+    /// (`rosey_bot_plugins`).
+    present: usize,
+    absent: usize,
 }
 
 /// The shared command table. Cheap to clone.
@@ -201,6 +205,8 @@ impl Registry {
                 ))
             })
             .collect();
+        t.present = present.len();
+        t.absent = t.plugins.len() - present.len();
         t.generation += 1;
         drop(guard);
         self.changed.notify_waiters();
@@ -210,6 +216,13 @@ impl Registry {
     pub fn lookup(&self, command: &str) -> Option<Route> {
         let t = self.table.read().unwrap_or_else(|e| e.into_inner());
         t.routes.get(command).cloned()
+    }
+
+    /// `(present, absent)`: plugins the last discovery found, and those seen before that
+    /// did not answer it (their commands answer "unavailable").
+    pub fn plugin_counts(&self) -> (usize, usize) {
+        let t = self.table.read().unwrap_or_else(|e| e.into_inner());
+        (t.present, t.absent)
     }
 
     /// How many discoveries have completed.

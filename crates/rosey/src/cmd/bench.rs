@@ -13,9 +13,14 @@ const DEFAULT_OUT: &str = "bench-report";
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Fewer and shorter runs.
+    /// Fewer and shorter runs; judges only the targets such a run can (nothing lost or
+    /// doubled, memory), not speed.
     #[arg(long)]
     pub quick: bool,
+    /// Exit 1 when a target this run judges is not met (without it, exit 0 whatever the
+    /// figures: the report says which targets were met).
+    #[arg(long)]
+    pub check: bool,
     /// Where to write the report (bench-report.json, bench-report.md, report.html; the run's
     /// figures are appended to bench-history.jsonl there); default ./bench-report.
     #[arg(long)]
@@ -108,7 +113,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         page.display(),
         rosey_bench::history::HISTORY_FILE
     );
-    Ok(ExitCode::SUCCESS)
+    let failing = report.failing();
+    if failing.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<&str> = failing.iter().map(|t| t.figure.as_str()).collect();
+    let line = format!(
+        "{} target(s) this {} run judges not met: {}",
+        failing.len(),
+        report.sizes.preset.name(),
+        names.join("; ")
+    );
+    if args.check {
+        eprintln!("rosey bench: {line}");
+        Ok(ExitCode::from(1))
+    } else {
+        println!("{line} (`--check` makes that exit 1).");
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 /// `rosey bench --web`: the web dashboard's section alone.

@@ -142,6 +142,7 @@ pub fn db_service_config_at(
     cfg.retention.recent_chat = r.recent_chat().unwrap_or(FOREVER);
     cfg.retention.user_count_history = r.user_count_history().unwrap_or(FOREVER);
     cfg.retention.sent_outbound = r.sent_outbound().unwrap_or(FOREVER);
+    cfg.commit = Some(env!("ROSEY_GIT_COMMIT").to_string());
     cfg
 }
 

@@ -15,8 +15,8 @@ pub struct BackupArgs {
     #[arg(long, env = "DATABASE_PATH")]
     pub db_path: Option<PathBuf>,
     /// Configuration file to take `database.path` from.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::config_arg::ConfigFile,
 }
 
 #[derive(clap::Args, Debug)]
@@ -25,8 +25,8 @@ pub struct CheckArgs {
     #[arg(long, env = "DATABASE_PATH")]
     pub db_path: Option<PathBuf>,
     /// Configuration file to take `database.path` from.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::config_arg::ConfigFile,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -20,8 +20,8 @@ const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = REPLAY_HELP)]
 pub struct DbServiceArgs {
-    /// Configuration file (v2).
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::config_arg::ConfigFile,
     /// SQLite database file.
     #[arg(long, env = "DATABASE_PATH")]
     pub db_path: Option<PathBuf>,

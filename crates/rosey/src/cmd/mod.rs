@@ -4,6 +4,7 @@ pub mod bench;
 mod chatters;
 pub mod common;
 pub mod config;
+pub mod config_arg;
 pub mod db;
 pub mod db_backup;
 pub mod db_service;

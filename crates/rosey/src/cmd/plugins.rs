@@ -2,7 +2,6 @@
 //! bus, each switchable in `plugins.standard`; `rosey plugins list`: the plugins on the bus
 //! (micro-service discovery), their commands, versions and request/error counts.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -19,7 +18,8 @@ pub struct PluginsArgs {
     pub command: Option<PluginsCommand>,
     /// Configuration file (v2): its `nats` and `plugins` sections (optional: the
     /// environment's NATS_URL and every default otherwise).
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::config_arg::ConfigFile,
     /// NATS server URL (overrides the config).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
@@ -40,8 +40,8 @@ pub struct ListArgs {
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
     /// A configuration file whose `nats` section (credentials, TLS) is used.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::config_arg::ConfigFile,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -89,9 +89,7 @@ pub async fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let bus = super::stats::connect(args.nats_url.clone(), args.config.as_deref())
-        .await
-        .context("NATS is unreachable")?;
+    let bus = super::stats::connect(args.nats_url.clone(), args.config.as_deref()).await?;
     let client = bus
         .nats_client()
         .context("listing plugins needs NATS")?
@@ -144,7 +142,8 @@ async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("No plugin answered on the bus.");
+        let at = super::stats::address(args.nats_url.clone(), args.config.as_deref());
+        println!("No plugin answered on the bus at {at}.");
         return Ok(ExitCode::from(1));
     }
     println!(

@@ -1,7 +1,7 @@
 //! `rosey run` (bot + database service in one process, on NATS or the embedded bus),
 //! `rosey bot` (the bot alone, on NATS) and `rosey demo`.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Context;
 use rosey_bot::{Bot, BotConfig, metrics::BotSource};
@@ -14,8 +14,8 @@ use super::common::{
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Configuration file (v2).
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::config_arg::RequiredConfigFile,
     /// NATS server URL (overrides the config; "embedded" for the in-process bus).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
@@ -29,8 +29,8 @@ pub struct RunArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct BotArgs {
-    /// Configuration file (v2).
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::config_arg::RequiredConfigFile,
     /// NATS server URL (overrides the config).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,

@@ -30,8 +30,8 @@ pub struct StatsArgs {
     pub nats_url: Option<String>,
     /// A configuration file whose `nats` section (credentials, TLS) is used. The
     /// environment supplies secrets too (ROSEY_NATS_USER/PASSWORD, ROSEY_NATS_TOKEN, …).
-    #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub config: super::config_arg::ConfigFile,
     /// Print the raw JSON reply.
     #[arg(long)]
     pub json: bool,
@@ -58,18 +58,45 @@ pub struct SayArgs {
 /// `--config`'s `nats` section and the environment, as for the long-running commands.
 pub async fn connect(url: Option<String>, config: Option<&std::path::Path>) -> anyhow::Result<Bus> {
     let cfg = super::common::config_or_env(config)?;
-    let servers = match url.map(|u| rosey_config::NatsUrl::parse_list(&u)) {
-        Some(rosey_config::NatsUrl::Servers(s)) => s,
-        _ => match &cfg.nats.url {
-            rosey_config::NatsUrl::Servers(s) => s.clone(),
-            rosey_config::NatsUrl::Embedded => vec![DEFAULT_NATS_URL.to_string()],
-        },
-    };
+    let servers = servers(url, &cfg);
     let mut options =
         super::common::nats_options(&cfg.nats, servers, "rosey-cli", subjects::INBOX_ADMIN);
     options.max_reconnect_attempts = Some(1);
     options.connection_timeout = Duration::from_secs(3);
     Ok(Bus::connect(options).await?)
+}
+
+/// The servers a one-shot command tries: `--nats-url`/NATS_URL, else the configuration's
+/// `nats.url`, else nats://127.0.0.1:4222 (an embedded bus is inside its process).
+fn servers(url: Option<String>, cfg: &rosey_config::Config) -> Vec<String> {
+    match url.map(|u| rosey_config::NatsUrl::parse_list(&u)) {
+        Some(rosey_config::NatsUrl::Servers(s)) => s,
+        _ => match &cfg.nats.url {
+            rosey_config::NatsUrl::Servers(s) => s.clone(),
+            rosey_config::NatsUrl::Embedded => vec![DEFAULT_NATS_URL.to_string()],
+        },
+    }
+}
+
+/// Where a one-shot command looked for the bus, for "nobody answered" messages (credentials
+/// hidden), with the reminder that an embedded bus (`rosey demo`, `nats.url: embedded`) is
+/// inside its process, where no other process can reach it.
+pub fn address(url: Option<String>, config: Option<&std::path::Path>) -> String {
+    let Ok(cfg) = super::common::config_or_env(config) else {
+        return url.unwrap_or_else(|| DEFAULT_NATS_URL.into());
+    };
+    let embedded_file =
+        url.is_none() && config.is_some() && cfg.nats.url == rosey_config::NatsUrl::Embedded;
+    let options = rosey_bus::NatsOptions {
+        servers: servers(url, &cfg),
+        ..rosey_bus::NatsOptions::default()
+    };
+    let hint = if embedded_file {
+        "the configuration's nats.url is \"embedded\": that bus lives inside the process that runs it, where no other process can reach it"
+    } else {
+        "`rosey demo` and a `nats.url: embedded` configuration keep their bus inside their process, where this cannot reach it"
+    };
+    format!("{} ({hint})", options.servers_for_log())
 }
 
 /// Sends a request and turns "nobody answered" into a sentence an operator understands.
@@ -101,6 +128,7 @@ pub(super) fn check_error(payload: &[u8]) -> anyhow::Result<()> {
 }
 
 pub async fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
+    let at = address(args.nats_url.clone(), args.config.as_deref());
     let bus = connect(args.nats_url, args.config.as_deref()).await?;
     let mut body = match &args.user {
         Some(u) => json!({ "username": u }),
@@ -114,7 +142,9 @@ pub async fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
     } else {
         subjects::QUERY_CHANNEL_STATS
     };
-    let payload = ask(&bus, subject, body).await?;
+    let payload = ask(&bus, subject, body)
+        .await
+        .with_context(|| format!("NATS at {at}"))?;
     if args.json {
         println!("{}", String::from_utf8_lossy(&payload));
         return Ok(ExitCode::SUCCESS);

@@ -19,8 +19,8 @@ pub struct StatusArgs {
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
     /// A configuration file whose `nats` section (credentials, TLS) is used.
-    #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub config: super::config_arg::ConfigFile,
     /// Print JSON (one object per process) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -60,14 +60,21 @@ fn uptime(started: &str) -> Option<u64> {
         .map(|d| d.as_secs())
 }
 
+/// `0.6.0 (3f2a9c1d0b7e)`: the version and, when the process says, its commit.
+fn version(process: &Value) -> String {
+    let version = process["version"].as_str().unwrap_or("?");
+    match process["metadata"]["commit"].as_str() {
+        Some(commit) => format!("{version} ({commit})"),
+        None => version.to_string(),
+    }
+}
+
 fn duration(secs: u64) -> String {
     rosey_bot::shell::format::duration(secs as i64)
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let bus = connect(args.nats_url.clone(), args.config.as_deref())
-        .await
-        .context("NATS is unreachable")?;
+    let bus = connect(args.nats_url.clone(), args.config.as_deref()).await?;
     let client = bus.nats_client().context("status needs NATS")?.clone();
     let wait = Duration::from_secs_f64(args.wait.clamp(0.1, 30.0));
     let (infos, stats) = tokio::try_join!(
@@ -119,30 +126,27 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if processes.is_empty() {
-        println!("No Rosey process answered on the bus.");
+        let at = super::stats::address(args.nats_url.clone(), args.config.as_deref());
+        println!("No Rosey process answered on the bus at {at}.");
         return Ok(ExitCode::from(1));
     }
     println!(
-        "{:<16} {:<24} {:<10} {:<14} {:>9} {:>7}  DETAILS",
+        "{:<16} {:<24} {:<22} {:<14} {:>9} {:>7}  DETAILS",
         "PROCESS", "ID", "VERSION", "UPTIME", "REQUESTS", "ERRORS"
     );
     for p in &processes {
         let details = match p["name"].as_str() {
-            Some("rosey-bot") => format!(
-                "commit {}, outbox {}",
-                p["metadata"]["commit"].as_str().unwrap_or("?"),
-                p["data"]["durable_outbox_depth"]
-            ),
+            Some("rosey-bot") => format!("outbox {}", p["data"]["durable_outbox_depth"]),
             _ => format!(
                 "received {}, applied {}, queries {}",
                 p["data"]["received"], p["data"]["applied"], p["data"]["queries"]
             ),
         };
         println!(
-            "{:<16} {:<24} {:<10} {:<14} {:>9} {:>7}  {}",
+            "{:<16} {:<24} {:<22} {:<14} {:>9} {:>7}  {}",
             p["name"].as_str().unwrap_or("?"),
             p["id"].as_str().unwrap_or("?"),
-            p["version"].as_str().unwrap_or("?"),
+            version(p),
             p["uptime_seconds"]
                 .as_u64()
                 .map(duration)

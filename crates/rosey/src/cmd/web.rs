@@ -3,7 +3,6 @@
 //! dashboard too (see [`serve_if_configured`]).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -20,7 +19,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 #[derive(clap::Args, Debug)]
 pub struct WebArgs {
     /// Configuration file (v2): its `nats` section, channels and `web` section.
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::config_arg::ConfigFile,
     /// Address to serve on (overrides `web.listen`; default 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -117,7 +117,7 @@ pub async fn demo_token(bus: &Bus) -> Option<String> {
 
 pub async fn run(args: WebArgs) -> anyhow::Result<ExitCode> {
     let mut signal = Box::pin(shutdown_signal());
-    let config = match &args.config {
+    let config = match args.config.as_deref() {
         Some(path) => super::common::load_config(path, args.log_level.as_deref())?,
         None => {
             crate::logging::init(args.log_level.as_deref(), "info", false);
@@ -176,8 +176,8 @@ pub struct BusArgs {
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
     /// A configuration file whose `nats` section (credentials, TLS) is used.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: super::config_arg::ConfigFile,
     /// Print the raw JSON reply.
     #[arg(long)]
     pub json: bool,
