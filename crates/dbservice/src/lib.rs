@@ -464,7 +464,10 @@ impl DbServiceHandle {
 /// Waits for a task that was told to stop until `deadline`, then aborts it.
 async fn stop_task(mut task: JoinHandle<()>, what: &str, deadline: tokio::time::Instant) {
     if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
-        tracing::debug!(task = what, "Task still waiting on the bus at shutdown; aborted.");
+        tracing::debug!(
+            task = what,
+            "Task still waiting on the bus at shutdown; aborted."
+        );
         task.abort();
         let _ = task.await;
     }

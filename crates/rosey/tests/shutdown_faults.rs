@@ -3,8 +3,8 @@
 //! - SIGTERM while NATS has just gone away: the process exits within 2 s, and every event
 //!   the durable consumer saw acknowledged is in the SQLite file (acks follow commits); once
 //!   NATS and a service are back, every event is stored exactly once;
-//! - a database file that is garbage, or a path that cannot be opened: one line naming the
-//!   file and the cause, exit code 3, no panic.
+//! - a database file that is garbage or damaged, or a path that cannot be opened: one line
+//!   naming the file and the cause, exit code 3, no panic.
 //!
 //! Nothing sleeps to wait for something: conditions are polled with a deadline, and the
 //! exit is awaited with a timeout.
@@ -46,7 +46,9 @@ fn db_service(nats_url: &str, db: &Path) -> Command {
 
 /// Spawns a durable service and waits until it answers a query.
 async fn start_service(client: &Bus, nats_url: &str, db: &Path) -> Child {
-    let mut child = db_service(nats_url, db).spawn().expect("run the rosey binary");
+    let mut child = db_service(nats_url, db)
+        .spawn()
+        .expect("run the rosey binary");
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -155,7 +157,10 @@ async fn failed_start(db: &Path) -> (Option<i32>, String) {
     .await
     .expect("db-service exits at once on a database it cannot open")
     .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 /// One line names the file and the cause; nothing panicked; exit code 3.
@@ -186,7 +191,22 @@ async fn a_garbage_database_file_is_one_clear_line_and_exit_3() {
     std::fs::write(&db, &garbage).unwrap();
     let (code, stderr) = failed_start(&db).await;
     assert_one_clear_line(code, &stderr, &db, "not an SQLite database");
-    assert_eq!(std::fs::read(&db).unwrap(), garbage, "the file is left as it was");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        garbage,
+        "the file is left as it was"
+    );
+
+    // A damaged one: the start of a real Rosey database, the rest cut off.
+    let db = dir.path().join("damaged.db");
+    drop(rosey_store::Store::open(&db, &rosey_store::StoreOptions::default()).unwrap());
+    let head = std::fs::read(&db).unwrap()[..100].to_vec();
+    std::fs::write(&db, &head).unwrap();
+    for side in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{side}", db.display()));
+    }
+    let (code, stderr) = failed_start(&db).await;
+    assert_one_clear_line(code, &stderr, &db, "the file is damaged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
