@@ -387,13 +387,19 @@ impl DbServiceHandle {
         self.metrics.clone()
     }
 
-    /// The readiness check: the store is open and its writer running.
+    /// The readiness check: the store is open, its writer running, and its last batch was
+    /// committed (not ready while commits fail, e.g. on a full disk: durable mode then leaves
+    /// the events in the stream until they commit).
     pub fn readiness(&self) -> impl Fn() -> rosey_metrics::Check + Send + Sync + 'static {
         let writer = self.writer_tx.downgrade();
+        let counters = self.counters.clone();
         move || match writer.upgrade() {
-            Some(tx) if !tx.is_closed() => {
-                rosey_metrics::Check::ready("store open, writer running")
-            }
+            Some(tx) if !tx.is_closed() => match counters.store_failure() {
+                Some(reason) => {
+                    rosey_metrics::Check::not_ready(format!("commits are failing: {reason}"))
+                }
+                None => rosey_metrics::Check::ready("store open, writer running"),
+            },
             _ => rosey_metrics::Check::not_ready("the database writer has stopped"),
         }
     }

@@ -1,10 +1,13 @@
-//! The database service's stop and start under faults, with the real `rosey db-service`
+//! The database service under faults at stop, at start and while running, with the real `rosey db-service`
 //! binary and a real nats-server (issue 29):
 //! - SIGTERM while NATS has just gone away: the process exits within 2 s, and every event
 //!   the durable consumer saw acknowledged is in the SQLite file (acks follow commits); once
 //!   NATS and a service are back, every event is stored exactly once;
 //! - a database file that is garbage or damaged, or a path that cannot be opened: one line
-//!   naming the file and the cause, exit code 3, no panic.
+//!   naming the file and the cause, exit code 3, no panic;
+//! - a full disk (a tmpfs the test mounts and fills; needs root, which CI has): `/readyz`
+//!   503 with the reason, the events stay in the stream, one ERROR line (a minute), and once
+//!   space is back every event is stored exactly once.
 //!
 //! Nothing sleeps to wait for something: conditions are polled with a deadline, and the
 //! exit is awaited with a timeout.
@@ -228,4 +231,164 @@ async fn an_unopenable_database_path_is_one_clear_line_and_exit_3() {
         let (code, stderr) = failed_start(&db).await;
         assert_one_clear_line(code, &stderr, &db, "cannot open the file");
     }
+}
+
+/// A tmpfs of `size` mounted at `dir` for one test; unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount a tmpfs at {}", dir.display());
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Writes `file` until the file system is full.
+fn fill(file: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(file).unwrap();
+    let chunk = vec![0u8; 64 << 10];
+    loop {
+        if let Err(e) = f.write_all(&chunk).and_then(|()| f.sync_data()) {
+            assert_eq!(e.raw_os_error(), Some(nix::libc::ENOSPC), "{e}");
+            return;
+        }
+    }
+}
+
+/// `/readyz` until it answers `want`; returns the body.
+async fn readyz(base: &str, want: u16) -> String {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tick.tick().await;
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+            && r.status().as_u16() == want
+        {
+            return r.text().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "/readyz never answered {want}");
+    }
+}
+
+/// Long chat lines (each ~600 bytes), so a few thousand need megabytes of WAL.
+fn long_lines(n: usize, tag: &str) -> Vec<(&'static str, bytes::Bytes)> {
+    let filler = "x".repeat(600);
+    (0..n)
+        .map(|i| {
+            let p = format!(
+                r#"{{"username":"u{}","message":"{tag} line {i} {filler}","channel":"dur"}}"#,
+                i % 50
+            );
+            (subjects::MESSAGE_LOG, bytes::Bytes::from(p))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_not_ready_keeps_the_events_and_catches_up() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { nix::libc::geteuid() } != 0 {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root: the full-disk test mounts a tmpfs"
+        );
+        eprintln!("skipped: mounting a tmpfs to fill needs root (CI=true runs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(&dir.path().join("disk"), "24m");
+    let db = disk.0.join("bot_data.db");
+    let nats = NatsServer::start();
+    let url = nats.url();
+    let client = Bus::connect(NatsOptions::new(&url)).await.unwrap();
+    ensure_db_stream(client.nats_client().unwrap(), &StreamSettings::default())
+        .await
+        .unwrap();
+    let port = rosey_testkit::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut cmd = db_service(&url, &db);
+    cmd.args(["--metrics-listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::piped());
+    let mut service = cmd.spawn().unwrap();
+    let stderr = service.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut s = String::new();
+        let _ = tokio::io::BufReader::new(stderr)
+            .read_to_string(&mut s)
+            .await;
+        s
+    });
+    readyz(&base, 200).await;
+    let publish = |events, tag| {
+        let client = client.clone();
+        async move {
+            bench::publish_durable(
+                client.nats_client().unwrap(),
+                events,
+                tag,
+                256,
+                DRAIN_TIMEOUT,
+            )
+            .await
+            .unwrap()
+            .events
+        }
+    };
+    let before = 500;
+    assert_eq!(
+        publish(long_lines(before, "before"), "before").await,
+        before
+    );
+    wait_rows_at_least(&db, before as i64, "before the disk is full").await;
+
+    fill(&disk.0.join("filler"));
+    let during = 4_000;
+    assert_eq!(
+        publish(long_lines(during, "during"), "during").await,
+        during
+    );
+    let body = readyz(&base, 503).await;
+    assert!(body.contains("commits are failing"), "{body}");
+    assert!(body.contains("full"), "the reason: {body}");
+    let stuck = rows(&db);
+    assert!(
+        stuck < (before + during) as i64,
+        "the disk was full ({stuck} rows)"
+    );
+
+    std::fs::remove_file(disk.0.join("filler")).unwrap();
+    readyz(&base, 200).await;
+    assert_exactly_stored(&client, &db, (before + during) as i64).await;
+
+    sigterm(&service);
+    let status = tokio::time::timeout(STOP_LIMIT, service.wait())
+        .await
+        .expect("stops")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let log = log.await.unwrap();
+    assert_eq!(
+        log.matches("Batches cannot be committed").count(),
+        1,
+        "one line a minute, not one per batch:\n{log}"
+    );
+    assert_eq!(log.matches("Commits succeed again").count(), 1, "{log}");
+    drop(nats);
 }
