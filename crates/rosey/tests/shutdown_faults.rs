@@ -1,5 +1,5 @@
-//! The database service under faults at stop, at start and while running, with the real `rosey db-service`
-//! binary and a real nats-server (issue 29):
+//! The database service under faults at stop, at start and while running, with the real
+//! `rosey db-service` binary and a real nats-server (issue 29):
 //! - SIGTERM while NATS has just gone away: the process exits within 2 s, and every event
 //!   the durable consumer saw acknowledged is in the SQLite file (acks follow commits); once
 //!   NATS and a service are back, every event is stored exactly once;
