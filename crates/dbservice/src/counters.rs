@@ -31,6 +31,24 @@ pub struct Counters {
     pub metrics: crate::metrics::Instruments,
     // A std Mutex: held for a map update only, never across an await.
     rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Why the last batch could not be committed at all (a full disk…), until one commits
+    /// again: the service is not ready meanwhile.
+    store_failure: Mutex<Option<String>>,
+}
+
+impl Counters {
+    /// Records why commits fail (`None`: they succeed again).
+    pub(crate) fn set_store_failure(&self, reason: Option<String>) {
+        *self.store_failure.lock().unwrap_or_else(|e| e.into_inner()) = reason;
+    }
+
+    /// Why commits fail right now, if they do.
+    pub fn store_failure(&self) -> Option<String> {
+        self.store_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// A snapshot of [`Counters`].

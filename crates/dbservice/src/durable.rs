@@ -368,9 +368,10 @@ impl DurableIngest {
         loop {
             let (consumer, ids) = match current.take() {
                 Some(c) => c,
-                None => match setup(&self.client, &self.cfg).await {
-                    Ok(c) => c,
-                    Err(e) => {
+                None => match until_stop(&mut stop, setup(&self.client, &self.cfg)).await {
+                    None => return,
+                    Some(Ok(c)) => c,
+                    Some(Err(e)) => {
                         tracing::debug!(error = %e, "Durable consumer not ready; retrying.");
                         if wait_or_stop(&mut stop, delay).await {
                             return;
@@ -386,8 +387,10 @@ impl DurableIngest {
                 .max_bytes_per_batch(PULL_MAX_BYTES)
                 .heartbeat(PULL_HEARTBEAT)
                 .expires(PULL_EXPIRES)
-                .messages()
-                .await;
+                .messages();
+            let Some(messages) = until_stop(&mut stop, messages).await else {
+                return;
+            };
             let mut messages = match messages {
                 Ok(m) => m,
                 Err(e) => {
@@ -482,6 +485,22 @@ async fn ack_loop(
             Ok(()) => Counters::add(&counters.acked, events),
             Err(e) => tracing::debug!(error = %e, "Ack not sent; the event will be redelivered."),
         }
+    }
+}
+
+/// Runs `fut` unless `stop` flips first (then `None`): a JetStream request while NATS is
+/// away waits for its timeout, and a stop must not.
+async fn until_stop<T>(
+    stop: &mut watch::Receiver<bool>,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    if *stop.borrow() {
+        return None;
+    }
+    tokio::select! {
+        biased;
+        _ = stop.changed() => None,
+        v = fut => Some(v),
     }
 }
 

@@ -58,8 +58,11 @@ pub use durable::{DurableConfig, ReplayFrom, ReplayReport, replay};
 pub use error::DbServiceError;
 pub use writer::{Ack, AckOutcome, IngestItem, IngestSender};
 
-/// How long a clean shutdown waits for the acknowledgements of committed events.
-const ACK_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most a shutdown waits on the bus, all steps together (the consumer and query tasks,
+/// the micro-service stop, the acknowledgements of committed events): a stop must be quick
+/// whatever NATS does (the process is told to stop within 2 s by SIGTERM's sender). What is
+/// left unacknowledged is redelivered later and skipped by id; nothing committed is lost.
+const BUS_STOP_BUDGET: Duration = Duration::from_secs(1);
 
 /// The database service (namespace for [`DbService::start`]).
 pub struct DbService;
@@ -384,13 +387,19 @@ impl DbServiceHandle {
         self.metrics.clone()
     }
 
-    /// The readiness check: the store is open and its writer running.
+    /// The readiness check: the store is open, its writer running, and its last batch was
+    /// committed (not ready while commits fail, e.g. on a full disk: durable mode then leaves
+    /// the events in the stream until they commit).
     pub fn readiness(&self) -> impl Fn() -> rosey_metrics::Check + Send + Sync + 'static {
         let writer = self.writer_tx.downgrade();
+        let counters = self.counters.clone();
         move || match writer.upgrade() {
-            Some(tx) if !tx.is_closed() => {
-                rosey_metrics::Check::ready("store open, writer running")
-            }
+            Some(tx) if !tx.is_closed() => match counters.store_failure() {
+                Some(reason) => {
+                    rosey_metrics::Check::not_ready(format!("commits are failing: {reason}"))
+                }
+                None => rosey_metrics::Check::ready("store open, writer running"),
+            },
             _ => rosey_metrics::Check::not_ready("the database writer has stopped"),
         }
     }
@@ -413,15 +422,24 @@ impl DbServiceHandle {
     }
 
     /// Stops consuming, commits everything received, closes open sessions, checkpoints.
+    ///
+    /// Bounded whatever the bus does: the bus gets [`BUS_STOP_BUDGET`] in all; a task still
+    /// waiting on it then is aborted (durable mode: what it had not handed to the writer was
+    /// not acknowledged and is redelivered), and the acknowledgements of committed events are
+    /// sent only while NATS is connected and time is left. Only the writer's own work (the
+    /// last commit, closing sessions, the checkpoint) is waited for in full: it needs no bus.
     pub async fn shutdown(self) -> Result<ShutdownReport, DbServiceError> {
+        let deadline = tokio::time::Instant::now() + BUS_STOP_BUDGET;
         let _ = self.stop.send(true);
-        let _ = self.ingest_task.await;
-        let _ = self.query_task.await;
-        let _ = self.maintenance_task.await;
-        if let Some(service) = self.micro
-            && let Err(e) = service.stop().await
-        {
-            tracing::debug!(error = %e, "Stopping the micro service failed.");
+        stop_task(self.ingest_task, "ingest", deadline).await;
+        stop_task(self.query_task, "query", deadline).await;
+        stop_task(self.maintenance_task, "maintenance", deadline).await;
+        if let Some(service) = self.micro {
+            match tokio::time::timeout_at(deadline, service.stop()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "Stopping the micro service failed."),
+                Err(_) => tracing::debug!("Stopping the micro service timed out."),
+            }
         }
         let sessions_closed = close_writer(
             IngestSender { tx: self.writer_tx },
@@ -431,26 +449,59 @@ impl DbServiceHandle {
         .await?;
         if let Some(acks) = self.ack_task {
             // Every committed event's ack is queued by now; send them before leaving, so a
-            // clean stop causes no redelivery.
-            if tokio::time::timeout(ACK_DRAIN_TIMEOUT, acks).await.is_err() {
-                tracing::warn!(
-                    "Not every acknowledgement was sent; those events will be redelivered and skipped."
-                );
-            }
-            if let Err(e) = self.bus.flush().await {
-                tracing::debug!(error = %e, "Flushing the acknowledgements failed.");
-            }
+            // clean stop causes no redelivery. Not while NATS is away: the client would only
+            // buffer them (and `flush` would wait for the reconnection).
+            drain_acks(&self.bus, acks, deadline, &self.counters).await;
         }
         let stats = self.counters.snapshot();
         tracing::info!(
             sessions_closed,
             applied = stats.applied,
+            acked = stats.acked,
             "Database service stopped."
         );
         Ok(ShutdownReport {
             sessions_closed,
             stats,
         })
+    }
+}
+
+/// Waits for a task that was told to stop until `deadline`, then aborts it.
+async fn stop_task(mut task: JoinHandle<()>, what: &str, deadline: tokio::time::Instant) {
+    if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+        tracing::debug!(
+            task = what,
+            "Task still waiting on the bus at shutdown; aborted."
+        );
+        task.abort();
+        let _ = task.await;
+    }
+}
+
+/// Durable mode at shutdown: lets the ack task send what it has queued and flushes, until
+/// `deadline` and only while NATS is connected; logs what is left to redeliver.
+async fn drain_acks(
+    bus: &Bus,
+    mut acks: JoinHandle<()>,
+    deadline: tokio::time::Instant,
+    counters: &Counters,
+) {
+    let sent = bus.is_connected()
+        && tokio::time::timeout_at(deadline, &mut acks).await.is_ok()
+        && bus.is_connected()
+        && matches!(
+            tokio::time::timeout_at(deadline, bus.flush()).await,
+            Ok(Ok(()))
+        );
+    if !sent {
+        acks.abort();
+        let stats = counters.snapshot();
+        tracing::warn!(
+            committed = stats.applied + stats.duplicates,
+            acked = stats.acked,
+            "NATS did not take every acknowledgement before the stop; the stream redelivers those events and the store skips them (all are committed)."
+        );
     }
 }
 

@@ -128,6 +128,7 @@ pub(crate) fn spawn(
                 counters,
                 maintenance_left: 0,
                 commits_since_step: 0,
+                failing: Failing::default(),
             }
             .run(rx)
         })
@@ -141,6 +142,56 @@ struct Writer {
     maintenance_left: usize,
     /// Commits since the last retention step (a step also runs while events keep coming).
     commits_since_step: usize,
+    failing: Failing,
+}
+
+/// How often a database that keeps refusing commits is logged.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Whole batches the database refused since the last commit, and when that was last logged:
+/// a full disk is one ERROR line a minute and one line when commits succeed again, whatever
+/// the event rate (durable mode: the events stay in the stream and are retried).
+#[derive(Default)]
+struct Failing {
+    since: Option<Instant>,
+    logged: Option<Instant>,
+    batches: u64,
+    events: u64,
+}
+
+impl Failing {
+    fn failed(&mut self, counters: &Counters, e: &StoreError, events: usize) {
+        let now = Instant::now();
+        self.since.get_or_insert(now);
+        self.batches += 1;
+        self.events += events as u64;
+        counters.set_store_failure(Some(e.to_string()));
+        if self
+            .logged
+            .is_none_or(|t| now.duration_since(t) >= FAILURE_LOG_EVERY)
+        {
+            self.logged = Some(now);
+            tracing::error!(
+                error = %e,
+                batches = self.batches,
+                events = self.events,
+                "Batches cannot be committed (not ready; durable mode keeps the events in the stream and retries them)."
+            );
+        }
+    }
+
+    fn recovered(&mut self, counters: &Counters) {
+        if let Some(since) = self.since.take() {
+            counters.set_store_failure(None);
+            tracing::warn!(
+                failed_for_secs = since.elapsed().as_secs(),
+                batches = self.batches,
+                events = self.events,
+                "Commits succeed again."
+            );
+            *self = Failing::default();
+        }
+    }
 }
 
 /// Commits after which a pending retention step runs even though events are waiting.
@@ -263,11 +314,15 @@ impl Writer {
         let started = Instant::now();
         self.commits_since_step += 1;
         let outcome = match self.with_retry(|s| s.apply_batch(events)) {
-            Ok(o) => o,
+            Ok(o) => {
+                self.failing.recovered(&self.counters);
+                o
+            }
             Err(e) => {
                 // Not a bad event (those are isolated inside the batch): the database itself
-                // refused the transaction after retries. Count every event of it.
-                tracing::error!(error = %e, events = events.len(), "Batch could not be committed.");
+                // refused the transaction after retries (a full disk…). Count every event of
+                // it; log once a minute, not per batch.
+                self.failing.failed(&self.counters, &e, events.len());
                 for _ in 0..events.len() {
                     self.counters.reject("store_error", "", &e.to_string());
                 }

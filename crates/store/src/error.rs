@@ -72,6 +72,30 @@ impl StoreError {
         }
     }
 
+    /// When the database file itself cannot be used — not an SQLite database, damaged, not
+    /// openable, read-only, on a full disk — what is wrong with it, in words for an operator
+    /// (the caller names the file). `None` for every other failure (a lock, a network, a
+    /// newer schema…). `path` is the SQLite file, to tell why it cannot be opened.
+    pub fn file_problem(&self, path: &Path) -> Option<String> {
+        use rusqlite::ErrorCode as C;
+        let source = match self {
+            StoreError::Open { source, .. }
+            | StoreError::Sqlite { source, .. }
+            | StoreError::Migration { source, .. } => source,
+            _ => return None,
+        };
+        Some(match source.sqlite_error_code()? {
+            C::NotADatabase => "not an SQLite database (garbage, or another kind of file)".into(),
+            C::DatabaseCorrupt => "the file is damaged (database disk image is malformed)".into(),
+            C::CannotOpen => format!("cannot open the file: {}", why_unopenable(path)),
+            C::PermissionDenied => "cannot open the file: permission denied".into(),
+            C::ReadOnly => "the file or its directory is read-only".into(),
+            C::DiskFull => "the disk is full".into(),
+            C::SystemIoFailure => "input/output error on the file".into(),
+            _ => return None,
+        })
+    }
+
     /// True when another connection holds the lock, or the transaction lost a deadlock or
     /// serialization conflict to another one: retrying later may succeed.
     pub fn is_busy(&self) -> bool {
@@ -84,6 +108,30 @@ impl StoreError {
             e.sqlite_error_code(),
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
         )
+    }
+}
+
+/// Why SQLite could not open `path`, as far as the file system tells.
+fn why_unopenable(path: &Path) -> String {
+    if path.is_dir() {
+        return "it is a directory".into();
+    }
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            return "its directory does not exist (or is not a directory)".into();
+        }
+        _ => {}
+    }
+    if !path.exists() {
+        return "it cannot be created there (see the directory's permissions)".into();
+    }
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Err(e) => e.to_string(),
+        Ok(_) => "SQLite refused it (see the file's permissions and its directory's)".into(),
     }
 }
 
