@@ -13,7 +13,7 @@ use rosey_model::{
     payload::{ChannelStatsReply, ChatRow, EnqueueReply, UserStatsReply},
     subjects,
 };
-use rosey_testkit::NatsServer;
+use rosey_testkit::{NatsServer, eventually};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -243,26 +243,6 @@ async fn request(bus: &Bus, subject: &str, body: serde_json::Value) -> bytes::By
         .payload
 }
 
-/// Re-evaluates `check` until it returns `Some`, or fails after [`WAIT`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        tick.tick().await;
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-    }
-}
-
 async fn user_stats(bus: &Bus, channel: &str, name: &str) -> UserStatsReply {
     decode(
         &request(
@@ -319,7 +299,7 @@ async fn a_visit_is_recorded_and_moderators_get_real_figures() {
         join(&rig.server, "lobby", Login::Guest("visitor".into())).await;
     guest.chat("hello <there> & welcome").unwrap();
     guest.chat("second line").unwrap();
-    let rows = eventually("two chat rows", || async {
+    let rows = eventually("two chat rows", WAIT, || async {
         let rows = recent_chat(&bus, "lobby").await;
         (rows.iter().filter(|r| r.username == "visitor").count() == 2).then_some(rows)
     })
@@ -364,7 +344,7 @@ async fn a_visit_is_recorded_and_moderators_get_real_figures() {
 
     // The guest leaves: the session is closed and its time added.
     guest.shutdown().await;
-    let finished = eventually("closed session", || async {
+    let finished = eventually("closed session", WAIT, || async {
         match user_stats(&bus, "lobby", "visitor").await {
             UserStatsReply::Found(u) if u.current_session_start.is_none() => Some(u),
             _ => None,
@@ -388,7 +368,7 @@ async fn a_visit_is_recorded_and_moderators_get_real_figures() {
 
     // The audit table has a pending and a final row for every accepted command, and none
     // for the guest.
-    let audit = eventually("audit rows", || async {
+    let audit = eventually("audit rows", WAIT, || async {
         let rows = audit_rows(&rig.db_path);
         (rows.len() >= 6).then_some(rows)
     })
@@ -491,7 +471,7 @@ async fn say_reaches_the_channel_exactly_once() {
     assert!(reply.success && reply.id > 0);
     assert!(rig.server.wait_for_chat_count("saychan", 1, WAIT).await);
     // The service records it as sent; later pump rounds must not send it again.
-    eventually("mark_sent applied", || async {
+    eventually("mark_sent applied", WAIT, || async {
         let conn = rusqlite::Connection::open_with_flags(
             &rig.db_path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -535,12 +515,12 @@ async fn two_channels_in_one_process_do_not_mix() {
     a.chat("only in the north").unwrap();
     b.chat("only in the south").unwrap();
     b.chat("south again").unwrap();
-    let north = eventually("north chat", || async {
+    let north = eventually("north chat", WAIT, || async {
         let r = recent_chat(&bus, "north").await;
         r.iter().any(|c| c.username == "nora").then_some(r)
     })
     .await;
-    let south = eventually("south chat", || async {
+    let south = eventually("south chat", WAIT, || async {
         let r = recent_chat(&bus, "south").await;
         (r.iter().filter(|c| c.username == "sam").count() == 2).then_some(r)
     })
@@ -588,7 +568,7 @@ async fn the_bot_survives_the_database_service_going_away() {
     rig.db = Some(db_service(&rig.bus, &rig.db_path, "sturdy").await);
     moderator.chat("back online").unwrap();
     let bus = rig.bus.clone();
-    eventually("chat stored after restart", || async {
+    eventually("chat stored after restart", WAIT, || async {
         recent_chat(&bus, "sturdy")
             .await
             .iter()
@@ -724,7 +704,7 @@ async fn the_bot_survives_nats_going_away() {
     rig.nats.start_again();
     moderator.chat("the wind dropped").unwrap();
     let bus = rig.bus.clone();
-    eventually("chat stored after NATS returned", || async {
+    eventually("chat stored after NATS returned", WAIT, || async {
         let reply = bus
             .request(
                 subjects::RECENT_CHAT_GET,
@@ -759,7 +739,7 @@ async fn command(moderator: &CytubeHandle, events: &mut EventStream, line: &str)
 /// Waits until the audit table has a row whose details start with `details` (a final row
 /// is `cmd=<command>, args: <args>, result: success|error[, error: <text>]`).
 async fn audited(db: &PathBuf, details: &str) {
-    eventually(&format!("audit row {details:?}"), || async {
+    eventually(&format!("audit row {details:?}"), WAIT, || async {
         audit_rows(db)
             .iter()
             .any(|(_, _, d)| d.starts_with(details))

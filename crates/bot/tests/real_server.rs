@@ -20,7 +20,7 @@ use rosey_model::{
     subjects,
     web::CurrentStatusReply,
 };
-use rosey_testkit::NatsServer;
+use rosey_testkit::{NatsServer, eventually};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -146,26 +146,6 @@ async fn join(server: &DevServer, channel: &str, login: Login) -> (CytubeHandle,
     (handle, events)
 }
 
-/// Re-evaluates `check` until it returns `Some`, or fails after [`WAIT`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        tick.tick().await;
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-    }
-}
-
 /// The next message on `sub` that decodes as `T` and satisfies `ok`, within `within`.
 async fn next_where<T: serde::de::DeserializeOwned>(
     sub: &mut Subscription,
@@ -214,7 +194,7 @@ async fn a_moderator_bot_joins_a_password_protected_channel_without_the_password
     // The server admits a rank 2 account after its login; the bot must wait for that
     // instead of stopping at the first `needPassword`.
     let states = rig.bot.as_ref().unwrap().states().clone();
-    eventually("the bot in the channel", || async {
+    eventually("the bot in the channel", WAIT, || async {
         let now = states.snapshot();
         assert!(
             !matches!(now[0].1, RunState::Stopped { .. }),
@@ -345,7 +325,7 @@ async fn playlist_changes_reach_the_status_at_once_and_a_clear_stops_the_media()
     assert_eq!(data["upcoming"], json!([]), "{data}");
 
     // The stored status forgets the media too.
-    eventually("the stored status without media", || async {
+    eventually("the stored status without media", WAIT, || async {
         let reply = rig
             .request(
                 subjects::QUERY_CURRENT_STATUS,
@@ -380,7 +360,7 @@ async fn the_bots_own_lines_are_stored_but_it_is_no_top_chatter() {
     let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
     assert_eq!(reply["success"], json!(true), "{reply}");
 
-    let rows = eventually("both lines in the history", || async {
+    let rows = eventually("both lines in the history", WAIT, || async {
         let rows = rig.recent_chat("talk").await;
         (rows.len() >= 2).then_some(rows)
     })

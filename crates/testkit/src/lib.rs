@@ -17,14 +17,17 @@
 //!   plain-HTTP second client, [`synapse::Peer`].
 //! - [`tools`]: whether an outside tool a test needs is here, decided when the test runs
 //!   (skipped with the reason locally, a failure under `CI=true`).
+//! - [`wait`]: [`eventually`], re-checking a condition until it holds, with a deadline.
 
 pub mod cluster;
 pub mod ircd;
 pub mod pg;
 pub mod synapse;
 pub mod tools;
+pub mod wait;
 
 pub use cluster::NatsCluster;
+pub use wait::eventually;
 
 use std::{
     io::{BufRead, BufReader},
