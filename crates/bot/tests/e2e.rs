@@ -4,21 +4,23 @@
 use std::{path::PathBuf, time::Duration};
 
 use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals};
-use rosey_bus::{Bus, NatsOptions};
-use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_bus::Bus;
+use rosey_cytube::{CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
+use rosey_dbservice::DbServiceHandle;
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_model::{
     decode, decode_list, encode,
     payload::{ChannelStatsReply, ChatRow, EnqueueReply, UserStatsReply},
     subjects,
 };
-use rosey_testkit::{NatsServer, eventually};
+use rosey_testkit::{
+    NatsServer,
+    cytube::{self, BOT, BOT_PW, bot_login, client_config, db_service, join},
+    eventually,
+};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
-const BOT: &str = "Rosey";
-const BOT_PW: &str = "bot-pw";
 const MOD: &str = "moddy";
 const MOD_PW: &str = "mod-pw";
 /// A channel admin (rank 3, like the bot): the bot may not mute or ban it.
@@ -44,21 +46,6 @@ fn intervals() -> Intervals {
     }
 }
 
-fn client_config(server: &DevServer, channel: &str, login: Login) -> ClientConfig {
-    let mut c = ClientConfig::new(server.base_url(), channel, login);
-    c.backoff.base = Duration::from_millis(50);
-    c.backoff.cap = Duration::from_millis(500);
-    c
-}
-
-async fn db_service(bus: &Bus, path: &PathBuf, default_channel: &str) -> DbServiceHandle {
-    let mut cfg = DbServiceConfig::new(path, default_channel);
-    cfg.batch_delay = Duration::from_millis(5);
-    DbService::start(bus.clone(), cfg)
-        .await
-        .expect("database service starts")
-}
-
 async fn rig(channels: &[&str]) -> Rig {
     rig_with(channels, intervals(), &[]).await
 }
@@ -82,9 +69,7 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
     )
     .await
     .expect("devserver starts");
-    let mut options = NatsOptions::new(nats.url());
-    options.reconnect_delay = Duration::from_millis(100);
-    let bus = Bus::connect(options).await.expect("connect to nats");
+    let bus = cytube::bus(&nats).await;
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("bot.db");
     let db = db_service(&bus, &db_path, channels[0]).await;
@@ -101,14 +86,7 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
         .map(|ch| ChannelSpec {
             channel: ch.to_string(),
             name: ch.to_string(),
-            client: client_config(
-                &server,
-                ch,
-                Login::Registered {
-                    name: BOT.into(),
-                    password: BOT_PW.into(),
-                },
-            ),
+            client: client_config(&server, ch, bot_login()),
         })
         .collect();
     let mut cfg = BotConfig::new(specs);
@@ -148,22 +126,6 @@ impl Rig {
             db.shutdown().await.unwrap();
         }
     }
-}
-
-/// Connects a user and waits until it has joined.
-async fn join(server: &DevServer, channel: &str, login: Login) -> (CytubeHandle, EventStream) {
-    let (handle, mut events) = rosey_cytube::connect(client_config(server, channel, login));
-    let joined = tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if matches!(e, CytubeEvent::Joined { .. }) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(joined, Ok(true), "user joins {channel}");
-    (handle, events)
 }
 
 /// Connects the moderator account and waits until it has joined.

@@ -17,20 +17,19 @@ use futures::StreamExt;
 use rosey_bot::{Bot, BotConfig, ChannelSpec};
 use rosey_bus::{Bus, NatsOptions};
 use rosey_config::plugins::PluginsConfig;
-use rosey_cytube::{
-    COMMAND_GUARD, ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent,
-};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_cytube::{COMMAND_GUARD, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
+use rosey_dbservice::DbServiceHandle;
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_model::{encode, payload::CommandReply, subjects};
 use rosey_plugin::{CommandSpec, Plugin, Reply};
-use rosey_testkit::NatsServer;
+use rosey_testkit::{
+    NatsServer,
+    cytube::{BOT, BOT_PW, bot_login, client_config, db_service, join},
+};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
 const CH: &str = "guarded";
-const BOT: &str = "Rosey";
-const BOT_PW: &str = "bot-pw";
 /// A moderator (rank 2) who uses the shell.
 const MOD: &str = "moddy";
 /// Its peer (rank 2), the target of every attack.
@@ -60,13 +59,6 @@ fn plugin_settings() -> PluginsConfig {
     }
 }
 
-fn client_config(server: &DevServer, login: Login) -> ClientConfig {
-    let mut c = ClientConfig::new(server.base_url(), CH, login);
-    c.backoff.base = Duration::from_millis(50);
-    c.backoff.cap = Duration::from_millis(500);
-    c
-}
-
 async fn rig() -> Rig {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("rosey_bot=debug,rosey_plugin=debug,rosey_stdplugins=debug")
@@ -84,19 +76,11 @@ async fn rig() -> Rig {
     let bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
     let client = bus.nats_client().unwrap().clone();
     let tmp = tempfile::tempdir().unwrap();
-    let mut db_cfg = DbServiceConfig::new(tmp.path().join("bot.db"), CH);
-    db_cfg.batch_delay = Duration::from_millis(5);
-    let db = DbService::start(bus.clone(), db_cfg).await.unwrap();
+    let db = db_service(&bus, &tmp.path().join("bot.db"), CH).await;
     let spec = ChannelSpec {
         channel: CH.into(),
         name: CH.into(),
-        client: client_config(
-            &server,
-            Login::Registered {
-                name: BOT.into(),
-                password: BOT_PW.into(),
-            },
-        ),
+        client: client_config(&server, CH, bot_login()),
     };
     let mut cfg = BotConfig::new(vec![spec]);
     cfg.plugins = Some(plugin_settings());
@@ -132,18 +116,7 @@ impl Rig {
     }
 
     async fn join(&self, login: Login) -> (CytubeHandle, EventStream) {
-        let (handle, mut events) = rosey_cytube::connect(client_config(&self.server, login));
-        let joined = tokio::time::timeout(WAIT, async {
-            while let Some(e) = events.recv().await {
-                if matches!(e, CytubeEvent::Joined { .. }) {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert_eq!(joined, Ok(true), "a user joins");
-        (handle, events)
+        join(&self.server, CH, login).await
     }
 
     async fn join_guest(&self) -> CytubeHandle {

@@ -7,12 +7,9 @@
 use std::{path::PathBuf, time::Duration};
 
 use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, RunState};
-use rosey_bus::{Bus, NatsOptions, Subscription};
-use rosey_cytube::{
-    ClientConfig, Command, CytubeEvent, CytubeHandle, EventStream, Login, QueuePosition,
-    QueueRequest,
-};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_bus::{Bus, Subscription};
+use rosey_cytube::{Command, Login, QueuePosition, QueueRequest};
+use rosey_dbservice::DbServiceHandle;
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_model::{
     NormalizedEvent, decode, decode_list, encode,
@@ -20,12 +17,14 @@ use rosey_model::{
     subjects,
     web::CurrentStatusReply,
 };
-use rosey_testkit::{NatsServer, eventually};
+use rosey_testkit::{
+    NatsServer,
+    cytube::{self, BOT, BOT_PW, bot_login, client_config, db_service, join},
+    eventually,
+};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
-const BOT: &str = "Rosey";
-const BOT_PW: &str = "bot-pw";
 const MOD: &str = "moddy";
 const MOD_PW: &str = "mod-pw";
 
@@ -36,20 +35,6 @@ struct Rig {
     db: Option<DbServiceHandle>,
     bot: Option<Bot>,
     _tmp: tempfile::TempDir,
-}
-
-fn client_config(server: &DevServer, channel: &str, login: Login) -> ClientConfig {
-    let mut c = ClientConfig::new(server.base_url(), channel, login);
-    c.backoff.base = Duration::from_millis(50);
-    c.backoff.cap = Duration::from_millis(500);
-    c
-}
-
-fn bot_login() -> Login {
-    Login::Registered {
-        name: BOT.into(),
-        password: BOT_PW.into(),
-    }
 }
 
 /// The bot (a channel moderator, rank 2, as on the real server) in `channel` on a devserver
@@ -70,16 +55,10 @@ async fn rig(channel: &str, server_cfg: DevServerConfig, status: Duration) -> Ri
     )
     .await
     .expect("devserver starts");
-    let mut options = NatsOptions::new(nats.url());
-    options.reconnect_delay = Duration::from_millis(100);
-    let bus = Bus::connect(options).await.expect("connect to nats");
+    let bus = cytube::bus(&nats).await;
     let tmp = tempfile::tempdir().unwrap();
     let db_path: PathBuf = tmp.path().join("bot.db");
-    let mut db_cfg = DbServiceConfig::new(&db_path, channel);
-    db_cfg.batch_delay = Duration::from_millis(5);
-    let db = DbService::start(bus.clone(), db_cfg)
-        .await
-        .expect("database service starts");
+    let db = db_service(&bus, &db_path, channel).await;
     let spec = ChannelSpec {
         channel: channel.into(),
         name: channel.into(),
@@ -128,22 +107,6 @@ impl Rig {
             .await;
         decode_list(&reply).expect("recent_chat reply")
     }
-}
-
-/// Connects a user and waits until it has joined.
-async fn join(server: &DevServer, channel: &str, login: Login) -> (CytubeHandle, EventStream) {
-    let (handle, mut events) = rosey_cytube::connect(client_config(server, channel, login));
-    let joined = tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if matches!(e, CytubeEvent::Joined { .. }) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(joined, Ok(true), "user joins {channel}");
-    (handle, events)
 }
 
 /// The next message on `sub` that decodes as `T` and satisfies `ok`, within `within`.

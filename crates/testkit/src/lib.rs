@@ -17,9 +17,12 @@
 //!   plain-HTTP second client, [`synapse::Peer`].
 //! - [`tools`]: whether an outside tool a test needs is here, decided when the test runs
 //!   (skipped with the reason locally, a failure under `CI=true`).
+//! - [`cytube`]: the bot's tests' set-up around the devserver: the bot's login, a quickly
+//!   reconnecting client, a user that joins, the bus and the database service.
 //! - [`wait`]: [`eventually`], re-checking a condition until it holds, with a deadline.
 
 pub mod cluster;
+pub mod cytube;
 pub mod ircd;
 pub mod pg;
 pub mod synapse;
