@@ -324,3 +324,18 @@ pub fn assert_numbered_chat_prefix(path: &std::path::Path, user: &str) -> u64 {
     assert_eq!(total as u64, k, "the chat counter agrees with the lines");
     k
 }
+
+/// The repository's root folder (for tests that check files kept in the repository).
+pub fn repo_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// The text of the repository file at `rel` (relative to [`repo_root`]); fails the test with
+/// the path when it cannot be read.
+pub fn read_repo_file(rel: &str) -> String {
+    let path = repo_root().join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
