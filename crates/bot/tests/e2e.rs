@@ -6,7 +6,6 @@ use std::{path::PathBuf, time::Duration};
 use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals};
 use rosey_bus::Bus;
 use rosey_cytube::{CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
-use rosey_dbservice::DbServiceHandle;
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_model::{
     decode, decode_list, encode,
@@ -14,8 +13,7 @@ use rosey_model::{
     subjects,
 };
 use rosey_testkit::{
-    NatsServer,
-    cytube::{self, BOT, BOT_PW, bot_login, client_config, db_service, join},
+    cytube::{BOT, BOT_PW, Services, bot_login, client_config, db_service, join},
     eventually,
 };
 use serde_json::json;
@@ -26,14 +24,23 @@ const MOD_PW: &str = "mod-pw";
 /// A channel admin (rank 3, like the bot): the bot may not mute or ban it.
 const BOSS: &str = "boss";
 
+/// The shared [`Services`] (reached through `Deref`) and the bot.
 struct Rig {
-    nats: NatsServer,
-    server: DevServer,
-    bus: Bus,
-    db: Option<DbServiceHandle>,
-    db_path: PathBuf,
+    services: Services,
     bot: Option<Bot>,
-    _tmp: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut Services {
+        &mut self.services
+    }
 }
 
 fn intervals() -> Intervals {
@@ -60,22 +67,18 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
         )
         .with_test_writer()
         .try_init();
-    let nats = NatsServer::start();
-    let server = DevServer::start(
+    let services = Services::start(
         DevServerConfig::default()
             .with_account(BOT, BOT_PW, 3.0)
             .with_account(MOD, MOD_PW, 2.0)
             .with_account(BOSS, "boss-pw", 3.0),
+        channels[0],
     )
-    .await
-    .expect("devserver starts");
-    let bus = cytube::bus(&nats).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let db_path = tmp.path().join("bot.db");
-    let db = db_service(&bus, &db_path, channels[0]).await;
+    .await;
+    let (server, bus) = (&services.server, &services.bus);
     for (channel, message) in queued {
         request(
-            &bus,
+            bus,
             subjects::OUTBOUND_ENQUEUE,
             json!({"channel": channel, "message": message}),
         )
@@ -86,7 +89,7 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
         .map(|ch| ChannelSpec {
             channel: ch.to_string(),
             name: ch.to_string(),
-            client: client_config(&server, ch, bot_login()),
+            client: client_config(server, ch, bot_login()),
         })
         .collect();
     let mut cfg = BotConfig::new(specs);
@@ -98,13 +101,8 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
         assert!(server.wait_for_user(ch, BOT, WAIT).await, "bot joins {ch}");
     }
     Rig {
-        nats,
-        server,
-        bus,
-        db: Some(db),
-        db_path,
+        services,
         bot: Some(bot),
-        _tmp: tmp,
     }
 }
 
@@ -122,9 +120,7 @@ impl Rig {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
         }
-        if let Some(db) = self.db.take() {
-            db.shutdown().await.unwrap();
-        }
+        self.stop_db().await;
     }
 }
 

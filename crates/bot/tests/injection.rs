@@ -15,17 +15,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use rosey_bot::{Bot, BotConfig, ChannelSpec};
-use rosey_bus::{Bus, NatsOptions};
 use rosey_config::plugins::PluginsConfig;
 use rosey_cytube::{COMMAND_GUARD, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
-use rosey_dbservice::DbServiceHandle;
-use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_devserver::DevServerConfig;
 use rosey_model::{encode, payload::CommandReply, subjects};
 use rosey_plugin::{CommandSpec, Plugin, Reply};
-use rosey_testkit::{
-    NatsServer,
-    cytube::{BOT, BOT_PW, bot_login, client_config, db_service, join},
-};
+use rosey_testkit::cytube::{BOT, BOT_PW, Services, bot_login, client_config, join};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -37,15 +32,25 @@ const PEER: &str = "mod2";
 /// A guest; the length of its name decides where the bot's lines are cut (see the tests).
 const GUEST: &str = "visitor99";
 
+/// The shared [`Services`] (reached through `Deref`), the bot and the standard plugins.
 struct Rig {
-    _nats: NatsServer,
-    server: DevServer,
-    bus: Bus,
+    services: Services,
     client: async_nats::Client,
-    db: Option<DbServiceHandle>,
     bot: Option<Bot>,
     plugins: Option<rosey_stdplugins::Running>,
-    _tmp: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut Services {
+        &mut self.services
+    }
 }
 
 /// Short timeouts and discovery; no rate limits.
@@ -64,23 +69,20 @@ async fn rig() -> Rig {
         .with_env_filter("rosey_bot=debug,rosey_plugin=debug,rosey_stdplugins=debug")
         .with_test_writer()
         .try_init();
-    let nats = NatsServer::start();
-    let server = DevServer::start(
+    let services = Services::start(
         DevServerConfig::default()
             .with_account(BOT, BOT_PW, 3.0)
             .with_account(MOD, "mod-pw", 2.0)
             .with_account(PEER, "peer-pw", 2.0),
+        CH,
     )
-    .await
-    .expect("devserver starts");
-    let bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
+    .await;
+    let (server, bus) = (&services.server, &services.bus);
     let client = bus.nats_client().unwrap().clone();
-    let tmp = tempfile::tempdir().unwrap();
-    let db = db_service(&bus, &tmp.path().join("bot.db"), CH).await;
     let spec = ChannelSpec {
         channel: CH.into(),
         name: CH.into(),
-        client: client_config(&server, CH, bot_login()),
+        client: client_config(server, CH, bot_login()),
     };
     let mut cfg = BotConfig::new(vec![spec]);
     cfg.plugins = Some(plugin_settings());
@@ -91,14 +93,10 @@ async fn rig() -> Rig {
         .await
         .expect("the standard plugins start");
     Rig {
-        _nats: nats,
-        server,
-        bus,
+        services,
         client,
-        db: Some(db),
         bot: Some(bot),
         plugins: Some(plugins),
-        _tmp: tmp,
     }
 }
 
@@ -110,9 +108,7 @@ impl Rig {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
         }
-        if let Some(db) = self.db.take() {
-            db.shutdown().await.unwrap();
-        }
+        self.stop_db().await;
     }
 
     async fn join(&self, login: Login) -> (CytubeHandle, EventStream) {

@@ -4,13 +4,12 @@
 //! public stream, playlist changes reach the status at once (a clear included), and the
 //! bot's own lines are stored as the bot's.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, RunState};
-use rosey_bus::{Bus, Subscription};
+use rosey_bus::Subscription;
 use rosey_cytube::{Command, Login, QueuePosition, QueueRequest};
-use rosey_dbservice::DbServiceHandle;
-use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_devserver::DevServerConfig;
 use rosey_model::{
     NormalizedEvent, decode, decode_list, encode,
     payload::{ChannelStatsReply, ChatRow, StatusUpdate},
@@ -18,8 +17,7 @@ use rosey_model::{
     web::CurrentStatusReply,
 };
 use rosey_testkit::{
-    NatsServer,
-    cytube::{self, BOT, BOT_PW, bot_login, client_config, db_service, join},
+    cytube::{BOT, BOT_PW, Services, bot_login, client_config, join},
     eventually,
 };
 use serde_json::json;
@@ -28,13 +26,23 @@ const WAIT: Duration = Duration::from_secs(15);
 const MOD: &str = "moddy";
 const MOD_PW: &str = "mod-pw";
 
+/// The shared [`Services`] (reached through `Deref`) and the bot.
 struct Rig {
-    _nats: NatsServer,
-    server: DevServer,
-    bus: Bus,
-    db: Option<DbServiceHandle>,
+    services: Services,
     bot: Option<Bot>,
-    _tmp: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut Services {
+        &mut self.services
+    }
 }
 
 /// The bot (a channel moderator, rank 2, as on the real server) in `channel` on a devserver
@@ -45,24 +53,19 @@ async fn rig(channel: &str, server_cfg: DevServerConfig, status: Duration) -> Ri
         .with_env_filter("rosey_bot=debug,rosey_cytube=debug,rosey_devserver=info")
         .with_test_writer()
         .try_init();
-    let nats = NatsServer::start();
-    let server = DevServer::start(
+    let services = Services::start(
         server_cfg
             .with_account(BOT, BOT_PW, 1.0)
             .with_channel_rank(BOT, 2.0)
             .with_account(MOD, MOD_PW, 1.0)
             .with_channel_rank(MOD, 2.0),
+        channel,
     )
-    .await
-    .expect("devserver starts");
-    let bus = cytube::bus(&nats).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let db_path: PathBuf = tmp.path().join("bot.db");
-    let db = db_service(&bus, &db_path, channel).await;
+    .await;
     let spec = ChannelSpec {
         channel: channel.into(),
         name: channel.into(),
-        client: client_config(&server, channel, bot_login()),
+        client: client_config(&services.server, channel, bot_login()),
     };
     let mut cfg = BotConfig::new(vec![spec]);
     cfg.intervals = Intervals {
@@ -72,14 +75,10 @@ async fn rig(channel: &str, server_cfg: DevServerConfig, status: Duration) -> Ri
         pump_request_timeout: Duration::from_secs(1),
         shell_db_timeout: Duration::from_secs(1),
     };
-    let bot = Bot::start(bus.clone(), cfg);
+    let bot = Bot::start(services.bus.clone(), cfg);
     Rig {
-        _nats: nats,
-        server,
-        bus,
-        db: Some(db),
+        services,
         bot: Some(bot),
-        _tmp: tmp,
     }
 }
 
@@ -88,9 +87,7 @@ impl Rig {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
         }
-        if let Some(db) = self.db.take() {
-            db.shutdown().await.unwrap();
-        }
+        self.stop_db().await;
     }
 
     async fn request(&self, subject: &str, body: serde_json::Value) -> bytes::Bytes {

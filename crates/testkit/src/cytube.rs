@@ -1,13 +1,17 @@
 //! Set-up shared by the tests that run the bot against the devserver (the CyTube server) on a
 //! real `nats-server`: the bot's account, a client configuration that reconnects quickly, a
-//! user that joins a channel, the bus and the database service as those tests start them.
+//! user that joins a channel, the bus and the database service as those tests start them, and
+//! [`Services`]: all of that running together, the part every bot rig starts before its bot.
 
-use std::{path::Path, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use rosey_bus::{Bus, NatsOptions};
 use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login};
 use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
-use rosey_devserver::DevServer;
+use rosey_devserver::{DevServer, DevServerConfig};
 
 use crate::NatsServer;
 
@@ -65,4 +69,50 @@ pub async fn db_service(bus: &Bus, path: &Path, default_channel: &str) -> DbServ
     DbService::start(bus.clone(), cfg)
         .await
         .expect("database service starts")
+}
+
+/// What a bot rig runs besides the bot: a `nats-server`, the devserver, a bus on it and the
+/// database service on an SQLite file in a temporary folder.
+pub struct Services {
+    /// The per-test `nats-server` (a test may stop and restart it).
+    pub nats: NatsServer,
+    pub server: DevServer,
+    /// A bus on `nats` that reconnects quickly ([`bus`]).
+    pub bus: Bus,
+    /// The database service, `None` while a test has it stopped.
+    pub db: Option<DbServiceHandle>,
+    /// The service's database file.
+    pub db_path: PathBuf,
+    /// Holds `db_path`; removed when dropped.
+    pub tmp: tempfile::TempDir,
+}
+
+impl Services {
+    /// Starts a `nats-server`, the devserver from `server_cfg`, the bus and the database
+    /// service (with `default_channel`), in that order.
+    pub async fn start(server_cfg: DevServerConfig, default_channel: &str) -> Services {
+        let nats = NatsServer::start();
+        let server = DevServer::start(server_cfg)
+            .await
+            .expect("devserver starts");
+        let bus = bus(&nats).await;
+        let tmp = tempfile::tempdir().expect("a temporary folder");
+        let db_path = tmp.path().join("bot.db");
+        let db = db_service(&bus, &db_path, default_channel).await;
+        Services {
+            nats,
+            server,
+            bus,
+            db: Some(db),
+            db_path,
+            tmp,
+        }
+    }
+
+    /// Shuts the database service down (when it runs), checking it stopped cleanly.
+    pub async fn stop_db(&mut self) {
+        if let Some(db) = self.db.take() {
+            db.shutdown().await.unwrap();
+        }
+    }
 }
