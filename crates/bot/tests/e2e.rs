@@ -30,18 +30,7 @@ struct Rig {
     bot: Option<Bot>,
 }
 
-impl std::ops::Deref for Rig {
-    type Target = Services;
-    fn deref(&self) -> &Services {
-        &self.services
-    }
-}
-
-impl std::ops::DerefMut for Rig {
-    fn deref_mut(&mut self) -> &mut Services {
-        &mut self.services
-    }
-}
+rosey_testkit::deref_services!(Rig);
 
 fn intervals() -> Intervals {
     Intervals {

@@ -40,18 +40,7 @@ struct Rig {
     plugins: Option<rosey_stdplugins::Running>,
 }
 
-impl std::ops::Deref for Rig {
-    type Target = Services;
-    fn deref(&self) -> &Services {
-        &self.services
-    }
-}
-
-impl std::ops::DerefMut for Rig {
-    fn deref_mut(&mut self) -> &mut Services {
-        &mut self.services
-    }
-}
+rosey_testkit::deref_services!(Rig);
 
 /// Short timeouts and discovery; no rate limits.
 fn plugin_settings() -> PluginsConfig {

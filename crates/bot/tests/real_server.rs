@@ -32,18 +32,7 @@ struct Rig {
     bot: Option<Bot>,
 }
 
-impl std::ops::Deref for Rig {
-    type Target = Services;
-    fn deref(&self) -> &Services {
-        &self.services
-    }
-}
-
-impl std::ops::DerefMut for Rig {
-    fn deref_mut(&mut self) -> &mut Services {
-        &mut self.services
-    }
-}
+rosey_testkit::deref_services!(Rig);
 
 /// The bot (a channel moderator, rank 2, as on the real server) in `channel` on a devserver
 /// built from `server_cfg`, with `status` as the periodic status interval. Returns once the

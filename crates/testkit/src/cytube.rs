@@ -116,3 +116,23 @@ impl Services {
         }
     }
 }
+
+/// `impl Deref<Target = Services>` (and `DerefMut`) for a rig struct with a field `services`,
+/// so that a test reaches `rig.server`, `rig.bus`, `rig.db` directly.
+#[macro_export]
+macro_rules! deref_services {
+    ($rig:ty) => {
+        impl std::ops::Deref for $rig {
+            type Target = $crate::cytube::Services;
+            fn deref(&self) -> &$crate::cytube::Services {
+                &self.services
+            }
+        }
+
+        impl std::ops::DerefMut for $rig {
+            fn deref_mut(&mut self) -> &mut $crate::cytube::Services {
+                &mut self.services
+            }
+        }
+    };
+}
