@@ -20,7 +20,7 @@ use rosey_cytube::{COMMAND_GUARD, CytubeEvent, CytubeHandle, EventStream, Login,
 use rosey_devserver::DevServerConfig;
 use rosey_model::{encode, payload::CommandReply, subjects};
 use rosey_plugin::{CommandSpec, Plugin, Reply};
-use rosey_testkit::cytube::{BOT, BOT_PW, Services, bot_login, client_config, join};
+use rosey_testkit::cytube::{self, BOT, BOT_PW, Services, bot_login, client_config, join};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -125,26 +125,13 @@ impl Rig {
 
     /// The bot's chat lines after position `from` of the devserver's log.
     fn bot_lines(&self, from: usize) -> Vec<String> {
-        self.server.chat_log(CH)[from..]
-            .iter()
-            .filter(|r| r.username == BOT)
-            .map(|r| r.msg.clone())
-            .collect()
+        cytube::bot_lines(&self.server, CH, from)
     }
 
     /// Waits for a line of the bot after `from` that satisfies `ok`.
     async fn bot_says(&self, from: usize, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let found = tokio::time::timeout(WAIT, async {
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            loop {
-                tick.tick().await;
-                if let Some(l) = self.bot_lines(from).into_iter().find(|l| ok(l)) {
-                    return l;
-                }
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| {
+        let found = cytube::bot_line_where(&self.server, CH, from, WAIT, ok).await;
+        found.unwrap_or_else(|| {
             panic!(
                 "the bot never said {what}; it said {:?} (kicks: {}, users: {:?})",
                 self.bot_lines(from),
@@ -157,28 +144,7 @@ impl Rig {
     /// Says `text` until the bot answers with a line starting with `prefix` (the bot finds a
     /// new plugin within a moment).
     async fn first_command(&self, user: &CytubeHandle, text: &str, prefix: &str) -> String {
-        for _ in 0..50 {
-            let from = self.log_len();
-            user.chat(text).unwrap();
-            let got = tokio::time::timeout(Duration::from_millis(500), async {
-                let mut tick = tokio::time::interval(Duration::from_millis(20));
-                loop {
-                    tick.tick().await;
-                    if let Some(l) = self
-                        .bot_lines(from)
-                        .into_iter()
-                        .find(|l| l.starts_with(prefix))
-                    {
-                        return l;
-                    }
-                }
-            })
-            .await;
-            if let Ok(l) = got {
-                return l;
-            }
-        }
-        panic!("the bot never answered {text}");
+        cytube::first_answer(&self.server, CH, user, text, prefix).await
     }
 
     fn user_names(&self) -> Vec<String> {

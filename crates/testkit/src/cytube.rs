@@ -136,3 +136,57 @@ macro_rules! deref_services {
         }
     };
 }
+
+/// The bot's ([`BOT`]) chat lines in `channel` after position `from` of the devserver's log.
+pub fn bot_lines(server: &DevServer, channel: &str, from: usize) -> Vec<String> {
+    server.chat_log(channel)[from..]
+        .iter()
+        .filter(|r| r.username == BOT)
+        .map(|r| r.msg.clone())
+        .collect()
+}
+
+/// The first line of the bot after `from` that satisfies `ok`, looked for every 20 ms;
+/// `None` when there is none within `within` (the caller says what it missed).
+pub async fn bot_line_where(
+    server: &DevServer,
+    channel: &str,
+    from: usize,
+    within: Duration,
+    ok: impl Fn(&str) -> bool,
+) -> Option<String> {
+    tokio::time::timeout(within, async {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tick.tick().await;
+            if let Some(l) = bot_lines(server, channel, from).into_iter().find(|l| ok(l)) {
+                return l;
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// `user` says `text` (up to 50 times, half a second apart) until the bot answers with a
+/// line starting with `prefix`, and returns it: the bot finds a new plugin within a moment.
+pub async fn first_answer(
+    server: &DevServer,
+    channel: &str,
+    user: &CytubeHandle,
+    text: &str,
+    prefix: &str,
+) -> String {
+    for _ in 0..50 {
+        let from = server.chat_log(channel).len();
+        user.chat(text).unwrap();
+        let got = bot_line_where(server, channel, from, Duration::from_millis(500), |l| {
+            l.starts_with(prefix)
+        })
+        .await;
+        if let Some(l) = got {
+            return l;
+        }
+    }
+    panic!("the bot never answered {text}");
+}
