@@ -8,8 +8,8 @@
 use std::{path::PathBuf, time::Duration};
 
 use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, RunState, platform::irc::IrcChannelSpec};
-use rosey_bus::{Bus, NatsOptions};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_bus::Bus;
+use rosey_dbservice::DbServiceHandle;
 use rosey_irc::{IrcConfig, Pacing};
 use rosey_model::{
     EventBody, NormalizedEvent, decode, decode_list, encode,
@@ -83,16 +83,10 @@ async fn rig_with(
     plugins: Option<rosey_config::plugins::PluginsConfig>,
 ) -> Rig {
     let nats = NatsServer::start();
-    let mut options = NatsOptions::new(nats.url());
-    options.reconnect_delay = Duration::from_millis(100);
-    let bus = Bus::connect(options).await.expect("connect to nats");
+    let bus = rosey_testkit::cytube::bus(&nats).await;
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("bot.db");
-    let mut db_cfg = DbServiceConfig::new(&db_path, CHANNEL);
-    db_cfg.batch_delay = Duration::from_millis(5);
-    let db = DbService::start(bus.clone(), db_cfg)
-        .await
-        .expect("database service starts");
+    let db = rosey_testkit::cytube::db_service(&bus, &db_path, CHANNEL).await;
     let mut cfg = BotConfig::new(cytube);
     cfg.irc = vec![irc_spec(&irc)];
     cfg.plugins = plugins;
@@ -490,10 +484,7 @@ fn lobby_client(
     devserver: &rosey_devserver::DevServer,
     login: rosey_cytube::Login,
 ) -> rosey_cytube::ClientConfig {
-    let mut c = rosey_cytube::ClientConfig::new(devserver.base_url(), LOBBY, login);
-    c.backoff.base = Duration::from_millis(50);
-    c.backoff.cap = Duration::from_millis(500);
-    c
+    rosey_testkit::cytube::client_config(devserver, LOBBY, login)
 }
 
 /// The bot's CyTube channel: the devserver's lobby.

@@ -12,7 +12,7 @@ use rosey_bot::{Bot, BotConfig, ChannelSpec};
 use rosey_bus::{Bus, NatsOptions};
 use rosey_config::plugins::PluginsConfig;
 use rosey_cytube::{ClientConfig, CytubeHandle, EventStream, Login, QueuePosition, QueueRequest};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_dbservice::DbServiceHandle;
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_plugin::{CommandSpec, Plugin, Reply};
 use rosey_testkit::{NatsServer, cytube};
@@ -84,9 +84,7 @@ async fn rig(plugins: PluginsConfig) -> Rig {
     let bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
     let client = bus.nats_client().unwrap().clone();
     let dir = tempfile::tempdir().unwrap();
-    let mut db_cfg = DbServiceConfig::new(dir.path().join("bot.db"), CH);
-    db_cfg.batch_delay = Duration::from_millis(5);
-    let db = DbService::start(bus.clone(), db_cfg).await.unwrap();
+    let db = cytube::db_service(&bus, &dir.path().join("bot.db"), CH).await;
     let spec = ChannelSpec {
         channel: CH.into(),
         name: CH.into(),
