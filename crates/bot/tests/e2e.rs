@@ -4,35 +4,33 @@
 use std::{path::PathBuf, time::Duration};
 
 use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals};
-use rosey_bus::{Bus, NatsOptions};
-use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_bus::Bus;
+use rosey_cytube::{CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_model::{
     decode, decode_list, encode,
     payload::{ChannelStatsReply, ChatRow, EnqueueReply, UserStatsReply},
     subjects,
 };
-use rosey_testkit::NatsServer;
+use rosey_testkit::{
+    cytube::{BOT, BOT_PW, Services, bot_login, client_config, db_service, join},
+    eventually,
+};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
-const BOT: &str = "Rosey";
-const BOT_PW: &str = "bot-pw";
 const MOD: &str = "moddy";
 const MOD_PW: &str = "mod-pw";
 /// A channel admin (rank 3, like the bot): the bot may not mute or ban it.
 const BOSS: &str = "boss";
 
+/// The shared [`Services`] (reached through `Deref`) and the bot.
 struct Rig {
-    nats: NatsServer,
-    server: DevServer,
-    bus: Bus,
-    db: Option<DbServiceHandle>,
-    db_path: PathBuf,
+    services: Services,
     bot: Option<Bot>,
-    _tmp: tempfile::TempDir,
 }
+
+rosey_testkit::deref_services!(Rig);
 
 fn intervals() -> Intervals {
     Intervals {
@@ -42,21 +40,6 @@ fn intervals() -> Intervals {
         pump_request_timeout: Duration::from_secs(1),
         shell_db_timeout: Duration::from_secs(1),
     }
-}
-
-fn client_config(server: &DevServer, channel: &str, login: Login) -> ClientConfig {
-    let mut c = ClientConfig::new(server.base_url(), channel, login);
-    c.backoff.base = Duration::from_millis(50);
-    c.backoff.cap = Duration::from_millis(500);
-    c
-}
-
-async fn db_service(bus: &Bus, path: &PathBuf, default_channel: &str) -> DbServiceHandle {
-    let mut cfg = DbServiceConfig::new(path, default_channel);
-    cfg.batch_delay = Duration::from_millis(5);
-    DbService::start(bus.clone(), cfg)
-        .await
-        .expect("database service starts")
 }
 
 async fn rig(channels: &[&str]) -> Rig {
@@ -73,24 +56,18 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
         )
         .with_test_writer()
         .try_init();
-    let nats = NatsServer::start();
-    let server = DevServer::start(
+    let services = Services::start(
         DevServerConfig::default()
             .with_account(BOT, BOT_PW, 3.0)
             .with_account(MOD, MOD_PW, 2.0)
             .with_account(BOSS, "boss-pw", 3.0),
+        channels[0],
     )
-    .await
-    .expect("devserver starts");
-    let mut options = NatsOptions::new(nats.url());
-    options.reconnect_delay = Duration::from_millis(100);
-    let bus = Bus::connect(options).await.expect("connect to nats");
-    let tmp = tempfile::tempdir().unwrap();
-    let db_path = tmp.path().join("bot.db");
-    let db = db_service(&bus, &db_path, channels[0]).await;
+    .await;
+    let (server, bus) = (&services.server, &services.bus);
     for (channel, message) in queued {
         request(
-            &bus,
+            bus,
             subjects::OUTBOUND_ENQUEUE,
             json!({"channel": channel, "message": message}),
         )
@@ -101,14 +78,7 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
         .map(|ch| ChannelSpec {
             channel: ch.to_string(),
             name: ch.to_string(),
-            client: client_config(
-                &server,
-                ch,
-                Login::Registered {
-                    name: BOT.into(),
-                    password: BOT_PW.into(),
-                },
-            ),
+            client: client_config(server, ch, bot_login()),
         })
         .collect();
     let mut cfg = BotConfig::new(specs);
@@ -120,13 +90,8 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
         assert!(server.wait_for_user(ch, BOT, WAIT).await, "bot joins {ch}");
     }
     Rig {
-        nats,
-        server,
-        bus,
-        db: Some(db),
-        db_path,
+        services,
         bot: Some(bot),
-        _tmp: tmp,
     }
 }
 
@@ -144,26 +109,8 @@ impl Rig {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
         }
-        if let Some(db) = self.db.take() {
-            db.shutdown().await.unwrap();
-        }
+        self.stop_db().await;
     }
-}
-
-/// Connects a user and waits until it has joined.
-async fn join(server: &DevServer, channel: &str, login: Login) -> (CytubeHandle, EventStream) {
-    let (handle, mut events) = rosey_cytube::connect(client_config(server, channel, login));
-    let joined = tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if matches!(e, CytubeEvent::Joined { .. }) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(joined, Ok(true), "user joins {channel}");
-    (handle, events)
 }
 
 /// Connects the moderator account and waits until it has joined.
@@ -243,26 +190,6 @@ async fn request(bus: &Bus, subject: &str, body: serde_json::Value) -> bytes::By
         .payload
 }
 
-/// Re-evaluates `check` until it returns `Some`, or fails after [`WAIT`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        tick.tick().await;
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-    }
-}
-
 async fn user_stats(bus: &Bus, channel: &str, name: &str) -> UserStatsReply {
     decode(
         &request(
@@ -319,7 +246,7 @@ async fn a_visit_is_recorded_and_moderators_get_real_figures() {
         join(&rig.server, "lobby", Login::Guest("visitor".into())).await;
     guest.chat("hello <there> & welcome").unwrap();
     guest.chat("second line").unwrap();
-    let rows = eventually("two chat rows", || async {
+    let rows = eventually("two chat rows", WAIT, || async {
         let rows = recent_chat(&bus, "lobby").await;
         (rows.iter().filter(|r| r.username == "visitor").count() == 2).then_some(rows)
     })
@@ -364,7 +291,7 @@ async fn a_visit_is_recorded_and_moderators_get_real_figures() {
 
     // The guest leaves: the session is closed and its time added.
     guest.shutdown().await;
-    let finished = eventually("closed session", || async {
+    let finished = eventually("closed session", WAIT, || async {
         match user_stats(&bus, "lobby", "visitor").await {
             UserStatsReply::Found(u) if u.current_session_start.is_none() => Some(u),
             _ => None,
@@ -388,7 +315,7 @@ async fn a_visit_is_recorded_and_moderators_get_real_figures() {
 
     // The audit table has a pending and a final row for every accepted command, and none
     // for the guest.
-    let audit = eventually("audit rows", || async {
+    let audit = eventually("audit rows", WAIT, || async {
         let rows = audit_rows(&rig.db_path);
         (rows.len() >= 6).then_some(rows)
     })
@@ -491,7 +418,7 @@ async fn say_reaches_the_channel_exactly_once() {
     assert!(reply.success && reply.id > 0);
     assert!(rig.server.wait_for_chat_count("saychan", 1, WAIT).await);
     // The service records it as sent; later pump rounds must not send it again.
-    eventually("mark_sent applied", || async {
+    eventually("mark_sent applied", WAIT, || async {
         let conn = rusqlite::Connection::open_with_flags(
             &rig.db_path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -535,12 +462,12 @@ async fn two_channels_in_one_process_do_not_mix() {
     a.chat("only in the north").unwrap();
     b.chat("only in the south").unwrap();
     b.chat("south again").unwrap();
-    let north = eventually("north chat", || async {
+    let north = eventually("north chat", WAIT, || async {
         let r = recent_chat(&bus, "north").await;
         r.iter().any(|c| c.username == "nora").then_some(r)
     })
     .await;
-    let south = eventually("south chat", || async {
+    let south = eventually("south chat", WAIT, || async {
         let r = recent_chat(&bus, "south").await;
         (r.iter().filter(|c| c.username == "sam").count() == 2).then_some(r)
     })
@@ -588,7 +515,7 @@ async fn the_bot_survives_the_database_service_going_away() {
     rig.db = Some(db_service(&rig.bus, &rig.db_path, "sturdy").await);
     moderator.chat("back online").unwrap();
     let bus = rig.bus.clone();
-    eventually("chat stored after restart", || async {
+    eventually("chat stored after restart", WAIT, || async {
         recent_chat(&bus, "sturdy")
             .await
             .iter()
@@ -724,7 +651,7 @@ async fn the_bot_survives_nats_going_away() {
     rig.nats.start_again();
     moderator.chat("the wind dropped").unwrap();
     let bus = rig.bus.clone();
-    eventually("chat stored after NATS returned", || async {
+    eventually("chat stored after NATS returned", WAIT, || async {
         let reply = bus
             .request(
                 subjects::RECENT_CHAT_GET,
@@ -759,7 +686,7 @@ async fn command(moderator: &CytubeHandle, events: &mut EventStream, line: &str)
 /// Waits until the audit table has a row whose details start with `details` (a final row
 /// is `cmd=<command>, args: <args>, result: success|error[, error: <text>]`).
 async fn audited(db: &PathBuf, details: &str) {
-    eventually(&format!("audit row {details:?}"), || async {
+    eventually(&format!("audit row {details:?}"), WAIT, || async {
         audit_rows(db)
             .iter()
             .any(|(_, _, d)| d.starts_with(details))

@@ -15,22 +15,16 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use rosey_bot::{Bot, BotConfig, ChannelSpec};
-use rosey_bus::{Bus, NatsOptions};
 use rosey_config::plugins::PluginsConfig;
-use rosey_cytube::{
-    COMMAND_GUARD, ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent,
-};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
-use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_cytube::{COMMAND_GUARD, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
+use rosey_devserver::DevServerConfig;
 use rosey_model::{encode, payload::CommandReply, subjects};
 use rosey_plugin::{CommandSpec, Plugin, Reply};
-use rosey_testkit::NatsServer;
+use rosey_testkit::cytube::{self, BOT, BOT_PW, Services, bot_login, client_config, join};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
 const CH: &str = "guarded";
-const BOT: &str = "Rosey";
-const BOT_PW: &str = "bot-pw";
 /// A moderator (rank 2) who uses the shell.
 const MOD: &str = "moddy";
 /// Its peer (rank 2), the target of every attack.
@@ -38,16 +32,15 @@ const PEER: &str = "mod2";
 /// A guest; the length of its name decides where the bot's lines are cut (see the tests).
 const GUEST: &str = "visitor99";
 
+/// The shared [`Services`] (reached through `Deref`), the bot and the standard plugins.
 struct Rig {
-    _nats: NatsServer,
-    server: DevServer,
-    bus: Bus,
+    services: Services,
     client: async_nats::Client,
-    db: Option<DbServiceHandle>,
     bot: Option<Bot>,
     plugins: Option<rosey_stdplugins::Running>,
-    _tmp: tempfile::TempDir,
 }
+
+rosey_testkit::deref_services!(Rig);
 
 /// Short timeouts and discovery; no rate limits.
 fn plugin_settings() -> PluginsConfig {
@@ -60,43 +53,25 @@ fn plugin_settings() -> PluginsConfig {
     }
 }
 
-fn client_config(server: &DevServer, login: Login) -> ClientConfig {
-    let mut c = ClientConfig::new(server.base_url(), CH, login);
-    c.backoff.base = Duration::from_millis(50);
-    c.backoff.cap = Duration::from_millis(500);
-    c
-}
-
 async fn rig() -> Rig {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("rosey_bot=debug,rosey_plugin=debug,rosey_stdplugins=debug")
         .with_test_writer()
         .try_init();
-    let nats = NatsServer::start();
-    let server = DevServer::start(
+    let services = Services::start(
         DevServerConfig::default()
             .with_account(BOT, BOT_PW, 3.0)
             .with_account(MOD, "mod-pw", 2.0)
             .with_account(PEER, "peer-pw", 2.0),
+        CH,
     )
-    .await
-    .expect("devserver starts");
-    let bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
+    .await;
+    let (server, bus) = (&services.server, &services.bus);
     let client = bus.nats_client().unwrap().clone();
-    let tmp = tempfile::tempdir().unwrap();
-    let mut db_cfg = DbServiceConfig::new(tmp.path().join("bot.db"), CH);
-    db_cfg.batch_delay = Duration::from_millis(5);
-    let db = DbService::start(bus.clone(), db_cfg).await.unwrap();
     let spec = ChannelSpec {
         channel: CH.into(),
         name: CH.into(),
-        client: client_config(
-            &server,
-            Login::Registered {
-                name: BOT.into(),
-                password: BOT_PW.into(),
-            },
-        ),
+        client: client_config(server, CH, bot_login()),
     };
     let mut cfg = BotConfig::new(vec![spec]);
     cfg.plugins = Some(plugin_settings());
@@ -107,14 +82,10 @@ async fn rig() -> Rig {
         .await
         .expect("the standard plugins start");
     Rig {
-        _nats: nats,
-        server,
-        bus,
+        services,
         client,
-        db: Some(db),
         bot: Some(bot),
         plugins: Some(plugins),
-        _tmp: tmp,
     }
 }
 
@@ -126,24 +97,11 @@ impl Rig {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
         }
-        if let Some(db) = self.db.take() {
-            db.shutdown().await.unwrap();
-        }
+        self.stop_db().await;
     }
 
     async fn join(&self, login: Login) -> (CytubeHandle, EventStream) {
-        let (handle, mut events) = rosey_cytube::connect(client_config(&self.server, login));
-        let joined = tokio::time::timeout(WAIT, async {
-            while let Some(e) = events.recv().await {
-                if matches!(e, CytubeEvent::Joined { .. }) {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert_eq!(joined, Ok(true), "a user joins");
-        (handle, events)
+        join(&self.server, CH, login).await
     }
 
     async fn join_guest(&self) -> CytubeHandle {
@@ -167,26 +125,13 @@ impl Rig {
 
     /// The bot's chat lines after position `from` of the devserver's log.
     fn bot_lines(&self, from: usize) -> Vec<String> {
-        self.server.chat_log(CH)[from..]
-            .iter()
-            .filter(|r| r.username == BOT)
-            .map(|r| r.msg.clone())
-            .collect()
+        cytube::bot_lines(&self.server, CH, from)
     }
 
     /// Waits for a line of the bot after `from` that satisfies `ok`.
     async fn bot_says(&self, from: usize, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let found = tokio::time::timeout(WAIT, async {
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            loop {
-                tick.tick().await;
-                if let Some(l) = self.bot_lines(from).into_iter().find(|l| ok(l)) {
-                    return l;
-                }
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| {
+        let found = cytube::bot_line_where(&self.server, CH, from, WAIT, ok).await;
+        found.unwrap_or_else(|| {
             panic!(
                 "the bot never said {what}; it said {:?} (kicks: {}, users: {:?})",
                 self.bot_lines(from),
@@ -199,28 +144,7 @@ impl Rig {
     /// Says `text` until the bot answers with a line starting with `prefix` (the bot finds a
     /// new plugin within a moment).
     async fn first_command(&self, user: &CytubeHandle, text: &str, prefix: &str) -> String {
-        for _ in 0..50 {
-            let from = self.log_len();
-            user.chat(text).unwrap();
-            let got = tokio::time::timeout(Duration::from_millis(500), async {
-                let mut tick = tokio::time::interval(Duration::from_millis(20));
-                loop {
-                    tick.tick().await;
-                    if let Some(l) = self
-                        .bot_lines(from)
-                        .into_iter()
-                        .find(|l| l.starts_with(prefix))
-                    {
-                        return l;
-                    }
-                }
-            })
-            .await;
-            if let Ok(l) = got {
-                return l;
-            }
-        }
-        panic!("the bot never answered {text}");
+        cytube::first_answer(&self.server, CH, user, text, prefix).await
     }
 
     fn user_names(&self) -> Vec<String> {

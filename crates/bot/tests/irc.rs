@@ -8,8 +8,8 @@
 use std::{path::PathBuf, time::Duration};
 
 use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, RunState, platform::irc::IrcChannelSpec};
-use rosey_bus::{Bus, NatsOptions};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_bus::Bus;
+use rosey_dbservice::DbServiceHandle;
 use rosey_irc::{IrcConfig, Pacing};
 use rosey_model::{
     EventBody, NormalizedEvent, decode, decode_list, encode,
@@ -17,7 +17,7 @@ use rosey_model::{
     subjects,
 };
 use rosey_testkit::{
-    NatsServer,
+    NatsServer, eventually,
     ircd::{FloodLimits, IrcServer, RawClient},
 };
 use serde_json::json;
@@ -83,16 +83,10 @@ async fn rig_with(
     plugins: Option<rosey_config::plugins::PluginsConfig>,
 ) -> Rig {
     let nats = NatsServer::start();
-    let mut options = NatsOptions::new(nats.url());
-    options.reconnect_delay = Duration::from_millis(100);
-    let bus = Bus::connect(options).await.expect("connect to nats");
+    let bus = rosey_testkit::cytube::bus(&nats).await;
     let tmp = tempfile::tempdir().unwrap();
     let db_path = tmp.path().join("bot.db");
-    let mut db_cfg = DbServiceConfig::new(&db_path, CHANNEL);
-    db_cfg.batch_delay = Duration::from_millis(5);
-    let db = DbService::start(bus.clone(), db_cfg)
-        .await
-        .expect("database service starts");
+    let db = rosey_testkit::cytube::db_service(&bus, &db_path, CHANNEL).await;
     let mut cfg = BotConfig::new(cytube);
     cfg.irc = vec![irc_spec(&irc)];
     cfg.plugins = plugins;
@@ -153,26 +147,6 @@ async fn recent_chat(bus: &Bus, channel: &str) -> Vec<ChatRow> {
         .expect("recent_chat reply")
 }
 
-/// Re-evaluates `check` until it returns `Some`, or fails after [`WAIT`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        tick.tick().await;
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-    }
-}
-
 /// PMs from the bot until one contains `needle`; every text seen, one per line.
 async fn pm_containing(client: &mut RawClient, needle: &str) -> String {
     let me = client.nick().to_string();
@@ -219,7 +193,7 @@ async fn irc_chat_is_stored_and_only_operators_get_stats() {
         op.privmsg(IRC_CHANNEL, &format!("line {i}")).await;
     }
     let bus = rig.bus.clone();
-    let rows = eventually("30 chat rows", || async {
+    let rows = eventually("30 chat rows", WAIT, || async {
         let rows = recent_chat(&bus, CHANNEL).await;
         (rows.iter().filter(|r| r.username == "opal").count() == 30).then_some(rows)
     })
@@ -275,7 +249,7 @@ async fn irc_chat_is_stored_and_only_operators_get_stats() {
     );
     pm_containing(&mut op, "Kick sent for guest").await;
 
-    let audit = eventually("audit rows", || async {
+    let audit = eventually("audit rows", WAIT, || async {
         let rows = audit_rows(&rig.db_path);
         (rows.len() >= 4).then_some(rows)
     })
@@ -310,7 +284,7 @@ async fn say_reaches_the_irc_channel_exactly_once() {
         .expect(|m| m.command == "PRIVMSG" && m.source_nick() == Some(BOT))
         .await;
     assert_eq!(first.param(1), "hello from the queue");
-    eventually("mark_sent applied", || async {
+    eventually("mark_sent applied", WAIT, || async {
         let conn = rusqlite::Connection::open_with_flags(
             &rig.db_path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -367,13 +341,13 @@ async fn the_bot_rejoins_by_itself_after_the_irc_server_restarts() {
     rig.irc.restart();
     let mut late = member_with_bot(rig.irc.port(), "late").await;
     let states = rig.bot.as_ref().unwrap().states().clone();
-    eventually("joined state", || async {
+    eventually("joined state", WAIT, || async {
         matches!(states.get(CHANNEL), Some(RunState::Joined)).then_some(())
     })
     .await;
     late.privmsg(IRC_CHANNEL, "after the restart").await;
     let bus = rig.bus.clone();
-    eventually("the line after the restart stored", || async {
+    eventually("the line after the restart stored", WAIT, || async {
         recent_chat(&bus, CHANNEL)
             .await
             .iter()
@@ -401,7 +375,7 @@ async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
 
     // Readiness counts both channels.
     let source = rig.bot.as_ref().unwrap().metrics_source();
-    let ready = eventually("both channels joined", || async {
+    let ready = eventually("both channels joined", WAIT, || async {
         let c = source.check(rosey_config::ReadyWhen::AllChannels);
         c.ok.then_some(c)
     })
@@ -424,7 +398,7 @@ async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
     // `rosey status` lists both, each with its platform; the IRC channel counts its members
     // once the bot has seen `ircer` join (the bot and `ircer`).
     let status_source = rig.bot.as_ref().unwrap().metrics_source();
-    let listed = eventually("both channels in the status", || async {
+    let listed = eventually("both channels in the status", WAIT, || async {
         let listed: Vec<(String, &str, bool, i64)> = status_source
             .status()
             .channels
@@ -448,7 +422,7 @@ async fn cytube_and_irc_channels_in_one_bot_keep_their_events_apart() {
     ircer.privmsg(IRC_CHANNEL, "hello from irc").await;
 
     let bus = rig.bus.clone();
-    eventually("both lines stored", || async {
+    eventually("both lines stored", WAIT, || async {
         let lobby = recent_chat(&bus, LOBBY).await;
         let irc = recent_chat(&bus, CHANNEL).await;
         (lobby.iter().any(|r| r.message == "hello from cytube")
@@ -510,10 +484,7 @@ fn lobby_client(
     devserver: &rosey_devserver::DevServer,
     login: rosey_cytube::Login,
 ) -> rosey_cytube::ClientConfig {
-    let mut c = rosey_cytube::ClientConfig::new(devserver.base_url(), LOBBY, login);
-    c.backoff.base = Duration::from_millis(50);
-    c.backoff.cap = Duration::from_millis(500);
-    c
+    rosey_testkit::cytube::client_config(devserver, LOBBY, login)
 }
 
 /// The bot's CyTube channel: the devserver's lobby.

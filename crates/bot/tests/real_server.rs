@@ -4,53 +4,35 @@
 //! public stream, playlist changes reach the status at once (a clear included), and the
 //! bot's own lines are stored as the bot's.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, RunState};
-use rosey_bus::{Bus, NatsOptions, Subscription};
-use rosey_cytube::{
-    ClientConfig, Command, CytubeEvent, CytubeHandle, EventStream, Login, QueuePosition,
-    QueueRequest,
-};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
-use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_bus::Subscription;
+use rosey_cytube::{Command, Login, QueuePosition, QueueRequest};
+use rosey_devserver::DevServerConfig;
 use rosey_model::{
     NormalizedEvent, decode, decode_list, encode,
     payload::{ChannelStatsReply, ChatRow, StatusUpdate},
     subjects,
     web::CurrentStatusReply,
 };
-use rosey_testkit::NatsServer;
+use rosey_testkit::{
+    cytube::{BOT, BOT_PW, Services, bot_login, client_config, join},
+    eventually,
+};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
-const BOT: &str = "Rosey";
-const BOT_PW: &str = "bot-pw";
 const MOD: &str = "moddy";
 const MOD_PW: &str = "mod-pw";
 
+/// The shared [`Services`] (reached through `Deref`) and the bot.
 struct Rig {
-    _nats: NatsServer,
-    server: DevServer,
-    bus: Bus,
-    db: Option<DbServiceHandle>,
+    services: Services,
     bot: Option<Bot>,
-    _tmp: tempfile::TempDir,
 }
 
-fn client_config(server: &DevServer, channel: &str, login: Login) -> ClientConfig {
-    let mut c = ClientConfig::new(server.base_url(), channel, login);
-    c.backoff.base = Duration::from_millis(50);
-    c.backoff.cap = Duration::from_millis(500);
-    c
-}
-
-fn bot_login() -> Login {
-    Login::Registered {
-        name: BOT.into(),
-        password: BOT_PW.into(),
-    }
-}
+rosey_testkit::deref_services!(Rig);
 
 /// The bot (a channel moderator, rank 2, as on the real server) in `channel` on a devserver
 /// built from `server_cfg`, with `status` as the periodic status interval. Returns once the
@@ -60,30 +42,19 @@ async fn rig(channel: &str, server_cfg: DevServerConfig, status: Duration) -> Ri
         .with_env_filter("rosey_bot=debug,rosey_cytube=debug,rosey_devserver=info")
         .with_test_writer()
         .try_init();
-    let nats = NatsServer::start();
-    let server = DevServer::start(
+    let services = Services::start(
         server_cfg
             .with_account(BOT, BOT_PW, 1.0)
             .with_channel_rank(BOT, 2.0)
             .with_account(MOD, MOD_PW, 1.0)
             .with_channel_rank(MOD, 2.0),
+        channel,
     )
-    .await
-    .expect("devserver starts");
-    let mut options = NatsOptions::new(nats.url());
-    options.reconnect_delay = Duration::from_millis(100);
-    let bus = Bus::connect(options).await.expect("connect to nats");
-    let tmp = tempfile::tempdir().unwrap();
-    let db_path: PathBuf = tmp.path().join("bot.db");
-    let mut db_cfg = DbServiceConfig::new(&db_path, channel);
-    db_cfg.batch_delay = Duration::from_millis(5);
-    let db = DbService::start(bus.clone(), db_cfg)
-        .await
-        .expect("database service starts");
+    .await;
     let spec = ChannelSpec {
         channel: channel.into(),
         name: channel.into(),
-        client: client_config(&server, channel, bot_login()),
+        client: client_config(&services.server, channel, bot_login()),
     };
     let mut cfg = BotConfig::new(vec![spec]);
     cfg.intervals = Intervals {
@@ -93,14 +64,10 @@ async fn rig(channel: &str, server_cfg: DevServerConfig, status: Duration) -> Ri
         pump_request_timeout: Duration::from_secs(1),
         shell_db_timeout: Duration::from_secs(1),
     };
-    let bot = Bot::start(bus.clone(), cfg);
+    let bot = Bot::start(services.bus.clone(), cfg);
     Rig {
-        _nats: nats,
-        server,
-        bus,
-        db: Some(db),
+        services,
         bot: Some(bot),
-        _tmp: tmp,
     }
 }
 
@@ -109,9 +76,7 @@ impl Rig {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
         }
-        if let Some(db) = self.db.take() {
-            db.shutdown().await.unwrap();
-        }
+        self.stop_db().await;
     }
 
     async fn request(&self, subject: &str, body: serde_json::Value) -> bytes::Bytes {
@@ -127,42 +92,6 @@ impl Rig {
             .request(subjects::RECENT_CHAT_GET, json!({"channel": channel}))
             .await;
         decode_list(&reply).expect("recent_chat reply")
-    }
-}
-
-/// Connects a user and waits until it has joined.
-async fn join(server: &DevServer, channel: &str, login: Login) -> (CytubeHandle, EventStream) {
-    let (handle, mut events) = rosey_cytube::connect(client_config(server, channel, login));
-    let joined = tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if matches!(e, CytubeEvent::Joined { .. }) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(joined, Ok(true), "user joins {channel}");
-    (handle, events)
-}
-
-/// Re-evaluates `check` until it returns `Some`, or fails after [`WAIT`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        tick.tick().await;
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
     }
 }
 
@@ -214,7 +143,7 @@ async fn a_moderator_bot_joins_a_password_protected_channel_without_the_password
     // The server admits a rank 2 account after its login; the bot must wait for that
     // instead of stopping at the first `needPassword`.
     let states = rig.bot.as_ref().unwrap().states().clone();
-    eventually("the bot in the channel", || async {
+    eventually("the bot in the channel", WAIT, || async {
         let now = states.snapshot();
         assert!(
             !matches!(now[0].1, RunState::Stopped { .. }),
@@ -345,7 +274,7 @@ async fn playlist_changes_reach_the_status_at_once_and_a_clear_stops_the_media()
     assert_eq!(data["upcoming"], json!([]), "{data}");
 
     // The stored status forgets the media too.
-    eventually("the stored status without media", || async {
+    eventually("the stored status without media", WAIT, || async {
         let reply = rig
             .request(
                 subjects::QUERY_CURRENT_STATUS,
@@ -380,7 +309,7 @@ async fn the_bots_own_lines_are_stored_but_it_is_no_top_chatter() {
     let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
     assert_eq!(reply["success"], json!(true), "{reply}");
 
-    let rows = eventually("both lines in the history", || async {
+    let rows = eventually("both lines in the history", WAIT, || async {
         let rows = rig.recent_chat("talk").await;
         (rows.len() >= 2).then_some(rows)
     })

@@ -2,7 +2,6 @@
 //! Nothing sleeps to wait: replies are awaited, and effects are awaited by querying with a
 //! deadline until they show.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use rosey_bus::{Bus, NatsOptions};
 use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
 use rosey_model::subjects;
 use rosey_store::{Store, StoreOptions};
-use rosey_testkit::NatsServer;
+use rosey_testkit::{NatsServer, eventually};
 use serde_json::{Value, json};
 
 const CH: &str = "testchan";
@@ -74,23 +73,10 @@ impl Env {
     /// Polls `count(*)` of `table` until it equals `n`.
     async fn wait_rows(&self, table: &str, n: i64) {
         let store = self.reader();
-        eventually(|| async { store.count_rows(table).unwrap() == n }, table).await;
-    }
-}
-
-/// Re-checks `cond` until it holds or the deadline passes.
-async fn eventually<F, Fut>(mut cond: F, what: &str)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while !cond().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        eventually(table, TIMEOUT, || async {
+            (store.count_rows(table).unwrap() == n).then_some(())
+        })
+        .await;
     }
 }
 
@@ -226,15 +212,13 @@ async fn every_event_subject_changes_the_database_as_specified() {
         json!({"message_id": idb, "error":"banned", "permanent": true}),
     )
     .await;
-    eventually(
-        || async {
-            env.request(subjects::OUTBOUND_GET, json!({}))
-                .await
-                .as_array()
-                .is_some_and(|a| a.is_empty())
-        },
-        "both outbound messages settled",
-    )
+    eventually("both outbound messages settled", TIMEOUT, || async {
+        (env.request(subjects::OUTBOUND_GET, json!({}))
+            .await
+            .as_array()
+            .is_some_and(|a| a.is_empty()))
+        .then_some(())
+    })
     .await;
     let status: (i64, i64, String) = store
         .connection()
@@ -566,10 +550,9 @@ async fn two_instances_share_the_work_and_write_each_event_once() {
     }
     client.flush().await.unwrap();
     let reader = Store::open_read_only(&db, &StoreOptions::with_channel(CH)).unwrap();
-    eventually(
-        || async { one.stats().received + two.stats().received == n },
-        "all events received",
-    )
+    eventually("all events received", TIMEOUT, || async {
+        (one.stats().received + two.stats().received == n).then_some(())
+    })
     .await;
     one.flush().await.unwrap();
     two.flush().await.unwrap();
@@ -799,10 +782,9 @@ async fn durable_mode_reads_the_stream_acks_after_commit_and_queries_still_answe
     cfg.durable = Some(DurableConfig::new(settings));
     let service = DbService::start(nats_bus(&nats).await, cfg).await.unwrap();
     let reader = Store::open_read_only(&db, &StoreOptions::with_channel(CH)).unwrap();
-    eventually(
-        || async { reader.count_rows("recent_chat").unwrap() == 2 },
-        "the backlog is stored",
-    )
+    eventually("the backlog is stored", TIMEOUT, || async {
+        (reader.count_rows("recent_chat").unwrap() == 2).then_some(())
+    })
     .await;
     // Core publishes are captured by the stream too, and go through it (not twice).
     client
@@ -812,10 +794,9 @@ async fn durable_mode_reads_the_stream_acks_after_commit_and_queries_still_answe
         )
         .await
         .unwrap();
-    eventually(
-        || async { service.stats().acked == 3 },
-        "every event acked after its commit",
-    )
+    eventually("every event acked after its commit", TIMEOUT, || async {
+        (service.stats().acked == 3).then_some(())
+    })
     .await;
     assert_eq!(reader.count_rows("recent_chat").unwrap(), 3);
     // Queries are answered by the service, not swallowed by the stream.
@@ -882,8 +863,9 @@ async fn durable_mode_applies_batches_once_and_counts_their_bad_records() {
     .unwrap();
     // 2 × 52 events + 1 broken message, each settled by its message's acknowledgement.
     eventually(
-        || async { service.stats().acked == 2 * 52 + 1 },
         "both batches and the broken one settled",
+        TIMEOUT,
+        || async { (service.stats().acked == 2 * 52 + 1).then_some(()) },
     )
     .await;
     let reader = Store::open_read_only(&db, &StoreOptions::with_channel(CH)).unwrap();

@@ -4,23 +4,12 @@
 //! Prometheus configurations, the compose file and the Kubernetes manifests.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use rosey_testkit::{read_repo_file as read, repo_root as repo};
 use serde::Deserialize;
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-fn read(rel: &str) -> String {
-    let path = repo().join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 fn yaml(text: &str) -> Value {
     Value::deserialize(serde_norway::Deserializer::from_str(text)).expect("YAML")

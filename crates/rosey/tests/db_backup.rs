@@ -49,7 +49,7 @@ async fn a_backup_during_a_burst_checks_ok_and_holds_a_consistent_prefix() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("live.db");
     let db_arg = db.to_str().unwrap().to_owned();
-    let _service = rosey(&[
+    let mut service = rosey(&[
         "db-service",
         "--db-path",
         &db_arg,
@@ -59,19 +59,8 @@ async fn a_backup_during_a_burst_checks_ok_and_holds_a_consistent_prefix() {
     .spawn()
     .unwrap();
     let bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
-    tokio::time::timeout(WAIT, async {
-        while bus
-            .request(
-                subjects::QUERY_CHANNEL_STATS,
-                &b"{}"[..],
-                Duration::from_millis(200),
-            )
-            .await
-            .is_err()
-        {}
-    })
-    .await
-    .expect("the service answers");
+    rosey_testkit::service::until_db_service_answers(&bus, WAIT, || service.try_wait().unwrap())
+        .await;
 
     // One publisher, in order: line i says "i".
     let publisher = {

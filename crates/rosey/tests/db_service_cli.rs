@@ -24,20 +24,10 @@ async fn db_service_runs_in_the_foreground_and_stops_cleanly_on_sigterm() {
         .unwrap();
     let client = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
     let started = Instant::now();
-    loop {
-        match client
-            .request(
-                subjects::QUERY_CHANNEL_STATS,
-                &b"{}"[..],
-                Duration::from_millis(200),
-            )
-            .await
-        {
-            Ok(_) => break,
-            Err(e) => assert!(started.elapsed() < TIMEOUT, "never ready: {e}"),
-        }
-        tokio::task::yield_now().await;
-    }
+    rosey_testkit::service::until_db_service_answers(&client, TIMEOUT, || {
+        child.try_wait().unwrap()
+    })
+    .await;
     client
         .publish(
             subjects::USER_JOINED,

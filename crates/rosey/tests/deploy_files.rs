@@ -13,10 +13,11 @@
 
 use std::{
     collections::BTreeMap,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Command, Output},
 };
 
+use rosey_testkit::{read_repo_file as read, repo_root as repo};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -30,18 +31,6 @@ const UNITS: &[&str] = &[
 ];
 /// The metrics/health port of every Rosey container (the Dockerfile's `HEALTHCHECK`).
 const CONTAINER_METRICS_PORT: &str = "9100";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-fn read(rel: &str) -> String {
-    let path = repo().join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 fn text(out: &Output) -> String {
     format!(

@@ -26,7 +26,7 @@ use rosey_bench::dbbench as bench;
 use rosey_bus::durable::{StreamSettings, ensure_db_stream};
 use rosey_bus::{Bus, NatsOptions};
 use rosey_model::subjects;
-use rosey_testkit::NatsServer;
+use rosey_testkit::{NatsServer, service::until_db_service_answers};
 use serde_json::Value;
 
 mod common;
@@ -83,23 +83,8 @@ impl Service {
     /// [`Service::start`] on any database.
     async fn start_on(client: &Bus, nats_url: &str, db: &DbArg<'_>) -> Service {
         let mut s = Service::spawn(nats_url, db);
-        let started = Instant::now();
-        loop {
-            if let Some(status) = s.child.try_wait().unwrap() {
-                panic!("db-service exited during start-up: {status}");
-            }
-            match client
-                .request(
-                    subjects::QUERY_CHANNEL_STATS,
-                    &b"{}"[..],
-                    Duration::from_millis(250),
-                )
-                .await
-            {
-                Ok(_) => return s,
-                Err(e) => assert!(started.elapsed() < READY_TIMEOUT, "never ready: {e}"),
-            }
-        }
+        until_db_service_answers(client, READY_TIMEOUT, || s.child.try_wait().unwrap()).await;
+        s
     }
 
     /// SIGKILL: no flush, no ack, no goodbye.

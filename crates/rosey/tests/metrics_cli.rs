@@ -6,10 +6,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, Login};
 use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_testkit::eventually;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -62,26 +63,9 @@ async fn get(url: &str, accept: Option<&str>) -> Option<(u16, String)> {
     Some((status, resp.text().await.ok()?))
 }
 
-/// Re-evaluates `check` until it returns `Some`, or fails after [`WAIT`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + WAIT;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tick.tick().await;
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-    }
-}
-
 async fn readyz(base: &str, want: u16) -> String {
     let url = format!("{base}/readyz");
-    eventually(&format!("/readyz {want}"), || async {
+    eventually(&format!("/readyz {want}"), WAIT, || async {
         get(&url, None)
             .await
             .filter(|(s, _)| *s == want)
@@ -234,7 +218,7 @@ async fn run_exports_exact_counts_and_every_dashboard_metric() {
         chatter.chat(&format!("line {i}")).unwrap();
     }
     let url = format!("{base}/metrics");
-    let text = eventually("30 messages applied", || async {
+    let text = eventually("30 messages applied", WAIT, || async {
         let (_, text) = get(&url, Some(OPENMETRICS)).await?;
         (sample(&text, "rosey_db_events_applied_total{kind=\"message\"}") == Some(30.0))
             .then_some(text)
@@ -496,7 +480,7 @@ async fn prometheus_scrapes_run_and_db_service() {
             (v["status"] == "success").then(|| v["data"]["result"].clone())
         }
     };
-    eventually("both targets up", || async {
+    eventually("both targets up", WAIT, || async {
         let up = query("sum(up{job=\"rosey\"})").await?;
         (up[0]["value"][1] == "2").then_some(())
     })
@@ -504,12 +488,16 @@ async fn prometheus_scrapes_run_and_db_service() {
 
     // Chat flows while Prometheus scrapes; the rate of applied events becomes positive.
     let chatter = guest(&server, "prom", "talker").await;
-    let rate = eventually("rate(rosey_db_events_applied_total[1m]) > 0", || async {
-        chatter.chat("scrape me").ok();
-        let r = query("sum(rate(rosey_db_events_applied_total{kind=\"message\"}[1m]))").await?;
-        let v: f64 = r[0]["value"][1].as_str()?.parse().ok()?;
-        (v > 0.0).then_some(v)
-    })
+    let rate = eventually(
+        "rate(rosey_db_events_applied_total[1m]) > 0",
+        WAIT,
+        || async {
+            chatter.chat("scrape me").ok();
+            let r = query("sum(rate(rosey_db_events_applied_total{kind=\"message\"}[1m]))").await?;
+            let v: f64 = r[0]["value"][1].as_str()?.parse().ok()?;
+            (v > 0.0).then_some(v)
+        },
+    )
     .await;
     assert!(rate > 0.0);
     // The bot's side is scraped too.

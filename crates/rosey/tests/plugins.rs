@@ -11,13 +11,11 @@ use std::time::Duration;
 use rosey_bot::{Bot, BotConfig, ChannelSpec};
 use rosey_bus::{Bus, NatsOptions};
 use rosey_config::plugins::PluginsConfig;
-use rosey_cytube::{
-    ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login, QueuePosition, QueueRequest,
-};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_cytube::{ClientConfig, CytubeHandle, EventStream, Login, QueuePosition, QueueRequest};
+use rosey_dbservice::DbServiceHandle;
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_plugin::{CommandSpec, Plugin, Reply};
-use rosey_testkit::NatsServer;
+use rosey_testkit::{NatsServer, cytube};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -67,10 +65,7 @@ fn settings() -> PluginsConfig {
 }
 
 fn client_config(server: &DevServer, login: Login) -> ClientConfig {
-    let mut c = ClientConfig::new(server.base_url(), CH, login);
-    c.backoff.base = Duration::from_millis(50);
-    c.backoff.cap = Duration::from_millis(500);
-    c
+    cytube::client_config(server, CH, login)
 }
 
 async fn rig(plugins: PluginsConfig) -> Rig {
@@ -89,9 +84,7 @@ async fn rig(plugins: PluginsConfig) -> Rig {
     let bus = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
     let client = bus.nats_client().unwrap().clone();
     let dir = tempfile::tempdir().unwrap();
-    let mut db_cfg = DbServiceConfig::new(dir.path().join("bot.db"), CH);
-    db_cfg.batch_delay = Duration::from_millis(5);
-    let db = DbService::start(bus.clone(), db_cfg).await.unwrap();
+    let db = cytube::db_service(&bus, &dir.path().join("bot.db"), CH).await;
     let spec = ChannelSpec {
         channel: CH.into(),
         name: CH.into(),
@@ -163,26 +156,13 @@ impl Rig {
 
     /// The bot's chat lines after position `from` of the log.
     fn bot_lines(&self, from: usize) -> Vec<String> {
-        self.server.chat_log(CH)[from..]
-            .iter()
-            .filter(|r| r.username == BOT)
-            .map(|r| r.msg.clone())
-            .collect()
+        cytube::bot_lines(&self.server, CH, from)
     }
 
     /// Waits for a line of the bot after `from` that satisfies `ok`.
     async fn bot_says(&self, from: usize, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let found = tokio::time::timeout(WAIT, async {
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            loop {
-                tick.tick().await;
-                if let Some(l) = self.bot_lines(from).into_iter().find(|l| ok(l)) {
-                    return l;
-                }
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| {
+        let found = cytube::bot_line_where(&self.server, CH, from, WAIT, ok).await;
+        found.unwrap_or_else(|| {
             panic!(
                 "the bot never said {what}; it said {:?}",
                 self.bot_lines(from)
@@ -199,27 +179,7 @@ impl Rig {
 
     /// Sends `text` until the bot answers it (the bot finds new plugins within a moment).
     async fn first_command(&self, user: &CytubeHandle, text: &str, prefix: &str) -> String {
-        for _ in 0..50 {
-            let from = self.log_len();
-            user.chat(text).unwrap();
-            let got = tokio::time::timeout(Duration::from_millis(500), async {
-                loop {
-                    if let Some(l) = self
-                        .bot_lines(from)
-                        .into_iter()
-                        .find(|l| l.starts_with(prefix))
-                    {
-                        return l;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            })
-            .await;
-            if let Ok(l) = got {
-                return l;
-            }
-        }
-        panic!("the bot never answered {text}");
+        cytube::first_answer(&self.server, CH, user, text, prefix).await
     }
 
     async fn stop(mut self) {
@@ -234,18 +194,7 @@ impl Rig {
 
 /// Connects a user and waits until it has joined.
 async fn join(server: &DevServer, login: Login) -> (CytubeHandle, EventStream) {
-    let (handle, mut events) = rosey_cytube::connect(client_config(server, login));
-    let joined = tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if matches!(e, CytubeEvent::Joined { .. }) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(joined, Ok(true), "user joins");
-    (handle, events)
+    cytube::join(server, CH, login).await
 }
 
 async fn guest(server: &DevServer, name: &str) -> CytubeHandle {

@@ -20,7 +20,7 @@ use rosey_bench::dbbench as bench;
 use rosey_bus::durable::{StreamSettings, ensure_db_stream};
 use rosey_bus::{Bus, NatsOptions};
 use rosey_model::subjects;
-use rosey_testkit::NatsServer;
+use rosey_testkit::{NatsServer, service::until_db_service_answers};
 use tokio::process::{Child, Command};
 
 mod common;
@@ -52,23 +52,8 @@ async fn start_service(client: &Bus, nats_url: &str, db: &Path) -> Child {
     let mut child = db_service(nats_url, db)
         .spawn()
         .expect("run the rosey binary");
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("db-service exited during start-up: {status}");
-        }
-        match client
-            .request(
-                subjects::QUERY_CHANNEL_STATS,
-                &b"{}"[..],
-                Duration::from_millis(250),
-            )
-            .await
-        {
-            Ok(_) => return child,
-            Err(e) => assert!(started.elapsed() < READY_TIMEOUT, "never ready: {e}"),
-        }
-    }
+    until_db_service_answers(client, READY_TIMEOUT, || child.try_wait().unwrap()).await;
+    child
 }
 
 fn sigterm(child: &Child) {

@@ -17,14 +17,22 @@
 //!   plain-HTTP second client, [`synapse::Peer`].
 //! - [`tools`]: whether an outside tool a test needs is here, decided when the test runs
 //!   (skipped with the reason locally, a failure under `CI=true`).
+//! - [`cytube`]: the bot's tests' set-up around the devserver: the bot's login, a quickly
+//!   reconnecting client, a user that joins, the bus and the database service.
+//! - [`service`]: waiting for a `rosey db-service` process until it answers.
+//! - [`wait`]: [`eventually`], re-checking a condition until it holds, with a deadline.
 
 pub mod cluster;
+pub mod cytube;
 pub mod ircd;
 pub mod pg;
+pub mod service;
 pub mod synapse;
 pub mod tools;
+pub mod wait;
 
 pub use cluster::NatsCluster;
+pub use wait::eventually;
 
 use std::{
     io::{BufRead, BufReader},
@@ -317,4 +325,19 @@ pub fn assert_numbered_chat_prefix(path: &std::path::Path, user: &str) -> u64 {
         .unwrap_or(0);
     assert_eq!(total as u64, k, "the chat counter agrees with the lines");
     k
+}
+
+/// The repository's root folder (for tests that check files kept in the repository).
+pub fn repo_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// The text of the repository file at `rel` (relative to [`repo_root`]); fails the test with
+/// the path when it cannot be read.
+pub fn read_repo_file(rel: &str) -> String {
+    let path = repo_root().join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
