@@ -575,7 +575,8 @@ async fn bot_status(bus: &Bus, channel: &str) -> Option<Value> {
 mod tests {
     use super::*;
 
-    fn user(name: &str, rank: f64) -> UserData {
+    /// A user of `rank` (the follow tests share it).
+    pub(super) fn user(name: &str, rank: f64) -> UserData {
         UserData {
             username: name.into(),
             rank,

@@ -170,17 +170,8 @@ impl Live {
 mod tests {
     use super::*;
     use crate::hub::ChannelHub;
-    use rosey_model::{EventBody, UserData};
-
-    fn user(name: &str, rank: f64) -> UserData {
-        UserData {
-            username: name.into(),
-            rank,
-            is_afk: false,
-            is_moderator: rank >= 2.0,
-            meta: Value::Null,
-        }
-    }
+    use crate::hub::tests::user;
+    use rosey_model::EventBody;
 
     fn playlist(action: &str, data: Value) -> EventBody {
         EventBody::PlaylistChange {
