@@ -128,18 +128,7 @@ async fn join_moderator(server: &DevServer, channel: &str) -> (CytubeHandle, Eve
 
 /// The next PM addressed to this client (not its own echo), joined into one text.
 async fn next_pm(events: &mut EventStream) -> String {
-    tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if let CytubeEvent::Server(ServerEvent::Pm(pm)) = e
-                && !pm.from_self
-            {
-                return pm.text;
-            }
-        }
-        panic!("event stream ended")
-    })
-    .await
-    .expect("a PM arrives")
+    rosey_testkit::cytube::next_pm(events, WAIT).await
 }
 
 /// PMs until one contains `needle`; returns every text seen.

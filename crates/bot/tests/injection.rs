@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use rosey_bot::{Bot, BotConfig, ChannelSpec};
 use rosey_config::plugins::PluginsConfig;
-use rosey_cytube::{COMMAND_GUARD, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
+use rosey_cytube::{COMMAND_GUARD, CytubeHandle, EventStream, Login};
 use rosey_devserver::DevServerConfig;
 use rosey_model::{encode, payload::CommandReply, subjects};
 use rosey_plugin::{CommandSpec, Plugin, Reply};
@@ -170,18 +170,7 @@ fn said_as_text(line: &str, command: &str) -> bool {
 
 /// The next PM addressed to this client (not its own echo).
 async fn next_pm(events: &mut EventStream) -> String {
-    tokio::time::timeout(WAIT, async {
-        while let Some(e) = events.recv().await {
-            if let CytubeEvent::Server(ServerEvent::Pm(pm)) = e
-                && !pm.from_self
-            {
-                return pm.text;
-            }
-        }
-        panic!("event stream ended")
-    })
-    .await
-    .expect("a PM arrives")
+    rosey_testkit::cytube::next_pm(events, WAIT).await
 }
 
 /// Sends a shell command to the bot by PM and returns its reply.

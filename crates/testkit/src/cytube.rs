@@ -9,7 +9,7 @@ use std::{
 };
 
 use rosey_bus::{Bus, NatsOptions};
-use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login};
+use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
 use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
 use rosey_devserver::{DevServer, DevServerConfig};
 
@@ -189,4 +189,20 @@ pub async fn first_answer(
         }
     }
     panic!("the bot never answered {text}");
+}
+
+/// The next PM addressed to this client (not its own echo), within `within`.
+pub async fn next_pm(events: &mut EventStream, within: Duration) -> String {
+    tokio::time::timeout(within, async {
+        while let Some(e) = events.recv().await {
+            if let CytubeEvent::Server(ServerEvent::Pm(pm)) = e
+                && !pm.from_self
+            {
+                return pm.text;
+            }
+        }
+        panic!("event stream ended")
+    })
+    .await
+    .expect("a PM arrives")
 }
