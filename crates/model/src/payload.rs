@@ -442,6 +442,40 @@ pub struct PlaylistCommand {
     pub by: Option<String>,
 }
 
+/// `rosey.commands.<channel>.moderate` request: one moderation step, from the moderator
+/// service or a tool. `action` is one of [`ModerateCommand::ACTIONS`]; `seconds` bounds a
+/// mute or ban where the platform has timed ones (the moderator service lifts them itself
+/// otherwise); `event_id` names the message for `redact` (Matrix). The reply's `message` is
+/// the server's answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModerateCommand {
+    pub action: String,
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+impl ModerateCommand {
+    /// The actions a `moderate` request may name.
+    pub const ACTIONS: &'static [&'static str] =
+        &["kick", "mute", "smute", "unmute", "ban", "unban", "redact"];
+}
+
+/// `rosey.commands.<channel>.remove` request: take one item off the playlist (CyTube's
+/// `delete` by the item's `uid`); `by` names the asker for the audit row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RemoveCommand {
+    pub uid: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
 /// Reply to a bot command: `{success, error?, message?}` (`message`: what the server
 /// answered, for the actions that wait for it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -154,6 +154,13 @@ pub const COMMAND_ADD: &str = "add";
 /// Command action: skip to the next playlist item (`{by?}`); the reply carries the server's
 /// answer.
 pub const COMMAND_SKIP: &str = "skip";
+/// Command action: a moderation step on a user (`{action, user, reason?, seconds?,
+/// event_id?, by?}`, [`crate::payload::ModerateCommand`]); the reply carries the server's
+/// answer, or "<action>: not supported on this platform".
+pub const COMMAND_MODERATE: &str = "moderate";
+/// Command action: remove a playlist item (`{uid, by?}`,
+/// [`crate::payload::RemoveCommand`]); the reply carries the server's answer.
+pub const COMMAND_REMOVE: &str = "remove";
 /// Command action, fire-and-forget (no reply): something was queued for the channel's
 /// outbound pump. The database service publishes it after `outbound.enqueue`, so a queued
 /// message goes out at once while the pump polls rarely.
