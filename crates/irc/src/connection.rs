@@ -1,7 +1,8 @@
 //! The task that owns the socket: connect (TCP, TLS), register (CAP negotiation, SASL PLAIN,
 //! `NICK`/`USER`, another nick on a collision), join, keep the channel's member list, answer
 //! `PING`, detect a dead link, send the paced outbound queue, regain the wanted nick, and
-//! reconnect with backoff forever until it is stopped.
+//! reconnect with backoff forever until it is stopped — or until the server refuses the
+//! SASL login, which no retry can change.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -213,6 +214,9 @@ struct Session<'a> {
     ping_sent: Option<Instant>,
     next_regain: Instant,
     rejoin_at: Option<Instant>,
+    /// Set when the server refused something retrying cannot change: the session ends
+    /// with [`Outcome::Stop`] instead of a reconnect.
+    fatal: Option<String>,
 }
 
 impl<'a> Session<'a> {
@@ -241,6 +245,7 @@ impl<'a> Session<'a> {
             ping_sent: None,
             next_regain: now + cfg.regain_interval,
             rejoin_at: None,
+            fatal: None,
         }
     }
 
@@ -369,7 +374,10 @@ impl<'a> Session<'a> {
                 _ = tick.tick() => self.on_tick(deadline).await,
             };
             if let Err(reason) = step {
-                return self.lost(reason);
+                return match self.fatal.take() {
+                    Some(fatal) => Outcome::Stop(fatal),
+                    None => self.lost(reason),
+                };
             }
         }
     }
@@ -506,13 +514,41 @@ impl<'a> Session<'a> {
             "CAP" => self.on_cap(&msg).await?,
             "AUTHENTICATE" if msg.param(0) == "+" => self.authenticate().await?,
             // RPL_LOGGEDIN, RPL_SASLSUCCESS.
-            "900" => tracing::info!(account = %msg.param(2), "Logged in with SASL."),
+            "900" => {
+                tracing::info!(account = %msg.param(2), "Logged in with SASL.");
+                self.emit(IrcEvent::LoggedIn {
+                    account: msg.param(2).to_string(),
+                });
+            }
             "903" => self.send("CAP", &["END"]).await?,
-            // SASL failed, too long, aborted, already done: carry on without it.
-            "902" | "904" | "905" | "906" | "907" | "908" => {
-                tracing::warn!(reply = %msg.params.last().map(String::as_str).unwrap_or(""), "SASL login failed; continuing without it.");
+            // The account or password is wrong, the account is locked, or the credentials
+            // are too long: every reconnect would be refused the same way (and hammer the
+            // services with bad logins), so the client stops for good and says why.
+            "902" | "904" | "905" => {
+                let account = self
+                    .cfg
+                    .sasl
+                    .as_ref()
+                    .map(|s| s.account.as_str())
+                    .unwrap_or("");
+                let reason = format!(
+                    "SASL login as `{account}` refused by the server ({} {}); check the \
+                     account and password",
+                    msg.command,
+                    msg.params.last().map(String::as_str).unwrap_or("")
+                );
+                tracing::error!(%reason, "Stopping the IRC client: retrying cannot help.");
+                let _ = self.send("QUIT", &["SASL login refused"]).await;
+                self.fatal = Some(reason.clone());
+                return Err(reason);
+            }
+            // Aborted or already logged in: carry on without (another) login.
+            "906" | "907" => {
+                tracing::warn!(reply = %msg.params.last().map(String::as_str).unwrap_or(""), "SASL login not completed; continuing without it.");
                 self.send("CAP", &["END"]).await?;
             }
+            // RPL_SASLMECHS: the mechanisms the server has (a failure numeric follows).
+            "908" => tracing::warn!(mechanisms = %msg.param(1), "The server's SASL mechanisms."),
             "001" => {
                 self.registered = true;
                 self.nick = msg.param(0).to_string();

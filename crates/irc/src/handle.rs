@@ -45,6 +45,10 @@ pub enum IrcEvent {
     Registered {
         nick: String,
     },
+    /// Services accepted our SASL login (`900`) for this account.
+    LoggedIn {
+        account: String,
+    },
     /// We are in the channel; its members as the server listed them.
     Joined {
         channel: String,
@@ -106,7 +110,8 @@ pub enum IrcEvent {
         attempt: u32,
         delay: Duration,
     },
-    /// The client stopped for good (shutdown); the stream ends after this.
+    /// The client stopped for good (shutdown, or a refusal retrying cannot change: the
+    /// SASL login was rejected); the stream ends after this.
     Stopped {
         reason: String,
     },

@@ -60,6 +60,12 @@ impl IrcServer {
 
     /// Starts a server that only admits clients sending this server password (`PASS`).
     pub fn start_with_password(limits: FloodLimits, password: Option<&str>) -> IrcServer {
+        Self::start_with_extra(limits, password, "")
+    }
+
+    /// Starts a server whose configuration ends with `extra` (more modules, a server link:
+    /// see [`crate::services`]).
+    pub fn start_with_extra(limits: FloodLimits, password: Option<&str>, extra: &str) -> IrcServer {
         let binary = find_binary().unwrap_or_else(|| {
             panic!(
                 "inspircd not found on PATH or at {FALLBACK_PATHS:?}. Install it with \
@@ -75,7 +81,7 @@ impl IrcServer {
             child: None,
         };
         server.write_pki();
-        server.write_config(limits, password);
+        server.write_config(limits, password, extra);
         server.spawn();
         server
     }
@@ -156,7 +162,7 @@ impl IrcServer {
         write("server-key.pem", key.serialize_pem());
     }
 
-    fn write_config(&self, limits: FloodLimits, password: Option<&str>) {
+    fn write_config(&self, limits: FloodLimits, password: Option<&str>, extra: &str) {
         let d = self.dir.path().display();
         let password = password
             .map(|p| format!(r#" password="{p}""#))
@@ -183,6 +189,7 @@ impl IrcServer {
 <module name="ssl_gnutls">
 <sslprofile name="rosey" provider="gnutls" certfile="{d}/server.pem" keyfile="{d}/server-key.pem"
             hash="sha256" requestclientcert="no">
+{extra}
 "#,
             port = self.port,
             tls_port = self.tls_port,
@@ -378,5 +385,109 @@ impl RawClient {
             }
         }
         texts
+    }
+}
+
+/// An IRC channel's members as the server tells a member of it, kept live for tests that
+/// sample who is in the channel at any moment (the lease tests: never two bots in one
+/// channel). A background client sits in the channel, follows `JOIN`, `PART`, `QUIT`,
+/// `KICK` and `NICK`, and asks for `NAMES` twice a second to start again from the server's
+/// own list. Stops when dropped.
+pub struct ChannelWatch {
+    members: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// How often a [`ChannelWatch`] asks for the full member list.
+const NAMES_EVERY: Duration = Duration::from_millis(500);
+
+impl ChannelWatch {
+    /// Joins `channel` on `127.0.0.1:port` as `nick` and returns once the first member list
+    /// is in.
+    pub async fn start(port: u16, nick: &str, channel: &str) -> ChannelWatch {
+        let mut client = RawClient::connect(port, nick).await;
+        client.send(&format!("JOIN {channel}")).await;
+        let members = std::sync::Arc::new(std::sync::Mutex::new(Default::default()));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let task = {
+            let members = members.clone();
+            let channel = channel.to_string();
+            tokio::spawn(async move {
+                let mut ready = Some(ready_tx);
+                let mut listing = std::collections::BTreeSet::new();
+                let mut asked = tokio::time::Instant::now();
+                loop {
+                    if asked.elapsed() >= NAMES_EVERY {
+                        client.send(&format!("NAMES {channel}")).await;
+                        asked = tokio::time::Instant::now();
+                    }
+                    let Some(m) = client.next_within(NAMES_EVERY / 4).await else {
+                        continue;
+                    };
+                    let mut now = members.lock().unwrap_or_else(|e| e.into_inner());
+                    let nick = m.source_nick().unwrap_or_default().to_string();
+                    let here = |target: &str| target.eq_ignore_ascii_case(&channel);
+                    match m.command.as_str() {
+                        "353" if here(m.param(2)) => listing.extend(
+                            m.param(3)
+                                .split_whitespace()
+                                .map(|n| n.trim_start_matches(['~', '&', '@', '%', '+']))
+                                .map(str::to_string),
+                        ),
+                        "366" if here(m.param(1)) => {
+                            *now = std::mem::take(&mut listing);
+                            if let Some(tx) = ready.take() {
+                                let _ = tx.send(());
+                            }
+                        }
+                        "JOIN" if here(m.param(0)) => {
+                            now.insert(nick);
+                        }
+                        "PART" if here(m.param(0)) => {
+                            now.remove(&nick);
+                        }
+                        "KICK" if here(m.param(0)) => {
+                            now.remove(m.param(1));
+                        }
+                        "QUIT" => {
+                            now.remove(&nick);
+                        }
+                        "NICK" if now.remove(&nick) => {
+                            now.insert(m.param(0).to_string());
+                        }
+                        _ => {}
+                    }
+                }
+            })
+        };
+        tokio::time::timeout(RAW_WAIT, ready_rx)
+            .await
+            .expect("the channel's member list arrives")
+            .expect("the watching client runs");
+        ChannelWatch { members, task }
+    }
+
+    /// The channel's members now (nicks without their prefixes).
+    pub fn members(&self) -> std::collections::BTreeSet<String> {
+        self.members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// How many members' nicks are `nick` or `nick` with something appended (`Rosey_`,
+    /// `Rosey042`: the names a client takes when its own is in use), case-insensitively.
+    pub fn count_like(&self, nick: &str) -> usize {
+        let nick = nick.to_ascii_lowercase();
+        self.members()
+            .iter()
+            .filter(|m| m.to_ascii_lowercase().starts_with(&nick))
+            .count()
+    }
+}
+
+impl Drop for ChannelWatch {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

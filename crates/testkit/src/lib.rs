@@ -12,27 +12,34 @@
 //! - [`pg`]: a per-test PostgreSQL database, [`pg::PgTestDb`].
 //! - [`cluster`]: a three-node `nats-server` cluster with routes and JetStream on every node,
 //!   each node killable and restartable, [`NatsCluster`].
-//! - [`ircd`]: a per-test IRC server (InspIRCd), [`ircd::IrcServer`].
+//! - [`ircd`]: a per-test IRC server (InspIRCd), [`ircd::IrcServer`], a raw second client
+//!   and a live view of a channel's members, [`ircd::ChannelWatch`].
+//! - [`services`]: that server linked to IRC services (Atheme: NickServ accounts, SASL),
+//!   [`services::ServicesNetwork`].
 //! - [`synapse`]: a per-test Matrix homeserver (Synapse), [`synapse::Synapse`], and a
 //!   plain-HTTP second client, [`synapse::Peer`].
 //! - [`tools`]: whether an outside tool a test needs is here, decided when the test runs
 //!   (skipped with the reason locally, a failure under `CI=true`).
 //! - [`cytube`]: the bot's tests' set-up around the devserver: the bot's login, a quickly
 //!   reconnecting client, a user that joins, the bus and the database service.
+//! - [`leases`]: for the tests of bots sharing channels through leases, a [`leases::Sampler`]
+//!   of bots per channel as the servers see them.
 //! - [`service`]: waiting for a `rosey db-service` process until it answers.
 //! - [`wait`]: [`eventually`], re-checking a condition until it holds, with a deadline.
 
 pub mod cluster;
 pub mod cytube;
 pub mod ircd;
+pub mod leases;
 pub mod pg;
 pub mod service;
+pub mod services;
 pub mod synapse;
 pub mod tools;
 pub mod wait;
 
 pub use cluster::NatsCluster;
-pub use wait::eventually;
+pub use wait::{eventually, eventually_with};
 
 use std::{
     io::{BufRead, BufReader},

@@ -27,6 +27,18 @@ pub fn inspircd() -> bool {
     ready("inspircd", present, "apt-get install inspircd")
 }
 
+/// `atheme-services` (Debian package `atheme-services`), IRC services for the SASL tests
+/// (with `inspircd`, which it links to).
+pub fn atheme() -> bool {
+    let present = crate::services::find_atheme().is_some();
+    inspircd()
+        && ready(
+            "atheme-services",
+            present,
+            "apt-get install atheme-services",
+        )
+}
+
 /// `promtool` (Debian package `prometheus`).
 pub fn promtool() -> bool {
     ready(

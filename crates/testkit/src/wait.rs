@@ -29,3 +29,26 @@ where
         );
     }
 }
+
+/// Like [`eventually`] for a check that says what it saw when it is not satisfied yet:
+/// `Err(state)` until it holds; on timeout the panic names the last state seen, so a
+/// failure shows how far things got.
+pub async fn eventually_with<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut tick = tokio::time::interval(POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match check().await {
+            Ok(v) => return v,
+            Err(state) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; last seen: {state}"
+            ),
+        }
+    }
+}
