@@ -22,11 +22,7 @@ use common::durable::{POLL, assert_exactly_stored, chat_events, counts, wait_row
 use std::{
     collections::{BTreeSet, HashMap},
     path::{Path, PathBuf},
-    process::Stdio,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
@@ -35,6 +31,7 @@ use rosey_bus::durable::{StreamSettings, ensure_db_stream};
 use rosey_bus::{Bus, NatsOptions};
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_model::subjects;
+use rosey_testkit::leases::{Sampler, holder_pid};
 use rosey_testkit::{NatsCluster, NatsServer};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -45,24 +42,12 @@ const RECOVERY_WAIT: Duration = Duration::from_secs(150);
 
 /// A `rosey` child process, killed when dropped.
 fn rosey(args: &[&str]) -> Child {
-    rosey_logging(args, None)
+    common::spawn_rosey(args, None)
 }
 
 /// [`rosey`] with a `RUST_LOG` filter of its own.
 fn rosey_logging(args: &[&str], filter: Option<&str>) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rosey"));
-    if let Some(f) = filter {
-        command.env("RUST_LOG", f);
-    }
-    command
-        .args(args)
-        .env_remove("NATS_URL")
-        .env_remove("DATABASE_URL")
-        .env_remove("DATABASE_PATH")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run the rosey binary")
+    common::spawn_rosey(args, filter)
 }
 
 /// Polls `ok` until it holds, failing with `what` after [`WAIT`].
@@ -241,11 +226,6 @@ fn channel(i: usize) -> String {
     format!("room{i}")
 }
 
-/// The pid in a lease holder id (`<pid>-<random>`).
-fn holder_pid(holder: &str) -> u32 {
-    holder.split('-').next().unwrap().parse().unwrap()
-}
-
 /// The devserver, with the bots' account.
 async fn devserver() -> Arc<DevServer> {
     let server = DevServer::start(DevServerConfig::default().with_account(BOT_NAME, "botpw", 2.0))
@@ -276,77 +256,22 @@ async fn shares(client: &async_nats::Client) -> HashMap<u32, usize> {
 
 /// Does every channel have exactly one bot in it (as the devserver sees it)?
 fn every_channel_has_one_bot(server: &DevServer) -> bool {
-    (0..CHANNELS).all(|i| {
-        server
-            .users(&channel(i))
-            .iter()
-            .filter(|u| u.name == BOT_NAME)
-            .count()
-            == 1
-    })
+    (0..CHANNELS).all(|i| bots_in(server, i) == 1)
 }
 
-/// Samples the devserver every 10 ms: the most bots ever seen in one channel, and (after
-/// [`Sampler::arm`]) the longest a channel was seen without one.
-struct Sampler {
-    watching: Arc<AtomicBool>,
-    most: Arc<AtomicUsize>,
-    armed: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<Option<Duration>>,
+/// Samples the devserver every 10 ms (the bots in each channel).
+fn sampler(server: &Arc<DevServer>) -> Sampler {
+    let server = server.clone();
+    Sampler::start(move || (0..CHANNELS).map(|i| bots_in(&server, i)).collect())
 }
 
-impl Sampler {
-    fn start(server: &Arc<DevServer>) -> Sampler {
-        let watching = Arc::new(AtomicBool::new(true));
-        let most = Arc::new(AtomicUsize::new(0));
-        let armed = Arc::new(AtomicBool::new(false));
-        let task = {
-            let (server, watching, most) = (server.clone(), watching.clone(), most.clone());
-            let armed = armed.clone();
-            tokio::spawn(async move {
-                // Per channel: since when it has been seen without a bot.
-                let mut empty_since: Vec<Option<Instant>> = vec![None; CHANNELS];
-                let mut longest: Option<Duration> = None;
-                while watching.load(Ordering::Relaxed) {
-                    for (i, since) in empty_since.iter_mut().enumerate() {
-                        let bots = server
-                            .users(&channel(i))
-                            .iter()
-                            .filter(|u| u.name == BOT_NAME)
-                            .count();
-                        most.fetch_max(bots, Ordering::Relaxed);
-                        if bots == 0 && armed.load(Ordering::Relaxed) {
-                            let t = *since.get_or_insert_with(Instant::now);
-                            longest = longest.max(Some(t.elapsed()));
-                        } else {
-                            *since = None;
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                longest
-            })
-        };
-        Sampler {
-            watching,
-            most,
-            armed,
-            task,
-        }
-    }
-
-    /// From now on, note a channel without a bot.
-    fn arm(&self) {
-        self.armed.store(true, Ordering::Relaxed);
-    }
-
-    /// Stops; returns (most bots in one channel, the longest a channel was seen without a
-    /// bot, if ever).
-    async fn finish(self) -> (usize, Option<Duration>) {
-        self.watching.store(false, Ordering::Relaxed);
-        let longest = self.task.await.unwrap();
-        (self.most.load(Ordering::Relaxed), longest)
-    }
+/// The bots in channel `i`, as the devserver sees them.
+fn bots_in(server: &DevServer, i: usize) -> usize {
+    server
+        .users(&channel(i))
+        .iter()
+        .filter(|u| u.name == BOT_NAME)
+        .count()
 }
 
 /// Waits until process `gone` holds nothing and every channel has one bot again; returns
@@ -452,7 +377,7 @@ async fn bots_share_channels_take_over_after_sigkill_and_never_join_twice() {
     let mut service = start_db_service(&client, &config, &db).await;
 
     // At no point two bots in one channel: sampled all along.
-    let sampler = Sampler::start(&server);
+    let sampler = sampler(&server);
 
     let cfg = config.to_str().unwrap();
     let (jsr, srv) = (&js, &*server);
@@ -517,7 +442,11 @@ async fn bots_share_channels_take_over_after_sigkill_and_never_join_twice() {
     );
     chat_round(&guests, "after-stop", &db, 4 * CHANNELS as i64).await;
 
-    assert_eq!(sampler.finish().await.0, 1, "never two bots in a channel");
+    assert_eq!(
+        sampler.finish().await.most_anywhere(),
+        1,
+        "never two bots in a channel"
+    );
     assert_eq!(server.kicks_sent(), 0, "no duplicate-login kick");
     let n = 4 * CHANNELS as i64;
     assert_exactly_stored(&client, &db, n).await;
@@ -541,7 +470,7 @@ async fn bots_on_the_cluster_ride_out_the_death_of_the_lease_bucket_leader() {
     let nats_section = json!({"url": urls, "reconnect_delay": 0.1,
                               "jetstream_options": {"replicas": 3}});
     let config = bots_config(dir.path(), nats_section, &server, LEASE);
-    let sampler = Sampler::start(&server);
+    let sampler = sampler(&server);
     let cfg = config.to_str().unwrap();
     // The supervisor's own steps (acquired, handed over) are logged too: when the recovery
     // below times out, the log says what each bot did.
@@ -610,7 +539,8 @@ async fn bots_on_the_cluster_ride_out_the_death_of_the_lease_bucket_leader() {
     );
     cluster.start_node(node);
     until("every channel held after the restart", all_held).await;
-    let (most, gap) = sampler.finish().await;
+    let seen = sampler.finish().await;
+    let (most, gap) = (seen.most_anywhere(), seen.longest_empty);
     eprintln!("the longest a channel was left without a bot: {gap:?}");
     assert_eq!(most, 1, "never two bots in a channel");
     assert_eq!(server.kicks_sent(), 0, "no duplicate-login kick");
@@ -630,7 +560,7 @@ async fn a_lease_the_server_never_expires_is_taken_over_by_its_revision() {
         dir: _dir,
         ..
     } = LeaseRig::start(json!({})).await;
-    let sampler = Sampler::start(&server);
+    let sampler = sampler(&server);
     let cfg = config.to_str().unwrap();
     let (jsr, srv) = (&js, &*server);
     // Both bots open the bucket (each sets its max_age) before the expiry is switched off.
@@ -660,7 +590,7 @@ async fn a_lease_the_server_never_expires_is_taken_over_by_its_revision() {
         "the leases of {killed}, never expired by the server, taken over after {:?}",
         t0.elapsed()
     );
-    let (most, _) = sampler.finish().await;
+    let most = sampler.finish().await.most_anywhere();
     assert_eq!(most, 1, "never two bots in a channel");
     assert_eq!(server.kicks_sent(), 0, "no duplicate-login kick");
 }

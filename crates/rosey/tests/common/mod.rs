@@ -26,6 +26,24 @@ pub async fn join_guest(base_url: &str, channel: &str, name: &str, wait: Duratio
     guest
 }
 
+/// A `rosey` child process (`args`, `RUST_LOG` set to `filter` when given), with none of
+/// the bus or database settings of the test's own environment; killed when dropped.
+pub fn spawn_rosey(args: &[&str], filter: Option<&str>) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_rosey"));
+    if let Some(f) = filter {
+        command.env("RUST_LOG", f);
+    }
+    command
+        .args(args)
+        .env_remove("NATS_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_PATH")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run the rosey binary")
+}
+
 /// Sends SIGTERM to a running child and waits (at most `wait`) for it to exit; returns its
 /// status.
 pub async fn sigterm_and_wait(

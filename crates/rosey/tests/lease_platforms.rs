@@ -1,0 +1,215 @@
+//! Lease mode (`cluster.leases`) across platforms, with real processes and real servers:
+//! three `rosey bot` processes share devserver CyTube channels and an InspIRCd channel
+//! through the lease bucket of a real nats-server (JetStream). Each channel is joined by
+//! exactly one process — sampled all along from the servers' side (the devserver's user
+//! lists, the IRC channel's members) — and when the process holding the IRC channel is
+//! SIGKILLed, its channels are joined again, each by one of the others, within the lease
+//! time.
+//!
+//! Before the platform seam the supervisor leased only the CyTube channels: the IRC channel
+//! had no bot at all in lease mode, and this test timed out waiting for it.
+
+mod common;
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_testkit::{
+    NatsServer, eventually_with,
+    ircd::{ChannelWatch, IrcServer},
+    leases::{Sampler, holder_pid},
+};
+use serde_json::{Value, json};
+
+const BOT: &str = "RoseyBot";
+const BOT_PW: &str = "botpw";
+/// CyTube channels `lp0`…: with the IRC channel, seven to share among three processes.
+const CYTUBE_CHANNELS: usize = 6;
+const IRC_CHANNEL: &str = "#leaseirc";
+/// Short lease time (the default is 15 s).
+const LEASE_SECS: u64 = 6;
+const BUCKET: &str = "rosey_leases";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn cytube_channel(i: usize) -> String {
+    format!("lp{i}")
+}
+
+/// Every channel the bots share, as the servers show them.
+struct Seats {
+    devserver: Arc<DevServer>,
+    irc: Arc<ChannelWatch>,
+}
+
+impl Seats {
+    /// Bots in each channel: the CyTube channels in order, then the IRC channel. An IRC
+    /// bot that found its nick taken joins as `RoseyBot_` or `RoseyBot042`: counted too.
+    fn bots(&self) -> Vec<usize> {
+        let mut bots: Vec<usize> = (0..CYTUBE_CHANNELS)
+            .map(|i| {
+                self.devserver
+                    .users(&cytube_channel(i))
+                    .iter()
+                    .filter(|u| u.name == BOT)
+                    .count()
+            })
+            .collect();
+        bots.push(self.irc.count_like(BOT));
+        bots
+    }
+
+    fn count(&self) -> usize {
+        CYTUBE_CHANNELS + 1
+    }
+
+    fn sampler(&self) -> Sampler {
+        let seats = Seats {
+            devserver: self.devserver.clone(),
+            irc: self.irc.clone(),
+        };
+        Sampler::start(move || seats.bots())
+    }
+}
+
+/// The lease bucket: channel key → holding pid (empty while it cannot be read).
+async fn held(js: &async_nats::Client) -> HashMap<String, u32> {
+    let read = rosey_bot::leases::holders(js, BUCKET);
+    match tokio::time::timeout(Duration::from_secs(2), read).await {
+        Ok(Ok(holders)) => holders
+            .into_iter()
+            .map(|(k, h)| (k, holder_pid(&h)))
+            .collect(),
+        _ => HashMap::new(),
+    }
+}
+
+/// Waits until every channel has exactly one bot (servers' side) and the bucket has a
+/// holder for each, none of them `gone`; returns the bucket then. A failure names what was
+/// seen last.
+async fn one_bot_everywhere(
+    seats: &Seats,
+    js: &async_nats::Client,
+    gone: Option<u32>,
+    within: Duration,
+) -> HashMap<String, u32> {
+    let what = format!(
+        "one bot in each of the {} channels and a lease for each",
+        seats.count()
+    );
+    eventually_with(&what, within, || async move {
+        let bots = seats.bots();
+        let held = held(js).await;
+        let pids: BTreeSet<u32> = held.values().copied().collect();
+        let ok = bots.iter().all(|&n| n == 1)
+            && held.len() == seats.count()
+            && gone.is_none_or(|g| !pids.contains(&g));
+        if ok {
+            Ok(held)
+        } else {
+            Err(format!(
+                "bots per channel (CyTube…, IRC) {bots:?}; leases {held:?}"
+            ))
+        }
+    })
+    .await
+}
+
+fn bots_config(dir: &Path, nats_url: &str, devserver: &DevServer, irc: &IrcServer) -> PathBuf {
+    let mut platforms: Vec<Value> = (0..CYTUBE_CHANNELS)
+        .map(|i| {
+            json!({"type": "cytube", "name": format!("c{i}"), "enabled": true,
+                   "domain": devserver.base_url(), "channel": cytube_channel(i),
+                   "user": [BOT, BOT_PW], "restart_delay": 1})
+        })
+        .collect();
+    platforms.push(json!({"type": "irc", "name": "net", "server": "127.0.0.1",
+                          "port": irc.port(), "tls": false, "nick": BOT,
+                          "channel": IRC_CHANNEL, "user": [BOT], "sasl": false,
+                          "restart_delay": 0.2}));
+    let path = dir.join("bots.json");
+    let config = json!({
+        "version": "2.0",
+        "nats": {"url": nats_url, "jetstream": true, "reconnect_delay": 0.2},
+        "platforms": platforms,
+        "cluster": {"leases": true, "lease_time": LEASE_SECS, "bucket": BUCKET},
+        // Errors only: with no database service on the bus, every channel warns that its
+        // outbound queue is unavailable, many times a second.
+        "logging": {"level": "error"}
+    });
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cytube_and_irc_channels_each_held_by_one_process_and_taken_over_after_sigkill() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
+    let nats = NatsServer::start();
+    let js = async_nats::connect(nats.url()).await.unwrap();
+    let devserver = Arc::new(
+        DevServer::start(DevServerConfig::default().with_account(BOT, BOT_PW, 2.0))
+            .await
+            .unwrap(),
+    );
+    let irc = IrcServer::start();
+    let seats = Seats {
+        devserver: devserver.clone(),
+        irc: Arc::new(ChannelWatch::start(irc.port(), "watcher", IRC_CHANNEL).await),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = bots_config(dir.path(), &nats.url(), &devserver, &irc);
+    let sampler = seats.sampler();
+
+    let cfg = config.to_str().unwrap();
+    let mut bots: Vec<_> = (0..3)
+        .map(|_| common::spawn_rosey(&["bot", cfg], None))
+        .collect();
+    let held = one_bot_everywhere(&seats, &js, None, WAIT).await;
+    let (irc_key, &irc_holder) = held
+        .iter()
+        .find(|(key, _)| key.contains(&IRC_CHANNEL[1..]))
+        .unwrap_or_else(|| panic!("a lease for {IRC_CHANNEL}: {held:?}"));
+    eprintln!("leases: {held:?}; {irc_key} held by {irc_holder}");
+
+    // SIGKILL the process in the IRC channel: its channels come back, each to one of the
+    // two others, within the lease time.
+    let victim = bots
+        .iter_mut()
+        .find(|b| b.id() == Some(irc_holder))
+        .expect("the IRC channel's holder is one of our processes");
+    victim.start_kill().unwrap();
+    victim.wait().await.unwrap();
+    let killed_at = Instant::now();
+    sampler.arm();
+    let after = one_bot_everywhere(&seats, &js, Some(irc_holder), WAIT).await;
+    let takeover = killed_at.elapsed();
+    eprintln!("taken over after SIGKILL in {takeover:?}: {after:?}");
+    assert!(
+        takeover <= Duration::from_secs(LEASE_SECS),
+        "taken over in {takeover:?}, lease time {LEASE_SECS} s"
+    );
+    assert_ne!(after[irc_key.as_str()], irc_holder);
+
+    let seen = sampler.finish().await;
+    assert_eq!(
+        seen.most,
+        vec![1; seats.count()],
+        "never two bots in one channel (CyTube…, IRC)"
+    );
+    assert!(
+        seen.longest_empty
+            .is_some_and(|gap| gap <= Duration::from_secs(LEASE_SECS)),
+        "a channel without a bot for {:?}",
+        seen.longest_empty
+    );
+    assert_eq!(devserver.kicks_sent(), 0, "no duplicate-login kick");
+    for bot in bots.iter_mut().filter(|b| b.id().is_some()) {
+        common::sigterm_and_wait(bot, WAIT).await;
+    }
+}
