@@ -1,0 +1,244 @@
+//! One `rosey run` process holding a channel on each platform at once — a devserver CyTube
+//! channel and an InspIRCd channel — with real servers, a real nats-server and the database
+//! service: a line said on each platform is stored under that platform's channel and no
+//! other (`rosey stats --channel`), and `rosey status` and `/metrics` list every channel with
+//! its per-channel series. Skipped (with the reason) where `inspircd` is missing, a failure
+//! under CI=true.
+//!
+//! Before the platform seam the IRC channel's series never reached `/metrics` (built from
+//! the CyTube list only: it had `rosey_bot_connected` and `rosey_bot_channel_state`, from
+//! the shared run states, and nothing else), and this test failed there.
+
+mod common;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use rosey_devserver::{DevServer, DevServerConfig};
+use rosey_testkit::{
+    NatsServer, eventually_with,
+    ircd::{IrcServer, RawClient},
+};
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+const WAIT: Duration = Duration::from_secs(30);
+const BOT: &str = "RoseyMulti";
+const BOT_PW: &str = "botpw";
+const CYTUBE: &str = "multi";
+const IRC: &str = "irc:net/#multi";
+
+/// Per-channel families every channel must have in `/metrics`, whatever its platform (the
+/// platform-neutral ones: connection, users, the bus, the outbound queue, the breaker).
+const PER_CHANNEL: &[&str] = &[
+    "rosey_bot_connected",
+    "rosey_bot_channel_state",
+    "rosey_bot_reconnects_total",
+    "rosey_bot_users_connected",
+    "rosey_bot_bus_published_total",
+    "rosey_bot_outbound_sent_total",
+    "rosey_bot_db_breaker_state",
+];
+
+fn config(dir: &Path, nats: &NatsServer, devserver: &DevServer, irc: &IrcServer) -> PathBuf {
+    let path = dir.join("config.json");
+    let config = json!({
+        "version": "2.0",
+        "nats": {"url": nats.url(), "reconnect_delay": 0.2},
+        "database": {"path": dir.join("multi.db"), "run_as_service": true},
+        "platforms": [
+            {"type": "cytube", "name": "c", "domain": devserver.base_url(),
+             "channel": CYTUBE, "user": [BOT, BOT_PW], "restart_delay": 0.5},
+            {"type": "irc", "name": "net", "server": "127.0.0.1", "port": irc.port(),
+             "tls": false, "nick": BOT, "channel": "#multi", "user": [BOT], "sasl": false,
+             "restart_delay": 0.2}
+        ],
+        "logging": {"level": "warn"}
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    path
+}
+
+/// `rosey <args> --nats-url <url>`'s standard output (panics unless it succeeds).
+async fn rosey_out(url: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args(args)
+        .args(["--nats-url", url])
+        .env_remove("NATS_URL")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "rosey {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The top chatters `rosey stats --channel` shows: name → lines.
+async fn chatters(url: &str, channel: &str) -> BTreeMap<String, i64> {
+    let text = rosey_out(url, &["stats", "--channel", channel, "--json"]).await;
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    v["top_chatters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let name = c["username"].as_str().unwrap_or_default().to_string();
+            (name, c["chat_lines"].as_i64().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// `rosey status --json`: channel → (joined, state) for the bot process.
+async fn status(url: &str) -> BTreeMap<String, (bool, String)> {
+    let text = rosey_out(url, &["status", "--json", "--wait", "0.5"]).await;
+    let processes: Vec<Value> = serde_json::from_str(&text).unwrap();
+    processes
+        .iter()
+        .filter(|p| p["name"] == "rosey-bot")
+        .flat_map(|p| {
+            p["data"]["channels"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|c| {
+            let state = c["state"].as_str().unwrap_or_default().to_string();
+            let name = c["channel"].as_str().unwrap_or_default().to_string();
+            (name, (c["joined"] == true, state))
+        })
+        .collect()
+}
+
+/// `/metrics`: channel → the families with a series for it, and the `rosey_bot_connected`
+/// value per channel.
+async fn metrics(port: u16) -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, String>) {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .and_then(|r| r.error_for_status())
+        .map(|r| r.text());
+    let text = match text {
+        Ok(t) => t.await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let mut families: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut connected = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((name, rest)) = line.split_once('{') else {
+            continue;
+        };
+        let Some(channel) = rest
+            .split_once("channel=\"")
+            .and_then(|(_, r)| r.split_once('"'))
+            .map(|(c, _)| c.to_string())
+        else {
+            continue;
+        };
+        if name == "rosey_bot_connected" {
+            let value = line.rsplit(' ').next().unwrap_or_default();
+            connected.insert(channel.clone(), value.to_string());
+        }
+        families.entry(channel).or_default().insert(name.into());
+    }
+    (families, connected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_holds_a_channel_on_every_platform_and_keeps_their_events_apart() {
+    if !rosey_testkit::tools::inspircd() {
+        return;
+    }
+    let nats = NatsServer::start();
+    let url = nats.url();
+    let devserver = DevServer::start(DevServerConfig::default().with_account(BOT, BOT_PW, 2.0))
+        .await
+        .unwrap();
+    let irc = IrcServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &nats, &devserver, &irc);
+    let metrics_port = rosey_testkit::free_port();
+    let listen = format!("127.0.0.1:{metrics_port}");
+    let mut bot = common::spawn_rosey(
+        &["run", config.to_str().unwrap(), "--metrics-listen", &listen],
+        None,
+    );
+
+    // Someone on each platform says a line once the bot is there.
+    let mut irc_user = RawClient::connect(irc.port(), "ircuser").await;
+    irc_user.join("#multi", None).await;
+    irc_user
+        .expect(|m| m.command == "JOIN" && m.source_nick() == Some(BOT))
+        .await;
+    let guest = common::join_guest(&devserver.base_url(), CYTUBE, "cyguest", WAIT).await;
+    eventually_with("the bot in the CyTube channel", WAIT, || async {
+        let users: Vec<String> = devserver
+            .users(CYTUBE)
+            .iter()
+            .map(|u| u.name.clone())
+            .collect();
+        if users.iter().any(|u| u == BOT) {
+            Ok(())
+        } else {
+            Err(format!("{users:?}"))
+        }
+    })
+    .await;
+    guest.chat("hello from cytube").unwrap();
+    irc_user.privmsg("#multi", "hello from irc").await;
+
+    // Each line is stored under its own channel, and only there.
+    let expected = [(CYTUBE, "cyguest"), (IRC, "ircuser")];
+    for (channel, user) in expected {
+        let url = url.as_str();
+        eventually_with(
+            &format!("{user}'s line under {channel}"),
+            WAIT,
+            || async move {
+                let seen = chatters(url, channel).await;
+                let want = BTreeMap::from([(user.to_string(), 1)]);
+                if seen == want {
+                    Ok(())
+                } else {
+                    Err(format!("{seen:?}"))
+                }
+            },
+        )
+        .await;
+    }
+
+    // `rosey status` lists every channel, joined and running.
+    let channels: BTreeSet<String> = expected.iter().map(|(c, _)| c.to_string()).collect();
+    let (u, chs) = (url.as_str(), &channels);
+    eventually_with("every channel in rosey status", WAIT, || async move {
+        let s = status(u).await;
+        let listed: BTreeSet<String> = s.keys().cloned().collect();
+        let running = s.values().all(|(joined, st)| *joined && st == "running");
+        if &listed == chs && running {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+
+    // `/metrics` has each channel's series, each channel connected.
+    eventually_with("every channel's series in /metrics", WAIT, || async move {
+        let (families, connected) = metrics(metrics_port).await;
+        let complete = chs.iter().all(|c| {
+            connected.get(c).is_some_and(|v| v == "1")
+                && PER_CHANNEL
+                    .iter()
+                    .all(|f| families.get(c).is_some_and(|fs| fs.contains(*f)))
+        });
+        if complete {
+            Ok(())
+        } else {
+            Err(format!("connected {connected:?}; families {families:?}"))
+        }
+    })
+    .await;
+
+    let exit = common::sigterm_and_wait(&mut bot, WAIT).await;
+    assert!(exit.success(), "rosey run exits 0 on SIGTERM: {exit}");
+}
