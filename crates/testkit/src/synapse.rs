@@ -488,6 +488,32 @@ impl Peer {
             .then(|| v["membership"].as_str().unwrap_or_default().to_string())
     }
 
+    /// The users joined to `room` now (`joined_members`); empty when the server does not
+    /// answer (a restart, say).
+    pub async fn joined_members(&self, room: &str) -> Vec<String> {
+        let (status, v) = self
+            .try_call(
+                reqwest::Method::GET,
+                &format!("/rooms/{}/joined_members", enc(room)),
+                None,
+            )
+            .await;
+        if !status.is_success() {
+            return Vec::new();
+        }
+        v["joined"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A direct-message room with `user` (invited, `is_direct`); its id.
+    pub async fn create_direct_room(&self, user: &str) -> String {
+        self.create_room(json!({"preset": "trusted_private_chat", "is_direct": true,
+                                "invite": [user]}))
+            .await
+    }
+
     /// One `/sync` (long-polling up to `wait`): the timeline events since the last one.
     /// The first call only sets the position (what happened before is not returned).
     pub async fn sync(&mut self, wait: Duration) -> Vec<Seen> {
@@ -544,5 +570,46 @@ impl Peer {
             got.extend(batch.into_iter().filter(|s| pred(s)));
         }
         got
+    }
+}
+
+/// A room's joined members as the homeserver lists them, kept live (polled every 100 ms by
+/// a [`Peer`] of its own) for tests that sample who is in the room at any moment (the lease
+/// tests). While the server does not answer, the last list stands. Stops when dropped.
+pub struct RoomWatch {
+    members: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RoomWatch {
+    /// Starts polling `room` with `peer` (a member of it); returns after the first list.
+    pub async fn start(peer: Peer, room: &str) -> RoomWatch {
+        let first = peer.joined_members(room).await;
+        let members = std::sync::Arc::new(std::sync::Mutex::new(first));
+        let task = {
+            let (members, room) = (members.clone(), room.to_string());
+            tokio::spawn(async move {
+                loop {
+                    let now = peer.joined_members(&room).await;
+                    if !now.is_empty() {
+                        *members.lock().unwrap_or_else(|e| e.into_inner()) = now;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        RoomWatch { members, task }
+    }
+
+    /// Is `user_id` joined (as of the last answer)? 0 or 1.
+    pub fn count(&self, user_id: &str) -> usize {
+        let members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        members.iter().filter(|m| *m == user_id).count()
+    }
+}
+
+impl Drop for RoomWatch {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
