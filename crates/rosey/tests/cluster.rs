@@ -17,7 +17,9 @@
 //! Nothing sleeps to wait for something: conditions are polled with a deadline.
 
 mod common;
-use common::durable::{POLL, assert_exactly_stored, chat_events, counts, wait_rows_at_least};
+use common::durable::{
+    POLL, assert_exactly_stored, chat_events, counts, start_db_service, wait_rows_at_least,
+};
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -30,7 +32,6 @@ use rosey_bench::dbbench as bench;
 use rosey_bus::durable::{StreamSettings, ensure_db_stream};
 use rosey_bus::{Bus, NatsOptions};
 use rosey_devserver::{DevServer, DevServerConfig};
-use rosey_model::subjects;
 use rosey_testkit::leases::{Sampler, holder_pid};
 use rosey_testkit::{NatsCluster, NatsServer};
 use serde_json::{Value, json};
@@ -69,38 +70,6 @@ where
     while !ok().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Spawns `rosey db-service --jetstream` on `config` and waits until it answers a query.
-async fn start_db_service(client: &Bus, config: &Path, db: &Path) -> Child {
-    let mut child = rosey(&[
-        "db-service",
-        config.to_str().unwrap(),
-        "--jetstream",
-        "--ack-wait",
-        "2",
-        "--log-level",
-        "warn",
-        "--db-path",
-        db.to_str().unwrap(),
-    ]);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("db-service exited during start-up: {status}");
-        }
-        let r = client
-            .request(
-                subjects::QUERY_CHANNEL_STATS,
-                &b"{}"[..],
-                Duration::from_millis(250),
-            )
-            .await;
-        if r.is_ok() {
-            return child;
-        }
-        assert!(Instant::now() < deadline, "db-service never ready");
     }
 }
 

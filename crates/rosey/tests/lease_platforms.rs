@@ -4,12 +4,15 @@
 //! exactly one process — sampled all along from the servers' side (the devserver's user
 //! lists, the IRC channel's members) — and when the process holding the IRC channel is
 //! SIGKILLed, its channels are joined again, each by one of the others, within the lease
-//! time.
+//! time. A line said in every channel before and after is stored exactly once (the database
+//! service on the same JetStream), so the new holders serve their channels and no channel
+//! is served twice.
 //!
 //! Before the platform seam the supervisor leased only the CyTube channels: the IRC channel
 //! had no bot at all in lease mode, and this test timed out waiting for it.
 
 mod common;
+use common::durable::{assert_exactly_stored, start_db_service, wait_rows_at_least};
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -18,10 +21,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use rosey_bus::durable::{StreamSettings, ensure_db_stream};
+use rosey_bus::{Bus, NatsOptions};
+use rosey_cytube::CytubeHandle;
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_testkit::{
     NatsServer, eventually_with,
-    ircd::{ChannelWatch, IrcServer},
+    ircd::{ChannelWatch, IrcServer, RawClient},
     leases::{Sampler, holder_pid},
 };
 use serde_json::{Value, json};
@@ -119,6 +125,35 @@ async fn one_bot_everywhere(
     .await
 }
 
+/// Someone in every channel to say a line: a guest per CyTube channel, one IRC user.
+struct Talkers {
+    cytube: Vec<CytubeHandle>,
+    irc: RawClient,
+}
+
+impl Talkers {
+    async fn join(devserver: &DevServer, irc: &IrcServer) -> Talkers {
+        let mut cytube = Vec::new();
+        for i in 0..CYTUBE_CHANNELS {
+            let name = format!("g{i}");
+            let (url, channel) = (devserver.base_url(), cytube_channel(i));
+            cytube.push(common::join_guest(&url, &channel, &name, WAIT).await);
+        }
+        let mut irc = RawClient::connect(irc.port(), "talker").await;
+        irc.join(IRC_CHANNEL, None).await;
+        Talkers { cytube, irc }
+    }
+
+    /// Line `tag-i` in every channel; waits until the database holds `total` lines.
+    async fn round(&mut self, tag: &str, db: &Path, total: i64) {
+        for (i, guest) in self.cytube.iter().enumerate() {
+            guest.chat(&format!("{tag}-{i}")).unwrap();
+        }
+        self.irc.privmsg(IRC_CHANNEL, &format!("{tag}-irc")).await;
+        wait_rows_at_least(db, total, &format!("the {tag} lines stored")).await;
+    }
+}
+
 fn bots_config(dir: &Path, nats_url: &str, devserver: &DevServer, irc: &IrcServer) -> PathBuf {
     let mut platforms: Vec<Value> = (0..CYTUBE_CHANNELS)
         .map(|i| {
@@ -137,9 +172,7 @@ fn bots_config(dir: &Path, nats_url: &str, devserver: &DevServer, irc: &IrcServe
         "nats": {"url": nats_url, "jetstream": true, "reconnect_delay": 0.2},
         "platforms": platforms,
         "cluster": {"leases": true, "lease_time": LEASE_SECS, "bucket": BUCKET},
-        // Errors only: with no database service on the bus, every channel warns that its
-        // outbound queue is unavailable, many times a second.
-        "logging": {"level": "error"}
+        "logging": {"level": "warn"}
     });
     std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
     path
@@ -151,7 +184,11 @@ async fn cytube_and_irc_channels_each_held_by_one_process_and_taken_over_after_s
         return;
     }
     let nats = NatsServer::start();
-    let js = async_nats::connect(nats.url()).await.unwrap();
+    let client = Bus::connect(NatsOptions::new(nats.url())).await.unwrap();
+    let js = client.nats_client().unwrap().clone();
+    ensure_db_stream(&js, &StreamSettings::default())
+        .await
+        .unwrap();
     let devserver = Arc::new(
         DevServer::start(DevServerConfig::default().with_account(BOT, BOT_PW, 2.0))
             .await
@@ -164,6 +201,8 @@ async fn cytube_and_irc_channels_each_held_by_one_process_and_taken_over_after_s
     };
     let dir = tempfile::tempdir().unwrap();
     let config = bots_config(dir.path(), &nats.url(), &devserver, &irc);
+    let db = dir.path().join("bots.db");
+    let mut service = start_db_service(&client, &config, &db).await;
     let sampler = seats.sampler();
 
     let cfg = config.to_str().unwrap();
@@ -176,6 +215,9 @@ async fn cytube_and_irc_channels_each_held_by_one_process_and_taken_over_after_s
         .find(|(key, _)| key.contains(&IRC_CHANNEL[1..]))
         .unwrap_or_else(|| panic!("a lease for {IRC_CHANNEL}: {held:?}"));
     eprintln!("leases: {held:?}; {irc_key} held by {irc_holder}");
+    let lines = seats.count() as i64;
+    let mut talkers = Talkers::join(&devserver, &irc).await;
+    talkers.round("before", &db, lines).await;
 
     // SIGKILL the process in the IRC channel: its channels come back, each to one of the
     // two others, within the lease time.
@@ -195,6 +237,7 @@ async fn cytube_and_irc_channels_each_held_by_one_process_and_taken_over_after_s
         "taken over in {takeover:?}, lease time {LEASE_SECS} s"
     );
     assert_ne!(after[irc_key.as_str()], irc_holder);
+    talkers.round("after", &db, 2 * lines).await;
 
     let seen = sampler.finish().await;
     assert_eq!(
@@ -209,7 +252,9 @@ async fn cytube_and_irc_channels_each_held_by_one_process_and_taken_over_after_s
         seen.longest_empty
     );
     assert_eq!(devserver.kicks_sent(), 0, "no duplicate-login kick");
+    assert_exactly_stored(&client, &db, 2 * lines).await;
     for bot in bots.iter_mut().filter(|b| b.id().is_some()) {
         common::sigterm_and_wait(bot, WAIT).await;
     }
+    common::sigterm_and_wait(&mut service, WAIT).await;
 }

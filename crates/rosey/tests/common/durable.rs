@@ -98,3 +98,38 @@ pub async fn assert_exactly_stored(client: &Bus, db: &Path, n: i64) {
     }
     assert_eq!(counts(db), (n, n, n), "(rows, distinct, chat lines)");
 }
+
+/// Spawns `rosey db-service --jetstream` on `config` and waits until it answers a query.
+pub async fn start_db_service(client: &Bus, config: &Path, db: &Path) -> tokio::process::Child {
+    let mut child = super::spawn_rosey(
+        &[
+            "db-service",
+            config.to_str().unwrap(),
+            "--jetstream",
+            "--ack-wait",
+            "2",
+            "--log-level",
+            "warn",
+            "--db-path",
+            db.to_str().unwrap(),
+        ],
+        None,
+    );
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("db-service exited during start-up: {status}");
+        }
+        let r = client
+            .request(
+                subjects::QUERY_CHANNEL_STATS,
+                &b"{}"[..],
+                Duration::from_millis(250),
+            )
+            .await;
+        if r.is_ok() {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "db-service never ready");
+    }
+}
