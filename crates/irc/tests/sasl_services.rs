@@ -2,7 +2,7 @@
 //! loopback ports, `rosey_testkit::services`), the account registered through NickServ as a
 //! user would. A registered nick logs in (the client reports it, and the server's `WHOIS`
 //! shows the account); a wrong password or an unknown account stops the client for good
-//! with the reason — one attempt, no reconnect loop. Skipped (with the reason) where
+//! with the reason — one attempt (as the services' log shows), no reconnect loop. Skipped (with the reason) where
 //! `inspircd` or `atheme-services` is missing, a failure under CI=true.
 
 use std::time::Duration;
@@ -165,6 +165,13 @@ async fn a_wrong_password_stops_the_client_with_the_reason_instead_of_reconnecti
             "neither registered without the login nor retried: {seen:?}"
         );
     }
+    // The services' side: one PLAIN login attempt per client, none after the refusal.
+    let log = net.services_log();
+    let attempts = log
+        .lines()
+        .filter(|l| l.contains(" SASL ") && l.ends_with(" S PLAIN"))
+        .count();
+    assert_eq!(attempts, 2, "one attempt per refused client:\n{log}");
     // The nick was never taken by a client that went on without its login.
     let mut observer = RawClient::connect(net.port(), "watcher").await;
     observer.send("WHOIS Rosey").await;
