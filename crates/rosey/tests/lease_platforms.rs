@@ -13,6 +13,7 @@
 
 mod common;
 use common::durable::{assert_exactly_stored, start_db_service, wait_rows_at_least};
+use common::platforms;
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -157,15 +158,11 @@ impl Talkers {
 fn bots_config(dir: &Path, nats_url: &str, devserver: &DevServer, irc: &IrcServer) -> PathBuf {
     let mut platforms: Vec<Value> = (0..CYTUBE_CHANNELS)
         .map(|i| {
-            json!({"type": "cytube", "name": format!("c{i}"), "enabled": true,
-                   "domain": devserver.base_url(), "channel": cytube_channel(i),
-                   "user": [BOT, BOT_PW], "restart_delay": 1})
+            let name = format!("c{i}");
+            platforms::cytube(&name, devserver, &cytube_channel(i), BOT, BOT_PW)
         })
         .collect();
-    platforms.push(json!({"type": "irc", "name": "net", "server": "127.0.0.1",
-                          "port": irc.port(), "tls": false, "nick": BOT,
-                          "channel": IRC_CHANNEL, "user": [BOT], "sasl": false,
-                          "restart_delay": 0.2}));
+    platforms.push(platforms::irc("net", irc.port(), BOT, IRC_CHANNEL));
     let path = dir.join("bots.json");
     let config = json!({
         "version": "2.0",

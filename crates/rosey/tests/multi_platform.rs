@@ -10,6 +10,7 @@
 //! the shared run states, and nothing else), and this test failed there.
 
 mod common;
+use common::platforms;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -50,11 +51,8 @@ fn config(dir: &Path, nats: &NatsServer, devserver: &DevServer, irc: &IrcServer)
         "nats": {"url": nats.url(), "reconnect_delay": 0.2},
         "database": {"path": dir.join("multi.db"), "run_as_service": true},
         "platforms": [
-            {"type": "cytube", "name": "c", "domain": devserver.base_url(),
-             "channel": CYTUBE, "user": [BOT, BOT_PW], "restart_delay": 0.5},
-            {"type": "irc", "name": "net", "server": "127.0.0.1", "port": irc.port(),
-             "tls": false, "nick": BOT, "channel": "#multi", "user": [BOT], "sasl": false,
-             "restart_delay": 0.2}
+            platforms::cytube("c", devserver, CYTUBE, BOT, BOT_PW),
+            platforms::irc("net", irc.port(), BOT, "#multi"),
         ],
         "logging": {"level": "warn"}
     });
