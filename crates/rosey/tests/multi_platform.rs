@@ -23,8 +23,7 @@ use rosey_testkit::{
     NatsServer, eventually_with,
     ircd::{IrcServer, RawClient},
 };
-use serde_json::{Value, json};
-use tokio::process::Command;
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 const BOT: &str = "RoseyMulti";
@@ -58,55 +57,6 @@ fn config(dir: &Path, nats: &NatsServer, devserver: &DevServer, irc: &IrcServer)
     });
     std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
     path
-}
-
-/// `rosey <args> --nats-url <url>`'s standard output (panics unless it succeeds).
-async fn rosey_out(url: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_rosey"))
-        .args(args)
-        .args(["--nats-url", url])
-        .env_remove("NATS_URL")
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "rosey {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The top chatters `rosey stats --channel` shows: name → lines.
-async fn chatters(url: &str, channel: &str) -> BTreeMap<String, i64> {
-    let text = rosey_out(url, &["stats", "--channel", channel, "--json"]).await;
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    v["top_chatters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            let name = c["username"].as_str().unwrap_or_default().to_string();
-            (name, c["chat_lines"].as_i64().unwrap_or_default())
-        })
-        .collect()
-}
-
-/// `rosey status --json`: channel → (joined, state) for the bot process.
-async fn status(url: &str) -> BTreeMap<String, (bool, String)> {
-    let text = rosey_out(url, &["status", "--json", "--wait", "0.5"]).await;
-    let processes: Vec<Value> = serde_json::from_str(&text).unwrap();
-    processes
-        .iter()
-        .filter(|p| p["name"] == "rosey-bot")
-        .flat_map(|p| {
-            p["data"]["channels"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .map(|c| {
-            let state = c["state"].as_str().unwrap_or_default().to_string();
-            let name = c["channel"].as_str().unwrap_or_default().to_string();
-            (name, (c["joined"] == true, state))
-        })
-        .collect()
 }
 
 /// `/metrics`: channel → the families with a series for it, and the `rosey_bot_connected`
@@ -193,7 +143,7 @@ async fn one_process_holds_a_channel_on_every_platform_and_keeps_their_events_ap
             &format!("{user}'s line under {channel}"),
             WAIT,
             || async move {
-                let seen = chatters(url, channel).await;
+                let seen = common::cli::chatters(url, channel).await;
                 let want = BTreeMap::from([(user.to_string(), 1)]);
                 if seen == want {
                     Ok(())
@@ -209,7 +159,7 @@ async fn one_process_holds_a_channel_on_every_platform_and_keeps_their_events_ap
     let channels: BTreeSet<String> = expected.iter().map(|(c, _)| c.to_string()).collect();
     let (u, chs) = (url.as_str(), &channels);
     eventually_with("every channel in rosey status", WAIT, || async move {
-        let s = status(u).await;
+        let s = common::cli::status(u).await;
         let listed: BTreeSet<String> = s.keys().cloned().collect();
         let running = s.values().all(|(joined, st)| *joined && st == "running");
         if &listed == chs && running {

@@ -2,6 +2,7 @@
 //! crate and uses what it needs).
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod durable;
 pub mod platforms;
 

@@ -23,3 +23,15 @@ pub fn irc(name: &str, port: u16, nick: &str, channel: &str) -> Value {
            "nick": nick, "channel": channel, "user": [nick], "sasl": false,
            "restart_delay": 0.2})
 }
+
+/// A Matrix room (alias or id) on `synapse`, as `user_id` with `password`.
+pub fn matrix(
+    name: &str,
+    synapse: &rosey_testkit::synapse::Synapse,
+    user_id: &str,
+    password: &str,
+    room: &str,
+) -> Value {
+    json!({"type": "matrix", "name": name, "homeserver": synapse.url(),
+           "user": [user_id, password], "channel": room, "restart_delay": 0.2})
+}
