@@ -12,6 +12,7 @@
 //!   repeats, raids), the escalation ladder; pure, driven by event time.
 //! - [`lifts`]: timed mutes and bans still to undo, in a JetStream key-value bucket.
 //! - [`metrics`]: decisions by rule, action and outcome, lines judged, evaluation time.
+//! - [`bench`]: `rosey bench --moderation`, the cost of judging a line with many patterns.
 //! - [`service`]: the bus side: events in, bot commands and `rosey.db.moderation.action`
 //!   records out, the lift timer, `rosey.moderation.reload` and `rosey.moderation.state`.
 //!
@@ -23,6 +24,7 @@
 //! Dependencies point one way: `service` → `engine` → `rules` → `normalize`; the
 //! configuration types come from `rosey_config::moderation`.
 
+pub mod bench;
 pub mod engine;
 pub mod lifts;
 pub mod metrics;

@@ -95,3 +95,45 @@ impl ModerationStore for Store {
             .map_err(op("moderation log"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventKind, StoreEvent, StoreOptions};
+
+    fn decision(channel: &str, ts: i64, user: &str, dry_run: bool) -> StoreEvent {
+        StoreEvent {
+            channel: channel.into(),
+            ts,
+            id: None,
+            kind: EventKind::Moderation {
+                rule: "flood".into(),
+                username: user.into(),
+                reason: "6 lines in 5s".into(),
+                evidence: "spam".into(),
+                step: "smute 5m".into(),
+                outcome: if dry_run { "dry_run" } else { "done" }.into(),
+                answer: "Shadow-muted x".into(),
+                dry_run,
+            },
+        }
+    }
+
+    #[test]
+    fn decisions_are_stored_and_read_back_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path().join("m.db"), &StoreOptions::with_channel("a")).unwrap();
+        s.apply(&decision("a", 100, "u1", false)).unwrap();
+        s.apply(&decision("b", 200, "u2", true)).unwrap();
+        s.apply(&decision("a", 300, "u3", false)).unwrap();
+        let all = s.moderation_log(None, 0, 10).unwrap();
+        let users: Vec<&str> = all.iter().map(|r| r.username.as_str()).collect();
+        assert_eq!(users, ["u3", "u2", "u1"]);
+        assert!(all[1].dry_run && !all[0].dry_run);
+        assert_eq!(all[0].step, "smute 5m");
+        let a = s.moderation_log(Some("a"), 150, 10).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].username.as_str(), a[0].timestamp), ("u3", 300));
+        assert_eq!(s.moderation_log(None, 0, 1).unwrap().len(), 1);
+    }
+}
