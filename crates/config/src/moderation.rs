@@ -517,17 +517,17 @@ fn check(r: &RuleSet) -> Result<(), (String, String)> {
         if let Err(e) = regex::Regex::new(p) {
             return bad(
                 &format!("words.patterns[{i}]"),
-                format!("not a valid pattern: {}", first_line(&e.to_string())),
+                format!("not a valid pattern: {}", last_line(&e.to_string())),
             );
         }
     }
     Ok(())
 }
 
-fn first_line(s: &str) -> String {
+/// The last non-empty line of a (multi-line) regex error: the one that says what is wrong.
+fn last_line(s: &str) -> String {
     s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(s)
         .trim()
         .to_string()
