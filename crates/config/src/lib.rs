@@ -12,6 +12,7 @@
 //! - [`validate`](mod@validate) — every rule, on the untyped value, reporting all [`Problem`]s at once.
 //! - [`env`](mod@env) — environment overrides for secrets and deployment settings.
 //! - [`load`] — the pipeline tying those together ([`Config::load`], [`load::load_file`]).
+//! - [`moderation`] — the `moderation` section: the automated moderator's rule sets.
 //! - [`redact`] — hiding secrets for `--print` and logs.
 //! - [`render`] — writing a value back as JSON or YAML in the documented key order.
 //! - [`migrate`] — v1 → v2 on values ([`migrate::migrate_v1`]) and files
@@ -37,6 +38,7 @@ pub mod error;
 pub mod load;
 pub mod migrate;
 pub mod model;
+pub mod moderation;
 pub mod plugins;
 pub mod redact;
 pub mod render;

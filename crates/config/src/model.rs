@@ -94,6 +94,9 @@ pub struct Config {
     /// Several bot processes sharing the channels through leases (off unless configured).
     #[serde(skip_serializing_if = "ClusterConfig::is_default")]
     pub cluster: ClusterConfig,
+    /// The automated moderator's rule sets (`crate::moderation`; off unless enabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moderation: Option<Map<String, Value>>,
 }
 
 /// `web`: the dashboard and HTTP API listener.

@@ -20,6 +20,7 @@ const KEY_ORDER: &[&str] = &[
     "plugins",
     "llm",
     "legacy",
+    "moderation",
     // platforms (first part: these come before `user`, which nats also has)
     "type",
     "name",

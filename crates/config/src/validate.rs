@@ -57,6 +57,7 @@ const TOP_KEYS: &[&str] = &[
     "metrics",
     "web",
     "cluster",
+    "moderation",
 ];
 const NATS_KEYS: &[&str] = &[
     "url",
@@ -180,6 +181,11 @@ pub fn validate(value: &Value) -> Vec<Problem> {
     v.web(top);
     v.cluster(top);
     v.plugins(top);
+    if let Some(m) = top.get("moderation") {
+        for (path, message) in crate::moderation::problems(m) {
+            v.report(path, message);
+        }
+    }
     for key in ["llm", "legacy"] {
         match top.get(key) {
             None | Some(Value::Null) | Some(Value::Object(_)) => {}

@@ -99,7 +99,7 @@ fn top_level_rules() {
     expect(
         set(base(), "/nats_url", json!("x")),
         &[
-            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy, metrics, web, cluster)",
+            "nats_url: unknown key (expected one of: version, nats, database, platforms, shell, logging, plugins, llm, legacy, metrics, web, cluster, moderation)",
         ],
     );
     expect(

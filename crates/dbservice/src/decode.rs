@@ -3,8 +3,8 @@
 
 use rosey_bus::batch::{self, BatchError};
 use rosey_model::payload::{
-    HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, PmCommand, StatusUpdate, UserCount,
-    UserJoined, UserLeft,
+    HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, ModerationAction, PmCommand,
+    StatusUpdate, UserCount, UserJoined, UserLeft,
 };
 use rosey_model::{DecodeError, decode, subjects};
 use rosey_store::StoreEvent;
@@ -63,6 +63,7 @@ pub fn decode_event(
         subjects::OUTBOUND_MARK_FAILED => typed::<MarkFailed>(payload, default_channel, now),
         subjects::ACTION_PM_COMMAND => typed::<PmCommand>(payload, default_channel, now),
         subjects::MEDIA_PLAYED => typed::<MediaPlayed>(payload, default_channel, now),
+        subjects::MODERATION_ACTION => typed::<ModerationAction>(payload, default_channel, now),
         other => Err(EventError::UnknownSubject(other.to_string())),
     }?;
     match ev.invalid_reason() {

@@ -33,6 +33,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "mark_failed",
     "pm_command",
     "media_played",
+    "moderation",
 ];
 
 /// Rejection reasons exported even before the first one happens.

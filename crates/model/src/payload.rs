@@ -221,6 +221,60 @@ payload! {
     }
 }
 
+payload! {
+    /// `rosey.db.moderation.action`: one decision of the automated moderator. `step` is
+    /// what the ladder said (`warn`, `smute 5m`, `kick`; `unmute` for a lift), `outcome`
+    /// one of `done`, `failed`, `skipped` (the platform lacks the action), `dry_run`, and
+    /// `answer` the server's words (or why nothing was done).
+    pub struct ModerationAction {
+        pub rule: String,
+        pub username: String,
+        #[serde(default)]
+        pub reason: String,
+        #[serde(default)]
+        pub evidence: String,
+        pub step: String,
+        pub outcome: String,
+        #[serde(default)]
+        pub answer: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub dry_run: bool,
+    }
+}
+
+payload! {
+    /// `rosey.db.query.moderation_log` request: decisions of one channel (none: every
+    /// channel) at or after `since` (epoch seconds), newest first.
+    pub struct ModerationLogQuery {
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_count")]
+        pub since: Option<i64>,
+        #[serde(default = "default_limit", deserialize_with = "count")]
+        pub limit: i64,
+    }
+}
+
+/// One row of the `moderation_log` reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModerationRow {
+    pub timestamp: i64,
+    pub channel: String,
+    pub rule: String,
+    pub username: String,
+    pub reason: String,
+    pub evidence: String,
+    pub step: String,
+    pub outcome: String,
+    pub answer: String,
+    pub dry_run: bool,
+}
+
+/// `rosey.db.query.moderation_log` reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModerationLogReply {
+    pub success: bool,
+    pub actions: Vec<ModerationRow>,
+}
+
 // ---------------------------------------------------------------------------------------
 // Queries (SPEC §3.2)
 // ---------------------------------------------------------------------------------------

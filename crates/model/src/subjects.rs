@@ -22,6 +22,9 @@ pub const OUTBOUND_MARK_FAILED: &str = "rosey.db.messages.outbound.mark_failed";
 pub const ACTION_PM_COMMAND: &str = "rosey.db.action.pm_command";
 /// A media item started playing.
 pub const MEDIA_PLAYED: &str = "rosey.db.media.played";
+/// One decision of the automated moderator (`rosey moderator`): rule, user, evidence, the
+/// step taken and the server's answer. New in Rosey (not part of the v0.5 contract).
+pub const MODERATION_ACTION: &str = "rosey.db.moderation.action";
 
 /// Query: due outbound messages.
 pub const OUTBOUND_GET: &str = "rosey.db.messages.outbound.get";
@@ -52,9 +55,12 @@ pub const TOKENS_LIST: &str = "rosey.db.tokens.list";
 pub const TOKENS_REVOKE: &str = "rosey.db.tokens.revoke";
 /// Request: check a presented API token.
 pub const TOKENS_VERIFY: &str = "rosey.db.tokens.verify";
+/// Query: the automated moderator's decisions, newest first (`rosey moderation log`).
+pub const QUERY_MODERATION_LOG: &str = "rosey.db.query.moderation_log";
 
 /// The dashboard's request subjects (new in Rosey; served by the database service).
-pub const DASHBOARD_QUERY_SUBJECTS: [&str; 8] = [
+pub const DASHBOARD_QUERY_SUBJECTS: [&str; 9] = [
+    QUERY_MODERATION_LOG,
     QUERY_CURRENT_STATUS,
     QUERY_OUTBOUND_RECENT,
     QUERY_USER_SEARCH,
@@ -111,7 +117,7 @@ pub const DB_BATCH: &str = "rosey.db.batch";
 
 /// Every fire-and-forget database event subject (SPEC §3.1). Durable mode puts these and
 /// [`DB_BATCH`], and nothing else, into the JetStream stream.
-pub const DB_EVENT_SUBJECTS: [&str; 10] = [
+pub const DB_EVENT_SUBJECTS: [&str; 11] = [
     USER_JOINED,
     USER_LEFT,
     MESSAGE_LOG,
@@ -122,6 +128,7 @@ pub const DB_EVENT_SUBJECTS: [&str; 10] = [
     OUTBOUND_MARK_FAILED,
     ACTION_PM_COMMAND,
     MEDIA_PLAYED,
+    MODERATION_ACTION,
 ];
 
 /// Every request/reply subject of the database service (SPEC §3.2).
@@ -178,6 +185,16 @@ pub const INBOX_WEB: &str = "_INBOX_web";
 pub const INBOX_PLUGIN: &str = "_INBOX_plugin";
 /// The admin CLI's (`rosey stats`, `say`, `status`, `token`, `plugins list`) prefix.
 pub const INBOX_ADMIN: &str = "_INBOX_admin";
+
+/// Request: the automated moderator reloads its rules from its configuration file (also
+/// on SIGHUP); the reply says which channels it now moderates, or why the reload was
+/// refused (the old rules stay).
+pub const MODERATION_RELOAD: &str = "rosey.moderation.reload";
+/// Request: the automated moderator's state (`{channel?}`): channels, dry run, offenders,
+/// pending lifts, decision counts.
+pub const MODERATION_STATE: &str = "rosey.moderation.state";
+/// The automated moderator's reply inbox prefix.
+pub const INBOX_MODERATOR: &str = "_INBOX_moderator";
 
 /// The channel used when a payload carries none and no channel is configured.
 pub const DEFAULT_CHANNEL: &str = "default";

@@ -66,6 +66,12 @@ enum Command {
     Token(cmd::web::TokenCommand),
     /// The standard chat-command plugins (`rosey plugins [CONFIG]`), or `rosey plugins list`.
     Plugins(cmd::plugins::PluginsArgs),
+    /// The automated moderator (`rosey moderator CONFIG`): rules over the chat, acting
+    /// through the bot in escalating steps.
+    Moderator(cmd::moderator::ModeratorArgs),
+    /// The moderator's decisions (`rosey moderation log [--channel] [--since]`) and state.
+    #[command(subcommand)]
+    Moderation(cmd::moderator::ModerationCommand),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +105,8 @@ fn main() -> ExitCode {
             Command::Web(a) => cmd::web::run(a).await,
             Command::Token(c) => cmd::web::token(c).await,
             Command::Plugins(a) => cmd::plugins::run(a).await,
+            Command::Moderator(a) => cmd::moderator::run(a).await,
+            Command::Moderation(c) => cmd::moderator::moderation(c).await,
         }
     });
     match result {

@@ -31,7 +31,7 @@ enum Kind {
 use Kind::{Int, Real, Text};
 
 /// Every table but `rosey_migrations` (each backend records its own), with its columns.
-const TABLES: [(&str, &[(&str, Kind)]); 12] = [
+const TABLES: [(&str, &[(&str, Kind)]); 13] = [
     (
         "user_stats",
         &[
@@ -140,6 +140,22 @@ const TABLES: [(&str, &[(&str, Kind)]); 12] = [
             ("duration", Int),
             ("queued_by", Text),
             ("channel", Text),
+        ],
+    ),
+    (
+        "moderation_actions",
+        &[
+            ("id", Int),
+            ("timestamp", Int),
+            ("channel", Text),
+            ("rule", Text),
+            ("username", Text),
+            ("reason", Text),
+            ("evidence", Text),
+            ("step", Text),
+            ("outcome", Text),
+            ("answer", Text),
+            ("dry_run", Int),
         ],
     ),
     (

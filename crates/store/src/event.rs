@@ -6,8 +6,8 @@
 //! any other feeder (JetStream, tests, importers) build events the same way.
 
 use rosey_model::payload::{
-    HasEnvelope, HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, PmCommand, StatusData,
-    StatusUpdate, UserCount, UserJoined, UserLeft,
+    HasEnvelope, HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, ModerationAction,
+    PmCommand, StatusData, StatusUpdate, UserCount, UserJoined, UserLeft,
 };
 
 /// One event with its resolved envelope.
@@ -67,12 +67,23 @@ pub enum EventKind {
         duration: i64,
         queued_by: Option<String>,
     },
+    /// A decision of the automated moderator.
+    Moderation {
+        rule: String,
+        username: String,
+        reason: String,
+        evidence: String,
+        step: String,
+        outcome: String,
+        answer: String,
+        dry_run: bool,
+    },
 }
 
 impl EventKind {
     /// A short stable name, for logs and counters.
     /// How many kinds there are.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// A stable position per kind, `0..COUNT`, in the order of the enum.
     pub fn index(&self) -> usize {
@@ -87,6 +98,7 @@ impl EventKind {
             EventKind::MarkFailed { .. } => 7,
             EventKind::PmCommand { .. } => 8,
             EventKind::MediaPlayed { .. } => 9,
+            EventKind::Moderation { .. } => 10,
         }
     }
 
@@ -102,6 +114,7 @@ impl EventKind {
             EventKind::MarkFailed { .. } => "mark_failed",
             EventKind::PmCommand { .. } => "pm_command",
             EventKind::MediaPlayed { .. } => "media_played",
+            EventKind::Moderation { .. } => "moderation",
         }
     }
 }
@@ -123,6 +136,7 @@ impl StoreEvent {
             EventKind::UserJoined { username }
             | EventKind::UserLeft { username }
             | EventKind::PmCommand { username, .. }
+            | EventKind::Moderation { username, .. }
                 if username.is_empty() =>
             {
                 Some("empty_username")
@@ -197,6 +211,20 @@ impl StoreEvent {
                 }
                 if let Some(q) = queued_by {
                     f(q);
+                }
+            }
+            EventKind::Moderation {
+                rule,
+                username,
+                reason,
+                evidence,
+                step,
+                outcome,
+                answer,
+                ..
+            } => {
+                for t in [rule, username, reason, evidence, step, outcome, answer] {
+                    f(t);
                 }
             }
             EventKind::UserCount { .. }
@@ -282,6 +310,17 @@ into_event!(MediaPlayed, |p| EventKind::MediaPlayed {
     title: p.title,
     duration: p.duration,
     queued_by: p.queued_by
+});
+
+into_event!(ModerationAction, |p| EventKind::Moderation {
+    rule: p.rule,
+    username: p.username,
+    reason: p.reason,
+    evidence: p.evidence,
+    step: p.step,
+    outcome: p.outcome,
+    answer: p.answer,
+    dry_run: p.dry_run
 });
 
 /// The `details` text of a `pm_command` audit row, as the original wrote it:

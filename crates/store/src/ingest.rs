@@ -373,6 +373,21 @@ fn apply_effect(conn: &Connection, ev: &StoreEvent) -> rusqlite::Result<()> {
                 ts, media_type, media_id, title, duration, queued_by, ch
             ])?;
         }
+        EventKind::Moderation {
+            rule,
+            username,
+            reason,
+            evidence,
+            step,
+            outcome,
+            answer,
+            dry_run,
+        } => {
+            conn.prepare_cached(crate::moderation::SQL_INSERT)?
+                .execute(params![
+                    ts, ch, rule, username, reason, evidence, step, outcome, answer, dry_run
+                ])?;
+        }
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ pub const MAX_LIMIT: i64 = 10_000;
 pub const TOP_CHATTERS: i64 = 10;
 
 /// Every table of the current schema.
-pub const TABLES: [&str; 13] = [
+pub const TABLES: [&str; 14] = [
     "user_stats",
     "user_actions",
     "channel_stats",
@@ -31,6 +31,7 @@ pub const TABLES: [&str; 13] = [
     "processed_events",
     "user_presence",
     "plugin_kv",
+    "moderation_actions",
     "rosey_migrations",
 ];
 

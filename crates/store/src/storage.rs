@@ -113,7 +113,9 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// What the service, the copy tool and the benchmarks need from a database.
-pub trait Storage: Send + crate::web::WebStorage + crate::kv::KvStore {
+pub trait Storage:
+    Send + crate::web::WebStorage + crate::kv::KvStore + crate::moderation::ModerationStore
+{
     /// `"sqlite"` or `"postgres"`, for logs.
     fn backend(&self) -> &'static str;
     /// True when calls wait on network round trips (run them off the async workers).
@@ -227,7 +229,9 @@ pub(crate) fn id_column(table: &str) -> Option<&'static str> {
     match table {
         "processed_events" => Some("seq"),
         "user_actions" | "channel_stats" | "user_count_history" | "recent_chat"
-        | "current_status" | "outbound_messages" | "media_history" => Some("id"),
+        | "current_status" | "outbound_messages" | "media_history" | "moderation_actions" => {
+            Some("id")
+        }
         _ => None,
     }
 }

@@ -849,6 +849,44 @@ fn unknown_table_is_an_error(db: &Db) {
 }
 
 /// Instantiates every contract function once per backend.
+fn moderation_decisions_are_kept_and_read_newest_first(db: &Db) {
+    let mut s = db.open();
+    let decision = |ch: &str, ts: i64, user: &str, dry_run: bool| StoreEvent {
+        channel: ch.to_string(),
+        ts,
+        id: None,
+        kind: EventKind::Moderation {
+            rule: "flood".into(),
+            username: user.into(),
+            reason: "6 lines in 5s".into(),
+            evidence: "spam spam".into(),
+            step: "smute 5m".into(),
+            outcome: if dry_run { "dry_run" } else { "done" }.into(),
+            answer: "Shadow-muted".into(),
+            dry_run,
+        },
+    };
+    s.apply_batch(&[
+        decision(CH, 100, "u1", false),
+        decision("other", 200, "u2", true),
+        decision(CH, 300, "u3", false),
+    ])
+    .unwrap();
+    let all = s.moderation_log(None, 0, 10).unwrap();
+    let users: Vec<&str> = all.iter().map(|r| r.username.as_str()).collect();
+    assert_eq!(users, ["u3", "u2", "u1"]);
+    assert!(all[1].dry_run && !all[0].dry_run);
+    assert_eq!(
+        (all[0].step.as_str(), all[0].answer.as_str()),
+        ("smute 5m", "Shadow-muted")
+    );
+    let mine = s.moderation_log(Some(CH), 150, 10).unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].username.as_str(), mine[0].timestamp), ("u3", 300));
+    drop(s);
+    assert_eq!(db.open().moderation_log(None, 0, 1).unwrap().len(), 1);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -890,6 +928,7 @@ contract!(
     text_with_nul_is_stored,
     plugin_kv_namespaces_prefixes_and_reopen,
     plugin_kv_prefix_is_literal,
+    moderation_decisions_are_kept_and_read_newest_first,
 );
 
 /// The dashboard's part of the contract.

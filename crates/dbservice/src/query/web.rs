@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use data_encoding::BASE64URL_NOPAD;
 use rand::TryRngCore;
-use rosey_model::payload::HasEnvelope;
+use rosey_model::payload::{HasEnvelope, ModerationLogQuery, ModerationLogReply};
 use rosey_model::web::{
     ChannelQuery, ChatActivityQuery, ChatActivityReply, CurrentStatusReply, MAX_LIMIT,
     MIN_REVOKE_PREFIX, OutboundRecentQuery, TokenCreate, TokenCreated, TokenInfo, TokenList,
@@ -27,7 +27,8 @@ use super::{Queries, QueryError, req};
 use crate::writer::WriterMsg;
 
 /// Endpoint names for the micro-service API.
-pub const ENDPOINTS: [(&str, &str); 8] = [
+pub const ENDPOINTS: [(&str, &str); 9] = [
+    (subjects::QUERY_MODERATION_LOG, "moderation_log"),
     (subjects::QUERY_CURRENT_STATUS, "current_status"),
     (subjects::QUERY_OUTBOUND_RECENT, "outbound_recent"),
     (subjects::QUERY_USER_SEARCH, "user_search"),
@@ -96,6 +97,20 @@ impl Queries {
                         success: true,
                         found: row.is_some(),
                         status: row.unwrap_or_default(),
+                    })
+                })
+                .await
+            }
+            subjects::QUERY_MODERATION_LOG => {
+                let q: ModerationLogQuery = req(payload)?;
+                let limit = check_limit(q.limit)?;
+                // No channel = every channel (the log is read across them).
+                let ch = q.channel.clone();
+                let since = q.since.unwrap_or(0);
+                self.read(move |s| {
+                    Ok(ModerationLogReply {
+                        success: true,
+                        actions: s.moderation_log(ch.as_deref(), since, limit)?,
                     })
                 })
                 .await

@@ -53,6 +53,9 @@ pub struct BenchArgs {
     /// Commands per configuration for `--plugins`.
     #[arg(long, default_value_t = 500, requires = "plugins")]
     pub samples: usize,
+    /// Only the automated moderator's rule evaluation (p99 per line with 100 patterns).
+    #[arg(long)]
+    pub moderation: bool,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -63,6 +66,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     crate::logging::init(None, "warn", false);
+    if args.moderation {
+        let lines = if args.quick { 20_000 } else { 200_000 };
+        let report = tokio::task::spawn_blocking(move || rosey_moderator::bench::run(lines, 100))
+            .await
+            .context("moderation bench")?;
+        println!("{}", report.to_markdown());
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.plugins {
         let rosey = std::env::current_exe().context("cannot find the rosey executable")?;
         let report = rosey_bench::plugins::run(&rosey, args.samples.max(1)).await?;

@@ -10,6 +10,7 @@ pub mod db_backup;
 pub mod db_service;
 pub mod demo;
 pub mod devserver;
+pub mod moderator;
 pub mod plugins;
 pub mod run;
 pub mod stats;

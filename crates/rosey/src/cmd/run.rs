@@ -164,9 +164,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let (Some(m), Some(w)) = (&metrics, &web) {
         m.metrics.add_source(w.stats());
     }
+    let moderator = super::moderator::start_if_configured(&bus, &config, &args.config).await?;
+    if let (Some(m), Some(md)) = (&metrics, &moderator) {
+        m.metrics.add_source(md.metrics());
+    }
     let bot = Bot::start(bus.clone(), bot_cfg);
     let source = bot.metrics_source();
     let stopped = observed(&source, &bus, &metrics, &config, serve(bot, signal)).await;
+    if let Some(m) = moderator {
+        m.stop();
+    }
     if let Some(w) = web {
         w.shutdown().await;
     }

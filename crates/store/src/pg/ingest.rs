@@ -132,6 +132,10 @@ const SQL_ACTION: &str = "INSERT INTO user_actions (timestamp, username, action_
 const SQL_MEDIA: &str = "INSERT INTO media_history (timestamp, media_type, media_id, title, duration, \
      queued_by, channel) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+const SQL_MODERATION: &str = "INSERT INTO moderation_actions (timestamp, channel, rule, \
+    username, reason, evidence, step, outcome, answer, dry_run) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 impl PgStore {
     /// Applies `events` in order in one transaction (see the module doc).
     pub fn apply_batch(&mut self, events: &[StoreEvent]) -> Result<BatchOutcome, StoreError> {
@@ -391,6 +395,25 @@ fn apply_effect<C: GenericClient>(
                 c,
                 SQL_MEDIA,
                 &[ts, media_type, media_id, title, duration, queued_by, ch],
+            )?;
+        }
+        EventKind::Moderation {
+            rule,
+            username,
+            reason,
+            evidence,
+            step,
+            outcome,
+            answer,
+            dry_run,
+        } => {
+            let dry = i64::from(*dry_run);
+            exec(
+                c,
+                SQL_MODERATION,
+                &[
+                    ts, ch, rule, username, reason, evidence, step, outcome, answer, &dry,
+                ],
             )?;
         }
     }

@@ -20,6 +20,7 @@
 
 mod ingest;
 mod kv;
+mod moderation;
 mod query;
 mod schema;
 mod web;
