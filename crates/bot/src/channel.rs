@@ -279,6 +279,8 @@ impl ChannelBot {
                     username: m.username,
                     message: m.text,
                     bot: m.from_self,
+                    server_time: None,
+                    replayed: false,
                     channel: None,
                     ts: None,
                     id: None,
