@@ -8,6 +8,9 @@
 //! [`Frame`] on the channel's broadcast: `chat` (one line) or `state` (everything but the
 //! chat), pre-serialized once for all browsers.
 //!
+//! A chat line the server replayed to a (re)joining bot (`history`) is shown only when the
+//! page does not have it: said while no bot was in the channel.
+//!
 //! A browser gets a `snapshot` first, taken under the same lock that orders the frames, so
 //! it misses nothing and sees nothing twice. The broadcast buffer is bounded: a browser that
 //! falls more than [`BUFFER`] frames behind gets a fresh snapshot instead of the frames it
@@ -237,6 +240,22 @@ impl Live {
             .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
+    /// Whether a line the server replayed to a (re)joining bot is one the page has (or
+    /// older than all it keeps): the replay shows only lines said while no bot was there.
+    /// Compared by whole second, user and text (lines from the database have whole
+    /// seconds).
+    fn has_line(&self, ts: f64, user: &str, content: &str) -> bool {
+        let older = self.chat.len() == CHAT_LINES
+            && self
+                .chat
+                .front()
+                .is_some_and(|f| ts.floor() < f.timestamp.floor());
+        older
+            || self.chat.iter().any(|l| {
+                l.timestamp.floor() == ts.floor() && l.username == user && l.message == content
+            })
+    }
+
     fn push_chat(&mut self, line: ChatLine) {
         if self.chat.len() == CHAT_LINES {
             self.chat.pop_front();
@@ -254,7 +273,9 @@ impl Live {
                 history,
                 ..
             } => {
-                if *history || is_private_notice(user, content) {
+                if is_private_notice(user, content)
+                    || (*history && self.has_line(ts, user, content))
+                {
                     return None;
                 }
                 let line = ChatLine {
@@ -719,14 +740,22 @@ mod tests {
             f.data.contains("<b>hi</b>"),
             "JSON, not HTML: the page sets it as text"
         );
-        let history = EventBody::Message {
-            user: "x".into(),
-            content: "old".into(),
+        // The server's replay to a joining bot: a line shown already is not shown again;
+        // one said while no bot was there is.
+        let replayed = |user: &str, content: &str| EventBody::Message {
+            user: user.into(),
+            content: content.into(),
             history: true,
             platform_data: Value::Null,
         };
-        assert!(live.apply(6.0, &history).is_none());
+        assert!(live.apply(5.4, &replayed("bob", "<b>hi</b>")).is_none());
         assert_eq!(live.chat.len(), 1);
+        assert_eq!(
+            live.apply(6.0, &replayed("x", "old")).unwrap().event,
+            "chat"
+        );
+        assert!(live.apply(6.0, &replayed("x", "old")).is_none());
+        assert_eq!(live.chat.len(), 2);
     }
 
     fn line(n: usize) -> EventBody {
