@@ -12,6 +12,7 @@ pub mod demo;
 pub mod devserver;
 pub mod plugins;
 pub mod run;
+pub mod soak;
 pub mod stats;
 pub mod status;
 pub mod web;
