@@ -152,27 +152,33 @@ fn script_json<T: Serialize>(v: &T) -> String {
 
 /// The report page: every figure's trend over `points`, and `targets` (the latest run's).
 pub fn report_html(points: &[Point], skipped: usize, targets: &[TargetCheck]) -> String {
-    let data = script_json(&PageData {
+    let body = "<header class=\"top\"><h1>Rosey benchmarks</h1><span id=\"runs\" class=\"muted\"></span></header>\n\
+         <main>\n<section class=\"panel span2\"><h2>Targets (latest run)</h2>\
+         <table class=\"outbound\"><thead><tr><th>Figure</th><th>Target</th><th>Measured</th><th>Met</th></tr></thead>\
+         <tbody id=\"targets\"></tbody></table></section>\n\
+         <div id=\"figures\" class=\"figures\"></div>\n</main>";
+    let data = PageData {
         points,
         skipped,
         targets,
-    });
+    };
+    page("Rosey benchmark report", body, REPORT_CSS, &data, REPORT_JS)
+}
+
+/// A self-contained page (no request leaves it): the dashboard's style sheet and chart code
+/// (`lineChart`, `svg`, `SVG`), `css` and `body`, `data` as JSON in `<script id="data">`
+/// (safe: no `</script>` can end it), and the page's own `js` (`rosey soak` uses it too).
+pub fn page<T: Serialize>(title: &str, body: &str, css: &str, data: &T, js: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"color-scheme\" content=\"dark light\">\n\
-         <title>Rosey benchmark report</title>\n<style>\n{css}\n{own_css}\n</style>\n</head>\n<body>\n\
-         <header class=\"top\"><h1>Rosey benchmarks</h1><span id=\"runs\" class=\"muted\"></span></header>\n\
-         <main>\n<section class=\"panel span2\"><h2>Targets (latest run)</h2>\
-         <table class=\"outbound\"><thead><tr><th>Figure</th><th>Target</th><th>Measured</th><th>Met</th></tr></thead>\
-         <tbody id=\"targets\"></tbody></table></section>\n\
-         <div id=\"figures\" class=\"figures\"></div>\n</main>\n\
+         <title>{title}</title>\n<style>\n{app_css}\n{css}\n</style>\n</head>\n<body>\n{body}\n\
          <script type=\"application/json\" id=\"data\">{data}</script>\n\
-         <script>\n{chart}\n</script>\n<script>\n{page}\n</script>\n</body>\n</html>\n",
-        css = rosey_web::APP_CSS,
-        own_css = REPORT_CSS,
+         <script>\n{chart}\n</script>\n<script>\n{js}\n</script>\n</body>\n</html>\n",
+        app_css = rosey_web::APP_CSS,
+        data = script_json(data),
         chart = rosey_web::CHART_JS,
-        page = REPORT_JS,
     )
 }
 

@@ -37,6 +37,11 @@ impl Progress {
         self.bar.inc(1);
     }
 
+    /// Moves to step `pos` (a run measured in seconds: the seconds done).
+    pub fn set(&self, pos: u64) {
+        self.bar.set_position(pos);
+    }
+
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }

@@ -265,20 +265,26 @@ impl ChannelBot {
             // `[server]`, `[voteskip]`: CyTube's notices, not people (user names cannot
             // contain brackets); they get a normalized event but are not counted as chat.
             // The bot's own lines (the server's echo) are stored like anyone's, marked as
-            // the bot's: the history shows the answers to commands.
-            ServerEvent::ChatMsg(m) if !m.history && !is_notice(&m.username) => {
-                if let Some(log) = &mut self.chat_log {
-                    log.line(ts, &format!("<{}> {}", m.username, m.text));
-                }
-                if let Some(c) = self.commands.as_ref().filter(|_| !m.from_self) {
-                    let line = self.command_line(&m.username, &m.text, ts);
-                    let (state, started) = (&self.state, self.live.started_at);
-                    c.on_chat(line, || crate::commands::cytube::context(state, started));
+            // the bot's: the history shows the answers to commands. The server's replay on
+            // join (history) is published too, flagged, never run as commands: the database
+            // service stores the lines it does not have yet (said while the bot was away).
+            ServerEvent::ChatMsg(m) if !is_notice(&m.username) => {
+                if !m.history {
+                    if let Some(log) = &mut self.chat_log {
+                        log.line(ts, &format!("<{}> {}", m.username, m.text));
+                    }
+                    if let Some(c) = self.commands.as_ref().filter(|_| !m.from_self) {
+                        let line = self.command_line(&m.username, &m.text, ts);
+                        let (state, started) = (&self.state, self.live.started_at);
+                        c.on_chat(line, || crate::commands::cytube::context(state, started));
+                    }
                 }
                 let line = MessageLog {
                     username: m.username,
                     message: m.text,
                     bot: m.from_self,
+                    server_time: (m.time > 0).then_some(m.time),
+                    replayed: m.history,
                     channel: None,
                     ts: None,
                     id: None,

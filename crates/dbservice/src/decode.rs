@@ -53,7 +53,13 @@ pub fn decode_event(
     now: i64,
 ) -> Result<StoreEvent, EventError> {
     let ev = match subject {
-        subjects::MESSAGE_LOG => typed::<MessageLog>(payload, default_channel, now),
+        subjects::MESSAGE_LOG => {
+            let line = decode::<MessageLog>(payload)?;
+            if rosey_store::event::stale_replay(&line, now) {
+                return Err(EventError::Invalid("stale_replay"));
+            }
+            Ok(line.into_store_event(default_channel, now))
+        }
         subjects::USER_JOINED => typed::<UserJoined>(payload, default_channel, now),
         subjects::USER_LEFT => typed::<UserLeft>(payload, default_channel, now),
         subjects::STATS_USER_COUNT => typed::<UserCount>(payload, default_channel, now),
@@ -167,6 +173,30 @@ mod tests {
                 .kind(),
             "unknown_subject"
         );
+    }
+
+    #[test]
+    fn replayed_lines_older_than_the_horizon_are_dropped() {
+        let now = 10 * 86_400;
+        let line = |ts: i64, replayed: bool| {
+            let ms = ts * 1000;
+            serde_json::json!({"username":"a","message":"m","ts":ts,"server_time":ms,"replayed":replayed})
+                .to_string()
+        };
+        let old = now - rosey_store::event::REPLAY_HORIZON_SECS - 1;
+        let e = decode_event(subjects::MESSAGE_LOG, line(old, true).as_bytes(), "c", now);
+        assert_eq!(e.unwrap_err().kind(), "stale_replay");
+        // A live line of that age (a late redelivery) and a recent replay are kept, keyed
+        // by content.
+        let live = decode_event(subjects::MESSAGE_LOG, line(old, false).as_bytes(), "c", now);
+        let recent = decode_event(
+            subjects::MESSAGE_LOG,
+            line(now - 60, true).as_bytes(),
+            "c",
+            now,
+        );
+        assert!(live.unwrap().id.unwrap().starts_with("line:"));
+        assert!(recent.unwrap().id.unwrap().starts_with("line:"));
     }
 
     #[test]

@@ -297,6 +297,9 @@ async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceEr
     let adopted = store.adopted().cloned();
 
     let mut retention = cfg.retention.clone();
+    // A replayed chat line is de-duplicated by its key for as long as it may be accepted.
+    let horizon = Duration::from_secs(rosey_store::event::REPLAY_HORIZON_SECS as u64 + 3600);
+    retention.processed_events = retention.processed_events.max(horizon);
     if let Some(d) = &cfg.durable
         && !d.stream.max_age.is_zero()
     {

@@ -47,4 +47,4 @@ pub mod text;
 pub use config::{Account, DevServerConfig};
 pub use error::DevServerError;
 pub use server::DevServer;
-pub use state::{ChatRecord, PmRecord, UserInfo};
+pub use state::{ChatRecord, Footprint, PmRecord, UserInfo};

@@ -305,6 +305,16 @@ impl DevServer {
             .unwrap_or_default()
     }
 
+    /// How many entries the server's growing collections hold now.
+    pub fn footprint(&self) -> crate::state::Footprint {
+        let inner = self.shared.lock();
+        crate::state::Footprint {
+            sockets: inner.sockets.len(),
+            early: inner.early.len(),
+            ..inner.world.footprint()
+        }
+    }
+
     /// The PMs delivered, oldest first (the last `log_capacity`).
     pub fn pm_log(&self) -> Vec<PmRecord> {
         self.shared.lock().world.pm_log.iter().cloned().collect()

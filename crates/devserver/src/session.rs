@@ -167,7 +167,13 @@ fn guest_login(w: &mut World, out: &mut Outbox, id: ConnId, name: &str) {
     {
         return login_fail(out, id, "That name is already in use on this channel.");
     }
-    w.last_guest_login.insert(ip, now);
+    if !delay.is_zero() {
+        // Only logins within the delay matter: forget older ones, so the map holds at most
+        // the IPs of the last `delay` (it is not needed at all without a delay).
+        w.last_guest_login
+            .retain(|_, last| now.saturating_duration_since(*last) < delay);
+        w.last_guest_login.insert(ip, now);
+    }
     if let Some(c) = w.conns.get_mut(&id) {
         c.name = Some(name.to_owned());
         c.registered = false;

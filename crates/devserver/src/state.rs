@@ -421,6 +421,36 @@ impl Channel {
     }
 }
 
+/// Names kept per IP in [`World::aliases`]. CyTube keeps its `aliases` table in the
+/// database and purges old rows; the devserver keeps the newest few, so a crowd of fresh
+/// guest names from one address (every local client is 127.0.0.1) cannot grow it.
+pub const MAX_ALIASES_PER_IP: usize = 32;
+
+/// Entries held by each collection of the server that grows with use: what a leak would
+/// show in (a test checks each stays bounded under churn). Everything per connection is
+/// removed on disconnect; the logs are rings; channels stay (as registered ones do).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Live connections.
+    pub conns: usize,
+    pub channels: usize,
+    /// Sockets in channels, over all channels.
+    pub members: usize,
+    /// Inspection log records over all channels (each ring at most `log_capacity`).
+    pub chat_log: usize,
+    /// Replay lines over all channels (each at most `history_len`).
+    pub history: usize,
+    pub pm_log: usize,
+    /// IPs with aliases, and the aliases over all of them.
+    pub alias_ips: usize,
+    pub aliases: usize,
+    /// IPs whose last guest login is remembered (only within `guest_login_delay`).
+    pub guest_logins: usize,
+    /// Socket handles and early-event queues (`server.rs`), one per live connection.
+    pub sockets: usize,
+    pub early: usize,
+}
+
 /// All server state. Guarded by one mutex in `server.rs`.
 #[derive(Debug)]
 pub struct World {
@@ -496,13 +526,35 @@ impl World {
         r
     }
 
-    /// Remembers the logged-in name of `id` as an alias of its IP.
+    /// Remembers the logged-in name of `id` as an alias of its IP: the newest
+    /// [`MAX_ALIASES_PER_IP`] first-seen names per IP are kept, oldest first.
     pub fn record_alias(&mut self, id: ConnId) {
         let Some(c) = self.conns.get(&id) else { return };
         let Some(name) = c.name.clone() else { return };
         let names = self.aliases.entry(c.ip.clone()).or_default();
         if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
             names.push(name);
+            if names.len() > MAX_ALIASES_PER_IP {
+                names.remove(0);
+            }
+        }
+    }
+
+    /// How many entries each of the server's growing collections holds (see
+    /// [`Footprint`]).
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            conns: self.conns.len(),
+            channels: self.channels.len(),
+            members: self.channels.values().map(|c| c.members.len()).sum(),
+            chat_log: self.channels.values().map(|c| c.chat_log.len()).sum(),
+            history: self.channels.values().map(|c| c.history.len()).sum(),
+            pm_log: self.pm_log.len(),
+            alias_ips: self.aliases.len(),
+            aliases: self.aliases.values().map(Vec::len).sum(),
+            guest_logins: self.last_guest_login.len(),
+            sockets: 0,
+            early: 0,
         }
     }
 

@@ -84,6 +84,16 @@ payload! {
         /// chat history like anyone's, but not counted as a chatter's line.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         pub bot: bool,
+        /// The chat server's own time of the line, Unix milliseconds (CyTube's `time`; an
+        /// addition to v0.5). With it the database service identifies the line by what it
+        /// is (channel, time, user, text), so a line the server replays on join is stored
+        /// once however often it is published.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub server_time: Option<i64>,
+        /// Said before the publisher joined: the server's replay of its recent chat (an
+        /// addition to v0.5). Stored only if the database does not have it yet.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub replayed: bool,
     }
 }
 
@@ -668,6 +678,8 @@ mod tests {
             username: "u".into(),
             message: "m".into(),
             bot: false,
+            server_time: None,
+            replayed: false,
             channel: Some("c".into()),
             ts: Some(1.5),
             id: Some("e1".into()),

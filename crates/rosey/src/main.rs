@@ -59,6 +59,8 @@ enum Command {
     Demo(cmd::run::DemoArgs),
     /// The benchmark suite.
     Bench(cmd::bench::BenchArgs),
+    /// The whole system on loopback under a seeded fault schedule, with exact accounting.
+    Soak(cmd::soak::SoakArgs),
     /// The web dashboard and the v0.5 HTTP API, a client of the bus.
     Web(cmd::web::WebArgs),
     /// API tokens for the HTTP API: create (shown once), list, revoke.
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
             Command::Devserver(a) => cmd::devserver::run(a).await,
             Command::Demo(a) => cmd::run::demo(a).await,
             Command::Bench(a) => cmd::bench::run(a).await,
+            Command::Soak(a) => cmd::soak::run(a).await,
             Command::Web(a) => cmd::web::run(a).await,
             Command::Token(c) => cmd::web::token(c).await,
             Command::Plugins(a) => cmd::plugins::run(a).await,

@@ -275,11 +275,63 @@ into_event!(UserJoined, |p| EventKind::UserJoined {
 into_event!(UserLeft, |p| EventKind::UserLeft {
     username: p.username
 });
-into_event!(MessageLog, |p| EventKind::Message {
-    username: p.username,
-    message: p.message,
-    bot: p.bot
-});
+impl IntoStoreEvent for MessageLog {
+    fn into_store_event(self, default_channel: &str, now: i64) -> StoreEvent {
+        let (channel, ts, id) = envelope_parts(&self, default_channel, now);
+        // A line with the server's own time is identified by its content, not by the
+        // publisher's id: the live line and its replay after a restart (published with
+        // another id, maybe by another bot) then share one de-duplication key.
+        let id = match self.server_time {
+            Some(ms) => Some(line_key(&channel, ms, &self.username, &self.message)),
+            None => id,
+        };
+        StoreEvent {
+            channel,
+            ts,
+            id,
+            kind: EventKind::Message {
+                username: self.username,
+                message: self.message,
+                bot: self.bot,
+            },
+        }
+    }
+}
+
+/// How old a replayed chat line may be and still be stored: older than this, its key may
+/// have left the de-duplication window (`processed_events`, which the database service
+/// keeps at least this long), so storing it could store it twice. A line that old was
+/// either stored when it was said or is lost for good.
+pub const REPLAY_HORIZON_SECS: i64 = 24 * 3600;
+
+/// Is this replayed line too old to be stored (see [`REPLAY_HORIZON_SECS`])?
+pub fn stale_replay(line: &MessageLog, now: i64) -> bool {
+    line.replayed && resolve_ts(line.ts, now) < now - REPLAY_HORIZON_SECS
+}
+
+/// The de-duplication key of a chat line with the server's time: `line:` and 128 bits of
+/// SHA-256 over channel, time, user and text (so the key is short whatever the text).
+pub fn line_key(channel: &str, server_time_ms: i64, username: &str, message: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let mut h = Sha256::new();
+    for part in [
+        channel.as_bytes(),
+        &server_time_ms.to_be_bytes(),
+        username.as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.update(message.as_bytes());
+    let digest = h.finalize();
+    let mut key = String::with_capacity(5 + 32);
+    key.push_str("line:");
+    for b in &digest[..16] {
+        let _ = write!(key, "{b:02x}");
+    }
+    key
+}
 into_event!(UserCount, |p| EventKind::UserCount {
     chat_count: p.chat_count,
     connected_count: p.connected_count

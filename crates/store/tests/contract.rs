@@ -576,6 +576,60 @@ fn replayed_history_opens_no_session(db: &Db) {
     );
 }
 
+/// Issue 29: a line the server replays on join (another id, flagged `replayed`) is stored
+/// only if the database does not have it yet, in one batch or across batches; lines
+/// without the server's time keep the v0.5 behaviour (never de-duplicated by content).
+fn replayed_lines_are_stored_once(db: &Db) {
+    let mut s = db.open();
+    let line = |id: &str, ms: i64, user: &str, text: &str, replayed: bool| {
+        original::<MessageLog>(
+            &serde_json::json!({"username": user, "message": text, "id": id,
+                "ts": ms as f64 / 1000.0, "server_time": ms, "replayed": replayed})
+            .to_string(),
+            9_000,
+        )
+    };
+    // Live: two lines, one of them said twice in the same second (two lines).
+    let live = [
+        line("bot1-1", 5_000_100, "alice", "hi", false),
+        line("bot1-2", 5_000_200, "bob", "lol", false),
+        line("bot1-3", 5_000_300, "bob", "lol", false),
+    ];
+    assert_eq!(s.apply_batch(&live).unwrap().applied, 3);
+    // The bot restarts: the server replays all three plus two said while it was away, in
+    // a batch that also holds one of them twice (two bots sharing the channel).
+    let replay = [
+        line("bot2-1", 5_000_100, "alice", "hi", true),
+        line("bot2-2", 5_000_200, "bob", "lol", true),
+        line("bot2-3", 5_000_300, "bob", "lol", true),
+        line("bot2-4", 5_000_400, "carol", "while away", true),
+        line("bot3-4", 5_000_400, "carol", "while away", true),
+        line("bot2-5", 5_000_500, "alice", "me too", true),
+    ];
+    let o = s.apply_batch(&replay).unwrap();
+    assert_eq!((o.applied, o.duplicates), (2, 4));
+    // And once more, one by one (a redelivery after a crash).
+    for e in &replay {
+        assert_eq!(s.apply(e).unwrap().duplicates, 1);
+    }
+    let chat = s.recent_chat(CH, 50).unwrap();
+    assert_eq!(chat.len(), 5, "{chat:?}");
+    assert_eq!(found(&mut s, "bob").total_chat_lines, 2);
+    assert_eq!(found(&mut s, "carol").total_chat_lines, 1);
+    // The same words by the same user at another time are another line.
+    assert_eq!(
+        s.apply(&line("bot2-6", 5_000_900, "bob", "lol", true))
+            .unwrap()
+            .applied,
+        1
+    );
+    // Without the server's time, identical lines stay two lines (the v0.5 contract).
+    let plain = r#"{"username":"dave","message":"same","ts":5000}"#;
+    s.apply(&original::<MessageLog>(plain, 9_000)).unwrap();
+    s.apply(&original::<MessageLog>(plain, 9_000)).unwrap();
+    assert_eq!(found(&mut s, "dave").total_chat_lines, 2);
+}
+
 /// A leave applied before its join (two services sharing a stream) leaves no open session,
 /// and the session state ends as the newest event says whatever the order.
 fn presence_is_order_insensitive(db: &Db) {
@@ -920,6 +974,7 @@ contract!(
     migrations_are_recorded_once,
     original_chat_line_updates_last_seen,
     replayed_history_opens_no_session,
+    replayed_lines_are_stored_once,
     presence_is_order_insensitive,
     interleaved_batch_matches_event_order,
     status_pm_command_and_media_rows,

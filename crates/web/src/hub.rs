@@ -8,6 +8,9 @@
 //! [`Frame`] on the channel's broadcast: `chat` (one line) or `state` (everything but the
 //! chat), pre-serialized once for all browsers.
 //!
+//! A chat line the server replayed to a (re)joining bot (`history`) is shown only when the
+//! page does not have it: said while no bot was in the channel.
+//!
 //! A browser gets a `snapshot` first, taken under the same lock that orders the frames, so
 //! it misses nothing and sees nothing twice. The broadcast buffer is bounded: a browser that
 //! falls more than [`BUFFER`] frames behind gets a fresh snapshot instead of the frames it
@@ -81,6 +84,8 @@ pub fn rank_name(rank: Option<f64>) -> &'static str {
 pub const CHAT_LINES: usize = 50;
 /// Frames buffered per channel for browsers that are behind.
 pub const BUFFER: usize = 1024;
+/// Chat frames kept per channel for browsers that reconnect (`Last-Event-ID`).
+pub const REPLAY: usize = 1024;
 /// How long the bots' status discovery waits for answers.
 const DISCOVERY_WAIT: Duration = Duration::from_millis(300);
 
@@ -91,6 +96,34 @@ pub struct Frame {
     pub event: &'static str,
     /// The JSON data, serialized once.
     pub data: Arc<str>,
+    /// The channel's chat sequence number this frame brings a browser up to: a `chat`
+    /// frame's own number, the newest one for `state` and `snapshot` (see [`EventId`]).
+    pub seq: u64,
+}
+
+/// The SSE event id, `<epoch>-<seq>`: the hub's epoch (a new one each time the process
+/// starts) and the channel's chat sequence number. A browser's `EventSource` sends the last
+/// one back as `Last-Event-ID` when it reconnects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventId {
+    pub epoch: u64,
+    pub seq: u64,
+}
+
+impl EventId {
+    pub fn parse(s: &str) -> Option<EventId> {
+        let (epoch, seq) = s.trim().split_once('-')?;
+        Some(EventId {
+            epoch: u64::from_str_radix(epoch, 16).ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:x}-{}", self.epoch, self.seq)
+    }
 }
 
 /// A user in the live list.
@@ -165,6 +198,12 @@ pub struct Live {
     pub playlist_at: f64,
     #[serde(skip)]
     pub media_at: f64,
+    /// The number of the newest chat frame sent.
+    #[serde(skip)]
+    pub seq: u64,
+    /// The newest chat frames sent (at most [`REPLAY`]), for browsers that reconnect.
+    #[serde(skip)]
+    pub sent: VecDeque<Frame>,
 }
 
 impl Live {
@@ -201,6 +240,22 @@ impl Live {
             .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
+    /// Whether a line the server replayed to a (re)joining bot is one the page has (or
+    /// older than all it keeps): the replay shows only lines said while no bot was there.
+    /// Compared by whole second, user and text (lines from the database have whole
+    /// seconds).
+    fn has_line(&self, ts: f64, user: &str, content: &str) -> bool {
+        let older = self.chat.len() == CHAT_LINES
+            && self
+                .chat
+                .front()
+                .is_some_and(|f| ts.floor() < f.timestamp.floor());
+        older
+            || self.chat.iter().any(|l| {
+                l.timestamp.floor() == ts.floor() && l.username == user && l.message == content
+            })
+    }
+
     fn push_chat(&mut self, line: ChatLine) {
         if self.chat.len() == CHAT_LINES {
             self.chat.pop_front();
@@ -218,7 +273,9 @@ impl Live {
                 history,
                 ..
             } => {
-                if *history || is_private_notice(user, content) {
+                if is_private_notice(user, content)
+                    || (*history && self.has_line(ts, user, content))
+                {
                     return None;
                 }
                 let line = ChatLine {
@@ -228,10 +285,17 @@ impl Live {
                 };
                 let data = serde_json::to_string(&line).unwrap_or_default();
                 self.push_chat(line);
-                return Some(Frame {
+                self.seq += 1;
+                let frame = Frame {
                     event: "chat",
                     data: data.into(),
-                });
+                    seq: self.seq,
+                };
+                if self.sent.len() == REPLAY {
+                    self.sent.pop_front();
+                }
+                self.sent.push_back(frame.clone());
+                return Some(frame);
             }
             EventBody::UserJoin { user_data, .. } => self.upsert(user_data),
             EventBody::UserLeave { user } => {
@@ -281,7 +345,31 @@ impl Live {
         Frame {
             event: "state",
             data: self.state_json().into(),
+            seq: self.seq,
         }
+    }
+
+    fn snapshot_frame(&self) -> Frame {
+        Frame {
+            event: "snapshot",
+            data: self.snapshot_json().into(),
+            seq: self.seq,
+        }
+    }
+
+    /// What a browser that saw up to chat frame `seq` missed: the chat frames after it and
+    /// the current state; `None` when they are no longer all kept (or `seq` is not ours).
+    fn missed_since(&self, seq: u64) -> Option<Vec<Frame>> {
+        if seq > self.seq {
+            return None;
+        }
+        let oldest = self.sent.front().map_or(self.seq + 1, |f| f.seq);
+        if seq + 1 < oldest {
+            return None;
+        }
+        let mut frames: Vec<Frame> = self.sent.iter().filter(|f| f.seq > seq).cloned().collect();
+        frames.push(self.state_frame());
+        Some(frames)
     }
 }
 
@@ -289,6 +377,8 @@ impl Live {
 pub struct ChannelHub {
     live: Mutex<Live>,
     tx: broadcast::Sender<Frame>,
+    /// This hub's epoch in its event ids: ids of an earlier process (or hub) never match.
+    epoch: u64,
 }
 
 impl ChannelHub {
@@ -302,7 +392,30 @@ impl ChannelHub {
         ChannelHub {
             live: Mutex::new(live),
             tx: broadcast::channel(BUFFER).0,
+            epoch: rand::random::<u64>() >> 1,
         }
+    }
+
+    /// The SSE id of `frame`.
+    pub fn event_id(&self, frame: &Frame) -> EventId {
+        EventId {
+            epoch: self.epoch,
+            seq: frame.seq,
+        }
+    }
+
+    /// For a browser that reconnects with `last` (its `Last-Event-ID`): what it missed and
+    /// a receiver of every frame after that, or — when `last` is absent, of another epoch
+    /// (the process restarted) or older than the frames kept — a snapshot instead, which the
+    /// page takes as "reload the chat".
+    pub fn resume(&self, last: Option<&str>) -> (Vec<Frame>, broadcast::Receiver<Frame>) {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let rx = self.tx.subscribe();
+        let missed = last
+            .and_then(EventId::parse)
+            .filter(|id| id.epoch == self.epoch)
+            .and_then(|id| live.missed_since(id.seq));
+        (missed.unwrap_or_else(|| vec![live.snapshot_frame()]), rx)
     }
 
     /// The next frame for a browser; `None` when the hub is gone. A browser more than
@@ -324,11 +437,7 @@ impl ChannelHub {
     pub fn subscribe(&self) -> (Frame, broadcast::Receiver<Frame>) {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         let rx = self.tx.subscribe();
-        let frame = Frame {
-            event: "snapshot",
-            data: live.snapshot_json().into(),
-        };
-        (frame, rx)
+        (live.snapshot_frame(), rx)
     }
 
     /// Runs `f` on the state and sends the frame it returns, under the lock (so frames
@@ -631,14 +740,22 @@ mod tests {
             f.data.contains("<b>hi</b>"),
             "JSON, not HTML: the page sets it as text"
         );
-        let history = EventBody::Message {
-            user: "x".into(),
-            content: "old".into(),
+        // The server's replay to a joining bot: a line shown already is not shown again;
+        // one said while no bot was there is.
+        let replayed = |user: &str, content: &str| EventBody::Message {
+            user: user.into(),
+            content: content.into(),
             history: true,
             platform_data: Value::Null,
         };
-        assert!(live.apply(6.0, &history).is_none());
+        assert!(live.apply(5.4, &replayed("bob", "<b>hi</b>")).is_none());
         assert_eq!(live.chat.len(), 1);
+        assert_eq!(
+            live.apply(6.0, &replayed("x", "old")).unwrap().event,
+            "chat"
+        );
+        assert!(live.apply(6.0, &replayed("x", "old")).is_none());
+        assert_eq!(live.chat.len(), 2);
     }
 
     fn line(n: usize) -> EventBody {
@@ -648,6 +765,44 @@ mod tests {
             history: false,
             platform_data: Value::Null,
         }
+    }
+
+    #[test]
+    fn resuming_is_bounded_by_the_frames_kept() {
+        let hub = ChannelHub::new("c");
+        for n in 0..REPLAY + 10 {
+            hub.update(|live| live.apply(n as f64, &line(n)));
+        }
+        let id = |seq: u64| {
+            EventId {
+                epoch: hub.epoch,
+                seq,
+            }
+            .to_string()
+        };
+        let newest = (REPLAY + 10) as u64;
+        // The kept ones: the newest REPLAY chat frames, then the state.
+        let (frames, _) = hub.resume(Some(&id(newest - REPLAY as u64)));
+        assert_eq!(frames.len(), REPLAY + 1);
+        assert_eq!(frames[0].seq, newest - REPLAY as u64 + 1);
+        assert_eq!(frames[REPLAY].event, "state");
+        // One further back is no longer kept: a snapshot.
+        let (frames, _) = hub.resume(Some(&id(newest - REPLAY as u64 - 1)));
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].event, "snapshot");
+        assert_eq!(frames[0].seq, newest);
+        assert_eq!(
+            hub.live.lock().unwrap().sent.len(),
+            REPLAY,
+            "the buffer is capped"
+        );
+        // Ids round-trip.
+        let e = EventId {
+            epoch: 0xabc,
+            seq: 42,
+        };
+        assert_eq!(EventId::parse(&e.to_string()), Some(e));
+        assert_eq!(EventId::parse("abc"), None);
     }
 
     #[tokio::test]

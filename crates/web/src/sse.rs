@@ -4,10 +4,18 @@
 //! from there (it skips ahead rather than making the process buffer for it). The stream
 //! ends when the dashboard shuts down.
 //!
+//! Every frame carries an id (`hub::EventId`: the hub's epoch and the channel's chat
+//! sequence number). A browser that reconnects sends the last one back (`Last-Event-ID`,
+//! which `EventSource` does by itself) and gets the chat frames it missed and the current
+//! state, from the last `hub::REPLAY` chat frames kept; when they are not all kept, or the
+//! id is from before the process (re)started, it gets a fresh `snapshot` instead, which the
+//! page takes as "reload the chat" (its last lines come from the database after a restart).
+//!
 //! A quiet stream gets a keep-alive comment every 15 s (more often when the listener's idle
 //! timeout is shorter), so the idle timeout never cuts a live stream. Streams are capped per client and in total (`Limits::max_streams_per_client`,
 //! `max_streams`): over a client's share → 429, over the total → 503, both `{error}`.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +29,7 @@ use axum::routing::get;
 use futures::Stream;
 use serde::Deserialize;
 
-use crate::hub::Frame;
+use crate::hub::{ChannelHub, Frame};
 use crate::limits::Refused;
 use crate::{AppState, WebError};
 
@@ -40,8 +48,11 @@ fn keep_alive_interval(idle_timeout: Duration) -> Duration {
     (idle_timeout / 3).clamp(Duration::from_millis(100), Duration::from_secs(15))
 }
 
-fn event(frame: &Frame) -> Result<Event, Infallible> {
-    Ok(Event::default().event(frame.event).data(&*frame.data))
+fn event(hub: &ChannelHub, frame: &Frame) -> Result<Event, Infallible> {
+    Ok(Event::default()
+        .event(frame.event)
+        .id(hub.event_id(frame).to_string())
+        .data(&*frame.data))
 }
 
 async fn events(
@@ -64,19 +75,22 @@ async fn events(
         .channel(&name)
         .cloned()
         .ok_or(WebError::UnknownChannel(name))?;
-    let (first, rx) = hub.subscribe();
+    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    let (first, rx) = hub.resume(last);
     let stop = state.stop.clone();
     let stream = futures::stream::unfold(
-        (Some(first), rx, stop, hub, slot),
-        |(first, mut rx, mut stop, hub, slot)| async move {
-            if let Some(f) = first {
-                return Some((event(&f), (None, rx, stop, hub, slot)));
+        (VecDeque::from(first), rx, stop, hub, slot),
+        |(mut first, mut rx, mut stop, hub, slot)| async move {
+            if let Some(f) = first.pop_front() {
+                let e = event(&hub, &f);
+                return Some((e, (first, rx, stop, hub, slot)));
             }
             let frame = tokio::select! {
                 _ = stop.wait_for(|s| *s) => return None,
                 f = hub.next(&mut rx) => f?,
             };
-            Some((event(&frame), (None, rx, stop, hub, slot)))
+            let e = event(&hub, &frame);
+            Some((e, (first, rx, stop, hub, slot)))
         },
     );
     let every = keep_alive_interval(state.cfg.limits.idle_timeout);

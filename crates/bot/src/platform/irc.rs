@@ -534,6 +534,8 @@ impl IrcChannelBot {
                     bot: false,
                     username: nick,
                     message: text,
+                    server_time: None,
+                    replayed: false,
                     channel: None,
                     ts: None,
                     id: None,

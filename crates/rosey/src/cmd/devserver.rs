@@ -22,9 +22,10 @@ pub struct DevserverArgs {
     /// A password-protected channel: CHANNEL=PASSWORD (repeatable).
     #[arg(long = "channel-password")]
     pub channel_passwords: Vec<String>,
-    /// Chat lines per channel and PMs kept in memory for inspection (older ones are
-    /// forgotten, so a long-running devserver stays flat).
-    #[arg(long, default_value_t = rosey_devserver::config::DEFAULT_LOG_CAPACITY)]
+    /// Chat lines per channel and PMs kept in memory for inspection. Only code that runs
+    /// the server in its own process (tests) can read them, so the command keeps none by
+    /// default: with 10,000 per channel, ten busy channels grew it by 20 MB (issue 29).
+    #[arg(long, default_value_t = 0)]
     pub log_capacity: usize,
     /// Log level.
     #[arg(long)]

@@ -13,6 +13,7 @@ pub mod devserver;
 pub mod moderator;
 pub mod plugins;
 pub mod run;
+pub mod soak;
 pub mod stats;
 pub mod status;
 pub mod web;
