@@ -3,7 +3,7 @@
 
 use rosey_bus::batch::{self, BatchError};
 use rosey_model::payload::{
-    HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, PmCommand, StatusUpdate, UserCount,
+    HighWater, MarkFailed, MarkSent, MediaEnded, MediaPlayed, MessageLog, PmCommand, StatusUpdate, UserCount,
     UserJoined, UserLeft,
 };
 use rosey_model::{DecodeError, decode, subjects};
@@ -63,6 +63,7 @@ pub fn decode_event(
         subjects::OUTBOUND_MARK_FAILED => typed::<MarkFailed>(payload, default_channel, now),
         subjects::ACTION_PM_COMMAND => typed::<PmCommand>(payload, default_channel, now),
         subjects::MEDIA_PLAYED => typed::<MediaPlayed>(payload, default_channel, now),
+        subjects::MEDIA_ENDED => typed::<MediaEnded>(payload, default_channel, now),
         other => Err(EventError::UnknownSubject(other.to_string())),
     }?;
     match ev.invalid_reason() {

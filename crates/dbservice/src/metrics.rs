@@ -33,6 +33,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "mark_failed",
     "pm_command",
     "media_played",
+    "media_ended",
 ];
 
 /// Rejection reasons exported even before the first one happens.
@@ -42,6 +43,7 @@ pub const REJECT_REASONS: &[&str] = &[
     "bad_field",
     "empty_message",
     "empty_username",
+    "unknown_end_reason",
     "unknown_subject",
     "bad_batch",
     "bad_request",

@@ -6,7 +6,7 @@
 //! any other feeder (JetStream, tests, importers) build events the same way.
 
 use rosey_model::payload::{
-    HasEnvelope, HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, PmCommand, StatusData,
+    HasEnvelope, HighWater, MarkFailed, MarkSent, MediaEnded, MediaPlayed, MessageLog, PmCommand, StatusData,
     StatusUpdate, UserCount, UserJoined, UserLeft,
 };
 
@@ -67,12 +67,19 @@ pub enum EventKind {
         duration: i64,
         queued_by: Option<String>,
     },
+    /// How the newest unfinished play of this media ended (see `crate::media`).
+    MediaEnded {
+        media_type: String,
+        media_id: String,
+        reason: String,
+        played: Option<i64>,
+    },
 }
 
 impl EventKind {
     /// A short stable name, for logs and counters.
     /// How many kinds there are.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// A stable position per kind, `0..COUNT`, in the order of the enum.
     pub fn index(&self) -> usize {
@@ -87,6 +94,7 @@ impl EventKind {
             EventKind::MarkFailed { .. } => 7,
             EventKind::PmCommand { .. } => 8,
             EventKind::MediaPlayed { .. } => 9,
+            EventKind::MediaEnded { .. } => 10,
         }
     }
 
@@ -102,6 +110,7 @@ impl EventKind {
             EventKind::MarkFailed { .. } => "mark_failed",
             EventKind::PmCommand { .. } => "pm_command",
             EventKind::MediaPlayed { .. } => "media_played",
+            EventKind::MediaEnded { .. } => "media_ended",
         }
     }
 }
@@ -137,6 +146,11 @@ impl StoreEvent {
                 } else {
                     None
                 }
+            }
+            EventKind::MediaEnded { reason, .. }
+                if !rosey_model::media::END_REASONS.contains(&reason.as_str()) =>
+            {
+                Some("unknown_end_reason")
             }
             _ => None,
         }
@@ -197,6 +211,16 @@ impl StoreEvent {
                 }
                 if let Some(q) = queued_by {
                     f(q);
+                }
+            }
+            EventKind::MediaEnded {
+                media_type,
+                media_id,
+                reason,
+                ..
+            } => {
+                for t in [media_type, media_id, reason] {
+                    f(t);
                 }
             }
             EventKind::UserCount { .. }
@@ -282,6 +306,13 @@ into_event!(MediaPlayed, |p| EventKind::MediaPlayed {
     title: p.title,
     duration: p.duration,
     queued_by: p.queued_by
+});
+
+into_event!(MediaEnded, |p| EventKind::MediaEnded {
+    media_type: p.media_type,
+    media_id: p.media_id,
+    reason: p.reason,
+    played: p.played
 });
 
 /// The `details` text of a `pm_command` audit row, as the original wrote it:

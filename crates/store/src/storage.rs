@@ -113,7 +113,9 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// What the service, the copy tool and the benchmarks need from a database.
-pub trait Storage: Send + crate::web::WebStorage + crate::kv::KvStore {
+pub trait Storage:
+    Send + crate::web::WebStorage + crate::kv::KvStore + crate::media::MediaStore
+{
     /// `"sqlite"` or `"postgres"`, for logs.
     fn backend(&self) -> &'static str;
     /// True when calls wait on network round trips (run them off the async workers).

@@ -19,12 +19,15 @@
 //!   (skipped with the reason locally, a failure under `CI=true`).
 //! - [`cytube`]: the bot's tests' set-up around the devserver: the bot's login, a quickly
 //!   reconnecting client, a user that joins, the bus and the database service.
+//! - [`media`]: the media history's expected totals, counted in plain Rust from a list of
+//!   plays.
 //! - [`service`]: waiting for a `rosey db-service` process until it answers.
 //! - [`wait`]: [`eventually`], re-checking a condition until it holds, with a deadline.
 
 pub mod cluster;
 pub mod cytube;
 pub mod ircd;
+pub mod media;
 pub mod pg;
 pub mod service;
 pub mod synapse;
