@@ -12,6 +12,7 @@
 //! - [`validate`](mod@validate) — every rule, on the untyped value, reporting all [`Problem`]s at once.
 //! - [`env`](mod@env) — environment overrides for secrets and deployment settings.
 //! - [`load`] — the pipeline tying those together ([`Config::load`], [`load::load_file`]).
+//! - [`media`] — `plugins.media`: the media commands' ranks and per-channel autoplay.
 //! - [`redact`] — hiding secrets for `--print` and logs.
 //! - [`render`] — writing a value back as JSON or YAML in the documented key order.
 //! - [`migrate`] — v1 → v2 on values ([`migrate::migrate_v1`]) and files
@@ -35,6 +36,7 @@ pub mod defaults;
 pub mod env;
 pub mod error;
 pub mod load;
+pub mod media;
 pub mod migrate;
 pub mod model;
 pub mod plugins;
