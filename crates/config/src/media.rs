@@ -185,15 +185,20 @@ mod tests {
         let m = cfg.media_config();
         assert_eq!(m.random_min_rank, 1.0);
         assert_eq!(m.blacklist_min_rank, DEFAULT_BLACKLIST_MIN_RANK);
-        let on: Vec<_> = m.autoplay_channels().map(|(c, a)| (c.as_str(), a.min_items)).collect();
+        let on: Vec<_> = m
+            .autoplay_channels()
+            .map(|(c, a)| (c.as_str(), a.min_items))
+            .collect();
         assert_eq!(on, [("a", 5)]);
         assert!(!m.autoplay["b"].enabled, "off by default");
     }
 
     #[test]
     fn problems_name_their_path() {
-        let p = problems(&json!({"autoplay": {"a": {"enabled": "yes"}, "b": {"min_items": 0,
-            "time_scale": 0}}, "random_min_rank": "x", "colour": 1}));
+        let p = problems(
+            &json!({"autoplay": {"a": {"enabled": "yes"}, "b": {"min_items": 0,
+            "time_scale": 0}}, "random_min_rank": "x", "colour": 1}),
+        );
         let paths: Vec<&str> = p.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
             paths,

@@ -3,8 +3,8 @@
 
 use rosey_bus::batch::{self, BatchError};
 use rosey_model::payload::{
-    HighWater, MarkFailed, MarkSent, MediaEnded, MediaPlayed, MessageLog, PmCommand, StatusUpdate, UserCount,
-    UserJoined, UserLeft,
+    HighWater, MarkFailed, MarkSent, MediaEnded, MediaPlayed, MessageLog, PmCommand, StatusUpdate,
+    UserCount, UserJoined, UserLeft,
 };
 use rosey_model::{DecodeError, decode, subjects};
 use rosey_store::StoreEvent;

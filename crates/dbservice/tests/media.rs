@@ -26,9 +26,12 @@ async fn ask(bus: &Bus, subject: &str, body: Value) -> Value {
 }
 
 async fn publish(bus: &Bus, subject: &str, body: Value) {
-    bus.publish(subject, bytes::Bytes::from(serde_json::to_vec(&body).unwrap()))
-        .await
-        .unwrap();
+    bus.publish(
+        subject,
+        bytes::Bytes::from(serde_json::to_vec(&body).unwrap()),
+    )
+    .await
+    .unwrap();
 }
 
 async fn round_trip(target: StoreTarget) {
@@ -41,7 +44,13 @@ async fn round_trip(target: StoreTarget) {
     // a (by ann) played out, b (by bob) skipped, a (by bob) removed, c (by ann) playing.
     let plays = [
         ("a", "Alpha song", "ann", 0, Some(("played", 200, None))),
-        ("b", "Beta song", "bob", 200, Some(("skipped", 230, Some(30)))),
+        (
+            "b",
+            "Beta song",
+            "bob",
+            200,
+            Some(("skipped", 230, Some(30))),
+        ),
         ("a", "Alpha song", "bob", 230, Some(("removed", 240, None))),
         ("c", "Gamma", "ann", 240, None),
     ];
@@ -70,9 +79,8 @@ async fn round_trip(target: StoreTarget) {
         json!({"type": "yt", "media_id": "c", "reason": "exploded"}),
     )
     .await;
-    let recent = |b: Bus| async move {
-        ask(&b, subjects::QUERY_MEDIA_RECENT, json!({"limit": 10})).await
-    };
+    let recent =
+        |b: Bus| async move { ask(&b, subjects::QUERY_MEDIA_RECENT, json!({"limit": 10})).await };
     let r = eventually("all four plays recorded", Duration::from_secs(10), || {
         let b = bus.clone();
         async move {
@@ -89,9 +97,19 @@ async fn round_trip(target: StoreTarget) {
         .collect();
     assert_eq!(
         reasons,
-        [&json!(null), &json!("removed"), &json!("skipped"), &json!("played")]
+        [
+            &json!(null),
+            &json!("removed"),
+            &json!("skipped"),
+            &json!("played")
+        ]
     );
-    let most = ask(&bus, subjects::QUERY_MEDIA_MOST_PLAYED, json!({"period": "day"})).await;
+    let most = ask(
+        &bus,
+        subjects::QUERY_MEDIA_MOST_PLAYED,
+        json!({"period": "day"}),
+    )
+    .await;
     assert_eq!(most["period"], "day");
     assert_eq!(most["items"][0]["media_id"], "a");
     assert_eq!(most["items"][0]["plays"], 2);
@@ -106,7 +124,10 @@ async fn round_trip(target: StoreTarget) {
         json!({"username": "bob", "limit": 1}),
     )
     .await;
-    assert_eq!((bob["total"].clone(), bob["plays"].as_array().unwrap().len()), (json!(2), 1));
+    assert_eq!(
+        (bob["total"].clone(), bob["plays"].as_array().unwrap().len()),
+        (json!(2), 1)
+    );
     let item = ask(
         &bus,
         subjects::QUERY_MEDIA_ITEM,
@@ -116,7 +137,13 @@ async fn round_trip(target: StoreTarget) {
     assert_eq!(item["found"], true);
     let st = &item["stats"];
     assert_eq!(
-        (&st["plays"], &st["total_played"], &st["played_out"], &st["removals"], &st["skips"]),
+        (
+            &st["plays"],
+            &st["total_played"],
+            &st["played_out"],
+            &st["removals"],
+            &st["skips"]
+        ),
         (&json!(2), &json!(210), &json!(1), &json!(1), &json!(0))
     );
     assert_eq!(item["adders"].as_array().unwrap().len(), 2);
@@ -137,14 +164,29 @@ async fn round_trip(target: StoreTarget) {
     assert_eq!(ids, [&json!("b")]);
     for (subject, body, field) in [
         (subjects::QUERY_MEDIA_RECENT, json!({"limit": 0}), "limit"),
-        (subjects::QUERY_MEDIA_MOST_PLAYED, json!({"period": "year"}), "period"),
+        (
+            subjects::QUERY_MEDIA_MOST_PLAYED,
+            json!({"period": "year"}),
+            "period",
+        ),
         (subjects::QUERY_MEDIA_USER_ADDS, json!({}), "username"),
-        (subjects::QUERY_MEDIA_SEARCH, json!({"words": "  "}), "words"),
-        (subjects::QUERY_MEDIA_ITEM, json!({"type": "yt"}), "media_id"),
+        (
+            subjects::QUERY_MEDIA_SEARCH,
+            json!({"words": "  "}),
+            "words",
+        ),
+        (
+            subjects::QUERY_MEDIA_ITEM,
+            json!({"type": "yt"}),
+            "media_id",
+        ),
     ] {
         let r = ask(&bus, subject, body).await;
         assert_eq!(r["success"], false, "{subject}: {r}");
-        assert!(r["error"].as_str().unwrap().contains(field), "{subject}: {r}");
+        assert!(
+            r["error"].as_str().unwrap().contains(field),
+            "{subject}: {r}"
+        );
     }
     drop(service);
 }

@@ -6,8 +6,8 @@
 //! any other feeder (JetStream, tests, importers) build events the same way.
 
 use rosey_model::payload::{
-    HasEnvelope, HighWater, MarkFailed, MarkSent, MediaEnded, MediaPlayed, MessageLog, PmCommand, StatusData,
-    StatusUpdate, UserCount, UserJoined, UserLeft,
+    HasEnvelope, HighWater, MarkFailed, MarkSent, MediaEnded, MediaPlayed, MessageLog, PmCommand,
+    StatusData, StatusUpdate, UserCount, UserJoined, UserLeft,
 };
 
 /// One event with its resolved envelope.

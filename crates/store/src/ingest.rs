@@ -372,9 +372,10 @@ fn apply_effect(conn: &Connection, ev: &StoreEvent) -> rusqlite::Result<()> {
             conn.prepare_cached(SQL_MEDIA)?.execute(params![
                 ts, media_type, media_id, title, duration, queued_by, ch
             ])?;
-            conn.prepare_cached(media::SQL_STATS_PLAY)?.execute(params![
-                ch, media_type, media_id, title, duration, ts, queued_by
-            ])?;
+            conn.prepare_cached(media::SQL_STATS_PLAY)?
+                .execute(params![
+                    ch, media_type, media_id, title, duration, ts, queued_by
+                ])?;
             if let Some(q) = queued_by.as_deref().filter(|q| !q.is_empty()) {
                 conn.prepare_cached(media::SQL_ADDER_PLAY)?
                     .execute(params![ch, q, ts])?;
@@ -389,7 +390,14 @@ fn apply_effect(conn: &Connection, ev: &StoreEvent) -> rusqlite::Result<()> {
             let played: Option<i64> = conn
                 .prepare_cached(media::SQL_END_PLAY)?
                 .query_row(
-                    params![ch, media_type, media_id, ts, reason, played.map(|p| p.max(0))],
+                    params![
+                        ch,
+                        media_type,
+                        media_id,
+                        ts,
+                        reason,
+                        played.map(|p| p.max(0))
+                    ],
                     |r| r.get(0),
                 )
                 .optional()?;

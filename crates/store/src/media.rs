@@ -539,7 +539,9 @@ impl MediaStore for Store {
         self.media_rows(
             "media search",
             SQL_SEARCH,
-            params![channel, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], limit],
+            params![
+                channel, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], limit
+            ],
             |r| stats_row(r),
         )
     }

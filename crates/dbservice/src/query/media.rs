@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use rosey_model::media::{
     MediaCandidatesQuery, MediaItemQuery, MediaItemReply, MediaListReply, MediaSearchQuery,
-    MostPlayedQuery, MostPlayedReply, PlaysReply, RecentPlaysQuery, TopAddersQuery,
-    TopAddersReply, UserAddsQuery, check_limit,
+    MostPlayedQuery, MostPlayedReply, PlaysReply, RecentPlaysQuery, TopAddersQuery, TopAddersReply,
+    UserAddsQuery, check_limit,
 };
 use rosey_model::payload::HasEnvelope;
 use rosey_model::subjects;

@@ -22,9 +22,7 @@ impl PgStore {
         map: impl Fn(&postgres::Row) -> Result<T, postgres::Error>,
     ) -> Result<Vec<T>, StoreError> {
         let rows = self.rows(what, dialect(sql), params)?;
-        rows.iter()
-            .map(|r| map(r).map_err(pg_op(what)))
-            .collect()
+        rows.iter().map(|r| map(r).map_err(pg_op(what))).collect()
     }
 }
 

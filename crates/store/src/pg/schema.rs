@@ -132,7 +132,11 @@ const MIGRATIONS: [(i64, &str, &str); 6] = [
     (3, "media history and event de-duplication", V3_SQL),
     (4, "presence order", crate::schema::PRESENCE_SQL),
     (5, "plugin key-value store", crate::kv::KV_SQL),
-    (6, "media endings and totals", crate::media::MEDIA_TOTALS_SQL),
+    (
+        6,
+        "media endings and totals",
+        crate::media::MEDIA_TOTALS_SQL,
+    ),
 ];
 
 /// The highest applied migration (0 for an empty database).

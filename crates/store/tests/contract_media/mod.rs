@@ -34,7 +34,10 @@ fn script() -> Vec<Play> {
             Play {
                 media_type: if m % 3 == 0 { "vi" } else { "yt" }.into(),
                 media_id: format!("m{m:02}"),
-                title: format!("Song number {m} {}", if m % 2 == 0 { "Live" } else { "Studio" }),
+                title: format!(
+                    "Song number {m} {}",
+                    if m % 2 == 0 { "Live" } else { "Studio" }
+                ),
                 duration,
                 queued_by: (i % 9 != 8).then(|| ADDERS[(i as usize * 3) % 4].to_string()),
                 start,
@@ -105,7 +108,12 @@ fn fifty_plays_give_exact_history_and_totals(db: &Db) {
     assert_eq!(recent.len(), 50);
     for (row, p) in recent.iter().zip(plays.iter().rev()) {
         assert_eq!(
-            (&row.media_type, &row.media_id, row.timestamp, &row.queued_by),
+            (
+                &row.media_type,
+                &row.media_id,
+                row.timestamp,
+                &row.queued_by
+            ),
             (&p.media_type, &p.media_id, p.start, &p.queued_by)
         );
         let end = p.end.as_ref();
@@ -113,14 +121,21 @@ fn fifty_plays_give_exact_history_and_totals(db: &Db) {
         assert_eq!(row.ended_at, end.map(|e| e.1));
         assert_eq!(row.played, end.map(|e| e.2));
     }
-    assert_eq!(s.media_recent(CH, Some(10_000 + 100 * 45), 100).unwrap().len(), 5);
+    assert_eq!(
+        s.media_recent(CH, Some(10_000 + 100 * 45), 100)
+            .unwrap()
+            .len(),
+        5
+    );
 
     // Every media's totals.
     for ((t, id), want) in &stats {
         let (got, adders, rows) = s.media_item(CH, t, id, 100).unwrap();
         assert_eq!(got.as_ref(), Some(want), "{t}:{id}");
         assert_eq!(rows.len() as i64, want.plays);
-        let from_rows = plays.iter().filter(|p| &p.media_type == t && &p.media_id == id);
+        let from_rows = plays
+            .iter()
+            .filter(|p| &p.media_type == t && &p.media_id == id);
         assert_eq!(
             adders.iter().map(|a| a.plays).sum::<i64>(),
             from_rows.filter(|p| p.queued_by.is_some()).count() as i64
@@ -160,40 +175,71 @@ fn fifty_plays_give_exact_history_and_totals(db: &Db) {
     }
 
     // Adders: all time and in the window.
-    assert_eq!(s.media_top_adders(CH, None, 100).unwrap(), expected_adders(&plays));
+    assert_eq!(
+        s.media_top_adders(CH, None, 100).unwrap(),
+        expected_adders(&plays)
+    );
     assert_eq!(
         s.media_top_adders(CH, Some(since), 100).unwrap(),
         expected_adders(&plays[30..])
     );
     let (rows, total) = s.media_user_adds(CH, "Bob", 5).unwrap();
-    let bobs = plays.iter().filter(|p| p.queued_by.as_deref() == Some("Bob")).count();
+    let bobs = plays
+        .iter()
+        .filter(|p| p.queued_by.as_deref() == Some("Bob"))
+        .count();
     assert_eq!((rows.len(), total), (5.min(bobs), bobs as i64));
     assert!(rows.iter().all(|r| r.queued_by.as_deref() == Some("Bob")));
-    assert_eq!(s.media_user_adds(CH, "bob", 5).unwrap().1, 0, "names are exact");
+    assert_eq!(
+        s.media_user_adds(CH, "bob", 5).unwrap().1,
+        0,
+        "names are exact"
+    );
 
     // Title search: every word, any case; `%` is literal.
     let live = s.media_search(CH, "number LIVE", 100).unwrap();
     assert_eq!(live.len(), 6);
-    assert!(live.iter().all(|m| m.title.as_deref().unwrap().contains("Live")));
-    assert!(live.windows(2).all(|w| w[0].last_played >= w[1].last_played));
+    assert!(
+        live.iter()
+            .all(|m| m.title.as_deref().unwrap().contains("Live"))
+    );
+    assert!(
+        live.windows(2)
+            .all(|w| w[0].last_played >= w[1].last_played)
+    );
     assert_eq!(s.media_search(CH, "number 11", 100).unwrap().len(), 1);
     assert!(s.media_search(CH, "100%", 100).unwrap().is_empty());
     assert!(s.media_search(CH, "   ", 100).unwrap().is_empty());
 
     // Candidates: not played since a time, most played first.
     let cands = s.media_candidates(CH, plays[40].start, 100).unwrap();
-    let recent_keys: Vec<_> = plays[40..].iter().map(|p| (&p.media_type, &p.media_id)).collect();
+    let recent_keys: Vec<_> = plays[40..]
+        .iter()
+        .map(|p| (&p.media_type, &p.media_id))
+        .collect();
     assert!(!cands.is_empty());
-    assert!(cands.iter().all(|c| !recent_keys.contains(&(&c.media_type, &c.media_id))));
+    assert!(
+        cands
+            .iter()
+            .all(|c| !recent_keys.contains(&(&c.media_type, &c.media_id)))
+    );
     assert!(cands.windows(2).all(|w| w[0].plays >= w[1].plays));
     assert_eq!(
-        cands.len() + stats.keys().filter(|k| recent_keys.contains(&(&k.0, &k.1))).count(),
+        cands.len()
+            + stats
+                .keys()
+                .filter(|k| recent_keys.contains(&(&k.0, &k.1)))
+                .count(),
         12
     );
 
     // Other channels see nothing.
     assert!(s.media_recent("elsewhere", None, 10).unwrap().is_empty());
-    assert!(s.media_most_played("elsewhere", None, 10).unwrap().is_empty());
+    assert!(
+        s.media_most_played("elsewhere", None, 10)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// An end closes the newest unfinished play of its media that started before it.
@@ -239,7 +285,13 @@ fn an_end_applies_to_the_newest_unfinished_play_only(db: &Db) {
     let (stats, _, _) = s.media_item(CH, "yt", "x", 10).unwrap();
     let st = stats.unwrap();
     assert_eq!(
-        (st.plays, st.total_played, st.played_out, st.removals, st.skips),
+        (
+            st.plays,
+            st.total_played,
+            st.played_out,
+            st.removals,
+            st.skips
+        ),
         (2, 150, 1, 1, 0)
     );
     assert_eq!((st.first_played, st.last_played), (100, 1000));
