@@ -236,6 +236,10 @@ payload! {
         pub reason: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub played: Option<i64>,
+        /// When the play it ends started (its `media.played` time), so the end finds that
+        /// very play even when the same media was queued again right after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub started: Option<f64>,
     }
 }
 

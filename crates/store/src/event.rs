@@ -73,6 +73,8 @@ pub enum EventKind {
         media_id: String,
         reason: String,
         played: Option<i64>,
+        /// Start of the play it ends, Unix seconds (`None`: the newest unfinished one).
+        started: Option<i64>,
     },
 }
 
@@ -312,7 +314,8 @@ into_event!(MediaEnded, |p| EventKind::MediaEnded {
     media_type: p.media_type,
     media_id: p.media_id,
     reason: p.reason,
-    played: p.played
+    played: p.played,
+    started: p.started.map(|t| resolve_ts(Some(t), 0))
 });
 
 /// The `details` text of a `pm_command` audit row, as the original wrote it:

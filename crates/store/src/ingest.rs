@@ -386,6 +386,7 @@ fn apply_effect(conn: &Connection, ev: &StoreEvent) -> rusqlite::Result<()> {
             media_id,
             reason,
             played,
+            started,
         } => {
             let played: Option<i64> = conn
                 .prepare_cached(media::SQL_END_PLAY)?
@@ -396,7 +397,8 @@ fn apply_effect(conn: &Connection, ev: &StoreEvent) -> rusqlite::Result<()> {
                         media_id,
                         ts,
                         reason,
-                        played.map(|p| p.max(0))
+                        played.map(|p| p.max(0)),
+                        started
                     ],
                     |r| r.get(0),
                 )

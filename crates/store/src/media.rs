@@ -106,8 +106,9 @@ pub(crate) const SQL_ADDER_PLAY: &str = "INSERT INTO media_adders (channel, user
                           THEN excluded.last_played ELSE media_adders.last_played END";
 
 /// `media.ended`: closes the newest unfinished play of the media that started no later
-/// than the end, and returns the seconds it played. ?1 channel, ?2 type, ?3 id, ?4 end,
-/// ?5 reason, ?6 seconds played (NULL: end − start, at most the duration when known).
+/// than the end (and at ?7 when given), and returns the seconds it played. ?1 channel,
+/// ?2 type, ?3 id, ?4 end, ?5 reason, ?6 seconds played (NULL: end − start, at most the
+/// duration when known), ?7 start (NULL: any).
 pub(crate) const SQL_END_PLAY: &str = "UPDATE media_history SET \
        ended_at = ?4, end_reason = ?5, \
        played_seconds = coalesce(CAST(?6 AS BIGINT), \
@@ -116,6 +117,7 @@ pub(crate) const SQL_END_PLAY: &str = "UPDATE media_history SET \
               ELSE ?4 - timestamp END) \
      WHERE id = (SELECT id FROM media_history WHERE channel = ?1 AND media_type = ?2 \
                  AND media_id = ?3 AND end_reason IS NULL AND timestamp <= ?4 \
+                 AND (CAST(?7 AS BIGINT) IS NULL OR timestamp = ?7) \
                  ORDER BY id DESC LIMIT 1) \
      RETURNING played_seconds";
 

@@ -68,6 +68,7 @@ fn apply_script(s: &mut Box<dyn Storage>, plays: &[Play]) {
                     media_id: p.media_id.clone(),
                     reason: reason.clone(),
                     played: (i % 2 == 0).then_some(*played),
+                    started: (i % 3 == 0).then_some(p.start),
                 },
             ))
             .unwrap();
@@ -86,12 +87,14 @@ fn fifty_plays_give_exact_history_and_totals(db: &Db) {
             media_id: "never".into(),
             reason: END_REMOVED.into(),
             played: Some(5),
+            started: None,
         },
         EventKind::MediaEnded {
             media_type: plays[49].media_type.clone(),
             media_id: plays[49].media_id.clone(),
             reason: END_REMOVED.into(),
             played: Some(999),
+            started: None,
         },
     ] {
         s.apply(&ev(20_000, kind)).unwrap();
@@ -265,6 +268,7 @@ fn an_end_applies_to_the_newest_unfinished_play_only(db: &Db) {
                 media_id: "x".into(),
                 reason: reason.into(),
                 played: None,
+                started: None,
             },
         )
     };
