@@ -260,6 +260,35 @@ async fn irc_chat_is_stored_and_only_operators_get_stats() {
             .iter()
             .any(|(_, d)| d.starts_with("cmd=stats,") && d.contains("result: success"))
     );
+
+    // Bus moderation: a ban is the `+b` mask; InspIRCd here has no quiet list, so a mute is
+    // refused plainly, and so is a redaction.
+    let moderate = |body| {
+        let bus = bus.clone();
+        async move {
+            let subject = subjects::command_subject(CHANNEL, subjects::COMMAND_MODERATE);
+            decode::<CommandReply>(&request(&bus, &subject, body).await).unwrap()
+        }
+    };
+    let ban = moderate(json!({"action": "ban", "user": "guest", "by": "automod"})).await;
+    assert_eq!(
+        (ban.success, ban.message.as_deref()),
+        (true, Some("Ban sent for guest!*@*"))
+    );
+    let mode = op
+        .expect(|m| m.command == "MODE" && m.param(1) == "+b")
+        .await;
+    assert_eq!(
+        (mode.source_nick(), mode.param(2)),
+        (Some(BOT), "guest!*@*")
+    );
+    for action in ["mute", "redact"] {
+        let reply = moderate(json!({"action": action, "user": "guest"})).await;
+        assert_eq!(
+            reply.error.as_deref(),
+            Some(format!("{action}: not supported on this platform").as_str())
+        );
+    }
     rig.stop().await;
 }
 

@@ -28,6 +28,7 @@ use crate::{
     publisher::{Publisher, now},
     states::{ChannelStates, RunState},
 };
+use rosey_model::payload::ModerateCommand;
 
 /// The default rank of a channel operator.
 pub const DEFAULT_OP_RANK: f64 = 2.0;
@@ -133,6 +134,40 @@ impl Platform for IrcHandle {
 
     async fn kick(&self, user: &str, reason: &str) -> Result<(), ActionError> {
         Ok(self.kick_confirmed(user, reason).await?)
+    }
+
+    /// Kick, ban and unban (`+b`/`-b nick!*@*`), and mute/unmute as the quiet list
+    /// (`+q`/`-q nick!*@*`) where the server has one.
+    async fn moderate(&self, cmd: &ModerateCommand) -> Result<String, ActionError> {
+        let user = cmd.user.trim();
+        let mask = format!("{user}!*@*");
+        let reason = cmd.reason.as_deref().unwrap_or("");
+        match cmd.action.as_str() {
+            "kick" => {
+                if self.member(user).is_none() {
+                    return Err(ActionError::failed(
+                        format!("{user} is not in the channel"),
+                        FailKind::Permanent,
+                    ));
+                }
+                self.kick_confirmed(user, reason).await?;
+                Ok(format!("Kick sent for {user}"))
+            }
+            "ban" => {
+                self.list_mode_confirmed("+b", &mask).await?;
+                Ok(format!("Ban sent for {mask}"))
+            }
+            "unban" => {
+                self.list_mode_confirmed("-b", &mask).await?;
+                Ok(format!("Unban sent for {mask}"))
+            }
+            "mute" | "unmute" if self.has_quiet_mode() => {
+                let change = if cmd.action == "mute" { "+q" } else { "-q" };
+                self.list_mode_confirmed(change, &mask).await?;
+                Ok(format!("{change} sent for {mask}"))
+            }
+            other => Err(ActionError::unsupported(other)),
+        }
     }
 }
 
@@ -368,9 +403,7 @@ impl IrcChannelBot {
                     }
                     None => break,
                 },
-                Some(msg) = crate::channel::next_command(&mut commands) => {
-                    super::answer_command(&self.bus, &self.handle, msg).await;
-                }
+                Some(msg) = crate::channel::next_command(&mut commands) => self.on_command(msg).await,
                 _ = user_count.tick() => self.publish_user_count().await,
                 _ = status.tick() => self.publish_status().await,
             }
@@ -381,6 +414,33 @@ impl IrcChannelBot {
         self.live.connected_since = None;
         self.handle.shutdown().await;
         self.publish_status().await;
+    }
+
+    /// `chat`/`pm` at once; `moderate` (and the playlist actions IRC does not have) audited
+    /// in their own task, answered when the line is written.
+    async fn on_command(&self, msg: rosey_bus::Message) {
+        use crate::shell::{commands::fail, remote};
+        let action = msg.subject.rsplit('.').next().unwrap_or_default();
+        if !remote::is_remote_action(action) {
+            return super::answer_command(&self.bus, &self.handle, msg).await;
+        }
+        let (bus, handle, publisher) = (
+            self.bus.clone(),
+            self.handle.clone(),
+            self.publisher.clone(),
+        );
+        let verb = action.to_string();
+        tokio::spawn(async move {
+            let own = handle.nick();
+            remote::answer_with(&publisher, &bus, &msg, &own, |req| async move {
+                let result = match &req.what {
+                    remote::Remote::Moderate(m) => handle.moderate(m).await,
+                    _ => Err(ActionError::unsupported(&verb)),
+                };
+                result.map(|m| vec![m]).map_err(|e| fail(e.to_string()))
+            })
+            .await
+        });
     }
 
     fn track_state(&self, event: &IrcEvent) {

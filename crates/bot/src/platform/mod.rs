@@ -20,7 +20,7 @@ use std::future::Future;
 use rosey_bus::{Bus, Message, Subscription};
 use rosey_model::{
     decode, encode,
-    payload::{ChatCommand, CommandReply, PmCommandRequest},
+    payload::{ChatCommand, CommandReply, ModerateCommand, PmCommandRequest},
     subjects,
 };
 
@@ -50,6 +50,18 @@ impl ActionError {
             message: message.into(),
             kind,
         }
+    }
+
+    /// "<action>: not supported on this platform" for any action name.
+    pub fn unsupported(action: &str) -> Self {
+        const OTHERS: &[&str] = &["add", "skip", "remove", "poll", "moderate"];
+        let name = ModerateCommand::ACTIONS
+            .iter()
+            .chain(OTHERS)
+            .find(|a| **a == action)
+            .copied()
+            .unwrap_or("this action");
+        ActionError::Unsupported(name)
     }
 
     /// Never worth retrying (a bad request, or an action the platform does not have).
@@ -88,6 +100,13 @@ pub trait Platform: Clone + Send + Sync + 'static {
     fn say_confirmed(&self, text: &str) -> impl Future<Output = Result<(), ActionError>> + Send;
     /// A private message.
     fn pm(&self, to: &str, text: &str) -> Result<(), ActionError>;
+    /// One moderation step asked over the bus (`moderate`); `Ok` holds what to report.
+    fn moderate(
+        &self,
+        cmd: &ModerateCommand,
+    ) -> impl Future<Output = Result<String, ActionError>> + Send {
+        std::future::ready(Err(ActionError::unsupported(&cmd.action)))
+    }
     /// Removes `user` from the channel.
     fn kick(
         &self,

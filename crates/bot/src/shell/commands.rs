@@ -550,6 +550,14 @@ async fn remove(ctx: &ShellContext, args: &str) -> Outcome {
         "Usage: remove <position>",
     )?;
     let uid = uid_at(ctx, pos)?;
+    remove_uid(ctx, uid).await
+}
+
+/// Removes the playlist item `uid` and waits for the server's `delete` of it.
+pub(crate) async fn remove_uid(ctx: &ShellContext, uid: u64) -> Outcome {
+    let Some(pos) = ctx.state.position_of(uid) else {
+        return Err(fail(format!("No playlist item with uid {uid}")));
+    };
     let title = ctx.state.playlist[pos - 1].media.title.clone();
     ask(
         ctx,

@@ -1,16 +1,19 @@
-//! Moderator actions asked over the bus: `rosey.commands.<channel>.add {url, temp?, by?}` and
-//! `.skip {by?}` (the dashboard's page actions). Each runs the shell's own command (`add`,
-//! `next`), so the reply is the server's answer found by [`super::answer`]; each is audited
-//! like a PM command, with `by` (or `bus`) as the sender. The reply is
-//! `{success, message?, error?}`: `message` holds the server's answer, `error` its refusal or
-//! why nothing happened.
+//! Actions asked over the bus: `rosey.commands.<channel>.add {url, temp?, by?}`, `.skip
+//! {by?}` (the dashboard's page actions), `.moderate {action, user, reason?, seconds?,
+//! event_id?, by?}` and `.remove {uid, by?}` (the moderator and media services). Each is
+//! audited like a PM command, with `by` (or `bus`) as the sender, and answered
+//! `{success, message?, error?}`: `message` holds the server's answer, `error` its refusal
+//! or why nothing happened.
+//!
+//! The requester is a trusted service: it acts with no rank limit of its own (the server
+//! still refuses what the bot may not do), but never on the bot itself.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use rosey_bus::{Bus, Message};
 use rosey_model::{
     decode, encode,
-    payload::{CommandReply, PlaylistCommand},
+    payload::{CommandReply, ModerateCommand, PlaylistCommand, RemoveCommand},
     subjects,
 };
 
@@ -18,11 +21,98 @@ use super::{Asker, CommandLine, ShellContext, commands, run_audited};
 
 /// Is `action` (the last subject token) one of the actions answered here?
 pub fn is_remote_action(action: &str) -> bool {
-    matches!(action, subjects::COMMAND_ADD | subjects::COMMAND_SKIP)
+    matches!(
+        action,
+        subjects::COMMAND_ADD
+            | subjects::COMMAND_SKIP
+            | subjects::COMMAND_MODERATE
+            | subjects::COMMAND_REMOVE
+    )
 }
 
-/// The shell command line a bus request stands for.
-fn command_line(action: &str, req: &PlaylistCommand) -> Result<CommandLine, String> {
+/// What a bus request asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Remote {
+    /// A shell command line (`add`, `next`).
+    Line(CommandLine),
+    /// One moderation step (its action is one of [`ModerateCommand::ACTIONS`]).
+    Moderate(ModerateCommand),
+    /// Remove the playlist item with this uid.
+    Remove(u64),
+}
+
+/// A decoded request: what to do, the line its audit rows show, and who asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub what: Remote,
+    pub line: CommandLine,
+    pub sender: String,
+}
+
+/// Decodes the request of `action`; `own` is the bot's own name (never a target).
+pub fn request(action: &str, payload: &[u8], own: &str) -> Result<Request, String> {
+    let sender = |by: Option<String>| by.unwrap_or_else(|| "bus".into());
+    match action {
+        subjects::COMMAND_ADD | subjects::COMMAND_SKIP => {
+            let req = decode::<PlaylistCommand>(payload).map_err(|e| e.to_string())?;
+            let line = playlist_line(action, &req)?;
+            Ok(Request {
+                what: Remote::Line(line.clone()),
+                line,
+                sender: sender(req.by),
+            })
+        }
+        subjects::COMMAND_MODERATE => {
+            let req = decode::<ModerateCommand>(payload).map_err(|e| e.to_string())?;
+            if !ModerateCommand::ACTIONS.contains(&req.action.as_str()) {
+                return Err(format!(
+                    "unknown moderation action `{}` (expected one of {})",
+                    req.action,
+                    ModerateCommand::ACTIONS.join(", ")
+                ));
+            }
+            let user = req.user.trim();
+            if user.is_empty() && req.action != "redact" {
+                return Err("field `user`: a user name is needed".into());
+            }
+            if !own.is_empty() && user.eq_ignore_ascii_case(own) {
+                return Err(format!("{}: I do not act on myself", req.action));
+            }
+            let mut args = user.to_string();
+            if let Some(r) = req
+                .reason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+            {
+                args = format!("{args} {r}");
+            }
+            Ok(Request {
+                line: CommandLine {
+                    command: req.action.clone(),
+                    args,
+                },
+                sender: sender(req.by.clone()),
+                what: Remote::Moderate(req),
+            })
+        }
+        subjects::COMMAND_REMOVE => {
+            let req = decode::<RemoveCommand>(payload).map_err(|e| e.to_string())?;
+            Ok(Request {
+                what: Remote::Remove(req.uid),
+                line: CommandLine {
+                    command: "remove".into(),
+                    args: format!("uid {}", req.uid),
+                },
+                sender: sender(req.by),
+            })
+        }
+        other => Err(format!("unknown command `{other}`")),
+    }
+}
+
+/// The shell command line an `add` or `skip` request stands for.
+fn playlist_line(action: &str, req: &PlaylistCommand) -> Result<CommandLine, String> {
     match action {
         subjects::COMMAND_ADD => {
             let url = req.url.as_deref().map(str::trim).unwrap_or_default();
@@ -39,42 +129,50 @@ fn command_line(action: &str, req: &PlaylistCommand) -> Result<CommandLine, Stri
                 args: format!("{url} {keep}"),
             })
         }
-        subjects::COMMAND_SKIP => Ok(CommandLine {
+        _ => Ok(CommandLine {
             command: "next".into(),
             args: String::new(),
         }),
-        other => Err(format!("unknown command `{other}`")),
     }
 }
 
-/// Runs the request's command and answers it. Long (it waits for the server): spawn it.
-pub async fn answer(ctx: ShellContext, bus: Bus, msg: Message) {
+/// The trusted asker of a bus request: no rank limit of its own.
+pub fn trusted(name: &str) -> Asker {
+    Asker {
+        name: name.to_string(),
+        rank: f64::INFINITY,
+    }
+}
+
+/// Decodes `msg`, runs it with `run` between its audit rows and answers it. Long (it waits
+/// for the server): spawn it.
+pub async fn answer_with<F, Fut>(
+    publisher: &crate::publisher::Publisher,
+    bus: &Bus,
+    msg: &Message,
+    own: &str,
+    run: F,
+) where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<String>, commands::Failure>>,
+{
     let action = msg.subject.rsplit('.').next().unwrap_or_default();
-    let reply = match decode::<PlaylistCommand>(&msg.payload)
-        .map_err(|e| e.to_string())
-        .and_then(|req| Ok((command_line(action, &req)?, req.by)))
-    {
+    let reply = match request(action, &msg.payload, own) {
         Err(error) => CommandReply {
             success: false,
             error: Some(error),
             message: None,
         },
-        Ok((line, by)) => {
-            let sender = by.unwrap_or_else(|| "bus".into());
-            // A bus client has no rank in the channel: rank 0 (only `add` and `next` come
-            // here, which need none).
-            let asker = Asker {
-                name: sender.clone(),
-                rank: 0.0,
-            };
+        Ok(req) => {
+            let (sender, line) = (req.sender.clone(), req.line.clone());
             let succeeded = AtomicBool::new(false);
             let mut lines = Vec::new();
             let run = async {
-                let outcome = commands::run(&ctx, &asker, &line).await;
+                let outcome = run(req).await;
                 succeeded.store(outcome.is_ok(), Relaxed);
                 outcome
             };
-            run_audited(&ctx.publisher, &sender, &line, run, |l| lines = l).await;
+            run_audited(publisher, &sender, &line, run, |l| lines = l).await;
             let text = lines.join("\n");
             if succeeded.load(Relaxed) {
                 CommandReply {
@@ -91,9 +189,30 @@ pub async fn answer(ctx: ShellContext, bus: Bus, msg: Message) {
             }
         }
     };
-    if let Err(e) = bus.respond(&msg, encode(&reply)).await {
+    if let Err(e) = bus.respond(msg, encode(&reply)).await {
         tracing::debug!(error = %e, "Could not answer a bot command.");
     }
+}
+
+/// Answers a request on CyTube: through the shell's own commands, so the reply is the
+/// server's answer found by [`super::answer`].
+pub async fn answer(ctx: ShellContext, bus: Bus, msg: Message) {
+    let own = ctx.state.own_name.clone().unwrap_or_default();
+    answer_with(&ctx.publisher, &bus, &msg, &own, |req| {
+        let ctx = &ctx;
+        async move {
+            let asker = trusted(&req.sender);
+            match req.what {
+                Remote::Line(line) => commands::run(ctx, &asker, &line).await,
+                Remote::Remove(uid) => commands::remove_uid(ctx, uid).await,
+                Remote::Moderate(m) if m.action == "redact" => Err(commands::fail(
+                    crate::platform::ActionError::Unsupported("redact").to_string(),
+                )),
+                Remote::Moderate(_) => commands::run(ctx, &asker, &req.line).await,
+            }
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -106,7 +225,7 @@ mod tests {
             temp,
             by: None,
         };
-        command_line(subjects::COMMAND_ADD, &req)
+        playlist_line(subjects::COMMAND_ADD, &req)
     }
 
     #[test]
@@ -119,8 +238,44 @@ mod tests {
         assert_eq!(add(Some("yt:x"), Some(false)).unwrap().args, "yt:x perm");
         assert!(add(None, None).unwrap_err().contains("url"));
         assert!(add(Some("a b"), None).unwrap_err().contains("url"));
-        let skip = command_line(subjects::COMMAND_SKIP, &PlaylistCommand::default()).unwrap();
-        assert_eq!(skip.command, "next");
-        assert!(is_remote_action("add") && is_remote_action("skip") && !is_remote_action("chat"));
+        let skip = request(subjects::COMMAND_SKIP, b"{}", "Rosey").unwrap();
+        assert_eq!(skip.line.command, "next");
+        assert_eq!(skip.sender, "bus");
+        assert!(is_remote_action("add") && is_remote_action("moderate"));
+        assert!(is_remote_action("remove") && !is_remote_action("chat"));
+    }
+
+    #[test]
+    fn moderation_requests() {
+        let kick = request(
+            subjects::COMMAND_MODERATE,
+            br#"{"action":"kick","user":"spammer","reason":"links","by":"automod"}"#,
+            "Rosey",
+        )
+        .unwrap();
+        assert_eq!(
+            (kick.line.command.as_str(), kick.line.args.as_str()),
+            ("kick", "spammer links")
+        );
+        assert_eq!(kick.sender, "automod");
+        let unknown = request(
+            subjects::COMMAND_MODERATE,
+            br#"{"action":"explode","user":"x"}"#,
+            "Rosey",
+        )
+        .unwrap_err();
+        assert!(
+            unknown.contains("unknown moderation action `explode`"),
+            "{unknown}"
+        );
+        let me = request(
+            subjects::COMMAND_MODERATE,
+            br#"{"action":"ban","user":"rosey"}"#,
+            "Rosey",
+        )
+        .unwrap_err();
+        assert_eq!(me, "ban: I do not act on myself");
+        let remove = request(subjects::COMMAND_REMOVE, br#"{"uid":7}"#, "Rosey").unwrap();
+        assert_eq!(remove.what, Remote::Remove(7));
     }
 }
