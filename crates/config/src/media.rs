@@ -5,10 +5,10 @@
 //! ```json
 //! "plugins": {
 //!   "media": {
-//!     "random_min_rank": 0, "blacklist_min_rank": 2,
+//!     "random_min_rank": 0, "blacklist_min_rank": 2, "time_scale": 1,
 //!     "autoplay": {
 //!       "MyChannel": { "enabled": true, "min_items": 3, "avoid_hours": 4,
-//!                      "max_per_hour": 10, "time_scale": 1 }
+//!                      "max_per_hour": 10 }
 //!     }
 //!   }
 //! }
@@ -22,15 +22,14 @@ use serde_json::{Map, Value};
 use crate::Config;
 
 /// The keys `plugins.media` may hold.
-pub const KEYS: &[&str] = &["random_min_rank", "blacklist_min_rank", "autoplay"];
-/// The keys of one channel's `autoplay` entry.
-pub const AUTOPLAY_KEYS: &[&str] = &[
-    "enabled",
-    "min_items",
-    "avoid_hours",
-    "max_per_hour",
+pub const KEYS: &[&str] = &[
+    "random_min_rank",
+    "blacklist_min_rank",
     "time_scale",
+    "autoplay",
 ];
+/// The keys of one channel's `autoplay` entry.
+pub const AUTOPLAY_KEYS: &[&str] = &["enabled", "min_items", "avoid_hours", "max_per_hour"];
 
 /// Who may use `!random` by default: everyone, as on an unlocked CyTube playlist
 /// (`oplaylistadd` -1); a channel with a locked playlist raises it.
@@ -49,9 +48,6 @@ pub struct AutoplayConfig {
     pub avoid_hours: f64,
     /// Never add more than this many items per hour.
     pub max_per_hour: u32,
-    /// How many seconds of the service's clock pass per real second (1 in production;
-    /// tests speed time up together with the devserver's).
-    pub time_scale: f64,
 }
 
 impl Default for AutoplayConfig {
@@ -61,7 +57,6 @@ impl Default for AutoplayConfig {
             min_items: 3,
             avoid_hours: 4.0,
             max_per_hour: 10,
-            time_scale: 1.0,
         }
     }
 }
@@ -71,6 +66,10 @@ impl Default for AutoplayConfig {
 pub struct MediaConfig {
     pub random_min_rank: f64,
     pub blacklist_min_rank: f64,
+    /// Media seconds per real second, for the services that judge time (how long a play
+    /// lasted, autoplay's hours): 1 in production; tests speed time up together with the
+    /// devserver's `playback_speed`.
+    pub time_scale: f64,
     /// Per channel; a channel not listed has no autoplay.
     pub autoplay: BTreeMap<String, AutoplayConfig>,
 }
@@ -80,6 +79,7 @@ impl Default for MediaConfig {
         MediaConfig {
             random_min_rank: DEFAULT_RANDOM_MIN_RANK,
             blacklist_min_rank: DEFAULT_BLACKLIST_MIN_RANK,
+            time_scale: 1.0,
             autoplay: BTreeMap::new(),
         }
     }
@@ -112,6 +112,9 @@ fn typed(m: &Map<String, Value>) -> MediaConfig {
     if let Some(r) = m.get("blacklist_min_rank").and_then(Value::as_f64) {
         c.blacklist_min_rank = r;
     }
+    if let Some(t) = m.get("time_scale").and_then(Value::as_f64) {
+        c.time_scale = t;
+    }
     if let Some(v) = m.get("autoplay").cloned() {
         c.autoplay = serde_json::from_value(v).unwrap_or_default();
     }
@@ -139,6 +142,14 @@ pub fn problems(v: &Value) -> Vec<(String, String)> {
             ));
         }
     }
+    if let Some(v) = m.get("time_scale")
+        && !v.as_f64().is_some_and(|t| t.is_finite() && t > 0.0)
+    {
+        out.push((
+            "plugins.media.time_scale".into(),
+            format!("must be above 0, got {v}"),
+        ));
+    }
     match m.get("autoplay") {
         None => {}
         Some(Value::Object(channels)) => {
@@ -152,9 +163,6 @@ pub fn problems(v: &Value) -> Vec<(String, String)> {
                         }
                         if !(a.avoid_hours.is_finite() && a.avoid_hours >= 0.0) {
                             out.push((format!("{path}.avoid_hours"), "must be 0 or more".into()));
-                        }
-                        if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
-                            out.push((format!("{path}.time_scale"), "must be above 0".into()));
                         }
                     }
                 }
@@ -205,9 +213,10 @@ mod tests {
             [
                 "plugins.media.colour",
                 "plugins.media.random_min_rank",
+                "plugins.media.time_scale",
                 "plugins.media.autoplay.a",
                 "plugins.media.autoplay.b.min_items",
-                "plugins.media.autoplay.b.time_scale",
+                "plugins.media.autoplay.b.avoid_hours",
             ]
         );
         assert!(problems(&json!({})).is_empty());
