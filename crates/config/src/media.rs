@@ -205,7 +205,7 @@ mod tests {
     fn problems_name_their_path() {
         let p = problems(
             &json!({"autoplay": {"a": {"enabled": "yes"}, "b": {"min_items": 0,
-            "time_scale": 0}}, "random_min_rank": "x", "colour": 1}),
+            "avoid_hours": -1}}, "random_min_rank": "x", "colour": 1, "time_scale": 0}),
         );
         let paths: Vec<&str> = p.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
