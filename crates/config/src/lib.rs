@@ -13,6 +13,7 @@
 //! - [`env`](mod@env) — environment overrides for secrets and deployment settings.
 //! - [`load`] — the pipeline tying those together ([`Config::load`], [`load::load_file`]).
 //! - [`moderation`] — the `moderation` section: the automated moderator's rule sets.
+//! - [`media`] — `plugins.media`: the media commands' ranks and per-channel autoplay.
 //! - [`redact`] — hiding secrets for `--print` and logs.
 //! - [`render`] — writing a value back as JSON or YAML in the documented key order.
 //! - [`migrate`] — v1 → v2 on values ([`migrate::migrate_v1`]) and files
@@ -36,6 +37,7 @@ pub mod defaults;
 pub mod env;
 pub mod error;
 pub mod load;
+pub mod media;
 pub mod migrate;
 pub mod model;
 pub mod moderation;

@@ -8,9 +8,12 @@
 //!   "user_burst": 4, "user_interval": 2, "channel_burst": 20, "channel_interval": 0.5,
 //!   "max_lines": 5, "max_chars": 1000,
 //!   "channels": { "MyChannel": ["dice", "quotes"] },
-//!   "standard": { "eightball": false }
+//!   "standard": { "eightball": false },
+//!   "media": { "autoplay": { "MyChannel": { "enabled": true } } }
 //! }
 //! ```
+//!
+//! `media` (the media history's commands and autoplay) is typed in [`crate::media`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,6 +56,7 @@ pub const KEYS: &[&str] = &[
     "discovery_interval",
     "channels",
     "standard",
+    "media",
 ];
 
 /// The Rosey v0.5 keys, kept and not used.
@@ -208,6 +212,9 @@ pub fn problems(m: &Map<String, Value>) -> Vec<(String, String)> {
             "plugins.standard".into(),
             "expected an object of plugin name → true or false".into(),
         ));
+    }
+    if let Some(v) = m.get("media") {
+        out.extend(crate::media::problems(v));
     }
     out
 }

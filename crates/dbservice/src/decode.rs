@@ -3,8 +3,8 @@
 
 use rosey_bus::batch::{self, BatchError};
 use rosey_model::payload::{
-    HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, ModerationAction, PmCommand,
-    StatusUpdate, UserCount, UserJoined, UserLeft,
+    HighWater, MarkFailed, MarkSent, MediaEnded, MediaPlayed, MessageLog, ModerationAction,
+    PmCommand, StatusUpdate, UserCount, UserJoined, UserLeft,
 };
 use rosey_model::{DecodeError, decode, subjects};
 use rosey_store::StoreEvent;
@@ -70,6 +70,7 @@ pub fn decode_event(
         subjects::ACTION_PM_COMMAND => typed::<PmCommand>(payload, default_channel, now),
         subjects::MEDIA_PLAYED => typed::<MediaPlayed>(payload, default_channel, now),
         subjects::MODERATION_ACTION => typed::<ModerationAction>(payload, default_channel, now),
+        subjects::MEDIA_ENDED => typed::<MediaEnded>(payload, default_channel, now),
         other => Err(EventError::UnknownSubject(other.to_string())),
     }?;
     match ev.invalid_reason() {

@@ -34,6 +34,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "pm_command",
     "media_played",
     "moderation",
+    "media_ended",
 ];
 
 /// Rejection reasons exported even before the first one happens.
@@ -43,6 +44,7 @@ pub const REJECT_REASONS: &[&str] = &[
     "bad_field",
     "empty_message",
     "empty_username",
+    "unknown_end_reason",
     "unknown_subject",
     "bad_batch",
     "bad_request",

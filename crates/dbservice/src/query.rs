@@ -36,6 +36,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::counters::Counters;
 
 mod kv;
+mod media;
 use crate::writer::WriterMsg;
 use crate::{DbServiceError, config::DbServiceConfig};
 
@@ -291,6 +292,9 @@ impl Queries {
             other if subjects::DASHBOARD_QUERY_SUBJECTS.contains(&other) => {
                 self.dispatch_web(other, payload).await
             }
+            other if subjects::MEDIA_QUERY_SUBJECTS.contains(&other) => {
+                self.dispatch_media(other, payload).await
+            }
             kv if subjects::parse_kv_subject(kv).is_some()
                 || subjects::KV_RETIRED.contains(&kv) =>
             {
@@ -388,6 +392,7 @@ fn all_endpoints() -> Vec<(String, &'static str)> {
     ENDPOINTS
         .iter()
         .chain(&web::ENDPOINTS)
+        .chain(&media::ENDPOINTS)
         .map(|(s, n)| (s.to_string(), *n))
         .chain(kv::endpoints())
         .collect()

@@ -64,6 +64,10 @@ pub struct DevServerConfig {
     pub playlist_locked: bool,
     /// The URL advertised by `/socketconfig`; `None` means `http://<bound address>`.
     pub public_url: Option<String>,
+    /// Items play to their end and the next one starts, this many times faster than real
+    /// time (1.0 = as CyTube). `None` (the default): playback only moves on skip, jump,
+    /// delete and voteskip, so tests decide every change.
+    pub playback_speed: Option<f64>,
 }
 
 impl Default for DevServerConfig {
@@ -83,6 +87,7 @@ impl Default for DevServerConfig {
             guest_login_delay: Duration::ZERO,
             playlist_locked: false,
             public_url: None,
+            playback_speed: None,
         }
     }
 }
@@ -101,6 +106,12 @@ impl DevServerConfig {
     /// Adds a channel rank for `name` (builder style).
     pub fn with_channel_rank(mut self, name: &str, rank: f64) -> Self {
         self.channel_ranks.push((name.to_owned(), rank));
+        self
+    }
+
+    /// Lets items play to their end at `speed` times real time (builder style).
+    pub fn with_playback_speed(mut self, speed: f64) -> Self {
+        self.playback_speed = Some(speed);
         self
     }
 

@@ -27,7 +27,8 @@
 //! As under CyTube, an event sent before the namespace CONNECT ack closes the connection
 //! (socketioxide does this itself). A leader's `mediaUpdate` is relayed to the channel. Not
 //! implemented (yet): poll timeouts, `setOptions`/`setPermissions` from clients,
-//! chat filters, emotes, timed `mediaUpdate` ticks and playback advance, per-IP connection
+//! chat filters, emotes, timed `mediaUpdate` ticks (playback advances at its end only with
+//! `DevServerConfig::playback_speed`), per-IP connection
 //! limits, the `usercount` debounce (it is sent at once). See `README.md` for the deliberate differences.
 
 pub mod chat;

@@ -1,7 +1,10 @@
 //! Playlist, playback, voteskip and leader: `queue` (no network lookups — titles and
 //! durations are invented from the id), `delete`, `moveMedia`, `clearPlaylist`, `jumpTo`, `playNext`,
 //! `voteskip`, `assignLeader`, `togglePlaylistLock`, `requestPlaylist`, `playerReady`.
-//! Playback never advances on a timer; it moves on skip, jump, delete and voteskip.
+//! Playback moves on skip, jump, delete and voteskip; with a playback speed
+//! (`DevServerConfig::playback_speed`) it also moves on when an item has played to its end
+//! ([`advance`], as CyTube's own timer does when there is no leader), `speed` times faster
+//! than real time. Without one it never advances on its own (what most tests want).
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -66,6 +69,8 @@ pub struct Playlist {
     pub items: Vec<Item>,
     /// uid of the current item.
     pub current: Option<u64>,
+    /// When the current item started playing.
+    pub started: Option<Instant>,
     next_uid: u64,
 }
 
@@ -126,6 +131,7 @@ fn play(w: &mut World, out: &mut Outbox, channel: &str, uid: Option<u64>) {
     let ch = w.channel_mut(channel);
     let old = ch.playlist.current;
     ch.playlist.current = uid;
+    ch.playlist.started = uid.map(|_| Instant::now());
     ch.voteskips.clear();
     let mut deleted = None;
     if let Some(old) = old
@@ -165,6 +171,50 @@ fn play_next(w: &mut World, out: &mut Outbox, channel: &str) {
         None => pl.items[0].uid,
     };
     play(w, out, channel, Some(next));
+}
+
+/// Moves every channel whose current item has played to its end on to the next item, as
+/// CyTube's playback timer does: `speed` seconds of media per real second. Live items (no
+/// duration) never end. A temporary item that ends with nothing after it is deleted and
+/// nothing plays; a lone permanent item plays again.
+pub fn advance(w: &mut World, out: &mut Outbox, speed: f64) {
+    let ended = ended(w, speed);
+    for (channel, uid, last_temp) in ended {
+        if last_temp {
+            let ch = w.channel_mut(&channel);
+            ch.playlist.items.retain(|i| i.uid != uid);
+            ch.playlist.current = None;
+            ch.playlist.started = None;
+            ch.voteskips.clear();
+            let meta = ch.playlist.meta();
+            w.broadcast(out, &channel, "delete", json!({ "uid": uid }));
+            w.broadcast(out, &channel, "setPlaylistMeta", meta);
+        } else {
+            play_next(w, out, &channel);
+        }
+    }
+}
+
+/// Is any channel's current item at its end (see [`advance`])?
+pub fn any_ended(w: &World, speed: f64) -> bool {
+    !ended(w, speed).is_empty()
+}
+
+/// (channel, uid, a lone temporary item) of every current item at its end.
+fn ended(w: &World, speed: f64) -> Vec<(String, u64, bool)> {
+    let now = Instant::now();
+    w.channels
+        .iter()
+        .filter_map(|(name, ch)| {
+            let item = ch.playlist.current_item()?;
+            let started = ch.playlist.started?;
+            let played = now.saturating_duration_since(started).as_secs_f64() * speed;
+            (!item.is_live() && item.seconds > 0 && played >= item.seconds as f64).then(|| {
+                let alone = ch.playlist.items.len() == 1;
+                (name.clone(), item.uid, alone && item.temp)
+            })
+        })
+        .collect()
 }
 
 fn member_channel(w: &World, id: ConnId) -> Option<String> {
@@ -368,6 +418,7 @@ pub fn delete(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {
     };
     if was_current {
         ch.playlist.current = None;
+        ch.playlist.started = None;
     }
     let meta = ch.playlist.meta();
     w.broadcast(out, &channel, "delete", json!({ "uid": uid }));
@@ -390,6 +441,7 @@ pub fn clear(w: &mut World, out: &mut Outbox, id: ConnId) {
     let ch = w.channel_mut(&channel);
     ch.playlist.items.clear();
     ch.playlist.current = None;
+    ch.playlist.started = None;
     ch.voteskips.clear();
     let meta = ch.playlist.meta();
     for m in w.members(&channel) {

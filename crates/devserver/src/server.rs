@@ -249,7 +249,18 @@ impl DevServer {
             .with_state(url.clone())
             .layer(layer);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let speed = shared.lock().world.cfg.playback_speed;
         let task = tokio::spawn(crate::listen::serve(listener, app, stop_rx));
+        let task = match speed.filter(|s| s.is_finite() && *s > 0.0) {
+            None => task,
+            Some(speed) => {
+                let ticker = tokio::spawn(playback(Arc::downgrade(&shared), speed));
+                tokio::spawn(async move {
+                    let _ = task.await;
+                    ticker.abort();
+                })
+            }
+        };
         info!(%addr, %url, "Devserver listening.");
         Ok(DevServer {
             shared,
@@ -459,6 +470,29 @@ impl DevServer {
                 Ok(Ok(())) => continue,
                 _ => return cond(&self.shared.lock().world),
             }
+        }
+    }
+}
+
+/// How often the playback clock looks for items that have played to their end.
+const PLAYBACK_TICK: Duration = Duration::from_millis(10);
+
+/// The playback clock (with `playback_speed`): moves channels on as items end, until the
+/// server is gone.
+async fn playback(shared: std::sync::Weak<Shared>, speed: f64) {
+    let mut tick = tokio::time::interval(PLAYBACK_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let due = {
+            let inner = shared.lock();
+            crate::playlist::any_ended(&inner.world, speed)
+        };
+        if due {
+            shared.run(|w, out| crate::playlist::advance(w, out, speed));
         }
     }
 }

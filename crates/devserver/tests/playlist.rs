@@ -186,3 +186,53 @@ async fn hostile_frames_do_not_break_the_server() {
     assert!(server.wait_for_user("lobby", "carol", WAIT).await);
     server.shutdown().await;
 }
+
+/// With a playback speed, items play to their end and the next starts (a permanent lone
+/// item plays again; a temporary one is deleted at its end and nothing plays), at the
+/// configured speed; without one, nothing moves on its own.
+#[tokio::test]
+async fn items_play_to_their_end_at_the_playback_speed() {
+    // Invented lengths are 60..600 s; at 3000× the longest takes 0.2 s.
+    let speed = 3000.0;
+    let server = start(
+        test_config()
+            .with_account("mod", "pw", 2.0)
+            .with_playback_speed(speed),
+    )
+    .await;
+    let mut m = RawClient::connect(&server).await;
+    m.login_and_join("lobby", "mod", "pw").await;
+    for id in ["one", "two"] {
+        m.emit(
+            "queue",
+            json!({"id": id, "type": "yt", "pos": "end", "temp": false}),
+        )
+        .await;
+    }
+    let first = m.expect("changeMedia").await;
+    assert_eq!(first["id"], json!("one"));
+    let started = std::time::Instant::now();
+    let second = m.expect("changeMedia").await;
+    assert_eq!(second["id"], json!("two"));
+    let seconds = first["seconds"].as_f64().unwrap();
+    let took = started.elapsed().as_secs_f64() * speed;
+    assert!(
+        took >= seconds && took < seconds + 200.0,
+        "played {took} media seconds of {seconds}"
+    );
+    // Then the list wraps: `one` again, both permanent.
+    assert_eq!(m.expect("changeMedia").await["id"], json!("one"));
+    assert_eq!(server.playlist("lobby").len(), 2);
+
+    // A lone temporary item is deleted at its end.
+    let mut g = RawClient::connect(&server).await;
+    g.join_as_guest("other", "guest").await;
+    g.emit("queue", json!({"id": "solo", "type": "yt", "pos": "end"}))
+        .await;
+    let q = g.expect("queue").await;
+    let uid = q["item"]["uid"].as_u64().unwrap();
+    assert_eq!(g.expect("changeMedia").await["id"], json!("solo"));
+    assert_eq!(g.expect("delete").await, json!({"uid": uid}));
+    assert_eq!(g.expect("setPlaylistMeta").await["count"], json!(0));
+    assert!(server.playlist("other").is_empty());
+}

@@ -9,6 +9,8 @@
 //! - [`web`]: requests and replies of the dashboard's subjects (current status, outbound
 //!   rows, user search, chat activity, API tokens).
 //! - [`codec`]: the one JSON helper: decode with a size limit and an error naming the field.
+//! - [`media`]: the media history's queries and replies (`rosey.db.query.media.*`) and the
+//!   names of how a play ends.
 //! - [`kv`]: the plugin key-value store's requests and replies (`rosey.db.kv.*`).
 //!
 //! Compatibility rules (SPEC §2–§3): unknown fields are ignored on input, field names are
@@ -17,6 +19,7 @@
 pub mod codec;
 pub mod event;
 pub mod kv;
+pub mod media;
 pub mod payload;
 pub mod subjects;
 pub mod web;

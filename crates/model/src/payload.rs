@@ -285,6 +285,28 @@ pub struct ModerationLogReply {
     pub actions: Vec<ModerationRow>,
 }
 
+payload! {
+    /// `rosey.db.media.ended` (new in Rosey, additive): how the play of a media that
+    /// `media.played` recorded ended. Published by the media-ending tracker
+    /// (`rosey_stdplugins::media::ending`), which infers it from the normalized events.
+    /// `ts` is the end time; `reason` one of [`crate::media::END_REASONS`]; `played` the
+    /// seconds of it that played (missing: the store takes end − start, at most the
+    /// duration).
+    pub struct MediaEnded {
+        #[serde(rename = "type")]
+        pub media_type: String,
+        #[serde(deserialize_with = "string_or_number")]
+        pub media_id: String,
+        pub reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub played: Option<i64>,
+        /// When the play it ends started (its `media.played` time), so the end finds that
+        /// very play even when the same media was queued again right after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub started: Option<f64>,
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Queries (SPEC §3.2)
 // ---------------------------------------------------------------------------------------

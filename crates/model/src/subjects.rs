@@ -25,6 +25,8 @@ pub const MEDIA_PLAYED: &str = "rosey.db.media.played";
 /// One decision of the automated moderator (`rosey moderator`): rule, user, evidence, the
 /// step taken and the server's answer. New in Rosey (not part of the v0.5 contract).
 pub const MODERATION_ACTION: &str = "rosey.db.moderation.action";
+/// How a media's play ended (`crate::payload::MediaEnded`; new in Rosey).
+pub const MEDIA_ENDED: &str = "rosey.db.media.ended";
 
 /// Query: due outbound messages.
 pub const OUTBOUND_GET: &str = "rosey.db.messages.outbound.get";
@@ -70,6 +72,33 @@ pub const DASHBOARD_QUERY_SUBJECTS: [&str; 9] = [
     TOKENS_REVOKE,
     TOKENS_VERIFY,
 ];
+/// Query: the newest plays (`crate::media::RecentPlaysQuery`).
+pub const QUERY_MEDIA_RECENT: &str = "rosey.db.query.media.recent";
+/// Query: the most played media of a period (`crate::media::MostPlayedQuery`).
+pub const QUERY_MEDIA_MOST_PLAYED: &str = "rosey.db.query.media.most_played";
+/// Query: who queued the most plays (`crate::media::TopAddersQuery`).
+pub const QUERY_MEDIA_TOP_ADDERS: &str = "rosey.db.query.media.top_adders";
+/// Query: one user's queued plays (`crate::media::UserAddsQuery`).
+pub const QUERY_MEDIA_USER_ADDS: &str = "rosey.db.query.media.user_adds";
+/// Query: one media's totals and plays (`crate::media::MediaItemQuery`).
+pub const QUERY_MEDIA_ITEM: &str = "rosey.db.query.media.item";
+/// Query: media by title words (`crate::media::MediaSearchQuery`).
+pub const QUERY_MEDIA_SEARCH: &str = "rosey.db.query.media.search";
+/// Query: played media not played since a time, most played first, for `!random` and
+/// autoplay (`crate::media::MediaCandidatesQuery`).
+pub const QUERY_MEDIA_CANDIDATES: &str = "rosey.db.query.media.candidates";
+
+/// The media history's request subjects (new in Rosey; served by the database service).
+pub const MEDIA_QUERY_SUBJECTS: [&str; 7] = [
+    QUERY_MEDIA_RECENT,
+    QUERY_MEDIA_MOST_PLAYED,
+    QUERY_MEDIA_TOP_ADDERS,
+    QUERY_MEDIA_USER_ADDS,
+    QUERY_MEDIA_ITEM,
+    QUERY_MEDIA_SEARCH,
+    QUERY_MEDIA_CANDIDATES,
+];
+
 /// Prefix of the plugin key-value store: requests go to `rosey.db.kv.<plugin>.<op>`
 /// ([`kv_subject`]), and the subject's `<plugin>` token is the namespace the request reads
 /// and writes (`rosey_model::kv`). The namespace is thus bound to the subject, which NATS
@@ -117,7 +146,7 @@ pub const DB_BATCH: &str = "rosey.db.batch";
 
 /// Every fire-and-forget database event subject (SPEC §3.1). Durable mode puts these and
 /// [`DB_BATCH`], and nothing else, into the JetStream stream.
-pub const DB_EVENT_SUBJECTS: [&str; 11] = [
+pub const DB_EVENT_SUBJECTS: [&str; 12] = [
     USER_JOINED,
     USER_LEFT,
     MESSAGE_LOG,
@@ -129,6 +158,7 @@ pub const DB_EVENT_SUBJECTS: [&str; 11] = [
     ACTION_PM_COMMAND,
     MEDIA_PLAYED,
     MODERATION_ACTION,
+    MEDIA_ENDED,
 ];
 
 /// Every request/reply subject of the database service (SPEC §3.2).
@@ -208,6 +238,7 @@ pub fn is_db_event(subject: &str) -> bool {
 pub fn is_db_query(subject: &str) -> bool {
     DB_QUERY_SUBJECTS.contains(&subject)
         || DASHBOARD_QUERY_SUBJECTS.contains(&subject)
+        || MEDIA_QUERY_SUBJECTS.contains(&subject)
         || KV_RETIRED.contains(&subject)
         || parse_kv_subject(subject).is_some()
 }

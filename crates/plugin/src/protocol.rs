@@ -33,7 +33,7 @@ pub const ANNOUNCE_SUBJECT: &str = "rosey.plugins.announce";
 
 /// The standard plugins' names (`rosey plugins` runs them): when plugins claim one command
 /// name at the same moment, the bot gives it to the standard plugin.
-pub const STANDARD_PLUGINS: [&str; 12] = [
+pub const STANDARD_PLUGINS: [&str; 14] = [
     "help",
     "seen",
     "stats",
@@ -46,6 +46,8 @@ pub const STANDARD_PLUGINS: [&str; 12] = [
     "tell",
     "remind",
     "poll",
+    "history",
+    "blacklist",
 ];
 
 /// `rosey.plugins.<plugin>.<command>`.

@@ -12,16 +12,21 @@
 //!   the user next speaks or joins.
 //! - [`remind`]: `!remind <duration> <msg>`.
 //! - [`poll`]: `!poll title | a | b` (rank 2), through the server's poll.
+//! - [`media`]: the media history: `!history`, `!mostplayed`, `!lastplayed`, `!random`,
+//!   `!blacklist` (moderators), and the services beside them — the media-ending tracker,
+//!   the blocklist's guard and autoplay (`plugins.media`).
 
 pub mod bus;
 pub mod fun;
 pub mod info;
+pub mod media;
 pub mod poll;
 pub mod quote;
 pub mod remind;
 pub mod tell;
 pub mod text;
 
+use rosey_config::media::MediaConfig;
 use rosey_config::plugins::PluginsConfig;
 use rosey_plugin::{Plugin, PluginError, RunningPlugin};
 
@@ -31,11 +36,17 @@ pub use bus::BusTools;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The names of the standard plugins, as `plugins.standard` switches them.
-pub const NAMES: [&str; 12] = rosey_plugin::protocol::STANDARD_PLUGINS;
+pub const NAMES: [&str; 14] = rosey_plugin::protocol::STANDARD_PLUGINS;
 
 /// The standard plugins switched on in `cfg` (`waiting`: `!tell`'s, shared with its
-/// delivery task).
-pub fn plugins(tools: &BusTools, cfg: &PluginsConfig, waiting: tell::Waiting) -> Vec<Plugin> {
+/// delivery task; `blocked`: the blocklist, shared with its guard and autoplay).
+pub fn plugins(
+    tools: &BusTools,
+    cfg: &PluginsConfig,
+    media: &MediaConfig,
+    waiting: tell::Waiting,
+    blocked: media::blacklist::Blocked,
+) -> Vec<Plugin> {
     let local = info::Local::default();
     let all = vec![
         info::help_with(tools, local.clone()),
@@ -50,6 +61,8 @@ pub fn plugins(tools: &BusTools, cfg: &PluginsConfig, waiting: tell::Waiting) ->
         tell::plugin(tools, waiting),
         remind::plugin(tools),
         poll::plugin(),
+        media::history::plugin(tools, blocked.clone(), media.random_min_rank),
+        media::blacklist::plugin(tools, blocked, media.blacklist_min_rank),
     ];
     let on: Vec<Plugin> = all
         .into_iter()
@@ -90,10 +103,21 @@ impl Running {
     }
 }
 
-/// Starts the standard plugins switched on in `cfg` (and `!tell`'s delivery watcher).
+/// Starts the standard plugins switched on in `cfg` (and `!tell`'s delivery watcher, the
+/// media-ending tracker and the blocklist's guard), with the default media settings (no
+/// autoplay).
 pub async fn start(
     client: &async_nats::Client,
     cfg: &PluginsConfig,
+) -> Result<Running, PluginError> {
+    start_with_media(client, cfg, &MediaConfig::default()).await
+}
+
+/// [`start`] with the media settings (`plugins.media`: ranks, time scale, autoplay).
+pub async fn start_with_media(
+    client: &async_nats::Client,
+    cfg: &PluginsConfig,
+    media: &MediaConfig,
 ) -> Result<Running, PluginError> {
     let tools = BusTools::new(client.clone());
     let waiting = tell::Waiting::default();
@@ -105,9 +129,18 @@ pub async fn start(
             reason: e.to_string(),
         })?);
     }
+    let blocked = media::blacklist::Blocked::default();
+    let services =
+        media::start_services(&tools, media, blocked.clone(), cfg.standard_on("blacklist"))
+            .await
+            .map_err(|e| PluginError::Register {
+                name: "media".into(),
+                reason: e.to_string(),
+            })?;
+    tasks.extend(services);
     let mut running = Vec::new();
     let mut names = Vec::new();
-    for p in plugins(&tools, cfg, waiting) {
+    for p in plugins(&tools, cfg, media, waiting, blocked) {
         names.push(p.name().to_string());
         running.push(p.start(client).await?);
     }

@@ -31,7 +31,7 @@ enum Kind {
 use Kind::{Int, Real, Text};
 
 /// Every table but `rosey_migrations` (each backend records its own), with its columns.
-const TABLES: [(&str, &[(&str, Kind)]); 13] = [
+const TABLES: [(&str, &[(&str, Kind)]); 15] = [
     (
         "user_stats",
         &[
@@ -140,6 +140,9 @@ const TABLES: [(&str, &[(&str, Kind)]); 13] = [
             ("duration", Int),
             ("queued_by", Text),
             ("channel", Text),
+            ("ended_at", Int),
+            ("end_reason", Text),
+            ("played_seconds", Int),
         ],
     ),
     (
@@ -178,6 +181,35 @@ const TABLES: [(&str, &[(&str, Kind)]); 13] = [
             ("key", Text),
             ("value", Text),
             ("updated_at", Int),
+        ],
+    ),
+    (
+        "media_stats",
+        &[
+            ("channel", Text),
+            ("media_type", Text),
+            ("media_id", Text),
+            ("title", Text),
+            ("duration", Int),
+            ("plays", Int),
+            ("first_played", Int),
+            ("last_played", Int),
+            ("last_queued_by", Text),
+            ("total_played", Int),
+            ("played_out", Int),
+            ("skips", Int),
+            ("vote_skips", Int),
+            ("removals", Int),
+        ],
+    ),
+    (
+        "media_adders",
+        &[
+            ("channel", Text),
+            ("username", Text),
+            ("plays", Int),
+            ("first_played", Int),
+            ("last_played", Int),
         ],
     ),
 ];
@@ -500,6 +532,7 @@ fn compare_answers(
             json(&src.due(ch, 50, 3, now)?),
             json(&Storage::due(dst, ch, 50, 3, now)?),
         );
+        compare_media(src, dst, ch, &mut check)?;
         let mut users: Vec<String> = src
             .channel_stats(ch)?
             .top_chatters
@@ -516,6 +549,50 @@ fn compare_answers(
                 json(&Storage::user_stats(dst, ch, u)?),
             );
         }
+    }
+    Ok(())
+}
+
+/// The media history's answers of one channel: recent plays, most played and top adders
+/// of every period, and each of the most played media's page.
+fn compare_media(
+    src: &mut Store,
+    dst: &mut PgStore,
+    ch: &str,
+    check: &mut impl FnMut(String, serde_json::Value, serde_json::Value),
+) -> Result<(), StoreError> {
+    use crate::media::MediaStore;
+    let json = |v: &dyn erased::Json| v.to_json();
+    let now = now_secs();
+    check(
+        format!("media_recent({ch})"),
+        json(&src.media_recent(ch, None, 100)?),
+        json(&MediaStore::media_recent(dst, ch, None, 100)?),
+    );
+    for since in [None, Some(now - 86_400), Some(now - 7 * 86_400)] {
+        check(
+            format!("media_most_played({ch}, {since:?})"),
+            json(&src.media_most_played(ch, since, 50)?),
+            json(&MediaStore::media_most_played(dst, ch, since, 50)?),
+        );
+        check(
+            format!("media_top_adders({ch}, {since:?})"),
+            json(&src.media_top_adders(ch, since, 50)?),
+            json(&MediaStore::media_top_adders(dst, ch, since, 50)?),
+        );
+    }
+    for m in src.media_most_played(ch, None, 20)? {
+        check(
+            format!("media_item({ch}, {}:{})", m.media_type, m.media_id),
+            json(&src.media_item(ch, &m.media_type, &m.media_id, 50)?),
+            json(&MediaStore::media_item(
+                dst,
+                ch,
+                &m.media_type,
+                &m.media_id,
+                50,
+            )?),
+        );
     }
     Ok(())
 }

@@ -6,8 +6,8 @@
 //! any other feeder (JetStream, tests, importers) build events the same way.
 
 use rosey_model::payload::{
-    HasEnvelope, HighWater, MarkFailed, MarkSent, MediaPlayed, MessageLog, ModerationAction,
-    PmCommand, StatusData, StatusUpdate, UserCount, UserJoined, UserLeft,
+    HasEnvelope, HighWater, MarkFailed, MarkSent, MediaEnded, MediaPlayed, MessageLog,
+    ModerationAction, PmCommand, StatusData, StatusUpdate, UserCount, UserJoined, UserLeft,
 };
 
 /// One event with its resolved envelope.
@@ -78,6 +78,15 @@ pub enum EventKind {
         answer: String,
         dry_run: bool,
     },
+    /// How the newest unfinished play of this media ended (see `crate::media`).
+    MediaEnded {
+        media_type: String,
+        media_id: String,
+        reason: String,
+        played: Option<i64>,
+        /// Start of the play it ends, Unix seconds (`None`: the newest unfinished one).
+        started: Option<i64>,
+    },
 }
 
 impl EventKind {
@@ -99,6 +108,7 @@ impl EventKind {
             EventKind::PmCommand { .. } => 8,
             EventKind::MediaPlayed { .. } => 9,
             EventKind::Moderation { .. } => 10,
+            EventKind::MediaEnded { .. } => 11,
         }
     }
 
@@ -115,6 +125,7 @@ impl EventKind {
             EventKind::PmCommand { .. } => "pm_command",
             EventKind::MediaPlayed { .. } => "media_played",
             EventKind::Moderation { .. } => "moderation",
+            EventKind::MediaEnded { .. } => "media_ended",
         }
     }
 }
@@ -151,6 +162,11 @@ impl StoreEvent {
                 } else {
                     None
                 }
+            }
+            EventKind::MediaEnded { reason, .. }
+                if !rosey_model::media::END_REASONS.contains(&reason.as_str()) =>
+            {
+                Some("unknown_end_reason")
             }
             _ => None,
         }
@@ -224,6 +240,16 @@ impl StoreEvent {
                 ..
             } => {
                 for t in [rule, username, reason, evidence, step, outcome, answer] {
+                    f(t);
+                }
+            }
+            EventKind::MediaEnded {
+                media_type,
+                media_id,
+                reason,
+                ..
+            } => {
+                for t in [media_type, media_id, reason] {
                     f(t);
                 }
             }
@@ -373,6 +399,14 @@ into_event!(ModerationAction, |p| EventKind::Moderation {
     outcome: p.outcome,
     answer: p.answer,
     dry_run: p.dry_run
+});
+
+into_event!(MediaEnded, |p| EventKind::MediaEnded {
+    media_type: p.media_type,
+    media_id: p.media_id,
+    reason: p.reason,
+    played: p.played,
+    started: p.started.map(|t| resolve_ts(Some(t), 0))
 });
 
 /// The `details` text of a `pm_command` audit row, as the original wrote it:

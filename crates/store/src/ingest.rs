@@ -29,10 +29,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::event::{EventKind, StoreEvent, is_server_name, pm_command_details};
-use crate::{Store, StoreError, error::op, now_secs};
+use crate::{Store, StoreError, error::op, media, now_secs};
 
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -372,6 +372,43 @@ fn apply_effect(conn: &Connection, ev: &StoreEvent) -> rusqlite::Result<()> {
             conn.prepare_cached(SQL_MEDIA)?.execute(params![
                 ts, media_type, media_id, title, duration, queued_by, ch
             ])?;
+            conn.prepare_cached(media::SQL_STATS_PLAY)?
+                .execute(params![
+                    ch, media_type, media_id, title, duration, ts, queued_by
+                ])?;
+            if let Some(q) = queued_by.as_deref().filter(|q| !q.is_empty()) {
+                conn.prepare_cached(media::SQL_ADDER_PLAY)?
+                    .execute(params![ch, q, ts])?;
+            }
+        }
+        EventKind::MediaEnded {
+            media_type,
+            media_id,
+            reason,
+            played,
+            started,
+        } => {
+            let played: Option<i64> = conn
+                .prepare_cached(media::SQL_END_PLAY)?
+                .query_row(
+                    params![
+                        ch,
+                        media_type,
+                        media_id,
+                        ts,
+                        reason,
+                        played.map(|p| p.max(0)),
+                        started
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(played) = played {
+                let [out, skip, vote, removed] = media::end_flags(reason);
+                conn.prepare_cached(media::SQL_STATS_END)?.execute(params![
+                    ch, media_type, media_id, played, out, skip, vote, removed
+                ])?;
+            }
         }
         EventKind::Moderation {
             rule,

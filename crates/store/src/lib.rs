@@ -15,6 +15,8 @@
 //! - [`ingest`]: [`Store::apply_batch`] — many events in one transaction, in order, with
 //!   de-duplication by event id inside the same transaction.
 //! - [`query`]: the read side, returning the model's reply structs.
+//! - [`media`]: the media history's totals (per media, per adder) kept on write, how a
+//!   play ended, and its reads ([`media::MediaStore`], a supertrait of [`Storage`]).
 //! - [`outbound`]: the outbound message queue (enqueue, due with back-off, sent/failed).
 //! - [`maintenance`]: retention in bounded batches and closing open sessions.
 //! - [`backup`]: online backup (`VACUUM INTO`) and integrity check of a store file.
@@ -36,6 +38,7 @@ pub mod ingest;
 pub mod kv;
 pub mod maintenance;
 pub mod moderation;
+pub mod media;
 pub mod outbound;
 pub mod pg;
 pub mod query;
@@ -55,6 +58,7 @@ pub use ingest::{BatchOutcome, EventFailure};
 pub use kv::KvStore;
 pub use maintenance::{MaintenanceReport, Retention};
 pub use moderation::ModerationStore;
+pub use media::MediaStore;
 pub use outbound::OutboundStatus;
 pub use pg::PgStore;
 pub use schema::{AdoptReport, SCHEMA_VERSION};

@@ -18,7 +18,7 @@ pub const MAX_LIMIT: i64 = 10_000;
 pub const TOP_CHATTERS: i64 = 10;
 
 /// Every table of the current schema.
-pub const TABLES: [&str; 14] = [
+pub const TABLES: [&str; 16] = [
     "user_stats",
     "user_actions",
     "channel_stats",
@@ -32,12 +32,14 @@ pub const TABLES: [&str; 14] = [
     "user_presence",
     "plugin_kv",
     "moderation_actions",
+    "media_stats",
+    "media_adders",
     "rosey_migrations",
 ];
 
 /// Every channel with statistics, chat or peaks (sorted).
 pub(crate) const SQL_CHANNELS: &str = "SELECT channel FROM user_stats \
-     UNION SELECT channel FROM recent_chat UNION SELECT channel FROM channel_stats \
+     UNION SELECT channel FROM recent_chat UNION SELECT channel FROM channel_stats UNION SELECT channel FROM media_stats \
      ORDER BY 1";
 
 /// Clamps a requested limit to `0..=MAX_LIMIT`.

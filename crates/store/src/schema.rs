@@ -23,7 +23,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::{StoreError, error::op, now_secs};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// What adopting a v0.5 database did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +230,7 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: [Migration; 6] = [
+const MIGRATIONS: [Migration; 7] = [
     Migration {
         version: 1,
         name: "rosey v0.5 schema",
@@ -258,6 +258,11 @@ const MIGRATIONS: [Migration; 6] = [
     },
     Migration {
         version: 6,
+        name: "media endings and totals",
+        sql: crate::media::MEDIA_TOTALS_SQL,
+    },
+    Migration {
+        version: 7,
         name: "moderation actions",
         sql: crate::moderation::SQLITE_SQL,
     },

@@ -114,7 +114,11 @@ pub fn redact_url(url: &str) -> String {
 
 /// What the service, the copy tool and the benchmarks need from a database.
 pub trait Storage:
-    Send + crate::web::WebStorage + crate::kv::KvStore + crate::moderation::ModerationStore
+    Send
+    + crate::web::WebStorage
+    + crate::kv::KvStore
+    + crate::moderation::ModerationStore
+    + crate::media::MediaStore
 {
     /// `"sqlite"` or `"postgres"`, for logs.
     fn backend(&self) -> &'static str;

@@ -988,3 +988,6 @@ contract!(
 
 /// The dashboard's part of the contract.
 mod contract_web;
+
+/// The media history's part of the contract.
+mod contract_media;

@@ -24,6 +24,8 @@
 //!   reconnecting client, a user that joins, the bus and the database service.
 //! - [`leases`]: for the tests of bots sharing channels through leases, a [`leases::Sampler`]
 //!   of bots per channel as the servers see them.
+//! - [`media`]: the media history's expected totals, counted in plain Rust from a list of
+//!   plays.
 //! - [`service`]: waiting for a `rosey db-service` process until it answers.
 //! - [`wait`]: [`eventually`], re-checking a condition until it holds, with a deadline.
 
@@ -31,6 +33,7 @@ pub mod cluster;
 pub mod cytube;
 pub mod ircd;
 pub mod leases;
+pub mod media;
 pub mod pg;
 pub mod service;
 pub mod services;

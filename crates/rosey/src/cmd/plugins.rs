@@ -77,7 +77,7 @@ pub async fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
         .nats_client()
         .context("`rosey plugins` needs a NATS server (set nats.url or --nats-url)")?
         .clone();
-    let running = rosey_stdplugins::start(&client, &settings)
+    let running = rosey_stdplugins::start_with_media(&client, &settings, &config.media_config())
         .await
         .context("cannot start the standard plugins")?;
     tracing::info!(plugins = ?running.names, "Standard plugins running.");

@@ -15,10 +15,10 @@ use std::collections::HashSet;
 
 use postgres::{GenericClient, Transaction};
 
-use super::{PgStore, StatementCache, is_retryable, prep};
+use super::{PgStore, StatementCache, dialect, is_retryable, prep};
 use crate::event::{EventKind, StoreEvent, is_server_name, pm_command_details};
 use crate::ingest::{Applied, BatchOutcome, EventFailure, FastPath, MessageRun, apply_fast};
-use crate::{StoreError, error::pg_op, now_secs};
+use crate::{StoreError, error::pg_op, media, now_secs};
 
 const SQL_DEDUP_MANY: &str = "INSERT INTO processed_events (event_id, ts) \
      SELECT id, $2::bigint FROM unnest($1::text[]) AS t(id) \
@@ -396,6 +396,36 @@ fn apply_effect<C: GenericClient>(
                 SQL_MEDIA,
                 &[ts, media_type, media_id, title, duration, queued_by, ch],
             )?;
+            exec(
+                c,
+                dialect(media::SQL_STATS_PLAY),
+                &[ch, media_type, media_id, title, duration, ts, queued_by],
+            )?;
+            if let Some(q) = queued_by.as_deref().filter(|q| !q.is_empty()) {
+                exec(c, dialect(media::SQL_ADDER_PLAY), &[ch, &q, ts])?;
+            }
+        }
+        EventKind::MediaEnded {
+            media_type,
+            media_id,
+            reason,
+            played,
+            started,
+        } => {
+            let played = played.map(|p| p.max(0));
+            let stmt = prep(c, stmts, dialect(media::SQL_END_PLAY))?;
+            let row = c.query_opt(&stmt, &[ch, media_type, media_id, ts, reason, &played, started])?;
+            if let Some(row) = row {
+                let played: i64 = row.try_get(0)?;
+                let [out, skip, vote, removed] = media::end_flags(reason);
+                let stmt = prep(c, stmts, dialect(media::SQL_STATS_END))?;
+                c.execute(
+                    &stmt,
+                    &[
+                        ch, media_type, media_id, &played, &out, &skip, &vote, &removed,
+                    ],
+                )?;
+            }
         }
         EventKind::Moderation {
             rule,

@@ -21,6 +21,7 @@
 mod ingest;
 mod kv;
 mod moderation;
+mod media;
 mod query;
 mod schema;
 mod web;
@@ -139,6 +140,33 @@ fn prep<C: GenericClient>(
     let s = c.prepare(sql)?;
     cache.insert(sql, s.clone());
     Ok(s)
+}
+
+/// A statement written in SQLite's spelling, in PostgreSQL's: `?N` placeholders become
+/// `$N`, and a `/*C*/` mark after a text sort key becomes `COLLATE "C"` (byte order, as
+/// SQLite's BINARY; SQLite reads the mark as a comment). Translated once per statement and
+/// kept for the life of the process (the statements are a fixed, small set), so the
+/// prepared-statement cache keys stay `&'static str`.
+pub(crate) fn dialect(sql: &'static str) -> &'static str {
+    use std::sync::{LazyLock, Mutex};
+    static DONE: LazyLock<Mutex<HashMap<&'static str, &'static str>>> =
+        LazyLock::new(Default::default);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = done.get(sql) {
+        return t;
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    let out: &'static str = Box::leak(out.replace("/*C*/", " COLLATE \"C\"").into_boxed_str());
+    done.insert(sql, out);
+    out
 }
 
 /// Lost a deadlock or serialization conflict to another transaction, or the connection

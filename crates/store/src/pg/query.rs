@@ -40,7 +40,7 @@ const SQL_USER: &str = "SELECT first_seen, last_seen, coalesce(total_chat_lines,
 const SQL_HISTORY: &str = "SELECT timestamp, chat_users, connected_users FROM user_count_history
      WHERE channel = $1 AND timestamp >= $2 ORDER BY timestamp, id LIMIT $3";
 const SQL_CHANNELS: &str = "SELECT channel FROM (SELECT channel FROM user_stats
-     UNION SELECT channel FROM recent_chat UNION SELECT channel FROM channel_stats) AS c
+     UNION SELECT channel FROM recent_chat UNION SELECT channel FROM channel_stats UNION SELECT channel FROM media_stats) AS c
      ORDER BY channel COLLATE \"C\"";
 const SQL_ENQUEUE: &str =
     "INSERT INTO outbound_messages (timestamp, message, sent, retry_count, channel)

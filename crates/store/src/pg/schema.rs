@@ -126,13 +126,18 @@ CREATE TABLE processed_events (
 );
 ";
 
-const MIGRATIONS: [(i64, &str, &str); 6] = [
+const MIGRATIONS: [(i64, &str, &str); 7] = [
     (1, "rosey v0.5 schema", V1_SQL),
     (2, "channel dimension", ""),
     (3, "media history and event de-duplication", V3_SQL),
     (4, "presence order", crate::schema::PRESENCE_SQL),
     (5, "plugin key-value store", crate::kv::KV_SQL),
-    (6, "moderation actions", crate::moderation::PG_SQL),
+    (
+        6,
+        "media endings and totals",
+        crate::media::MEDIA_TOTALS_SQL,
+    ),
+    (7, "moderation actions", crate::moderation::PG_SQL),
 ];
 
 /// The highest applied migration (0 for an empty database).
