@@ -8,8 +8,10 @@
 //! service on the same JetStream), so the new holders serve their channels and no channel
 //! is served twice.
 //!
-//! Before the platform seam the supervisor leased only the CyTube channels: the IRC channel
-//! had no bot at all in lease mode, and this test timed out waiting for it.
+//! Before the platform seam the supervisor leased only the CyTube channels, and each held
+//! lease started a copy of the whole configuration with only the CyTube list replaced: the
+//! IRC channel had no lease and one bot per CyTube lease (six here), and this test timed out
+//! waiting for one bot there.
 
 mod common;
 use common::durable::{assert_exactly_stored, start_db_service, wait_rows_at_least};

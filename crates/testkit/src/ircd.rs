@@ -421,7 +421,13 @@ impl ChannelWatch {
                         client.send(&format!("NAMES {channel}")).await;
                         asked = tokio::time::Instant::now();
                     }
+                    let waited = tokio::time::Instant::now();
                     let Some(m) = client.next_within(NAMES_EVERY / 4).await else {
+                        if waited.elapsed() < NAMES_EVERY / 4 {
+                            // Nothing, and before the wait was up: the server closed the
+                            // connection. The last list stands.
+                            break;
+                        }
                         continue;
                     };
                     let mut now = members.lock().unwrap_or_else(|e| e.into_inner());
