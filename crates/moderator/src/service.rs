@@ -377,6 +377,25 @@ impl Actor {
             };
         }
         let reason = format!("{} ({})", d.reason, d.rule.name());
+        // A timed step's lift is stored before the step is taken: a moderator killed right
+        // after the server acted still lifts it (an unneeded lift of a step that failed is
+        // dropped below).
+        let lift = match (d.step.seconds, undo_of(&d.step.action)) {
+            (Some(secs), Some(undo)) => {
+                let lift = Lift {
+                    channel: channel.to_string(),
+                    user: d.user.clone(),
+                    action: undo.to_string(),
+                    due: now() + secs as f64,
+                    rule: d.rule.name().to_string(),
+                };
+                if let Err(e) = self.lifts.put(&lift).await {
+                    tracing::error!(error = %e, user = %d.user, "Could not store the pending lift.");
+                }
+                Some(lift)
+            }
+            _ => None,
+        };
         let reply = if d.step.action == "warn" {
             let message = d
                 .warning
@@ -400,20 +419,15 @@ impl Actor {
             self.command(channel, subjects::COMMAND_MODERATE, encode(&cmd))
                 .await
         };
+        // Unanswered, the step may still have been taken: the lift stays then.
+        let answered = reply.is_ok();
         let outcome = classify(reply);
-        if outcome.outcome == "done"
-            && let (Some(secs), Some(undo)) = (d.step.seconds, undo_of(&d.step.action))
+        if let Some(lift) = &lift
+            && answered
+            && outcome.outcome != "done"
+            && let Err(e) = self.lifts.remove(lift).await
         {
-            let lift = Lift {
-                channel: channel.to_string(),
-                user: d.user.clone(),
-                action: undo.to_string(),
-                due: now() + secs as f64,
-                rule: d.rule.name().to_string(),
-            };
-            if let Err(e) = self.lifts.put(&lift).await {
-                tracing::error!(error = %e, user = %d.user, "Could not store the pending lift.");
-            }
+            tracing::warn!(error = %e, user = %d.user, "Could not drop the unneeded lift.");
         }
         outcome
     }
