@@ -113,6 +113,18 @@ impl Channel {
         }
     }
 
+    /// Users the channel already holds, from the bot's status when the moderator started
+    /// after the join: added when not known yet (never as new users), ranks updated.
+    pub fn seed<'a>(&mut self, users: impl IntoIterator<Item = (&'a str, f64)>) {
+        for (name, rank) in users {
+            let key = name.to_lowercase();
+            let m = self.members.entry(key.clone()).or_default();
+            m.rank = rank;
+            m.present = true;
+            self.present.insert(key);
+        }
+    }
+
     /// A user joined at `ts`.
     pub fn join(&mut self, name: &str, rank: f64, ts: f64) {
         let key = name.to_lowercase();

@@ -161,6 +161,7 @@ impl Moderator {
             )),
         ];
         client.flush().await.map_err(|e| e.to_string())?;
+        inner.seed_from_bots(&client).await;
         Ok(Moderator { inner, tasks })
     }
 
@@ -228,6 +229,36 @@ impl Inner {
             }
         }
         result
+    }
+
+    /// Asks the bots for the channels' users and ranks (their user lists went by before
+    /// the moderator listened); without an answer, ranks come from the next joins and user
+    /// lists.
+    async fn seed_from_bots(&self, client: &async_nats::Client) {
+        let ask = client.request(subjects::BOT_STATUS, "{}".into());
+        let status: Value = match tokio::time::timeout(Duration::from_secs(2), ask).await {
+            Ok(Ok(m)) => serde_json::from_slice(&m.payload).unwrap_or(Value::Null),
+            _ => {
+                tracing::info!("No bot status; ranks come from the next user lists and joins.");
+                return;
+            }
+        };
+        let mut core = self.lock();
+        for ch in status["channels"].as_array().into_iter().flatten() {
+            let Some(channel) = ch["channel"]
+                .as_str()
+                .and_then(|name| core.channels.get_mut(name))
+            else {
+                continue;
+            };
+            channel.seed(
+                ch["users"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| Some((u["name"].as_str()?, u["rank"].as_f64().unwrap_or(0.0)))),
+            );
+        }
     }
 
     /// The state as `rosey.moderation.state` answers it (without the pending lifts).
