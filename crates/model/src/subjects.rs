@@ -223,6 +223,10 @@ pub const MODERATION_RELOAD: &str = "rosey.moderation.reload";
 /// Request: the automated moderator's state (`{channel?}`): channels, dry run, offenders,
 /// pending lifts, decision counts.
 pub const MODERATION_STATE: &str = "rosey.moderation.state";
+/// Request: the bots' status (each channel's state and users with their ranks); served by
+/// `rosey bot`/`rosey run` (`rosey_bot::status`). The moderator seeds its ranks from it when
+/// it starts after the bot joined.
+pub const BOT_STATUS: &str = "rosey.bot.status";
 /// The automated moderator's reply inbox prefix.
 pub const INBOX_MODERATOR: &str = "_INBOX_moderator";
 

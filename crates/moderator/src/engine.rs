@@ -49,6 +49,16 @@ struct Member {
     present: bool,
 }
 
+/// A line kept for the raid rule: who posted it, when, and its own text and event id (each
+/// raider's decision names their own line, which `redact` needs).
+#[derive(Debug)]
+struct Posted {
+    ts: f64,
+    user: String,
+    text: String,
+    event_id: String,
+}
+
 #[derive(Debug, Default)]
 struct History {
     /// Times of the user's recent lines (flood).
@@ -72,8 +82,8 @@ pub struct Channel {
     members: HashMap<String, Member>,
     present: HashSet<String>,
     history: HashMap<String, History>,
-    /// Recent lines by skeleton, from anyone: (time, user) — raids.
-    shared: HashMap<String, VecDeque<(f64, String)>>,
+    /// Recent lines by skeleton, from anyone — raids.
+    shared: HashMap<String, VecDeque<Posted>>,
     /// Skeletons of raids in progress, with the time they stay active until.
     raids: HashMap<String, f64>,
     lines_seen: u64,
@@ -104,6 +114,18 @@ impl Channel {
         for m in self.members.values_mut() {
             m.present = false;
         }
+        for (name, rank) in users {
+            let key = name.to_lowercase();
+            let m = self.members.entry(key.clone()).or_default();
+            m.rank = rank;
+            m.present = true;
+            self.present.insert(key);
+        }
+    }
+
+    /// Users the channel already holds, from the bot's status when the moderator started
+    /// after the join: added when not known yet (never as new users), ranks updated.
+    pub fn seed<'a>(&mut self, users: impl IntoIterator<Item = (&'a str, f64)>) {
         for (name, rank) in users {
             let key = name.to_lowercase();
             let m = self.members.entry(key.clone()).or_default();
@@ -270,22 +292,45 @@ impl Channel {
             return vec![self.decide(hit, line.user, line)];
         }
         let q = self.shared.entry(skeleton.to_string()).or_default();
-        q.push_back((line.ts, line.user.to_string()));
-        pop_older(q, line.ts - window, |x| x.0);
-        let mut users: Vec<String> = Vec::new();
-        for (_, u) in q.iter() {
-            if !users.iter().any(|x| x.eq_ignore_ascii_case(u)) {
-                users.push(u.clone());
+        q.push_back(Posted {
+            ts: line.ts,
+            user: line.user.to_string(),
+            text: line.text.to_string(),
+            event_id: line.event_id.to_string(),
+        });
+        pop_older(q, line.ts - window, |p| p.ts);
+        let mut distinct = 0;
+        for (i, p) in q.iter().enumerate() {
+            if !q
+                .iter()
+                .take(i)
+                .any(|r| r.user.eq_ignore_ascii_case(&p.user))
+            {
+                distinct += 1;
             }
         }
-        if users.len() < set.repeats.raid_users as usize {
+        if distinct < set.repeats.raid_users as usize {
             return Vec::new();
         }
-        self.shared.remove(skeleton);
+        // Each raider once, with their first line of it.
+        let mut raiders: Vec<Posted> = Vec::new();
+        for p in self.shared.remove(skeleton).into_iter().flatten() {
+            if !raiders.iter().any(|r| r.user.eq_ignore_ascii_case(&p.user)) {
+                raiders.push(p);
+            }
+        }
         self.raids.insert(skeleton.to_string(), line.ts + window);
-        users
+        raiders
             .iter()
-            .map(|u| self.decide(Hit::new(Rule::Raid, reason()), u, line))
+            .map(|p| {
+                let own = Line {
+                    user: &p.user,
+                    text: &p.text,
+                    ts: line.ts,
+                    event_id: &p.event_id,
+                };
+                self.decide(Hit::new(Rule::Raid, reason()), &p.user, &own)
+            })
             .collect()
     }
 
@@ -327,7 +372,7 @@ impl Channel {
         }
         self.history.retain(|_, h| !h.is_empty());
         self.shared.retain(|_, q| {
-            pop_older(q, now - set.repeats.seconds, |x| x.0);
+            pop_older(q, now - set.repeats.seconds, |p| p.ts);
             !q.is_empty()
         });
         self.raids.retain(|_, until| *until >= now);
@@ -461,12 +506,18 @@ mod tests {
         }
         let mut hit = Vec::new();
         for (i, u) in users.iter().enumerate() {
-            let d = say(
-                &mut c,
-                u,
-                "this channel is dead, come to ours",
-                100.0 + i as f64,
-            );
+            let text = format!("this channel is DEAD, come to ours{}", "!".repeat(i));
+            let d = c.observe(Line {
+                user: u,
+                text: &text,
+                ts: 100.0 + i as f64,
+                event_id: &format!("ev-{u}"),
+            });
+            for d in &d {
+                // Each raider's decision names their own line.
+                assert_eq!(d.event_id, format!("ev-{}", d.user));
+                assert!(d.evidence.starts_with("this channel is DEAD"), "{d:?}");
+            }
             hit.extend(d.into_iter().map(|d| (d.user, d.rule)));
         }
         assert_eq!(hit.len(), 10, "{hit:?}");

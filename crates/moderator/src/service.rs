@@ -161,6 +161,7 @@ impl Moderator {
             )),
         ];
         client.flush().await.map_err(|e| e.to_string())?;
+        inner.seed_from_bots(&client).await;
         Ok(Moderator { inner, tasks })
     }
 
@@ -228,6 +229,36 @@ impl Inner {
             }
         }
         result
+    }
+
+    /// Asks the bots for the channels' users and ranks (their user lists went by before
+    /// the moderator listened); without an answer, ranks come from the next joins and user
+    /// lists.
+    async fn seed_from_bots(&self, client: &async_nats::Client) {
+        let ask = client.request(subjects::BOT_STATUS, "{}".into());
+        let status: Value = match tokio::time::timeout(Duration::from_secs(2), ask).await {
+            Ok(Ok(m)) => serde_json::from_slice(&m.payload).unwrap_or(Value::Null),
+            _ => {
+                tracing::info!("No bot status; ranks come from the next user lists and joins.");
+                return;
+            }
+        };
+        let mut core = self.lock();
+        for ch in status["channels"].as_array().into_iter().flatten() {
+            let Some(channel) = ch["channel"]
+                .as_str()
+                .and_then(|name| core.channels.get_mut(name))
+            else {
+                continue;
+            };
+            channel.seed(
+                ch["users"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| Some((u["name"].as_str()?, u["rank"].as_f64().unwrap_or(0.0)))),
+            );
+        }
     }
 
     /// The state as `rosey.moderation.state` answers it (without the pending lifts).
@@ -377,6 +408,25 @@ impl Actor {
             };
         }
         let reason = format!("{} ({})", d.reason, d.rule.name());
+        // A timed step's lift is stored before the step is taken: a moderator killed right
+        // after the server acted still lifts it (an unneeded lift of a step that failed is
+        // dropped below).
+        let lift = match (d.step.seconds, undo_of(&d.step.action)) {
+            (Some(secs), Some(undo)) => {
+                let lift = Lift {
+                    channel: channel.to_string(),
+                    user: d.user.clone(),
+                    action: undo.to_string(),
+                    due: now() + secs as f64,
+                    rule: d.rule.name().to_string(),
+                };
+                if let Err(e) = self.lifts.put(&lift).await {
+                    tracing::error!(error = %e, user = %d.user, "Could not store the pending lift.");
+                }
+                Some(lift)
+            }
+            _ => None,
+        };
         let reply = if d.step.action == "warn" {
             let message = d
                 .warning
@@ -400,20 +450,15 @@ impl Actor {
             self.command(channel, subjects::COMMAND_MODERATE, encode(&cmd))
                 .await
         };
+        // Unanswered, the step may still have been taken: the lift stays then.
+        let answered = reply.is_ok();
         let outcome = classify(reply);
-        if outcome.outcome == "done"
-            && let (Some(secs), Some(undo)) = (d.step.seconds, undo_of(&d.step.action))
+        if let Some(lift) = &lift
+            && answered
+            && outcome.outcome != "done"
+            && let Err(e) = self.lifts.remove(lift).await
         {
-            let lift = Lift {
-                channel: channel.to_string(),
-                user: d.user.clone(),
-                action: undo.to_string(),
-                due: now() + secs as f64,
-                rule: d.rule.name().to_string(),
-            };
-            if let Err(e) = self.lifts.put(&lift).await {
-                tracing::error!(error = %e, user = %d.user, "Could not store the pending lift.");
-            }
+            tracing::warn!(error = %e, user = %d.user, "Could not drop the unneeded lift.");
         }
         outcome
     }

@@ -320,3 +320,40 @@ async fn a_timed_mute_is_lifted_after_its_time_across_a_moderator_restart() {
     );
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeats_mentions_and_walls_of_text_each_have_their_rule() {
+    let rig = rig(json!({
+        "length": {"max_chars": 80},
+        "mentions": {"max": 3},
+        "ladder": ["warn"]
+    }))
+    .await;
+    let mut crowd = Vec::new();
+    for name in ["ann", "ben", "cat", "dan"] {
+        crowd.push(rig.guest(name).await);
+    }
+    let (parrot, _p) = rig.guest("parrot").await;
+    let (namer, _n) = rig.guest("namer").await;
+    let (writer, _w) = rig.guest("writer").await;
+    for _ in 0..3 {
+        say(&parrot, "please watch my stream later").await;
+    }
+    say(&namer, "ann ben cat dan look here").await;
+    say(&writer, &"so much to say ".repeat(7)).await;
+    let mut rows = rig.log_rows(3).await;
+    // Three users: their decisions may interleave.
+    rows.sort_by(|a, b| a.username.cmp(&b.username));
+    assert_eq!(
+        summary(&rows),
+        [
+            "namer mentions warn done",
+            "parrot repeats warn done",
+            "writer length warn done"
+        ]
+    );
+    assert_eq!(rows[0].reason, "4 users named (at most 3)");
+    // 105 sent; the server trims the trailing space, as CyTube does.
+    assert_eq!(rows[2].reason, "104 characters (at most 80)");
+    rig.stop().await;
+}

@@ -391,3 +391,32 @@ async fn reload_swaps_rules_and_a_broken_file_keeps_the_old_ones() {
         1
     );
 }
+
+#[tokio::test]
+async fn ranks_come_from_the_bots_status_when_the_user_list_went_by_earlier() {
+    let env = Env::start(&[]).await;
+    // The bot joined (and published its user list) before the moderator started: the
+    // moderator asks the bot's status for the ranks.
+    let mut status = env.client.subscribe(subjects::BOT_STATUS).await.unwrap();
+    let c = env.client.clone();
+    tokio::spawn(async move {
+        while let Some(m) = status.next().await {
+            let body = json!({"channels": [{"channel": "room", "users": [
+                {"name": "Boss", "rank": 3.0, "afk": false},
+                {"name": "sentinel", "rank": 0.0, "afk": false}]}]});
+            if let Some(to) = m.reply {
+                let _ = c.publish(to, encode(&body).into()).await;
+            }
+        }
+    });
+    env.client.flush().await.unwrap();
+    let _m = env.moderator(flood_config(json!({}))).await;
+    for i in 0..10 {
+        env.say("room", "Boss", &format!("boss line {i}")).await;
+    }
+    for i in 0..4 {
+        env.say("room", "sentinel", &format!("s {i}")).await;
+    }
+    let c = env.commands(1).await;
+    assert_eq!(steps(&c), ["pm sentinel"]);
+}

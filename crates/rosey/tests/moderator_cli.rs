@@ -40,11 +40,12 @@ impl Drop for Proc {
     }
 }
 
-fn moderator(config: &Path) -> Proc {
+fn moderator(config: &Path, extra: &[&str]) -> Proc {
     Proc(Some(
         Command::new(env!("CARGO_BIN_EXE_rosey"))
             .arg("moderator")
             .arg(config)
+            .args(extra)
             .env_remove("NATS_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -79,6 +80,17 @@ fn channels(s: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `rosey moderation log` once it prints at least `rows` rows.
+async fn log(nats: &str, rows: usize) -> Option<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args(["moderation", "log", "--channel", "room", "--since", "1h"])
+        .args(["--nats-url", nats])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success() && text.lines().count() >= rows).then_some(text)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_moderator_process_lifts_after_a_kill_logs_and_reloads() {
     let nats = NatsServer::start();
@@ -108,7 +120,8 @@ async fn the_moderator_process_lifts_after_a_kill_logs_and_reloads() {
     let rules = json!({"room": {"flood": {"lines": 3, "seconds": 30}, "ladder": ["smute 3s"],
                                 "new_users": {"minutes": 0}}});
     write_config(&config, &nats.url(), rules.clone());
-    let mut first = moderator(&config);
+    let url = nats.url();
+    let mut first = moderator(&config, &[]);
     eventually("the moderator answers", WAIT, || state(&client)).await;
 
     for i in 0..4 {
@@ -135,9 +148,11 @@ async fn the_moderator_process_lifts_after_a_kill_logs_and_reloads() {
     .await;
     let muted = Instant::now();
     assert_eq!(seen.lock().unwrap()[0]["action"], "smute");
+    eventually("the smute in the log", WAIT, || log(&url, 1)).await;
     // Killed outright while the mute runs; the lift is in the key-value bucket.
     first.kill();
-    let second = moderator(&config);
+    let metrics = format!("127.0.0.1:{}", rosey_testkit::free_port());
+    let second = moderator(&config, &["--metrics-listen", &metrics]);
     eventually("the unmute", WAIT, || async {
         let s = seen.lock().unwrap().clone();
         (s.len() >= 2).then_some(())
@@ -150,17 +165,24 @@ async fn the_moderator_process_lifts_after_a_kill_logs_and_reloads() {
         muted.elapsed()
     );
 
-    // The log, from the database service.
-    let log = eventually("two rows in `rosey moderation log`", WAIT, || async {
-        let out = Command::new(env!("CARGO_BIN_EXE_rosey"))
-            .args(["moderation", "log", "--channel", "room", "--since", "1h"])
-            .args(["--nats-url", &nats.url()])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        (out.status.success() && text.lines().count() >= 2).then_some(text)
+    // Counted by rule, action and outcome in the new process's /metrics.
+    let scrape = eventually("the lift counted in /metrics", WAIT, || async {
+        let text = reqwest::get(format!("http://{metrics}/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains(
+            r#"rosey_moderation_actions_total{rule="lift",action="unmute",outcome="done"} 1"#,
+        )
+        .then_some(text)
     })
     .await;
+    assert!(scrape.contains("rosey_moderation_eval_seconds"), "{scrape}");
+
+    // The log, from the database service.
+    let log = eventually("two rows in `rosey moderation log`", WAIT, || log(&url, 2)).await;
     assert!(
         log.contains("room flood loud: smute 3s → done: done: smute"),
         "{log}"
