@@ -70,7 +70,8 @@ pub struct ProcessResources {
     pub rss_kib_max: Option<u64>,
     pub fds_last: Option<u64>,
     pub threads_last: Option<u64>,
-    /// Samples of its last instance after warm-up (what the slopes are fitted to).
+    /// Samples of its last instance after the run's warm-up and the instance's first
+    /// minute (what the slopes are fitted to).
     pub steady_samples: usize,
     /// Least-squares slopes after warm-up, per minute (a leak shows as growth).
     pub rss_kib_per_min: Option<f64>,

@@ -24,6 +24,8 @@ pub const BOT: &str = "SoakBot";
 /// The moderator who PMs the bot's shell.
 pub const MODERATOR: &str = "soakmod";
 pub const PASSWORD: &str = "soakpw";
+/// Seconds of a restarted process's samples left out of its slopes (its own warm-up).
+const INSTANCE_WARMUP_S: f64 = 60.0;
 /// Seconds a channel lease lasts without renewal.
 pub const LEASE_SECS: u64 = 5;
 
@@ -348,9 +350,16 @@ impl World {
                     .filter_map(|s| s.procs.iter().find(|f| f.role == p.role).map(|f| (s.t, f)))
                     .collect();
                 let pid = mine.last().map(|(_, f)| f.pid);
+                // The last instance, after the run's warm-up and its own first minute (a
+                // restarted process warms up again).
+                let born = mine
+                    .iter()
+                    .find(|(_, f)| Some(f.pid) == pid)
+                    .map_or(0.0, |(t, _)| *t);
+                let from = warmup.as_secs_f64().max(born + INSTANCE_WARMUP_S);
                 let steady: Vec<_> = mine
                     .iter()
-                    .filter(|(t, f)| Some(f.pid) == pid && *t >= warmup.as_secs_f64())
+                    .filter(|(t, f)| Some(f.pid) == pid && *t >= from)
                     .collect();
                 let series = |get: fn(&crate::sample::ProcFig) -> f64| {
                     slope(&steady.iter().map(|(t, f)| (*t, get(f))).collect::<Vec<_>>())
