@@ -368,7 +368,7 @@ pub fn queue(w: &mut World, out: &mut Outbox, id: ConnId, data: &Value) {
 
 /// A stable, made-up length between 1 and 10 minutes, so the same id always has the same
 /// duration.
-fn invented_seconds(id: &str) -> u64 {
+pub fn invented_seconds(id: &str) -> u64 {
     let h = id
         .bytes()
         .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));

@@ -345,6 +345,9 @@ pub(crate) fn adder_row<R: Cols>(r: &R) -> Result<AdderCount, R::E> {
     })
 }
 
+/// One media's page: its totals (if it ever played), its adders, its newest plays.
+pub type MediaPage = (Option<MediaStats>, Vec<AdderCount>, Vec<PlayRow>);
+
 /// The media history's reads, on both backends (a supertrait of [`crate::Storage`]).
 /// `since`: Unix seconds; `None` = all time.
 pub trait MediaStore {
@@ -383,7 +386,7 @@ pub trait MediaStore {
         media_type: &str,
         media_id: &str,
         limit: i64,
-    ) -> Result<(Option<MediaStats>, Vec<AdderCount>, Vec<PlayRow>), StoreError>;
+    ) -> Result<MediaPage, StoreError>;
     /// Media whose title holds every word, most recently played first.
     fn media_search(
         &mut self,
@@ -505,7 +508,7 @@ impl MediaStore for Store {
         media_type: &str,
         media_id: &str,
         limit: i64,
-    ) -> Result<(Option<MediaStats>, Vec<AdderCount>, Vec<PlayRow>), StoreError> {
+    ) -> Result<MediaPage, StoreError> {
         let stats = self
             .media_rows(
                 "media item",

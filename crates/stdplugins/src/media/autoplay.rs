@@ -43,6 +43,9 @@ struct State {
     upcoming_by: Vec<String>,
     upcoming_titles: Vec<String>,
     own_name: Option<String>,
+    /// uids of items people queued that are still on the list (from `queue` and `delete`
+    /// events; the summary's `upcoming` is checked too).
+    people_items: std::collections::HashSet<u64>,
     pending: Option<(String, String, Instant)>,
     /// What autoplay added (or tried to), newest last, with when.
     added: VecDeque<(String, String, Instant)>,
@@ -75,13 +78,29 @@ impl State {
             self.own_name = data["queued_by"].as_str().map(str::to_string);
             self.pending = None;
         }
+        let uid = data.get("uid").and_then(Value::as_u64);
+        match (action, uid) {
+            ("queue", Some(uid)) => {
+                let by = data["queued_by"].as_str().unwrap_or_default();
+                if !by.is_empty() && self.own_name.as_deref() != Some(by) {
+                    self.people_items.insert(uid);
+                }
+            }
+            ("delete", Some(uid)) => {
+                self.people_items.remove(&uid);
+            }
+            ("playlist", _) => self.people_items.clear(),
+            _ => {}
+        }
     }
 
     /// Someone other than the bot has an item on the list.
     fn people_adding(&self) -> bool {
-        self.upcoming_by
-            .iter()
-            .any(|b| !b.is_empty() && self.own_name.as_deref() != Some(b.as_str()))
+        !self.people_items.is_empty()
+            || self
+                .upcoming_by
+                .iter()
+                .any(|b| !b.is_empty() && self.own_name.as_deref() != Some(b.as_str()))
     }
 
     fn wants_one(&mut self, now: Instant) -> bool {
@@ -158,6 +177,7 @@ pub async fn start(
             upcoming_by: Vec::new(),
             upcoming_titles: Vec::new(),
             own_name: None,
+            people_items: Default::default(),
             pending: None,
             added: VecDeque::new(),
         };
@@ -250,6 +270,7 @@ mod tests {
             upcoming_by: vec![],
             upcoming_titles: vec![],
             own_name: Some("Rosey".into()),
+            people_items: Default::default(),
             pending: None,
             added: VecDeque::new(),
         }
@@ -273,6 +294,19 @@ mod tests {
         assert!(
             s.wants_one(t0 + Duration::from_millis(1100)),
             "an hour later"
+        );
+        s.on_playlist(
+            "queue",
+            &json!({"uid": 7, "queued_by": "gus", "count": 2, "upcoming": []}),
+        );
+        assert!(
+            !s.wants_one(t0 + Duration::from_millis(1100)),
+            "gus's item is queued"
+        );
+        s.on_playlist("delete", &json!({"uid": 7, "count": 1, "upcoming": []}));
+        assert!(
+            s.wants_one(t0 + Duration::from_millis(1100)),
+            "gus's item is gone"
         );
         s.on_playlist("queue", &json!({"count": 3}));
         assert!(!s.wants_one(t0 + Duration::from_secs(2)), "at the floor");

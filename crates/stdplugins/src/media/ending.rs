@@ -138,10 +138,10 @@ impl Tracker {
                 // Nothing left to play: no `media_change` will end it.
                 if count == Some(0) {
                     ch.current_uid = None;
-                    if action == "playlist" {
-                        if let Some(p) = &mut ch.playing {
-                            p.deleted = true;
-                        }
+                    if action == "playlist"
+                        && let Some(p) = &mut ch.playing
+                    {
+                        p.deleted = true;
                     }
                     return ch.playing.take().map(|p| finish(p, e, scale));
                 }

@@ -414,7 +414,10 @@ fn apply_effect<C: GenericClient>(
         } => {
             let played = played.map(|p| p.max(0));
             let stmt = prep(c, stmts, dialect(media::SQL_END_PLAY))?;
-            let row = c.query_opt(&stmt, &[ch, media_type, media_id, ts, reason, &played, started])?;
+            let row = c.query_opt(
+                &stmt,
+                &[ch, media_type, media_id, ts, reason, &played, started],
+            )?;
             if let Some(row) = row {
                 let played: i64 = row.try_get(0)?;
                 let [out, skip, vote, removed] = media::end_flags(reason);

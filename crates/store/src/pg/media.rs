@@ -4,10 +4,10 @@ use rosey_model::media::{AdderCount, MediaCount, MediaStats, PlayRow};
 
 use super::{PgStore, dialect};
 use crate::media::{
-    MediaStore, SQL_ADDER_TOTAL, SQL_CANDIDATES, SQL_ITEM_ADDERS, SQL_ITEM_PLAYS, SQL_ITEM_STATS,
-    SQL_MOST_PLAYED_ALL, SQL_MOST_PLAYED_SINCE, SQL_RECENT, SQL_SEARCH, SQL_TOP_ADDERS_ALL,
-    SQL_TOP_ADDERS_SINCE, SQL_USER_ADDS, adder_row, count_row, play_row, search_patterns,
-    stats_row,
+    MediaPage, MediaStore, SQL_ADDER_TOTAL, SQL_CANDIDATES, SQL_ITEM_ADDERS, SQL_ITEM_PLAYS,
+    SQL_ITEM_STATS, SQL_MOST_PLAYED_ALL, SQL_MOST_PLAYED_SINCE, SQL_RECENT, SQL_SEARCH,
+    SQL_TOP_ADDERS_ALL, SQL_TOP_ADDERS_SINCE, SQL_USER_ADDS, adder_row, count_row, play_row,
+    search_patterns, stats_row,
 };
 use crate::{StoreError, error::pg_op};
 
@@ -114,7 +114,7 @@ impl MediaStore for PgStore {
         media_type: &str,
         media_id: &str,
         limit: i64,
-    ) -> Result<(Option<MediaStats>, Vec<AdderCount>, Vec<PlayRow>), StoreError> {
+    ) -> Result<MediaPage, StoreError> {
         let stats = self
             .media_rows(
                 "media item",
