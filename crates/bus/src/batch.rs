@@ -125,7 +125,8 @@ pub fn read(payload: &[u8]) -> Result<Vec<Record<'_>>, BatchError> {
         }
         let len: usize = len.parse().map_err(|_| bad("length is not a number"))?;
         let body = &rest[eol + 1..];
-        if body.len() < len + 1 || body[len] != b'\n' {
+        // `get`, not `len + 1`: a length near usize::MAX must not overflow.
+        if body.get(len) != Some(&b'\n') {
             return Err(bad("payload shorter than its length"));
         }
         out.push(Record {
@@ -187,6 +188,8 @@ mod tests {
             b"rosey-batch 1\ns i 2 9\n{}\n",
             b"rosey-batch 1\ns i 2\n{}}",
             b"rosey-batch 1\n i 2\n{}\n",
+            // usize::MAX: `len + 1` overflowed (found while writing the fuzz target).
+            b"rosey-batch 1\ns i 18446744073709551615\n{}\n",
         ] {
             assert!(
                 matches!(read(bad), Err(BatchError::Record { index: 0, .. })),

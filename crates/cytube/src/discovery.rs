@@ -20,6 +20,8 @@ pub enum DiscoveryError {
         status: u16,
         body: String,
     },
+    #[error("GET {url} answered something that is not a socketconfig: {reason}")]
+    BadBody { url: String, reason: String },
     #[error("GET {url} returned no usable server")]
     NoServers { url: String },
     #[error("server URL {url:?} from socketconfig is not usable: {reason}")]
@@ -117,17 +119,28 @@ pub async fn discover(
         source,
     };
     let response = http.get(url.clone()).send().await.map_err(http_err)?;
-    let status = response.status();
-    if !status.is_success() {
-        let mut body = response.text().await.unwrap_or_default();
-        body.truncate(200);
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(http_err)?;
+    read_socketconfig(url.as_str(), status, &body)
+}
+
+/// The answer to `GET <url>` (a socketconfig) → the websocket URL of the chosen server.
+/// Pure, so that whatever a server answers is fuzzed (`fuzz/`) without a network.
+pub fn read_socketconfig(url: &str, status: u16, body: &[u8]) -> Result<Url, DiscoveryError> {
+    if !(200..300).contains(&status) {
+        // The start of the body says what went wrong; cut on a character boundary.
+        let body: String = String::from_utf8_lossy(body).chars().take(200).collect();
         return Err(DiscoveryError::Status {
             url: url.to_string(),
-            status: status.as_u16(),
+            status,
             body,
         });
     }
-    let config: SocketConfig = response.json().await.map_err(http_err)?;
+    let config: SocketConfig =
+        serde_json::from_slice(body).map_err(|e| DiscoveryError::BadBody {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
     let server = choose_server(&config.servers).ok_or_else(|| DiscoveryError::NoServers {
         url: url.to_string(),
     })?;
@@ -144,6 +157,33 @@ mod tests {
             secure,
             ipv6,
         }
+    }
+
+    #[test]
+    fn an_error_body_is_cut_on_a_character_boundary() {
+        // 199 ASCII bytes, then a two-byte character across byte 200: a byte cut panicked.
+        let body = format!("{}é and more", "x".repeat(199));
+        let err =
+            read_socketconfig("http://h/socketconfig/c.json", 503, body.as_bytes()).unwrap_err();
+        let DiscoveryError::Status { status, body, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!((status, body.chars().count()), (503, 200));
+        assert!(body.ends_with('é'));
+    }
+
+    #[test]
+    fn a_socketconfig_body_picks_the_server() {
+        let body = br#"{"servers":[{"url":"http://a:1","secure":false},{"url":"https://b:2","secure":true}]}"#;
+        let url = read_socketconfig("u", 200, body).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "wss://b:2/socket.io/?EIO=4&transport=websocket"
+        );
+        assert!(matches!(
+            read_socketconfig("u", 200, b"<html>"),
+            Err(DiscoveryError::BadBody { .. })
+        ));
     }
 
     #[test]

@@ -106,7 +106,9 @@ pub use command::{
 };
 pub use config::{ClientConfig, ConfigError, DuplicateLoginPolicy, Login};
 pub use connection::connect;
-pub use discovery::{DiscoveryError, ServerEntry, choose_server, discover, websocket_url};
+pub use discovery::{
+    DiscoveryError, ServerEntry, choose_server, discover, read_socketconfig, websocket_url,
+};
 pub use event::{
     BanEntry, ChangeMedia, ChannelOpts, ChatMessage, EventDecodeError, FloodParams, LoginReply,
     Media, PlaylistItem, Poll, PollCount, Position, PrivateMessage, Profile, Rank, ServerEvent,

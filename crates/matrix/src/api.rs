@@ -11,7 +11,8 @@ use ruma::api::auth_scheme::{AuthScheme, SendAccessToken};
 use ruma::api::error::{ErrorKind, FromHttpResponseError, RetryAfter};
 use ruma::api::path_builder::VersionHistory;
 use ruma::api::{
-    IncomingResponseExt, MatrixVersion, OutgoingRequest, OutgoingRequestExt, SupportedVersions,
+    IncomingResponse, IncomingResponseExt, MatrixVersion, OutgoingRequest, OutgoingRequestExt,
+    SupportedVersions,
 };
 
 /// Why a request failed.
@@ -138,22 +139,38 @@ impl Api {
             .bytes()
             .await
             .map_err(|e| ApiError::Transport(error_chain(&e)))?;
-        if status.is_server_error() && !looks_like_matrix_error(&body) {
-            return Err(ApiError::Transport(format!("HTTP {status}")));
-        }
-        let mut builder = http::Response::builder().status(status.as_u16());
-        for (name, value) in &headers {
-            builder = builder.header(name.as_str(), value.as_bytes());
-        }
-        let response = builder
-            .body(body.as_ref())
-            .map_err(|e| ApiError::Protocol(e.to_string()))?;
-        R::IncomingResponse::try_from_http_response(response).map_err(|e| match e {
-            FromHttpResponseError::Server(err) => classify(err),
-            FromHttpResponseError::Deserialization(d) => ApiError::Protocol(d.to_string()),
-            other => ApiError::Protocol(other.to_string()),
-        })
+        let headers = headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+        decode_response(status.as_u16(), headers, &body)
     }
+}
+
+/// One homeserver answer (status, headers, body) → the typed response or the [`ApiError`]
+/// it means. Pure; [`Api::call`] reads every answer through it (and the fuzz targets, so
+/// whatever a homeserver sends is tried here without a network).
+pub fn decode_response<'h, T>(
+    status: u16,
+    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+    body: &[u8],
+) -> Result<T, ApiError>
+where
+    T: IncomingResponse<EndpointError = ruma::api::error::Error>,
+{
+    let server_error = (500..600).contains(&status);
+    if server_error && !looks_like_matrix_error(body) {
+        return Err(ApiError::Transport(format!("HTTP {status}")));
+    }
+    let mut builder = http::Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let response = builder
+        .body(body)
+        .map_err(|e| ApiError::Protocol(e.to_string()))?;
+    T::try_from_http_response(response).map_err(|e| match e {
+        FromHttpResponseError::Server(err) => classify(err),
+        FromHttpResponseError::Deserialization(d) => ApiError::Protocol(d.to_string()),
+        other => ApiError::Protocol(other.to_string()),
+    })
 }
 
 fn looks_like_matrix_error(body: &[u8]) -> bool {

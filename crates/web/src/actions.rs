@@ -43,17 +43,28 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 }
 
 #[derive(Deserialize, Default)]
-struct ActionBody {
+pub(crate) struct ActionBody {
     url: Option<String>,
     temp: Option<bool>,
     channel: Option<String>,
 }
 
-fn action_body(raw: &[u8]) -> Result<ActionBody, WebError> {
+pub(crate) fn action_body(raw: &[u8]) -> Result<ActionBody, WebError> {
     if raw.is_empty() {
         return Ok(ActionBody::default());
     }
     crate::api::body(raw)
+}
+
+/// The trimmed `url` of an `add`, or why it is refused.
+pub(crate) fn action_url(body: ActionBody) -> Result<String, WebError> {
+    let url = body.url.unwrap_or_default();
+    if url.trim().is_empty() {
+        return Err(WebError::BadRequest(
+            "field `url`: must not be empty".into(),
+        ));
+    }
+    Ok(url.trim().to_string())
 }
 
 /// Asks the channel's bot to do `action` and returns its reply.
@@ -69,14 +80,8 @@ async fn act(
         ..PlaylistCommand::default()
     };
     if action == subjects::COMMAND_ADD {
-        let url = body.url.unwrap_or_default();
-        if url.trim().is_empty() {
-            return Err(WebError::BadRequest(
-                "field `url`: must not be empty".into(),
-            ));
-        }
-        req.url = Some(url.trim().to_string());
         req.temp = body.temp;
+        req.url = Some(action_url(body)?);
     }
     let subject = subjects::command_subject(&channel, action);
     let payload = serde_json::to_vec(&req).unwrap_or_default();

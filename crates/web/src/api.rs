@@ -210,10 +210,9 @@ struct SayBody {
     channel: Option<String>,
 }
 
-/// Queues a message into the outbound queue the bot's pump sends from.
-async fn enqueue(s: &AppState, body: SayBody, by: &Verified) -> ApiResult {
-    let channel = s.channel(body.channel.as_deref())?;
-    let Some(message) = body.message else {
+/// The message of a `say` body, trimmed, or why it is refused.
+fn say_message(body: &SayBody) -> Result<&str, WebError> {
+    let Some(message) = &body.message else {
         return Err(WebError::BadRequest("Missing message".into()));
     };
     let message = message.trim();
@@ -225,6 +224,13 @@ async fn enqueue(s: &AppState, body: SayBody, by: &Verified) -> ApiResult {
             "field `message`: at most {MAX_SAY_CHARS} characters"
         )));
     }
+    Ok(message)
+}
+
+/// Queues a message into the outbound queue the bot's pump sends from.
+async fn enqueue(s: &AppState, body: SayBody, by: &Verified) -> ApiResult {
+    let channel = s.channel(body.channel.as_deref())?;
+    let message = say_message(&body)?;
     let reply: EnqueueReply = ask(
         &s.bus,
         subjects::OUTBOUND_ENQUEUE,
@@ -332,6 +338,13 @@ struct CreateBody {
     admin: bool,
 }
 
+fn create_body(raw: &[u8]) -> Result<CreateBody, WebError> {
+    if raw.is_empty() {
+        return Ok(CreateBody::default());
+    }
+    body(raw)
+}
+
 async fn tokens_create(
     State(s): Shared,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -339,11 +352,7 @@ async fn tokens_create(
     raw: bytes::Bytes,
 ) -> ApiResult {
     let who = admin(&s, peer, &headers).await?;
-    let b: CreateBody = if raw.is_empty() {
-        CreateBody::default()
-    } else {
-        body(&raw)?
-    };
+    let b = create_body(&raw)?;
     let created: TokenCreated = ask(
         &s.bus,
         subjects::TOKENS_CREATE,
@@ -413,4 +422,49 @@ async fn activity(State(s): Shared, Path(raw): Path<String>, Query(p): Query<Par
     )
     .await?;
     Ok(to_json(&reply))
+}
+
+/// What a client sends the API, for [`read_request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestPart {
+    /// The body of `POST /api/say` and `/ui/say`.
+    Say,
+    /// The body of `POST /api/tokens`.
+    TokenCreate,
+    /// The body of `POST /api/add`, `/api/skip` and their `/ui/` twins.
+    Action,
+    /// The body of `POST /ui/login`.
+    Login,
+    /// The query string every `GET /api/*` takes (`channel`, `limit`, `prefix`, `user`).
+    Query,
+}
+
+/// Reads one request part as its handler does before any I/O: the same decoding and the
+/// same checks on what was decoded. Public so the fuzz targets (`fuzz/`) reach exactly
+/// the handlers' code without a server.
+pub fn read_request(part: RequestPart, raw: &[u8]) -> Result<(), WebError> {
+    match part {
+        RequestPart::Say => {
+            say_message(&body(raw)?)?;
+        }
+        RequestPart::TokenCreate => {
+            create_body(raw)?;
+        }
+        RequestPart::Action => {
+            crate::actions::action_url(crate::actions::action_body(raw)?)?;
+        }
+        RequestPart::Login => {
+            crate::auth::login_body(raw)?;
+        }
+        RequestPart::Query => {
+            let uri = format!("/api/stats?{}", String::from_utf8_lossy(raw));
+            let uri: axum::http::Uri = uri
+                .parse()
+                .map_err(|e| WebError::BadRequest(format!("uri: {e}")))?;
+            let Query(p) = Query::<Params>::try_from_uri(&uri)
+                .map_err(|e| WebError::BadRequest(e.to_string()))?;
+            limit(p.limit.as_deref(), OUTBOUND_DEFAULT, OUTBOUND_MAX);
+        }
+    }
+    Ok(())
 }

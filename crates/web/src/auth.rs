@@ -405,6 +405,14 @@ struct Login {
     token: String,
 }
 
+/// A login body read as the handler's `Json<Login>` extractor reads it (after its
+/// content-type check): axum's own `Json::from_bytes`.
+pub(crate) fn login_body(raw: &[u8]) -> Result<(), WebError> {
+    Json::<Login>::from_bytes(raw)
+        .map(|_| ())
+        .map_err(|e| WebError::BadRequest(e.body_text()))
+}
+
 async fn login(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -11,7 +11,8 @@
 //!   Events); a browser that falls behind skips ahead to a fresh snapshot.
 //! - [`api`] (private): the v0.5 API (`/api/stats`, `/api/history/<hours>`, `/api/user/<name>`,
 //!   `/api/current`, `POST /api/say`, `/api/outbound/recent`, `/api/tokens`) and the
-//!   dashboard's own reads, with the v0.5 shapes and status codes.
+//!   dashboard's own reads, with the v0.5 shapes and status codes; [`read_request`] reads a
+//!   request body or query string as its handler does, without a server (the fuzz targets).
 //! - [`actions`] (private): the playlist actions (`add`, `skip`) from the API and the page,
 //!   asked of the channel's bot, answered with what the CyTube server did.
 //! - [`auth`]: API tokens checked over the bus, the per-client limit of failed attempts,
@@ -53,6 +54,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use api::{RequestPart, read_request};
 pub use assets::{APP_CSS, CHART_JS};
 pub use error::WebError;
 pub use limits::{Limits, WebStats};
