@@ -250,6 +250,86 @@ async function showUser(name) {
   }
 }
 
+// ---- media history ------------------------------------------------------------------
+
+let mostPeriod = 'week';
+
+function mediaButton(m, extra) {
+  const b = compose('button', [bdi(m.title || m.media_id), extra]);
+  b.type = 'button';
+  b.addEventListener('click', () => showMedia(m.type, m.media_id));
+  return b;
+}
+
+async function loadMedia() {
+  const out = $('played-today');
+  try {
+    const t = await getJson('/api/media/recent?hours=24&limit=20');
+    const rows = t.plays.map((p) => {
+      const li = el('li');
+      li.append(mediaButton(p, ` · ${clock(p.timestamp)}${p.end_reason ? ' · ' + p.end_reason : ''}`));
+      if (p.queued_by) li.append(document.createTextNode(' · '), bdi(p.queued_by));
+      return li;
+    });
+    out.replaceChildren(...(rows.length ? rows : [el('li', 'Nothing played today.', 'muted')]));
+  } catch (e) {
+    out.replaceChildren(el('li', e.message, 'muted'));
+  }
+  loadMostPlayed();
+}
+
+async function loadMostPlayed() {
+  const out = $('most-played');
+  try {
+    const r = await getJson('/api/media/most_played?limit=10&period=' + mostPeriod);
+    const rows = r.items.map((m) => {
+      const li = el('li');
+      li.append(mediaButton(m, ` · ${m.plays} ${m.plays === 1 ? 'play' : 'plays'}`));
+      return li;
+    });
+    out.replaceChildren(...(rows.length ? rows : [el('li', 'Nothing played.', 'muted')]));
+  } catch (e) {
+    out.replaceChildren(el('li', e.message, 'muted'));
+  }
+}
+
+async function searchMedia(q) {
+  const out = $('media-results');
+  if (!q) { out.replaceChildren(); return; }
+  try {
+    const r = await getJson('/api/media/search?limit=10&q=' + encodeURIComponent(q));
+    const rows = r.items.map((m) => {
+      const li = el('li');
+      li.append(mediaButton(m, ` · ${m.plays} plays · last ${dateTime(m.last_played)}`));
+      return li;
+    });
+    out.replaceChildren(...(rows.length ? rows : [el('li', 'No title matches.', 'muted')]));
+  } catch (e) {
+    out.replaceChildren(el('li', e.message, 'muted'));
+  }
+}
+
+async function showMedia(type, id) {
+  const card = $('media-card');
+  card.hidden = false;
+  try {
+    const r = await getJson(`/api/media/item/${encodeURIComponent(type)}/${encodeURIComponent(id)}`);
+    const s = r.stats;
+    $('mc-title').replaceChildren(bdi(s.title || id), document.createTextNode(` (${type}:`), bdi(id), document.createTextNode(')'));
+    $('mc-plays').textContent = String(s.plays);
+    $('mc-first').textContent = dateTime(s.first_played);
+    $('mc-last').textContent = dateTime(s.last_played);
+    $('mc-time').textContent = mmss(s.total_played);
+    $('mc-out').textContent = String(s.played_out);
+    $('mc-skips').textContent = `${s.skips}${s.vote_skips ? ` (${s.vote_skips} by vote)` : ''}`;
+    $('mc-removed').textContent = String(s.removals);
+    const adders = r.adders.flatMap((a, i) => [...(i ? [document.createTextNode(', ')] : []), bdi(a.username), document.createTextNode(` ×${a.plays}`)]);
+    $('mc-adders').replaceChildren(...(adders.length ? adders : [document.createTextNode('–')]));
+  } catch (e) {
+    $('mc-title').textContent = e.message;
+  }
+}
+
 // ---- moderator actions --------------------------------------------------------------
 
 // Logged in: the token form goes, the actions become usable; logged out: the reverse.
@@ -325,10 +405,22 @@ function wire() {
     if (r.ok && r.data.success) $('add-url').value = '';
   });
   $('skip').addEventListener('click', () => act('/ui/skip', {}));
-  for (const b of document.querySelectorAll('.periods button')) {
+  for (const b of document.querySelectorAll('.media-periods button')) {
+    b.addEventListener('click', () => {
+      mostPeriod = b.dataset.period;
+      for (const o of document.querySelectorAll('.media-periods button')) o.classList.toggle('on', o === b);
+      loadMostPlayed();
+    });
+  }
+  let mediaTimer = null;
+  $('media-q').addEventListener('input', () => {
+    clearTimeout(mediaTimer);
+    mediaTimer = setTimeout(() => searchMedia($('media-q').value.trim()), 200);
+  });
+  for (const b of document.querySelectorAll('.periods:not(.media-periods) button')) {
     b.addEventListener('click', () => {
       historyHours = Number(b.dataset.hours);
-      for (const o of document.querySelectorAll('.periods button')) o.classList.toggle('on', o === b);
+      for (const o of document.querySelectorAll('.periods:not(.media-periods) button')) o.classList.toggle('on', o === b);
       loadCharts();
     });
   }
@@ -342,7 +434,7 @@ function wire() {
     const u = new URL(location.href);
     u.searchParams.set('channel', channel);
     history.replaceState(null, '', u);
-    connect(); loadCharts(); loadOutbound();
+    connect(); loadCharts(); loadOutbound(); loadMedia();
   });
 }
 
@@ -359,10 +451,12 @@ async function start() {
   connect();
   loadCharts();
   loadOutbound();
+  loadMedia();
   fetch('/ui/session', { credentials: 'same-origin' }).then((r) => r.json()).then(showLogin).catch(() => {});
   setInterval(tickMedia, 1000);
   setInterval(loadOutbound, 5000);
   setInterval(loadCharts, 60000);
+  setInterval(loadMedia, 30000);
 }
 
 start();

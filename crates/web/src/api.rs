@@ -14,6 +14,7 @@
 //! | `GET/POST /api/tokens`, `DELETE /api/tokens/<prefix>` (admin token) | 200 | 400, 401, 403, 404 |
 //! | `GET /api/live` (Rosey) | 200 the live state: the bot's state (`gone` when it stopped reporting), users with ranks, media, playlist | 404 |
 //! | `GET /api/channels`, `/api/users`, `/api/activity/<hours>` (Rosey) | 200 | 400, 404 |
+//! | `GET /api/media/recent?hours=&limit=`, `/api/media/most_played?period=`, `/api/media/search?q=`, `/api/media/item/<type>/<id>` (Rosey, `docs/media-history.md`) | 200 | 400, 404, 503 |
 //!
 //! Every endpoint takes `?channel=` (missing = the first configured channel). Errors are
 //! `{"error": "..."}`. `/api/current` lays the live state over the stored row: the playlist
@@ -27,6 +28,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use rosey_model::media::{self, MediaItemReply, MediaListReply, MostPlayedReply, PlaysReply};
 use rosey_model::payload::{
     ChannelStatsReply, ChatRow, EnqueueReply, Peak, UserCountRow, UserStatsReply,
 };
@@ -73,6 +75,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/users", get(user_search))
         .route("/api/activity/{hours}", get(activity))
         .route("/api/live", get(live))
+        .route("/api/media/recent", get(media_recent))
+        .route("/api/media/most_played", get(media_most_played))
+        .route("/api/media/search", get(media_search))
+        .route("/api/media/item/{kind}/{id}", get(media_item))
         .route("/ui/say", post(page_say))
 }
 
@@ -83,6 +89,10 @@ struct Params {
     limit: Option<String>,
     prefix: Option<String>,
     user: Option<String>,
+    /// Media: the hours `recent` reaches back, the `most_played` period, the search words.
+    hours: Option<String>,
+    period: Option<String>,
+    q: Option<String>,
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Json<Value> {
@@ -467,4 +477,79 @@ pub fn read_request(part: RequestPart, raw: &[u8]) -> Result<(), WebError> {
         }
     }
     Ok(())
+}
+
+/// Plays of the last `hours` (default 24: "played today"), newest first.
+async fn media_recent(State(s): Shared, Query(p): Query<Params>) -> ApiResult {
+    let channel = s.channel(p.channel.as_deref())?;
+    let hours = match p.hours.as_deref() {
+        None => 24,
+        Some(raw) => hours(raw, MAX_HISTORY_HOURS)?,
+    };
+    let since = now_secs() - hours * 3600;
+    let reply: PlaysReply = ask(
+        &s.bus,
+        subjects::QUERY_MEDIA_RECENT,
+        &json!({"channel": channel, "since": since,
+                "limit": limit(p.limit.as_deref(), 50, media::MAX_LIMIT).max(1)}),
+    )
+    .await?;
+    Ok(to_json(&reply))
+}
+
+async fn media_most_played(State(s): Shared, Query(p): Query<Params>) -> ApiResult {
+    let channel = s.channel(p.channel.as_deref())?;
+    let period = media::Period::parse(p.period.as_deref().unwrap_or("all"))
+        .ok_or_else(|| WebError::BadRequest("period: expected day, week or all".into()))?;
+    let reply: MostPlayedReply = ask(
+        &s.bus,
+        subjects::QUERY_MEDIA_MOST_PLAYED,
+        &json!({"channel": channel, "period": period,
+                "limit": limit(p.limit.as_deref(), 10, media::MAX_LIMIT).max(1)}),
+    )
+    .await?;
+    Ok(to_json(&reply))
+}
+
+async fn media_search(State(s): Shared, Query(p): Query<Params>) -> ApiResult {
+    let channel = s.channel(p.channel.as_deref())?;
+    let words = p.q.unwrap_or_default();
+    if words.trim().is_empty() {
+        return Err(WebError::BadRequest("q: give words of a title".into()));
+    }
+    let reply: MediaListReply = ask(
+        &s.bus,
+        subjects::QUERY_MEDIA_SEARCH,
+        &json!({"channel": channel, "words": words,
+                "limit": limit(p.limit.as_deref(), 20, media::MAX_LIMIT).max(1)}),
+    )
+    .await?;
+    Ok(to_json(&reply))
+}
+
+/// One media's page: totals (plays, time played, skips, removals), adders, newest plays.
+async fn media_item(
+    State(s): Shared,
+    Path((kind, id)): Path<(String, String)>,
+    Query(p): Query<Params>,
+) -> ApiResult {
+    let channel = s.channel(p.channel.as_deref())?;
+    let reply: MediaItemReply = ask(
+        &s.bus,
+        subjects::QUERY_MEDIA_ITEM,
+        &json!({"channel": channel, "type": kind, "media_id": id,
+                "limit": limit(p.limit.as_deref(), 20, media::MAX_LIMIT).max(1)}),
+    )
+    .await?;
+    if !reply.found {
+        return Err(WebError::NotFound("Media not found".into()));
+    }
+    Ok(to_json(&reply))
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

@@ -104,6 +104,38 @@ async fn seed(bus: &Bus, db: &DbServiceHandle) {
         )
         .await;
     }
+    // Media history: song1 (alice) played out, then song2 (bob), then song1 again.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for (id, title, by, ago) in [
+        ("song1", "First song", "alice", 600.0),
+        ("song2", "Second tune", "bob", 400.0),
+        ("song1", "First song", "alice", 100.0),
+    ] {
+        publish(
+            bus,
+            subjects::MEDIA_PLAYED,
+            json!({"type": "yt", "media_id": id, "title": title, "duration": 200,
+                   "queued_by": by, "channel": CH, "ts": now - ago}),
+        )
+        .await;
+    }
+    publish(
+        bus,
+        subjects::MEDIA_ENDED,
+        json!({"type": "yt", "media_id": "song1", "reason": "played", "played": 200,
+               "channel": CH, "ts": now - 400.0, "started": now - 600.0}),
+    )
+    .await;
+    publish(
+        bus,
+        subjects::MEDIA_ENDED,
+        json!({"type": "yt", "media_id": "song2", "reason": "skipped", "played": 30,
+               "channel": CH, "ts": now - 100.0}),
+    )
+    .await;
     publish(
         bus,
         subjects::STATUS_UPDATE,
@@ -566,6 +598,46 @@ async fn pages_carry_security_headers_and_page_actions_need_a_session() {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    env.stop().await;
+}
+
+/// The media endpoints (issue 28): played today, most played, search, one media's page.
+#[tokio::test]
+async fn media_endpoints_answer_from_the_history() {
+    let env = start_seeded().await;
+    let (s, today) = env.get("/api/media/recent").await;
+    assert_eq!(s, StatusCode::OK);
+    let ids: Vec<&str> = today["plays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["media_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["song1", "song2", "song1"]);
+    assert_eq!(today["plays"][1]["end_reason"], "skipped");
+    let (_, most) = env.get("/api/media/most_played?period=day").await;
+    assert_eq!(most["items"][0]["media_id"], "song1");
+    assert_eq!(most["items"][0]["plays"], 2);
+    let (_, found) = env.get("/api/media/search?q=TUNE").await;
+    assert_eq!(found["items"][0]["media_id"], "song2");
+    let (s, page) = env.get("/api/media/item/yt/song1").await;
+    assert_eq!(s, StatusCode::OK);
+    let st = &page["stats"];
+    assert_eq!(
+        (
+            &st["plays"],
+            &st["played_out"],
+            &st["total_played"],
+            &st["skips"]
+        ),
+        (&json!(2), &json!(1), &json!(200), &json!(0))
+    );
+    assert_eq!(page["adders"], json!([{"username": "alice", "plays": 2}]));
+    let (s, _) = env.get("/api/media/item/yt/never").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    for bad in ["/api/media/search", "/api/media/most_played?period=year"] {
+        assert_eq!(env.get(bad).await.0, StatusCode::BAD_REQUEST, "{bad}");
+    }
     env.stop().await;
 }
 
