@@ -1,5 +1,5 @@
 //! The automated moderator's decisions (`rosey.db.moderation.action`): one row each in
-//! `moderation_actions` (migration 6), read back newest first by [`ModerationStore`] for
+//! `moderation_actions` (migration 7), read back newest first by [`ModerationStore`] for
 //! `rosey moderation log`. SQLite here; PostgreSQL in `pg::moderation`, same statements but
 //! for the placeholders and the id column.
 
