@@ -559,7 +559,7 @@ async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
     // `!help` may not ask `$SRV.INFO` as a plugin: it lists the standard commands.
     guest.chat("!help").unwrap();
     let helped = async {
-        while !bot_said("!quote, !remind") {
+        while !bot_said("!quote, !random, !remind") {
             let n = server.chat_log(CHANNEL).len();
             server.wait_for_chat_count(CHANNEL, n + 1, WAIT).await;
         }

@@ -160,7 +160,8 @@ pub trait Storage:
     /// The highest `id` (`seq` for `processed_events`) in one of our tables, 0 when empty:
     /// an O(log n) progress probe.
     fn last_id(&mut self, table: &str) -> Result<i64, StoreError>;
-    /// Every channel that has a `user_stats`, `recent_chat` or `channel_stats` row.
+    /// Every channel that has a `user_stats`, `recent_chat`, `channel_stats` or `media_stats`
+    /// row.
     fn channels(&mut self) -> Result<Vec<String>, StoreError>;
 
     fn enqueue(&mut self, channel: &str, message: &str, now: i64) -> Result<i64, StoreError>;

@@ -304,3 +304,49 @@ fn a_second_v05_backup_gets_a_timestamped_name() {
         b"older backup"
     );
 }
+
+/// A schema-5 database with plays: migration 6 adds the ending columns and builds the
+/// per-media and per-adder totals from the plays already recorded.
+#[test]
+fn migration_6_builds_media_totals_from_recorded_plays() {
+    use rosey_store::MediaStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    drop(Store::open(&path, &StoreOptions::with_channel("c")).unwrap());
+    {
+        // Back to schema 5, as a database of the previous release.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE media_stats; DROP TABLE media_adders;
+             DROP INDEX idx_media_history_media; DROP INDEX idx_media_history_adder;
+             ALTER TABLE media_history DROP COLUMN ended_at;
+             ALTER TABLE media_history DROP COLUMN end_reason;
+             ALTER TABLE media_history DROP COLUMN played_seconds;
+             DELETE FROM rosey_migrations WHERE version = 6;
+             INSERT INTO media_history (timestamp, media_type, media_id, title, duration,
+                                        queued_by, channel) VALUES
+               (100, 'yt', 'a', 'Old title', 60, 'ann', 'c'),
+               (200, 'yt', 'b', 'B', 90, NULL, 'c'),
+               (300, 'yt', 'a', 'New title', 61, 'bob', 'c'),
+               (400, 'yt', 'a', 'Elsewhere', 5, 'ann', 'd');",
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(&path, &StoreOptions::with_channel("c")).unwrap();
+    assert_eq!(s.schema_version().unwrap(), rosey_store::SCHEMA_VERSION);
+    let (stats, adders, plays) = s.media_item("c", "yt", "a", 10).unwrap();
+    let st = stats.unwrap();
+    assert_eq!(
+        (st.plays, st.first_played, st.last_played, st.duration),
+        (2, 100, 300, 61)
+    );
+    assert_eq!(st.title.as_deref(), Some("New title"));
+    assert_eq!(st.last_queued_by.as_deref(), Some("bob"));
+    assert_eq!((st.total_played, st.skips, st.removals), (0, 0, 0));
+    assert_eq!(adders.len(), 2);
+    assert!(plays.iter().all(|p| p.end_reason.is_none()));
+    let top = s.media_top_adders("c", None, 10).unwrap();
+    let names: Vec<(&str, i64)> = top.iter().map(|a| (a.username.as_str(), a.plays)).collect();
+    assert_eq!(names, [("ann", 1), ("bob", 1)]);
+    assert_eq!(s.media_most_played("d", None, 10).unwrap().len(), 1);
+}
