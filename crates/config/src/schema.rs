@@ -7,6 +7,12 @@
 //! with `#[derive(JsonSchema)]`; the validator, the renderer, `rosey config schema` and the
 //! checked-in `config.schema.json` (kept equal by a test) follow from it.
 //!
+//! A field whose file shape differs from its Rust type says so to `schemars` as well as to
+//! serde: durations written as seconds carry `#[schemars(with = "f64")]` next to
+//! `#[serde(with = "secs")]`; types with hand-written serde impls have a hand-written
+//! `JsonSchema` (see `model::file_shapes`). After changing the types, regenerate the file:
+//! `ROSEY_UPDATE_SCHEMA=1 cargo test -p rosey-config --test schema`.
+//!
 //! Paths are dotted, with `[]` for "any item of this list": `nats.tls`, `platforms[]`.
 //!
 //! The schema is draft-07 (what editors and `schemars` 0.8 speak). Every object with named
