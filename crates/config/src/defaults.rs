@@ -75,3 +75,8 @@ pub const LOG_FORMAT: &str = "text";
 
 /// What [`crate::Config::default_channel`] answers when no platform is enabled.
 pub const DEFAULT_CHANNEL: &str = "default";
+
+/// `logging.file.max_bytes`: 100 MiB.
+pub const LOG_FILE_MAX_BYTES: u64 = 100 * 1024 * 1024;
+/// `logging.file.keep`: a week of daily files.
+pub const LOG_FILE_KEEP: usize = 7;

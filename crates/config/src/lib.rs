@@ -7,6 +7,8 @@
 //!   with helpers such as [`Config::enabled_platforms`] and [`Config::default_channel`].
 //! - [`source`] — text → JSON value: format by extension, JSON/YAML parsing with line and
 //!   column, `_comment`/`_note` keys, v1/v2 detection.
+//! - [`schema`] — the JSON Schema generated from the model's serde types: the one list of
+//!   keys (unknown-key detection, rendering order, `rosey config schema`, `config.schema.json`).
 //! - [`aliases`] — other spellings of v2 keys (v0.5's documents: `nats.timeout`, a CyTube
 //!   platform's `server`), read as the documented key.
 //! - [`validate`](mod@validate) — every rule, on the untyped value, reporting all [`Problem`]s at once.
@@ -44,6 +46,7 @@ pub mod moderation;
 pub mod plugins;
 pub mod redact;
 pub mod render;
+pub mod schema;
 pub mod source;
 pub mod validate;
 
@@ -51,9 +54,10 @@ pub use env::{EnvOverride, apply_env};
 pub use error::ConfigError;
 pub use load::Loaded;
 pub use model::{
-    Channel, ClusterConfig, Config, DatabaseConfig, JetStreamOptions, LogFormat, LogLevel,
-    LoggingConfig, Login, MetricsConfig, NatsConfig, NatsUrl, PlatformConfig, PlatformKind,
-    ReadyWhen, RetentionConfig, Secret, ShellConfig, StorageKind, TlsConfig, WebConfig,
+    Channel, ClusterConfig, Config, DatabaseConfig, JetStreamOptions, LogFileConfig, LogFormat,
+    LogLevel, LogRotate, LoggingConfig, Login, MetricsConfig, NatsConfig, NatsUrl, PlatformConfig,
+    PlatformKind, ReadyWhen, RetentionConfig, Secret, ShellConfig, StorageKind, TlsConfig,
+    WebConfig,
 };
 pub use source::Format;
 pub use validate::{Problem, validate};

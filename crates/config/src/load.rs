@@ -68,6 +68,10 @@ pub fn load_value(
         });
     }
     source::strip_comments(&mut value);
+    if let Value::Object(top) = &mut value {
+        // Names the schema for editors; nothing to load.
+        top.remove(crate::schema::SCHEMA_KEY);
+    }
     let (renamed, mut problems) = aliases::apply(&mut value);
     let overrides = env::apply_env(&mut value, env);
     problems.extend(validate(&value));
@@ -84,14 +88,18 @@ pub fn load_value(
         });
     }
     drop_nulls(&mut value);
-    match serde_json::from_value::<Config>(value) {
+    // The rules above cover every field they know; a field added to the types without a
+    // rule is still checked here, by its type, and reported at its path.
+    match serde_path_to_error::deserialize::<_, Config>(value) {
         Ok(config) => Ok(Loaded { config, overrides }),
-        // Validation accepts only what the model can hold, so this is a bug; still, say so
-        // as a problem rather than panic.
-        Err(e) => Err(ConfigError::Invalid {
-            origin: origin.to_owned(),
-            problems: vec![Problem::new("", format!("internal: {e}"))],
-        }),
+        Err(e) => {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            Err(ConfigError::Invalid {
+                origin: origin.to_owned(),
+                problems: vec![Problem::new(path, e.into_inner().to_string())],
+            })
+        }
     }
 }
 

@@ -9,13 +9,14 @@
 
 use std::{fmt, path::PathBuf, time::Duration};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::defaults as d;
 
 /// A configuration value that must never be shown: a password or a token.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -60,7 +61,7 @@ impl<'de> Deserialize<'de> for Version {
 }
 
 /// The whole v2 configuration (SPEC §6.1).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Config {
     /// Always v2 once loaded.
@@ -78,6 +79,7 @@ pub struct Config {
     /// A Rosey v0.5 `plugins` section (`enabled`, `directory`, `auto_reload`), kept as
     /// written; not used (Rosey's plugins are separate processes on the bus).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::plugins::PluginsSection>")]
     pub plugins: Option<Map<String, Value>>,
     /// The v1 / v0.5 `llm` object, carried over verbatim for a future LLM feature; unused today.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,7 +102,7 @@ pub struct Config {
 }
 
 /// `web`: the dashboard and HTTP API listener.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct WebConfig {
     /// Address to serve on, e.g. `127.0.0.1:8080`; none = off (for `rosey run`).
@@ -113,9 +115,11 @@ pub struct WebConfig {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trusted_proxies: Vec<String>,
     /// Seconds a request's header may take to arrive (none: the dashboard's default, 10).
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "opt_secs", skip_serializing_if = "Option::is_none")]
     pub header_timeout: Option<std::time::Duration>,
     /// Seconds a connection may read and write nothing (none: 120).
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "opt_secs", skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<std::time::Duration>,
     /// Open connections in total (none: 512).
@@ -141,12 +145,13 @@ impl WebConfig {
 /// `cluster`: several `rosey bot` processes with the same configuration share the channels,
 /// each channel held by one process at a time through a lease in a JetStream key-value
 /// bucket; a dead process's channels are taken over once its leases expire.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ClusterConfig {
     /// Share the channels through leases (needs NATS with JetStream).
     pub leases: bool,
     /// Longest time a dead process's channels stay without a bot.
+    #[schemars(with = "f64")]
     #[serde(with = "secs")]
     pub lease_time: Duration,
     /// The key-value bucket holding the leases.
@@ -170,7 +175,7 @@ impl ClusterConfig {
 }
 
 /// `metrics`: the Prometheus and health listener of long-running processes.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct MetricsConfig {
     /// Address to serve on, e.g. `127.0.0.1:9464`; none = off.
@@ -187,7 +192,7 @@ impl MetricsConfig {
 }
 
 /// `metrics.ready_when`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReadyWhen {
     #[default]
@@ -196,17 +201,19 @@ pub enum ReadyWhen {
 }
 
 /// `nats`: how to reach the bus (SPEC §2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct NatsConfig {
     /// One server, several, or the embedded bus.
     pub url: NatsUrl,
     /// How long one connection attempt may take.
+    #[schemars(with = "f64")]
     #[serde(with = "secs")]
     pub connection_timeout: Duration,
     /// `-1` = forever; see [`NatsConfig::max_reconnects`].
     pub max_reconnect_attempts: i64,
     /// Pause between reconnection attempts.
+    #[schemars(with = "f64")]
     #[serde(with = "secs")]
     pub reconnect_delay: Duration,
     /// User name for user/password authentication.
@@ -350,7 +357,7 @@ impl From<NatsUrl> for NatsUrlRepr {
 }
 
 /// `nats.tls`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct TlsConfig {
     /// CA certificate(s) to trust, PEM.
@@ -367,7 +374,7 @@ pub struct TlsConfig {
 }
 
 /// `nats.jetstream_options`: the durable stream for `rosey.db.*` events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct JetStreamOptions {
     /// Stream name.
@@ -375,11 +382,13 @@ pub struct JetStreamOptions {
     /// Durable consumer name shared by the database services.
     pub consumer: String,
     /// Oldest event kept; zero = no age limit.
+    #[schemars(with = "f64")]
     #[serde(with = "secs")]
     pub max_age: Duration,
     /// Stream size limit in bytes; `-1` = unlimited.
     pub max_bytes: i64,
     /// Window for de-duplicating re-published events by message id.
+    #[schemars(with = "f64")]
     #[serde(with = "secs")]
     pub duplicate_window: Duration,
     /// File or memory storage.
@@ -403,7 +412,7 @@ impl Default for JetStreamOptions {
 }
 
 /// `nats.jetstream_options.storage`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageKind {
     /// Survives a server restart.
@@ -414,7 +423,7 @@ pub enum StorageKind {
 }
 
 /// `database`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct DatabaseConfig {
     /// The SQLite file (used when `url` is not set).
@@ -441,7 +450,7 @@ impl Default for DatabaseConfig {
 }
 
 /// `database.retention`. Zero means "keep forever".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct RetentionConfig {
     /// `recent_chat` rows older than this many hours are trimmed.
@@ -482,7 +491,7 @@ fn nonzero(n: u64, unit_secs: u64) -> Option<Duration> {
 }
 
 /// `platforms[].type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PlatformKind {
     /// A CyTube server.
@@ -493,7 +502,7 @@ pub enum PlatformKind {
 }
 
 /// One entry of `platforms`: a CyTube channel to join.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlatformConfig {
     /// Always CyTube today.
     #[serde(rename = "type", default)]
@@ -512,9 +521,11 @@ pub struct PlatformConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<Login>,
     /// How long to wait for the server to answer a request.
+    #[schemars(with = "f64")]
     #[serde(with = "secs", default = "default_response_timeout")]
     pub response_timeout: Duration,
     /// Pause before reconnecting after the connection drops.
+    #[schemars(with = "f64")]
     #[serde(with = "secs", default = "default_restart_delay")]
     pub restart_delay: Duration,
     /// v1 `proxy` (`"host:port"`), carried over by migration.
@@ -524,6 +535,7 @@ pub struct PlatformConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<i64>,
     /// v1 `retry_delay`: pause between those attempts, carried over.
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "opt_secs", default, skip_serializing_if = "Option::is_none")]
     pub retry_delay: Option<Duration>,
     /// IRC: the server's host name.
@@ -648,7 +660,7 @@ impl From<Login> for NameAndSecret {
 }
 
 /// `shell`: the PM command shell (SPEC §5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ShellConfig {
     /// Whether moderators' PMs are treated as commands.
@@ -675,7 +687,7 @@ impl Default for ShellConfig {
 }
 
 /// `logging`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct LoggingConfig {
     /// Default level (`RUST_LOG` / `--log-level` still win, at the binary's edge).
@@ -688,6 +700,45 @@ pub struct LoggingConfig {
     /// Where to append media changes, if anywhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_log_file: Option<PathBuf>,
+    /// Write the process's log to a rotated file instead of stderr.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<LogFileConfig>,
+}
+
+/// `logging.file`: the log file and its rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LogFileConfig {
+    /// The file written to; rotated files sit beside it with a suffix.
+    pub path: PathBuf,
+    /// When a new file is started.
+    #[serde(default)]
+    pub rotate: LogRotate,
+    /// With `rotate: size`, the size in bytes past which a new file is started.
+    #[serde(default = "default_log_max_bytes")]
+    pub max_bytes: u64,
+    /// Rotated files kept beside the current one; older ones are deleted.
+    #[serde(default = "default_log_keep")]
+    pub keep: usize,
+}
+
+fn default_log_max_bytes() -> u64 {
+    d::LOG_FILE_MAX_BYTES
+}
+fn default_log_keep() -> usize {
+    d::LOG_FILE_KEEP
+}
+
+/// `logging.file.rotate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogRotate {
+    /// A new file each day (suffix: the date and time it was rotated).
+    #[default]
+    Daily,
+    /// A new file once the current one passes `max_bytes` (suffix: `.1` newest … `.keep`).
+    Size,
+    /// Never: one growing file (for an outside rotator such as logrotate).
+    Never,
 }
 
 impl Default for LoggingConfig {
@@ -697,6 +748,7 @@ impl Default for LoggingConfig {
             format: LogFormat::Text,
             chat_log_file: None,
             media_log_file: None,
+            file: None,
         }
     }
 }
@@ -768,7 +820,7 @@ impl fmt::Display for LogLevel {
 }
 
 /// `logging.format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable.
@@ -776,6 +828,90 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// JSON Schemas of the types whose file shape is not their Rust shape (serde's
+/// `from`/`try_from`/`into` and hand-written impls, which `schemars` 0.8 cannot see through).
+mod file_shapes {
+    use schemars::{JsonSchema, r#gen::SchemaGenerator, schema::Schema};
+    use serde_json::json;
+
+    use super::{Channel, LogLevel, Login, NatsUrl, Version};
+
+    /// A schema written as JSON (these are constant, so the conversion cannot fail).
+    fn schema(value: serde_json::Value) -> Schema {
+        serde_json::from_value(value).unwrap_or(Schema::Bool(true))
+    }
+
+    macro_rules! file_shape {
+        ($ty:ty, $name:literal, $schema:expr) => {
+            impl JsonSchema for $ty {
+                fn schema_name() -> String {
+                    $name.to_owned()
+                }
+                fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                    schema($schema)
+                }
+            }
+        };
+    }
+
+    file_shape!(
+        Version,
+        "Version",
+        json!({
+            "description": "The configuration format: 2 (written \"2.0\", \"2\", 2 or 2.0).",
+            "anyOf": [{"type": "string", "enum": ["2.0", "2"]}, {"type": "number", "enum": [2]}]
+        })
+    );
+    file_shape!(
+        NatsUrl,
+        "NatsUrl",
+        json!({
+            "description": "\"embedded\" (the in-process bus), a NATS URL, or a list of URLs (a cluster).",
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1}
+            ]
+        })
+    );
+    file_shape!(
+        Channel,
+        "Channel",
+        json!({
+            "description": "The channel name, or [name, password].",
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2}
+            ]
+        })
+    );
+    file_shape!(
+        Login,
+        "Login",
+        json!({
+            "description": "[name, password] (an account) or [name] (a guest).",
+            "type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2
+        })
+    );
+
+    impl JsonSchema for LogLevel {
+        fn schema_name() -> String {
+            "LogLevel".to_owned()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            // Any case is accepted. JSON Schema patterns are ECMA-262 regular expressions,
+            // which have no inline case flag, so each letter is a class of both cases.
+            let any_case = |name: &str| -> String {
+                name.chars()
+                    .map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase()))
+                    .collect()
+            };
+            let names: Vec<String> = LogLevel::ACCEPTED.iter().map(|n| any_case(n)).collect();
+            let pattern = format!("^\\s*({})\\s*$", names.join("|"));
+            schema(json!({"type": "string", "pattern": pattern, "examples": LogLevel::ACCEPTED}))
+        }
+    }
 }
 
 /// Durations are written as seconds (integer or fractional).

@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -39,31 +40,49 @@ pub const DEFAULT_MAX_CHARS: usize = 1000;
 /// How often the bot looks for plugins on the bus (they also announce themselves).
 pub const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
 
-/// The keys the section may hold (v0.5's three first).
-pub const KEYS: &[&str] = &[
-    "enabled",
-    "directory",
-    "auto_reload",
-    "prefix",
-    "timeout",
-    "on_failure",
-    "user_burst",
-    "user_interval",
-    "channel_burst",
-    "channel_interval",
-    "max_lines",
-    "max_chars",
-    "discovery_interval",
-    "channels",
-    "standard",
-    "media",
-];
-
 /// The Rosey v0.5 keys, kept and not used.
 pub const V05_KEYS: &[&str] = &["enabled", "directory", "auto_reload"];
 
+/// The section as written in a file: what its schema (and so its list of keys) is made from.
+/// [`Config::plugins`](crate::Config) keeps the object itself; [`PluginsConfig`] is the
+/// typed view with defaults.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[allow(dead_code)] // Read by `schemars` only.
+pub struct PluginsSection {
+    /// Rosey v0.5: plugins on or off (kept, not used).
+    enabled: Option<bool>,
+    /// Rosey v0.5: where its plugin files were (kept, not used).
+    directory: Option<String>,
+    /// Rosey v0.5: reload changed plugin files (kept, not used).
+    auto_reload: Option<bool>,
+    /// The command prefix (default `!`).
+    prefix: Option<String>,
+    /// Seconds the bot waits for a plugin's answer (default 2).
+    timeout: Option<f64>,
+    /// What the bot says when a plugin does not answer or is gone.
+    on_failure: Option<OnFailure>,
+    /// Commands one user may send at once (default 4) ...
+    user_burst: Option<u32>,
+    /// ... then one per this many seconds (default 2).
+    user_interval: Option<f64>,
+    /// Commands one channel may send at once (default 20) ...
+    channel_burst: Option<u32>,
+    /// ... then one per this many seconds (default 0.5).
+    channel_interval: Option<f64>,
+    /// Lines one command may send (default 5).
+    max_lines: Option<u32>,
+    /// Characters one command may send (default 1000).
+    max_chars: Option<u32>,
+    /// Seconds between looks for plugins on the bus (default 10).
+    discovery_interval: Option<f64>,
+    /// Per channel, the plugins enabled there (`"*"` = all); unlisted channels have all.
+    channels: Option<BTreeMap<String, Vec<String>>>,
+    /// Standard plugins switched on or off; unlisted ones are on.
+    standard: Option<BTreeMap<String, bool>>,
+}
+
 /// What the bot does when a plugin does not answer or is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// A short line: "dice did not answer" / "dice is unavailable".

@@ -1,6 +1,12 @@
 //! Writing a configuration value back out as JSON or YAML for people to read: keys in the
-//! documented order (`version` first, then the sections of SPEC §6.1) rather than the
-//! alphabetical order `serde_json::Map` iterates in, and short lists kept on one line.
+//! documented order rather than the alphabetical order `serde_json::Map` iterates in, and
+//! short lists kept on one line.
+//!
+//! The documented order is the order the serde types declare their fields in, read from the
+//! generated schema ([`crate::schema::order`]): `version` first, then the sections of SPEC
+//! §6.1, and within each object its fields in declaration order. Comment keys come before
+//! everything, so an explanation sits above what it explains; keys the schema does not name
+//! (free-form `llm`/`legacy` contents, unknown keys) follow, alphabetically.
 
 use std::fmt::Write as _;
 
@@ -8,90 +14,35 @@ use serde_json::{Map, Value};
 
 use crate::source::{Format, is_comment_key};
 
-/// The order keys are written in, at every depth; keys not listed follow, alphabetically.
-/// Comment keys come before everything, so an explanation sits above what it explains.
-const KEY_ORDER: &[&str] = &[
-    "version",
-    "nats",
-    "database",
-    "platforms",
-    "shell",
-    "logging",
-    "plugins",
-    "llm",
-    "legacy",
-    "moderation",
-    // platforms (first part: these come before `user`, which nats also has)
-    "type",
-    "name",
-    "enabled",
-    "domain",
-    "channel",
-    // nats
-    "url",
-    "connection_timeout",
-    "max_reconnect_attempts",
-    "reconnect_delay",
-    "user",
-    "password",
-    "token",
-    "credentials",
-    "nkey",
-    "inbox_prefix",
-    "tls",
-    "ca",
-    "cert",
-    "key",
-    "required",
-    "jetstream",
-    "jetstream_options",
-    "stream",
-    "consumer",
-    "max_age",
-    "max_bytes",
-    "duplicate_window",
-    "storage",
-    "replicas",
-    // database
-    "path",
-    "url",
-    "run_as_service",
-    "retention",
-    "recent_chat_hours",
-    "user_count_history_days",
-    "sent_outbound_days",
-    // platforms (after `user`)
-    "response_timeout",
-    "restart_delay",
-    "proxy",
-    "retry",
-    "retry_delay",
-    // shell
-    "min_rank",
-    // logging
-    "level",
-    "format",
-    "chat_log_file",
-    "media_log_file",
-];
-
 /// Lists shorter than this (as one line) that hold only scalars are written on one line.
 const INLINE_LIST_MAX: usize = 60;
 
-fn ordered(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+/// The entries of the object at schema path `path` (see [`crate::schema`]) in the order
+/// they are written.
+fn ordered<'a>(map: &'a Map<String, Value>, path: &str) -> Vec<(&'a String, &'a Value)> {
+    let order = crate::schema::order(path);
     let mut entries: Vec<(&String, &Value)> = map.iter().collect();
     entries.sort_by_key(|(k, _)| {
         let rank = if is_comment_key(k) {
             0
         } else {
-            KEY_ORDER
+            order
                 .iter()
                 .position(|known| known == k)
-                .map_or(KEY_ORDER.len() + 1, |i| i + 1)
+                .map_or(order.len() + 1, |i| i + 1)
         };
         (rank, (*k).clone())
     });
     entries
+}
+
+/// The schema path of `key` inside the object at `path`.
+fn child(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// Renders `value` in `format`, with a trailing newline.
@@ -105,21 +56,21 @@ pub fn render(value: &Value, format: Format) -> String {
 /// Pretty JSON, two-space indent, documented key order, trailing newline.
 pub fn to_pretty_json(value: &Value) -> String {
     let mut out = String::new();
-    write_json(&mut out, value, 0);
+    write_json(&mut out, value, 0, "");
     out.push('\n');
     out
 }
 
-fn write_json(out: &mut String, value: &Value, depth: usize) {
+fn write_json(out: &mut String, value: &Value, depth: usize, path: &str) {
     let pad = |n: usize| "  ".repeat(n);
     match value {
         Value::Object(map) if map.is_empty() => out.push_str("{}"),
         Value::Object(map) => {
             out.push_str("{\n");
-            let entries = ordered(map);
+            let entries = ordered(map, path);
             for (i, (k, v)) in entries.iter().enumerate() {
                 let _ = write!(out, "{}{}: ", pad(depth + 1), Value::String((*k).clone()));
-                write_json(out, v, depth + 1);
+                write_json(out, v, depth + 1, &child(path, k));
                 out.push_str(if i + 1 < entries.len() { ",\n" } else { "\n" });
             }
             let _ = write!(out, "{}}}", pad(depth));
@@ -137,7 +88,7 @@ fn write_json(out: &mut String, value: &Value, depth: usize) {
                     out.push_str("[\n");
                     for (i, v) in items.iter().enumerate() {
                         out.push_str(&pad(depth + 1));
-                        write_json(out, v, depth + 1);
+                        write_json(out, v, depth + 1, &format!("{path}[]"));
                         out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
                     }
                     let _ = write!(out, "{}]", pad(depth));
@@ -152,10 +103,10 @@ fn write_json(out: &mut String, value: &Value, depth: usize) {
 pub fn to_yaml(value: &Value) -> String {
     // serde_norway's own mapping keeps insertion order, so converting through it (rather
     // than serialising the JSON map directly) preserves the order chosen above.
-    serde_norway::to_string(&to_yaml_value(value)).unwrap_or_default()
+    serde_norway::to_string(&to_yaml_value(value, "")).unwrap_or_default()
 }
 
-fn to_yaml_value(value: &Value) -> serde_norway::Value {
+fn to_yaml_value(value: &Value, path: &str) -> serde_norway::Value {
     use serde_norway::Value as Y;
     match value {
         Value::Null => Y::Null,
@@ -170,11 +121,14 @@ fn to_yaml_value(value: &Value) -> serde_norway::Value {
             }
         }
         Value::String(s) => Y::String(s.clone()),
-        Value::Array(items) => Y::Sequence(items.iter().map(to_yaml_value).collect()),
+        Value::Array(items) => {
+            let item_path = format!("{path}[]");
+            Y::Sequence(items.iter().map(|v| to_yaml_value(v, &item_path)).collect())
+        }
         Value::Object(map) => {
             let mut m = serde_norway::Mapping::new();
-            for (k, v) in ordered(map) {
-                m.insert(Y::String(k.clone()), to_yaml_value(v));
+            for (k, v) in ordered(map, path) {
+                m.insert(Y::String(k.clone()), to_yaml_value(v, &child(path, k)));
             }
             Y::Mapping(m)
         }

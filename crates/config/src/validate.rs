@@ -5,13 +5,17 @@
 //! others (typed deserialisation stops at the first error). It must stay in step with
 //! [`crate::model`]: anything accepted here must deserialise there.
 
-use std::{collections::HashMap, fmt};
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+};
 
 use serde_json::{Map, Value};
 
 use crate::{
     env,
     model::LogLevel,
+    schema,
     source::{self, Generation},
 };
 
@@ -44,85 +48,9 @@ impl fmt::Display for Problem {
     }
 }
 
-const TOP_KEYS: &[&str] = &[
-    "version",
-    "nats",
-    "database",
-    "platforms",
-    "shell",
-    "logging",
-    "plugins",
-    "llm",
-    "legacy",
-    "metrics",
-    "web",
-    "cluster",
-    "moderation",
-];
-const NATS_KEYS: &[&str] = &[
-    "url",
-    "connection_timeout",
-    "max_reconnect_attempts",
-    "reconnect_delay",
-    "user",
-    "password",
-    "token",
-    "credentials",
-    "nkey",
-    "inbox_prefix",
-    "tls",
-    "jetstream",
-    "jetstream_options",
-];
-const TLS_KEYS: &[&str] = &["ca", "cert", "key", "required"];
-const JETSTREAM_KEYS: &[&str] = &[
-    "stream",
-    "consumer",
-    "max_age",
-    "max_bytes",
-    "duplicate_window",
-    "storage",
-    "replicas",
-];
-const DATABASE_KEYS: &[&str] = &["path", "url", "run_as_service", "retention"];
-const RETENTION_KEYS: &[&str] = &[
-    "recent_chat_hours",
-    "user_count_history_days",
-    "sent_outbound_days",
-];
-const PLATFORM_KEYS: &[&str] = &[
-    "type",
-    "name",
-    "enabled",
-    "domain",
-    "channel",
-    "user",
-    "response_timeout",
-    "restart_delay",
-    "proxy",
-    "retry",
-    "retry_delay",
-    // `"type": "irc"` entries.
-    "server",
-    "port",
-    "tls",
-    "tls_ca",
-    "nick",
-    "sasl",
-    "op_rank",
-];
-const METRICS_KEYS: &[&str] = &["listen", "ready_when"];
-const WEB_KEYS: &[&str] = &[
-    "listen",
-    "secure_cookies",
-    "trusted_proxies",
-    "header_timeout",
-    "idle_timeout",
-    "max_connections",
-    "max_connections_per_client",
-    "max_streams",
-    "max_streams_per_client",
-];
+// Which keys each object may hold comes from the schema generated from the serde types
+// ([`crate::schema::keys`]); the rules below check values only.
+
 /// `web`'s caps.
 const WEB_CAPS: &[&str] = &[
     "max_connections",
@@ -130,13 +58,6 @@ const WEB_CAPS: &[&str] = &[
     "max_streams",
     "max_streams_per_client",
 ];
-const CLUSTER_KEYS: &[&str] = &["leases", "lease_time", "bucket"];
-/// `host`/`port`: a Rosey v0.5 file's leftovers of its removed telnet shell (kept, not used).
-const SHELL_KEYS: &[&str] = &["enabled", "min_rank", "host", "port"];
-/// The `plugins` section: Rosey v0.5's keys (kept, not used) and the command routing's.
-const PLUGINS_KEYS: &[&str] = crate::plugins::KEYS;
-const LOGGING_KEYS: &[&str] = &["level", "format", "chat_log_file", "media_log_file"];
-
 const NATS_SCHEMES: &[&str] = &["nats", "tls", "ws", "wss"];
 
 /// Longest duration accepted, in seconds (about 31 years): far above any sensible setting,
@@ -171,7 +92,7 @@ pub fn validate(value: &Value) -> Vec<Problem> {
         }
         Generation::Unversioned => v.report("version", "missing (expected \"2.0\" or 2)"),
     }
-    v.keys(top, "", TOP_KEYS);
+    v.keys(top, "");
     v.nats(top);
     v.database(top);
     v.platforms(top);
@@ -192,6 +113,7 @@ pub fn validate(value: &Value) -> Vec<Problem> {
             Some(other) => v.report(key, format!("expected an object, got {}", describe(other))),
         }
     }
+    v.unknown_keys_elsewhere(value, "");
     v.problems
 }
 
@@ -264,6 +186,8 @@ const REPLICAS: Num = Num {
 #[derive(Default)]
 struct Validator {
     problems: Vec<Problem>,
+    /// Objects whose keys have been checked (by path), so the final sweep skips them.
+    checked: HashSet<String>,
 }
 
 impl Validator {
@@ -271,17 +195,48 @@ impl Validator {
         self.problems.push(Problem::new(path, message));
     }
 
-    /// Reports keys that are neither known nor comments.
-    fn keys(&mut self, map: &Map<String, Value>, path: &str, known: &[&str]) {
+    /// Reports keys of the object at `path` that are neither in the schema nor comments.
+    /// Objects the schema leaves open (`llm`, `legacy`) hold any key.
+    fn keys(&mut self, map: &Map<String, Value>, path: &str) {
+        let known = schema::keys(&schema_path(path));
+        self.checked.insert(path.to_owned());
+        if known.is_empty() {
+            return;
+        }
         for key in map.keys() {
-            if known.contains(&key.as_str()) || source::is_comment_key(key) {
+            let own_schema = path.is_empty() && key == schema::SCHEMA_KEY;
+            if known.contains(&key.as_str()) || source::is_comment_key(key) || own_schema {
                 continue;
             }
-            let message = match closest(key, known) {
+            let message = match closest(key, &known) {
                 Some(near) => format!("unknown key; did you mean \"{near}\"?"),
                 None => format!("unknown key (expected one of: {})", known.join(", ")),
             };
             self.report(join(path, key), message);
+        }
+    }
+
+    /// Checks the keys of every object the section rules did not visit (a section or field
+    /// added to the types needs no rule here for its unknown keys to be reported).
+    fn unknown_keys_elsewhere(&mut self, value: &Value, path: &str) {
+        match value {
+            Value::Object(map) => {
+                if !self.checked.contains(path) && schema::is_closed(&schema_path(path)) {
+                    self.keys(map, path);
+                }
+                let known = schema::keys(&schema_path(path));
+                for (key, child) in map {
+                    if known.contains(&key.as_str()) {
+                        self.unknown_keys_elsewhere(child, &join(path, key));
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.unknown_keys_elsewhere(item, &format!("{path}[{i}]"));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -291,12 +246,11 @@ impl Validator {
         parent: &'a Map<String, Value>,
         parent_path: &str,
         key: &str,
-        known: &[&str],
     ) -> Option<&'a Map<String, Value>> {
         let path = join(parent_path, key);
         match parent.get(key)? {
             Value::Object(map) => {
-                self.keys(map, &path, known);
+                self.keys(map, &path);
                 Some(map)
             }
             other => {
@@ -419,7 +373,7 @@ impl Validator {
     }
 
     fn nats(&mut self, top: &Map<String, Value>) {
-        let Some(nats) = self.section(top, "", "nats", NATS_KEYS) else {
+        let Some(nats) = self.section(top, "", "nats") else {
             return;
         };
         let p = "nats";
@@ -493,7 +447,7 @@ impl Validator {
                 ),
             );
         }
-        if let Some(tls) = self.section(nats, p, "tls", TLS_KEYS) {
+        if let Some(tls) = self.section(nats, p, "tls") {
             let tp = "nats.tls";
             self.string(tls, tp, "ca", false);
             let cert = self.string(tls, tp, "cert", false).is_some();
@@ -507,7 +461,7 @@ impl Validator {
             }
         }
         self.boolean(nats, p, "jetstream");
-        if let Some(js) = self.section(nats, p, "jetstream_options", JETSTREAM_KEYS) {
+        if let Some(js) = self.section(nats, p, "jetstream_options") {
             let jp = "nats.jetstream_options";
             for key in ["stream", "consumer"] {
                 if let Some(name) = self.string(js, jp, key, false)
@@ -583,7 +537,7 @@ impl Validator {
     }
 
     fn database(&mut self, top: &Map<String, Value>) {
-        let Some(db) = self.section(top, "", "database", DATABASE_KEYS) else {
+        let Some(db) = self.section(top, "", "database") else {
             return;
         };
         self.string(db, "database", "path", false);
@@ -596,8 +550,8 @@ impl Validator {
             );
         }
         self.boolean(db, "database", "run_as_service");
-        if let Some(r) = self.section(db, "database", "retention", RETENTION_KEYS) {
-            for key in RETENTION_KEYS {
+        if let Some(r) = self.section(db, "database", "retention") {
+            for key in schema::keys("database.retention") {
                 self.number(r, "database.retention", key, &WHOLE_AT_LEAST_0);
             }
         }
@@ -624,7 +578,7 @@ impl Validator {
                 self.report(p, format!("expected an object, got {}", describe(item)));
                 continue;
             };
-            self.keys(map, &p, PLATFORM_KEYS);
+            self.keys(map, &p);
             self.one_of(
                 map,
                 &p,
@@ -747,7 +701,7 @@ impl Validator {
     }
 
     fn shell(&mut self, top: &Map<String, Value>) {
-        if let Some(shell) = self.section(top, "", "shell", SHELL_KEYS) {
+        if let Some(shell) = self.section(top, "", "shell") {
             self.boolean(shell, "shell", "enabled");
             self.number(shell, "shell", "min_rank", &RANK);
             self.string(shell, "shell", "host", false);
@@ -756,7 +710,7 @@ impl Validator {
     }
 
     fn plugins(&mut self, top: &Map<String, Value>) {
-        if let Some(plugins) = self.section(top, "", "plugins", PLUGINS_KEYS) {
+        if let Some(plugins) = self.section(top, "", "plugins") {
             self.boolean(plugins, "plugins", "enabled");
             self.string(plugins, "plugins", "directory", false);
             self.boolean(plugins, "plugins", "auto_reload");
@@ -777,7 +731,7 @@ impl Validator {
     }
 
     fn metrics(&mut self, top: &Map<String, Value>) {
-        let Some(m) = self.section(top, "", "metrics", METRICS_KEYS) else {
+        let Some(m) = self.section(top, "", "metrics") else {
             return;
         };
         if let Some(listen) = self.string(m, "metrics", "listen", false)
@@ -798,7 +752,7 @@ impl Validator {
     }
 
     fn web(&mut self, top: &Map<String, Value>) {
-        let Some(w) = self.section(top, "", "web", WEB_KEYS) else {
+        let Some(w) = self.section(top, "", "web") else {
             return;
         };
         if let Some(listen) = self.string(w, "web", "listen", false)
@@ -839,7 +793,7 @@ impl Validator {
     }
 
     fn cluster(&mut self, top: &Map<String, Value>) {
-        if let Some(c) = self.section(top, "", "cluster", CLUSTER_KEYS) {
+        if let Some(c) = self.section(top, "", "cluster") {
             self.boolean(c, "cluster", "leases");
             self.number(c, "cluster", "lease_time", &SECONDS_ABOVE_0);
             self.string(c, "cluster", "bucket", false);
@@ -847,13 +801,20 @@ impl Validator {
     }
 
     fn logging(&mut self, top: &Map<String, Value>) {
-        let Some(log) = self.section(top, "", "logging", LOGGING_KEYS) else {
+        let Some(log) = self.section(top, "", "logging") else {
             return;
         };
         self.one_of(log, "logging", "level", LogLevel::ACCEPTED, true);
         self.one_of(log, "logging", "format", &["text", "json"], false);
         self.string(log, "logging", "chat_log_file", false);
         self.string(log, "logging", "media_log_file", false);
+        if let Some(file) = self.section(log, "logging", "file") {
+            let p = "logging.file";
+            self.string(file, p, "path", true);
+            self.one_of(file, p, "rotate", &["daily", "size", "never"], false);
+            self.number(file, p, "max_bytes", &WHOLE_ABOVE_0);
+            self.number(file, p, "keep", &WHOLE_ABOVE_0);
+        }
     }
 }
 
@@ -877,6 +838,28 @@ fn name_and_secret_ok(v: &Value, bare_name_ok: bool) -> bool {
 /// A key's value, treating `null` like absence (optional settings may be written as null).
 fn present<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     map.get(key).filter(|v| !v.is_null())
+}
+
+/// A problem path as a schema path: list indexes become `[]` (`platforms[2].x` →
+/// `platforms[].x`).
+fn schema_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push('[');
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn join(parent: &str, key: &str) -> String {
@@ -945,4 +928,33 @@ fn is_network(s: &str) -> bool {
     };
     let max = if addr.is_ipv4() { 32 } else { 128 };
     bits.is_none_or(|b| b.parse::<u8>().is_ok_and(|b| b <= max))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A section or field added to the types gets unknown-key detection from the schema alone:
+    /// the final sweep checks every object no section rule visited, at any depth.
+    #[test]
+    fn the_sweep_checks_objects_no_rule_visited() {
+        let mut v = Validator::default();
+        let value = json!({
+            "logging": {"file": {"path": "x.log", "kep": 3}},
+            "platforms": [{"name": "a", "chanel": "c"}],
+            "llm": {"anything": {"goes": 1}},
+        });
+        v.unknown_keys_elsewhere(&value, "");
+        let paths: Vec<&str> = v.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["logging.file.kep", "platforms[0].chanel"]);
+        assert_eq!(v.problems[0].message, "unknown key; did you mean \"keep\"?");
+    }
+
+    #[test]
+    fn schema_paths_drop_list_indexes() {
+        assert_eq!(schema_path("platforms[12].x"), "platforms[].x");
+        assert_eq!(schema_path(""), "");
+    }
 }

@@ -2,13 +2,14 @@
 //! `rosey.events.<channel>.<kind>` for any other service. Handlers read these, never the
 //! platform's own fields (those travel along in `platform_data` for whoever needs them).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::subjects;
 
 /// A user as the bot sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserData {
     pub username: String,
     #[serde(default)]
@@ -22,7 +23,7 @@ pub struct UserData {
 }
 
 /// One normalized event with its envelope.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NormalizedEvent {
     /// Channel name (the CyTube channel).
     pub channel: String,
@@ -43,7 +44,7 @@ impl NormalizedEvent {
 }
 
 /// The kinds of normalized event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     /// A chat line (`chatMsg`). `history` is true for lines replayed before `userlist`.

@@ -9,6 +9,7 @@
 //! keys are 1..=[`MAX_KEY_BYTES`] bytes. `list` returns the keys (and values) that start
 //! with a prefix, in key order, at most `limit` ([`MAX_LIST`]) of them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,7 +23,7 @@ pub const MAX_PLUGIN_BYTES: usize = 64;
 pub const MAX_LIST: i64 = 1000;
 
 /// `rosey.db.kv.<plugin>.set {key, value}` → [`KvSetReply`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvSet {
     /// Optional; when not empty it must be the subject's namespace.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -33,7 +34,7 @@ pub struct KvSet {
 
 /// `rosey.db.kv.<plugin>.get {key}` → [`KvGetReply`]; `rosey.db.kv.<plugin>.delete {key}`
 /// → [`KvDeleteReply`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvKey {
     /// Optional; when not empty it must be the subject's namespace.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -42,7 +43,7 @@ pub struct KvKey {
 }
 
 /// `rosey.db.kv.<plugin>.list {prefix?, limit?}` → [`KvListReply`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvList {
     /// Optional; when not empty it must be the subject's namespace.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -58,13 +59,13 @@ fn default_list_limit() -> i64 {
 }
 
 /// `{success:true}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvSetReply {
     pub success: bool,
 }
 
 /// `{success:true, found, value}` (`value` is null when not found).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvGetReply {
     pub success: bool,
     pub found: bool,
@@ -73,21 +74,21 @@ pub struct KvGetReply {
 }
 
 /// `{success:true, deleted}` (false when there was no such key).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvDeleteReply {
     pub success: bool,
     pub deleted: bool,
 }
 
 /// One listed entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvEntry {
     pub key: String,
     pub value: Value,
 }
 
 /// `{success:true, entries:[{key, value}]}` in key order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvListReply {
     pub success: bool,
     pub entries: Vec<KvEntry>,

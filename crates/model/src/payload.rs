@@ -6,6 +6,7 @@
 //! [`payload!`] macro adds them so that no struct forgets one. Field names and aliases are the
 //! compatibility contract with Rosey v0.5: never rename them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -30,7 +31,7 @@ pub trait HasEnvelope {
 macro_rules! payload {
     ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $field:ident : $ty:ty,)* }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
         pub struct $name {
             $($(#[$fm])* pub $field: $ty,)*
             /// Channel the event belongs to; missing = the default channel.
@@ -118,7 +119,7 @@ payload! {
 }
 
 /// The listed keys of `status.update`; every one optional (only present keys are written).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StatusData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_name: Option<String>,
@@ -339,7 +340,7 @@ payload! {
 }
 
 /// One row of the `messages.outbound.get` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OutboundRow {
     pub id: i64,
     pub timestamp: i64,
@@ -357,7 +358,7 @@ payload! {
 }
 
 /// One row of the `stats.recent_chat.get` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChatRow {
     pub timestamp: i64,
     pub username: String,
@@ -370,28 +371,28 @@ payload! {
 }
 
 /// A peak and when it happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Peak {
     pub users: i64,
     pub timestamp: Option<i64>,
 }
 
 /// One entry of `top_chatters`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TopChatter {
     pub username: String,
     pub chat_lines: i64,
 }
 
 /// The live counts of `channel_stats`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CurrentCounts {
     pub chat_users: i64,
     pub connected_users: i64,
 }
 
 /// `rosey.db.query.channel_stats` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChannelStatsReply {
     pub success: bool,
     pub high_water_mark: Peak,
@@ -409,7 +410,7 @@ payload! {
 }
 
 /// `rosey.db.query.user_stats` reply: found or not found (SPEC §3.2 shapes).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum UserStatsReply {
     Found(UserStatsFound),
@@ -417,7 +418,7 @@ pub enum UserStatsReply {
 }
 
 /// The found shape of `user_stats`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserStatsFound {
     pub success: bool,
     /// Always `true` in this shape.
@@ -431,7 +432,7 @@ pub struct UserStatsFound {
 }
 
 /// The not-found shape of `user_stats`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserStatsNotFound {
     pub success: bool,
     /// Always `false` in this shape.
@@ -461,7 +462,7 @@ payload! {
 }
 
 /// One row of the `user_count_history` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserCountRow {
     pub timestamp: i64,
     pub chat_users: i64,
@@ -476,14 +477,14 @@ payload! {
 }
 
 /// `messages.outbound.enqueue` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EnqueueReply {
     pub success: bool,
     pub id: i64,
 }
 
 /// The error reply of every request subject: `{success:false, error}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorReply {
     pub success: bool,
     pub error: String,
@@ -503,13 +504,13 @@ impl ErrorReply {
 // ---------------------------------------------------------------------------------------
 
 /// `rosey.commands.<channel>.chat` request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChatCommand {
     pub message: String,
 }
 
 /// `rosey.commands.<channel>.pm` request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PmCommandRequest {
     pub to: String,
     pub message: String,
@@ -517,7 +518,7 @@ pub struct PmCommandRequest {
 
 /// `rosey.commands.<channel>.add` / `.skip` request: a moderator action whose reply is the
 /// server's answer. `url` is for `add` only; `by` names the asker for the audit row.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlaylistCommand {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -533,7 +534,7 @@ pub struct PlaylistCommand {
 /// mute or ban where the platform has timed ones (the moderator service lifts them itself
 /// otherwise); `event_id` names the message for `redact` (Matrix). The reply's `message` is
 /// the server's answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModerateCommand {
     pub action: String,
     pub user: String,
@@ -555,7 +556,7 @@ impl ModerateCommand {
 
 /// `rosey.commands.<channel>.remove` request: take one item off the playlist (CyTube's
 /// `delete` by the item's `uid`); `by` names the asker for the audit row.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RemoveCommand {
     pub uid: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -564,7 +565,7 @@ pub struct RemoveCommand {
 
 /// Reply to a bot command: `{success, error?, message?}` (`message`: what the server
 /// answered, for the actions that wait for it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CommandReply {
     pub success: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

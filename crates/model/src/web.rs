@@ -3,6 +3,7 @@
 //! carry the optional `channel` (missing = the default channel); errors are the usual
 //! `{success:false, error}`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::payload::{Envelope, HasEnvelope};
@@ -19,14 +20,14 @@ fn default_hours() -> i64 {
 }
 
 /// A request that names only a channel (`current_status`, `tokens.list`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChannelQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
 
 /// `query.outbound_recent` request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OutboundRecentQuery {
     #[serde(default = "default_limit")]
     pub limit: i64,
@@ -35,7 +36,7 @@ pub struct OutboundRecentQuery {
 }
 
 /// `query.user_search` request: users whose name starts with `prefix` (case-insensitive).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserSearchQuery {
     #[serde(default)]
     pub prefix: String,
@@ -46,7 +47,7 @@ pub struct UserSearchQuery {
 }
 
 /// `query.chat_activity` request: lines per hour over the last `hours` (≤ 168).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChatActivityQuery {
     #[serde(default = "default_hours")]
     pub hours: i64,
@@ -74,7 +75,7 @@ envelope!(
 );
 
 /// The `current_status` row of a channel (the v0.5 `/api/current` fields).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CurrentStatus {
     pub bot_name: Option<String>,
     pub bot_rank: Option<f64>,
@@ -91,7 +92,7 @@ pub struct CurrentStatus {
 }
 
 /// `query.current_status` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CurrentStatusReply {
     pub success: bool,
     /// False when the channel has no status row yet (then `status` is all defaults).
@@ -100,7 +101,7 @@ pub struct CurrentStatusReply {
 }
 
 /// One outbound row with its derived status (SPEC §7).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OutboundRecentRow {
     pub id: i64,
     pub timestamp: i64,
@@ -114,7 +115,7 @@ pub struct OutboundRecentRow {
 }
 
 /// `query.user_search` reply row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserSummary {
     pub username: String,
     pub total_chat_lines: i64,
@@ -124,7 +125,7 @@ pub struct UserSummary {
 }
 
 /// One hour of `query.chat_activity`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HourCount {
     /// Start of the hour, Unix seconds.
     pub hour: i64,
@@ -132,7 +133,7 @@ pub struct HourCount {
 }
 
 /// `query.chat_activity` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChatActivityReply {
     pub success: bool,
     pub hours: Vec<HourCount>,
@@ -142,7 +143,7 @@ pub struct ChatActivityReply {
 }
 
 /// `tokens.create` request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenCreate {
     #[serde(default)]
     pub description: String,
@@ -152,7 +153,7 @@ pub struct TokenCreate {
 }
 
 /// `tokens.create` reply: the only time the full token is ever shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenCreated {
     pub success: bool,
     pub token: String,
@@ -163,7 +164,7 @@ pub struct TokenCreated {
 }
 
 /// One token as listed (never the token itself).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenInfo {
     /// The first characters of the token, enough to recognise and revoke it.
     pub prefix: String,
@@ -177,7 +178,7 @@ pub struct TokenInfo {
 }
 
 /// `tokens.list` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenList {
     pub success: bool,
     pub tokens: Vec<TokenInfo>,
@@ -185,7 +186,7 @@ pub struct TokenList {
 
 /// `tokens.revoke` request: a prefix of at least [`MIN_REVOKE_PREFIX`] characters (or
 /// the whole token).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenRevoke {
     pub prefix: String,
 }
@@ -194,7 +195,7 @@ pub struct TokenRevoke {
 pub const MIN_REVOKE_PREFIX: usize = 8;
 
 /// `tokens.revoke` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenRevoked {
     pub success: bool,
     /// Tokens revoked now (0: no token matched, or it was already revoked).
@@ -205,13 +206,13 @@ pub struct TokenRevoked {
 }
 
 /// `tokens.verify` request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenVerify {
     pub token: String,
 }
 
 /// `tokens.verify` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenVerified {
     pub success: bool,
     /// A live (not revoked) token.

@@ -70,7 +70,7 @@ fn version() -> u32 {
 }
 
 /// A command, as the bot sends it to the plugin.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CommandRequest {
     #[serde(default = "version")]
     pub v: u32,
@@ -111,7 +111,7 @@ impl CommandRequest {
 }
 
 /// The channel as the bot sees it when the command arrives.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct Context {
     /// When the bot started, epoch seconds.
@@ -128,7 +128,7 @@ pub struct Context {
 }
 
 /// The current media.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct MediaInfo {
     pub title: String,
@@ -142,14 +142,14 @@ pub struct MediaInfo {
 }
 
 /// A poll the bot should open (needs the bot to have the poll permission).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PollSpec {
     pub title: String,
     pub options: Vec<String>,
 }
 
 /// What the plugin wants done. Empty = say nothing.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reply {
     #[serde(default = "version")]
     pub v: u32,
@@ -202,7 +202,7 @@ impl Reply {
 }
 
 /// One command as discovered on the bus.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CommandInfo {
     pub name: String,
     pub subject: String,

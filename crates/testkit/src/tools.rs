@@ -100,6 +100,17 @@ pub fn node_package(package_json: &Path) -> bool {
     )
 }
 
+/// The directory holding the official AsyncAPI parser's `package.json` and `check.mjs`
+/// (`crates/rosey/tests/asyncapi`, after `npm ci` there).
+pub fn asyncapi_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rosey/tests/asyncapi")
+}
+
+/// `node` and the official AsyncAPI parser (npm `@asyncapi/parser`), for the bus contract.
+pub fn asyncapi_parser() -> bool {
+    node_package(&asyncapi_dir().join("node_modules/@asyncapi/parser/package.json"))
+}
+
 /// Synapse, the Matrix homeserver (PyPI `matrix-synapse`, in the venv `scripts/setup.sh`
 /// makes; `ROSEY_SYNAPSE_VENV` overrides where).
 pub fn synapse() -> bool {

@@ -13,7 +13,11 @@ let channel = params.get('channel') || '';
 let csrf = null;
 let media = null;
 let events = null;
-let historyHours = 24;
+// The chart period: `?hours=` (one of the period buttons') or a day.
+const PERIODS = [1, 6, 24, 168];
+let historyHours = PERIODS.includes(Number(params.get('hours'))) ? Number(params.get('hours')) : 24;
+// How often the charts reload (the server may ask for more often: the demo does).
+let chartRefreshMs = 60000;
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -167,7 +171,7 @@ function drawHistory(rows, hours) {
   const now = Date.now() / 1000, from = now - hours * 3600;
   lineChart($('chart'), {
     width: 600, height: 200, from, to: now,
-    left: hours >= 24 ? dateTime(from) : clock(from), right: 'now',
+    left: hours >= 24 ? dateTime(from) : clock(from), right: 'now', unit: 'users',
     series: [
       { cls: 'line2', points: rows.map((r) => ({ x: r.timestamp, y: r.connected_users })) },
       {
@@ -191,7 +195,12 @@ function drawActivity(hoursRows, hours) {
   const max = Math.max(1, ...hoursRows.map((h) => h.lines));
   const bw = (W - L - R) / hours;
   chart.append(svg('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis' }));
-  chart.append(svg('text', { x: 2, y: T + 8 }, max));
+  chart.append(svg('line', { x1: L, y1: T, x2: L, y2: H - B, class: 'axis' }));
+  // The y axis: its top and zero, and its unit; the x axis: the first hour and the current one.
+  chart.append(svg('text', { x: 2, y: T + 8 }, max), svg('text', { x: 2, y: H - B }, 0));
+  chart.append(svg('text', { x: L + 6, y: T + 8, class: 'unit' }, 'lines per hour'));
+  chart.append(svg('text', { x: L, y: H - 4 }, hours >= 24 ? dateTime(first) : clock(first)));
+  chart.append(svg('text', { x: W - R - 24, y: H - 4 }, 'now'));
   for (let i = 0; i < hours; i++) {
     const lines = byHour.get(first + i * 3600) || 0;
     if (!lines) continue;
@@ -418,6 +427,7 @@ function wire() {
     mediaTimer = setTimeout(() => searchMedia($('media-q').value.trim()), 200);
   });
   for (const b of document.querySelectorAll('.periods:not(.media-periods) button')) {
+    b.classList.toggle('on', Number(b.dataset.hours) === historyHours);
     b.addEventListener('click', () => {
       historyHours = Number(b.dataset.hours);
       for (const o of document.querySelectorAll('.periods:not(.media-periods) button')) o.classList.toggle('on', o === b);
@@ -447,6 +457,8 @@ async function start() {
       const o = el('option', name); o.value = name; o.selected = name === channel; return o;
     }));
     $('channel').disabled = c.channels.length < 2;
+    if (c.notice) { $('notice').textContent = c.notice; $('notice').hidden = false; }
+    if (c.chart_refresh_secs > 0) chartRefreshMs = c.chart_refresh_secs * 1000;
   } catch (e) { /* the default channel is used */ }
   connect();
   loadCharts();
@@ -455,7 +467,7 @@ async function start() {
   fetch('/ui/session', { credentials: 'same-origin' }).then((r) => r.json()).then(showLogin).catch(() => {});
   setInterval(tickMedia, 1000);
   setInterval(loadOutbound, 5000);
-  setInterval(loadCharts, 60000);
+  setInterval(loadCharts, chartRefreshMs);
   setInterval(loadMedia, 30000);
 }
 

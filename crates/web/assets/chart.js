@@ -13,7 +13,8 @@ function svg(tag, attrs, text) {
 }
 
 // Draws series of {x, y, title?} points into the <svg> `chart` (its viewBox width × height).
-// opts: {width, height, from, to (the x range), left, right (x-axis labels), series: [{points,
+// opts: {width, height, from, to (the x range), left, right (x-axis labels), unit (the y
+// axis's, optional), series: [{points,
 // cls ('line' or 'line2'), dots (a circle.pt with the point's title per point)}]}.
 function lineChart(chart, opts) {
   const W = opts.width, H = opts.height, L = 34, R = 8, T = 10, B = 22;
@@ -29,6 +30,7 @@ function lineChart(chart, opts) {
   chart.append(svg('text', { x: 2, y: T + 8 }, fmt(max)), svg('text', { x: 2, y: H - B }, 0));
   chart.append(svg('text', { x: L, y: H - 6 }, opts.left));
   chart.append(svg('text', { x: W - R - 60, y: H - 6 }, opts.right));
+  if (opts.unit) chart.append(svg('text', { x: L + 6, y: T + 8, class: 'unit' }, opts.unit));
   for (const s of opts.series) {
     if (!s.points.length) continue;
     const pts = s.points.map((p) => `${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');

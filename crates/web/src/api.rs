@@ -396,7 +396,12 @@ async fn tokens_revoke(
 }
 
 async fn channels(State(s): Shared) -> Json<Value> {
-    Json(json!({"channels": s.cfg.channels, "default": s.cfg.channels[0]}))
+    Json(json!({
+        "channels": s.cfg.channels,
+        "default": s.cfg.channels[0],
+        "notice": s.cfg.notice,
+        "chart_refresh_secs": s.cfg.chart_refresh.as_secs_f64(),
+    }))
 }
 
 async fn user_search(State(s): Shared, Query(p): Query<Params>) -> ApiResult {

@@ -83,6 +83,10 @@ pub struct WebConfig {
     pub limits: Limits,
     /// Proxies whose `X-Forwarded-For` names the client (none: the peer is the client).
     pub trusted_proxies: TrustedProxies,
+    /// A line the page shows under its title (`rosey demo` says it is a demo).
+    pub notice: Option<String>,
+    /// How often the page reloads its charts (the demo samples every few seconds).
+    pub chart_refresh: Duration,
 }
 
 impl WebConfig {
@@ -95,6 +99,8 @@ impl WebConfig {
             refresh: Duration::from_secs(5),
             limits: Limits::default(),
             trusted_proxies: TrustedProxies::default(),
+            notice: None,
+            chart_refresh: Duration::from_secs(60),
         }
     }
 }

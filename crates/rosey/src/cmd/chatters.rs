@@ -128,3 +128,61 @@ pub async fn moderator(
     }
     handle.shutdown().await;
 }
+
+/// The demo playlist: raw-file items, whose titles the server keeps as given.
+const DEMO_PLAYLIST: &[(&str, &str)] = &[
+    ("https://demo.invalid/opening.mp4", "Opening titles"),
+    (
+        "https://demo.invalid/lofi.mp4",
+        "Lo-fi beats to test bots to",
+    ),
+    (
+        "https://demo.invalid/talk.mp4",
+        "A talk about message buses",
+    ),
+    ("https://demo.invalid/cats.mp4", "Cats, compiled"),
+    ("https://demo.invalid/credits.mp4", "Closing credits"),
+];
+
+/// A moderator who plays the demo playlist: queues it once joined, then moves to the next
+/// item every `every` (the devserver never advances on its own) and puts the item that
+/// just ended back at the end, so the playlist plays round forever.
+pub async fn dj(
+    base_url: String,
+    channel: String,
+    name: String,
+    password: String,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    use rosey_cytube::{QueuePosition, QueueRequest};
+    let (handle, mut events) = client(&base_url, &channel, &name, Some(&password));
+    if !joined(&mut events).await {
+        handle.shutdown().await;
+        return;
+    }
+    let request = |i: usize| {
+        let (url, title) = DEMO_PLAYLIST[i % DEMO_PLAYLIST.len()];
+        let mut q = QueueRequest::new(url, "fi", QueuePosition::End);
+        q.title = Some(title.to_owned());
+        q
+    };
+    for i in 0..DEMO_PLAYLIST.len() {
+        let _ = handle.queue(request(i));
+    }
+    let mut next = DEMO_PLAYLIST.len();
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tick.tick() => {
+                // Temporary items leave the playlist once played: queue one at the end first.
+                let _ = handle.queue(request(next));
+                next += 1;
+                let _ = handle.play_next();
+            }
+            e = events.recv() => if e.is_none() { break },
+        }
+    }
+    handle.shutdown().await;
+}

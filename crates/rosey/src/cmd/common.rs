@@ -171,11 +171,7 @@ pub fn load_config(
 ) -> anyhow::Result<rosey_config::Config> {
     let config = rosey_config::Config::load(path)
         .with_context(|| format!("cannot load configuration {}", path.display()))?;
-    crate::logging::init(
-        log_level,
-        &config.logging.level.to_string(),
-        config.logging.format == rosey_config::LogFormat::Json,
-    );
+    crate::logging::init_with(log_level, &config.logging)?;
     report_unused(&config);
     Ok(config)
 }

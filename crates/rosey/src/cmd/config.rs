@@ -41,6 +41,12 @@ pub enum ConfigCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Print the configuration's JSON Schema (draft-07), generated from Rosey's own types.
+    ///
+    /// The repository keeps the same text in `config.schema.json`; name it with
+    /// `"$schema": "./config.schema.json"` at the top of a config file and editors complete
+    /// and check the keys.
+    Schema,
 }
 
 pub async fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
@@ -51,6 +57,10 @@ pub async fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             backup,
             output,
         } => migrate(&file, MigrateOptions { backup, output }),
+        ConfigCommand::Schema => {
+            print!("{}", rosey_config::schema::to_pretty_json());
+            ExitCode::SUCCESS
+        }
     })
 }
 

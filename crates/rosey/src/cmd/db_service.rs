@@ -9,7 +9,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use rosey_bus::{Bus, NatsOptions};
-use rosey_config::{Config, LogFormat, NatsUrl};
+use rosey_config::{Config, NatsUrl};
 use rosey_dbservice::{DbService, DbServiceError, DurableConfig, ReplayFrom};
 
 use super::common::{self, before_signal, shutdown_signal};
@@ -99,11 +99,7 @@ pub fn durable_config(config: &Config, force: bool) -> Option<DurableConfig> {
 
 pub async fn run(args: DbServiceArgs) -> anyhow::Result<ExitCode> {
     let config = common::config_or_env(args.config.as_deref())?;
-    crate::logging::init(
-        args.log_level.as_deref(),
-        &config.logging.level.to_string(),
-        config.logging.format == LogFormat::Json,
-    );
+    crate::logging::init_with(args.log_level.as_deref(), &config.logging)?;
     super::common::report_unused(&config);
 
     let mut cfg = common::db_service_config_at(&config, args.db_url.clone(), args.db_path.clone());

@@ -30,7 +30,17 @@ const BOT_NAME: &str = "Rosey";
 const BOT_PASSWORD: &str = "demo-bot";
 const MOD_NAME: &str = "mia";
 const MOD_PASSWORD: &str = "demo-mod";
+const DJ_NAME: &str = "dj_rosa";
+const DJ_PASSWORD: &str = "demo-dj";
 const GUESTS: &[&str] = &["alice", "bob", "carol", "dave"];
+/// The demo's user-count samples and status updates come this often (5 minutes and 10 s in
+/// a real deployment), so its charts fill within seconds.
+const DEMO_INTERVALS: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(2));
+/// How often the demo playlist moves to its next item.
+const DEMO_TRACK: Duration = Duration::from_secs(12);
+/// What the dashboard says under its title.
+const DEMO_NOTICE: &str = "This is the Rosey demo: a simulated CyTube channel with simulated \
+    chatters, a demo playlist, and user counts sampled every 5 s (5 min in a real deployment).";
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
@@ -96,7 +106,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let mut server_cfg = DevServerConfig::default()
         .with_account(BOT_NAME, BOT_PASSWORD, 3.0)
-        .with_account(MOD_NAME, MOD_PASSWORD, 2.0);
+        .with_account(MOD_NAME, MOD_PASSWORD, 2.0)
+        .with_account(DJ_NAME, DJ_PASSWORD, 2.0);
     server_cfg.guest_login_delay = Duration::ZERO;
     let server = DevServer::start(server_cfg)
         .await
@@ -122,17 +133,17 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     client.backoff.base = Duration::from_millis(500);
     client.backoff.cap = Duration::from_secs(5);
-    let bot = Bot::start(
-        bus.clone(),
-        BotConfig::new(vec![ChannelSpec {
-            channel: CHANNEL.into(),
-            name: "demo".into(),
-            client,
-        }]),
-    );
+    let mut bot_cfg = BotConfig::new(vec![ChannelSpec {
+        channel: CHANNEL.into(),
+        name: "demo".into(),
+        client,
+    }]);
+    (bot_cfg.intervals.user_count, bot_cfg.intervals.status) = DEMO_INTERVALS;
+    let bot = Bot::start(bus.clone(), bot_cfg);
 
-    let web = super::web::demo_dashboard(&bus, CHANNEL, args.web_listen).await?;
-    note(&format!("dashboard: {}", web.url()));
+    let web = super::web::demo_dashboard(&bus, CHANNEL, args.web_listen, DEMO_NOTICE).await?;
+    // The last hour: the demo's samples fill it within seconds.
+    note(&format!("dashboard: {}?hours=1", web.url()));
     if let Some(token) = super::web::demo_token(&bus).await {
         note(&format!(
             "API token (log in on the page to say something): {token}"
@@ -151,6 +162,14 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             stop.child_token(),
         ));
     }
+    sims.spawn(chatters::dj(
+        base.clone(),
+        CHANNEL.into(),
+        DJ_NAME.into(),
+        DJ_PASSWORD.into(),
+        DEMO_TRACK,
+        stop.child_token(),
+    ));
     sims.spawn(chatters::moderator(
         base.clone(),
         CHANNEL.into(),

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use rosey_config::LogFormat;
 use serde_json::{Value, json};
 
 use super::common::{self, before_signal, connect_bus, shutdown_signal};
@@ -55,11 +54,7 @@ pub async fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
         return list(l).await;
     }
     let config = common::config_or_env(args.config.as_deref())?;
-    crate::logging::init(
-        args.log_level.as_deref(),
-        &config.logging.level.to_string(),
-        config.logging.format == LogFormat::Json,
-    );
+    crate::logging::init_with(args.log_level.as_deref(), &config.logging)?;
     common::report_unused(&config);
     let settings = config.plugins_config();
     let mut signal = Box::pin(shutdown_signal());

@@ -91,8 +91,13 @@ pub async fn demo_dashboard(
     bus: &Bus,
     channel: &str,
     listen: SocketAddr,
+    notice: &str,
 ) -> anyhow::Result<rosey_web::WebHandle> {
-    let cfg = rosey_web::WebConfig::new(listen, vec![channel.to_string()]);
+    let cfg = rosey_web::WebConfig {
+        notice: Some(notice.to_owned()),
+        chart_refresh: std::time::Duration::from_secs(5),
+        ..rosey_web::WebConfig::new(listen, vec![channel.to_string()])
+    };
     match rosey_web::start(bus.clone(), cfg.clone()).await {
         Ok(w) => Ok(w),
         Err(rosey_web::WebError::Bind(..)) => {
