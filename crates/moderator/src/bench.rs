@@ -118,4 +118,12 @@ mod tests {
         assert!(r.p99_us >= r.p50_us && r.p99_us > 0.0);
         assert!(r.to_markdown().contains("| 2000 | 100 |"));
     }
+
+    /// The figures without the CLI: `cargo test --release -p rosey-moderator --lib
+    /// bench::tests::figures -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn figures() {
+        eprintln!("{}", super::run(200_000, 100).to_markdown());
+    }
 }

@@ -222,4 +222,23 @@ async fn the_moderator_process_lifts_after_a_kill_logs_and_reloads() {
     );
     let s = state(&client).await.unwrap();
     assert_eq!(channels(&s), ["other", "room"]);
+
+    // `rosey moderation state` prints the same: the rules, no lift left. (Offences were
+    // counted by the killed process; the ladder's position is not kept across a restart.)
+    let out = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args([
+            "moderation",
+            "state",
+            "--channel",
+            "room",
+            "--nats-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(channels(&printed), ["room"]);
+    assert_eq!(printed["channels"][0]["ladder"], json!(["smute 3s"]));
+    assert_eq!(printed["pending_lifts"], json!([]));
 }
