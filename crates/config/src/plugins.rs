@@ -79,6 +79,8 @@ pub struct PluginsSection {
     channels: Option<BTreeMap<String, Vec<String>>>,
     /// Standard plugins switched on or off; unlisted ones are on.
     standard: Option<BTreeMap<String, bool>>,
+    /// The media history's commands and autoplay (checked key by key in [`crate::media`]).
+    media: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What the bot does when a plugin does not answer or is gone.
