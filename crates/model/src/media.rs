@@ -4,6 +4,7 @@
 //! `channel` (missing = the default channel); errors are the usual `{success:false, error}`.
 //! Documented in `docs/media-history.md`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::payload::{Envelope, HasEnvelope};
@@ -25,7 +26,7 @@ pub const MAX_LIMIT: i64 = 500;
 pub const MAX_SEARCH_WORDS: usize = 8;
 
 /// A period of `most_played` / `top_adders`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     /// The last 24 hours.
@@ -72,7 +73,7 @@ fn default_limit() -> i64 {
 }
 
 /// `query.media.recent`: the newest `limit` plays, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RecentPlaysQuery {
     #[serde(default = "default_limit")]
     pub limit: i64,
@@ -84,7 +85,7 @@ pub struct RecentPlaysQuery {
 }
 
 /// `query.media.most_played`: media by plays in a period, most first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MostPlayedQuery {
     #[serde(default)]
     pub period: Period,
@@ -95,7 +96,7 @@ pub struct MostPlayedQuery {
 }
 
 /// `query.media.top_adders`: users by plays of what they queued in a period, most first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TopAddersQuery {
     #[serde(default)]
     pub period: Period,
@@ -106,7 +107,7 @@ pub struct TopAddersQuery {
 }
 
 /// `query.media.user_adds`: one user's queued plays, newest first, and their total.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserAddsQuery {
     pub username: String,
     #[serde(default = "default_limit")]
@@ -116,7 +117,7 @@ pub struct UserAddsQuery {
 }
 
 /// `query.media.item`: one media's totals, who queued it, and its newest plays.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MediaItemQuery {
     #[serde(rename = "type")]
     pub media_type: String,
@@ -129,7 +130,7 @@ pub struct MediaItemQuery {
 
 /// `query.media.search`: media whose title holds every word (case-insensitive), most
 /// recently played first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MediaSearchQuery {
     pub words: String,
     #[serde(default = "default_limit")]
@@ -140,7 +141,7 @@ pub struct MediaSearchQuery {
 
 /// `query.media.candidates`: media last played before `played_before` (all when missing),
 /// most played first — what `!random` and autoplay pick from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MediaCandidatesQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub played_before: Option<i64>,
@@ -174,7 +175,7 @@ envelope!(
 );
 
 /// One play (a `media_history` row).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlayRow {
     pub id: i64,
     /// When it started, Unix seconds.
@@ -194,7 +195,7 @@ pub struct PlayRow {
 }
 
 /// One media's totals, kept up to date as plays start and end (`media_stats`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MediaStats {
     #[serde(rename = "type")]
     pub media_type: String,
@@ -220,7 +221,7 @@ pub struct MediaStats {
 }
 
 /// A media and its plays in a period (`most_played`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MediaCount {
     #[serde(rename = "type")]
     pub media_type: String,
@@ -231,14 +232,14 @@ pub struct MediaCount {
 }
 
 /// A user and the plays of what they queued.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AdderCount {
     pub username: String,
     pub plays: i64,
 }
 
 /// `recent` and `user_adds` reply rows; `user_adds` also gives the user's total.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlaysReply {
     pub success: bool,
     pub plays: Vec<PlayRow>,
@@ -248,7 +249,7 @@ pub struct PlaysReply {
 }
 
 /// `most_played` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MostPlayedReply {
     pub success: bool,
     pub period: Period,
@@ -256,7 +257,7 @@ pub struct MostPlayedReply {
 }
 
 /// `top_adders` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TopAddersReply {
     pub success: bool,
     pub period: Period,
@@ -264,7 +265,7 @@ pub struct TopAddersReply {
 }
 
 /// `item` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MediaItemReply {
     pub success: bool,
     pub found: bool,
@@ -275,7 +276,7 @@ pub struct MediaItemReply {
 }
 
 /// `search` and `candidates` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MediaListReply {
     pub success: bool,
     pub items: Vec<MediaStats>,

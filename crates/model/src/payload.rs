@@ -265,7 +265,7 @@ payload! {
 }
 
 /// One row of the `moderation_log` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModerationRow {
     pub timestamp: i64,
     pub channel: String,
@@ -280,7 +280,7 @@ pub struct ModerationRow {
 }
 
 /// `rosey.db.query.moderation_log` reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModerationLogReply {
     pub success: bool,
     pub actions: Vec<ModerationRow>,

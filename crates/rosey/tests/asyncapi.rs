@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use rosey_model::{
-    EventBody, NormalizedEvent, kv,
+    EventBody, NormalizedEvent, kv, media,
     payload::{self as p},
     subjects as s, web,
 };
@@ -80,6 +80,7 @@ const DB: &str = "database service (`rosey run` / `rosey db-service`)";
 const WEB: &str = "dashboard (`rosey web`)";
 const ADMIN: &str = "admin CLI (`rosey stats`, `say`, `status`, `token`)";
 const PLUGINS: &str = "plugins (`rosey plugins` and third-party plugin processes)";
+const MODERATOR: &str = "automated moderator (`rosey moderator`)";
 
 fn subjects(t: &mut Schemas) -> Vec<Subject> {
     let event = |id, address: &str, summary, payload| Subject {
@@ -163,6 +164,23 @@ fn subjects(t: &mut Schemas) -> Vec<Subject> {
             "A media item started playing.",
             t.of::<p::MediaPlayed>(),
         ),
+        event(
+            "dbMediaEnded",
+            s::MEDIA_ENDED,
+            "How a play ended (played out, skipped, vote-skipped, removed); published by the \
+             media-ending tracker in `rosey plugins`.",
+            t.of::<p::MediaEnded>(),
+        ),
+        Subject {
+            from: MODERATOR,
+            ..event(
+                "dbModerationAction",
+                s::MODERATION_ACTION,
+                "One decision of the automated moderator: rule, user, evidence, step, the \
+                 server's answer.",
+                t.of::<p::ModerationAction>(),
+            )
+        },
         event(
             "dbBatch",
             s::DB_BATCH,
@@ -284,6 +302,72 @@ fn subjects(t: &mut Schemas) -> Vec<Subject> {
             t.of::<web::TokenVerified>(),
         ),
     ];
+    v.extend([
+        request(
+            "dbModerationLog",
+            s::QUERY_MODERATION_LOG,
+            "admin CLI (`rosey moderation log`)",
+            "The automated moderator's decisions, newest first.",
+            t.of::<p::ModerationLogQuery>(),
+            t.of::<p::ModerationLogReply>(),
+        ),
+        request(
+            "dbMediaRecent",
+            s::QUERY_MEDIA_RECENT,
+            WEB,
+            "The newest plays of a channel.",
+            t.of::<media::RecentPlaysQuery>(),
+            t.of::<media::PlaysReply>(),
+        ),
+        request(
+            "dbMediaMostPlayed",
+            s::QUERY_MEDIA_MOST_PLAYED,
+            WEB,
+            "The most played media of a period (day, week, all).",
+            t.of::<media::MostPlayedQuery>(),
+            t.of::<media::MostPlayedReply>(),
+        ),
+        request(
+            "dbMediaTopAdders",
+            s::QUERY_MEDIA_TOP_ADDERS,
+            PLUGINS,
+            "Who queued the most plays.",
+            t.of::<media::TopAddersQuery>(),
+            t.of::<media::TopAddersReply>(),
+        ),
+        request(
+            "dbMediaUserAdds",
+            s::QUERY_MEDIA_USER_ADDS,
+            PLUGINS,
+            "One user's queued plays.",
+            t.of::<media::UserAddsQuery>(),
+            t.of::<media::PlaysReply>(),
+        ),
+        request(
+            "dbMediaItem",
+            s::QUERY_MEDIA_ITEM,
+            WEB,
+            "One media's totals, adders and plays.",
+            t.of::<media::MediaItemQuery>(),
+            t.of::<media::MediaItemReply>(),
+        ),
+        request(
+            "dbMediaSearch",
+            s::QUERY_MEDIA_SEARCH,
+            WEB,
+            "Media by title words.",
+            t.of::<media::MediaSearchQuery>(),
+            t.of::<media::MediaListReply>(),
+        ),
+        request(
+            "dbMediaCandidates",
+            s::QUERY_MEDIA_CANDIDATES,
+            PLUGINS,
+            "Played media not played since a time, most played first (`!random`, autoplay).",
+            t.of::<media::MediaCandidatesQuery>(),
+            t.of::<media::MediaListReply>(),
+        ),
+    ]);
     let kv = |id, op: &str, summary, payload, reply| Subject {
         id,
         address: format!("{}.{{plugin}}.{op}", s::KV_PREFIX),
@@ -429,6 +513,27 @@ fn subjects(t: &mut Schemas) -> Vec<Subject> {
             to: BOT,
             summary: "A plugin registered (the body is its name as plain text); bots look \
                       it up at once instead of at their next discovery.",
+            payload: None,
+            reply: None,
+        },
+        Subject {
+            id: "moderationReload",
+            address: s::MODERATION_RELOAD.to_owned(),
+            kind: Kind::Request,
+            from: ADMIN,
+            to: MODERATOR,
+            summary: "Reload the moderation rules from the config file (a broken file keeps \
+                      the old rules; the reply says why).",
+            payload: None,
+            reply: None,
+        },
+        Subject {
+            id: "moderationState",
+            address: s::MODERATION_STATE.to_owned(),
+            kind: Kind::Request,
+            from: ADMIN,
+            to: MODERATOR,
+            summary: "The automated moderator's state: channels, rules, pending lifts.",
             payload: None,
             reply: None,
         },
@@ -604,6 +709,8 @@ fn every_subject_of_the_model_is_in_the_document() {
         .iter()
         .chain(&s::DB_QUERY_SUBJECTS)
         .chain(&s::DASHBOARD_QUERY_SUBJECTS)
+        .chain(&s::MEDIA_QUERY_SUBJECTS)
+        .chain([&s::MODERATION_RELOAD, &s::MODERATION_STATE])
         .chain([&s::DB_BATCH]);
     for subject in named {
         assert!(addresses.contains(subject), "{subject} is missing");

@@ -20,8 +20,8 @@
 
 mod ingest;
 mod kv;
-mod moderation;
 mod media;
+mod moderation;
 mod query;
 mod schema;
 mod web;
