@@ -20,8 +20,11 @@ use rosey_cytube::codec::{EngineIoPacket, SocketIoPacket};
 use rosey_cytube::{ChannelState, CytubeEvent, ServerEvent};
 use rosey_model::{decode, payload, subjects};
 
+/// A target's entry point.
+pub type Target = fn(&[u8]);
+
 /// Every target: its name and entry point.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("cytube_frames", cytube_frames),
     ("cytube_socketconfig", cytube_socketconfig),
     ("irc_lines", irc_lines),
