@@ -8,7 +8,7 @@
 //!   everything else is written against.
 //! - [`platforms`]: the platforms this bot knows: [`PlatformSpec`] and the one match on the
 //!   kind where a channel is connected.
-//! - [`cytube`], [`irc`]: one folder per platform (its client's types never leave it; no
+//! - [`cytube`], [`irc`], [`matrix`]: one folder per platform (its client's types never leave it; no
 //!   platform folder imports another).
 //! - [`config`]: [`BotConfig`] (one channel list, shell settings, intervals), from a v2
 //!   config.
@@ -44,6 +44,7 @@ pub mod instruments;
 pub mod irc;
 pub mod leases;
 pub mod logs;
+pub mod matrix;
 pub mod metrics;
 pub mod platform;
 pub mod platforms;

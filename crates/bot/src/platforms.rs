@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::platform::Connection;
-use crate::{cytube, irc};
+use crate::{cytube, irc, matrix};
 
 /// One channel the bot serves, on whichever platform.
 #[derive(Debug, Clone)]
@@ -36,6 +36,7 @@ impl ChannelSpec {
 pub enum PlatformSpec {
     Cytube(cytube::Spec),
     Irc(irc::Spec),
+    Matrix(matrix::Spec),
 }
 
 impl PlatformSpec {
@@ -44,6 +45,7 @@ impl PlatformSpec {
         match self {
             PlatformSpec::Cytube(_) => "cytube",
             PlatformSpec::Irc(_) => "irc",
+            PlatformSpec::Matrix(_) => "matrix",
         }
     }
 
@@ -52,6 +54,11 @@ impl PlatformSpec {
         match self {
             PlatformSpec::Cytube(s) => s.client.validate().map_err(|e| e.to_string()),
             PlatformSpec::Irc(s) => s.client.validate().map_err(|e| e.to_string()),
+            PlatformSpec::Matrix(s) => s
+                .client
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|c| c.validate().map(|_| ()).map_err(|e| e.to_string())),
         }
     }
 
@@ -60,12 +67,13 @@ impl PlatformSpec {
         match self {
             PlatformSpec::Cytube(s) => s.place(),
             PlatformSpec::Irc(s) => s.place(),
+            PlatformSpec::Matrix(s) => s.place(),
         }
     }
 }
 
 /// The channel of an enabled platform entry of `cfg`.
-pub fn channel_spec(_cfg: &rosey_config::Config, p: &rosey_config::PlatformConfig) -> ChannelSpec {
+pub fn channel_spec(cfg: &rosey_config::Config, p: &rosey_config::PlatformConfig) -> ChannelSpec {
     use rosey_config::PlatformKind as K;
     let (channel, platform) = match p.kind {
         K::Cytube => (
@@ -76,7 +84,11 @@ pub fn channel_spec(_cfg: &rosey_config::Config, p: &rosey_config::PlatformConfi
             irc::Spec::channel_name(&p.name, &p.channel.name),
             PlatformSpec::Irc(irc::Spec::from_platform(p)),
         ),
-        K::Matrix => unimplemented!("Matrix comes with the next commit"),
+        K::Matrix => (
+            matrix::Spec::channel_name(&p.name, &p.channel.name),
+            // The sync position is kept next to the database unless `state_file` says.
+            PlatformSpec::Matrix(matrix::Spec::from_platform(p, cfg.database.path.parent())),
+        ),
     };
     ChannelSpec {
         channel,
@@ -90,5 +102,6 @@ pub fn connect(spec: &ChannelSpec, timeout: Duration) -> Connection {
     match &spec.platform {
         PlatformSpec::Cytube(s) => cytube::connect(s, timeout),
         PlatformSpec::Irc(s) => irc::connect(s),
+        PlatformSpec::Matrix(s) => matrix::connect(s),
     }
 }

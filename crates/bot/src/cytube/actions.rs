@@ -9,14 +9,14 @@
 //! the bot. Everything else `say` sends is plain text.
 
 use rosey_cytube::{
-    ChannelCommand, Command, Position, QueuePosition, QueueRequest,
-    ServerEvent, starts_like_command,
+    ChannelCommand, Command, Position, QueuePosition, QueueRequest, ServerEvent,
+    starts_like_command,
 };
 use serde_json::json;
 
+pub(crate) use super::answer::Ctx;
 use super::answer::{ask, no_answer, refused, unanswered};
 use super::media_url;
-pub(crate) use super::answer::Ctx;
 use crate::format::duration;
 use crate::platform::{Action, Asker, Failure, Outcome, fail, ok, unsupported};
 
