@@ -75,11 +75,7 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
     }
     let specs = channels
         .iter()
-        .map(|ch| ChannelSpec {
-            channel: ch.to_string(),
-            name: ch.to_string(),
-            client: client_config(server, ch, bot_login()),
-        })
+        .map(|ch| ChannelSpec::cytube(ch, ch, client_config(server, ch, bot_login())))
         .collect();
     let mut cfg = BotConfig::new(specs);
     cfg.intervals = intervals;
@@ -1117,5 +1113,119 @@ async fn the_breaker_opens_on_a_hung_database_and_closes_when_it_returns() {
             >= 2.0
     );
     moderator.shutdown().await;
+    rig.stop().await;
+}
+
+/// Asks `rosey.commands.<channel>.<action>` and decodes the reply.
+async fn bus_command(
+    bus: &Bus,
+    channel: &str,
+    action: &str,
+    body: serde_json::Value,
+) -> rosey_model::payload::CommandReply {
+    decode(&request(bus, &subjects::command_subject(channel, action), body).await).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderate_and_remove_over_the_bus_answer_with_the_servers_words() {
+    const CH: &str = "busmod";
+    let rig = rig(&[CH]).await;
+    let (_visitor, _visitor_events) = join(&rig.server, CH, Login::Guest("visitor".into())).await;
+    let (_loud, _loud_events) = join(&rig.server, CH, Login::Guest("loud".into())).await;
+    assert!(rig.server.wait_for_user(CH, "loud", WAIT).await);
+    let moderate = |body| bus_command(&rig.bus, CH, subjects::COMMAND_MODERATE, body);
+
+    // A kick removes the user; the reply is the server's outcome.
+    let kick =
+        moderate(json!({"action": "kick", "user": "visitor", "reason": "spam", "by": "automod"}))
+            .await;
+    assert_eq!(
+        (kick.success, kick.message.as_deref()),
+        (true, Some("Kicked visitor: spam"))
+    );
+    assert!(!rig.server.users(CH).iter().any(|u| u.name == "visitor"));
+    audited(
+        &rig.db_path,
+        "cmd=kick, args: visitor spam, result: success",
+    )
+    .await;
+
+    // A mute is answered once the server announced it.
+    let mute = moderate(json!({"action": "mute", "user": "loud", "seconds": 60})).await;
+    assert_eq!(
+        (mute.success, mute.message.as_deref()),
+        (true, Some("Muted loud"))
+    );
+    assert!(
+        rig.server
+            .users(CH)
+            .iter()
+            .any(|u| u.name == "loud" && u.muted)
+    );
+    // The server's refusal in its own words.
+    let absent = moderate(json!({"action": "mute", "user": "nobody"})).await;
+    assert!(!absent.success);
+    assert_eq!(
+        absent.error.as_deref(),
+        Some("Refused by the server: /mute target nobody not present in channel.")
+    );
+
+    // Clear errors for what cannot be done.
+    let unknown = moderate(json!({"action": "explode", "user": "loud"})).await;
+    assert!(!unknown.success);
+    assert_eq!(
+        unknown.error.as_deref(),
+        Some(
+            "unknown moderation action `explode` (expected one of kick, mute, smute, unmute, \
+             ban, unban, redact)"
+        )
+    );
+    let redact = moderate(json!({"action": "redact", "user": "loud", "event_id": "$x"})).await;
+    assert_eq!(
+        redact.error.as_deref(),
+        Some("redact: not supported on this platform")
+    );
+    let me = moderate(json!({"action": "kick", "user": BOT})).await;
+    assert_eq!(me.error.as_deref(), Some("kick: I do not act on myself"));
+
+    // `remove` of a uid deletes exactly that item.
+    for url in ["yt:keep1111", "yt:gone2222"] {
+        let added = bus_command(&rig.bus, CH, subjects::COMMAND_ADD, json!({"url": url})).await;
+        assert!(added.success, "{added:?}");
+    }
+    let gone = rig
+        .server
+        .playlist(CH)
+        .into_iter()
+        .find(|i| i.id == "gone2222")
+        .expect("the item is on the playlist");
+    let removed = bus_command(
+        &rig.bus,
+        CH,
+        subjects::COMMAND_REMOVE,
+        json!({"uid": gone.uid, "by": "media"}),
+    )
+    .await;
+    assert_eq!(
+        (removed.success, removed.message.as_deref()),
+        (true, Some("Removed 2. YouTube gone2222"))
+    );
+    assert_eq!(rig.server_playlist_ids(CH), vec!["keep1111".to_string()]);
+    audited(
+        &rig.db_path,
+        &format!("cmd=remove, args: uid {}, result: success", gone.uid),
+    )
+    .await;
+    let missing = bus_command(
+        &rig.bus,
+        CH,
+        subjects::COMMAND_REMOVE,
+        json!({"uid": 999_999}),
+    )
+    .await;
+    assert_eq!(
+        missing.error.as_deref(),
+        Some("No playlist item with uid 999999")
+    );
     rig.stop().await;
 }

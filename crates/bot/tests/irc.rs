@@ -7,7 +7,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, RunState, platform::irc::IrcChannelSpec};
+use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, PlatformSpec, RunState};
 use rosey_bus::Bus;
 use rosey_dbservice::DbServiceHandle;
 use rosey_irc::{IrcConfig, Pacing};
@@ -38,7 +38,7 @@ struct Rig {
     _tmp: tempfile::TempDir,
 }
 
-fn irc_spec(server: &IrcServer) -> IrcChannelSpec {
+fn irc_spec(server: &IrcServer) -> ChannelSpec {
     let mut client = IrcConfig::new("127.0.0.1", server.port(), BOT, IRC_CHANNEL);
     client.backoff.base = Duration::from_millis(100);
     client.backoff.cap = Duration::from_millis(500);
@@ -46,11 +46,13 @@ fn irc_spec(server: &IrcServer) -> IrcChannelSpec {
         burst: 4,
         interval: Duration::from_millis(100),
     };
-    IrcChannelSpec {
+    ChannelSpec {
         channel: CHANNEL.into(),
         name: "local".into(),
-        client,
-        op_rank: 2.0,
+        platform: PlatformSpec::Irc(rosey_bot::irc::Spec {
+            client,
+            op_rank: 2.0,
+        }),
     }
 }
 
@@ -88,7 +90,7 @@ async fn rig_with(
     let db_path = tmp.path().join("bot.db");
     let db = rosey_testkit::cytube::db_service(&bus, &db_path, CHANNEL).await;
     let mut cfg = BotConfig::new(cytube);
-    cfg.irc = vec![irc_spec(&irc)];
+    cfg.channels.push(irc_spec(&irc));
     cfg.plugins = plugins;
     cfg.intervals = Intervals {
         user_count: Duration::from_millis(300),
@@ -260,6 +262,35 @@ async fn irc_chat_is_stored_and_only_operators_get_stats() {
             .iter()
             .any(|(_, d)| d.starts_with("cmd=stats,") && d.contains("result: success"))
     );
+
+    // Bus moderation: a ban is the `+b` mask; InspIRCd here has no quiet list, so a mute is
+    // refused plainly, and so is a redaction.
+    let moderate = |body| {
+        let bus = bus.clone();
+        async move {
+            let subject = subjects::command_subject(CHANNEL, subjects::COMMAND_MODERATE);
+            decode::<CommandReply>(&request(&bus, &subject, body).await).unwrap()
+        }
+    };
+    let ban = moderate(json!({"action": "ban", "user": "guest", "by": "automod"})).await;
+    assert_eq!(
+        (ban.success, ban.message.as_deref()),
+        (true, Some("Ban sent for guest!*@*"))
+    );
+    let mode = op
+        .expect(|m| m.command == "MODE" && m.param(1) == "+b")
+        .await;
+    assert_eq!(
+        (mode.source_nick(), mode.param(2)),
+        (Some(BOT), "guest!*@*")
+    );
+    for action in ["mute", "redact"] {
+        let reply = moderate(json!({"action": action, "user": "guest"})).await;
+        assert_eq!(
+            reply.error.as_deref(),
+            Some(format!("{action}: not supported on this platform").as_str())
+        );
+    }
     rig.stop().await;
 }
 
@@ -489,17 +520,17 @@ fn lobby_client(
 
 /// The bot's CyTube channel: the devserver's lobby.
 fn lobby_spec(devserver: &rosey_devserver::DevServer) -> Vec<ChannelSpec> {
-    vec![ChannelSpec {
-        channel: LOBBY.into(),
-        name: "dev".into(),
-        client: lobby_client(
+    vec![ChannelSpec::cytube(
+        LOBBY,
+        "dev",
+        lobby_client(
             devserver,
             rosey_cytube::Login::Registered {
                 name: BOT.into(),
                 password: "bot-pw".into(),
             },
         ),
-    }]
+    )]
 }
 
 /// A guest in the lobby, once joined.

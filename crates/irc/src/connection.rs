@@ -138,6 +138,12 @@ impl ModeTable {
             .collect()
     }
 
+    /// Whether the server has a quiet list (`+q mask`, type A in `CHANMODES`, and `q` not a
+    /// member prefix as InspIRCd's owner `~` is).
+    fn has_quiet_list(&self) -> bool {
+        self.always.contains('q') && !self.prefixes.iter().any(|(m, _)| *m == 'q')
+    }
+
     /// Reads `PREFIX=(qaohv)~&@%+` and `CHANMODES=A,B,C,D` from an `005` line.
     fn isupport(&mut self, msg: &Message) {
         for token in msg.params.iter().skip(1) {
@@ -559,7 +565,10 @@ impl<'a> Session<'a> {
                 });
                 self.join().await?;
             }
-            "005" => self.modes.isupport(&msg),
+            "005" => {
+                self.modes.isupport(&msg);
+                self.shared.set_quiet_mode(self.modes.has_quiet_list());
+            }
             // Nick in use, erroneous, collision, temporarily unavailable.
             "433" | "432" | "436" | "437" if !self.registered => {
                 self.nick_attempt += 1;

@@ -159,12 +159,18 @@ pub(crate) struct Shared {
     pub nick: Mutex<String>,
     /// Lower-cased nick → member.
     pub members: Mutex<HashMap<String, Member>>,
+    /// The server has a quiet list (`+q mask`, from ISUPPORT).
+    pub quiet: AtomicBool,
     pub counters: Counters,
 }
 
 impl Shared {
     pub(crate) fn set_nick(&self, nick: &str) {
         *self.nick.lock().unwrap_or_else(|e| e.into_inner()) = nick.to_string();
+    }
+
+    pub(crate) fn set_quiet_mode(&self, has: bool) {
+        self.quiet.store(has, Ordering::SeqCst);
     }
 
     pub(crate) fn members(&self) -> std::sync::MutexGuard<'_, HashMap<String, Member>> {
@@ -329,6 +335,28 @@ impl IrcHandle {
             .next()
             .unwrap_or_default();
         self.submit_confirmed(vec![Message::new("KICK", &[&self.channel, nick, &reason])])
+            .await
+    }
+
+    /// Whether the server has a quiet list (`MODE #chan +q mask` mutes), as its ISUPPORT
+    /// `CHANMODES` said.
+    pub fn has_quiet_mode(&self) -> bool {
+        self.shared.quiet.load(Ordering::SeqCst)
+    }
+
+    /// `MODE <channel> <change> <mask>` for a list mode such as `+b` or `-q`, e.g. a ban of
+    /// `nick!*@*` (needs operator status there).
+    pub async fn list_mode_confirmed(&self, change: &str, mask: &str) -> Result<(), SendError> {
+        let ok_change = change.len() == 2
+            && change.starts_with(['+', '-'])
+            && change[1..].chars().all(|c| c.is_ascii_alphabetic());
+        if !ok_change {
+            return Err(SendError::Invalid(format!("bad mode change `{change}`")));
+        }
+        if mask.is_empty() || mask.contains([' ', ',', '\r', '\n', '\0']) {
+            return Err(SendError::Invalid(format!("bad mask `{mask}`")));
+        }
+        self.submit_confirmed(vec![Message::new("MODE", &[&self.channel, change, mask])])
             .await
     }
 

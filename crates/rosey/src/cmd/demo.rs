@@ -124,11 +124,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     client.backoff.cap = Duration::from_secs(5);
     let bot = Bot::start(
         bus.clone(),
-        BotConfig::new(vec![ChannelSpec {
-            channel: CHANNEL.into(),
-            name: "demo".into(),
-            client,
-        }]),
+        BotConfig::new(vec![ChannelSpec::cytube(CHANNEL, "demo", client)]),
     );
 
     let web = super::web::demo_dashboard(&bus, CHANNEL, args.web_listen).await?;
