@@ -201,6 +201,9 @@ fn bots_config(
     let config = json!({
         "version": "2.0",
         "nats": {"url": nats_url, "jetstream": true, "reconnect_delay": 0.2},
+        // The Matrix sync position is kept next to the database (in the test's directory,
+        // not the working directory).
+        "database": {"path": dir.join("bots.db")},
         "platforms": platforms,
         "cluster": {"leases": true, "lease_time": LEASE_SECS, "bucket": BUCKET},
         "logging": {"level": "warn"}
