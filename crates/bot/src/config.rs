@@ -1,11 +1,10 @@
 //! What the bot needs to know, independent of the configuration file format: one
-//! [`ChannelSpec`] per enabled platform entry, the shell settings and the task intervals.
+//! [`ChannelSpec`] per enabled platform entry (one list, whatever the platform), the shell settings and the task intervals.
 //! [`BotConfig::from_config`] builds it from a v2 [`rosey_config::Config`].
 
 use std::{path::PathBuf, time::Duration};
 
 use rosey_bus::durable::StreamSettings;
-use rosey_cytube::{ClientConfig, Login};
 
 /// The stream settings of the `nats.jetstream_options` section.
 pub fn stream_settings(o: &rosey_config::JetStreamOptions) -> StreamSettings {
@@ -32,9 +31,7 @@ pub const PUMP_INTERVAL: Duration = Duration::from_secs(30);
 pub const PUMP_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// SPEC §5: the shell's database queries time out after 1 s.
 pub const SHELL_DB_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long a publish may wait on a disconnected bus before the event is counted as lost
-/// (plain mode is at-most-once; the bot must keep serving the channel meanwhile).
-pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+pub use crate::publisher::PUBLISH_TIMEOUT;
 
 /// Intervals of the background tasks (shortened in tests).
 #[derive(Debug, Clone)]
@@ -71,16 +68,7 @@ impl Default for Intervals {
     }
 }
 
-/// One channel the bot serves.
-#[derive(Debug, Clone)]
-pub struct ChannelSpec {
-    /// The CyTube channel name (also the `channel` of every payload).
-    pub channel: String,
-    /// The platform entry's name (for logs).
-    pub name: String,
-    /// How to connect.
-    pub client: ClientConfig,
-}
+pub use crate::platforms::{ChannelSpec, PlatformSpec};
 
 /// The PM shell's settings.
 #[derive(Debug, Clone)]
@@ -110,8 +98,6 @@ pub struct BotConfig {
     pub durable: Option<StreamSettings>,
     /// The circuit breaker on database queries.
     pub breaker: crate::breaker::BreakerSettings,
-    /// The IRC channels (`"type": "irc"` platform entries).
-    pub irc: Vec<crate::platform::irc::IrcChannelSpec>,
     /// Chat commands routed to plugins (needs NATS); `None` = off.
     pub plugins: Option<rosey_config::plugins::PluginsConfig>,
 }
@@ -127,7 +113,6 @@ impl BotConfig {
             media_log_file: None,
             durable: None,
             breaker: Default::default(),
-            irc: Vec::new(),
             plugins: None,
         }
     }
@@ -136,32 +121,7 @@ impl BotConfig {
     pub fn from_config(cfg: &rosey_config::Config) -> Self {
         let channels = cfg
             .enabled_platforms()
-            .filter(|p| p.kind == rosey_config::PlatformKind::Cytube)
-            .map(|p| {
-                let login = match &p.user {
-                    Some(u) => match &u.password {
-                        Some(pw) => Login::Registered {
-                            name: u.name.clone(),
-                            password: pw.expose().to_string(),
-                        },
-                        None => Login::Guest(u.name.clone()),
-                    },
-                    None => Login::Anonymous,
-                };
-                let mut client = ClientConfig::new(p.base_url(), &p.channel.name, login);
-                client.channel_password =
-                    p.channel.password.as_ref().map(|s| s.expose().to_string());
-                // `restart_delay` is the first reconnect delay (SPEC §4.1: 5 s, doubling
-                // up to the cap).
-                if !p.restart_delay.is_zero() {
-                    client.backoff.base = p.restart_delay.min(client.backoff.cap);
-                }
-                ChannelSpec {
-                    channel: p.channel.name.clone(),
-                    name: p.name.clone(),
-                    client,
-                }
-            })
+            .map(|p| crate::platforms::channel_spec(cfg, p))
             .collect();
         BotConfig {
             channels,
@@ -186,11 +146,6 @@ impl BotConfig {
                 .jetstream
                 .then(|| stream_settings(&cfg.nats.jetstream_options)),
             breaker: Default::default(),
-            irc: cfg
-                .enabled_platforms()
-                .filter(|p| p.kind == rosey_config::PlatformKind::Irc)
-                .map(crate::platform::irc::IrcChannelSpec::from_platform)
-                .collect(),
             plugins: Some(cfg.plugins_config()),
         }
     }
@@ -222,17 +177,21 @@ mod tests {
         let bot = BotConfig::from_config(&cfg);
         let names: Vec<_> = bot.channels.iter().map(|c| c.channel.as_str()).collect();
         assert_eq!(names, vec!["First", "Second"]);
-        let first = &bot.channels[0].client;
+        let client = |i: usize| match &bot.channels[i].platform {
+            PlatformSpec::Cytube(s) => s.client.clone(),
+            other => panic!("{other:?}"),
+        };
+        let first = client(0);
         assert_eq!(first.channel_password.as_deref(), Some("chanpw"));
         assert_eq!(
             first.login,
-            Login::Registered {
+            rosey_cytube::Login::Registered {
                 name: "Bot".into(),
                 password: "botpw".into()
             }
         );
         assert_eq!(first.backoff.base, Duration::from_secs(7));
-        assert_eq!(bot.channels[1].client.login, Login::Guest("Guesty".into()));
+        assert_eq!(client(1).login, rosey_cytube::Login::Guest("Guesty".into()));
         assert_eq!(bot.shell.min_rank, 3.0);
         assert_eq!(bot.intervals.shell_db_timeout, Duration::from_secs(2));
         assert_eq!(

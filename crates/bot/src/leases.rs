@@ -105,11 +105,12 @@ impl LeaseSettings {
     }
 }
 
-/// The bucket key of a channel: `ch.` and the domain and channel name, with every byte
+/// The bucket key of a channel: `ch.` and where it is (a CyTube server's URL and channel
+/// name, an IRC server and channel, a homeserver and room: any platform), with every byte
 /// outside `[A-Za-z0-9_-]` written as `=XX` (keys allow few characters, and `.` separates).
 pub fn channel_key(spec: &ChannelSpec) -> String {
     let mut key = String::from(CHANNEL_PREFIX);
-    let raw = format!("{}/{}", spec.client.domain, spec.channel);
+    let raw = spec.platform.place();
     for b in raw.bytes() {
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
             key.push(b as char);
@@ -844,15 +845,12 @@ mod tests {
     use super::*;
 
     fn spec(domain: &str, channel: &str) -> ChannelSpec {
-        ChannelSpec {
-            channel: channel.into(),
-            name: "p".into(),
-            client: rosey_cytube::ClientConfig::new(
-                domain.to_string(),
-                channel,
-                rosey_cytube::Login::Anonymous,
-            ),
-        }
+        let cfg = rosey_config::Config::from_value(serde_json::json!({
+            "version": "2.0",
+            "platforms": [{"type": "cytube", "name": "p", "domain": domain, "channel": channel}]
+        }))
+        .unwrap();
+        BotConfig::from_config(&cfg).channels.remove(0)
     }
 
     #[test]

@@ -1,41 +1,53 @@
-//! The Rosey bot: one task per enabled channel keeps the channel state, turns CyTube events
-//! into normalized events and `rosey.db.*` events on the bus, runs the background tasks
-//! (user counts, status, outbound pump) and the moderators' PM command shell.
+//! The Rosey bot: one task per enabled channel, whatever its platform (CyTube, IRC,
+//! Matrix), turns the platform's events into normalized events and `rosey.db.*` events on
+//! the bus, runs the background tasks (user counts, status, outbound pump) and the
+//! moderators' PM command shell.
 //!
 //! # Layout
-//! - [`config`]: [`BotConfig`] (channels, shell settings, intervals), built from a v2 config.
+//! - [`platform`]: the seam — what a platform implements (actions, live view, updates) and
+//!   everything else is written against.
+//! - [`platforms`]: the platforms this bot knows: [`PlatformSpec`] and the one match on the
+//!   kind where a channel is connected.
+//! - [`cytube`], [`irc`], [`matrix`]: one folder per platform (its client's types never leave it; no
+//!   platform folder imports another).
+//! - [`config`]: [`BotConfig`] (one channel list, shell settings, intervals), from a v2
+//!   config.
+//! - `channel` (private): one channel's runner, the same for every platform: updates →
+//!   published events, run states, counts, status, bus commands, plugin routing, the shell.
 //! - [`publisher`]: stamping and publishing `rosey.db.*` and normalized events (durable
 //!   mode through `rosey_bus::outbox`).
-//! - [`normalize`]: CyTube events → normalized events (SPEC §4.2).
-//! - `channel` (private): one channel's event loop, periodic tasks and bus commands.
-//! - [`pump`]: the outbound message pump (any platform).
-//! - [`platform`]: the platform interface (actions a chat network accepts) and IRC, the
-//!   second platform: its channel runner and shell.
-//! - [`shell`]: the PM command shell (SPEC §5).
+//! - [`pump`]: the outbound message pump.
+//! - [`shell`]: the PM command shell (SPEC §5), one command table for every platform.
 //! - [`commands`]: chat commands routed to plugin processes (`docs/plugins.md`).
 //! - [`states`]: each channel's run state (connecting, running, reconnecting, stopped for
 //!   good), for the exit decision, the shell's `status` and health checks.
-//! - [`logs`]: chat and media log files.
-//! - [`metrics`]: per-channel instruments and the scrape-time [`metrics::BotSource`] (a
-//!   bot's channels, or in lease mode the set of channels the process holds).
+//! - [`logs`]: chat and media log files; [`format`]: durations, timestamps, reply splitting.
+//! - [`instruments`]: one channel's counters and gauges; [`metrics`]: the scrape-time
+//!   [`metrics::BotSource`] (a bot's channels, or in lease mode the set the process holds).
 //! - [`breaker`]: the circuit breaker on database queries (shell, pump).
-//! - [`leases`]: several bot processes sharing the channels through leases in a JetStream
-//!   key-value bucket (`cluster.leases`), each held channel run as a one-channel [`Bot`].
+//! - [`leases`]: several bot processes sharing the channels (every platform's) through
+//!   leases in a JetStream key-value bucket (`cluster.leases`), each held channel run as a
+//!   one-channel [`Bot`].
 //! - [`status`]: the bot on the NATS micro-service API (`rosey-bot`), for `rosey status`.
 //!
 //! Start it with [`Bot::start`]; several channels run side by side, each with its own
 //! connection, state and throttle, and never mix their data (every payload carries its
-//! `channel`).
+//! `channel`). Adding a platform: `docs/platforms.md`.
 
 pub mod breaker;
 mod channel;
 pub mod commands;
 pub mod config;
+pub mod cytube;
+pub mod format;
+pub mod instruments;
+pub mod irc;
 pub mod leases;
 pub mod logs;
+pub mod matrix;
 pub mod metrics;
-pub mod normalize;
 pub mod platform;
+pub mod platforms;
 pub mod publisher;
 pub mod pump;
 pub mod shell;
@@ -50,6 +62,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{BotConfig, ChannelSpec, Intervals, ShellSettings};
+pub use platforms::PlatformSpec;
 pub use publisher::{EventIds, Publisher};
 pub use states::{ChannelStates, RunState};
 
@@ -66,19 +79,14 @@ pub struct Bot {
 
 impl Bot {
     /// Connects every channel and starts its tasks. Connection problems never fail this:
-    /// the CyTube client reconnects by itself, and the bus may come and go.
+    /// every platform's client reconnects by itself, and the bus may come and go.
     pub fn start(bus: Bus, cfg: BotConfig) -> Bot {
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let ids = Arc::new(EventIds::new());
         let cfg = Arc::new(cfg);
         let mut publishers = Vec::new();
-        let states = ChannelStates::new(
-            cfg.channels
-                .iter()
-                .map(|c| c.channel.clone())
-                .chain(cfg.irc.iter().map(|c| c.channel.clone())),
-        );
+        let states = ChannelStates::new(cfg.channels.iter().map(|c| c.channel.clone()));
         let outbox_stop = CancellationToken::new();
         let mut outbox_task = None;
         let outbox = match (&cfg.durable, bus.nats_client()) {
@@ -116,62 +124,48 @@ impl Bot {
                 None => publisher,
             }
         };
-        // One router per channel, whatever its platform (when plugins are on).
-        let new_commands = |channel: &str, outlet: Arc<dyn commands::Outlet>| {
-            registry.as_ref().zip(cfg.plugins.as_ref()).map(|(r, p)| {
-                commands::ChannelCommands::new(channel, p.clone(), r.clone(), bus.clone(), outlet)
-            })
-        };
-        for spec in cfg.channels.iter().cloned() {
+        for spec in cfg.channels.iter() {
             let publisher = new_publisher(&spec.channel);
             publishers.push(publisher.clone());
-            tracing::info!(channel = %spec.channel, platform = %spec.name, domain = %spec.client.domain, "Starting channel bot.");
-            let (handle, events) = rosey_cytube::connect(spec.client.clone());
+            tracing::info!(channel = %spec.channel, platform = %spec.name, kind = spec.platform.kind(), place = %spec.platform.place(), "Starting channel bot.");
+            let conn = platforms::connect(spec, cfg.intervals.shell_db_timeout);
             views.push(metrics::ChannelView {
-                handle: handle.clone(),
+                platform: conn.platform.clone(),
                 publisher: publisher.clone(),
             });
             // One token per channel: a channel that stops for good also stops its pump,
             // so the process notices when no channel is left.
             let channel_stop = stop.child_token();
             tasks.spawn(pump::run(
-                handle.clone(),
+                conn.platform.clone(),
                 publisher.clone(),
                 cfg.intervals.clone(),
                 channel_stop.clone(),
             ));
-            let commands = new_commands(&spec.channel, Arc::new(handle.clone()));
+            // One router per channel (when plugins are on).
+            let commands = registry.as_ref().zip(cfg.plugins.as_ref()).map(|(r, p)| {
+                commands::ChannelCommands::new(
+                    &spec.channel,
+                    p.clone(),
+                    r.clone(),
+                    bus.clone(),
+                    conn.platform.clone(),
+                )
+            });
             let bot = channel::ChannelBot::new(
-                spec,
+                &spec.channel,
                 cfg.clone(),
                 bus.clone(),
-                handle,
+                conn.platform,
                 publisher,
                 states.clone(),
             )
             .with_commands(commands);
-            tasks.spawn(bot.run(events, channel_stop));
-        }
-        let mut irc_handles = Vec::new();
-        for spec in cfg.irc.iter().cloned() {
-            let publisher = new_publisher(&spec.channel);
-            let channel = spec.channel.clone();
-            publishers.push(publisher.clone());
-            irc_handles.push(platform::irc::start(
-                &mut tasks,
-                spec,
-                cfg.clone(),
-                bus.clone(),
-                publisher,
-                states.clone(),
-                stop.child_token(),
-                |handle| new_commands(&channel, Arc::new(handle.clone())),
-            ));
+            tasks.spawn(bot.run(conn.updates, channel_stop));
         }
         Bot {
             source: metrics::BotSource::of(metrics::BotParts {
                 channels: views,
-                irc: irc_handles,
                 outbox,
                 states: states.clone(),
                 plugins: registry.clone(),
@@ -206,7 +200,7 @@ impl Bot {
         &self.states
     }
 
-    /// Stops every channel (a last status update, then the CyTube connections close).
+    /// Stops every channel (a last status update, then the connections close).
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}

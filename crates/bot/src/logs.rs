@@ -8,7 +8,7 @@ use std::{
     path::Path,
 };
 
-use crate::shell::format::timestamp_seconds;
+use crate::format::timestamp_seconds;
 
 /// An append-only log file; write errors are reported once and then ignored (a full disk
 /// must not stop the bot).

@@ -1,19 +1,20 @@
-//! The bot's Prometheus metrics: per-channel instruments (atomics, updated by the channel
-//! loop, the pump and the shell) and the [`BotSource`] that writes them at scrape time,
-//! with what the CyTube client, the publisher, the durable outbox and the breaker count.
+//! The bot's Prometheus metrics: the [`BotSource`] that writes, at scrape time, every
+//! channel's instruments ([`crate::instruments`], whatever its platform) with what its
+//! client (through the platform seam), the publisher, the durable outbox and the breaker
+//! count.
 //!
 //! Every family has a `channel` label (bounded by the configuration); the others come from
 //! fixed sets: `kind` ([`EVENT_KINDS`]), `command` ([`SHELL_COMMANDS`]), `outcome`, `state`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 
 use rosey_config::ReadyWhen;
-use rosey_cytube::{CytubeEvent, CytubeHandle, ServerEvent};
-use rosey_metrics::{Check, LabeledCounters, Out, Source};
+use rosey_metrics::{Check, Out, Source};
 
-use crate::breaker::{Breaker, STATES as BREAKER_STATES};
+use crate::breaker::STATES as BREAKER_STATES;
+use crate::platform::{ClientStats, Platform};
 use crate::publisher::Publisher;
 use crate::states::ChannelStates;
 use rosey_bus::outbox::Outbox;
@@ -21,126 +22,24 @@ use rosey_bus::outbox::Outbox;
 /// Channel run states as label values (the words of [`RunState::word`](crate::states::RunState::word)).
 pub const CHANNEL_STATES: &[&str] = &["connecting", "running", "reconnecting", "stopped"];
 
-/// Kinds of CyTube events counted in `rosey_bot_cytube_events_total`.
-pub const EVENT_KINDS: &[&str] = &[
-    "chat",
-    "pm",
-    "add_user",
-    "user_leave",
-    "userlist",
-    "usercount",
-    "change_media",
-    "playlist",
-    "cooldown",
-    "kick",
-    "error",
-    "connection",
-    "other",
-];
+pub use crate::instruments::{ChannelMetrics, EVENT_KINDS, SHELL_COMMANDS};
 
-/// The position of an event's kind in [`EVENT_KINDS`].
-pub fn event_kind(event: &CytubeEvent) -> usize {
-    match event {
-        CytubeEvent::Server(ev) => match ev {
-            ServerEvent::ChatMsg(_) => 0,
-            ServerEvent::Pm(_) => 1,
-            ServerEvent::AddUser(_) => 2,
-            ServerEvent::UserLeave { .. } => 3,
-            ServerEvent::Userlist(_) => 4,
-            ServerEvent::Usercount(_) => 5,
-            ServerEvent::ChangeMedia(_) | ServerEvent::SetCurrent(_) => 6,
-            ServerEvent::Playlist(_)
-            | ServerEvent::Queue { .. }
-            | ServerEvent::Delete { .. }
-            | ServerEvent::MoveVideo { .. } => 7,
-            ServerEvent::Cooldown(_) => 8,
-            ServerEvent::Kick { .. } => 9,
-            ServerEvent::ErrorMsg { .. } => 10,
-            _ => 12,
-        },
-        _ => 11,
-    }
-}
-
-/// Shell commands counted by name; anything else counts as `other`.
-pub const SHELL_COMMANDS: &[&str] = &[
-    "help", "info", "status", "stats", "users", "user", "afk", "say", "pm", "clear", "playlist",
-    "current", "add", "remove", "move", "jump", "next", "pause", "kick", "voteskip", "poll",
-    "vote", "mute", "unmute", "ban", "other",
-];
-
-/// One channel's instruments. Shared (through the [`Publisher`]) by the channel loop, the
-/// pump and the shell.
-#[derive(Debug)]
-pub struct ChannelMetrics {
-    pub reconnects: AtomicU64,
-    pub users_chat: AtomicI64,
-    pub users_connected: AtomicI64,
-    pub events: LabeledCounters,
-    pub shell_success: LabeledCounters,
-    pub shell_error: LabeledCounters,
-    pub outbound_sent: AtomicU64,
-    pub outbound_failed: AtomicU64,
-    /// The breaker on this channel's database queries.
-    pub breaker: Breaker,
-    /// The next playlist items, for the bot's status (kept by the channel loop).
-    pub upcoming: std::sync::Mutex<Vec<crate::status::Upcoming>>,
-    /// The users and their ranks, for the bot's status (kept by the channel loop).
-    pub users: std::sync::Mutex<Vec<crate::status::StatusUser>>,
-}
-
-impl ChannelMetrics {
-    pub fn new(channel: &str, breaker: crate::breaker::BreakerSettings) -> Self {
-        ChannelMetrics {
-            reconnects: AtomicU64::new(0),
-            users_chat: AtomicI64::new(0),
-            users_connected: AtomicI64::new(0),
-            events: LabeledCounters::new(EVENT_KINDS),
-            shell_success: LabeledCounters::new(SHELL_COMMANDS),
-            shell_error: LabeledCounters::new(SHELL_COMMANDS),
-            outbound_sent: AtomicU64::new(0),
-            outbound_failed: AtomicU64::new(0),
-            breaker: Breaker::new(channel, breaker),
-            upcoming: std::sync::Mutex::new(Vec::new()),
-            users: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Counts an event (and reconnects).
-    pub fn on_event(&self, event: &CytubeEvent) {
-        self.events.inc(event_kind(event));
-        if let CytubeEvent::Reconnecting { .. } = event {
-            self.reconnects.fetch_add(1, Relaxed);
-        }
-    }
-
-    /// Counts a shell command by name and outcome (a lookup in a short fixed list: shell
-    /// commands are rare).
-    pub fn shell(&self, command: &str, success: bool) {
-        let i = self
-            .shell_success
-            .index_of(command)
-            .unwrap_or(SHELL_COMMANDS.len() - 1);
-        if success {
-            self.shell_success.inc(i);
-        } else {
-            self.shell_error.inc(i);
-        }
-    }
-}
-
-/// One channel as the source sees it.
+/// One channel as the source sees it: its connection and its publisher.
 #[derive(Clone)]
 pub(crate) struct ChannelView {
-    pub handle: CytubeHandle,
+    pub platform: Arc<dyn Platform>,
     pub publisher: Publisher,
+}
+
+impl ChannelView {
+    pub(crate) fn channel(&self) -> &str {
+        self.publisher.channel()
+    }
 }
 
 /// One [`Bot`](crate::Bot)'s channels, fixed for the bot's life.
 pub(crate) struct BotParts {
     pub channels: Vec<ChannelView>,
-    /// The IRC channels (readiness, state and connection gauges).
-    pub irc: Vec<crate::platform::irc::IrcView>,
     pub outbox: Option<Outbox>,
     pub states: ChannelStates,
     /// The plugin registry, when plugins are on (`rosey_bot_plugins`).
@@ -220,13 +119,10 @@ impl BotSource {
     /// lease-mode process holding no channel is a ready standby.
     pub fn check(&self, when: ReadyWhen) -> Check {
         let parts = self.parts();
-        let total: usize = parts.iter().map(|b| b.channels.len() + b.irc.len()).sum();
+        let total: usize = parts.iter().map(|b| b.channels.len()).sum();
         let joined: usize = parts
             .iter()
-            .map(|b| {
-                b.channels.iter().filter(|c| c.handle.is_joined()).count()
-                    + b.irc.iter().filter(|h| h.is_joined()).count()
-            })
+            .map(|b| b.channels.iter().filter(|c| c.platform.is_joined()).count())
             .sum();
         let standby = total == 0 && self.leased;
         let ok = match when {
@@ -249,37 +145,34 @@ impl BotSource {
 impl Source for BotSource {
     fn collect(&self, out: &mut Out<'_>) -> fmt::Result {
         let parts = self.parts();
-        let chans: Vec<(&str, &ChannelMetrics, rosey_cytube::ClientStats, &Publisher)> = parts
+        let chans: Vec<(&str, &ChannelMetrics, ClientStats, &Publisher)> = parts
             .iter()
             .flat_map(|b| &b.channels)
             .map(|c| {
                 (
                     c.publisher.channel(),
                     &**c.publisher.metrics(),
-                    c.handle.stats(),
+                    c.platform.stats(),
                     &c.publisher,
                 )
             })
             .collect();
-        let each = |f: fn(&ChannelMetrics, &rosey_cytube::ClientStats, &Publisher) -> i64| {
+        let each = |f: fn(&ChannelMetrics, &ClientStats, &Publisher) -> i64| {
             chans
                 .iter()
                 .map(move |(ch, m, s, p)| ([("channel", *ch)], f(m, s, p)))
         };
-        // Every channel, CyTube's and IRC's, has a state and a connection (IRC's other
-        // figures are CyTube's): (channel, state word, joined).
+        // Every channel, whatever its platform: (channel, state word, joined).
         let presence: Vec<(&str, &'static str, bool)> = parts
             .iter()
             .flat_map(|b| {
-                let cytube = b.channels.iter().map(|c| {
-                    let ch = c.publisher.channel();
-                    (ch, b.state_word(ch), c.handle.is_joined())
-                });
-                let irc = b.irc.iter().map(|h| {
-                    let ch = h.channel_name();
-                    (ch, b.state_word(ch), h.is_joined())
-                });
-                cytube.chain(irc)
+                b.channels.iter().map(|c| {
+                    (
+                        c.channel(),
+                        b.state_word(c.channel()),
+                        c.platform.is_joined(),
+                    )
+                })
             })
             .collect();
         out.gauge(
@@ -300,7 +193,7 @@ impl Source for BotSource {
         )?;
         out.counter(
             "rosey_bot_reconnects",
-            "Reconnect attempts to CyTube.",
+            "Reconnect attempts to the chat server.",
             each(|m, _, _| m.reconnects.load(Relaxed) as i64).map(|(l, v)| (l, v as u64)),
         )?;
         out.gauge(
@@ -315,7 +208,7 @@ impl Source for BotSource {
         )?;
         out.counter(
             "rosey_bot_cytube_events",
-            "CyTube events received, by kind.",
+            "Chat server events received, by kind.",
             chans.iter().flat_map(|(ch, m, _, _)| {
                 m.events
                     .iter()
@@ -324,12 +217,12 @@ impl Source for BotSource {
         )?;
         out.counter(
             "rosey_bot_chat_lines_sent",
-            "Chat lines written to CyTube.",
+            "Chat lines written to the chat server.",
             each(|_, s, _| s.chat_sent as i64).map(|(l, v)| (l, v as u64)),
         )?;
         out.counter(
             "rosey_bot_pms_sent",
-            "Private messages written to CyTube.",
+            "Private messages written to the chat server.",
             each(|_, s, _| s.pm_sent as i64).map(|(l, v)| (l, v as u64)),
         )?;
         out.counter(
@@ -356,7 +249,7 @@ impl Source for BotSource {
         )?;
         out.gauge(
             "rosey_bot_outbound_queue_depth",
-            "Commands accepted by the CyTube client and not yet written.",
+            "Commands accepted by the chat client and not yet written.",
             each(|_, s, _| s.queued as i64),
         )?;
         out.counter(
@@ -459,7 +352,6 @@ mod tests {
     fn empty_bot() -> BotSource {
         BotSource::of(BotParts {
             channels: Vec::new(),
-            irc: Vec::new(),
             outbox: None,
             states: ChannelStates::new(Vec::new()),
             plugins: None,

@@ -2,7 +2,7 @@
 //! normalized events on `rosey.events.<channel>.<kind>`.
 //!
 //! Plain mode is at-most-once: a publish that cannot complete within
-//! [`PUBLISH_TIMEOUT`](crate::config::PUBLISH_TIMEOUT) (bus down) is counted and logged once
+//! [`PUBLISH_TIMEOUT`] (bus down) is counted and logged once
 //! per outage, and the bot carries on serving the channel.
 
 use std::sync::{
@@ -17,7 +17,11 @@ use serde::Serialize;
 use rosey_bus::durable::msg_id_headers;
 use rosey_bus::outbox::Outbox;
 
-use crate::{breaker::BreakerSettings, config::PUBLISH_TIMEOUT, metrics::ChannelMetrics};
+use crate::{breaker::BreakerSettings, instruments::ChannelMetrics};
+
+/// How long a publish may wait on a disconnected bus before the event is counted as lost
+/// (plain mode is at-most-once; the bot must keep serving the channel meanwhile).
+pub const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Unique event ids: a random per-process prefix and a counter.
 #[derive(Debug)]
@@ -72,13 +76,7 @@ pub struct Publisher {
     metrics: Arc<ChannelMetrics>,
 }
 
-/// Seconds since the epoch, as a float.
-pub fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
+pub use crate::platform::now;
 
 /// Payloads the publisher can stamp with the envelope.
 pub trait Stamp {

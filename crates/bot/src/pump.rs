@@ -43,8 +43,8 @@ const NOT_JOINED_RETRY: Duration = Duration::from_secs(1);
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the pump for one channel until `stop`.
-pub async fn run<P: Platform>(
-    handle: P,
+pub async fn run(
+    handle: std::sync::Arc<dyn Platform>,
     publisher: Publisher,
     intervals: Intervals,
     stop: CancellationToken,
@@ -53,7 +53,7 @@ pub async fn run<P: Platform>(
     let mut tick = tokio::time::interval(intervals.pump);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let wake_subject = subjects::command_subject(publisher.channel(), subjects::COMMAND_PUMP);
-    let mut wakes = crate::platform::subscribe_or_warn(
+    let mut wakes = crate::channel::subscribe_or_warn(
         publisher.bus(),
         publisher.channel(),
         &wake_subject,

@@ -1,7 +1,7 @@
 //! The bot on the NATS micro-service API, so `rosey status` (and `nats micro ls/info/stats`)
 //! finds every running bot: service `rosey-bot`, endpoint `status` on `rosey.bot.status`,
 //! answering (and putting in `$SRV.STATS` data) each channel's state, users, queue depth and
-//! reconnects — CyTube's and IRC's channels alike (`platform` tells them apart). A
+//! reconnects — every channel alike, whatever its platform (`platform` tells them apart). A
 //! lease-mode process serves one such service for the channels it holds at the moment (its
 //! [`BotSource`] is a [`BotSource::leased`] set).
 
@@ -21,7 +21,7 @@ pub const STATUS_SUBJECT: &str = "rosey.bot.status";
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ChannelStatus {
     pub channel: String,
-    /// `cytube` or `irc`.
+    /// `cytube`, `irc` or `matrix`.
     pub platform: &'static str,
     pub state: &'static str,
     pub joined: bool,
@@ -30,65 +30,19 @@ pub struct ChannelStatus {
     pub outbound_queue: usize,
     pub reconnects: u64,
     pub breaker: &'static str,
-    /// The next playlist items after the one playing (at most [`UPCOMING`]; IRC: none).
+    /// The next playlist items after the one playing (at most [`UPCOMING`]; none where the
+    /// platform has no playlist).
     pub upcoming: Vec<Upcoming>,
-    /// Who is in the channel, with CyTube's ranks (IRC: none listed), so a dashboard that
-    /// started after the join knows the ranks.
+    /// Who is in the channel, with their ranks, so a dashboard that started after the join
+    /// knows the ranks.
     pub users: Vec<StatusUser>,
+    /// Why the bot does not serve the channel although connected (e.g. an encrypted Matrix
+    /// room); absent when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
-/// A user in a channel's status.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct StatusUser {
-    pub name: String,
-    pub rank: f64,
-    pub afk: bool,
-}
-
-/// The users of the channel as the bot's mirror has them.
-pub fn users(state: &rosey_cytube::ChannelState) -> Vec<StatusUser> {
-    state
-        .users
-        .iter()
-        .map(|u| StatusUser {
-            name: u.name.clone(),
-            rank: u.rank,
-            afk: u.meta.afk,
-        })
-        .collect()
-}
-
-/// How many of the next playlist items a status lists.
-pub const UPCOMING: usize = 10;
-
-/// A playlist item waiting to play.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct Upcoming {
-    pub title: String,
-    /// As CyTube formats it (`mm:ss` or `hh:mm:ss`).
-    pub duration: String,
-    pub queued_by: String,
-}
-
-/// The items after the current one (from the start when nothing is current), at most
-/// [`UPCOMING`].
-pub fn upcoming(state: &rosey_cytube::ChannelState) -> Vec<Upcoming> {
-    let start = state
-        .current_uid
-        .and_then(|uid| state.position_of(uid))
-        .unwrap_or(0);
-    state
-        .playlist
-        .iter()
-        .skip(start)
-        .take(UPCOMING)
-        .map(|i| Upcoming {
-            title: i.media.title.clone(),
-            duration: i.media.duration.clone(),
-            queued_by: i.queueby.clone(),
-        })
-        .collect()
-}
+pub use crate::platform::{StatusUser, UPCOMING, Upcoming};
 
 /// What a bot says about itself.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -106,40 +60,23 @@ impl BotSource {
             channels: parts
                 .iter()
                 .flat_map(|b| {
-                    let cytube = b.channels.iter().map(move |c| {
+                    b.channels.iter().map(move |c| {
                         let m = c.publisher.metrics();
                         ChannelStatus {
-                            channel: c.publisher.channel().to_string(),
-                            platform: "cytube",
-                            state: b.state_word(c.publisher.channel()),
-                            joined: c.handle.is_joined(),
+                            channel: c.channel().to_string(),
+                            platform: c.platform.kind(),
+                            state: b.state_word(c.channel()),
+                            joined: c.platform.is_joined(),
                             users_chat: m.users_chat.load(Relaxed),
                             users_connected: m.users_connected.load(Relaxed),
-                            outbound_queue: c.handle.stats().queued,
+                            outbound_queue: c.platform.stats().queued,
                             reconnects: m.reconnects.load(Relaxed),
                             breaker: breaker(&c.publisher),
                             upcoming: m.upcoming.lock().unwrap_or_else(|e| e.into_inner()).clone(),
                             users: m.users.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                            refused: c.platform.view().refused,
                         }
-                    });
-                    // IRC has no guests: everyone in the channel is in the chat.
-                    let irc = b.irc.iter().map(move |i| {
-                        let (stats, users) = (i.handle.stats(), i.handle.members().len() as i64);
-                        ChannelStatus {
-                            channel: i.channel.clone(),
-                            platform: "irc",
-                            state: b.state_word(&i.channel),
-                            joined: i.is_joined(),
-                            users_chat: users,
-                            users_connected: users,
-                            outbound_queue: stats.queued,
-                            reconnects: stats.reconnects,
-                            breaker: breaker(&i.publisher),
-                            upcoming: Vec::new(),
-                            users: Vec::new(),
-                        }
-                    });
-                    cytube.chain(irc)
+                    })
                 })
                 .collect(),
             durable_outbox_depth: parts
@@ -180,7 +117,7 @@ pub async fn serve(
     let stats_source = source.clone();
     let service = client
         .service_builder()
-        .description("Rosey bot: CyTube channels")
+        .description("Rosey bot: chat channels")
         .metadata(metadata(&source, commit))
         .stats_handler(move |_endpoint, _stats| {
             serde_json::to_value(stats_source.status()).unwrap_or_default()

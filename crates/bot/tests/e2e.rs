@@ -75,11 +75,7 @@ async fn rig_with(channels: &[&str], intervals: Intervals, queued: &[(&str, &str
     }
     let specs = channels
         .iter()
-        .map(|ch| ChannelSpec {
-            channel: ch.to_string(),
-            name: ch.to_string(),
-            client: client_config(server, ch, bot_login()),
-        })
+        .map(|ch| ChannelSpec::cytube(ch, ch, client_config(server, ch, bot_login())))
         .collect();
     let mut cfg = BotConfig::new(specs);
     cfg.intervals = intervals;

@@ -68,11 +68,7 @@ async fn rig() -> Rig {
     .await;
     let (server, bus) = (&services.server, &services.bus);
     let client = bus.nats_client().unwrap().clone();
-    let spec = ChannelSpec {
-        channel: CH.into(),
-        name: CH.into(),
-        client: client_config(server, CH, bot_login()),
-    };
+    let spec = ChannelSpec::cytube(CH, CH, client_config(server, CH, bot_login()));
     let mut cfg = BotConfig::new(vec![spec]);
     cfg.plugins = Some(plugin_settings());
     cfg.intervals.pump = Duration::from_millis(200);

@@ -7,7 +7,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, RunState, platform::irc::IrcChannelSpec};
+use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, PlatformSpec, RunState};
 use rosey_bus::Bus;
 use rosey_dbservice::DbServiceHandle;
 use rosey_irc::{IrcConfig, Pacing};
@@ -38,7 +38,7 @@ struct Rig {
     _tmp: tempfile::TempDir,
 }
 
-fn irc_spec(server: &IrcServer) -> IrcChannelSpec {
+fn irc_spec(server: &IrcServer) -> ChannelSpec {
     let mut client = IrcConfig::new("127.0.0.1", server.port(), BOT, IRC_CHANNEL);
     client.backoff.base = Duration::from_millis(100);
     client.backoff.cap = Duration::from_millis(500);
@@ -46,11 +46,13 @@ fn irc_spec(server: &IrcServer) -> IrcChannelSpec {
         burst: 4,
         interval: Duration::from_millis(100),
     };
-    IrcChannelSpec {
+    ChannelSpec {
         channel: CHANNEL.into(),
         name: "local".into(),
-        client,
-        op_rank: 2.0,
+        platform: PlatformSpec::Irc(rosey_bot::irc::Spec {
+            client,
+            op_rank: 2.0,
+        }),
     }
 }
 
@@ -88,7 +90,7 @@ async fn rig_with(
     let db_path = tmp.path().join("bot.db");
     let db = rosey_testkit::cytube::db_service(&bus, &db_path, CHANNEL).await;
     let mut cfg = BotConfig::new(cytube);
-    cfg.irc = vec![irc_spec(&irc)];
+    cfg.channels.push(irc_spec(&irc));
     cfg.plugins = plugins;
     cfg.intervals = Intervals {
         user_count: Duration::from_millis(300),
@@ -518,17 +520,17 @@ fn lobby_client(
 
 /// The bot's CyTube channel: the devserver's lobby.
 fn lobby_spec(devserver: &rosey_devserver::DevServer) -> Vec<ChannelSpec> {
-    vec![ChannelSpec {
-        channel: LOBBY.into(),
-        name: "dev".into(),
-        client: lobby_client(
+    vec![ChannelSpec::cytube(
+        LOBBY,
+        "dev",
+        lobby_client(
             devserver,
             rosey_cytube::Login::Registered {
                 name: BOT.into(),
                 password: "bot-pw".into(),
             },
         ),
-    }]
+    )]
 }
 
 /// A guest in the lobby, once joined.

@@ -51,11 +51,11 @@ async fn rig(channel: &str, server_cfg: DevServerConfig, status: Duration) -> Ri
         channel,
     )
     .await;
-    let spec = ChannelSpec {
-        channel: channel.into(),
-        name: channel.into(),
-        client: client_config(&services.server, channel, bot_login()),
-    };
+    let spec = ChannelSpec::cytube(
+        channel,
+        channel,
+        client_config(&services.server, channel, bot_login()),
+    );
     let mut cfg = BotConfig::new(vec![spec]);
     cfg.intervals = Intervals {
         user_count: Duration::from_millis(300),

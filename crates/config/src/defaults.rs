@@ -54,6 +54,8 @@ pub const RETENTION_SENT_OUTBOUND_DAYS: u64 = 7;
 pub const PLATFORM_TYPE: &str = "cytube";
 /// `platforms[].type` of an IRC network.
 pub const PLATFORM_TYPE_IRC: &str = "irc";
+/// `platforms[].type` of a Matrix room.
+pub const PLATFORM_TYPE_MATRIX: &str = "matrix";
 /// `platforms[].name` given by `rosey config migrate` to the one v1 channel.
 pub const PLATFORM_NAME_MIGRATED: &str = "primary";
 /// `platforms[].enabled`.

@@ -83,8 +83,17 @@ pub fn process_env(key: &str) -> Option<String> {
 /// `ROSEY_<NAME>_PASSWORD` for a platform name: upper-cased, every character that is not
 /// an ASCII letter or digit replaced by `_`.
 pub fn platform_password_var(name: &str) -> String {
-    let name: String = name
-        .chars()
+    format!("ROSEY_{}_PASSWORD", platform_var_name(name))
+}
+
+/// The environment variable that may hold a Matrix platform's access token:
+/// `ROSEY_<NAME>_ACCESS_TOKEN`, NAME as in [`platform_password_var`].
+pub fn platform_token_var(name: &str) -> String {
+    format!("ROSEY_{}_ACCESS_TOKEN", platform_var_name(name))
+}
+
+fn platform_var_name(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_uppercase()
@@ -92,8 +101,7 @@ pub fn platform_password_var(name: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("ROSEY_{name}_PASSWORD")
+        .collect()
 }
 
 /// Applies every override found through `env` to a parsed configuration and lists what it

@@ -188,6 +188,7 @@ fn migrate_value(v1: &Value, origin: &str) -> Result<MigrationOutcome, MigrateEr
     };
     let kind = match src.get("platform").and_then(Value::as_str).map(str::trim) {
         Some(t) if t.eq_ignore_ascii_case(d::PLATFORM_TYPE_IRC) => Some(d::PLATFORM_TYPE_IRC),
+        Some(t) if t.eq_ignore_ascii_case(d::PLATFORM_TYPE_MATRIX) => Some(d::PLATFORM_TYPE_MATRIX),
         Some(t) if t.eq_ignore_ascii_case(d::PLATFORM_TYPE) => Some(d::PLATFORM_TYPE),
         _ => None,
     };

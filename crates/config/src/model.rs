@@ -499,6 +499,9 @@ pub enum PlatformKind {
     Cytube,
     /// An IRC network (`server`, `port`, `tls`, `nick`; `channel` is the IRC channel).
     Irc,
+    /// A Matrix homeserver (`homeserver`; `user` is the user id; `channel` is the room, by
+    /// alias or id).
+    Matrix,
 }
 
 /// One entry of `platforms`: a CyTube channel to join.
@@ -557,9 +560,17 @@ pub struct PlatformConfig {
     /// false sends the password as the server password (`PASS`) instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sasl: Option<bool>,
-    /// IRC: the shell rank of a channel operator (default 2).
+    /// IRC: the shell rank of a channel operator; Matrix: of power level 50 or more
+    /// (default 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op_rank: Option<f64>,
+    /// Matrix: the homeserver's client-server API URL (`https://matrix.example.org`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub homeserver: Option<String>,
+    /// Matrix: where the sync position is kept across restarts (default: next to the
+    /// database, `matrix-<name>.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<PathBuf>,
 }
 
 fn default_enabled() -> bool {

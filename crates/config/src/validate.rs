@@ -586,6 +586,7 @@ impl Validator {
                 &[
                     crate::defaults::PLATFORM_TYPE,
                     crate::defaults::PLATFORM_TYPE_IRC,
+                    crate::defaults::PLATFORM_TYPE_MATRIX,
                 ],
                 false,
             );
@@ -616,8 +617,12 @@ impl Validator {
             self.boolean(map, &p, "enabled");
             let irc =
                 map.get("type").and_then(Value::as_str) == Some(crate::defaults::PLATFORM_TYPE_IRC);
+            let matrix = map.get("type").and_then(Value::as_str)
+                == Some(crate::defaults::PLATFORM_TYPE_MATRIX);
             if irc {
                 self.irc_platform(map, &p);
+            } else if matrix {
+                self.matrix_platform(map, &p);
             } else if let Some(domain) = self.string(map, &p, "domain", true) {
                 let d = domain.trim();
                 let host = d
@@ -696,6 +701,52 @@ impl Validator {
             self.report(
                 join(p, "channel"),
                 format!("an IRC channel starts with # or &, got \"{c}\""),
+            );
+        }
+    }
+
+    /// The keys of a `"type": "matrix"` entry: `homeserver` (an http(s) URL), `user` (the
+    /// user id, `@name:server`; its password from the file or the environment, or an access
+    /// token in `ROSEY_<NAME>_ACCESS_TOKEN`), `channel` (a room alias `#room:server` or id
+    /// `!id:server`), `op_rank`, `state_file`.
+    fn matrix_platform(&mut self, map: &Map<String, Value>, p: &str) {
+        if let Some(url) = self.string(map, p, "homeserver", true) {
+            let u = url.trim();
+            let host = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"))
+                .map(|rest| rest.trim_end_matches('/'));
+            if host.is_none_or(|h| h.is_empty() || h.chars().any(char::is_whitespace)) {
+                self.report(
+                    join(p, "homeserver"),
+                    format!("expected a URL starting with http:// or https://, got \"{url}\""),
+                );
+            }
+        }
+        self.number(map, p, "op_rank", &RANK);
+        self.string(map, p, "state_file", false);
+        let first = |key: &str| match present(map, key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Array(v)) => v.first().and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        };
+        match first("user") {
+            None => self.report(
+                join(p, "user"),
+                "missing: a Matrix entry needs the bot's user id",
+            ),
+            Some(u) if !(u.starts_with('@') && u.contains(':')) => self.report(
+                join(p, "user"),
+                format!("a Matrix user id looks like @name:server, got \"{u}\""),
+            ),
+            Some(_) => {}
+        }
+        if let Some(c) = first("channel")
+            && !(c.starts_with(['#', '!']) && c.contains(':'))
+        {
+            self.report(
+                join(p, "channel"),
+                format!("a Matrix room is an alias #room:server or an id !id:server, got \"{c}\""),
             );
         }
     }

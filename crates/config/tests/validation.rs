@@ -392,7 +392,7 @@ fn platform_field_rules() {
     }
     expect(
         p("type", json!("discord")),
-        &["platforms[0].type: expected \"cytube\" or \"irc\", got \"discord\""],
+        &["platforms[0].type: expected one of \"cytube\", \"irc\", \"matrix\", got \"discord\""],
     );
     expect(
         p("enabled", json!("yes")),

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use crate::backoff::Backoff;
 use crate::discovery;
 use crate::split::MAX_MESSAGE_UNITS;
 use crate::throttle::ThrottleParams;
+use rosey_net::Backoff;
 
 /// How long one connection attempt (discovery, websocket, handshake) may take.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);

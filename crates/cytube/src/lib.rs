@@ -8,12 +8,12 @@
 //! - `html.rs`: chat/PM HTML → plain text.
 //! - `split.rs`: long text → lines of at most 320 UTF-16 units, on word boundaries.
 //! - `throttle.rs`: pacing below CyTube's flood limiter (pure, tested on a paused clock).
-//! - `backoff.rs`: reconnect delays (exponential, jitter, cap).
 //! - `discovery.rs`: `/socketconfig/<channel>.json` → websocket URL.
 //! - `config.rs`: [`ClientConfig`] and its validation.
 //! - `state.rs`: [`ChannelState`], an optional mirror of the channel built from events.
 //! - `connection.rs`: the task that owns the socket ([`connect`] spawns it).
-//! - [`tls`]: the process's one TLS client configuration for `wss://` channels (and IRC).
+//! - [`tls`]: the `wss://` connector on the process's one TLS configuration (`rosey-net`);
+//!   the reconnect `Backoff` is `rosey-net`'s too.
 //! - `handle.rs`: [`CytubeHandle`] (commands in) and [`EventStream`] (events out).
 //!
 //! # Why a small codec and not `rust_socketio`
@@ -85,7 +85,6 @@
 //! - **Hostile input.** Undecodable frames are logged and skipped; events with an unexpected
 //!   payload arrive as [`ServerEvent::Other`] with the raw arguments. Nothing panics.
 
-mod backoff;
 mod command;
 mod config;
 mod connection;
@@ -100,7 +99,6 @@ mod state;
 mod throttle;
 pub mod tls;
 
-pub use backoff::Backoff;
 pub use command::{
     ChannelCommand, Command, Limiter, MODERATION_VERBS, QueuePosition, QueueRequest,
 };
@@ -116,6 +114,7 @@ pub use event::{
 };
 pub use handle::{ClientStats, CytubeEvent, CytubeHandle, EventStream, SendError};
 pub use html::to_plain_text;
+pub use rosey_net::Backoff;
 pub use split::{
     COMMAND_GUARD, MAX_MESSAGE_UNITS, guard_line, split_chat, split_message, starts_like_command,
     utf16_len,

@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use rosey_cytube::Backoff;
+use rosey_net::Backoff;
 
 use crate::pace::Pacing;
 

@@ -40,7 +40,7 @@ pub use config::{ConfigError, IrcConfig, Password, Sasl};
 pub use handle::{ClientStats, IrcEvent, IrcEvents, IrcHandle, Member, SendError};
 pub use message::Message;
 pub use pace::Pacing;
-pub use rosey_cytube::Backoff;
+pub use rosey_net::Backoff;
 
 /// Starts a client for `cfg` (it connects, joins and reconnects by itself) and returns its
 /// handle and event stream. Must be called inside a Tokio runtime.

@@ -27,28 +27,13 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// Reconnect delays: `base`, doubling up to `cap`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub base: Duration,
-    pub cap: Duration,
-}
+/// Reconnect delays: `base`, doubling up to `cap`, with jitter (the workspace's one policy,
+/// `rosey-net`'s). The Matrix client starts at 0.5 s and caps at 30 s.
+pub use rosey_net::Backoff;
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay before retry number `attempt` (0-based).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32 << attempt.min(16);
-        self.base.saturating_mul(factor).min(self.cap)
-    }
+/// The Matrix client's reconnect delays: 0.5 s, doubling up to 30 s.
+pub fn default_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(500), Duration::from_secs(30))
 }
 
 /// Everything the client needs.
@@ -106,7 +91,7 @@ impl MatrixConfig {
             ranks: RankMap::default(),
             sync_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
-            backoff: Backoff::default(),
+            backoff: default_backoff(),
             default_retry_after: Duration::from_secs(1),
             queue_capacity: 1000,
             device_name: "Rosey".into(),
@@ -228,12 +213,9 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_the_cap() {
-        let b = Backoff {
-            base: Duration::from_millis(100),
-            cap: Duration::from_millis(500),
-        };
-        assert_eq!(b.delay(0), Duration::from_millis(100));
-        assert_eq!(b.delay(2), Duration::from_millis(400));
-        assert_eq!(b.delay(30), Duration::from_millis(500));
+        let b = default_backoff();
+        assert_eq!(b.step(1), Duration::from_millis(500));
+        assert_eq!(b.step(3), Duration::from_secs(2));
+        assert_eq!(b.step(30), Duration::from_secs(30));
     }
 }

@@ -166,7 +166,7 @@ impl Connection {
                         ApiError::RateLimited {
                             retry_after: Some(d),
                         } => *d,
-                        _ => self.cfg.backoff.delay(attempt),
+                        _ => self.cfg.backoff.delay(attempt + 1, &mut rand::rng()),
                     };
                     attempt += 1;
                     if !self.pause(wait).await {
@@ -293,7 +293,8 @@ impl Connection {
                     }
                 }
                 Err(e) if e.is_transient() => {
-                    if !self.pause(self.cfg.backoff.delay(attempt)).await {
+                    let wait = self.cfg.backoff.delay(attempt + 1, &mut rand::rng());
+                    if !self.pause(wait).await {
                         return false;
                     }
                 }
@@ -329,7 +330,7 @@ impl Connection {
                         ApiError::RateLimited {
                             retry_after: Some(d),
                         } => *d,
-                        _ => self.cfg.backoff.delay(attempt),
+                        _ => self.cfg.backoff.delay(attempt + 1, &mut rand::rng()),
                     };
                     attempt += 1;
                     warn!(error = %e, "cannot log in yet; retrying");

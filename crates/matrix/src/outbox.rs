@@ -62,7 +62,7 @@ impl Outbox {
                     wait
                 }
                 e if e.is_transient() || matches!(e, ApiError::UnknownToken(_)) => {
-                    let wait = self.backoff.delay(attempt);
+                    let wait = self.backoff.delay(attempt + 1, &mut rand::rng());
                     attempt += 1;
                     debug!(action = %q.action.name(), error = %e, wait_ms = wait.as_millis() as u64,
                         "action not delivered; retrying");

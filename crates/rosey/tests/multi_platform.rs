@@ -1,9 +1,9 @@
 //! One `rosey run` process holding a channel on each platform at once — a devserver CyTube
-//! channel and an InspIRCd channel — with real servers, a real nats-server and the database
+//! channel, an InspIRCd channel and a Synapse room — with real servers, a real nats-server and the database
 //! service: a line said on each platform is stored under that platform's channel and no
 //! other (`rosey stats --channel`), and `rosey status` and `/metrics` list every channel with
-//! its per-channel series. Skipped (with the reason) where `inspircd` is missing, a failure
-//! under CI=true.
+//! its per-channel series. Skipped (with the reason) where `inspircd` or Synapse is
+//! missing, a failure under CI=true.
 //!
 //! Before the platform seam the IRC channel's series never reached `/metrics` (built from
 //! the CyTube list only: it had `rosey_bot_connected` and `rosey_bot_channel_state`, from
@@ -22,6 +22,7 @@ use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_testkit::{
     NatsServer, eventually_with,
     ircd::{IrcServer, RawClient},
+    synapse::{Peer, Synapse},
 };
 use serde_json::json;
 
@@ -30,6 +31,9 @@ const BOT: &str = "RoseyMulti";
 const BOT_PW: &str = "botpw";
 const CYTUBE: &str = "multi";
 const IRC: &str = "irc:net/#multi";
+/// The bot's Matrix user (localparts are lower case) and the room's alias.
+const MX_BOT: &str = "roseymulti";
+const MX_ALIAS: &str = "multi";
 
 /// Per-channel families every channel must have in `/metrics`, whatever its platform (the
 /// platform-neutral ones: connection, users, the bus, the outbound queue, the breaker).
@@ -43,7 +47,15 @@ const PER_CHANNEL: &[&str] = &[
     "rosey_bot_db_breaker_state",
 ];
 
-fn config(dir: &Path, nats: &NatsServer, devserver: &DevServer, irc: &IrcServer) -> PathBuf {
+fn config(
+    dir: &Path,
+    nats: &NatsServer,
+    devserver: &DevServer,
+    irc: &IrcServer,
+    synapse: &Synapse,
+) -> PathBuf {
+    let alias = format!("#{MX_ALIAS}:{}", rosey_testkit::synapse::SERVER_NAME);
+    let bot_id = synapse.user_id(MX_BOT);
     let path = dir.join("config.json");
     let config = json!({
         "version": "2.0",
@@ -52,6 +64,7 @@ fn config(dir: &Path, nats: &NatsServer, devserver: &DevServer, irc: &IrcServer)
         "platforms": [
             platforms::cytube("c", devserver, CYTUBE, BOT, BOT_PW),
             platforms::irc("net", irc.port(), BOT, "#multi"),
+            platforms::matrix("mx", synapse, &bot_id, BOT_PW, &alias),
         ],
         "logging": {"level": "warn"}
     });
@@ -94,7 +107,7 @@ async fn metrics(port: u16) -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_process_holds_a_channel_on_every_platform_and_keeps_their_events_apart() {
-    if !rosey_testkit::tools::inspircd() {
+    if !rosey_testkit::tools::inspircd() || !rosey_testkit::tools::synapse() {
         return;
     }
     let nats = NatsServer::start();
@@ -103,8 +116,13 @@ async fn one_process_holds_a_channel_on_every_platform_and_keeps_their_events_ap
         .await
         .unwrap();
     let irc = IrcServer::start();
+    let synapse = Synapse::start();
+    synapse.register(MX_BOT, BOT_PW);
+    synapse.register("mxuser", BOT_PW);
+    let mut mx_user = Peer::login(&synapse, "mxuser", BOT_PW).await;
+    let room = mx_user.create_public_room(MX_ALIAS).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &nats, &devserver, &irc);
+    let config = config(dir.path(), &nats, &devserver, &irc, &synapse);
     let metrics_port = rosey_testkit::free_port();
     let listen = format!("127.0.0.1:{metrics_port}");
     let mut bot = common::spawn_rosey(
@@ -132,11 +150,36 @@ async fn one_process_holds_a_channel_on_every_platform_and_keeps_their_events_ap
         }
     })
     .await;
+    let bot_id = synapse.user_id(MX_BOT);
+    let (peer, r, b) = (&mx_user, room.as_str(), bot_id.as_str());
+    eventually_with("the bot in the Matrix room", WAIT, || async move {
+        match peer.membership(r, b).await.as_deref() {
+            Some("join") => Ok(()),
+            other => Err(format!("membership {other:?}")),
+        }
+    })
+    .await;
     guest.chat("hello from cytube").unwrap();
     irc_user.privmsg("#multi", "hello from irc").await;
+    mx_user.say(&room, "hello from matrix").await;
 
-    // Each line is stored under its own channel, and only there.
-    let expected = [(CYTUBE, "cyguest"), (IRC, "ircuser")];
+    // Each line is stored under its own channel, and only there. The room's channel is the
+    // one `rosey status` lists besides the other two.
+    let u = url.as_str();
+    let mx = eventually_with("the room's channel in rosey status", WAIT, || async move {
+        let s = common::cli::status(u).await;
+        let others: Vec<&String> = s.keys().filter(|c| *c != CYTUBE && *c != IRC).collect();
+        match others.as_slice() {
+            [one] => Ok(one.to_string()),
+            _ => Err(format!("{s:?}")),
+        }
+    })
+    .await;
+    let expected = [
+        (CYTUBE, "cyguest"),
+        (IRC, "ircuser"),
+        (mx.as_str(), "mxuser"),
+    ];
     for (channel, user) in expected {
         let url = url.as_str();
         eventually_with(
@@ -144,8 +187,13 @@ async fn one_process_holds_a_channel_on_every_platform_and_keeps_their_events_ap
             WAIT,
             || async move {
                 let seen = common::cli::chatters(url, channel).await;
-                let want = BTreeMap::from([(user.to_string(), 1)]);
-                if seen == want {
+                // Matrix users are stored by their user id, `@mxuser:localhost`.
+                let only_user = seen.len() == 1
+                    && seen.iter().all(|(name, &lines)| {
+                        let name = name.trim_start_matches('@');
+                        lines == 1 && name.split(':').next() == Some(user)
+                    });
+                if only_user {
                     Ok(())
                 } else {
                     Err(format!("{seen:?}"))

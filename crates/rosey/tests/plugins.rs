@@ -85,17 +85,17 @@ async fn rig(plugins: PluginsConfig) -> Rig {
     let client = bus.nats_client().unwrap().clone();
     let dir = tempfile::tempdir().unwrap();
     let db = cytube::db_service(&bus, &dir.path().join("bot.db"), CH).await;
-    let spec = ChannelSpec {
-        channel: CH.into(),
-        name: CH.into(),
-        client: client_config(
+    let spec = ChannelSpec::cytube(
+        CH,
+        CH,
+        client_config(
             &server,
             Login::Registered {
                 name: BOT.into(),
                 password: BOT_PW.into(),
             },
         ),
-    };
+    );
     let mut cfg = BotConfig::new(vec![spec]);
     cfg.plugins = Some(plugins);
     let bot = Bot::start(bus.clone(), cfg);

@@ -199,17 +199,17 @@ async fn the_dashboard_works_in_a_real_browser() {
         .subscribe(&subjects::event_subject(CH, "connection"))
         .await
         .unwrap();
-    let mut cfg = BotConfig::new(vec![ChannelSpec {
-        channel: CH.into(),
-        name: CH.into(),
-        client: client(
+    let mut cfg = BotConfig::new(vec![ChannelSpec::cytube(
+        CH,
+        CH,
+        client(
             &base_url,
             Login::Registered {
                 name: BOT.into(),
                 password: BOT_PW.into(),
             },
         ),
-    }]);
+    )]);
     cfg.intervals.pump = Duration::from_millis(200);
     let bot = Bot::start(bus.clone(), cfg);
     // The bot's status service, as `rosey bot` serves it: the page's connection state and

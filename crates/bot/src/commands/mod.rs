@@ -9,23 +9,20 @@
 //! and which plugins a channel has. Each request runs in its own task: a slow, hung or dead
 //! plugin costs its asker one timeout and never holds up the channel or other commands.
 //!
-//! This module sees a chat line as (channel, user, rank, text) and sends through an
-//! [`Outlet`]; it names no platform type except in [`cytube`] and [`irc`], the glue.
+//! This module sees a chat line as (channel, user, rank, text) and sends through the
+//! channel's [`Platform`](crate::platform::Platform); it names no platform type.
 //!
 //! # Layout
 //! - [`registry`]: the plugins on the bus (micro-service discovery, refreshed on a timer
 //!   and when a plugin announces itself) and the command → plugin table.
 //! - [`limits`]: token buckets per user and per channel.
 //! - [`router`]: [`ChannelCommands`], one channel's routing: parse, check, ask, answer.
-//! - [`cytube`]: the [`Outlet`] of a CyTube connection and the request context from its
-//!   channel state.
-//! - [`irc`]: the same for an IRC connection (ranks from channel operator status).
+//! - [`context`]: the request context from the channel's live view.
 
-pub mod cytube;
-pub mod irc;
+pub mod context;
 pub mod limits;
 pub mod registry;
 pub mod router;
 
 pub use registry::Registry;
-pub use router::{ChannelCommands, ChatLine, CommandStats, Outcome, Outlet};
+pub use router::{ChannelCommands, ChatLine, CommandStats, Outcome};

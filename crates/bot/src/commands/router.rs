@@ -1,7 +1,8 @@
 //! One channel's command routing. [`ChannelCommands::on_chat`] runs on the channel's event
 //! loop and decides at once — not a command, unknown, not enabled here, over a rate limit,
 //! rank too low, or routed — and a routed command continues in a task of its own: request,
-//! timeout, reply within the output budget, sent through the [`Outlet`].
+//! timeout, reply within the output budget, sent through the channel's [`Platform`] (its
+//! paced send path).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -14,13 +15,7 @@ use rosey_plugin::{CommandRequest, Context, Reply};
 use super::limits::{Limiter, Rate};
 use super::registry::{Registry, Route};
 
-/// Where replies go: the channel's chat, a PM, a poll. Implementations queue through the
-/// platform's paced send path and return at once.
-pub trait Outlet: Send + Sync + 'static {
-    fn chat(&self, text: &str) -> Result<(), String>;
-    fn pm(&self, to: &str, text: &str) -> Result<(), String>;
-    fn poll(&self, title: &str, options: Vec<String>) -> Result<(), String>;
-}
+use crate::platform::Platform;
 
 /// One chat line, normalized.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +72,7 @@ struct Inner {
     settings: PluginsConfig,
     registry: Registry,
     bus: Bus,
-    outlet: Arc<dyn Outlet>,
+    outlet: Arc<dyn Platform>,
     /// A std Mutex: held for a few arithmetic steps, never across an await.
     limiter: Mutex<Limiter>,
     stats: CommandStats,
@@ -90,7 +85,7 @@ impl ChannelCommands {
         settings: PluginsConfig,
         registry: Registry,
         bus: Bus,
-        outlet: Arc<dyn Outlet>,
+        outlet: Arc<dyn Platform>,
     ) -> Self {
         let limiter = Limiter::new(
             Rate {
@@ -348,7 +343,7 @@ impl ChannelCommands {
     }
 
     fn send_chat(&self, text: &str) {
-        if let Err(e) = self.inner.outlet.chat(text) {
+        if let Err(e) = self.inner.outlet.say(text) {
             tracing::debug!(error = %e, "Could not queue a command reply.");
         }
     }
@@ -364,26 +359,48 @@ pub fn clean(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::ActionError;
     use rosey_plugin::{CommandInfo, PluginInfo};
 
     #[derive(Default)]
     struct Recorder(Mutex<Vec<String>>);
 
-    impl Outlet for Recorder {
-        fn chat(&self, text: &str) -> Result<(), String> {
+    impl Platform for Recorder {
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn is_joined(&self) -> bool {
+            true
+        }
+        fn view(&self) -> crate::platform::View {
+            Default::default()
+        }
+        fn stats(&self) -> crate::platform::ClientStats {
+            Default::default()
+        }
+        fn say(&self, text: &str) -> Result<(), ActionError> {
             self.0.lock().unwrap().push(format!("chat {text}"));
             Ok(())
         }
-        fn pm(&self, to: &str, text: &str) -> Result<(), String> {
+        fn say_confirmed<'a>(
+            &'a self,
+            text: &'a str,
+        ) -> futures::future::BoxFuture<'a, Result<(), ActionError>> {
+            Box::pin(std::future::ready(self.say(text)))
+        }
+        fn pm(&self, to: &str, text: &str) -> Result<(), ActionError> {
             self.0.lock().unwrap().push(format!("pm {to} {text}"));
             Ok(())
         }
-        fn poll(&self, title: &str, options: Vec<String>) -> Result<(), String> {
+        fn poll(&self, title: &str, options: Vec<String>) -> Result<(), ActionError> {
             self.0
                 .lock()
                 .unwrap()
                 .push(format!("poll {title} {}", options.join("|")));
             Ok(())
+        }
+        fn shutdown(&self) -> futures::future::BoxFuture<'_, ()> {
+            Box::pin(std::future::ready(()))
         }
     }
 

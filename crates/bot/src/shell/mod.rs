@@ -1,82 +1,52 @@
-//! The PM command shell (SPEC §5): moderators (rank ≥ `shell.min_rank`, listed in the
-//! channel's user list) send the bot a PM; the first word is the command.
+//! The PM command shell (SPEC §5), on every platform: moderators (rank ≥ `shell.min_rank`
+//! in the channel's live view) send the bot a PM (a direct room on Matrix); the first word
+//! is the command. One command table serves every platform: what the shell answers itself
+//! (help, info, status, stats, users, user) comes from the live view and the database
+//! service; everything else is a platform [`Action`](crate::platform::Action), and a command
+//! the platform cannot do answers "<cmd>: not supported on this platform".
 //!
-//! - [`format`]: durations, timestamps, reply splitting.
-//! - [`media_url`]: URL → CyTube media type and id, for `add`.
+//! # Layout
+//! - [`commands`]: the command table: parsing arguments, the view's answers, the actions.
+//! - [`remote`]: `add`, `skip`, `moderate` and `remove` asked over the bus, answered with
+//!   the server's outcome.
 //! - [`stats_text`]: the text of `stats` and `user` (shared with `rosey stats`).
-//! - [`answer`]: sending a command and waiting for the server's answer to it.
-//! - [`commands`]: what each command does and answers.
-//! - [`remote`]: `add` and `skip` asked over the bus (the dashboard), answered with the
-//!   server's outcome.
+//! - [`format`]: durations, timestamps, reply splitting (re-exported from `crate::format`).
 //!
 //! Every accepted command is audited twice on `rosey.db.action.pm_command`: `pending`
 //! before it runs, then `success` or `error`. PMs from anyone else get no reply at all.
-//! A command the server confirms or refuses replies with the server's answer (see
-//! [`answer`]); a refusal is audited as `error` with the server's text.
 
-pub mod answer;
 pub mod commands;
-pub mod format;
-pub mod media_url;
 pub mod remote;
 pub mod stats_text;
 
+pub use crate::format;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use rosey_cytube::{ChannelState, CytubeHandle};
 use rosey_model::{payload::PmCommand, subjects};
 
 use crate::{
     config::ShellSettings,
+    platform::{Asker, Failure, Platform, View},
     publisher::{Publisher, now},
 };
 
-pub use answer::ServerEvents;
-
-/// Facts about the connection the channel state does not hold.
-#[derive(Debug, Clone, Default)]
-pub struct Live {
-    pub started_at: f64,
-    pub connected_since: Option<f64>,
-    pub server: Option<String>,
-    pub paused: bool,
-    pub position: f64,
-    pub voteskip: Option<(u64, u64)>,
-}
-
-/// What a shell command runs with: a snapshot of the channel taken when the PM arrived.
+/// What a shell command runs with: the channel's connection and its view when the PM
+/// arrived.
 #[derive(Clone)]
 pub struct ShellContext {
     pub settings: ShellSettings,
     /// The shell timeout (the platform's `response_timeout`): how long a command waits for
-    /// the database service, and for the server's answer.
+    /// the database service.
     pub timeout: Duration,
-    pub state: ChannelState,
-    pub live: Live,
-    /// The channel's events from now on (commands wait for the server's answer in them).
-    pub events: ServerEvents,
-    pub handle: CytubeHandle,
+    pub platform: Arc<dyn Platform>,
+    pub view: View,
+    /// When the channel's bot started (epoch seconds).
+    pub started_at: f64,
     pub publisher: Publisher,
     /// Every channel's run state in this process (for `status`).
     pub states: crate::states::ChannelStates,
-}
-
-/// Who asked for a shell command, with the rank they have in the channel: the bot, often
-/// ranked above them, acts on nobody they could not act on themselves.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Asker {
-    pub name: String,
-    pub rank: f64,
-}
-
-impl Asker {
-    /// `name` with the rank the channel's user list gives it (0 when not listed).
-    pub fn in_channel(state: &ChannelState, name: &str) -> Asker {
-        Asker {
-            name: name.to_string(),
-            rank: state.user(name).map_or(0.0, |u| u.rank),
-        }
-    }
 }
 
 /// A parsed command line: lower-cased command word (without a leading `!`) and the rest.
@@ -96,20 +66,20 @@ pub fn parse(text: &str) -> Option<CommandLine> {
     Some(CommandLine { command, args })
 }
 
-/// May `sender` use the shell? Listed in the user list with rank ≥ `min_rank`, and not us.
+/// May `sender` use the shell? In the channel with rank ≥ `min_rank`, and not us.
 pub fn authorized(ctx: &ShellContext, sender: &str) -> bool {
     if !ctx.settings.enabled {
         return false;
     }
     if ctx
-        .state
+        .view
         .own_name
         .as_deref()
         .is_some_and(|me| me.eq_ignore_ascii_case(sender))
     {
         return false;
     }
-    ctx.state
+    ctx.view
         .user(sender)
         .is_some_and(|u| u.rank >= ctx.settings.min_rank)
 }
@@ -121,13 +91,13 @@ pub async fn handle_pm(ctx: ShellContext, sender: String, text: String) {
         return;
     }
     let Some(line) = parse(&text) else { return };
-    let asker = Asker::in_channel(&ctx.state, &sender);
+    let asker = Asker {
+        rank: ctx.view.user(&sender).map_or(0.0, |u| u.rank),
+        name: sender.clone(),
+    };
     let replies = |lines: Vec<String>| {
-        for chunk in format::chunk_lines(&lines, format::MAX_MESSAGE_CHARS) {
-            if let Err(e) = ctx.handle.pm(&sender, &chunk) {
-                tracing::warn!(%sender, error = %e, "Could not send a shell reply.");
-                break;
-            }
+        if let Err(e) = ctx.platform.reply(&sender, &lines) {
+            tracing::warn!(%sender, error = %e, "Could not send a shell reply.");
         }
     };
     run_audited(
@@ -146,7 +116,7 @@ pub(crate) async fn run_audited(
     publisher: &Publisher,
     sender: &str,
     line: &CommandLine,
-    run: impl std::future::Future<Output = Result<Vec<String>, commands::Failure>>,
+    run: impl std::future::Future<Output = Result<Vec<String>, Failure>>,
     reply: impl FnOnce(Vec<String>),
 ) {
     audit(publisher, sender, line, "pending", None).await;

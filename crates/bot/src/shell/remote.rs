@@ -5,8 +5,10 @@
 //! `{success, message?, error?}`: `message` holds the server's answer, `error` its refusal
 //! or why nothing happened.
 //!
-//! The requester is a trusted service: it acts with no rank limit of its own (the server
-//! still refuses what the bot may not do), but never on the bot itself.
+//! Each becomes a platform [`Action`], answered by the platform in the server's words (or
+//! "<action>: not supported on this platform"). The requester is a trusted service: it acts
+//! with no rank limit of its own (the server still refuses what the bot may not do), but
+//! never on the bot itself.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -17,7 +19,11 @@ use rosey_model::{
     subjects,
 };
 
-use super::{Asker, CommandLine, ShellContext, commands, run_audited};
+use std::sync::Arc;
+
+use super::{CommandLine, run_audited};
+use crate::platform::{Action, Asker, Platform};
+use crate::publisher::Publisher;
 
 /// Is `action` (the last subject token) one of the actions answered here?
 pub fn is_remote_action(action: &str) -> bool {
@@ -30,34 +36,30 @@ pub fn is_remote_action(action: &str) -> bool {
     )
 }
 
-/// What a bus request asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Remote {
-    /// A shell command line (`add`, `next`).
-    Line(CommandLine),
-    /// One moderation step (its action is one of [`ModerateCommand::ACTIONS`]).
-    Moderate(ModerateCommand),
-    /// Remove the playlist item with this uid.
-    Remove(u64),
-}
-
-/// A decoded request: what to do, the line its audit rows show, and who asked.
+/// A decoded request: the action, the line its audit rows show, and who asked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    pub what: Remote,
+    pub action: Action,
     pub line: CommandLine,
     pub sender: String,
 }
 
-/// Decodes the request of `action`; `own` is the bot's own name (never a target).
-pub fn request(action: &str, payload: &[u8], own: &str) -> Result<Request, String> {
+/// Decodes the request of `subject_action`; `own` is the bot's own name (never a target).
+pub fn request(subject_action: &str, payload: &[u8], own: &str) -> Result<Request, String> {
     let sender = |by: Option<String>| by.unwrap_or_else(|| "bus".into());
-    match action {
+    match subject_action {
         subjects::COMMAND_ADD | subjects::COMMAND_SKIP => {
             let req = decode::<PlaylistCommand>(payload).map_err(|e| e.to_string())?;
-            let line = playlist_line(action, &req)?;
+            let line = playlist_line(subject_action, &req)?;
+            let action = match subject_action {
+                subjects::COMMAND_ADD => Action::Add {
+                    url: req.url.as_deref().unwrap_or_default().trim().to_string(),
+                    temp: req.temp != Some(false),
+                },
+                _ => Action::Skip,
+            };
             Ok(Request {
-                what: Remote::Line(line.clone()),
+                action,
                 line,
                 sender: sender(req.by),
             })
@@ -71,35 +73,48 @@ pub fn request(action: &str, payload: &[u8], own: &str) -> Result<Request, Strin
                     ModerateCommand::ACTIONS.join(", ")
                 ));
             }
-            let user = req.user.trim();
+            let user = req.user.trim().to_string();
             if user.is_empty() && req.action != "redact" {
                 return Err("field `user`: a user name is needed".into());
             }
             if !own.is_empty() && user.eq_ignore_ascii_case(own) {
                 return Err(format!("{}: I do not act on myself", req.action));
             }
-            let mut args = user.to_string();
-            if let Some(r) = req
+            let reason = req
                 .reason
                 .as_deref()
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
-            {
+                .map(str::to_string);
+            let mut args = user.clone();
+            if let Some(r) = &reason {
                 args = format!("{args} {r}");
             }
+            let action = match req.action.as_str() {
+                "kick" => Action::Kick { user, reason },
+                "mute" => Action::Mute { user },
+                "smute" => Action::Smute { user },
+                "unmute" => Action::Unmute { user },
+                "ban" => Action::Ban { user, reason },
+                "unban" => Action::Unban { user },
+                _ => Action::Redact {
+                    event_id: req.event_id.clone().unwrap_or_default(),
+                    reason,
+                },
+            };
             Ok(Request {
+                action,
                 line: CommandLine {
                     command: req.action.clone(),
                     args,
                 },
-                sender: sender(req.by.clone()),
-                what: Remote::Moderate(req),
+                sender: sender(req.by),
             })
         }
         subjects::COMMAND_REMOVE => {
             let req = decode::<RemoveCommand>(payload).map_err(|e| e.to_string())?;
             Ok(Request {
-                what: Remote::Remove(req.uid),
+                action: Action::RemoveUid(req.uid),
                 line: CommandLine {
                     command: "remove".into(),
                     args: format!("uid {}", req.uid),
@@ -136,43 +151,27 @@ fn playlist_line(action: &str, req: &PlaylistCommand) -> Result<CommandLine, Str
     }
 }
 
-/// The trusted asker of a bus request: no rank limit of its own.
-pub fn trusted(name: &str) -> Asker {
-    Asker {
-        name: name.to_string(),
-        rank: f64::INFINITY,
-    }
-}
-
-/// Decodes `msg`, runs it with `run` between its audit rows and answers it. Long (it waits
-/// for the server): spawn it.
-pub async fn answer_with<F, Fut>(
-    publisher: &crate::publisher::Publisher,
-    bus: &Bus,
-    msg: &Message,
-    own: &str,
-    run: F,
-) where
-    F: FnOnce(Request) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<String>, commands::Failure>>,
-{
-    let action = msg.subject.rsplit('.').next().unwrap_or_default();
-    let reply = match request(action, &msg.payload, own) {
+/// Decodes `msg`, has `platform` do it between its audit rows, and answers it. Long (it
+/// waits for the server): spawn it.
+pub async fn answer(platform: Arc<dyn Platform>, publisher: Publisher, bus: Bus, msg: Message) {
+    let subject_action = msg.subject.rsplit('.').next().unwrap_or_default();
+    let own = platform.view().own_name.unwrap_or_default();
+    let reply = match request(subject_action, &msg.payload, &own) {
         Err(error) => CommandReply {
             success: false,
             error: Some(error),
             message: None,
         },
         Ok(req) => {
-            let (sender, line) = (req.sender.clone(), req.line.clone());
+            let asker = Asker::trusted(&req.sender);
             let succeeded = AtomicBool::new(false);
             let mut lines = Vec::new();
             let run = async {
-                let outcome = run(req).await;
+                let outcome = platform.act(&asker, req.action).await;
                 succeeded.store(outcome.is_ok(), Relaxed);
                 outcome
             };
-            run_audited(publisher, &sender, &line, run, |l| lines = l).await;
+            run_audited(&publisher, &req.sender, &req.line, run, |l| lines = l).await;
             let text = lines.join("\n");
             if succeeded.load(Relaxed) {
                 CommandReply {
@@ -189,30 +188,9 @@ pub async fn answer_with<F, Fut>(
             }
         }
     };
-    if let Err(e) = bus.respond(msg, encode(&reply)).await {
+    if let Err(e) = bus.respond(&msg, encode(&reply)).await {
         tracing::debug!(error = %e, "Could not answer a bot command.");
     }
-}
-
-/// Answers a request on CyTube: through the shell's own commands, so the reply is the
-/// server's answer found by [`super::answer`].
-pub async fn answer(ctx: ShellContext, bus: Bus, msg: Message) {
-    let own = ctx.state.own_name.clone().unwrap_or_default();
-    answer_with(&ctx.publisher, &bus, &msg, &own, |req| {
-        let ctx = &ctx;
-        async move {
-            let asker = trusted(&req.sender);
-            match req.what {
-                Remote::Line(line) => commands::run(ctx, &asker, &line).await,
-                Remote::Remove(uid) => commands::remove_uid(ctx, uid).await,
-                Remote::Moderate(m) if m.action == "redact" => Err(commands::fail(
-                    crate::platform::ActionError::Unsupported("redact").to_string(),
-                )),
-                Remote::Moderate(_) => commands::run(ctx, &asker, &req.line).await,
-            }
-        }
-    })
-    .await
 }
 
 #[cfg(test)]
@@ -276,6 +254,6 @@ mod tests {
         .unwrap_err();
         assert_eq!(me, "ban: I do not act on myself");
         let remove = request(subjects::COMMAND_REMOVE, br#"{"uid":7}"#, "Rosey").unwrap();
-        assert_eq!(remove.what, Remote::Remove(7));
+        assert_eq!(remove.action, Action::RemoveUid(7));
     }
 }

@@ -141,6 +141,11 @@ fn describe(config: &Config) -> Vec<String> {
                 p.server.as_deref().unwrap_or_default(),
                 p.channel.name
             ),
+            rosey_config::PlatformKind::Matrix => format!(
+                "matrix {}/{}",
+                p.homeserver.as_deref().unwrap_or_default(),
+                p.channel.name
+            ),
             _ => format!("{}/r/{}", p.base_url(), p.channel.name),
         };
         lines.push(format!("  platform {}: {place} {login}{state}", p.name));

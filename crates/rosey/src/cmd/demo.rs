@@ -133,11 +133,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     client.backoff.base = Duration::from_millis(500);
     client.backoff.cap = Duration::from_secs(5);
-    let mut bot_cfg = BotConfig::new(vec![ChannelSpec {
-        channel: CHANNEL.into(),
-        name: "demo".into(),
-        client,
-    }]);
+    let mut bot_cfg = BotConfig::new(vec![ChannelSpec::cytube(CHANNEL, "demo", client)]);
     (bot_cfg.intervals.user_count, bot_cfg.intervals.status) = DEMO_INTERVALS;
     let bot = Bot::start(bus.clone(), bot_cfg);
 

@@ -46,17 +46,13 @@ pub use super::demo::{DemoArgs, demo};
 
 fn bot_config(config: &rosey_config::Config) -> anyhow::Result<BotConfig> {
     let cfg = BotConfig::from_config(config);
-    if cfg.channels.is_empty() && cfg.irc.is_empty() {
+    if cfg.channels.is_empty() {
         anyhow::bail!("no enabled platform in the configuration: nothing to run");
     }
     for ch in &cfg.channels {
-        ch.client
+        ch.platform
             .validate()
-            .with_context(|| format!("platform `{}`", ch.name))?;
-    }
-    for ch in &cfg.irc {
-        ch.client
-            .validate()
+            .map_err(anyhow::Error::msg)
             .with_context(|| format!("platform `{}`", ch.name))?;
     }
     Ok(cfg)

@@ -1,4 +1,4 @@
-//! Waiting for the server's answer to a command, so that the shell reports what the server
+//! Waiting for the server's answer to a command, so that an action reports what the server
 //! did and not what was asked (issue 11). One mechanism serves every command: [`ask`]
 //! subscribes to the channel's events, sends, and waits — bounded by the shell timeout — for
 //! the first event that settles the command; the reply is then the outcome in the server's
@@ -20,11 +20,22 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use rosey_cytube::{ChannelState, CytubeEvent, SendError, ServerEvent};
+use rosey_cytube::{ChannelState, CytubeEvent, CytubeHandle, SendError, ServerEvent};
 use tokio::sync::broadcast;
 
-use super::ShellContext;
-use super::commands::Failure;
+use super::Live;
+use crate::platform::{Failure, fail};
+
+/// What an action runs with: the channel as it was when the action started.
+pub(crate) struct Ctx {
+    pub handle: CytubeHandle,
+    /// The channel's events from now on (actions wait for the server's answer in them).
+    pub events: ServerEvents,
+    pub state: ChannelState,
+    pub live: Live,
+    /// How long an action waits for the server's answer.
+    pub timeout: Duration,
+}
 
 /// Events buffered per waiting command before it lags (and skips the oldest).
 const CAPACITY: usize = 256;
@@ -90,7 +101,7 @@ pub fn seconds(t: Duration) -> String {
 /// after the send (in order) and returns `Some` once the command is settled; `silence`
 /// gives the outcome when nothing settled it within the shell timeout.
 pub async fn ask<T>(
-    ctx: &ShellContext,
+    ctx: &Ctx,
     send: impl Future<Output = Result<(), SendError>>,
     mut answer: impl FnMut(&ServerEvent) -> Option<Result<T, Failure>>,
     silence: impl FnOnce() -> Result<T, Failure>,
@@ -102,9 +113,9 @@ pub async fn ask<T>(
     let send_wait = ctx.timeout.max(MIN_SEND_WAIT);
     match tokio::time::timeout(send_wait, send).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(super::commands::fail(format!("Failed: {e}"))),
+        Ok(Err(e)) => return Err(fail(format!("Failed: {e}"))),
         Err(_) => {
-            return Err(super::commands::fail(format!(
+            return Err(fail(format!(
                 "Not sent within {}: the outbound queue is busy (the command stays queued)",
                 seconds(send_wait)
             )));
@@ -122,9 +133,7 @@ pub async fn ask<T>(
                 continue;
             }
             Ok(Err(broadcast::error::RecvError::Closed)) => {
-                return Err(super::commands::fail(
-                    "The channel stopped before the server answered",
-                ));
+                return Err(fail("The channel stopped before the server answered"));
             }
             Ok(Ok(event)) => event,
         };
@@ -138,7 +147,7 @@ pub async fn ask<T>(
                 }
             }
             CytubeEvent::Disconnected { reason } | CytubeEvent::Stopped { reason } => {
-                return Err(super::commands::fail(format!(
+                return Err(fail(format!(
                     "Disconnected before the server answered ({reason})"
                 )));
             }
@@ -150,7 +159,7 @@ pub async fn ask<T>(
 /// What the silence of the server means: no answer within the timeout, and, when our rank
 /// is below what the channel's permission table asks for `node`, that CyTube ignores the
 /// action silently for that reason.
-pub fn no_answer(ctx: &ShellContext, what: &str, node: Option<&str>) -> Failure {
+pub fn no_answer(ctx: &Ctx, what: &str, node: Option<&str>) -> Failure {
     let mut text = format!(
         "No answer from the server within {}: {what}",
         seconds(ctx.timeout)
@@ -162,12 +171,12 @@ pub fn no_answer(ctx: &ShellContext, what: &str, node: Option<&str>) -> Failure 
             ctx.state.own_rank
         ));
     }
-    super::commands::fail(text)
+    fail(text)
 }
 
 /// [`no_answer`] as the `silence` of [`ask`].
 pub fn unanswered<'a, T>(
-    ctx: &'a ShellContext,
+    ctx: &'a Ctx,
     what: &'a str,
     node: Option<&'a str>,
 ) -> impl FnOnce() -> Result<T, Failure> + 'a {

@@ -75,7 +75,7 @@ pub fn playlist_summary(state: &ChannelState) -> Value {
     json!({
         "count": state.playlist.len(),
         "current": current.map(|(uid, c)| json!({"uid": uid, "title": c.media.title})),
-        "upcoming": crate::status::upcoming(state),
+        "upcoming": super::upcoming(state),
     })
 }
 

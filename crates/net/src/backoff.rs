@@ -1,6 +1,6 @@
 //! Reconnect delays: exponential backoff with jitter, capped (SPEC §4.1: 5 s, 10 s, … 60 s).
 //!
-//! Pure code. The only randomness is the jitter, drawn from the caller's RNG so tests can pin it.
+//! Pure code, shared by every client of the workspace. The only randomness is the jitter, drawn from the caller's RNG so tests can pin it.
 
 use std::time::Duration;
 
