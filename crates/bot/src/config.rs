@@ -183,15 +183,13 @@ mod tests {
         };
         let first = client(0);
         assert_eq!(first.channel_password.as_deref(), Some("chanpw"));
-        assert_eq!(
-            first.login,
-            rosey_cytube::Login::Registered {
-                name: "Bot".into(),
-                password: "botpw".into()
-            }
+        let login = format!("{:?}", first.login);
+        assert!(
+            login.starts_with("Registered") && login.contains("\"Bot\""),
+            "{login}"
         );
         assert_eq!(first.backoff.base, Duration::from_secs(7));
-        assert_eq!(client(1).login, rosey_cytube::Login::Guest("Guesty".into()));
+        assert_eq!(format!("{:?}", client(1).login), "Guest(\"Guesty\")");
         assert_eq!(bot.shell.min_rank, 3.0);
         assert_eq!(bot.intervals.shell_db_timeout, Duration::from_secs(2));
         assert_eq!(

@@ -866,6 +866,35 @@ mod tests {
     }
 
     #[test]
+    fn every_platforms_channels_get_a_lease_key() {
+        let cfg = rosey_config::Config::from_value(serde_json::json!({
+            "version": "2.0",
+            "platforms": [
+                {"type": "cytube", "name": "tube", "domain": "https://cytu.be", "channel": "c"},
+                {"type": "irc", "name": "libera", "server": "irc.libera.chat", "nick": "R",
+                 "channel": "#c"},
+                {"type": "matrix", "name": "home", "homeserver": "https://hs.example",
+                 "user": ["@r:hs.example", "pw"], "channel": "#c:hs.example"}
+            ]
+        }))
+        .unwrap();
+        // One list: every channel, whatever its platform, is leased the same way.
+        let keys: Vec<String> = BotConfig::from_config(&cfg)
+            .channels
+            .iter()
+            .map(channel_key)
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                "ch.https=3A=2F=2Fcytu=2Ebe=2Fc",
+                "ch.irc=3A=2F=2Firc=2Elibera=2Echat=3A6697=2F=23c",
+                "ch.https=3A=2F=2Fhs=2Eexample=2F=23c=3Ahs=2Eexample",
+            ]
+        );
+    }
+
+    #[test]
     fn key_ttl_and_tick_follow_the_lease_time() {
         let s = LeaseSettings {
             bucket: "b".into(),

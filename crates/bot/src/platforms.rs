@@ -22,7 +22,7 @@ pub struct ChannelSpec {
 
 impl ChannelSpec {
     /// A CyTube channel named `channel`.
-    pub fn cytube(channel: &str, name: &str, client: rosey_cytube::ClientConfig) -> Self {
+    pub fn cytube(channel: &str, name: &str, client: cytube::ClientConfig) -> Self {
         ChannelSpec {
             channel: channel.to_string(),
             name: name.to_string(),

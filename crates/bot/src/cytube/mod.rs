@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use rosey_cytube::{ChannelState, ClientConfig, CytubeHandle, Login, SendError};
+use rosey_cytube::{ChannelState, CytubeHandle, Login, SendError};
 
 use crate::platform::{
     Action, ActionError, Asker, ClientStats, Connection, FailKind, MediaView, Outcome, Platform,
@@ -29,6 +29,8 @@ use crate::platform::{
 };
 
 pub use answer::ServerEvents;
+/// How to connect (for [`crate::ChannelSpec::cytube`]).
+pub use rosey_cytube::ClientConfig;
 
 /// How to reach one CyTube channel.
 #[derive(Debug, Clone)]
