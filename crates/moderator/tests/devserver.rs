@@ -45,11 +45,7 @@ async fn rig(channel_rules: Value) -> Rig {
         CH,
     )
     .await;
-    let spec = ChannelSpec {
-        channel: CH.to_string(),
-        name: CH.to_string(),
-        client: client_config(&services.server, CH, bot_login()),
-    };
+    let spec = ChannelSpec::cytube(CH, CH, client_config(&services.server, CH, bot_login()));
     let bot = Bot::start(services.bus.clone(), BotConfig::new(vec![spec]));
     assert!(services.server.wait_for_user(CH, BOT, WAIT).await);
     let config = json!({

@@ -73,11 +73,11 @@ async fn rig(speed: Option<f64>, target: StoreTarget, media: MediaConfig) -> Rig
     let plugins = rosey_stdplugins::start_with_media(&client, &settings(), &media)
         .await
         .expect("standard plugins start");
-    let spec = ChannelSpec {
-        channel: CH.into(),
-        name: CH.into(),
-        client: cytube::client_config(&server, CH, cytube::bot_login()),
-    };
+    let spec = ChannelSpec::cytube(
+        CH,
+        CH,
+        cytube::client_config(&server, CH, cytube::bot_login()),
+    );
     let mut bot_cfg = BotConfig::new(vec![spec]);
     bot_cfg.plugins = Some(settings());
     let bot = Bot::start(bus.clone(), bot_cfg);
