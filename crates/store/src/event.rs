@@ -92,7 +92,7 @@ pub enum EventKind {
 impl EventKind {
     /// A short stable name, for logs and counters.
     /// How many kinds there are.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// A stable position per kind, `0..COUNT`, in the order of the enum.
     pub fn index(&self) -> usize {

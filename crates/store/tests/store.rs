@@ -314,7 +314,8 @@ fn migration_6_builds_media_totals_from_recorded_plays() {
     let path = dir.path().join("m.db");
     drop(Store::open(&path, &StoreOptions::with_channel("c")).unwrap());
     {
-        // Back to schema 5, as a database of the previous release.
+        // Back to schema 5, as a database of the previous release (7, the moderation
+        // table, came after 6).
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE media_stats; DROP TABLE media_adders;
@@ -322,7 +323,8 @@ fn migration_6_builds_media_totals_from_recorded_plays() {
              ALTER TABLE media_history DROP COLUMN ended_at;
              ALTER TABLE media_history DROP COLUMN end_reason;
              ALTER TABLE media_history DROP COLUMN played_seconds;
-             DELETE FROM rosey_migrations WHERE version = 6;
+             DROP TABLE moderation_actions;
+             DELETE FROM rosey_migrations WHERE version >= 6;
              INSERT INTO media_history (timestamp, media_type, media_id, title, duration,
                                         queued_by, channel) VALUES
                (100, 'yt', 'a', 'Old title', 60, 'ann', 'c'),
