@@ -32,6 +32,13 @@ async fn churn_leaves_no_state_behind_and_logs_stay_capped() {
             c.say(&format!("hello from round {round} guest {g}")).await;
             clients.push(c);
         }
+        // Each line reaches the log before its guest leaves (a close right after a send could
+        // otherwise beat the line to the server).
+        let said = ((round + 1) * GUESTS_PER_ROUND / CHANNELS).min(cap) * CHANNELS;
+        rosey_testkit::eventually("every line logged", Duration::from_secs(10), || async {
+            (server.footprint().chat_log == said).then_some(())
+        })
+        .await;
         let during = server.footprint();
         assert_eq!(during.conns, GUESTS_PER_ROUND);
         assert_eq!(during.sockets, GUESTS_PER_ROUND);
