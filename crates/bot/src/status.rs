@@ -14,8 +14,6 @@ use crate::metrics::BotSource;
 
 /// The micro-service name of bots.
 pub const SERVICE_NAME: &str = "rosey-bot";
-/// The status endpoint's subject (every instance answers; a plain request gets the first).
-pub const STATUS_SUBJECT: &str = "rosey.bot.status";
 
 /// One channel in a bot's status.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -127,7 +125,7 @@ pub async fn serve(
     let mut endpoint = service
         .endpoint_builder()
         .name("status")
-        .add(STATUS_SUBJECT)
+        .add(rosey_model::subjects::BOT_STATUS)
         .await?;
     tokio::spawn(async move {
         while let Some(request) = endpoint.next().await {

@@ -1045,11 +1045,6 @@ impl Config {
         crate::redact::redact(&mut v);
         v
     }
-
-    /// [`Config::to_redacted_value`] as pretty JSON, keys in the documented order.
-    pub fn to_redacted_json(&self) -> String {
-        crate::render::to_pretty_json(&self.to_redacted_value())
-    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,15 @@ pub fn render(value: &Value, format: Format) -> String {
     }
 }
 
+impl crate::model::Config {
+    /// [`Config::to_redacted_value`](crate::model::Config::to_redacted_value) as pretty JSON,
+    /// keys in the documented order. (Here, not in `model`, so that the model depends on
+    /// neither the renderer nor the schema that orders it.)
+    pub fn to_redacted_json(&self) -> String {
+        to_pretty_json(&self.to_redacted_value())
+    }
+}
+
 /// Pretty JSON, two-space indent, documented key order, trailing newline.
 pub fn to_pretty_json(value: &Value) -> String {
     let mut out = String::new();

@@ -539,7 +539,7 @@ fn subjects(t: &mut Schemas) -> Vec<Subject> {
         },
         Subject {
             id: "botStatus",
-            address: rosey_bot::status::STATUS_SUBJECT.to_owned(),
+            address: rosey_model::subjects::BOT_STATUS.to_owned(),
             kind: Kind::Request,
             from: "`rosey status`, the dashboard",
             to: BOT,
