@@ -14,7 +14,7 @@ use super::common::{
 
 /// `rosey run` says more about `--nats-url`: it alone can run on the in-process bus.
 const RUN_NATS_URL_HELP: &str =
-    "NATS server URL (overrides the config; \"embedded\" for the in-process bus).";
+    "NATS server URL (overrides the config; \"embedded\" for the in-process bus)";
 
 #[derive(clap::Args, Debug)]
 #[command(mut_arg("nats_url", |a| a.help(RUN_NATS_URL_HELP)))]
