@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Rosey in a container: one image, one `rosey` process per container; the command picks the role
-# (compose.yaml and deploy/kubernetes/ run `db-service …` and `bot …`). See docs/deploy.md.
+# Rosey in a container: one image, one Rosey process per container; the command picks the role
+# (compose.yaml and deploy/kubernetes/ run `bot …`, and the lean `rosey-db` binary, the same as
+# `rosey db-service`, for the database service). See docs/deploy.md.
 #
 #   docker build -t rosey .
 
@@ -11,7 +12,8 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p rosey \
- && install -D -m 0755 target/release/rosey /out/rosey
+ && install -D -m 0755 target/release/rosey /out/rosey \
+ && install -D -m 0755 target/release/rosey-db /out/rosey-db
 
 # --- runtime: slim Debian, CA certificates (TLS to CyTube and NATS), curl for the health check ---
 FROM debian:bookworm-slim
@@ -24,7 +26,7 @@ RUN apt-get update \
  && groupadd --system --gid 10001 rosey \
  && useradd --system --uid 10001 --gid rosey --home-dir /var/lib/rosey --shell /usr/sbin/nologin rosey \
  && install -d -o rosey -g rosey -m 0750 /var/lib/rosey /etc/rosey
-COPY --from=builder /out/rosey /usr/local/bin/rosey
+COPY --from=builder /out/rosey /out/rosey-db /usr/local/bin/
 
 # Not root. The SQLite file goes to /var/lib/rosey (a volume); everything else can be read-only.
 USER 10001:10001

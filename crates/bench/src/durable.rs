@@ -54,11 +54,9 @@ pub async fn start(
     env: &[(&str, String)],
     settle: Duration,
 ) -> Result<DurableService, BenchError> {
-    let mut child = Child::spawn(
-        "rosey db-service --jetstream",
+    let mut child = Child::spawn_db_service(
         rosey,
         &[
-            OsStr::new("db-service"),
             OsStr::new("--jetstream"),
             OsStr::new("--log-level"),
             OsStr::new("warn"),
@@ -73,7 +71,7 @@ pub async fn start(
     )?;
     let startup = query::wait_answering(
         client,
-        "rosey db-service --jetstream",
+        child.what(),
         subjects::RECENT_CHAT_GET,
         child.started,
         Duration::from_secs(20),

@@ -20,6 +20,8 @@
 //! - `bot.rs`: a bot config for N devserver channels, `rosey bot`, "joined".
 //! - `e2e.rs`: chat line → row latency at a fixed rate.
 //! - `scale.rs`: one bot process with N channels.
+//! - `moderation.rs`: end-to-end latency with `rosey moderator` running and not
+//!   (`rosey bench --moderation`).
 //! - `plugins.rs`: the plugin command round trip with 1 and 10 plugins (`rosey bench --plugins`).
 //! - `stats.rs`: percentiles, median and spread.
 //! - `web.rs`: the web dashboard's figures (`rosey bench --web`): first HTML, idle RSS,
@@ -44,6 +46,7 @@ pub mod error;
 pub mod history;
 pub mod ingest;
 pub mod machine;
+pub mod moderation;
 pub mod options;
 pub mod plugins;
 pub mod procs;
@@ -129,7 +132,6 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
         .unwrap_or_default();
     let service_metrics = opts.metrics.then(metrics_addr);
     let mut service_args = vec![
-        OsStr::new("db-service"),
         OsStr::new("--log-level"),
         OsStr::new("warn"),
         OsStr::new("--db-path"),
@@ -141,8 +143,7 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
         service_args.extend([OsStr::new("--metrics-listen"), OsStr::new(addr)]);
     }
     let _service_scraper = service_metrics.as_deref().map(scraper);
-    let mut service = Child::spawn(
-        "rosey db-service",
+    let mut service = Child::spawn_db_service(
         &opts.rosey,
         &service_args,
         dir,
@@ -151,7 +152,7 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
     )?;
     let service_ready = query::wait_answering(
         &client,
-        "rosey db-service",
+        service.what(),
         subjects::RECENT_CHAT_GET,
         service.started,
         READY_TIMEOUT,
@@ -461,6 +462,7 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
              time); the stream de-duplicates them by id."
         ));
     }
+    notes.push(format!("The database service ran as `{}`.", service.what()));
     notes.push(
         "Every process shares the machine: the bench process itself (publisher, devserver, \
          chatters, watcher) competes with the services for the same cores."

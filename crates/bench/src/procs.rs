@@ -1,4 +1,5 @@
-//! The processes under test: `rosey db-service`, `rosey bot` and the echo responder run as
+//! The processes under test: the database service (the lean `rosey-db` when it sits beside
+//! `rosey`, else `rosey db-service`), `rosey bot` and the echo responder run as
 //! separate processes (so memory and CPU are theirs alone), with their logs in files. This
 //! module spawns them, reads their resident set and CPU time from `/proc` (Linux), and stops
 //! them with SIGTERM, checking the exit status.
@@ -68,6 +69,21 @@ pub fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// The lean database-service binary's file name.
+pub const LEAN_DB_BINARY: &str = "rosey-db";
+
+/// What runs the database service: `rosey-db` when it sits beside `rosey` (as the package's
+/// build and the image put it), else `rosey db-service`. The program, the arguments before
+/// the service's flags, and its name for the report.
+pub fn db_service_program(rosey: &Path) -> (PathBuf, &'static [&'static str], &'static str) {
+    let lean = rosey.with_file_name(LEAN_DB_BINARY);
+    if lean.is_file() {
+        (lean, &[], LEAN_DB_BINARY)
+    } else {
+        (rosey.to_path_buf(), &["db-service"], "rosey db-service")
+    }
+}
+
 /// A child process under test. Killed (SIGKILL) when dropped while still running.
 pub struct Child {
     what: String,
@@ -113,6 +129,21 @@ impl Child {
             log,
             started,
         })
+    }
+
+    /// Spawns the database service with its `flags` (see [`db_service_program`]); the
+    /// child's [`Child::what`] names the binary.
+    pub fn spawn_db_service(
+        rosey: &Path,
+        flags: &[&std::ffi::OsStr],
+        cwd: &Path,
+        log: PathBuf,
+        env: &[(&str, String)],
+    ) -> Result<Child, BenchError> {
+        let (program, lead, name) = db_service_program(rosey);
+        let mut args: Vec<&std::ffi::OsStr> = lead.iter().map(std::ffi::OsStr::new).collect();
+        args.extend_from_slice(flags);
+        Child::spawn(name, &program, &args, cwd, log, env)
     }
 
     pub fn pid(&self) -> u32 {

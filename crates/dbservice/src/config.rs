@@ -50,6 +50,9 @@ pub struct DbServiceConfig {
     pub durable: Option<crate::durable::DurableConfig>,
     /// The commit the binary was built from, in the service's metadata (`rosey status`).
     pub commit: Option<String>,
+    /// The executable running the service (`rosey-db`, or `rosey` for `rosey db-service`
+    /// and `rosey run`), in the service's metadata (`rosey status`).
+    pub binary: Option<String>,
 }
 
 impl DbServiceConfig {
@@ -70,6 +73,7 @@ impl DbServiceConfig {
             cache_kib: rosey_store::DEFAULT_CACHE_KIB,
             durable: None,
             commit: None,
+            binary: None,
         }
     }
 }

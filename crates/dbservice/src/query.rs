@@ -424,7 +424,8 @@ async fn register(
                 ("db_path".to_string(), cfg.db.to_string()),
             ]
             .into_iter()
-            .chain(cfg.commit.clone().map(|c| ("commit".to_string(), c))),
+            .chain(cfg.commit.clone().map(|c| ("commit".to_string(), c)))
+            .chain(cfg.binary.clone().map(|b| ("binary".to_string(), b))),
         ))
         .stats_handler(move |_endpoint, _stats| {
             serde_json::to_value(counters.snapshot()).unwrap_or_default()

@@ -184,6 +184,32 @@ impl Channel {
         out
     }
 
+    /// The times of `user`'s offences counted by the ladder now, oldest first (its place on
+    /// the ladder, for storing).
+    pub fn offences_of(&self, user: &str) -> Vec<f64> {
+        self.history
+            .get(&user.to_lowercase())
+            .map(|h| h.offences.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Seconds an offence counts on the ladder.
+    pub fn window(&self) -> f64 {
+        self.rules.set.window
+    }
+
+    /// Puts back `user`'s offences (stored before a restart), oldest first; those already
+    /// out of the window at `now` are left out.
+    pub fn restore_offences(&mut self, user: &str, offences: &[f64], now: f64) {
+        let since = now - self.rules.set.window;
+        let h = self.history.entry(user.to_lowercase()).or_default();
+        let mut all: Vec<f64> = h.offences.iter().copied().collect();
+        all.extend(offences.iter().copied().filter(|t| *t >= since));
+        all.sort_by(f64::total_cmp);
+        all.dedup();
+        h.offences = all.into();
+    }
+
     /// Judges one chat line; decisions for the speaker and, when the line completes a raid,
     /// for everyone who posted it.
     pub fn observe(&mut self, line: Line<'_>) -> Vec<Decision> {
@@ -548,23 +574,48 @@ mod tests {
         assert_eq!(burst(&mut c, "newbie", 1200.0), 0);
     }
 
-    #[test]
-    fn offences_age_out_of_the_window() {
+    /// A channel where three quick lines are a flood and offences count for a minute, with
+    /// `u` in it.
+    fn flood_channel() -> Channel {
         let mut c = channel(|s| {
             s.flood.lines = 2;
             s.window = 60.0;
         });
         c.user_list([("u", 0.0)]);
-        let flood = |c: &mut Channel, t0: f64| {
-            (0..3)
-                .flat_map(|i| say(c, "u", &format!("x {i}"), t0 + i as f64 * 0.1))
-                .map(|d| d.step.to_string())
-                .collect::<Vec<_>>()
-        };
+        c
+    }
+
+    /// Three quick lines from `u` from `t0`: the steps they drew.
+    fn flood(c: &mut Channel, t0: f64) -> Vec<String> {
+        (0..3)
+            .flat_map(|i| say(c, "u", &format!("x {i}"), t0 + i as f64 * 0.1))
+            .map(|d| d.step.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn offences_age_out_of_the_window() {
+        let mut c = flood_channel();
         assert_eq!(flood(&mut c, 0.0), ["warn"]);
         assert_eq!(flood(&mut c, 10.0), ["smute 5m"]);
         assert_eq!(flood(&mut c, 200.0), ["warn"]);
         assert_eq!(c.offenders(200.0), [("u".to_string(), 1)]);
+    }
+
+    #[test]
+    fn restored_offences_put_a_user_back_on_the_ladder() {
+        let mut c = flood_channel();
+        assert_eq!(flood(&mut c, 0.0), ["warn"]);
+        let stored = c.offences_of("U");
+        assert_eq!(stored.len(), 1);
+        // A new engine (a restart) with the stored position: the next offence is the second.
+        let mut again = flood_channel();
+        again.restore_offences("u", &stored, 10.0);
+        assert_eq!(flood(&mut again, 10.0), ["smute 5m"]);
+        // Offences already out of the window are not restored.
+        let mut late = channel(|s| s.window = 60.0);
+        late.restore_offences("u", &stored, 100.0);
+        assert!(late.offences_of("u").is_empty());
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - [`engine`]: one channel's members and recent history, the history rules (flood,
 //!   repeats, raids), the escalation ladder; pure, driven by event time.
 //! - [`lifts`]: timed mutes and bans still to undo, in a JetStream key-value bucket.
+//! - [`ladder`]: each user's place on the ladder (offences in the window), in the same
+//!   bucket, so a restart does not start a repeat offender over.
 //! - [`metrics`]: decisions by rule, action and outcome, lines judged, evaluation time.
 //! - [`bench`]: `rosey bench --moderation`, the cost of judging a line with many patterns.
 //! - [`service`]: the bus side: events in, bot commands and `rosey.db.moderation.action`
@@ -18,7 +20,8 @@
 //!
 //! ```text
 //! rosey.events.<ch>.* ─▶ engine (rules, ladder) ─▶ worker ─▶ rosey.commands.<ch>.moderate|pm
-//!                                                     └─▶ rosey.db.moderation.action, lifts
+//!                                                     └─▶ rosey.db.moderation.action, lifts,
+//!                                                         ladder positions
 //! ```
 //!
 //! Dependencies point one way: `service` → `engine` → `rules` → `normalize`; the
@@ -26,6 +29,7 @@
 
 pub mod bench;
 pub mod engine;
+pub mod ladder;
 pub mod lifts;
 pub mod metrics;
 pub mod normalize;

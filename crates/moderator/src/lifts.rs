@@ -1,10 +1,15 @@
 //! Pending lifts: the timed mutes and bans still to undo, kept in a JetStream key-value
 //! bucket so that they are lifted when due even after the moderator (or the bot) restarts.
-//! One key per (channel, user, lift action); the value says when.
+//! One key per (channel, user, lift action); the value says when. The same bucket keeps
+//! the users' ladder positions ([`crate::ladder`]) under keys of their own.
 
 use async_nats::jetstream::{self, kv};
 use futures::StreamExt;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+/// The key prefix of a pending lift.
+const PREFIX: &str = "lift.";
 
 /// One mute or ban to lift.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,7 +30,7 @@ impl Lift {
     /// hold `@` and `:`), then the action.
     pub fn key(&self) -> String {
         format!(
-            "lift.{}.{}.{}",
+            "{PREFIX}{}.{}.{}",
             hex(&self.channel),
             hex(&self.user),
             self.action
@@ -33,7 +38,8 @@ impl Lift {
     }
 }
 
-fn hex(s: &str) -> String {
+/// Hex of a name, for a key (key-value keys allow few characters).
+pub(crate) fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -53,7 +59,7 @@ fn bucket_stream(bucket: &str) -> jetstream::stream::Config {
     use jetstream::stream::{Config, DiscardPolicy, StorageType};
     Config {
         name: format!("KV_{bucket}"),
-        description: Some("Rosey moderator: timed mutes and bans to lift".into()),
+        description: Some("Rosey moderator: timed mutes and bans to lift, ladder positions".into()),
         subjects: vec![format!("$KV.{bucket}.>")],
         max_messages_per_subject: 1,
         storage: StorageType::File,
@@ -101,21 +107,42 @@ impl Lifts {
 
     /// Every pending lift (unreadable values are skipped with a warning).
     pub async fn all(&self) -> Result<Vec<Lift>, String> {
-        let mut keys = self.kv.keys().await.map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        while let Some(key) = keys.next().await {
-            let key = key.map_err(|e| e.to_string())?;
-            match self.kv.get(&key).await {
-                Ok(Some(v)) => match serde_json::from_slice::<Lift>(&v) {
-                    Ok(l) => out.push(l),
-                    Err(e) => tracing::warn!(key, error = %e, "Unreadable pending lift; skipped."),
-                },
-                Ok(None) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        Ok(out)
+        Ok(read_all(&self.kv, PREFIX)
+            .await?
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect())
     }
+
+    /// The bucket, for the other records kept in it.
+    pub fn store(&self) -> kv::Store {
+        self.kv.clone()
+    }
+}
+
+/// Every value under the keys that start with `prefix`, with its key (unreadable values are
+/// skipped with a warning).
+pub(crate) async fn read_all<T: DeserializeOwned>(
+    kv: &kv::Store,
+    prefix: &str,
+) -> Result<Vec<(String, T)>, String> {
+    let mut keys = kv.keys().await.map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(|e| e.to_string())?;
+        if !key.starts_with(prefix) {
+            continue;
+        }
+        match kv.get(&key).await {
+            Ok(Some(v)) => match serde_json::from_slice::<T>(&v) {
+                Ok(t) => out.push((key, t)),
+                Err(e) => tracing::warn!(key, error = %e, "Unreadable moderator record; skipped."),
+            },
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

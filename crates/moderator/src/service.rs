@@ -1,8 +1,9 @@
 //! The service on the bus: follows `rosey.events.<channel>.*`, judges chat lines with the
 //! engine, acts through the bot's `moderate` and `pm` commands (one action at a time, in
 //! order), records every decision on `rosey.db.moderation.action`, lifts timed mutes and
-//! bans when due (from the key-value bucket, so a restart loses none), and answers
-//! `rosey.moderation.reload` and `rosey.moderation.state`.
+//! bans when due (from the key-value bucket, so a restart loses none), stores each
+//! offender's ladder position there too (loaded at start, so a restart does not start a
+//! repeat offender over), and answers `rosey.moderation.reload` and `rosey.moderation.state`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::engine::{Channel, Decision, Line};
+use crate::ladder::{Position, Positions};
 use crate::lifts::{Lift, Lifts, undo_of};
 use crate::metrics::ModeratorMetrics;
 use crate::rules::Compiled;
@@ -57,6 +59,26 @@ struct Core {
 }
 
 impl Core {
+    /// Puts the stored ladder positions back (those of channels moderated now).
+    async fn restore(&mut self, positions: &Positions) {
+        let t = now();
+        match positions.load(t).await {
+            Ok(stored) => {
+                let mut restored = 0usize;
+                for p in stored {
+                    if let Some(c) = self.channels.get_mut(&p.channel) {
+                        c.restore_offences(&p.user, &p.offences, t);
+                        restored += 1;
+                    }
+                }
+                tracing::info!(restored, "Ladder positions loaded.");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot read the stored ladder positions; every user starts at the first step.");
+            }
+        }
+    }
+
     fn apply(&mut self, config: ModerationConfig, rules: BTreeMap<String, Arc<Compiled>>) {
         self.channels.retain(|name, _| rules.contains_key(name));
         for (name, r) in rules {
@@ -71,10 +93,23 @@ impl Core {
     }
 }
 
-/// One decision to carry out.
+/// One decision to carry out, and the offender's ladder position after it (to store).
 struct Job {
     channel: String,
     decision: Decision,
+    position: Position,
+}
+
+/// `user`'s place on `channel`'s ladder now, for the store.
+fn position_of(channel: &Channel, name: &str, user: &str) -> Position {
+    let offences = channel.offences_of(user);
+    let last = offences.last().copied().unwrap_or(0.0);
+    Position {
+        channel: name.to_string(),
+        user: user.to_lowercase(),
+        offences,
+        expires: last + channel.window(),
+    }
 }
 
 /// What an action came to: `done`, `failed`, `skipped` or `dry_run`, and the words.
@@ -89,6 +124,7 @@ struct Actor {
     client: async_nats::Client,
     metrics: Arc<ModeratorMetrics>,
     lifts: Lifts,
+    positions: Positions,
     name: String,
     timeout: Duration,
 }
@@ -116,11 +152,13 @@ impl Moderator {
     ) -> Result<Moderator, String> {
         let rules = compile(&config)?;
         let lifts = Lifts::open(&client, &config.bucket).await?;
+        let positions = Positions::new(lifts.store());
         let metrics = Arc::new(ModeratorMetrics::default());
         let actor = Actor {
             client: client.clone(),
             metrics: Arc::clone(&metrics),
             lifts: lifts.clone(),
+            positions: positions.clone(),
             name: config.name.clone(),
             timeout: config.action_timeout(),
         };
@@ -130,6 +168,7 @@ impl Moderator {
             channels: BTreeMap::new(),
         };
         core.apply(config, rules);
+        core.restore(&positions).await;
         let inner = Arc::new(Inner {
             core: Mutex::new(core),
             metrics: Arc::clone(&metrics),
@@ -356,15 +395,21 @@ async fn follow(mut events: async_nats::Subscriber, inner: Arc<Inner>, tx: mpsc:
                     });
                     metrics.eval.observe_duration(started.elapsed());
                     metrics.lines.fetch_add(1, Relaxed);
-                    d
+                    d.into_iter()
+                        .map(|decision| {
+                            let position = position_of(channel, &event.channel, &decision.user);
+                            (decision, position)
+                        })
+                        .collect::<Vec<_>>()
                 }
                 _ => continue,
             }
         };
-        for decision in decisions {
+        for (decision, position) in decisions {
             let job = Job {
                 channel: event.channel.clone(),
                 decision,
+                position,
             };
             if let Err(e) = tx.try_send(job) {
                 metrics.dropped.fetch_add(1, Relaxed);
@@ -381,6 +426,10 @@ async fn follow(mut events: async_nats::Subscriber, inner: Arc<Inner>, tx: mpsc:
 /// Carries out decisions one at a time, in order.
 async fn work(mut rx: mpsc::Receiver<Job>, actor: Actor) {
     while let Some(job) = rx.recv().await {
+        // The position first: a moderator killed while acting still counts the offence.
+        if let Err(e) = actor.positions.put(&job.position).await {
+            tracing::warn!(error = %e, user = %job.decision.user, "Could not store the ladder position.");
+        }
         let outcome = actor.act(&job.channel, &job.decision).await;
         let d = &job.decision;
         actor

@@ -329,6 +329,39 @@ async fn a_timed_mute_is_lifted_when_due_even_after_a_restart() {
     assert_eq!(env.commands.lock().unwrap().len(), 2, "lifted once");
 }
 
+/// The ladder position is stored, not kept in memory: offence → step 1, the moderator goes
+/// away without any shutdown step and a new one starts, next offence → step 2.
+#[tokio::test]
+async fn a_repeat_offender_climbs_on_after_a_restart() {
+    let env = Env::start(&[]).await;
+    let cfg = flood_config(json!({}));
+    let first = env.moderator(cfg.clone()).await;
+    env.users("room", &[("Repeat", 0.0)]).await;
+    for i in 0..4 {
+        env.say("room", "Repeat", &format!("a {i}")).await;
+    }
+    assert_eq!(steps(&env.commands(1).await), ["pm Repeat"]);
+    env.records(1).await;
+    first.stop();
+    drop(first);
+    let second = env.moderator(cfg).await;
+    let state = second
+        .handle()
+        .state(Some("room"), rosey_moderator::service::now());
+    assert_eq!(
+        state["channels"][0]["offenders"],
+        json!([{"user": "repeat", "offences": 1}]),
+        "{state}"
+    );
+    for i in 0..4 {
+        env.say("room", "Repeat", &format!("b {i}")).await;
+    }
+    let c = env.commands(2).await;
+    assert_eq!(steps(&c), ["pm Repeat", "smute Repeat 3600s"]);
+    let r = env.records(2).await;
+    assert_eq!(r[1].step, "smute 1h");
+}
+
 #[tokio::test]
 async fn reload_swaps_rules_and_a_broken_file_keeps_the_old_ones() {
     let env = Env::start(&[]).await;

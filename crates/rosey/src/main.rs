@@ -1,22 +1,11 @@
-//! `rosey` — the one binary. Thin by design: parse flags, set up logging, hand over to the
-//! library crates. Each subcommand lives in its own file under `cmd/`.
+//! `rosey` — the binary with every command. Thin by design: parse flags, hand over to the
+//! subcommand (each in its own file under `cmd/`, in this package's library, which the lean
+//! `rosey-db` binary shares).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-mod cmd;
-mod logging;
-
-/// `rosey --version`: `0.6.0 (commit 3f2a9c1d0b7e, built 2026-12-07)` (see build.rs).
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("ROSEY_GIT_COMMIT"),
-    ", built ",
-    env!("ROSEY_BUILD_DATE"),
-    ")"
-);
+use rosey::{VERSION, cmd};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -81,17 +70,7 @@ fn main() -> ExitCode {
     if cli.check_args {
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("rosey: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async move {
+    rosey::block_on(async move {
         match cli.command {
             Command::Run(a) => cmd::run::run(a).await,
             Command::Bot(a) => cmd::run::bot(a).await,
@@ -111,13 +90,5 @@ fn main() -> ExitCode {
             Command::Moderator(a) => cmd::moderator::run(a).await,
             Command::Moderation(c) => cmd::moderator::moderation(c).await,
         }
-    });
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            // One line, with the chain of causes, never a backtrace.
-            eprintln!("rosey: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

@@ -170,3 +170,42 @@ fn bench_tiny_writes_a_complete_report() {
         );
     }
 }
+
+/// `rosey bench --moderation` at the tiny preset: the rule-evaluation table, then chat line →
+/// row with `rosey moderator` off and on in the same run: every line stored once in both,
+/// the moderator judged the lines while on, and the ratio is printed.
+#[test]
+fn bench_moderation_measures_the_latency_with_the_moderator_off_and_on() {
+    let run = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args(["bench", "--moderation", "--preset", "tiny"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(text.contains("## Moderation rules"), "{text}");
+    assert!(
+        text.contains("## Moderation: added end-to-end latency"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| off | ") && text.contains("| on | "),
+        "{text}"
+    );
+    assert!(text.contains("Ratio on ÷ off: p50 **"), "{text}");
+    assert!(text.contains("Lost 0, duplicated 0."), "{text}");
+    let judged: u64 = text
+        .split("`rosey moderator` judged ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("lines judged: {text}"));
+    assert!(
+        judged >= 40,
+        "the moderator judged the measured lines: {text}"
+    );
+}

@@ -3,7 +3,9 @@
 //!
 //! Layout:
 //! - every command line they start Rosey with goes through the real binary's argument parser
-//!   (`rosey --check-args …`: clap parses, nothing runs; exit 2 with clap's error otherwise);
+//!   (`rosey --check-args …`, or `rosey-db --check-args …` for the lean database service that
+//!   every database-service deployment runs: clap parses, nothing runs; exit 2 with clap's
+//!   error otherwise);
 //! - every file they reference exists, and the shared `deploy/config/config.json` (and the
 //!   ConfigMap's copy of it) passes `rosey config check`;
 //! - the units pass `systemd-analyze verify` and an offline `systemd-analyze security`
@@ -22,8 +24,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 const ROSEY: &str = env!("CARGO_BIN_EXE_rosey");
+const ROSEY_DB: &str = env!("CARGO_BIN_EXE_rosey-db");
 /// Where the units, the image and the manifests expect the binary.
 const INSTALLED_ROSEY: &str = "/usr/local/bin/rosey";
+/// Where they expect the lean database-service binary.
+const INSTALLED_ROSEY_DB: &str = "/usr/local/bin/rosey-db";
 const UNITS: &[&str] = &[
     "rosey-db-service.service",
     "rosey-bot.service",
@@ -40,9 +45,23 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Runs the arguments through the binary's parser only. `Err` carries clap's message.
+/// The binary under test for an installed path.
+fn local_binary(installed: &str) -> &'static str {
+    match installed {
+        INSTALLED_ROSEY => ROSEY,
+        INSTALLED_ROSEY_DB => ROSEY_DB,
+        other => panic!("runs {other}, neither {INSTALLED_ROSEY} nor {INSTALLED_ROSEY_DB}"),
+    }
+}
+
+/// Runs the arguments through `rosey`'s parser only. `Err` carries clap's message.
 fn parse_check(args: &[String]) -> Result<(), String> {
-    let out = Command::new(ROSEY)
+    parse_check_of(ROSEY, args)
+}
+
+/// Runs the arguments through `program`'s parser only.
+fn parse_check_of(program: &str, args: &[String]) -> Result<(), String> {
+    let out = Command::new(program)
         .arg("--check-args")
         .args(args)
         // NATS_URL / DATABASE_PATH feed clap `env` fallbacks: keep the parse independent of
@@ -57,14 +76,17 @@ fn parse_check(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// A command line a deployment file starts: where it is, the installed program, its arguments.
+type Line = (String, String, Vec<String>);
+
 /// Every command line that failed to parse, with where it came from.
-fn parse_failures<'a>(lines: impl IntoIterator<Item = (String, &'a [String])>) -> Vec<String> {
+fn parse_failures(lines: &[Line]) -> Vec<String> {
     lines
-        .into_iter()
-        .filter_map(|(origin, args)| {
-            parse_check(args)
+        .iter()
+        .filter_map(|(origin, program, args)| {
+            parse_check_of(local_binary(program), args)
                 .err()
-                .map(|e| format!("{origin}: `rosey {}` → {e}", args.join(" ")))
+                .map(|e| format!("{origin}: `{program} {}` → {e}", args.join(" ")))
         })
         .collect()
 }
@@ -84,6 +106,18 @@ fn check_args_is_a_real_parse_check() {
     let ok = |a: &[&str]| parse_check(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     assert_eq!(ok(&["bot", "/nonexistent/config.json"]), Ok(()));
     assert_eq!(ok(&["db-service", "--db-path", "/x.db"]), Ok(()));
+    let lean = |a: &[&str]| {
+        parse_check_of(
+            ROSEY_DB,
+            &a.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        lean(&["c.json", "--db-path", "/x.db", "--jetstream"]),
+        Ok(())
+    );
+    let err = lean(&["db-service", "c.json"]).expect_err("no subcommand");
+    assert!(err.starts_with("exit status: 2"), "{err}");
     for bad in [
         &["bot"][..],
         &["bot", "c.json", "--no-such-flag"],
@@ -123,7 +157,12 @@ fn unit_command_lines_parse() {
     for name in UNITS {
         let unit = read(&format!("deploy/systemd/{name}"));
         let words = exec_start(name, &unit);
-        assert_eq!(words[0], INSTALLED_ROSEY, "{name}: ExecStart binary");
+        let binary = if name.contains("db-service") {
+            INSTALLED_ROSEY_DB
+        } else {
+            INSTALLED_ROSEY
+        };
+        assert_eq!(words[0], binary, "{name}: ExecStart binary");
         let args = words[1..].to_vec();
         // Readiness must poll the port the process serves /readyz on.
         let listen = flag_value(&args, "--metrics-listen")
@@ -134,9 +173,13 @@ fn unit_command_lines_parse() {
             post.contains(&ready),
             "{name}: ExecStartPost must poll {ready}: {post}"
         );
-        lines.push((format!("deploy/systemd/{name} ExecStart"), args));
+        lines.push((
+            format!("deploy/systemd/{name} ExecStart"),
+            words[0].clone(),
+            args,
+        ));
     }
-    let failures = parse_failures(lines.iter().map(|(o, a)| (o.clone(), a.as_slice())));
+    let failures = parse_failures(&lines);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -222,8 +265,11 @@ fn units_for_analysis() -> tempfile::TempDir {
             unit.contains(INSTALLED_ROSEY),
             "{name}: runs {INSTALLED_ROSEY}"
         );
-        std::fs::write(dir.path().join(name), unit.replace(INSTALLED_ROSEY, ROSEY))
-            .expect("write unit");
+        // The lean binary's path first: the other is a prefix of it.
+        let unit = unit
+            .replace(INSTALLED_ROSEY_DB, ROSEY_DB)
+            .replace(INSTALLED_ROSEY, ROSEY);
+        std::fs::write(dir.path().join(name), unit).expect("write unit");
     }
     dir
 }
@@ -314,6 +360,13 @@ fn dockerfile_runs_rosey_unprivileged_with_a_health_check() {
     assert!(
         dockerfile.contains("cargo build --release --locked -p rosey"),
         "builds the locked release binary"
+    );
+    assert!(
+        dockerfile.contains("target/release/rosey-db /out/rosey-db")
+            && instr("COPY")
+                .iter()
+                .any(|c| c.contains("/out/rosey-db") && c.ends_with(" /usr/local/bin/")),
+        "the image holds the lean database-service binary at {INSTALLED_ROSEY_DB}"
     );
     assert_eq!(
         instr("ENTRYPOINT"),
@@ -418,18 +471,27 @@ fn compose_references_exist_and_commands_parse() {
         }
         if is_rosey(service) {
             let args = strings(&service["command"]);
+            let entrypoint = strings(&service["entrypoint"]);
+            let program = entrypoint.first().map_or(INSTALLED_ROSEY, String::as_str);
+            if name == "db-service" {
+                assert_eq!(program, INSTALLED_ROSEY_DB, "{name}: the lean binary");
+            }
             let listen = flag_value(&args, "--metrics-listen").unwrap_or_default();
             assert_eq!(
                 port_of(listen),
                 CONTAINER_METRICS_PORT,
                 "{name}: --metrics-listen must be the port the image's HEALTHCHECK polls"
             );
-            lines.push((format!("compose.yaml service {name}"), args));
+            lines.push((
+                format!("compose.yaml service {name}"),
+                program.to_string(),
+                args,
+            ));
         }
     }
     assert!(missing.is_empty(), "compose.yaml:\n{}", missing.join("\n"));
     assert_eq!(lines.len(), 2, "db-service and bot run the Rosey image");
-    let failures = parse_failures(lines.iter().map(|(o, a)| (o.clone(), a.as_slice())));
+    let failures = parse_failures(&lines);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -518,10 +580,17 @@ fn kubernetes_containers_are_probed_limited_and_their_args_parse() {
             }
             assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz", "{at}");
             assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz", "{at}");
-            assert!(
-                c.get("command").is_none(),
-                "{at}: keep the image's entrypoint"
-            );
+            // The image's entrypoint, but the database service runs the image's lean binary.
+            let command = strings(&c["command"]);
+            if name.contains("db-service") {
+                assert_eq!(command, [INSTALLED_ROSEY_DB], "{at}: the lean binary");
+            } else {
+                assert!(
+                    c.get("command").is_none(),
+                    "{at}: keep the image's entrypoint"
+                );
+            }
+            let program = command.first().map_or(INSTALLED_ROSEY, String::as_str);
             let args = strings(&c["args"]);
             let listen = flag_value(&args, "--metrics-listen").unwrap_or_default();
             let port = c["ports"][0]["containerPort"].to_string();
@@ -554,11 +623,11 @@ fn kubernetes_containers_are_probed_limited_and_their_args_parse() {
                     assert!(named("ConfigMap", cm), "{at}: ConfigMap {cm} exists");
                 }
             }
-            lines.push((at, args));
+            lines.push((at, program.to_string(), args));
         }
     }
     assert_eq!(lines.len(), 2, "db-service and bot run the Rosey image");
-    let failures = parse_failures(lines.iter().map(|(o, a)| (o.clone(), a.as_slice())));
+    let failures = parse_failures(&lines);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // The db-service keeps its SQLite file on a claim of its own.

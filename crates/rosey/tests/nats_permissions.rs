@@ -9,6 +9,7 @@ use std::{process::Stdio, time::Duration};
 
 use futures::FutureExt;
 use futures::StreamExt;
+use tokio::io::AsyncBufReadExt;
 
 use rosey_bus::{Bus, NatsOptions};
 use rosey_devserver::{DevServer, DevServerConfig};
@@ -19,12 +20,13 @@ mod common;
 
 const WAIT: Duration = Duration::from_secs(20);
 const CHANNEL: &str = "perm";
-const ROLES: [(&str, &str); 5] = [
+const ROLES: [(&str, &str); 6] = [
     ("BOT", "rosey-bot"),
     ("DB", "rosey-db"),
     ("WEB", "rosey-web"),
     ("PLUGIN", "rosey-plugin"),
     ("ADMIN", "rosey-admin"),
+    ("MODERATOR", "rosey-moderator"),
 ];
 
 fn password(role: &str) -> String {
@@ -51,6 +53,7 @@ fn inbox_of(role: &str) -> &'static str {
         "DB" => subjects::INBOX_DB,
         "WEB" => subjects::INBOX_WEB,
         "PLUGIN" => subjects::INBOX_PLUGIN,
+        "MODERATOR" => subjects::INBOX_MODERATOR,
         _ => subjects::INBOX_ADMIN,
     }
 }
@@ -666,5 +669,121 @@ async fn plugins_answer_through_the_bot_and_keep_to_their_namespace() {
         .filter(|l| l.to_lowercase().contains("permission") && !l.contains("\"$SRV.INFO\""))
         .collect();
     assert!(refusals.is_empty(), "{refusals:?}");
+    guest.shutdown().await;
+}
+
+/// The moderator works as `rosey-moderator`: a guest's flood is answered through the bot (a
+/// warning by PM, recorded in the moderation log the admin reads), with its ladder position
+/// and the bucket's stream set up on the way and nothing refused; its user may neither
+/// publish events nor have the bot chat, nor read another role's replies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_moderator_acts_through_the_bot_and_nothing_else() {
+    let nats = rosey_testkit::NatsServer::start_with_config(&accounts_conf());
+    let server = DevServer::start(DevServerConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db_cfg = role_config(dir.path(), &nats, &server, "db", "rosey-db");
+    let bot_cfg = role_config(dir.path(), &nats, &server, "bot", "rosey-bot");
+    let admin_cfg = role_config(dir.path(), &nats, &server, "admin", "rosey-admin");
+    let mod_cfg = role_config(dir.path(), &nats, &server, "moderator", "rosey-moderator");
+    let mut cfg: Value = serde_json::from_slice(&std::fs::read(&mod_cfg).unwrap()).unwrap();
+    cfg["moderation"] = json!({"enabled": true, "channels": {CHANNEL: {
+        "flood": {"lines": 3, "seconds": 30}, "ladder": ["warn"], "new_users": {"minutes": 0}}}});
+    std::fs::write(&mod_cfg, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let _db = start_db(&db_cfg, &admin_cfg).await;
+    let _bot = rosey(&["bot", &bot_cfg], "BOT").spawn().unwrap();
+    assert!(
+        server.wait_for_user(CHANNEL, "RoseyPerm", WAIT).await,
+        "the bot joins"
+    );
+    let mut moderator = rosey(&["moderator", &mod_cfg, "--log-level", "info"], "MODERATOR")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Subscribed and set up (bucket, stored positions) once it says it runs.
+    let mut stderr = tokio::io::BufReader::new(moderator.stderr.take().unwrap()).lines();
+    let mut text = String::new();
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            text += &line;
+            text.push('\n');
+            if line.contains("Moderator running") {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the moderator starts: {text}"));
+    let guest = common::join_guest(&server.base_url(), CHANNEL, "flooder", WAIT).await;
+    for n in 0..4 {
+        guest.chat(&format!("flood line {n}")).unwrap();
+    }
+    let rows = tokio::time::timeout(WAIT, async {
+        loop {
+            let out = rosey(
+                &[
+                    "moderation",
+                    "log",
+                    "--config",
+                    &admin_cfg,
+                    "--channel",
+                    CHANNEL,
+                    "--json",
+                ],
+                "ADMIN",
+            )
+            .output()
+            .await
+            .unwrap();
+            if let Ok(rows) = serde_json::from_slice::<Value>(&out.stdout)
+                && rows.as_array().is_some_and(|r| !r.is_empty())
+            {
+                return rows;
+            }
+        }
+    })
+    .await
+    .expect("the moderator's decision is in the log");
+    let row = &rows[0];
+    assert_eq!(
+        (row["rule"].as_str(), row["username"].as_str()),
+        (Some("flood"), Some("flooder")),
+        "{rows}"
+    );
+    assert_eq!(
+        row["outcome"], "done",
+        "the bot answered the moderator: {rows}"
+    );
+
+    // What the moderator's user must not do.
+    let (raw, mut errors) = raw_client(
+        &nats,
+        "rosey-moderator",
+        password("MODERATOR"),
+        subjects::INBOX_MODERATOR,
+    )
+    .await;
+    let forbidden = [
+        format!("rosey.events.{CHANNEL}.message"),
+        format!("rosey.commands.{CHANNEL}.chat"),
+        subjects::MESSAGE_LOG.to_string(),
+    ];
+    for subject in &forbidden {
+        raw.publish(subject.clone(), "{}".into()).await.unwrap();
+        raw.flush().await.unwrap();
+        refused(&mut errors, subject).await;
+    }
+    let _spy = raw.subscribe("_INBOX_bot.>").await.unwrap();
+    refused(&mut errors, "_INBOX_bot.>").await;
+
+    // Nothing the moderator itself did was refused.
+    let status = common::sigterm_and_wait(&mut moderator, WAIT).await;
+    assert!(status.success(), "{status}");
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        text += &line;
+        text.push('\n');
+    }
+    assert!(!text.to_lowercase().contains("permission"), "{text}");
+    assert!(!text.contains("Could not"), "{text}");
+    assert!(text.contains("Moderator running"), "{text}");
     guest.shutdown().await;
 }

@@ -1,5 +1,6 @@
 //! `rosey --version` says the release, the commit it was built from and the build date, and
-//! `rosey status` shows each running process's version and commit.
+//! `rosey status` shows each running process's version and commit; the lean `rosey-db` says
+//! the same version and is named in `rosey status`.
 
 use std::process::Command;
 
@@ -37,19 +38,48 @@ fn version_names_the_release_the_commit_and_the_build_date() {
 }
 
 /// `rosey status` shows a running database service's version with the commit it was built
-/// from (the table's VERSION column and the JSON's metadata).
+/// from (the table's VERSION column and the JSON's metadata), and which executable runs it.
 #[test]
 fn status_shows_the_version_and_commit_of_a_running_process() {
+    let line = status_line_of(env!("CARGO_BIN_EXE_rosey"), &["db-service"]);
+    let version = format!("{} ({})", env!("CARGO_PKG_VERSION"), commit_of_the_binary());
+    assert!(line.contains(&version), "{version} not in: {line}");
+    assert!(line.contains("binary rosey,"), "{line}");
+}
+
+/// The lean `rosey-db` is the same service from the same build: its `--version` names the
+/// same release and commit, and `rosey status` lists it as run by `rosey-db`.
+#[test]
+fn the_lean_binary_is_the_same_service_and_status_names_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rosey-db"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let lean = String::from_utf8(out.stdout).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let full = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        lean.strip_prefix("rosey-db "),
+        full.strip_prefix("rosey "),
+        "{lean} / {full}"
+    );
+    let line = status_line_of(env!("CARGO_BIN_EXE_rosey-db"), &[]);
+    let version = format!("{} ({})", env!("CARGO_PKG_VERSION"), commit_of_the_binary());
+    assert!(line.contains(&version), "{version} not in: {line}");
+    assert!(line.contains("binary rosey-db,"), "{line}");
+}
+
+/// Runs a database service (`program lead… --nats-url …`) and returns its line in `rosey
+/// status`.
+fn status_line_of(program: &str, lead: &[&str]) -> String {
     let nats = rosey_testkit::NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut db = Command::new(env!("CARGO_BIN_EXE_rosey"))
-        .args([
-            "db-service",
-            "--nats-url",
-            &nats.url(),
-            "--log-level",
-            "warn",
-        ])
+    let mut db = Command::new(program)
+        .args(lead)
+        .args(["--nats-url", &nats.url(), "--log-level", "warn"])
         .arg("--db-path")
         .arg(dir.path().join("status.db"))
         .env_remove("NATS_URL")
@@ -70,9 +100,7 @@ fn status_shows_the_version_and_commit_of_a_running_process() {
     let line = (0..40).find_map(|_| version_line());
     let _ = db.kill();
     let _ = db.wait();
-    let line = line.expect("rosey status never listed the database service");
-    let version = format!("{} ({})", env!("CARGO_PKG_VERSION"), commit_of_the_binary());
-    assert!(line.contains(&version), "{version} not in: {line}");
+    line.expect("rosey status never listed the database service")
 }
 
 /// The commit `rosey --version` names.

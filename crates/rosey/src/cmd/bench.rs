@@ -53,7 +53,8 @@ pub struct BenchArgs {
     /// Commands per configuration for `--plugins`.
     #[arg(long, default_value_t = 500, requires = "plugins")]
     pub samples: usize,
-    /// Only the automated moderator's rule evaluation (p99 per line with 100 patterns).
+    /// Only the automated moderator's figures: rule evaluation (p99 per line with 100
+    /// patterns) and the end-to-end latency with the moderator running and not.
     #[arg(long)]
     pub moderation: bool,
 }
@@ -67,12 +68,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     crate::logging::init(None, "warn", false);
     if args.moderation {
-        let lines = if args.quick { 20_000 } else { 200_000 };
+        let lines = if preset(&args)? == Preset::Full {
+            200_000
+        } else {
+            20_000
+        };
         let report = tokio::task::spawn_blocking(move || rosey_moderator::bench::run(lines, 100))
             .await
             .context("moderation bench")?;
         println!("{}", report.to_markdown());
-        return Ok(ExitCode::SUCCESS);
+        return moderation_latency(&args).await;
     }
     if args.plugins {
         let rosey = std::env::current_exe().context("cannot find the rosey executable")?;
@@ -80,12 +85,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{}", report.to_markdown());
         return Ok(ExitCode::SUCCESS);
     }
-    let preset = match (&args.preset, args.quick) {
-        (Some(p), _) => Preset::parse(p)
-            .with_context(|| format!("unknown preset {p:?} (full, quick or tiny)"))?,
-        (None, true) => Preset::Quick,
-        (None, false) => Preset::Full,
-    };
+    let preset = preset(&args)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     if args.web {
         return web_section(&out).await;
@@ -157,4 +157,24 @@ async fn web_section(out: &std::path::Path) -> anyhow::Result<ExitCode> {
     println!("{markdown}");
     println!("Figures written to {}.", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `rosey bench --moderation`'s second table: chat line → row with the moderator off and on.
+async fn moderation_latency(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let rosey = std::env::current_exe().context("cannot find the rosey executable")?;
+    let preset = preset(args)?;
+    let rounds = if preset == Preset::Full { 2 } else { 1 };
+    let figures = rosey_bench::moderation::run(&rosey, &Sizes::for_preset(preset), rounds).await?;
+    println!("{}", figures.to_markdown());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The size preset: `--preset`, else `--quick`, else full.
+fn preset(args: &BenchArgs) -> anyhow::Result<Preset> {
+    Ok(match (&args.preset, args.quick) {
+        (Some(p), _) => Preset::parse(p)
+            .with_context(|| format!("unknown preset {p:?} (full, quick or tiny)"))?,
+        (None, true) => Preset::Quick,
+        (None, false) => Preset::Full,
+    })
 }

@@ -5,6 +5,21 @@ use anyhow::Context;
 use rosey_bus::{Bus, NatsOptions, TlsOptions};
 use rosey_config::{NatsConfig, NatsUrl};
 
+/// The flags the long-running bus services share (`rosey run`, `rosey bot`,
+/// `rosey moderator`), flattened into each one's arguments.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServiceFlags {
+    /// NATS server URL (overrides the config).
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Log level.
+    #[arg(long)]
+    pub log_level: Option<String>,
+    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
 /// NATS connection options from the `nats` section. `inbox` is the process role's reply
 /// inbox prefix (`rosey_model::subjects::INBOX_*`), used unless `nats.inbox_prefix` is set.
 pub fn nats_options(
@@ -143,6 +158,9 @@ pub fn db_service_config_at(
     cfg.retention.user_count_history = r.user_count_history().unwrap_or(FOREVER);
     cfg.retention.sent_outbound = r.sent_outbound().unwrap_or(FOREVER);
     cfg.commit = Some(env!("ROSEY_GIT_COMMIT").to_string());
+    cfg.binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()));
     cfg
 }
 

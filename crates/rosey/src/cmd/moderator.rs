@@ -20,15 +20,8 @@ use super::common::{MetricsListener, before_signal, connect_bus, shutdown_signal
 pub struct ModeratorArgs {
     #[command(flatten)]
     pub config: super::config_arg::RequiredConfigFile,
-    /// NATS server URL (overrides the config).
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
-    /// Log level.
-    #[arg(long)]
-    pub log_level: Option<String>,
-    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
-    #[arg(long, value_name = "ADDR")]
-    pub metrics_listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub flags: super::common::ServiceFlags,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -128,7 +121,7 @@ pub async fn run(args: ModeratorArgs) -> anyhow::Result<ExitCode> {
     let config = rosey_config::Config::load(path)
         .with_context(|| format!("cannot load configuration {}", path.display()))?;
     crate::logging::init(
-        args.log_level.as_deref(),
+        args.flags.log_level.as_deref(),
         &config.logging.level.to_string(),
         config.logging.format == LogFormat::Json,
     );
@@ -139,11 +132,11 @@ pub async fn run(args: ModeratorArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
     }
-    let metrics = MetricsListener::start(args.metrics_listen, &config, "moderator").await?;
+    let metrics = MetricsListener::start(args.flags.metrics_listen, &config, "moderator").await?;
     let mut signal = Box::pin(shutdown_signal());
     let connect = connect_bus(
         &config.nats,
-        args.nats_url.as_deref(),
+        args.flags.nats_url.as_deref(),
         "rosey-moderator",
         subjects::INBOX_MODERATOR,
     );

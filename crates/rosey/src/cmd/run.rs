@@ -12,34 +12,25 @@ use super::common::{
     shutdown_signal,
 };
 
+/// `rosey run` says more about `--nats-url`: it alone can run on the in-process bus.
+const RUN_NATS_URL_HELP: &str =
+    "NATS server URL (overrides the config; \"embedded\" for the in-process bus)";
+
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("nats_url", |a| a.help(RUN_NATS_URL_HELP)))]
 pub struct RunArgs {
     #[command(flatten)]
     pub config: super::config_arg::RequiredConfigFile,
-    /// NATS server URL (overrides the config; "embedded" for the in-process bus).
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
-    /// Log level.
-    #[arg(long)]
-    pub log_level: Option<String>,
-    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
-    #[arg(long, value_name = "ADDR")]
-    pub metrics_listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub flags: super::common::ServiceFlags,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct BotArgs {
     #[command(flatten)]
     pub config: super::config_arg::RequiredConfigFile,
-    /// NATS server URL (overrides the config).
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
-    /// Log level.
-    #[arg(long)]
-    pub log_level: Option<String>,
-    /// Serve /metrics, /healthz and /readyz on this address (overrides `metrics.listen`).
-    #[arg(long, value_name = "ADDR")]
-    pub metrics_listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub flags: super::common::ServiceFlags,
 }
 
 pub use super::demo::{DemoArgs, demo};
@@ -107,16 +98,16 @@ fn exit_status(stopped: Option<Vec<(String, String)>>) -> ExitCode {
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut signal = Box::pin(shutdown_signal());
-    let config = load_config(&args.config, args.log_level.as_deref())?;
+    let config = load_config(&args.config, args.flags.log_level.as_deref())?;
     if config.cluster.leases {
         tracing::warn!("cluster.leases applies to `rosey bot`; `rosey run` joins every channel.");
     }
     let bot_cfg = bot_config(&config)?;
-    let metrics = MetricsListener::start(args.metrics_listen, &config, "run").await?;
+    let metrics = MetricsListener::start(args.flags.metrics_listen, &config, "run").await?;
     let start = async {
         let bus = connect_bus(
             &config.nats,
-            args.nats_url.as_deref(),
+            args.flags.nats_url.as_deref(),
             "rosey",
             rosey_model::subjects::INBOX_BOT,
         )
@@ -188,12 +179,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn bot(args: BotArgs) -> anyhow::Result<ExitCode> {
     let mut signal = Box::pin(shutdown_signal());
-    let config = load_config(&args.config, args.log_level.as_deref())?;
+    let config = load_config(&args.config, args.flags.log_level.as_deref())?;
     let bot_cfg = bot_config(&config)?;
-    let metrics = MetricsListener::start(args.metrics_listen, &config, "bot").await?;
+    let metrics = MetricsListener::start(args.flags.metrics_listen, &config, "bot").await?;
     let connect = connect_bus(
         &config.nats,
-        args.nats_url.as_deref(),
+        args.flags.nats_url.as_deref(),
         "rosey-bot",
         rosey_model::subjects::INBOX_BOT,
     );

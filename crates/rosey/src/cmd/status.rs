@@ -1,6 +1,7 @@
 //! `rosey status`: every Rosey process on the bus, found through the NATS micro-service
 //! discovery subjects (`$SRV.INFO`, `$SRV.STATS`): database services (`rosey-db`) with their
-//! endpoints' request and error counts and ingest counters, bots (`rosey-bot`) with each
+//! endpoints' request and error counts and ingest counters and the executable that runs them
+//! (the lean `rosey-db` or `rosey`), bots (`rosey-bot`) with each
 //! channel's state, users and queue depth. A table, or `--json` for scripts.
 
 use std::collections::BTreeMap;
@@ -138,8 +139,11 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         let details = match p["name"].as_str() {
             Some("rosey-bot") => format!("outbox {}", p["data"]["durable_outbox_depth"]),
             _ => format!(
-                "received {}, applied {}, queries {}",
-                p["data"]["received"], p["data"]["applied"], p["data"]["queries"]
+                "binary {}, received {}, applied {}, queries {}",
+                p["metadata"]["binary"].as_str().unwrap_or("?"),
+                p["data"]["received"],
+                p["data"]["applied"],
+                p["data"]["queries"]
             ),
         };
         println!(
