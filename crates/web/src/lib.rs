@@ -43,6 +43,7 @@ mod db;
 pub mod error;
 pub mod hub;
 pub mod limits;
+mod moderation;
 pub mod proxy;
 mod serve;
 mod sse;

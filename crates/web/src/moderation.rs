@@ -126,7 +126,8 @@ impl Reader {
         let mut stop = self.state.stop.clone();
         loop {
             tokio::select! {
-                _ = stop.wait_for(|s| *s) => return None,
+                // Mapped to (): the guard `wait_for` returns must not live across an await.
+                () = async { drop(stop.wait_for(|s| *s).await) } => return None,
                 _ = self.recheck.tick() => {
                     if page_reader(&self.state, &self.headers).await.is_err() {
                         return None;

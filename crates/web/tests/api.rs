@@ -1198,6 +1198,7 @@ async fn moderation_decisions_are_for_moderators_and_undo_passes_the_bots_answer
     );
     asked.unsubscribe().await;
 
+    drop(stream);
     // A dashboard started later takes the decision from the history.
     rosey_testkit::eventually("the decision stored", TIMEOUT, || async {
         let log = env
