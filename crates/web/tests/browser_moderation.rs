@@ -58,6 +58,30 @@ impl Control {
         self.say(name, &lines).await;
     }
 
+    /// Waits until the moderation log (as the database service has it) holds `row`
+    /// ("user step outcome").
+    async fn decided(&self, row: &str) {
+        eventually(&format!("`{row}` in the moderation log"), WAIT, || async {
+            let reply = self
+                .services
+                .bus
+                .request(
+                    subjects::QUERY_MODERATION_LOG,
+                    encode(&json!({"channel": CH, "limit": 50})),
+                    WAIT,
+                )
+                .await
+                .unwrap();
+            decode::<ModerationLogReply>(&reply.payload)
+                .unwrap()
+                .actions
+                .iter()
+                .any(|r| format!("{} {} {}", r.username, r.step, r.outcome) == row)
+                .then_some(())
+        })
+        .await
+    }
+
     /// What the devserver says of `name`.
     fn user(&self, name: &str) -> Value {
         let server = &self.services.server;
@@ -107,30 +131,17 @@ async fn control_server(control: Arc<Control>) -> String {
     format!("http://{addr}")
 }
 
-/// The moderation log's rows as the database service has them.
-async fn logged(services: &Services) -> Vec<String> {
-    let reply = services
-        .bus
-        .request(
-            subjects::QUERY_MODERATION_LOG,
-            encode(&json!({"channel": CH, "limit": 50})),
-            WAIT,
-        )
-        .await
-        .unwrap();
-    decode::<ModerationLogReply>(&reply.payload)
-        .unwrap()
-        .actions
-        .iter()
-        .map(|r| format!("{} {} {}", r.username, r.step, r.outcome))
-        .collect()
+/// Everything running: the bot in the channel, the moderator following it, a decision taken
+/// (early's mute) and stored before the dashboard started, the dashboard, an API token.
+struct Rig {
+    control: Arc<Control>,
+    bot: Bot,
+    moderator: Moderator,
+    web: rosey_web::WebHandle,
+    token: String,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_moderation_panel_shows_decisions_live_and_undoes_them() {
-    if !rosey_testkit::browser::ready() {
-        return;
-    }
+async fn rig() -> Rig {
     let services = Services::start(
         DevServerConfig::default().with_account(BOT, BOT_PW, 3.0),
         CH,
@@ -163,13 +174,7 @@ async fn the_moderation_panel_shows_decisions_live_and_undoes_them() {
 
     // A decision before the dashboard starts: the panel must take it from the history.
     control.flood("early").await;
-    eventually("the early flooder's mute logged", WAIT, || async {
-        logged(&control.services)
-            .await
-            .contains(&"early mute 10m done".to_string())
-            .then_some(())
-    })
-    .await;
+    control.decided("early mute 10m done").await;
 
     let mut web_cfg =
         rosey_web::WebConfig::new("127.0.0.1:0".parse().unwrap(), vec![CH.to_string()]);
@@ -183,7 +188,7 @@ async fn the_moderation_panel_shows_decisions_live_and_undoes_them() {
             .bus
             .request(
                 subjects::TOKENS_CREATE,
-                encode(&json!({"description": "moderation browser test"})),
+                encode(&json!({"description": "moderation test"})),
                 WAIT,
             )
             .await
@@ -191,14 +196,79 @@ async fn the_moderation_panel_shows_decisions_live_and_undoes_them() {
             .payload,
     )
     .unwrap();
+    Rig {
+        control,
+        bot,
+        moderator,
+        web,
+        token: token["token"].as_str().unwrap().to_string(),
+    }
+}
+
+impl Rig {
+    async fn stop(self) {
+        self.web.shutdown().await;
+        self.moderator.stop();
+        self.bot.shutdown().await;
+        self.control.guests.lock().await.clear();
+    }
+}
+
+/// The whole path without a browser (so it runs wherever the bot rigs run): a flood is
+/// muted and a banned word banned by the moderator; `POST /api/moderation/undo` lifts each
+/// through the bot, answered in the server's words, and the devserver has them lifted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_over_the_api_lifts_the_moderators_mute_and_ban_at_the_server() {
+    let rig = rig().await;
+    let c = &rig.control;
+    c.flood("spammer").await;
+    c.decided("spammer mute 10m done").await;
+    assert_eq!(c.user("spammer")["muted"], json!(true));
+    c.say("caster", &[format!("best {BANNED_WORD} in town")])
+        .await;
+    c.decided("caster ban 1h done").await;
+    assert_eq!(c.user("caster")["banned"], json!(true));
+    let http = reqwest::Client::new();
+    for (user, action, words) in [
+        ("spammer", "unmute", "Unmuted spammer"),
+        ("caster", "unban", "Unbanned caster"),
+    ] {
+        let r = http
+            .post(format!("{}api/moderation/undo", rig.web.url()))
+            .header("X-API-Token", &rig.token)
+            .json(&json!({"user": user, "action": action}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"success": true, "message": words})
+        );
+    }
+    assert_eq!(
+        c.user("spammer"),
+        json!({"present": true, "muted": false, "banned": false})
+    );
+    assert_eq!(c.user("caster")["banned"], json!(false));
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_moderation_panel_shows_decisions_live_and_undoes_them() {
+    if !rosey_testkit::browser::ready() {
+        return;
+    }
+    let rig = rig().await;
+    let control = rig.control.clone();
     let ctl_url = control_server(control.clone()).await;
 
     let stdout = rosey_testkit::browser::run(
         "moderation.mjs",
         &[
-            ("DASH_URL", web.url()),
+            ("DASH_URL", rig.web.url()),
             ("CTL_URL", ctl_url),
-            ("TOKEN", token["token"].as_str().unwrap().to_string()),
+            ("TOKEN", rig.token.clone()),
         ],
         Duration::from_secs(120),
     )
@@ -221,8 +291,5 @@ async fn the_moderation_panel_shows_decisions_live_and_undoes_them() {
     );
     assert_eq!(control.user("caster")["banned"], json!(false));
 
-    web.shutdown().await;
-    moderator.stop();
-    bot.shutdown().await;
-    control.guests.lock().await.clear();
+    rig.stop().await;
 }
