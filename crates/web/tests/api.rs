@@ -979,6 +979,28 @@ async fn the_event_stream_sends_a_snapshot_then_live_changes() {
 /// `add` / `skip`: refused requests never reach the bus; an accepted one is asked of the
 /// channel's bot (`rosey.commands.<channel>.add`) and its reply — the server's outcome — is
 /// passed through; no bot → 503. (The whole way to the CyTube server is in the browser test.)
+/// Plays the channel's bot for one command: the next request on `asked` must be `action`
+/// of `CH`, asked by the web with its token's prefix; it is answered `answer`. Returns the
+/// request.
+async fn act_as_bot(
+    bus: &Bus,
+    asked: &mut rosey_bus::Subscription,
+    action: &str,
+    answer: Value,
+) -> Value {
+    let m = tokio::time::timeout(TIMEOUT, asked.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.subject, subjects::command_subject(CH, action));
+    let req: Value = serde_json::from_slice(&m.payload).unwrap();
+    assert!(req["by"].as_str().unwrap().starts_with("web:rt_"), "{req}");
+    bus.respond(&m, serde_json::to_vec(&answer).unwrap())
+        .await
+        .unwrap();
+    req
+}
+
 #[tokio::test]
 async fn playlist_actions_need_a_token_and_pass_the_bots_answer_on() {
     let env = start().await;
@@ -1010,24 +1032,11 @@ async fn playlist_actions_need_a_token_and_pass_the_bots_answer_on() {
     );
 
     let call = env.send(post.clone(), "/api/add", Some(&token), Some(url));
+    // The first request on the bus is the accepted one: nothing refused got through.
     let bot = async {
-        // The first request on the bus is the accepted one: nothing refused got through.
-        let m = tokio::time::timeout(TIMEOUT, asked.next())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            m.subject,
-            subjects::command_subject(CH, subjects::COMMAND_ADD)
-        );
-        let req: Value = serde_json::from_slice(&m.payload).unwrap();
-        assert_eq!(req["url"], "https://youtu.be/abc");
-        assert!(req["by"].as_str().unwrap().starts_with("web:rt_"), "{req}");
         let answer = json!({"success": false, "error": "Refused by the server: no"});
-        env.bus
-            .respond(&m, serde_json::to_vec(&answer).unwrap())
-            .await
-            .unwrap();
+        let req = act_as_bot(&env.bus, &mut asked, subjects::COMMAND_ADD, answer).await;
+        assert_eq!(req["url"], "https://youtu.be/abc");
     };
     let ((s, reply), ()) = tokio::join!(call, bot);
     assert_eq!(s, StatusCode::OK);
@@ -1169,25 +1178,12 @@ async fn moderation_decisions_are_for_moderators_and_undo_passes_the_bots_answer
     // From the page, with the CSRF token: the bot is asked to unmute and its answer shown.
     let mut asked = env.bus.subscribe("rosey.commands.>").await.unwrap();
     let bot = async {
-        let m = tokio::time::timeout(TIMEOUT, asked.next())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            m.subject,
-            subjects::command_subject(CH, subjects::COMMAND_MODERATE)
-        );
-        let req: Value = serde_json::from_slice(&m.payload).unwrap();
+        let answer = json!({"success": true, "message": "Unmuted bob"});
+        let req = act_as_bot(&env.bus, &mut asked, subjects::COMMAND_MODERATE, answer).await;
         assert_eq!(
             (&req["action"], &req["user"]),
             (&json!("unmute"), &json!("bob"))
         );
-        assert!(req["by"].as_str().unwrap().starts_with("web:rt_"), "{req}");
-        let answer = json!({"success": true, "message": "Unmuted bob"});
-        env.bus
-            .respond(&m, serde_json::to_vec(&answer).unwrap())
-            .await
-            .unwrap();
     };
     let (r, ()) = tokio::join!(from_page(Some(&csrf)), bot);
     let r = r.unwrap();
