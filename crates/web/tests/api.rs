@@ -867,7 +867,17 @@ async fn a_reconnecting_viewer_gets_what_it_missed_by_last_event_id() {
         )
         .await;
     }
-    env.db.flush().await.unwrap();
+    // Stored: `flush` alone may come before the service has read the lines off the bus.
+    rosey_testkit::eventually("the lines stored", TIMEOUT, || async {
+        let rows = env
+            .request(
+                subjects::RECENT_CHAT_GET,
+                json!({"channel": CH, "limit": 5}),
+            )
+            .await;
+        rows.to_string().contains("stored 1").then_some(())
+    })
+    .await;
     let mut cfg = WebConfig::new(
         "127.0.0.1:0".parse().unwrap(),
         vec![CH.to_string(), "second".to_string()],
