@@ -268,7 +268,7 @@ fn config(data: &[u8], format: rosey_config::source::Format) {
 }
 
 /// The web API: the request part on the first line (`say`, `token`, `action`, `login`,
-/// `query`), then its bytes, read as the handler reads them
+/// `undo`, `query`), then its bytes, read as the handler reads them
 /// ([`rosey_web::read_request`]).
 pub fn web_request(data: &[u8]) {
     use rosey_web::RequestPart;
@@ -278,6 +278,7 @@ pub fn web_request(data: &[u8]) {
         "token" => RequestPart::TokenCreate,
         "action" => RequestPart::Action,
         "login" => RequestPart::Login,
+        "undo" => RequestPart::Undo,
         _ => RequestPart::Query,
     };
     let _ = rosey_web::read_request(part, raw);

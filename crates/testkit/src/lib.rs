@@ -28,7 +28,9 @@
 //!   plays.
 //! - [`service`]: waiting for a `rosey db-service` process until it answers.
 //! - [`wait`]: [`eventually`], re-checking a condition until it holds, with a deadline.
+//! - [`browser`]: the dashboard's browser scripts (chromium through playwright-core).
 
+pub mod browser;
 pub mod cluster;
 pub mod cytube;
 pub mod ircd;

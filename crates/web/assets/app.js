@@ -339,6 +339,77 @@ async function showMedia(type, id) {
   }
 }
 
+// ---- moderation panel ---------------------------------------------------------------
+
+// The automated moderator's decisions, live, for a logged-in moderator only (a shadow
+// mute shown to every viewer would tell the muted user). A mute or ban that was done can
+// be undone; the bot answers in the server's words.
+const AUTOMOD_MAX = 50;
+let automod = null;
+
+// The lift of a step that was taken (`mute 10m` → unmute, `ban 1h` → unban), if any.
+function undoOf(row) {
+  if (row.outcome !== 'done' || row.dry_run) return null;
+  const action = String(row.step).split(' ')[0];
+  if (action === 'mute' || action === 'smute') return 'unmute';
+  if (action === 'ban') return 'unban';
+  return null;
+}
+
+function automodRow(row) {
+  const tr = el('tr', undefined, row.dry_run ? 'dry' : '');
+  tr.dataset.user = row.username;
+  tr.dataset.step = row.step;
+  const td = (node) => { const c = el('td'); c.append(node); return c; };
+  const outcome = el('td', row.dry_run ? 'dry run' : row.outcome, 'outcome-' + row.outcome);
+  outcome.title = row.answer || '';
+  const evidence = td(bdi(row.evidence || row.reason || ''));
+  const last = el('td');
+  const undo = undoOf(row);
+  if (undo) {
+    const b = el('button', undo === 'unmute' ? 'Unmute' : 'Unban', 'undo needs-login');
+    b.type = 'button';
+    b.dataset.action = undo;
+    b.disabled = !csrf;
+    b.addEventListener('click', () => undoStep(row.username, undo, last));
+    last.append(b);
+  }
+  tr.append(el('td', clock(row.timestamp)), td(bdi(row.username, 'who')), el('td', row.rule), el('td', row.step), outcome, evidence, last);
+  return tr;
+}
+
+async function undoStep(user, action, cell) {
+  const out = $('automod-result');
+  out.textContent = 'Waiting for the server…';
+  delete out.dataset.status;
+  delete out.dataset.success;
+  const r = await post('/ui/moderation/undo', { user, action, channel: channel || undefined });
+  const words = !r.ok ? [`Refused (${r.status}): `, r.data.error] : (r.data.success ? ['Server: ', r.data.message || 'done'] : ['Not done: ', r.data.error]);
+  out.replaceChildren(document.createTextNode(words[0]), bdi(words[1] || ''));
+  out.dataset.status = String(r.status);
+  out.dataset.success = String(!!(r.ok && r.data.success));
+  if (r.ok && r.data.success) cell.replaceChildren(el('span', action === 'unmute' ? 'unmuted' : 'unbanned', 'muted'));
+}
+
+function followAutomod(on) {
+  if (automod) { automod.close(); automod = null; }
+  $('automod-hint').hidden = on;
+  $('automod-box').hidden = !on;
+  delete document.body.dataset.automod;
+  if (!on) { $('automod').replaceChildren(); return; }
+  automod = new EventSource(withChannel('/ui/moderation/events'));
+  automod.addEventListener('log', (e) => {
+    const log = JSON.parse(e.data);
+    $('automod').replaceChildren(...log.actions.map(automodRow));
+    document.body.dataset.automod = 'live';
+  });
+  automod.addEventListener('decision', (e) => {
+    const list = $('automod');
+    list.prepend(automodRow(JSON.parse(e.data)));
+    while (list.children.length > AUTOMOD_MAX) list.lastElementChild.remove();
+  });
+}
+
 // ---- moderator actions --------------------------------------------------------------
 
 // Logged in: the token form goes, the actions become usable; logged out: the reverse.
@@ -348,6 +419,7 @@ function showLogin(s) {
   $('whoami').hidden = !s.logged_in;
   $('whoami-text').replaceChildren(...(s.logged_in ? [document.createTextNode('Logged in with '), bdi(`${s.prefix}…`), document.createTextNode(s.admin ? ' (admin)' : '')] : []));
   for (const c of document.querySelectorAll('.needs-login')) c.disabled = !s.logged_in;
+  followAutomod(!!s.logged_in);
 }
 
 async function post(path, body) {
@@ -444,7 +516,7 @@ function wire() {
     const u = new URL(location.href);
     u.searchParams.set('channel', channel);
     history.replaceState(null, '', u);
-    connect(); loadCharts(); loadOutbound(); loadMedia();
+    connect(); loadCharts(); loadOutbound(); loadMedia(); followAutomod(!!csrf);
   });
 }
 

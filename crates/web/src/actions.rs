@@ -11,6 +11,9 @@
 //! A 200 carries what the server did: `success: true` with its answer in `message`, or
 //! `success: false` with its refusal (or why nothing happened: not supported on this
 //! platform, no answer in time) in `error`. No bot serving the channel → 503.
+//!
+//! The moderation panel's undo (`crate::moderation`) is sent the same way, behind the same
+//! token, session and CSRF checks ([`with_token`], [`from_page`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,10 +39,19 @@ type Shared = State<Arc<AppState>>;
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/api/add", with_token(subjects::COMMAND_ADD))
-        .route("/api/skip", with_token(subjects::COMMAND_SKIP))
-        .route("/ui/add", from_page(subjects::COMMAND_ADD))
-        .route("/ui/skip", from_page(subjects::COMMAND_SKIP))
+        .route(
+            "/api/add",
+            with_token(Kind::Playlist(subjects::COMMAND_ADD)),
+        )
+        .route(
+            "/api/skip",
+            with_token(Kind::Playlist(subjects::COMMAND_SKIP)),
+        )
+        .route("/ui/add", from_page(Kind::Playlist(subjects::COMMAND_ADD)))
+        .route(
+            "/ui/skip",
+            from_page(Kind::Playlist(subjects::COMMAND_SKIP)),
+        )
 }
 
 #[derive(Deserialize, Default)]
@@ -83,44 +95,79 @@ async fn act(
         req.temp = body.temp;
         req.url = Some(action_url(body)?);
     }
-    let subject = subjects::command_subject(&channel, action);
-    let payload = serde_json::to_vec(&req).unwrap_or_default();
+    let reply = ask_bot(
+        s,
+        &channel,
+        action,
+        serde_json::to_vec(&req).unwrap_or_default(),
+    )
+    .await?;
+    tracing::info!(%channel, action, success = reply.success, token = %by.prefix, "Playlist action from the web.");
+    Ok(Json(serde_json::to_value(&reply).unwrap_or_default()))
+}
+
+/// Sends `rosey.commands.<channel>.<action>` to the channel's bot and reads its reply (the
+/// server's answer); no answer in [`ACTION_TIMEOUT`] → no bot (503).
+pub(crate) async fn ask_bot(
+    s: &AppState,
+    channel: &str,
+    action: &str,
+    payload: Vec<u8>,
+) -> Result<CommandReply, WebError> {
+    let subject = subjects::command_subject(channel, action);
     let reply = s
         .bus
         .request(&subject, payload, ACTION_TIMEOUT)
         .await
         .map_err(|e| WebError::NoBot {
-            channel: channel.clone(),
+            channel: channel.to_string(),
             detail: format!("no answer on {subject} ({e})"),
         })?;
-    let reply: CommandReply =
-        serde_json::from_slice(&reply.payload).map_err(|e| WebError::NoBot {
-            channel: channel.clone(),
-            detail: format!("unreadable reply on {subject}: {e}"),
-        })?;
-    tracing::info!(%channel, action, success = reply.success, token = %by.prefix, "Playlist action from the web.");
-    Ok(Json(serde_json::to_value(&reply).unwrap_or_default()))
+    serde_json::from_slice(&reply.payload).map_err(|e| WebError::NoBot {
+        channel: channel.to_string(),
+        detail: format!("unreadable reply on {subject}: {e}"),
+    })
+}
+
+/// What an action endpoint does: a playlist action, or undoing a moderator's mute or ban
+/// (`crate::moderation`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Playlist(&'static str),
+    Undo,
+}
+
+async fn dispatch(
+    s: &AppState,
+    kind: Kind,
+    raw: &[u8],
+    by: &Verified,
+) -> Result<Json<Value>, WebError> {
+    match kind {
+        Kind::Playlist(action) => act(s, action, action_body(raw)?, by).await,
+        Kind::Undo => crate::moderation::undo(s, raw, by).await,
+    }
 }
 
 /// `POST` with the `X-API-Token` header.
-fn with_token(action: &'static str) -> MethodRouter<Arc<AppState>> {
+pub(crate) fn with_token(kind: Kind) -> MethodRouter<Arc<AppState>> {
     post(
         move |State(s): Shared,
               ConnectInfo(peer): ConnectInfo<SocketAddr>,
               headers: HeaderMap,
               raw: bytes::Bytes| async move {
             let who = api_token(&s, peer.ip(), &headers).await?;
-            act(&s, action, action_body(&raw)?, &who).await
+            dispatch(&s, kind, &raw, &who).await
         },
     )
 }
 
 /// `POST` from the page: the session cookie and its CSRF token.
-fn from_page(action: &'static str) -> MethodRouter<Arc<AppState>> {
+pub(crate) fn from_page(kind: Kind) -> MethodRouter<Arc<AppState>> {
     post(
         move |State(s): Shared, headers: HeaderMap, raw: bytes::Bytes| async move {
             let who = page_session(&s, &headers).await?;
-            act(&s, action, action_body(&raw)?, &who).await
+            dispatch(&s, kind, &raw, &who).await
         },
     )
 }

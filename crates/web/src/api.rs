@@ -450,6 +450,8 @@ pub enum RequestPart {
     Action,
     /// The body of `POST /ui/login`.
     Login,
+    /// The body of `POST /api/moderation/undo` and `/ui/moderation/undo`.
+    Undo,
     /// The query string every `GET /api/*` takes (`channel`, `limit`, `prefix`, `user`).
     Query,
 }
@@ -470,6 +472,9 @@ pub fn read_request(part: RequestPart, raw: &[u8]) -> Result<(), WebError> {
         }
         RequestPart::Login => {
             crate::auth::login_body(raw)?;
+        }
+        RequestPart::Undo => {
+            crate::moderation::undo_request(raw)?;
         }
         RequestPart::Query => {
             let uri = format!("/api/stats?{}", String::from_utf8_lossy(raw));

@@ -393,6 +393,20 @@ pub(crate) async fn page_session(
     still_valid(state, &id, &session).await
 }
 
+/// A logged-in reader of what only moderators see (the moderation feed): the session
+/// cookie, its token checked again, but no CSRF token — a read changes nothing, and the
+/// `SameSite=Strict` cookie is not sent from another site.
+pub(crate) async fn page_reader(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Verified, WebError> {
+    let (id, session) = state
+        .auth
+        .session_of(headers)
+        .ok_or_else(|| WebError::Forbidden("Log in with an API token first".into()))?;
+    still_valid(state, &id, &session).await
+}
+
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/ui/login", post(login))

@@ -33,6 +33,8 @@
 //! heard from again.
 //!
 //! The playlist, status-row, bot-status and presence rules live in `follow` (a submodule).
+//! The automated moderator's decisions are followed too (`rosey.db.moderation.action`), in
+//! a feed of their own ([`moderation`]) that only logged-in moderators see.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -51,6 +53,7 @@ use crate::db::ask;
 use crate::{WebConfig, WebError};
 
 mod follow;
+pub mod moderation;
 pub use follow::Overview;
 
 /// Now, in Unix seconds.
@@ -491,6 +494,8 @@ pub struct Hub {
     poke: Arc<tokio::sync::Notify>,
     /// How long without a sign of life before a channel's bot is gone.
     gone_after: Duration,
+    /// The automated moderator's recent decisions per channel.
+    moderation: Arc<moderation::Feeds>,
 }
 
 impl Hub {
@@ -500,6 +505,7 @@ impl Hub {
         let events = bus
             .subscribe(&format!("{}.>", subjects::EVENTS_PREFIX))
             .await?;
+        let decisions = bus.subscribe(subjects::MODERATION_ACTION).await?;
         let channels: HashMap<String, Arc<ChannelHub>> = cfg
             .channels
             .iter()
@@ -509,12 +515,14 @@ impl Hub {
             channels: Arc::new(channels),
             poke: Arc::default(),
             gone_after: cfg.bot_gone_after,
+            moderation: Arc::new(moderation::Feeds::new(&cfg.channels)),
         };
         for name in &cfg.channels {
             hub.bootstrap(&bus, name).await;
             hub.refresh(&bus, name).await;
         }
-        let task = tokio::spawn(hub.clone().run(bus, events, cfg.refresh));
+        hub.moderation.load(&bus).await;
+        let task = tokio::spawn(hub.clone().run(bus, events, decisions, cfg.refresh));
         Ok((hub, task))
     }
 
@@ -523,12 +531,28 @@ impl Hub {
         self.channels.get(name)
     }
 
+    /// One channel's moderation feed.
+    pub fn moderation(&self, name: &str) -> Option<&moderation::Feed> {
+        self.moderation.channel(name)
+    }
+
     /// Folds events in as they come and refreshes on a timer, concurrently: a slow answer
     /// of the database service never holds up the live events.
-    async fn run(self, bus: Bus, mut events: rosey_bus::Subscription, refresh: Duration) {
+    async fn run(
+        self,
+        bus: Bus,
+        mut events: rosey_bus::Subscription,
+        mut decisions: rosey_bus::Subscription,
+        refresh: Duration,
+    ) {
         let live = async {
             while let Some(m) = events.next().await {
                 self.on_event(&m.payload);
+            }
+        };
+        let moderation = async {
+            while let Some(m) = decisions.next().await {
+                self.moderation.on_decision(&m.payload, now());
             }
         };
         let refresher = async {
@@ -547,6 +571,7 @@ impl Hub {
         };
         tokio::select! {
             _ = live => {}
+            _ = moderation => {}
             _ = refresher => {}
         }
     }

@@ -15,6 +15,9 @@
 //!   request body or query string as its handler does, without a server (the fuzz targets).
 //! - [`actions`] (private): the playlist actions (`add`, `skip`) from the API and the page,
 //!   asked of the channel's bot, answered with what the CyTube server did.
+//! - [`moderation`] (private): the Moderation panel: the automated moderator's recent
+//!   decisions live for a logged-in moderator (`GET /ui/moderation/events`), and undoing a
+//!   mute or ban from them (`POST /api/moderation/undo`, `/ui/moderation/undo`).
 //! - [`auth`]: API tokens checked over the bus, the per-client limit of failed attempts,
 //!   the login session (cookie + CSRF token) of the moderator actions, re-checked on each
 //!   action so a revoked token's sessions end at once.
@@ -40,6 +43,7 @@ mod db;
 pub mod error;
 pub mod hub;
 pub mod limits;
+mod moderation;
 pub mod proxy;
 mod serve;
 mod sse;
@@ -225,6 +229,7 @@ fn router(state: Arc<AppState>) -> Router {
     assets::routes()
         .merge(api::routes())
         .merge(actions::routes())
+        .merge(moderation::routes())
         .merge(auth::routes())
         .merge(sse::routes())
         .layer(axum::middleware::from_fn(assets::security_headers))

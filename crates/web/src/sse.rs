@@ -30,22 +30,39 @@ use futures::Stream;
 use serde::Deserialize;
 
 use crate::hub::{ChannelHub, Frame};
-use crate::limits::Refused;
+use crate::limits::{Refused, Slot};
 use crate::{AppState, WebError};
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/events", get(events))
 }
 
+/// `?channel=` of a stream (none: the default channel).
 #[derive(Deserialize)]
-struct ChannelParam {
-    channel: Option<String>,
+pub(crate) struct ChannelParam {
+    pub channel: Option<String>,
 }
 
 /// A comment line at least this often keeps a quiet stream (and its proxies) open: every
 /// 15 s, or well within the listener's idle timeout when that is shorter.
-fn keep_alive_interval(idle_timeout: Duration) -> Duration {
+pub(crate) fn keep_alive_interval(idle_timeout: Duration) -> Duration {
     (idle_timeout / 3).clamp(Duration::from_millis(100), Duration::from_secs(15))
+}
+
+/// One of the event streams a client may hold (see [`crate::limits`]): over its share →
+/// 429, over the total → 503. Also taken by the moderation stream (`crate::moderation`).
+pub(crate) fn stream_slot(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Slot, WebError> {
+    let client = state.client(peer.ip(), headers);
+    state.streams.take(Some(client)).map_err(|why| match why {
+        Refused::PerClient => WebError::TooManyStreams,
+        Refused::Total => {
+            WebError::Unavailable("too many open event streams; try again later".into())
+        }
+    })
 }
 
 fn event(hub: &ChannelHub, frame: &Frame) -> Result<Event, Infallible> {
@@ -62,14 +79,8 @@ async fn events(
     Query(q): Query<ChannelParam>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, WebError> {
     let name = state.channel(q.channel.as_deref())?;
-    let client = state.client(peer.ip(), &headers);
     // Held by the stream: dropped (given back) when the browser goes away.
-    let slot = state.streams.take(Some(client)).map_err(|why| match why {
-        Refused::PerClient => WebError::TooManyStreams,
-        Refused::Total => {
-            WebError::Unavailable("too many open event streams; try again later".into())
-        }
-    })?;
+    let slot = stream_slot(&state, peer, &headers)?;
     let hub = state
         .hub
         .channel(&name)

@@ -867,7 +867,17 @@ async fn a_reconnecting_viewer_gets_what_it_missed_by_last_event_id() {
         )
         .await;
     }
-    env.db.flush().await.unwrap();
+    // Stored: `flush` alone may come before the service has read the lines off the bus.
+    rosey_testkit::eventually("the lines stored", TIMEOUT, || async {
+        let rows = env
+            .request(
+                subjects::RECENT_CHAT_GET,
+                json!({"channel": CH, "limit": 5}),
+            )
+            .await;
+        rows.to_string().contains("stored 1").then_some(())
+    })
+    .await;
     let mut cfg = WebConfig::new(
         "127.0.0.1:0".parse().unwrap(),
         vec![CH.to_string(), "second".to_string()],
@@ -979,6 +989,28 @@ async fn the_event_stream_sends_a_snapshot_then_live_changes() {
 /// `add` / `skip`: refused requests never reach the bus; an accepted one is asked of the
 /// channel's bot (`rosey.commands.<channel>.add`) and its reply — the server's outcome — is
 /// passed through; no bot → 503. (The whole way to the CyTube server is in the browser test.)
+/// Plays the channel's bot for one command: the next request on `asked` must be `action`
+/// of `CH`, asked by the web with its token's prefix; it is answered `answer`. Returns the
+/// request.
+async fn act_as_bot(
+    bus: &Bus,
+    asked: &mut rosey_bus::Subscription,
+    action: &str,
+    answer: Value,
+) -> Value {
+    let m = tokio::time::timeout(TIMEOUT, asked.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.subject, subjects::command_subject(CH, action));
+    let req: Value = serde_json::from_slice(&m.payload).unwrap();
+    assert!(req["by"].as_str().unwrap().starts_with("web:rt_"), "{req}");
+    bus.respond(&m, serde_json::to_vec(&answer).unwrap())
+        .await
+        .unwrap();
+    req
+}
+
 #[tokio::test]
 async fn playlist_actions_need_a_token_and_pass_the_bots_answer_on() {
     let env = start().await;
@@ -1010,24 +1042,11 @@ async fn playlist_actions_need_a_token_and_pass_the_bots_answer_on() {
     );
 
     let call = env.send(post.clone(), "/api/add", Some(&token), Some(url));
+    // The first request on the bus is the accepted one: nothing refused got through.
     let bot = async {
-        // The first request on the bus is the accepted one: nothing refused got through.
-        let m = tokio::time::timeout(TIMEOUT, asked.next())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            m.subject,
-            subjects::command_subject(CH, subjects::COMMAND_ADD)
-        );
-        let req: Value = serde_json::from_slice(&m.payload).unwrap();
-        assert_eq!(req["url"], "https://youtu.be/abc");
-        assert!(req["by"].as_str().unwrap().starts_with("web:rt_"), "{req}");
         let answer = json!({"success": false, "error": "Refused by the server: no"});
-        env.bus
-            .respond(&m, serde_json::to_vec(&answer).unwrap())
-            .await
-            .unwrap();
+        let req = act_as_bot(&env.bus, &mut asked, subjects::COMMAND_ADD, answer).await;
+        assert_eq!(req["url"], "https://youtu.be/abc");
     };
     let ((s, reply), ()) = tokio::join!(call, bot);
     assert_eq!(s, StatusCode::OK);
@@ -1055,6 +1074,166 @@ async fn playlist_actions_need_a_token_and_pass_the_bots_answer_on() {
         );
         assert!(!error.contains("database service"), "{path}: {error}");
     }
+    env.stop().await;
+}
+
+/// The moderation stream of `CH` at `base` with the session cookie `session`.
+async fn moderation_stream(
+    http: &reqwest::Client,
+    base: &str,
+    session: &str,
+) -> impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin {
+    let r = http
+        .get(format!("{base}/ui/moderation/events"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.bytes_stream()
+}
+
+/// The Moderation panel (issue 27): the automated moderator's decisions stream only to a
+/// logged-in moderator — the history first, then each new one of the channel — and an
+/// undo (unmute or unban only) needs a token or the session with its CSRF token, and passes
+/// the bot's answer on.
+#[tokio::test]
+async fn moderation_decisions_are_for_moderators_and_undo_passes_the_bots_answer_on() {
+    let env = start().await;
+    let base = format!("http://{}", env.web.addr());
+    let r = env
+        .http
+        .get(env.url("/ui/moderation/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "no session, no decisions"
+    );
+    let token = env.token(false).await;
+    let (session, csrf) = rosey_testkit::browser::login(&env.http, &base, &token).await;
+    let mut stream = moderation_stream(&env.http, &base, &session).await;
+    let mut buf = String::new();
+    let log = next_frame(&mut stream, &mut buf, "log").await;
+    assert_eq!(log, json!({"channel": CH, "actions": []}));
+
+    let decision = |channel: &str, user: &str| {
+        json!({"rule": "flood", "username": user, "step": "mute 10m", "outcome": "done",
+               "answer": format!("Muted {user}"), "evidence": "spam spam", "channel": channel,
+               "ts": 1_700_000_000.5})
+    };
+    env.publish(subjects::MODERATION_ACTION, decision("second", "elsewhere"))
+        .await;
+    env.publish(subjects::MODERATION_ACTION, decision(CH, "bob"))
+        .await;
+    let live = next_frame(&mut stream, &mut buf, "decision").await;
+    assert_eq!(
+        (
+            &live["username"],
+            &live["step"],
+            &live["answer"],
+            &live["timestamp"]
+        ),
+        (
+            &json!("bob"),
+            &json!("mute 10m"),
+            &json!("Muted bob"),
+            &json!(1_700_000_000)
+        )
+    );
+
+    // Undo: refused without credentials, for anything but a lift, without the CSRF token.
+    let post = reqwest::Method::POST;
+    let unmute = json!({"user": "bob", "action": "unmute"});
+    let (s, _) = env
+        .send(
+            post.clone(),
+            "/api/moderation/undo",
+            None,
+            Some(unmute.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, e) = env
+        .send(
+            post.clone(),
+            "/api/moderation/undo",
+            Some(&token),
+            Some(json!({"user": "bob", "action": "ban"})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"].as_str().unwrap()),
+        (
+            StatusCode::BAD_REQUEST,
+            "field `action`: expected one of unmute, unban, got `ban`"
+        )
+    );
+    let from_page = |csrf: Option<&str>| {
+        let mut req = env
+            .http
+            .post(env.url("/ui/moderation/undo"))
+            .header("cookie", &session);
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        req.json(&unmute).send()
+    };
+    assert_eq!(
+        from_page(None).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    // From the page, with the CSRF token: the bot is asked to unmute and its answer shown.
+    let mut asked = env.bus.subscribe("rosey.commands.>").await.unwrap();
+    let bot = async {
+        let answer = json!({"success": true, "message": "Unmuted bob"});
+        let req = act_as_bot(&env.bus, &mut asked, subjects::COMMAND_MODERATE, answer).await;
+        assert_eq!(
+            (&req["action"], &req["user"]),
+            (&json!("unmute"), &json!("bob"))
+        );
+    };
+    let (r, ()) = tokio::join!(from_page(Some(&csrf)), bot);
+    let r = r.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"success": true, "message": "Unmuted bob"})
+    );
+    asked.unsubscribe().await;
+
+    drop(stream);
+    // A dashboard started later takes the decision from the history.
+    rosey_testkit::eventually("the decision stored", TIMEOUT, || async {
+        let log = env
+            .request(
+                subjects::QUERY_MODERATION_LOG,
+                json!({"channel": CH, "limit": 5}),
+            )
+            .await;
+        log["actions"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+            .then_some(())
+    })
+    .await;
+    let cfg = WebConfig::new("127.0.0.1:0".parse().unwrap(), vec![CH.to_string()]);
+    let later = rosey_web::start(env.bus.clone(), cfg).await.unwrap();
+    let base = format!("http://{}", later.addr());
+    let (session, _) = rosey_testkit::browser::login(&env.http, &base, &token).await;
+    let mut stream = moderation_stream(&env.http, &base, &session).await;
+    let log = next_frame(&mut stream, &mut String::new(), "log").await;
+    let users: Vec<&str> = log["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["bob"]);
+    drop(stream);
+    later.shutdown().await;
     env.stop().await;
 }
 

@@ -162,9 +162,7 @@ async fn control_server(control: Arc<Control>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_works_in_a_real_browser() {
-    let playwright = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/browser/node_modules/playwright-core/package.json");
-    if !rosey_testkit::tools::chromium() || !rosey_testkit::tools::node_package(&playwright) {
+    if !rosey_testkit::browser::ready() {
         return;
     }
     let nats = NatsServer::start();
@@ -310,28 +308,17 @@ async fn the_dashboard_works_in_a_real_browser() {
     } else {
         tmp.path().to_path_buf()
     };
-    let script = crate_dir.join("tests/browser/overview.mjs");
-    let run = tokio::process::Command::new("node")
-        .arg(&script)
-        .current_dir(crate_dir.join("tests/browser"))
-        .env("DASH_URL", web.url())
-        .env("CTL_URL", &ctl_url)
-        .env("TOKEN", token["token"].as_str().unwrap())
-        .env(
-            "CHROMIUM",
-            std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into()),
-        )
-        .env("SHOT_DIR", &shots)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the browser script finishes within 2 minutes")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "browser checks failed:\n{stdout}");
+    let stdout = rosey_testkit::browser::run(
+        "overview.mjs",
+        &[
+            ("DASH_URL", web.url()),
+            ("CTL_URL", ctl_url.clone()),
+            ("TOKEN", token["token"].as_str().unwrap().to_string()),
+            ("SHOT_DIR", shots.display().to_string()),
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
     assert!(stdout.contains("ok - say from the page reached the channel exactly once"));
     assert!(stdout.contains("ok - add from the page put the URL on the playlist once"));
     assert!(stdout.contains("ok - skip from the page moved on"));

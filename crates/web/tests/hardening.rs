@@ -135,17 +135,7 @@ impl Env {
 
     /// Logs in with `token`: the session cookie (`name=value`) and the CSRF token.
     async fn login(&self, http: &reqwest::Client, token: &str) -> (String, String) {
-        let r = http
-            .post(self.url("/ui/login"))
-            .json(&json!({"token": token}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        let cookie = r.headers()["set-cookie"].to_str().unwrap();
-        let cookie = cookie.split(';').next().unwrap().to_string();
-        let body: Value = r.json().await.unwrap();
-        (cookie, body["csrf"].as_str().unwrap().to_string())
+        rosey_testkit::browser::login(http, &self.url(""), token).await
     }
 
     async fn page_post(

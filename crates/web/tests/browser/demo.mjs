@@ -8,19 +8,14 @@
 // Environment: DASH_URL, CHROMIUM (the browser binary), SHOT (a screenshot file; optional).
 // Exit status 0 when every check passed; each check prints one line.
 
-import { chromium } from 'playwright-core';
+import { run } from './lib.mjs';
 
 const BUDGET_MS = 30000;
 const started = Date.now();
 const left = () => Math.max(1, BUDGET_MS - (Date.now() - started));
 function ok(what) { console.log(`ok - ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`); }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
-let failed = false;
-try {
+await run(async (browser) => {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 1400 } })).newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -58,10 +53,4 @@ try {
   if (errors.length) throw new Error(`script errors on the page: ${errors.join('; ')}`);
   ok('no script errors');
   if (process.env.SHOT) await page.screenshot({ path: process.env.SHOT, fullPage: true });
-} catch (e) {
-  failed = true;
-  console.log(`not ok - ${e.message}`);
-} finally {
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+});

@@ -8,25 +8,12 @@
 // SHOT_DIR (where to write the screenshots; optional).
 // Exit status 0 when every check passed; each check prints one line.
 
-import { chromium } from 'playwright-core';
+import { ctl, ok, run, scriptErrors } from './lib.mjs';
 
 const DASH = process.env.DASH_URL;
-const CTL = process.env.CTL_URL;
 const TOKEN = process.env.TOKEN;
 const SHOTS = process.env.SHOT_DIR || '';
 const LIVE_MS = 2000;
-
-function ok(what) { console.log(`ok - ${what}`); }
-
-async function ctl(path, body) {
-  const r = await fetch(CTL + path, {
-    method: body ? 'POST' : 'GET',
-    headers: { 'Content-Type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (!r.ok) throw new Error(`control ${path}: ${r.status} ${await r.text()}`);
-  return r.json();
-}
 
 async function chatHas(page, text, timeout) {
   await page.waitForFunction(
@@ -34,22 +21,13 @@ async function chatHas(page, text, timeout) {
     text, { timeout });
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
-let failed = false;
-try {
+await run(async (browser) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, colorScheme: 'dark' });
   const page = await context.newPage();
   const dialogs = [];
   page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  // Refused requests (the 403 below) show as console errors too; only script errors count.
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
-  });
+  // Refused requests (the 403 below) are not script errors.
+  const errors = scriptErrors(page);
 
   await page.goto(DASH);
   await page.waitForSelector('body[data-ready="1"]', { timeout: 10000 });
@@ -281,10 +259,4 @@ try {
   if (users !== 0) throw new Error(`${users} users still listed with no bot`);
   if ((await page.textContent('#now-pos')) !== '') throw new Error('the media clock still ticks with no bot');
   ok(`the bot stopping turns the status to gone in ${goneIn} ms (bot_gone_after ${before.gone_ms} ms)`);
-} catch (e) {
-  failed = true;
-  console.log(`not ok - ${e.message}`);
-} finally {
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+});
