@@ -81,6 +81,10 @@ const WEB: &str = "dashboard (`rosey web`)";
 const ADMIN: &str = "admin CLI (`rosey stats`, `say`, `status`, `token`)";
 const PLUGINS: &str = "plugins (`rosey plugins` and third-party plugin processes)";
 const MODERATOR: &str = "automated moderator (`rosey moderator`)";
+const DB_AND_WEB: &str =
+    "database service (`rosey run` / `rosey db-service`); dashboard (`rosey web`: the Moderation panel)";
+const MODERATING: &str = "automated moderator (`rosey moderator`); dashboard (`rosey web`: undo of a \
+     mute or ban); plugins";
 
 fn subjects(t: &mut Schemas) -> Vec<Subject> {
     let event = |id, address: &str, summary, payload| Subject {
@@ -173,6 +177,7 @@ fn subjects(t: &mut Schemas) -> Vec<Subject> {
         ),
         Subject {
             from: MODERATOR,
+            to: DB_AND_WEB,
             ..event(
                 "dbModerationAction",
                 s::MODERATION_ACTION,
@@ -465,7 +470,7 @@ fn subjects(t: &mut Schemas) -> Vec<Subject> {
         command(
             "commandModerate",
             s::COMMAND_MODERATE,
-            PLUGINS,
+            MODERATING,
             "A moderation step on a user (or `not supported on this platform`).",
             t.of::<p::ModerateCommand>(),
             t.of::<p::CommandReply>(),
