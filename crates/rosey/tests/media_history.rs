@@ -18,7 +18,8 @@ use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
 use rosey_devserver::playlist::invented_seconds;
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_model::media::{
-    END_PLAYED, END_REMOVED, END_SKIPPED, MediaItemReply, PlayRow, PlaysReply, TopAddersReply,
+    END_PLAYED, END_REMOVED, END_SKIPPED, END_VOTESKIPPED, MediaItemReply, PlayRow, PlaysReply,
+    TopAddersReply,
 };
 use rosey_model::subjects;
 use rosey_store::StoreTarget;
@@ -131,10 +132,14 @@ async fn moderator(server: &DevServer) -> (CytubeHandle, EventStream) {
 }
 
 fn queue(user: &CytubeHandle, id: &str, temp: bool) {
+    queue_at(user, id, temp, QueuePosition::End);
+}
+
+fn queue_at(user: &CytubeHandle, id: &str, temp: bool, pos: QueuePosition) {
     user.queue(QueueRequest {
         id: id.into(),
         media_type: "yt".into(),
-        pos: QueuePosition::End,
+        pos,
         temp,
         title: None,
         duration: None,
@@ -169,8 +174,45 @@ async fn next_change(events: &mut EventStream, current: &mut Option<u64>) -> (St
     .expect("the next item starts")
 }
 
-/// 50 plays: every fifth skipped, every fifth removed (and queued again), the rest played
-/// to their end by the server; then the history and every total, exactly.
+/// How the test ends each play: by skipping it (`playNext`), by a vote-skip (the
+/// moderator's vote is enough: two users, ratio 0.5), by deleting it (then queued again), or
+/// by letting it play out; a temporary item is skipped too (the server deletes it as
+/// playback moves on: still a skip, not a removal).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fate {
+    /// Skipped, with a temporary item queued next: it plays next.
+    SkipToTemp,
+    Skip,
+    Voteskip,
+    Remove,
+    PlayOut,
+}
+
+impl Fate {
+    /// Play `i`'s fate: of every ten, three skips (one of them of a temporary item), two
+    /// vote-skips, two removals, three played out.
+    fn of(i: usize) -> Fate {
+        match i % 10 {
+            0 => Fate::SkipToTemp,
+            1 | 5 => Fate::Skip,
+            2 | 6 => Fate::Voteskip,
+            3 | 7 => Fate::Remove,
+            _ => Fate::PlayOut,
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Fate::SkipToTemp | Fate::Skip => END_SKIPPED,
+            Fate::Voteskip => END_VOTESKIPPED,
+            Fate::Remove => END_REMOVED,
+            Fate::PlayOut => END_PLAYED,
+        }
+    }
+}
+
+/// 50 plays — skipped (temporary items too), vote-skipped, removed (and queued again) or
+/// played to their end by the server — then the history and every total, exactly.
 async fn fifty_plays(target: StoreTarget) -> Rig {
     let speed = 300.0;
     let media = MediaConfig {
@@ -181,28 +223,40 @@ async fn fifty_plays(target: StoreTarget) -> Rig {
     let (m, mut events) = moderator(&rig.server).await;
     // 8 media of 60..=120 s (0.2..0.4 s each here), permanent so the list keeps them.
     let ids = ids_lasting(8, 60..=120, "h");
+    // The temporary items last longer (1.3..1.8 s here): each is skipped as it starts.
+    let mut temps = ids_lasting(5, 400..=540, "t").into_iter();
     let mut current = None;
     for id in &ids {
         queue(&m, id, false);
     }
     let mut script: Vec<(String, &str)> = Vec::new();
+    let mut temp_playing = None;
     let (mut playing, mut uid) = next_change(&mut events, &mut current).await;
     for i in 0..50 {
-        let how = match i % 5 {
-            0 => END_SKIPPED,
-            1 => END_REMOVED,
-            _ => END_PLAYED,
-        };
-        match how {
-            END_SKIPPED => m.play_next().unwrap(),
-            END_REMOVED => {
-                m.delete(uid).unwrap();
-            }
-            _ => {}
+        let fate = Fate::of(i);
+        if fate == Fate::Skip && i % 10 == 1 {
+            assert_eq!(
+                Some(&playing),
+                temp_playing.as_ref(),
+                "play {i} is temporary"
+            );
         }
-        script.push((playing.clone(), how));
+        match fate {
+            Fate::SkipToTemp => {
+                // One socket's frames are handled in order: the item is next when we skip.
+                let temp = temps.next().unwrap();
+                queue_at(&m, &temp, true, QueuePosition::Next);
+                m.play_next().unwrap();
+                temp_playing = Some(temp);
+            }
+            Fate::Skip => m.play_next().unwrap(),
+            Fate::Voteskip => m.voteskip().unwrap(),
+            Fate::Remove => m.delete(uid).unwrap(),
+            Fate::PlayOut => {}
+        }
+        script.push((playing.clone(), fate.reason()));
         let (next, next_uid) = next_change(&mut events, &mut current).await;
-        if how == END_REMOVED {
+        if fate == Fate::Remove {
             queue(&m, &playing, false);
         }
         (playing, uid) = (next, next_uid);
@@ -240,9 +294,10 @@ async fn fifty_plays(target: StoreTarget) -> Rig {
         (
             counted(END_PLAYED),
             counted(END_SKIPPED),
+            counted(END_VOTESKIPPED),
             counted(END_REMOVED)
         ),
-        (30, 10, 10)
+        (15, 15, 10, 10)
     );
     // Every total, against a count made from the recorded plays.
     let as_plays: Vec<Play> = plays
@@ -262,7 +317,9 @@ async fn fifty_plays(target: StoreTarget) -> Rig {
         })
         .collect();
     let want = expected_stats(&as_plays);
-    assert_eq!(want.len(), ids.len());
+    assert_eq!(want.len(), ids.len() + 5, "8 media and 5 temporary ones");
+    let vote_skips: i64 = want.values().map(|s| s.vote_skips).sum();
+    assert_eq!(vote_skips, 10);
     for ((t, id), stats) in &want {
         let r = rig
             .ask(
