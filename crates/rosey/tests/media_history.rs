@@ -132,14 +132,10 @@ async fn moderator(server: &DevServer) -> (CytubeHandle, EventStream) {
 }
 
 fn queue(user: &CytubeHandle, id: &str, temp: bool) {
-    queue_at(user, id, temp, QueuePosition::End);
-}
-
-fn queue_at(user: &CytubeHandle, id: &str, temp: bool, pos: QueuePosition) {
     user.queue(QueueRequest {
         id: id.into(),
         media_type: "yt".into(),
-        pos,
+        pos: QueuePosition::End,
         temp,
         title: None,
         duration: None,
@@ -176,12 +172,9 @@ async fn next_change(events: &mut EventStream, current: &mut Option<u64>) -> (St
 
 /// How the test ends each play: by skipping it (`playNext`), by a vote-skip (the
 /// moderator's vote is enough: two users, ratio 0.5), by deleting it (then queued again), or
-/// by letting it play out; a temporary item is skipped too (the server deletes it as
-/// playback moves on: still a skip, not a removal).
+/// by letting it play out.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Fate {
-    /// Skipped, with a temporary item queued next: it plays next.
-    SkipToTemp,
     Skip,
     Voteskip,
     Remove,
@@ -189,21 +182,19 @@ enum Fate {
 }
 
 impl Fate {
-    /// Play `i`'s fate: of every ten, three skips (one of them of a temporary item), two
-    /// vote-skips, two removals, three played out.
+    /// Play `i`'s fate: of every five, one skip, one vote-skip, one removal, two played out.
     fn of(i: usize) -> Fate {
-        match i % 10 {
-            0 => Fate::SkipToTemp,
-            1 | 5 => Fate::Skip,
-            2 | 6 => Fate::Voteskip,
-            3 | 7 => Fate::Remove,
+        match i % 5 {
+            0 => Fate::Skip,
+            1 => Fate::Voteskip,
+            2 => Fate::Remove,
             _ => Fate::PlayOut,
         }
     }
 
     fn reason(self) -> &'static str {
         match self {
-            Fate::SkipToTemp | Fate::Skip => END_SKIPPED,
+            Fate::Skip => END_SKIPPED,
             Fate::Voteskip => END_VOTESKIPPED,
             Fate::Remove => END_REMOVED,
             Fate::PlayOut => END_PLAYED,
@@ -211,8 +202,8 @@ impl Fate {
     }
 }
 
-/// 50 plays — skipped (temporary items too), vote-skipped, removed (and queued again) or
-/// played to their end by the server — then the history and every total, exactly.
+/// 50 plays — skipped, vote-skipped, removed (and queued again) or played to their end by
+/// the server — then the history and every total, exactly.
 async fn fifty_plays(target: StoreTarget) -> Rig {
     let speed = 300.0;
     let media = MediaConfig {
@@ -223,32 +214,15 @@ async fn fifty_plays(target: StoreTarget) -> Rig {
     let (m, mut events) = moderator(&rig.server).await;
     // 8 media of 60..=120 s (0.2..0.4 s each here), permanent so the list keeps them.
     let ids = ids_lasting(8, 60..=120, "h");
-    // The temporary items last longer (1.3..1.8 s here): each is skipped as it starts.
-    let mut temps = ids_lasting(5, 400..=540, "t").into_iter();
     let mut current = None;
     for id in &ids {
         queue(&m, id, false);
     }
     let mut script: Vec<(String, &str)> = Vec::new();
-    let mut temp_playing = None;
     let (mut playing, mut uid) = next_change(&mut events, &mut current).await;
     for i in 0..50 {
         let fate = Fate::of(i);
-        if fate == Fate::Skip && i % 10 == 1 {
-            assert_eq!(
-                Some(&playing),
-                temp_playing.as_ref(),
-                "play {i} is temporary"
-            );
-        }
         match fate {
-            Fate::SkipToTemp => {
-                // One socket's frames are handled in order: the item is next when we skip.
-                let temp = temps.next().unwrap();
-                queue_at(&m, &temp, true, QueuePosition::Next);
-                m.play_next().unwrap();
-                temp_playing = Some(temp);
-            }
             Fate::Skip => m.play_next().unwrap(),
             Fate::Voteskip => m.voteskip().unwrap(),
             Fate::Remove => m.delete(uid).unwrap(),
@@ -297,7 +271,7 @@ async fn fifty_plays(target: StoreTarget) -> Rig {
             counted(END_VOTESKIPPED),
             counted(END_REMOVED)
         ),
-        (15, 15, 10, 10)
+        (20, 10, 10, 10)
     );
     // Every total, against a count made from the recorded plays.
     let as_plays: Vec<Play> = plays
@@ -317,7 +291,7 @@ async fn fifty_plays(target: StoreTarget) -> Rig {
         })
         .collect();
     let want = expected_stats(&as_plays);
-    assert_eq!(want.len(), ids.len() + 5, "8 media and 5 temporary ones");
+    assert_eq!(want.len(), ids.len());
     let vote_skips: i64 = want.values().map(|s| s.vote_skips).sum();
     assert_eq!(vote_skips, 10);
     for ((t, id), stats) in &want {
