@@ -8,16 +8,15 @@
 use std::{path::PathBuf, time::Duration};
 
 use rosey_bot::{Bot, BotConfig, ChannelSpec, Intervals, PlatformSpec, RunState};
-use rosey_bus::Bus;
-use rosey_dbservice::DbServiceHandle;
 use rosey_irc::{IrcConfig, Pacing};
 use rosey_model::{
-    EventBody, NormalizedEvent, decode, decode_list, encode,
-    payload::{ChatRow, CommandReply, EnqueueReply, UserStatsReply},
+    EventBody, NormalizedEvent, decode,
+    payload::{CommandReply, EnqueueReply},
     subjects,
 };
 use rosey_testkit::{
-    NatsServer, eventually,
+    bus_db::{BusDb, expect_stored_lines, recent_chat, request},
+    eventually,
     ircd::{FloodLimits, IrcServer, RawClient},
 };
 use serde_json::json;
@@ -28,14 +27,19 @@ const IRC_CHANNEL: &str = "#rosey";
 /// The bot's name for the IRC channel.
 const CHANNEL: &str = "irc:local/#rosey";
 
+/// NATS, the bus and the database service ([`BusDb`], reached through `Deref`), the IRC
+/// server and the bot.
 struct Rig {
-    _nats: NatsServer,
+    base: BusDb,
     irc: IrcServer,
-    bus: Bus,
-    db: Option<DbServiceHandle>,
-    db_path: PathBuf,
     bot: Option<Bot>,
-    _tmp: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = BusDb;
+    fn deref(&self) -> &BusDb {
+        &self.base
+    }
 }
 
 fn irc_spec(server: &IrcServer) -> ChannelSpec {
@@ -84,11 +88,7 @@ async fn rig_with(
     cytube: Vec<ChannelSpec>,
     plugins: Option<rosey_config::plugins::PluginsConfig>,
 ) -> Rig {
-    let nats = NatsServer::start();
-    let bus = rosey_testkit::cytube::bus(&nats).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let db_path = tmp.path().join("bot.db");
-    let db = rosey_testkit::cytube::db_service(&bus, &db_path, CHANNEL).await;
+    let base = BusDb::start(CHANNEL).await;
     let mut cfg = BotConfig::new(cytube);
     cfg.channels.push(irc_spec(&irc));
     cfg.plugins = plugins;
@@ -99,15 +99,11 @@ async fn rig_with(
         pump_request_timeout: Duration::from_secs(1),
         shell_db_timeout: Duration::from_secs(2),
     };
-    let bot = Bot::start(bus.clone(), cfg);
+    let bot = Bot::start(base.bus.clone(), cfg);
     Rig {
-        _nats: nats,
+        base,
         irc,
-        bus,
-        db: Some(db),
-        db_path,
         bot: Some(bot),
-        _tmp: tmp,
     }
 }
 
@@ -116,9 +112,7 @@ impl Rig {
         if let Some(bot) = self.bot.take() {
             bot.shutdown().await;
         }
-        if let Some(db) = self.db.take() {
-            db.shutdown().await.unwrap();
-        }
+        self.base.stop_db().await;
     }
 }
 
@@ -135,18 +129,6 @@ async fn member_with_bot(port: u16, nick: &str) -> RawClient {
     })
     .await;
     c
-}
-
-async fn request(bus: &Bus, subject: &str, body: serde_json::Value) -> bytes::Bytes {
-    bus.request(subject, encode(&body), Duration::from_secs(2))
-        .await
-        .expect("database service answers")
-        .payload
-}
-
-async fn recent_chat(bus: &Bus, channel: &str) -> Vec<ChatRow> {
-    decode_list(&request(bus, subjects::RECENT_CHAT_GET, json!({"channel": channel})).await)
-        .expect("recent_chat reply")
 }
 
 /// PMs from the bot until one contains `needle`; every text seen, one per line.
@@ -191,37 +173,12 @@ async fn irc_chat_is_stored_and_only_operators_get_stats() {
         .await;
     let mut guest = member_with_bot(irc_port, "guest").await;
 
-    for i in 0..30 {
-        op.privmsg(IRC_CHANNEL, &format!("line {i}")).await;
+    let lines: Vec<String> = (0..30).map(|i| format!("line {i}")).collect();
+    for line in &lines {
+        op.privmsg(IRC_CHANNEL, line).await;
     }
     let bus = rig.bus.clone();
-    let rows = eventually("30 chat rows", WAIT, || async {
-        let rows = recent_chat(&bus, CHANNEL).await;
-        (rows.iter().filter(|r| r.username == "opal").count() == 30).then_some(rows)
-    })
-    .await;
-    let texts: Vec<_> = rows
-        .iter()
-        .filter(|r| r.username == "opal")
-        .map(|r| r.message.clone())
-        .collect();
-    assert_eq!(
-        texts,
-        (0..30).map(|i| format!("line {i}")).collect::<Vec<_>>()
-    );
-    match decode::<UserStatsReply>(
-        &request(
-            &bus,
-            subjects::QUERY_USER_STATS,
-            json!({"channel": CHANNEL, "username": "opal"}),
-        )
-        .await,
-    )
-    .unwrap()
-    {
-        UserStatsReply::Found(u) => assert_eq!(u.total_chat_lines, 30),
-        other => panic!("{other:?}"),
-    }
+    expect_stored_lines(&bus, CHANNEL, "opal", &lines, WAIT).await;
 
     // A non-operator's command gets nothing; the operator's gets the real figures.
     guest.privmsg(BOT, "stats").await;

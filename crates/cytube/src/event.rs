@@ -85,7 +85,57 @@ pub struct ChatMessage {
     pub from_self: bool,
 }
 
+/// The user name CyTube's vote-skip notices come from.
+pub const VOTESKIP_NOTICE: &str = "[voteskip]";
+
+/// A vote-skip that passed, with the figures of CyTube's `[voteskip]` notice (`Voteskip
+/// passed: 3/5 skipped; eligible voters: 5 = total (7) - AFK (1) - no permission (1); ratio
+/// = 0.5`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VoteskipPassed {
+    /// Votes cast.
+    pub count: u64,
+    /// Users who could vote (present, not AFK, with the permission).
+    pub eligible: u64,
+    /// The channel's `voteskip_ratio`.
+    pub ratio: f64,
+}
+
+impl VoteskipPassed {
+    /// The votes that were needed: ceil(eligible × ratio), at least 1.
+    pub fn need(&self) -> u64 {
+        ((self.eligible as f64 * self.ratio).ceil() as u64).max(1)
+    }
+}
+
 impl ChatMessage {
+    /// CyTube's notice that a vote-skip passed and playback moved on (a live line, not the
+    /// replay of earlier chat).
+    pub fn is_voteskip_notice(&self) -> bool {
+        self.username == VOTESKIP_NOTICE && !self.history
+    }
+
+    /// The figures of a vote-skip notice; `None` for any other line, or for a wording this
+    /// client does not know (the notice still means a pass: see [`Self::is_voteskip_notice`]).
+    pub fn voteskip_passed(&self) -> Option<VoteskipPassed> {
+        if !self.is_voteskip_notice() {
+            return None;
+        }
+        let rest = self
+            .text
+            .trim()
+            .strip_prefix("Voteskip passed:")?
+            .trim_start();
+        let (tally, _) = rest.split_once(char::is_whitespace)?;
+        let (count, eligible) = tally.split_once('/')?;
+        let ratio = rest.rsplit_once("ratio =")?.1.trim();
+        Some(VoteskipPassed {
+            count: count.parse().ok()?,
+            eligible: eligible.parse().ok()?,
+            ratio: ratio.parse().ok().filter(|r: &f64| r.is_finite())?,
+        })
+    }
+
     /// A server whisper: a notice CyTube sends to some ranks only (`meta.addClass` is
     /// `"server-whisper"`), such as `[server] x joined (aliases: a,b)` to moderators. It
     /// is not chat: whoever receives it must not pass it on to everyone.
@@ -898,6 +948,36 @@ mod tests {
         assert_eq!(m.html, "a &amp; <strong>b</strong>");
         assert_eq!(m.time, 1_700_000_000_123);
         assert!(!m.history);
+    }
+
+    #[test]
+    fn a_voteskip_notice_gives_its_figures() {
+        let notice = |text: &str| {
+            let ev = decode(
+                "chatMsg",
+                json!({"username":"[voteskip]","msg":text,"time":1,
+                       "meta":{"addClass":"server-whisper","addClassToNameAndTimestamp":true}}),
+            );
+            let ServerEvent::ChatMsg(m) = ev else {
+                panic!("{ev:?}")
+            };
+            m
+        };
+        let m = notice(
+            "Voteskip passed: 3/5 skipped; eligible voters: 5 = total (7) - AFK (1) - no \
+             permission (1); ratio = 0.5",
+        );
+        assert!(m.is_voteskip_notice() && m.is_server_whisper());
+        let pass = m.voteskip_passed().unwrap();
+        assert_eq!((pass.count, pass.eligible, pass.ratio), (3, 5, 0.5));
+        assert_eq!(pass.need(), 3);
+        // A wording this client does not know is still a pass, without figures.
+        let odd = notice("Voteskip passed");
+        assert!(odd.is_voteskip_notice());
+        assert_eq!(odd.voteskip_passed(), None);
+        let mut chat = m.clone();
+        chat.username = "bob".into();
+        assert!(!chat.is_voteskip_notice() && chat.voteskip_passed().is_none());
     }
 
     #[test]

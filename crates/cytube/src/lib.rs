@@ -110,7 +110,7 @@ pub use discovery::{
 pub use event::{
     BanEntry, ChangeMedia, ChannelOpts, ChatMessage, EventDecodeError, FloodParams, LoginReply,
     Media, PlaylistItem, Poll, PollCount, Position, PrivateMessage, Profile, Rank, ServerEvent,
-    User, UserMeta,
+    User, UserMeta, VOTESKIP_NOTICE, VoteskipPassed,
 };
 pub use handle::{ClientStats, CytubeEvent, CytubeHandle, EventStream, SendError};
 pub use html::to_plain_text;

@@ -157,7 +157,22 @@ fn play(w: &mut World, out: &mut Outbox, channel: &str, uid: Option<u64>) {
             "changeMedia",
             change_media_payload(&item, has_leader),
         );
+        // CyTube's voteskip module resets on every media change and says so.
+        send_voteskip_reset(w, out, channel);
     }
+}
+
+/// `voteskip {count: 0, need: 0}` to those who may see vote-skips: no vote is open (what
+/// CyTube sends when a vote passes and when the media changes).
+fn send_voteskip_reset(w: &World, out: &mut Outbox, channel: &str) {
+    let view = w.channels[channel].perm("viewvoteskip");
+    w.broadcast_min_rank(
+        out,
+        channel,
+        view,
+        "voteskip",
+        json!({ "count": 0, "need": 0 }),
+    );
 }
 
 /// Moves to the item after the current one (wrapping to the first), as `playNext` does.
@@ -562,65 +577,83 @@ pub fn toggle_lock(w: &mut World, out: &mut Outbox, id: ConnId) {
     w.broadcast(out, &channel, "setPlaylistLocked", json!(locked));
 }
 
-/// `voteskip` (one vote per socket; CyTube counts one per IP, but every local client
-/// shares 127.0.0.1).
+/// `voteskip`, as CyTube's voteskip module: one vote per IP (local test clients look like
+/// distinct IPs with `X-Forwarded-For`); a repeated vote changes nothing; the voter is no
+/// longer AFK.
 pub fn voteskip(w: &mut World, out: &mut Outbox, id: ConnId) {
     let Some(channel) = member_channel(w, id) else {
         return;
     };
     let ch = &w.channels[&channel];
-    if !ch.opts.allow_voteskip || !ch.can("voteskip", w.rank(id)) || ch.playlist.current.is_none() {
+    if !ch.opts.allow_voteskip || !ch.can("voteskip", w.rank(id)) {
         return;
     }
-    w.channel_mut(&channel).voteskips.insert(id);
-    check_voteskip(w, out, &channel);
+    let (ip, afk) = match w.conns.get(&id) {
+        Some(c) => (c.ip.clone(), c.afk),
+        None => return,
+    };
+    if !w.channel_mut(&channel).voteskips.insert(ip) {
+        return;
+    }
+    if afk {
+        // Coming back recounts (`set_afk` ends with `check_voteskip`).
+        session::set_afk(w, out, id, false);
+    } else {
+        check_voteskip(w, out, &channel);
+    }
 }
 
-/// Recounts votes: sends `voteskip {count, need}` to viewers with `viewvoteskip`, and skips
-/// when the vote passes.
+/// Recounts the votes, as CyTube's `update`: when they reach what is needed — ceil(eligible
+/// × ratio), at least 1, where eligible = users − those without the `voteskip` permission −
+/// AFK users with it — the `[voteskip]` notice goes to everyone, the votes are reset
+/// (`voteskip {0, 0}` to viewers) and playback moves on; otherwise `voteskip {count, need}`
+/// goes to users with `viewvoteskip`.
 pub fn check_voteskip(w: &mut World, out: &mut Outbox, channel: &str) {
     let Some(ch) = w.channels.get(channel) else {
         return;
     };
-    if ch.playlist.current.is_none() || ch.voteskips.is_empty() {
+    if !ch.opts.allow_voteskip || ch.voteskips.is_empty() || ch.playlist.items.is_empty() {
         return;
     }
     let members = ch.members.clone();
-    let afk = members
-        .iter()
-        .filter(|m| w.conns.get(m).is_some_and(|c| c.afk))
-        .count();
     let no_perm = members
         .iter()
         .filter(|m| !ch.can("voteskip", w.rank(**m)))
         .count();
+    let afk = members
+        .iter()
+        .filter(|m| ch.can("voteskip", w.rank(**m)) && w.conns.get(m).is_some_and(|c| c.afk))
+        .count();
     let eligible = members.len().saturating_sub(afk + no_perm);
-    let need = ((eligible as f64 * ch.opts.voteskip_ratio).ceil() as usize).max(1);
+    let ratio = ch.opts.voteskip_ratio;
+    let need = ((eligible as f64 * ratio).ceil() as usize).max(1);
     let count = ch.voteskips.len();
-    let view = ch.perm("viewvoteskip");
-    w.broadcast_min_rank(
-        out,
-        channel,
-        view,
-        "voteskip",
-        json!({ "count": count, "need": need }),
-    );
-    if count >= need {
-        let text = format!(
-            "Voteskip passed: {count}/{eligible} skipped; eligible voters: {eligible} = total \
-             ({}) - AFK ({afk}) - no permission ({no_perm}); ratio = {}",
-            members.len(),
-            ch.opts.voteskip_ratio
+    if count < need {
+        let view = ch.perm("viewvoteskip");
+        w.broadcast_min_rank(
+            out,
+            channel,
+            view,
+            "voteskip",
+            json!({ "count": count, "need": need }),
         );
-        let msg = json!({
-            "username": "[voteskip]",
-            "msg": text,
-            "meta": { "addClass": "server-whisper", "addClassToNameAndTimestamp": true },
-            "time": now_ms(),
-        });
-        w.broadcast(out, channel, "chatMsg", msg);
-        play_next(w, out, channel);
+        return;
     }
+    let text = format!(
+        "Voteskip passed: {count}/{eligible} skipped; eligible voters: {eligible} = total \
+         ({}) - AFK ({afk}) - no permission ({no_perm}); ratio = {ratio}",
+        members.len(),
+    );
+    let msg = json!({
+        "username": "[voteskip]",
+        "msg": text,
+        "meta": { "addClass": "server-whisper", "addClassToNameAndTimestamp": true },
+        "time": now_ms(),
+    });
+    w.broadcast(out, channel, "chatMsg", msg);
+    w.channel_mut(channel).voteskips.clear();
+    send_voteskip_reset(w, out, channel);
+    play_next(w, out, channel);
 }
 
 /// `mediaUpdate {id, currentTime, paused?}` from the leader: relayed to the channel as

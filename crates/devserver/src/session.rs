@@ -309,11 +309,13 @@ fn part(w: &mut World, out: &mut Outbox, id: ConnId) {
         return;
     };
     let name = conn.name.clone();
+    let ip = conn.ip.clone();
     let Some(ch) = w.channels.get_mut(&channel) else {
         return;
     };
     ch.members.retain(|m| *m != id);
-    let had_vote = ch.voteskips.remove(&id);
+    // As CyTube: the vote of the leaver's IP goes with them.
+    let had_vote = ch.voteskips.remove(&ip);
     let was_leader = name.as_deref().is_some_and(|n| {
         ch.leader
             .as_deref()
@@ -343,6 +345,7 @@ pub fn set_afk(w: &mut World, out: &mut Outbox, id: ConnId, afk: bool) {
         return;
     }
     conn.afk = afk;
+    let ip = conn.ip.clone();
     let (Some(name), Some(channel)) = (conn.name.clone(), conn.channel.clone()) else {
         return;
     };
@@ -350,7 +353,7 @@ pub fn set_afk(w: &mut World, out: &mut Outbox, id: ConnId, afk: bool) {
     moderation::send_user_meta(w, out, id, -1.0);
     if afk
         && let Some(ch) = w.channels.get_mut(&channel)
-        && ch.voteskips.remove(&id)
+        && ch.voteskips.remove(&ip)
     {
         out.emit0(id, "clearVoteskipVote");
     }

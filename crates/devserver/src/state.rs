@@ -323,8 +323,8 @@ pub struct Channel {
     pub playlist: Playlist,
     /// Leader name.
     pub leader: Option<String>,
-    /// Sockets that voted to skip the current item.
-    pub voteskips: HashSet<ConnId>,
+    /// The IPs that voted to skip the current item (CyTube counts one vote per IP).
+    pub voteskips: HashSet<String>,
     /// Ranks set through `DevServer::set_rank` (lowercase name → rank).
     pub rank_overrides: HashMap<String, f64>,
     /// The open poll.

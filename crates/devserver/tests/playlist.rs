@@ -74,13 +74,20 @@ async fn queue_move_jump_delete_and_voteskip() {
         (json!(0), json!(false))
     );
 
-    // Voteskip: 2 eligible users, ratio 0.5 → 1 vote needed. The mod sees the count.
+    // Voteskip: 2 eligible users, ratio 0.5 → 1 vote needed: it passes at once. As in
+    // CyTube, everyone gets the notice, then those who may see vote-skips the reset.
     g.emit0("voteskip").await;
-    assert_eq!(m.expect("voteskip").await, json!({"count": 1, "need": 1}));
     let skip = m
         .expect_where("chatMsg", |v| v["username"] == json!("[voteskip]"))
         .await;
-    assert!(skip["msg"].as_str().unwrap().starts_with("Voteskip passed"));
+    assert_eq!(
+        skip["msg"],
+        json!(
+            "Voteskip passed: 1/2 skipped; eligible voters: 2 = total (2) - AFK (0) - no \
+             permission (0); ratio = 0.5"
+        )
+    );
+    assert_eq!(m.expect("voteskip").await, json!({"count": 0, "need": 0}));
     assert_eq!(m.expect("setCurrent").await, json!(uid2));
 
     // A guest cannot delete; the mod can.
@@ -100,6 +107,74 @@ async fn queue_move_jump_delete_and_voteskip() {
             .iter()
             .any(|(n, a)| n == "changeMedia" && a[0]["id"] == json!("v2"))
     );
+    server.shutdown().await;
+}
+
+/// CyTube's vote-skip: one vote per IP, AFK users are not counted (a voter is back), the
+/// tally goes to those with `viewvoteskip`, and a pass moves playback on.
+#[tokio::test]
+async fn voteskip_counts_one_vote_per_ip_and_leaves_out_afk_users() {
+    let cfg = test_config().with_account("mod", "pw", 2.0);
+    let server = start(cfg).await;
+    let mut m = RawClient::connect(&server).await;
+    m.login_and_join("lobby", "mod", "pw").await;
+    let mut guests = Vec::new();
+    for (name, ip) in [
+        ("ann", "10.0.0.1"),
+        ("ann2", "10.0.0.1"),
+        ("bob", "10.0.0.2"),
+        ("cat", "10.0.0.3"),
+    ] {
+        let mut g = RawClient::connect_as_ip(&server, Some(ip)).await;
+        g.join_as_guest("lobby", name).await;
+        guests.push(g);
+    }
+    let [ann, ann2, bob, cat] = &mut guests[..] else {
+        unreachable!()
+    };
+    for id in ["first1", "second2"] {
+        m.emit("queue", json!({"id": id, "type": "yt", "pos": "end"}))
+            .await;
+    }
+    m.expect("queue").await;
+    // The first item starts playing, and the count resets with the media change.
+    m.expect("changeMedia").await;
+    assert_eq!(m.expect("voteskip").await, json!({"count": 0, "need": 0}));
+    let uid2 = m.expect("queue").await["item"]["uid"].as_u64().unwrap();
+    cat.say("/afk").await;
+    m.expect_where("setAFK", |v| v == &json!({"name": "cat", "afk": true}))
+        .await;
+
+    // 5 users, 1 AFK: 4 eligible, 2 votes needed.
+    ann.emit0("voteskip").await;
+    assert_eq!(m.expect("voteskip").await, json!({"count": 1, "need": 2}));
+    // The same IP again counts nothing (had it counted, the notice would come first).
+    ann2.emit0("voteskip").await;
+    ann2.say("after my vote").await;
+    let next = m.expect("chatMsg").await;
+    assert_eq!(next["username"], json!("ann2"), "{next}");
+    // An AFK voter is back: 5 eligible, 3 needed.
+    cat.emit0("voteskip").await;
+    m.expect_where("setAFK", |v| v == &json!({"name": "cat", "afk": false}))
+        .await;
+    assert_eq!(m.expect("voteskip").await, json!({"count": 2, "need": 3}));
+    bob.emit0("voteskip").await;
+    let skip = m.expect("chatMsg").await;
+    assert_eq!(
+        (skip["username"].clone(), skip["msg"].clone()),
+        (
+            json!("[voteskip]"),
+            json!(
+                "Voteskip passed: 3/5 skipped; eligible voters: 5 = total (5) - AFK (0) - no \
+                 permission (0); ratio = 0.5"
+            )
+        )
+    );
+    assert_eq!(m.expect("voteskip").await, json!({"count": 0, "need": 0}));
+    assert_eq!(m.expect("setCurrent").await, json!(uid2));
+    // The media change resets the count too, as CyTube's voteskip module does.
+    m.expect("changeMedia").await;
+    assert_eq!(m.expect("voteskip").await, json!({"count": 0, "need": 0}));
     server.shutdown().await;
 }
 

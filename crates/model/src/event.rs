@@ -108,6 +108,11 @@ pub enum EventBody {
         #[serde(default)]
         detail: String,
     },
+    /// A vote to skip what is playing: the tally after a vote (`count` of `need`, `passed`
+    /// false), or the vote that passed and moved playback on (`passed` true; CyTube's
+    /// `[voteskip]` notice, its figures when the notice gives them, else 0). Only a passed
+    /// vote-skip has `passed` true: a moderator's skip never does.
+    Voteskip { count: u64, need: u64, passed: bool },
 }
 
 impl EventBody {
@@ -129,6 +134,7 @@ impl EventBody {
             EventBody::Kick { .. } => "kick",
             EventBody::Error { .. } => "error",
             EventBody::Connection { .. } => "connection",
+            EventBody::Voteskip { .. } => "voteskip",
         }
     }
 }
@@ -219,6 +225,11 @@ mod tests {
             EventBody::Connection {
                 state: "joined".into(),
                 detail: String::new(),
+            },
+            EventBody::Voteskip {
+                count: 2,
+                need: 3,
+                passed: false,
             },
         ];
         for body in bodies {

@@ -315,6 +315,8 @@ impl Inner {
                     "dry_run": set.dry_run,
                     "moderator_rank": set.moderator_rank,
                     "ladder": set.ladder.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    "rules": enabled_rules(set),
+                    "window": set.window,
                     "offenders": c.offenders(now).into_iter()
                         .map(|(u, n)| json!({"user": u, "offences": n})).collect::<Vec<_>>(),
                 })
@@ -331,6 +333,22 @@ impl Inner {
                 .collect::<Vec<_>>(),
         })
     }
+}
+
+/// The rules a channel's set has switched on, by name (`repeats` also catches raids).
+fn enabled_rules(set: &rosey_config::moderation::RuleSet) -> Vec<&'static str> {
+    [
+        ("flood", set.flood.enabled),
+        ("repeats", set.repeats.enabled),
+        ("caps", set.caps.enabled),
+        ("links", set.links.enabled),
+        ("words", set.words.enabled),
+        ("mentions", set.mentions.enabled),
+        ("length", set.length.enabled),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect()
 }
 
 pub fn now() -> f64 {

@@ -18,7 +18,8 @@ use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
 use rosey_devserver::playlist::invented_seconds;
 use rosey_devserver::{DevServer, DevServerConfig};
 use rosey_model::media::{
-    END_PLAYED, END_REMOVED, END_SKIPPED, MediaItemReply, PlayRow, PlaysReply, TopAddersReply,
+    END_PLAYED, END_REMOVED, END_SKIPPED, END_VOTESKIPPED, MediaItemReply, PlayRow, PlaysReply,
+    TopAddersReply,
 };
 use rosey_model::subjects;
 use rosey_store::StoreTarget;
@@ -169,8 +170,40 @@ async fn next_change(events: &mut EventStream, current: &mut Option<u64>) -> (St
     .expect("the next item starts")
 }
 
-/// 50 plays: every fifth skipped, every fifth removed (and queued again), the rest played
-/// to their end by the server; then the history and every total, exactly.
+/// How the test ends each play: by skipping it (`playNext`), by a vote-skip (the
+/// moderator's vote is enough: two users, ratio 0.5), by deleting it (then queued again), or
+/// by letting it play out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fate {
+    Skip,
+    Voteskip,
+    Remove,
+    PlayOut,
+}
+
+impl Fate {
+    /// Play `i`'s fate: of every five, one skip, one vote-skip, one removal, two played out.
+    fn of(i: usize) -> Fate {
+        match i % 5 {
+            0 => Fate::Skip,
+            1 => Fate::Voteskip,
+            2 => Fate::Remove,
+            _ => Fate::PlayOut,
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Fate::Skip => END_SKIPPED,
+            Fate::Voteskip => END_VOTESKIPPED,
+            Fate::Remove => END_REMOVED,
+            Fate::PlayOut => END_PLAYED,
+        }
+    }
+}
+
+/// 50 plays — skipped, vote-skipped, removed (and queued again) or played to their end by
+/// the server — then the history and every total, exactly.
 async fn fifty_plays(target: StoreTarget) -> Rig {
     let speed = 300.0;
     let media = MediaConfig {
@@ -188,21 +221,16 @@ async fn fifty_plays(target: StoreTarget) -> Rig {
     let mut script: Vec<(String, &str)> = Vec::new();
     let (mut playing, mut uid) = next_change(&mut events, &mut current).await;
     for i in 0..50 {
-        let how = match i % 5 {
-            0 => END_SKIPPED,
-            1 => END_REMOVED,
-            _ => END_PLAYED,
-        };
-        match how {
-            END_SKIPPED => m.play_next().unwrap(),
-            END_REMOVED => {
-                m.delete(uid).unwrap();
-            }
-            _ => {}
+        let fate = Fate::of(i);
+        match fate {
+            Fate::Skip => m.play_next().unwrap(),
+            Fate::Voteskip => m.voteskip().unwrap(),
+            Fate::Remove => m.delete(uid).unwrap(),
+            Fate::PlayOut => {}
         }
-        script.push((playing.clone(), how));
+        script.push((playing.clone(), fate.reason()));
         let (next, next_uid) = next_change(&mut events, &mut current).await;
-        if how == END_REMOVED {
+        if fate == Fate::Remove {
             queue(&m, &playing, false);
         }
         (playing, uid) = (next, next_uid);
@@ -240,9 +268,10 @@ async fn fifty_plays(target: StoreTarget) -> Rig {
         (
             counted(END_PLAYED),
             counted(END_SKIPPED),
+            counted(END_VOTESKIPPED),
             counted(END_REMOVED)
         ),
-        (30, 10, 10)
+        (20, 10, 10, 10)
     );
     // Every total, against a count made from the recorded plays.
     let as_plays: Vec<Play> = plays
@@ -263,6 +292,8 @@ async fn fifty_plays(target: StoreTarget) -> Rig {
         .collect();
     let want = expected_stats(&as_plays);
     assert_eq!(want.len(), ids.len());
+    let vote_skips: i64 = want.values().map(|s| s.vote_skips).sum();
+    assert_eq!(vote_skips, 10);
     for ((t, id), stats) in &want {
         let r = rig
             .ask(

@@ -3,17 +3,18 @@
 //! user that joins a channel, the bus and the database service as those tests start them, and
 //! [`Services`]: all of that running together, the part every bot rig starts before its bot.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{path::PathBuf, time::Duration};
 
-use rosey_bus::{Bus, NatsOptions};
+use rosey_bus::Bus;
 use rosey_cytube::{ClientConfig, CytubeEvent, CytubeHandle, EventStream, Login, ServerEvent};
-use rosey_dbservice::{DbService, DbServiceConfig, DbServiceHandle};
+use rosey_dbservice::DbServiceHandle;
 use rosey_devserver::{DevServer, DevServerConfig};
 
 use crate::NatsServer;
+use crate::bus_db::BusDb;
+/// The bus and the database service as every bot test starts them (kept here for the tests
+/// that name them through this module).
+pub use crate::bus_db::{bus, db_service};
 
 /// The bot's account name on the devserver.
 pub const BOT: &str = "Rosey";
@@ -55,22 +56,6 @@ pub async fn join(server: &DevServer, channel: &str, login: Login) -> (CytubeHan
     (handle, events)
 }
 
-/// A bus on `nats` that reconnects after 100 ms (for tests that restart the server).
-pub async fn bus(nats: &NatsServer) -> Bus {
-    let mut options = NatsOptions::new(nats.url());
-    options.reconnect_delay = Duration::from_millis(100);
-    Bus::connect(options).await.expect("connect to nats")
-}
-
-/// The database service on the file `path`, writing batches after 5 ms.
-pub async fn db_service(bus: &Bus, path: &Path, default_channel: &str) -> DbServiceHandle {
-    let mut cfg = DbServiceConfig::new(path, default_channel);
-    cfg.batch_delay = Duration::from_millis(5);
-    DbService::start(bus.clone(), cfg)
-        .await
-        .expect("database service starts")
-}
-
 /// What a bot rig runs besides the bot: a `nats-server`, the devserver, a bus on it and the
 /// database service on an SQLite file in a temporary folder.
 pub struct Services {
@@ -88,22 +73,24 @@ pub struct Services {
 }
 
 impl Services {
-    /// Starts a `nats-server`, the devserver from `server_cfg`, the bus and the database
-    /// service (with `default_channel`), in that order.
+    /// Starts a `nats-server`, the bus and the database service (with `default_channel`)
+    /// — a [`BusDb`] — then the devserver from `server_cfg`.
     pub async fn start(server_cfg: DevServerConfig, default_channel: &str) -> Services {
-        let nats = NatsServer::start();
+        let BusDb {
+            nats,
+            bus,
+            db,
+            db_path,
+            tmp,
+        } = BusDb::start(default_channel).await;
         let server = DevServer::start(server_cfg)
             .await
             .expect("devserver starts");
-        let bus = bus(&nats).await;
-        let tmp = tempfile::tempdir().expect("a temporary folder");
-        let db_path = tmp.path().join("bot.db");
-        let db = db_service(&bus, &db_path, default_channel).await;
         Services {
             nats,
             server,
             bus,
-            db: Some(db),
+            db,
             db_path,
             tmp,
         }

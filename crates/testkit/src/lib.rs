@@ -20,8 +20,11 @@
 //!   plain-HTTP second client, [`synapse::Peer`].
 //! - [`tools`]: whether an outside tool a test needs is here, decided when the test runs
 //!   (skipped with the reason locally, a failure under `CI=true`).
+//! - [`bus_db`]: what a bot test starts on every platform: `nats-server`, a bus and the
+//!   database service ([`bus_db::BusDb`]), requests to it, waiting for stored lines.
 //! - [`cytube`]: the bot's tests' set-up around the devserver: the bot's login, a quickly
-//!   reconnecting client, a user that joins, the bus and the database service.
+//!   reconnecting client, a user that joins, and [`cytube::Services`]: [`bus_db::BusDb`]
+//!   with the devserver.
 //! - [`leases`]: for the tests of bots sharing channels through leases, a [`leases::Sampler`]
 //!   of bots per channel as the servers see them.
 //! - [`media`]: the media history's expected totals, counted in plain Rust from a list of
@@ -31,6 +34,7 @@
 //! - [`browser`]: the dashboard's browser scripts (chromium through playwright-core).
 
 pub mod browser;
+pub mod bus_db;
 pub mod cluster;
 pub mod cytube;
 pub mod ircd;

@@ -426,12 +426,26 @@ async fn kick(ctx: &Ctx, name: &str, reason: Option<&str>) -> Outcome {
 
 async fn voteskip(ctx: &Ctx) -> Outcome {
     // The server answers a counted vote with the new `voteskip {count, need}` (to ranks that
-    // may see it); without that permission, or for a repeated vote, nothing comes.
+    // may see it), or — when the vote passes — with its `[voteskip]` notice to everyone (and
+    // a reset `{0, 0}`, which is no answer); without the permission, or for a repeated vote
+    // (one per IP), nothing comes.
     ask(
         ctx,
         ctx.handle.send_confirmed(Command::Voteskip),
         |ev| match ev {
-            ServerEvent::Voteskip { count, need } => Some(ok(format!("Voteskip: {count}/{need}"))),
+            ServerEvent::Voteskip { count, need } if *need > 0 => {
+                Some(ok(format!("Voteskip: {count}/{need}")))
+            }
+            ServerEvent::ChatMsg(m) if m.is_voteskip_notice() => {
+                Some(ok(match m.voteskip_passed() {
+                    Some(p) => format!(
+                        "Voteskip: {}/{} passed, playback moved on",
+                        p.count,
+                        p.need()
+                    ),
+                    None => "Voteskip: passed, playback moved on".to_string(),
+                }))
+            }
             _ => None,
         },
         || {

@@ -63,8 +63,9 @@ fn update_live(live: &mut Live, event: &CytubeEvent, ts: f64) {
             live.paused = *paused;
             live.position = *current_time;
         }
+        // `{0, 0}`: CyTube's reset (a pass, or playback moved on): no vote is open.
         CytubeEvent::Server(ServerEvent::Voteskip { count, need }) => {
-            live.voteskip = Some((*count, *need));
+            live.voteskip = (*need > 0).then_some((*count, *need));
         }
         _ => {}
     }

@@ -9,12 +9,15 @@
 //! - [`commands`]: the command table: parsing arguments, the view's answers, the actions.
 //! - [`remote`]: `add`, `skip`, `moderate` and `remove` asked over the bus, answered with
 //!   the server's outcome.
+//! - [`automod`]: `automod`, the automated moderator's state for the channel (asked on
+//!   `rosey.moderation.state`; not listed by `help`).
 //! - [`stats_text`]: the text of `stats` and `user` (shared with `rosey stats`).
 //! - [`format`]: durations, timestamps, reply splitting (re-exported from `crate::format`).
 //!
 //! Every accepted command is audited twice on `rosey.db.action.pm_command`: `pending`
 //! before it runs, then `success` or `error`. PMs from anyone else get no reply at all.
 
+pub mod automod;
 pub mod commands;
 pub mod remote;
 pub mod stats_text;

@@ -1,12 +1,13 @@
 //! The media-ending tracker: how did each play end? The bot records every start
 //! (`rosey.db.media.played`) but not the end; the end is what the next events say:
 //!
-//! - a `[voteskip]` notice (or a `voteskip` event that passed) while it played →
-//!   **voteskipped**;
+//! - a `voteskip` event that passed (the bot's form of CyTube's `[voteskip]` notice; the
+//!   notice itself as a chat line too) while it played → **voteskipped**;
 //! - else, when the next item started (or the list emptied) after at least its duration
 //!   (less a small tolerance) → **played** out (CyTube moved on by itself);
 //! - else, when it was deleted while playing, and it was not a temporary item (CyTube
-//!   deletes a temporary item itself when playback moves on) → **removed**;
+//!   deletes a temporary item itself when playback moves on; `queue` events say `temp`,
+//!   `playlist_change` `temp` changes it) → **removed**;
 //! - else → **skipped** (someone moved playback on: `playNext`, `jumpTo`).
 //!
 //! Each end is published as `rosey.db.media.ended {type, media_id, reason, played,
@@ -112,7 +113,8 @@ impl Tracker {
                 let count = data.get("count").and_then(Value::as_u64);
                 match action.as_str() {
                     "current" => ch.current_uid = uid,
-                    "queue" => {
+                    // `queue` says whether the item is temporary; `temp` is a later change.
+                    "queue" | "temp" => {
                         if let (Some(uid), Some(temp)) =
                             (uid, data.get("temp").and_then(Value::as_bool))
                         {
@@ -120,6 +122,11 @@ impl Tracker {
                                 ch.temp.clear();
                             }
                             ch.temp.insert(uid, temp);
+                            if let Some(p) = &mut ch.playing
+                                && p.uid == Some(uid)
+                            {
+                                p.temp = temp;
+                            }
                         }
                     }
                     "delete" => {
@@ -308,6 +315,26 @@ mod tests {
         t.on_event(&pl(16.0, "current", json!({"uid": 1, "count": 2})));
         let e = t.on_event(&change(16.0, "s7", "a", 100)).unwrap();
         assert_eq!(e.reason, END_SKIPPED);
+        // Made temporary while it played (`setTemp`): the same.
+        t.on_event(&pl(16.5, "queue", json!({"uid": 10, "temp": false})));
+        t.on_event(&pl(16.5, "current", json!({"uid": 10, "count": 3})));
+        t.on_event(&change(16.5, "s7b", "p", 100));
+        t.on_event(&pl(16.6, "temp", json!({"uid": 10, "temp": true})));
+        t.on_event(&pl(16.7, "delete", json!({"uid": 10, "count": 2})));
+        t.on_event(&pl(16.7, "current", json!({"uid": 1, "count": 2})));
+        let e = t.on_event(&change(16.7, "s7c", "a", 100)).unwrap();
+        assert_eq!((e.media_id.as_str(), e.reason.as_str()), ("p", END_SKIPPED));
+        // A vote-skip the bot published as a `voteskip` event that passed.
+        t.on_event(&ev(16.8, "v", MediaEvent::Voteskip { passed: true }));
+        let e = t.on_event(&change(16.9, "s7d", "b", 100)).unwrap();
+        assert_eq!(
+            (e.media_id.as_str(), e.reason.as_str()),
+            ("a", END_VOTESKIPPED)
+        );
+        // A tally that did not pass changes nothing: the moderator's skip is a skip.
+        t.on_event(&ev(16.95, "v2", MediaEvent::Voteskip { passed: false }));
+        let e = t.on_event(&change(16.99, "s7e", "a", 100)).unwrap();
+        assert_eq!((e.media_id.as_str(), e.reason.as_str()), ("b", END_SKIPPED));
         // The list is cleared: the playing item was removed, at once.
         let e = t
             .on_event(&pl(17.0, "playlist", json!({"count": 0})))

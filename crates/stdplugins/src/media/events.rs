@@ -22,7 +22,7 @@ pub enum MediaEvent {
     Playlist { action: String, data: Value },
     /// A chat line (the tracker looks for the server's `[voteskip]` notice).
     Chat { user: String },
-    /// A vote-skip count (`passed` when it moved playback on), should the bot publish one.
+    /// A vote-skip tally, or (`passed`) the vote that moved playback on.
     Voteskip { passed: bool },
     /// The bot's connection: `connected`, `joined`, `disconnected`, `reconnecting`.
     Connection { state: String },
@@ -110,6 +110,8 @@ mod tests {
         let d = parse(br#"{"channel":"c","ts":1,"id":"e2","kind":"playlist_change","action":"delete","data":{"uid":4,"count":0}}"#).unwrap();
         assert!(matches!(d.event, MediaEvent::Playlist { ref action, .. } if action == "delete"));
         assert!(parse(br#"{"channel":"c","ts":1,"id":"e","kind":"message","user":"u","content":"x","history":true}"#).is_none());
+        let v = parse(br#"{"channel":"c","ts":2,"id":"e3","kind":"voteskip","count":2,"need":2,"passed":true}"#).unwrap();
+        assert_eq!(v.event, MediaEvent::Voteskip { passed: true });
         assert!(parse(br#"{"kind":"user_join"}"#).is_none());
         assert!(parse(b"not json").is_none());
     }
