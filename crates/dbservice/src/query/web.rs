@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use data_encoding::BASE64URL_NOPAD;
 use rand::TryRngCore;
-use rosey_model::payload::{HasEnvelope, ModerationLogQuery, ModerationLogReply};
+use rosey_model::payload::{ModerationLogQuery, ModerationLogReply};
 use rosey_model::web::{
     ChannelQuery, ChatActivityQuery, ChatActivityReply, CurrentStatusReply, MAX_LIMIT,
     MIN_REVOKE_PREFIX, OutboundRecentQuery, TokenCreate, TokenCreated, TokenInfo, TokenList,

@@ -319,7 +319,7 @@ impl<'a> Plan<'a> {
         for round in 0..rounds {
             let (mut joins, mut leaves, mut lines) =
                 (Rows::default(), Rows::default(), Rows::default());
-            for (&(channel, username), steps) in &users {
+            for &((channel, username), ref steps) in &users {
                 match steps.get(round) {
                     Some(&Step::Join(ts)) => joins.push(channel, username, ts, None),
                     Some(&Step::Leave(ts)) => leaves.push(channel, username, ts, None),
