@@ -184,32 +184,19 @@ async fn measure(
     .await?;
     let (mut message, mut mixed) = (Vec::new(), Vec::new());
     for r in 0..sizes.runs {
-        let ch = format!("msg-{r}");
-        message.push(
-            burst(
+        for (is_mixed, runs) in [(false, &mut message), (true, &mut mixed)] {
+            let ch = format!("{}-{r}", if is_mixed { "mixed" } else { "msg" });
+            let run = burst(
                 &client,
                 &reader,
                 &db,
                 &mut service,
                 &ch,
                 sizes.burst_events,
-                false,
-            )
-            .await?,
-        );
-        let ch = format!("mixed-{r}");
-        mixed.push(
-            burst(
-                &client,
-                &reader,
-                &db,
-                &mut service,
-                &ch,
-                sizes.burst_events,
-                true,
-            )
-            .await?,
-        );
+                is_mixed,
+            );
+            runs.push(run.await?);
+        }
     }
     service.terminate(Duration::from_secs(10)).await?;
     Ok(BackendFigures {
