@@ -22,6 +22,7 @@
 //! - `scale.rs`: one bot process with N channels.
 //! - `moderation.rs`: end-to-end latency with `rosey moderator` running and not
 //!   (`rosey bench --moderation`).
+//! - `backends.rs`: SQLite and PostgreSQL side by side (`rosey bench --postgres`).
 //! - `plugins.rs`: the plugin command round trip with 1 and 10 plugins (`rosey bench --plugins`).
 //! - `stats.rs`: percentiles, median and spread.
 //! - `web.rs`: the web dashboard's figures (`rosey bench --web`): first HTML, idle RSS,
@@ -38,6 +39,7 @@
 //! with the reason; a missed target is a row in the report, not an error. An error means a
 //! measurement could not be taken at all (a process died, a service never answered).
 
+pub mod backends;
 pub mod bot;
 pub mod dbbench;
 pub mod durable;

@@ -323,6 +323,24 @@ impl Queries {
         }
     }
 
+    /// Answers a request about one channel: `payload` decoded as `Q`; `prepare`, given the
+    /// request and its channel (the service's default when it names none), checks it and
+    /// returns the read to run on the query connection, whose value is the reply.
+    async fn ask<Q, T, F>(
+        &self,
+        payload: &[u8],
+        prepare: impl FnOnce(Q, String) -> Result<F, QueryError>,
+    ) -> Result<Bytes, QueryError>
+    where
+        Q: DeserializeOwned + HasEnvelope,
+        T: Serialize,
+        F: FnOnce(&mut dyn Storage) -> Result<T, StoreError> + Send + 'static,
+    {
+        let q: Q = req(payload)?;
+        let channel = q.channel_or(&self.default_channel).to_string();
+        self.read(prepare(q, channel)?).await
+    }
+
     /// Runs a write of another module (the dashboard's tokens, the plugin key-value store) on
     /// the writer's store, after everything queued before it, and waits for its result.
     async fn write<T: Send + 'static>(

@@ -430,20 +430,20 @@ fn apply_effect(conn: &Connection, ev: &StoreEvent) -> rusqlite::Result<()> {
 }
 
 /// A backend's statements for the fast path ([`apply_fast`]): set-based where the backend
-/// can, so a batch costs a few statements per run of chat lines instead of a few per event.
+/// can, so a batch costs a few statements per run of chat lines (SQLite) or per batch
+/// (PostgreSQL, `crate::pg`) instead of a few per event.
 pub(crate) trait FastPath<'a> {
     type Error;
     /// Records `ids` as processed and returns those that were not recorded before.
     fn fresh_ids(&mut self, ids: &[&'a str], now: i64) -> Result<HashSet<String>, Self::Error>;
-    /// Writes a run of chat lines and empties it.
-    fn write_run(&mut self, run: &mut MessageRun<'a>) -> Result<(), Self::Error>;
-    /// Writes the effect of any other event.
-    fn write_effect(&mut self, ev: &'a StoreEvent) -> Result<(), Self::Error>;
+    /// Writes the effects of `events` (valid and fresh), ending as writing them one by one
+    /// in this order would.
+    fn write(&mut self, events: &[&'a StoreEvent]) -> Result<(), Self::Error>;
 }
 
 /// The fast path of both backends: every id of the batch de-duplicated with one statement,
-/// consecutive chat lines written as one [`MessageRun`], other events one by one, all in
-/// batch order. The first occurrence of a fresh id applies; any other one is a duplicate.
+/// then the valid, fresh events written by the backend, in batch order. The first
+/// occurrence of a fresh id applies; any other one is a duplicate.
 pub(crate) fn apply_fast<'a, B: FastPath<'a>>(
     backend: &mut B,
     events: &'a [StoreEvent],
@@ -460,7 +460,7 @@ pub(crate) fn apply_fast<'a, B: FastPath<'a>>(
         backend.fresh_ids(&ids, now)?
     };
     let mut outcome = BatchOutcome::default();
-    let mut run = MessageRun::default();
+    let mut written = Vec::with_capacity(events.len());
     for ev in events {
         if ev.invalid_reason().is_some() {
             outcome.count(Applied::Dropped, &ev.kind);
@@ -472,38 +472,24 @@ pub(crate) fn apply_fast<'a, B: FastPath<'a>>(
             outcome.count(Applied::Duplicate, &ev.kind);
             continue;
         }
-        match &ev.kind {
-            EventKind::Message {
-                username,
-                message,
-                bot,
-            } => run.push(&ev.channel, username, message, ev.ts, !bot),
-            _ => {
-                if !run.is_empty() {
-                    backend.write_run(&mut run)?;
-                }
-                backend.write_effect(ev)?;
-            }
-        }
+        written.push(ev);
         outcome.count(Applied::Written, &ev.kind);
     }
-    if !run.is_empty() {
-        backend.write_run(&mut run)?;
-    }
+    backend.write(&written)?;
     Ok(outcome)
 }
 
 /// (channel, username) of a run.
-pub(crate) type RunUser<'a> = (&'a str, &'a str);
+type RunUser<'a> = (&'a str, &'a str);
 /// (first ts, newest ts, lines) of a user in a run.
-pub(crate) type RunLines = (i64, i64, i64);
+type RunLines = (i64, i64, i64);
 
 /// Consecutive chat lines, aggregated per user: chat lines only add to a user's line count
 /// and move `last_seen` forward (`max`), so one upsert per user with the run's count, first
 /// and newest time ends exactly as one upsert per line would. `recent_chat` rows keep event
 /// order.
 #[derive(Default)]
-pub(crate) struct MessageRun<'a> {
+struct MessageRun<'a> {
     users: HashMap<RunUser<'a>, RunLines>,
     pub chat_ts: Vec<i64>,
     pub chat_user: Vec<&'a str>,
@@ -587,6 +573,32 @@ impl<'a> FastPath<'a> for SqliteFast<'_> {
         rows.collect()
     }
 
+    fn write(&mut self, events: &[&'a StoreEvent]) -> rusqlite::Result<()> {
+        let mut run = MessageRun::default();
+        for ev in events {
+            match &ev.kind {
+                EventKind::Message {
+                    username,
+                    message,
+                    bot,
+                } => run.push(&ev.channel, username, message, ev.ts, !bot),
+                _ => {
+                    if !run.is_empty() {
+                        self.write_run(&mut run)?;
+                    }
+                    apply_effect(self.0, ev)?;
+                }
+            }
+        }
+        if !run.is_empty() {
+            self.write_run(&mut run)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> SqliteFast<'_> {
+    /// Writes a run of chat lines and empties it.
     fn write_run(&mut self, run: &mut MessageRun<'a>) -> rusqlite::Result<()> {
         let mut users = self.0.prepare_cached(SQL_CHAT_LINES)?;
         for ((channel, username), (first, last, lines)) in run.take_users() {
@@ -603,10 +615,6 @@ impl<'a> FastPath<'a> for SqliteFast<'_> {
         }
         run.clear_chat();
         Ok(())
-    }
-
-    fn write_effect(&mut self, ev: &'a StoreEvent) -> rusqlite::Result<()> {
-        apply_effect(self.0, ev)
     }
 }
 

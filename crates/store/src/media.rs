@@ -15,7 +15,6 @@ use rosey_model::media::{
     AdderCount, END_PLAYED, END_REMOVED, END_SKIPPED, END_VOTESKIPPED, MAX_SEARCH_WORDS,
     MediaCount, MediaStats, PlayRow,
 };
-use rusqlite::params;
 
 use crate::{Store, StoreError, error::op};
 
@@ -141,7 +140,7 @@ pub(crate) fn end_flags(reason: &str) -> [i64; 4] {
 
 // --- Read side ----------------------------------------------------------------------------
 
-/// The columns of a [`PlayRow`] ([`play_row`]).
+/// The columns of a [`PlayRow`] (its [`FromCols`]).
 macro_rules! play_columns {
     () => {
         "id, timestamp, media_type, media_id, title, coalesce(duration, 0), queued_by, \
@@ -149,7 +148,7 @@ macro_rules! play_columns {
     };
 }
 
-/// The columns of a [`MediaStats`] ([`stats_row`]).
+/// The columns of a [`MediaStats`] (its [`FromCols`]).
 macro_rules! stats_columns {
     () => {
         "media_type, media_id, title, coalesce(duration, 0), plays, first_played, \
@@ -291,58 +290,96 @@ impl Cols for postgres::Row {
     }
 }
 
-/// A row of [`PLAY_COLUMNS`].
-pub(crate) fn play_row<R: Cols>(r: &R) -> Result<PlayRow, R::E> {
-    Ok(PlayRow {
-        id: r.int(0)?,
-        timestamp: r.int(1)?,
-        media_type: r.text(2)?,
-        media_id: r.text(3)?,
-        title: r.opt_text(4)?,
-        duration: r.int(5)?,
-        queued_by: r.opt_text(6)?,
-        ended_at: r.opt_int(7)?,
-        end_reason: r.opt_text(8)?,
-        played: r.opt_int(9)?,
-    })
+/// A reply row, read from a row of either backend: the one row mapper of each shape.
+pub(crate) trait FromCols: Sized {
+    fn from_cols<R: Cols>(r: &R) -> Result<Self, R::E>;
 }
 
-/// A row of [`STATS_COLUMNS`].
-pub(crate) fn stats_row<R: Cols>(r: &R) -> Result<MediaStats, R::E> {
-    Ok(MediaStats {
-        media_type: r.text(0)?,
-        media_id: r.text(1)?,
-        title: r.opt_text(2)?,
-        duration: r.int(3)?,
-        plays: r.int(4)?,
-        first_played: r.int(5)?,
-        last_played: r.int(6)?,
-        last_queued_by: r.opt_text(7)?,
-        total_played: r.int(8)?,
-        played_out: r.int(9)?,
-        skips: r.int(10)?,
-        vote_skips: r.int(11)?,
-        removals: r.int(12)?,
-    })
+/// A row of `play_columns!()`.
+impl FromCols for PlayRow {
+    fn from_cols<R: Cols>(r: &R) -> Result<PlayRow, R::E> {
+        Ok(PlayRow {
+            id: r.int(0)?,
+            timestamp: r.int(1)?,
+            media_type: r.text(2)?,
+            media_id: r.text(3)?,
+            title: r.opt_text(4)?,
+            duration: r.int(5)?,
+            queued_by: r.opt_text(6)?,
+            ended_at: r.opt_int(7)?,
+            end_reason: r.opt_text(8)?,
+            played: r.opt_int(9)?,
+        })
+    }
+}
+
+/// A row of `stats_columns!()`.
+impl FromCols for MediaStats {
+    fn from_cols<R: Cols>(r: &R) -> Result<MediaStats, R::E> {
+        Ok(MediaStats {
+            media_type: r.text(0)?,
+            media_id: r.text(1)?,
+            title: r.opt_text(2)?,
+            duration: r.int(3)?,
+            plays: r.int(4)?,
+            first_played: r.int(5)?,
+            last_played: r.int(6)?,
+            last_queued_by: r.opt_text(7)?,
+            total_played: r.int(8)?,
+            played_out: r.int(9)?,
+            skips: r.int(10)?,
+            vote_skips: r.int(11)?,
+            removals: r.int(12)?,
+        })
+    }
 }
 
 /// A `(type, id, title, plays, last)` row.
-pub(crate) fn count_row<R: Cols>(r: &R) -> Result<MediaCount, R::E> {
-    Ok(MediaCount {
-        media_type: r.text(0)?,
-        media_id: r.text(1)?,
-        title: r.opt_text(2)?,
-        plays: r.int(3)?,
-        last_played: r.int(4)?,
-    })
+impl FromCols for MediaCount {
+    fn from_cols<R: Cols>(r: &R) -> Result<MediaCount, R::E> {
+        Ok(MediaCount {
+            media_type: r.text(0)?,
+            media_id: r.text(1)?,
+            title: r.opt_text(2)?,
+            plays: r.int(3)?,
+            last_played: r.int(4)?,
+        })
+    }
 }
 
 /// A `(username, plays)` row.
-pub(crate) fn adder_row<R: Cols>(r: &R) -> Result<AdderCount, R::E> {
-    Ok(AdderCount {
-        username: r.text(0)?,
-        plays: r.int(1)?,
-    })
+impl FromCols for AdderCount {
+    fn from_cols<R: Cols>(r: &R) -> Result<AdderCount, R::E> {
+        Ok(AdderCount {
+            username: r.text(0)?,
+            plays: r.int(1)?,
+        })
+    }
+}
+
+/// A single count.
+impl FromCols for i64 {
+    fn from_cols<R: Cols>(r: &R) -> Result<i64, R::E> {
+        r.int(0)
+    }
+}
+
+/// A parameter of the media reads, bound by either backend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// The one query helper each backend gives the media reads: `sql` (SQLite's spelling)
+/// with `args`, every row read by `T`'s mapper. [`MediaStore`] is written once on top.
+pub(crate) trait MediaRows {
+    fn media_rows<T: FromCols>(
+        &mut self,
+        what: &'static str,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<T>, StoreError>;
 }
 
 /// One media's page: its totals (if it ever played), its adders, its newest plays.
@@ -403,21 +440,8 @@ pub trait MediaStore {
     ) -> Result<Vec<MediaStats>, StoreError>;
 }
 
-impl Store {
-    fn media_rows<T>(
-        &self,
-        what: &'static str,
-        sql: &str,
-        params: &[&dyn rusqlite::ToSql],
-        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(op(what))?;
-        let rows = stmt.query_map(params, map).map_err(op(what))?;
-        rows.collect::<Result<_, _>>().map_err(op(what))
-    }
-}
-
-impl MediaStore for Store {
+/// The media reads, once for both backends.
+impl<B: MediaRows> MediaStore for B {
     fn media_recent(
         &mut self,
         channel: &str,
@@ -425,12 +449,8 @@ impl MediaStore for Store {
         limit: i64,
     ) -> Result<Vec<PlayRow>, StoreError> {
         let since = since.unwrap_or(i64::MIN);
-        self.media_rows(
-            "media recent",
-            SQL_RECENT,
-            params![channel, since, limit],
-            |r| play_row(r),
-        )
+        let args = [Arg::Text(channel), Arg::Int(since), Arg::Int(limit)];
+        self.media_rows("media recent", SQL_RECENT, &args)
     }
 
     fn media_most_played(
@@ -439,20 +459,8 @@ impl MediaStore for Store {
         since: Option<i64>,
         limit: i64,
     ) -> Result<Vec<MediaCount>, StoreError> {
-        match since {
-            None => self.media_rows(
-                "most played",
-                SQL_MOST_PLAYED_ALL,
-                params![channel, limit],
-                |r| count_row(r),
-            ),
-            Some(t) => self.media_rows(
-                "most played",
-                SQL_MOST_PLAYED_SINCE,
-                params![channel, t, limit],
-                |r| count_row(r),
-            ),
-        }
+        let (sql, args) = windowed(SQL_MOST_PLAYED_ALL, SQL_MOST_PLAYED_SINCE, channel, since);
+        self.media_rows("most played", sql, &args.with(limit))
     }
 
     fn media_top_adders(
@@ -461,20 +469,8 @@ impl MediaStore for Store {
         since: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AdderCount>, StoreError> {
-        match since {
-            None => self.media_rows(
-                "top adders",
-                SQL_TOP_ADDERS_ALL,
-                params![channel, limit],
-                |r| adder_row(r),
-            ),
-            Some(t) => self.media_rows(
-                "top adders",
-                SQL_TOP_ADDERS_SINCE,
-                params![channel, t, limit],
-                |r| adder_row(r),
-            ),
-        }
+        let (sql, args) = windowed(SQL_TOP_ADDERS_ALL, SQL_TOP_ADDERS_SINCE, channel, since);
+        self.media_rows("top adders", sql, &args.with(limit))
     }
 
     fn media_user_adds(
@@ -483,23 +479,14 @@ impl MediaStore for Store {
         username: &str,
         limit: i64,
     ) -> Result<(Vec<PlayRow>, i64), StoreError> {
+        let user = [Arg::Text(channel), Arg::Text(username)];
         let plays = self.media_rows(
             "user adds",
             SQL_USER_ADDS,
-            params![channel, username, limit],
-            |r| play_row(r),
+            &[user[0], user[1], Arg::Int(limit)],
         )?;
-        let total = self
-            .media_rows(
-                "user adds",
-                SQL_ADDER_TOTAL,
-                params![channel, username],
-                |r| r.get::<_, i64>(0),
-            )?
-            .first()
-            .copied()
-            .unwrap_or(0);
-        Ok((plays, total))
+        let total = self.media_rows("user adds", SQL_ADDER_TOTAL, &user)?;
+        Ok((plays, total.first().copied().unwrap_or(0)))
     }
 
     fn media_item(
@@ -509,25 +496,17 @@ impl MediaStore for Store {
         media_id: &str,
         limit: i64,
     ) -> Result<MediaPage, StoreError> {
-        let stats = self
-            .media_rows(
-                "media item",
-                SQL_ITEM_STATS,
-                params![channel, media_type, media_id],
-                |r| stats_row(r),
-            )?
-            .pop();
-        let adders = self.media_rows(
-            "media item",
-            SQL_ITEM_ADDERS,
-            params![channel, media_type, media_id],
-            |r| adder_row(r),
-        )?;
+        let key = [
+            Arg::Text(channel),
+            Arg::Text(media_type),
+            Arg::Text(media_id),
+        ];
+        let stats = self.media_rows("media item", SQL_ITEM_STATS, &key)?.pop();
+        let adders = self.media_rows("media item", SQL_ITEM_ADDERS, &key)?;
         let plays = self.media_rows(
             "media item",
             SQL_ITEM_PLAYS,
-            params![channel, media_type, media_id, limit],
-            |r| play_row(r),
+            &[key[0], key[1], key[2], Arg::Int(limit)],
         )?;
         Ok((stats, adders, plays))
     }
@@ -541,14 +520,10 @@ impl MediaStore for Store {
         let Some(p) = search_patterns(words) else {
             return Ok(Vec::new());
         };
-        self.media_rows(
-            "media search",
-            SQL_SEARCH,
-            params![
-                channel, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], limit
-            ],
-            |r| stats_row(r),
-        )
+        let mut args = vec![Arg::Text(channel)];
+        args.extend(p.iter().map(|w| Arg::Text(w)));
+        args.push(Arg::Int(limit));
+        self.media_rows("media search", SQL_SEARCH, &args)
     }
 
     fn media_candidates(
@@ -557,12 +532,56 @@ impl MediaStore for Store {
         played_before: i64,
         limit: i64,
     ) -> Result<Vec<MediaStats>, StoreError> {
-        self.media_rows(
-            "media candidates",
-            SQL_CANDIDATES,
-            params![channel, played_before, limit],
-            |r| stats_row(r),
-        )
+        let args = [Arg::Text(channel), Arg::Int(played_before), Arg::Int(limit)];
+        self.media_rows("media candidates", SQL_CANDIDATES, &args)
+    }
+}
+
+/// The all-time statement with (channel), or the windowed one with (channel, since).
+fn windowed<'a>(
+    all: &'static str,
+    since_sql: &'static str,
+    channel: &'a str,
+    since: Option<i64>,
+) -> (&'static str, Args<'a>) {
+    match since {
+        None => (all, Args(vec![Arg::Text(channel)])),
+        Some(t) => (since_sql, Args(vec![Arg::Text(channel), Arg::Int(t)])),
+    }
+}
+
+/// Leading arguments, to which the limit is added last.
+struct Args<'a>(Vec<Arg<'a>>);
+
+impl<'a> Args<'a> {
+    fn with(mut self, limit: i64) -> Vec<Arg<'a>> {
+        self.0.push(Arg::Int(limit));
+        self.0
+    }
+}
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Arg::Int(v) => v.to_sql(),
+            Arg::Text(t) => t.to_sql(),
+        }
+    }
+}
+
+/// SQLite's query helper for the media reads.
+impl MediaRows for Store {
+    fn media_rows<T: FromCols>(
+        &mut self,
+        what: &'static str,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(op(what))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| T::from_cols(r))
+            .map_err(op(what))?;
+        rows.collect::<Result<_, _>>().map_err(op(what))
     }
 }
 

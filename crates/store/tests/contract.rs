@@ -991,3 +991,6 @@ mod contract_web;
 
 /// The media history's part of the contract.
 mod contract_media;
+
+/// Batches against their events one by one.
+mod contract_batch;

@@ -8,11 +8,10 @@ use rosey_model::media::{
     MostPlayedQuery, MostPlayedReply, PlaysReply, RecentPlaysQuery, TopAddersQuery, TopAddersReply,
     UserAddsQuery, check_limit,
 };
-use rosey_model::payload::HasEnvelope;
 use rosey_model::subjects;
-use rosey_store::now_secs;
+use rosey_store::{Storage, now_secs};
 
-use super::{Queries, QueryError, req};
+use super::{Queries, QueryError};
 
 /// Endpoint names for the micro-service API.
 pub const ENDPOINTS: [(&str, &str); 7] = [
@@ -44,105 +43,109 @@ impl Queries {
         subject: &str,
         payload: &[u8],
     ) -> Result<Bytes, QueryError> {
-        let default = self.default_channel.clone();
         match subject {
             subjects::QUERY_MEDIA_RECENT => {
-                let q: RecentPlaysQuery = req(payload)?;
-                let n = limit(q.limit)?;
-                let ch = q.channel_or(&default).to_string();
-                self.read(move |s| {
-                    Ok(PlaysReply {
-                        success: true,
-                        plays: s.media_recent(&ch, q.since, n)?,
-                        total: None,
+                self.ask(payload, |q: RecentPlaysQuery, ch| {
+                    let n = limit(q.limit)?;
+                    Ok(move |s: &mut dyn Storage| {
+                        let plays = s.media_recent(&ch, q.since, n)?;
+                        Ok(PlaysReply {
+                            success: true,
+                            plays,
+                            total: None,
+                        })
                     })
                 })
                 .await
             }
             subjects::QUERY_MEDIA_MOST_PLAYED => {
-                let q: MostPlayedQuery = req(payload)?;
-                let n = limit(q.limit)?;
-                let ch = q.channel_or(&default).to_string();
-                let since = q.period.seconds().map(|s| now_secs() - s);
-                self.read(move |s| {
-                    Ok(MostPlayedReply {
-                        success: true,
-                        period: q.period,
-                        items: s.media_most_played(&ch, since, n)?,
+                self.ask(payload, |q: MostPlayedQuery, ch| {
+                    let n = limit(q.limit)?;
+                    let since = q.period.seconds().map(|s| now_secs() - s);
+                    Ok(move |s: &mut dyn Storage| {
+                        let items = s.media_most_played(&ch, since, n)?;
+                        Ok(MostPlayedReply {
+                            success: true,
+                            period: q.period,
+                            items,
+                        })
                     })
                 })
                 .await
             }
             subjects::QUERY_MEDIA_TOP_ADDERS => {
-                let q: TopAddersQuery = req(payload)?;
-                let n = limit(q.limit)?;
-                let ch = q.channel_or(&default).to_string();
-                let since = q.period.seconds().map(|s| now_secs() - s);
-                self.read(move |s| {
-                    Ok(TopAddersReply {
-                        success: true,
-                        period: q.period,
-                        adders: s.media_top_adders(&ch, since, n)?,
+                self.ask(payload, |q: TopAddersQuery, ch| {
+                    let n = limit(q.limit)?;
+                    let since = q.period.seconds().map(|s| now_secs() - s);
+                    Ok(move |s: &mut dyn Storage| {
+                        let adders = s.media_top_adders(&ch, since, n)?;
+                        Ok(TopAddersReply {
+                            success: true,
+                            period: q.period,
+                            adders,
+                        })
                     })
                 })
                 .await
             }
             subjects::QUERY_MEDIA_USER_ADDS => {
-                let q: UserAddsQuery = req(payload)?;
-                let n = limit(q.limit)?;
-                not_empty("username", &q.username)?;
-                let ch = q.channel_or(&default).to_string();
-                self.read(move |s| {
-                    let (plays, total) = s.media_user_adds(&ch, &q.username, n)?;
-                    Ok(PlaysReply {
-                        success: true,
-                        plays,
-                        total: Some(total),
+                self.ask(payload, |q: UserAddsQuery, ch| {
+                    let n = limit(q.limit)?;
+                    not_empty("username", &q.username)?;
+                    Ok(move |s: &mut dyn Storage| {
+                        let (plays, total) = s.media_user_adds(&ch, &q.username, n)?;
+                        Ok(PlaysReply {
+                            success: true,
+                            plays,
+                            total: Some(total),
+                        })
                     })
                 })
                 .await
             }
             subjects::QUERY_MEDIA_ITEM => {
-                let q: MediaItemQuery = req(payload)?;
-                let n = limit(q.limit)?;
-                not_empty("type", &q.media_type)?;
-                not_empty("media_id", &q.media_id)?;
-                let ch = q.channel_or(&default).to_string();
-                self.read(move |s| {
-                    let (stats, adders, plays) =
-                        s.media_item(&ch, &q.media_type, &q.media_id, n)?;
-                    Ok(MediaItemReply {
-                        success: true,
-                        found: stats.is_some(),
-                        stats,
-                        adders,
-                        plays,
+                self.ask(payload, |q: MediaItemQuery, ch| {
+                    let n = limit(q.limit)?;
+                    not_empty("type", &q.media_type)?;
+                    not_empty("media_id", &q.media_id)?;
+                    Ok(move |s: &mut dyn Storage| {
+                        let (stats, adders, plays) =
+                            s.media_item(&ch, &q.media_type, &q.media_id, n)?;
+                        Ok(MediaItemReply {
+                            success: true,
+                            found: stats.is_some(),
+                            stats,
+                            adders,
+                            plays,
+                        })
                     })
                 })
                 .await
             }
             subjects::QUERY_MEDIA_SEARCH => {
-                let q: MediaSearchQuery = req(payload)?;
-                let n = limit(q.limit)?;
-                not_empty("words", &q.words)?;
-                let ch = q.channel_or(&default).to_string();
-                self.read(move |s| {
-                    Ok(MediaListReply {
-                        success: true,
-                        items: s.media_search(&ch, &q.words, n)?,
+                self.ask(payload, |q: MediaSearchQuery, ch| {
+                    let n = limit(q.limit)?;
+                    not_empty("words", &q.words)?;
+                    Ok(move |s: &mut dyn Storage| {
+                        let items = s.media_search(&ch, &q.words, n)?;
+                        Ok(MediaListReply {
+                            success: true,
+                            items,
+                        })
                     })
                 })
                 .await
             }
             _ => {
-                let q: MediaCandidatesQuery = req(payload)?;
-                let n = limit(q.limit)?;
-                let ch = q.channel_or(&default).to_string();
-                let before = q.played_before.unwrap_or(i64::MAX);
-                self.read(move |s| {
-                    Ok(MediaListReply {
-                        success: true,
-                        items: s.media_candidates(&ch, before, n)?,
+                self.ask(payload, |q: MediaCandidatesQuery, ch| {
+                    let n = limit(q.limit)?;
+                    let before = q.played_before.unwrap_or(i64::MAX);
+                    Ok(move |s: &mut dyn Storage| {
+                        let items = s.media_candidates(&ch, before, n)?;
+                        Ok(MediaListReply {
+                            success: true,
+                            items,
+                        })
                     })
                 })
                 .await

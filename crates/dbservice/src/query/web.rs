@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use data_encoding::BASE64URL_NOPAD;
 use rand::TryRngCore;
-use rosey_model::payload::{HasEnvelope, ModerationLogQuery, ModerationLogReply};
+use rosey_model::payload::{ModerationLogQuery, ModerationLogReply};
 use rosey_model::web::{
     ChannelQuery, ChatActivityQuery, ChatActivityReply, CurrentStatusReply, MAX_LIMIT,
     MIN_REVOKE_PREFIX, OutboundRecentQuery, TokenCreate, TokenCreated, TokenInfo, TokenList,
@@ -86,17 +86,16 @@ impl Queries {
         subject: &str,
         payload: &[u8],
     ) -> Result<Bytes, QueryError> {
-        let default = self.default_channel.clone();
         match subject {
             subjects::QUERY_CURRENT_STATUS => {
-                let q: ChannelQuery = req(payload)?;
-                let ch = q.channel_or(&default).to_string();
-                self.read(move |s| {
-                    let row = s.current_status(&ch)?;
-                    Ok(CurrentStatusReply {
-                        success: true,
-                        found: row.is_some(),
-                        status: row.unwrap_or_default(),
+                self.ask(payload, |_: ChannelQuery, ch| {
+                    Ok(move |s: &mut dyn Storage| {
+                        let row = s.current_status(&ch)?;
+                        Ok(CurrentStatusReply {
+                            success: true,
+                            found: row.is_some(),
+                            status: row.unwrap_or_default(),
+                        })
                     })
                 })
                 .await
@@ -116,36 +115,37 @@ impl Queries {
                 .await
             }
             subjects::QUERY_OUTBOUND_RECENT => {
-                let q: OutboundRecentQuery = req(payload)?;
-                let limit = check_limit(q.limit)?;
-                let ch = q.channel_or(&default).to_string();
-                self.read(move |s| s.outbound_recent(&ch, limit)).await
+                self.ask(payload, |q: OutboundRecentQuery, ch| {
+                    let limit = check_limit(q.limit)?;
+                    Ok(move |s: &mut dyn Storage| s.outbound_recent(&ch, limit))
+                })
+                .await
             }
             subjects::QUERY_USER_SEARCH => {
-                let q: UserSearchQuery = req(payload)?;
-                let limit = check_limit(q.limit)?;
-                let ch = q.channel_or(&default).to_string();
-                self.read(move |s| s.user_search(&ch, &q.prefix, limit))
-                    .await
+                self.ask(payload, |q: UserSearchQuery, ch| {
+                    let limit = check_limit(q.limit)?;
+                    Ok(move |s: &mut dyn Storage| s.user_search(&ch, &q.prefix, limit))
+                })
+                .await
             }
             subjects::QUERY_CHAT_ACTIVITY => {
-                let q: ChatActivityQuery = req(payload)?;
-                if !(1..=MAX_HOURS).contains(&q.hours) {
-                    return Err(QueryError::Invalid(format!(
-                        "field `hours`: must be between 1 and {MAX_HOURS}"
-                    )));
-                }
-                let ch = q.channel_or(&default).to_string();
-                let since = now_secs() - q.hours * 3600;
-                self.read(move |s| {
-                    let user = q.username.as_deref();
-                    Ok(ChatActivityReply {
-                        success: true,
-                        hours: s.chat_activity(&ch, since, user)?,
-                        lines: match user {
-                            Some(u) => s.user_lines(&ch, u, 20)?,
-                            None => Vec::new(),
-                        },
+                self.ask(payload, |q: ChatActivityQuery, ch| {
+                    if !(1..=MAX_HOURS).contains(&q.hours) {
+                        return Err(QueryError::Invalid(format!(
+                            "field `hours`: must be between 1 and {MAX_HOURS}"
+                        )));
+                    }
+                    let since = now_secs() - q.hours * 3600;
+                    Ok(move |s: &mut dyn Storage| {
+                        let user = q.username.as_deref();
+                        Ok(ChatActivityReply {
+                            success: true,
+                            hours: s.chat_activity(&ch, since, user)?,
+                            lines: match user {
+                                Some(u) => s.user_lines(&ch, u, 20)?,
+                                None => Vec::new(),
+                            },
+                        })
                     })
                 })
                 .await

@@ -57,6 +57,10 @@ pub struct BenchArgs {
     /// patterns) and the end-to-end latency with the moderator running and not.
     #[arg(long)]
     pub moderation: bool,
+    /// Only ingest on SQLite and PostgreSQL side by side (a fresh database on the server
+    /// at 127.0.0.1:5432, or ROSEY_TEST_PG_URL, dropped at the end).
+    #[arg(long)]
+    pub postgres: bool,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -86,6 +90,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let preset = preset(&args)?;
+    if args.postgres {
+        let rosey = std::env::current_exe().context("cannot find the rosey executable")?;
+        let report = rosey_bench::backends::run(&rosey, &Sizes::for_preset(preset)).await?;
+        println!("{}", report.to_markdown());
+        let (mixed, message) = report.targets();
+        return Ok(if args.check && !(mixed && message) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let out = args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     if args.web {
         return web_section(&out).await;

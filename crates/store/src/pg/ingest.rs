@@ -4,20 +4,21 @@
 //! Round trips are what cost on a network: the fast path (shared with SQLite,
 //! `crate::ingest::apply_fast`) spends one statement on the ids of the whole batch
 //! (`INSERT … SELECT unnest($1) ON CONFLICT DO NOTHING RETURNING`, in the same transaction
-//! as the effects) and writes each run of consecutive `message.log` events with two
-//! set-based statements — one multi-row upsert of the users' counters (aggregated per user by
-//! `crate::ingest::MessageRun`, in a fixed order so that concurrent services lock rows in the
-//! same order) and one multi-row insert into `recent_chat` in event order. Other events take their own statements,
-//! in order. If any statement fails, the batch is rolled back and replayed one event per
-//! savepoint (the slow path), so good events are kept and the bad one is reported.
+//! as the effects) and writes the batch's effects as a few set-based statements (`super::batch`:
+//! chat rows, user counts, high-water marks and status once per batch; joins, leaves and
+//! chat-line counters once per round of users). Events of the rarer kinds (media, commands,
+//! outbound marks, moderation) take their own statements, in order. If any statement fails,
+//! the batch is rolled back and replayed one event per savepoint (the slow path, with the
+//! same statements), so good events are kept and the bad one is reported.
 
 use std::collections::HashSet;
 
 use postgres::{GenericClient, Transaction};
 
+use super::batch::Plan;
 use super::{PgStore, StatementCache, dialect, is_retryable, prep};
-use crate::event::{EventKind, StoreEvent, is_server_name, pm_command_details};
-use crate::ingest::{Applied, BatchOutcome, EventFailure, FastPath, MessageRun, apply_fast};
+use crate::event::{EventKind, StoreEvent, pm_command_details};
+use crate::ingest::{Applied, BatchOutcome, EventFailure, FastPath, apply_fast};
 use crate::{StoreError, error::pg_op, media, now_secs};
 
 const SQL_DEDUP_MANY: &str = "INSERT INTO processed_events (event_id, ts) \
@@ -26,95 +27,6 @@ const SQL_DEDUP_MANY: &str = "INSERT INTO processed_events (event_id, ts) \
 
 const SQL_DEDUP: &str = "INSERT INTO processed_events (event_id, ts) VALUES ($1, $2) \
      ON CONFLICT (event_id) DO NOTHING";
-
-const SQL_PRESENCE_JOIN: &str = "INSERT INTO user_presence (channel, username, ts, present) \
-     VALUES ($1, $2, $3, 1) \
-     ON CONFLICT (channel, username) DO UPDATE SET ts = excluded.ts, present = 1 \
-     WHERE excluded.ts > user_presence.ts \
-        OR (excluded.ts = user_presence.ts AND user_presence.present = 1)";
-
-const SQL_PRESENCE_LEAVE: &str = "INSERT INTO user_presence (channel, username, ts, present) \
-     VALUES ($1, $2, $3, 0) \
-     ON CONFLICT (channel, username) DO UPDATE SET ts = excluded.ts, present = 0 \
-     WHERE excluded.ts >= user_presence.ts";
-
-const SQL_JOINED: &str = "INSERT INTO user_stats AS u (channel, username, first_seen, last_seen, \
-     total_chat_lines, total_time_connected, current_session_start) \
-     VALUES ($1, $2, $3, $3, 0, 0, $3) \
-     ON CONFLICT (channel, username) DO UPDATE SET \
-       total_time_connected = coalesce(u.total_time_connected, 0) + \
-         CASE WHEN u.current_session_start IS NOT NULL AND excluded.last_seen > u.current_session_start \
-              THEN excluded.last_seen - u.current_session_start ELSE 0 END, \
-       last_seen = excluded.last_seen, \
-       current_session_start = excluded.last_seen";
-
-const SQL_STALE_JOIN: &str = "INSERT INTO user_stats AS u (channel, username, first_seen, last_seen, \
-     total_chat_lines, total_time_connected, current_session_start) \
-     VALUES ($1, $2, $3, $3, 0, 0, NULL) \
-     ON CONFLICT (channel, username) DO UPDATE SET first_seen = least(u.first_seen, excluded.first_seen)";
-
-const SQL_LEFT: &str = "UPDATE user_stats SET \
-       total_time_connected = coalesce(total_time_connected, 0) \
-                              + greatest(0, $3::bigint - current_session_start), \
-       last_seen = $3::bigint, \
-       current_session_start = NULL \
-     WHERE channel = $1 AND username = $2 AND current_session_start IS NOT NULL";
-
-const SQL_CHAT_LINE: &str = "INSERT INTO user_stats AS u (channel, username, first_seen, last_seen, \
-     total_chat_lines, total_time_connected, current_session_start) \
-     VALUES ($1, $2, $3, $3, 1, 0, NULL) \
-     ON CONFLICT (channel, username) DO UPDATE SET \
-       total_chat_lines = coalesce(u.total_chat_lines, 0) + 1, \
-       last_seen = greatest(u.last_seen, excluded.last_seen)";
-
-/// One row per user of a run: first ts (row creation), newest ts, line count.
-const SQL_CHAT_LINES: &str = "INSERT INTO user_stats AS u (channel, username, first_seen, last_seen, \
-     total_chat_lines, total_time_connected, current_session_start) \
-     SELECT c, n, f, l, k, 0, NULL \
-     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS t(c, n, f, l, k) \
-     ON CONFLICT (channel, username) DO UPDATE SET \
-       total_chat_lines = coalesce(u.total_chat_lines, 0) + excluded.total_chat_lines, \
-       last_seen = greatest(u.last_seen, excluded.last_seen)";
-
-const SQL_RECENT_CHAT: &str =
-    "INSERT INTO recent_chat (timestamp, username, message, channel) VALUES ($1, $2, $3, $4)";
-
-const SQL_RECENT_CHATS: &str = "INSERT INTO recent_chat (timestamp, username, message, channel) \
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])";
-
-const SQL_USER_COUNT: &str = "INSERT INTO user_count_history (timestamp, chat_users, connected_users, channel) \
-     VALUES ($1, $2, $3, $4)";
-
-const SQL_CHANNEL_ROW: &str = "INSERT INTO channel_stats (channel, max_users, max_connected) \
-     VALUES ($1, 0, 0) ON CONFLICT (channel) DO NOTHING";
-
-const SQL_HIGH_WATER: &str = "UPDATE channel_stats SET \
-       max_users_timestamp = CASE WHEN $2::bigint > coalesce(max_users, 0) THEN $4::bigint \
-                                  ELSE max_users_timestamp END, \
-       max_users = greatest(coalesce(max_users, 0), $2::bigint), \
-       max_connected_timestamp = CASE WHEN coalesce($3::bigint, 0) > coalesce(max_connected, 0) \
-                                      THEN $4::bigint ELSE max_connected_timestamp END, \
-       max_connected = greatest(coalesce(max_connected, 0), coalesce($3::bigint, 0)), \
-       last_updated = $4::bigint \
-     WHERE channel = $1";
-
-const SQL_STATUS_ROW: &str =
-    "INSERT INTO current_status (channel) VALUES ($1) ON CONFLICT (channel) DO NOTHING";
-
-const SQL_STATUS: &str = "UPDATE current_status SET \
-       bot_name = coalesce($2::text, bot_name), \
-       bot_rank = coalesce($3::float8, bot_rank), \
-       bot_afk = coalesce($4::bigint, bot_afk), \
-       channel_name = coalesce($5::text, channel_name), \
-       current_chat_users = coalesce($6::bigint, current_chat_users), \
-       current_connected_users = coalesce($7::bigint, current_connected_users), \
-       playlist_items = coalesce($8::bigint, playlist_items), \
-       current_media_title = CASE WHEN $9::text = '' THEN NULL ELSE coalesce($9::text, current_media_title) END, \
-       current_media_duration = CASE WHEN $9::text = '' THEN NULL ELSE coalesce($10::bigint, current_media_duration) END, \
-       bot_start_time = coalesce($11::bigint, bot_start_time), \
-       bot_connected = coalesce($12::bigint, bot_connected), \
-       last_updated = $13::bigint \
-     WHERE channel = $1";
 
 pub(super) const SQL_MARK_SENT: &str =
     "UPDATE outbound_messages SET sent = 1, sent_timestamp = $2 WHERE id = $1";
@@ -217,7 +129,7 @@ fn has_nul(e: &StoreEvent) -> bool {
 }
 
 /// PostgreSQL's statements for the shared fast path (`crate::ingest::apply_fast`): the
-/// batch's ids as one array, a run of chat lines as two multi-row statements.
+/// batch's ids as one array, its effects as a [`Plan`].
 struct PgFast<'t, 'c> {
     tx: &'t mut Transaction<'c>,
     stmts: &'t mut StatementCache,
@@ -236,40 +148,29 @@ impl<'a> FastPath<'a> for PgFast<'_, '_> {
             .collect())
     }
 
-    fn write_run(&mut self, run: &mut MessageRun<'a>) -> Result<(), Self::Error> {
-        let users = run.take_users();
-        if !users.is_empty() {
-            let channels: Vec<&str> = users.iter().map(|u| u.0.0).collect();
-            let names: Vec<&str> = users.iter().map(|u| u.0.1).collect();
-            let first: Vec<i64> = users.iter().map(|u| u.1.0).collect();
-            let last: Vec<i64> = users.iter().map(|u| u.1.1).collect();
-            let lines: Vec<i64> = users.iter().map(|u| u.1.2).collect();
-            let stmt = prep(self.tx, self.stmts, SQL_CHAT_LINES)?;
-            self.tx
-                .execute(&stmt, &[&channels, &names, &first, &last, &lines])?;
+    fn write(&mut self, events: &[&'a StoreEvent]) -> Result<(), Self::Error> {
+        let mut plan = Plan::default();
+        for ev in events {
+            plan.push(ev);
         }
-        if !run.chat_ts.is_empty() {
-            let stmt = prep(self.tx, self.stmts, SQL_RECENT_CHATS)?;
-            self.tx.execute(
-                &stmt,
-                &[
-                    &run.chat_ts,
-                    &run.chat_user,
-                    &run.chat_message,
-                    &run.chat_channel,
-                ],
-            )?;
-            run.clear_chat();
-        }
-        Ok(())
-    }
-
-    fn write_effect(&mut self, ev: &'a StoreEvent) -> Result<(), Self::Error> {
-        apply_effect(self.tx, self.stmts, ev)
+        write_plan(self.tx, self.stmts, plan)
     }
 }
 
-/// One event with its own statements (the slow path).
+/// Writes `plan`, then its other events one by one.
+fn write_plan<C: GenericClient>(
+    c: &mut C,
+    stmts: &mut StatementCache,
+    mut plan: Plan<'_>,
+) -> Result<(), postgres::Error> {
+    plan.write(c, stmts)?;
+    for ev in plan.others {
+        apply_other(c, stmts, ev)?;
+    }
+    Ok(())
+}
+
+/// One event with its own statements (the slow path): a plan of one event.
 fn apply_one<C: GenericClient>(
     c: &mut C,
     stmts: &mut StatementCache,
@@ -285,12 +186,14 @@ fn apply_one<C: GenericClient>(
             return Ok(Applied::Duplicate);
         }
     }
-    apply_effect(c, stmts, ev)?;
+    let mut plan = Plan::default();
+    plan.push(ev);
+    write_plan(c, stmts, plan)?;
     Ok(Applied::Written)
 }
 
-/// The effect of one event with its own statements.
-fn apply_effect<C: GenericClient>(
+/// The effect of one event of a kind a [`Plan`] leaves to its caller.
+fn apply_other<C: GenericClient>(
     c: &mut C,
     stmts: &mut StatementCache,
     ev: &StoreEvent,
@@ -302,68 +205,14 @@ fn apply_effect<C: GenericClient>(
             c.execute(&stmt, params)
         };
     match &ev.kind {
-        EventKind::UserJoined { username } => {
-            let sql = if exec(c, SQL_PRESENCE_JOIN, &[ch, username, ts])? == 1 {
-                SQL_JOINED
-            } else {
-                SQL_STALE_JOIN
-            };
-            exec(c, sql, &[ch, username, ts])?;
-        }
-        EventKind::UserLeft { username } => {
-            if exec(c, SQL_PRESENCE_LEAVE, &[ch, username, ts])? == 1 {
-                exec(c, SQL_LEFT, &[ch, username, ts])?;
-            }
-        }
-        EventKind::Message {
-            username,
-            message,
-            bot,
-        } => {
-            if !bot {
-                exec(c, SQL_CHAT_LINE, &[ch, username, ts])?;
-            }
-            if !is_server_name(username) {
-                exec(c, SQL_RECENT_CHAT, &[ts, username, message, ch])?;
-            }
-        }
-        EventKind::UserCount {
-            chat_count,
-            connected_count,
-        } => {
-            exec(c, SQL_USER_COUNT, &[ts, chat_count, connected_count, ch])?;
-        }
-        EventKind::HighWater {
-            chat_count,
-            connected_count,
-        } => {
-            exec(c, SQL_CHANNEL_ROW, &[ch])?;
-            exec(c, SQL_HIGH_WATER, &[ch, chat_count, connected_count, ts])?;
-        }
-        EventKind::Status(s) => {
-            exec(c, SQL_STATUS_ROW, &[ch])?;
-            let afk = s.bot_afk.map(i64::from);
-            let connected = s.bot_connected.map(i64::from);
-            exec(
-                c,
-                SQL_STATUS,
-                &[
-                    ch,
-                    &s.bot_name,
-                    &s.bot_rank,
-                    &afk,
-                    &s.channel_name,
-                    &s.current_chat_users,
-                    &s.current_connected_users,
-                    &s.playlist_items,
-                    &s.current_media_title,
-                    &s.current_media_duration,
-                    &s.bot_start_time,
-                    &connected,
-                    ts,
-                ],
-            )?;
-        }
+        // Presence, chat, counts, high-water marks and status: `Plan::write` wrote them
+        // (`Plan::push` never leaves them in `Plan::others`).
+        EventKind::UserJoined { .. }
+        | EventKind::UserLeft { .. }
+        | EventKind::Message { .. }
+        | EventKind::UserCount { .. }
+        | EventKind::HighWater { .. }
+        | EventKind::Status(_) => {}
         EventKind::MarkSent { message_id } => {
             exec(c, SQL_MARK_SENT, &[message_id, ts])?;
         }
@@ -451,4 +300,125 @@ fn apply_effect<C: GenericClient>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rosey_model::payload::StatusData;
+
+    use super::*;
+    use crate::StoreOptions;
+
+    fn ev(ts: i64, kind: EventKind) -> StoreEvent {
+        StoreEvent {
+            channel: "c".into(),
+            ts,
+            id: Some(format!("e{ts}")),
+            kind,
+        }
+    }
+
+    /// Every statement of the fast path succeeds (a failing one would still give the right
+    /// rows through the slow path, so the contract tests cannot tell).
+    #[test]
+    fn the_fast_path_runs_without_falling_back() {
+        let db = rosey_testkit::pg::PgTestDb::create("pg_fast_path");
+        let mut store = PgStore::connect(&db.url(), &StoreOptions::default()).unwrap();
+        let user = |u: &str| u.to_string();
+        let line = |ts, u: &str, bot| {
+            ev(
+                ts,
+                EventKind::Message {
+                    username: u.into(),
+                    message: format!("line {ts}"),
+                    bot,
+                },
+            )
+        };
+        let events = [
+            ev(
+                1,
+                EventKind::UserJoined {
+                    username: user("a"),
+                },
+            ),
+            line(2, "a", false),
+            line(3, "Rosey", true),
+            ev(
+                4,
+                EventKind::UserLeft {
+                    username: user("a"),
+                },
+            ),
+            ev(
+                5,
+                EventKind::UserLeft {
+                    username: user("b"),
+                },
+            ),
+            ev(
+                6,
+                EventKind::UserJoined {
+                    username: user("a"),
+                },
+            ),
+            ev(
+                7,
+                EventKind::UserJoined {
+                    username: user("b"),
+                },
+            ),
+            line(8, "b", false),
+            ev(
+                9,
+                EventKind::UserCount {
+                    chat_count: 2,
+                    connected_count: 3,
+                },
+            ),
+            ev(
+                10,
+                EventKind::HighWater {
+                    chat_count: 2,
+                    connected_count: None,
+                },
+            ),
+            ev(
+                11,
+                EventKind::Status(StatusData {
+                    bot_name: Some("Rosey".into()),
+                    current_media_title: Some(String::new()),
+                    ..Default::default()
+                }),
+            ),
+            ev(
+                12,
+                EventKind::MediaPlayed {
+                    media_type: "yt".into(),
+                    media_id: "x".into(),
+                    title: "t".into(),
+                    duration: 60,
+                    queued_by: Some("a".into()),
+                },
+            ),
+            ev(
+                13,
+                EventKind::MediaEnded {
+                    media_type: "yt".into(),
+                    media_id: "x".into(),
+                    reason: "played".into(),
+                    played: None,
+                    started: None,
+                },
+            ),
+            line(14, "a", false),
+        ];
+        let PgStore { client, stmts, .. } = &mut store;
+        let mut tx = client.transaction().unwrap();
+        let outcome = apply_fast(&mut PgFast { tx: &mut tx, stmts }, &events, 1).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(outcome.applied, events.len());
+        let again = store.apply_batch(&events).unwrap();
+        assert_eq!(again.duplicates, events.len());
+    }
 }

@@ -8,8 +8,10 @@
 //! - `schema`: the migrations, taken under an advisory lock so that several services
 //!   starting at once migrate once.
 //! - `ingest`: [`PgStore::apply_batch`] — one transaction per batch; ids de-duplicated in
-//!   one statement per batch; runs of `message.log` written set-based (one multi-row upsert
-//!   and one multi-row insert per run), so a burst costs a few round trips per batch, not
+//!   one statement per batch; the slow path (one savepoint per event).
+//! - `batch`: a batch's effects as a few set-based statements (chat rows, user counts,
+//!   high-water marks and status once per batch, joins, leaves and chat-line counters once
+//!   per round of users), so a burst of any mix costs a few round trips per batch, not
 //!   several per event.
 //! - `query`: the read side, the outbound queue and maintenance.
 //!
@@ -18,6 +20,7 @@
 //! thread) with a synchronous interface shared with SQLite. A pool is not needed: a service
 //! holds exactly two connections, one for its writer and one for its queries.
 
+mod batch;
 mod ingest;
 mod kv;
 mod media;
