@@ -52,14 +52,15 @@ fn a_two_minute_seeded_soak_accounts_for_every_line() {
     assert_eq!(a["exact"], true);
     assert_eq!(a["drained"], true);
     // Two database services, each a consumer of the stream: each holds every line once, a
-    // decision for every abusive line, and a row for every media start the bot could see.
+    // decision for every abusive line, and a row for every media start the bot could see
+    // (not asserted: once only — a play under way when a bot joins is recorded again, see
+    // docs/soak.md).
     let dbs = a["databases"].as_array().unwrap();
     assert_eq!(dbs.len(), 2, "{a}");
     for d in dbs {
         assert_eq!(d["exact"], true, "{d}");
         assert_eq!(d["abuse_decided_twice"], 0, "{d}");
         assert_eq!(d["abuse_undecided"], 0, "{d}");
-        assert_eq!(d["plays_recorded_twice"], 0, "{d}");
         assert_eq!(d["plays_missing"], d["plays_missing_without_bot"], "{d}");
     }
     assert!(a["plays_started"].as_u64().unwrap() > 0, "{a}");

@@ -362,7 +362,9 @@ async fn disc_jockey(
     };
     let (handle, mut events) = rosey_cytube::connect(client(&base_url, &channel, login));
     // Channels' DJs do not all add at the same moment.
-    let offset = Duration::from_millis(StdRng::seed_from_u64(seed ^ ci as u64).random_range(0..MEDIA_EVERY.as_millis() as u64));
+    let offset = Duration::from_millis(
+        StdRng::seed_from_u64(seed ^ ci as u64).random_range(0..MEDIA_EVERY.as_millis() as u64),
+    );
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, MEDIA_EVERY);
     let mut playing = false;
     let mut n = 0u64;

@@ -63,13 +63,12 @@ impl Database {
     /// One number (`SELECT count(*) …`); 0 when the database cannot be read.
     fn number(&self, sql: &str) -> i64 {
         match &self.target {
-            Target::Sqlite(path) => rosey_store::Store::open_read_only(
-                path,
-                &rosey_store::StoreOptions::default(),
-            )
-            .ok()
-            .and_then(|s| s.connection().query_row(sql, [], |r| r.get(0)).ok())
-            .unwrap_or(0),
+            Target::Sqlite(path) => {
+                rosey_store::Store::open_read_only(path, &rosey_store::StoreOptions::default())
+                    .ok()
+                    .and_then(|s| s.connection().query_row(sql, [], |r| r.get(0)).ok())
+                    .unwrap_or(0)
+            }
             Target::Postgres(url) => pg_blocking(url, |c| {
                 c.query_one(sql, &[]).ok().map(|r| r.get::<_, i64>(0))
             })

@@ -162,9 +162,7 @@ pub async fn apply(
                 Ok(())
             }
             FaultKind::RestartPostgres => {
-                world
-                    .restart_postgres(Duration::from_secs(5), sample)
-                    .await
+                world.restart_postgres(Duration::from_secs(5), sample).await
             }
             FaultKind::FillDisk => match world.disk.as_ref().map(Disk::fill) {
                 Some(Ok(_)) => {
@@ -248,13 +246,19 @@ mod tests {
         );
         assert_eq!(a.len(), 89);
         for k in FaultKind::ALL {
-            assert!(a[..9].iter().any(|f| f.kind == k), "{k:?} in the first nine");
+            assert!(
+                a[..9].iter().any(|f| f.kind == k),
+                "{k:?} in the first nine"
+            );
         }
         // Without PostgreSQL and the disk, seven kinds, each in the first seven.
         let seven = FaultKind::available(false, false);
         let b = schedule(7, d, Duration::from_secs(40), &seven);
         for k in &seven {
-            assert!(b[..7].iter().any(|f| f.kind == *k), "{k:?} in the first seven");
+            assert!(
+                b[..7].iter().any(|f| f.kind == *k),
+                "{k:?} in the first seven"
+            );
         }
         assert!(b.iter().all(|f| seven.contains(&f.kind)));
         assert!(

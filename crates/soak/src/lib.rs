@@ -193,7 +193,9 @@ pub async fn run(opts: SoakOptions) -> Result<Report, SoakError> {
         {
             next_fault += 1;
             progress.phase(format!("fault: {}", f.kind.name()));
-            crowd.calm.store(false, std::sync::atomic::Ordering::Relaxed);
+            crowd
+                .calm
+                .store(false, std::sync::atomic::Ordering::Relaxed);
             let done = faults::apply(f, &mut world, &crowd, &channels, &opts, t0, &mut |w| {
                 samples.push(sample::Sample::take(t0.elapsed(), w, &crowd, &channels))
             })
@@ -212,7 +214,9 @@ pub async fn run(opts: SoakOptions) -> Result<Report, SoakError> {
             "interrupted (SIGINT/SIGTERM): stopped and cleaned up, no report".into(),
         ));
     }
-    crowd.calm.store(false, std::sync::atomic::Ordering::Relaxed);
+    crowd
+        .calm
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     progress.phase("draining and counting");
     let (drained, counts) = world.drain(&crowd).await;
     crowd.stop.cancel();

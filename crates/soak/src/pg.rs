@@ -130,7 +130,10 @@ impl Postgres {
     /// Starts the server and waits until it accepts connections.
     pub fn start_server(&self) -> Result<(), SoakError> {
         let data = self.data();
-        let log = self.dir.path().join(format!("postgres.{}.log", self.restarts));
+        let log = self
+            .dir
+            .path()
+            .join(format!("postgres.{}.log", self.restarts));
         let opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1",
             self.port,

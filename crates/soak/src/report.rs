@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use serde::Serialize;
 
 use crate::crowd::Crowd;
+use crate::db::StoreCounts;
 use crate::faults::Applied;
 use crate::sample::Sample;
 use crate::viewers::Seen;
-use crate::db::StoreCounts;
 use crate::{SoakError, SoakOptions};
 
 pub const JSON_FILE: &str = "soak-report.json";
@@ -126,7 +126,8 @@ impl DbAccounting {
     ) -> DbAccounting {
         let (stored_once, stored_twice, missing) = once_twice_missing(lines.iter(), &counts.lines);
         let said: HashSet<&str> = lines.iter().map(String::as_str).collect();
-        let mut missing_sample: Vec<String> = missing.iter().take(20).map(|s| (*s).clone()).collect();
+        let mut missing_sample: Vec<String> =
+            missing.iter().take(20).map(|s| (*s).clone()).collect();
         missing_sample.sort();
         let (abuse_decided_once, abuse_decided_twice, undecided) =
             once_twice_missing(abuse.iter(), &counts.decisions);
