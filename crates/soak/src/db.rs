@@ -43,11 +43,9 @@ impl Database {
                 let Ok(mut stmt) = conn.prepare(sql) else {
                     return HashMap::new();
                 };
-                let groups = stmt
-                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
                     .map(|rows| rows.flatten().map(|(k, n)| (k, n as u64)).collect())
-                    .unwrap_or_default();
-                groups
+                    .unwrap_or_default()
             }
             Target::Postgres(url) => pg_blocking(url, |c| {
                 c.query(sql, &[]).ok().map(|rows| {
