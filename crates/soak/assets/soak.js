@@ -16,6 +16,7 @@
   const num = (v, d = 1) => (v === null || v === undefined ? '–' : Number(v).toFixed(d));
   document.getElementById('run').textContent =
     `seed ${r.seed} · ${Math.round(r.duration_s)} s · ${r.channels} channels · ` +
+    `second database ${r.second_database || 'sqlite'} · ` +
     `${new Date(r.started_unix * 1000).toLocaleString()}`;
   const a = r.accounting;
   document.getElementById('accounting').replaceChildren(
@@ -25,6 +26,17 @@
     row('viewers: lines missed (total, worst viewer), reconnects', `${a.viewer_missed_total}, ${a.viewer_missed_max}, ${a.viewer_reconnects}`),
     row('shell PMs delivered / answered / audit rows', `${a.pm_delivered} / ${a.pm_answered} / ${a.pm_audit_rows}`),
     row('longest gap of a channel without a bot (s)', num(a.longest_gap_s)),
+    row('abusive lines broadcast / warnings received', `${a.abuse_broadcast ?? '–'} / ${a.abuse_warnings ?? '–'}`),
+    row('media added / starts seen (of which without a bot)', `${a.media_added ?? '–'} / ${a.plays_started ?? '–'} (${a.plays_started_without_bot ?? '–'})`),
+    ...(a.databases || []).flatMap((d) => [
+      row(`${d.name} (${d.kind}): lines stored once / twice / missing`, `${d.stored_once} / ${d.stored_twice} / ${d.missing}${d.exact ? ' — exact' : ' — NOT exact'}`),
+      row(`${d.name}: abusive lines decided once / twice / never`, `${d.abuse_decided_once} / ${d.abuse_decided_twice} / ${d.abuse_undecided}`),
+      row(`${d.name}: media starts recorded once / twice / missing (without a bot)`, `${d.plays_recorded_once} / ${d.plays_recorded_twice} / ${d.plays_missing} (${d.plays_missing_without_bot})`),
+      row(`${d.name}: shell PM audit rows`, d.pm_audit_rows),
+    ]),
+    row('faults by kind', Object.entries(r.fault_counts || {}).map(([k, n]) => `${k} ${n}`).join(', ')),
+    ...(r.load_average ? [row('machine load average (1 min): first / mean / max / last',
+      `${num(r.load_average.first)} / ${num(r.load_average.mean)} / ${num(r.load_average.max)} / ${num(r.load_average.last)}`)] : []),
   );
   document.getElementById('faults').replaceChildren(...r.faults.map((f) =>
     row(num(f.started_s, 0), f.kind, f.target, f.recovered_after_s === null ? `not recovered ${f.error || ''}` : num(f.recovered_after_s))));
@@ -50,6 +62,7 @@
     ['Backlog: lines broadcast, not yet stored', [{ cls: 'line', points: backlog }]],
     [`Resident memory, MiB (${roles.join(', ')})`, rss],
     ['Channels with a bot', [{ cls: 'line', points: coverage }]],
+    ['Machine load average (1 min)', [{ cls: 'line', points: s.map((p) => ({ x: p.t, y: p.load1 || 0 })) }]],
   ];
   const box = document.getElementById('charts');
   for (const [title, series] of charts) {

@@ -6,6 +6,12 @@
 //! echoes it to its sender (it then went to everyone in the channel). A registered
 //! moderator in the first channel PMs the bot's shell (`stats`) every few seconds: a PM
 //! the server delivered (its echo) is answered when the bot's reply comes back.
+//!
+//! Two more parts: in each channel an abusive guest (`c<i>bad`) says now and then a tagged
+//! line with the banned word ([`ABUSE_WORD`]) — only while the world is calm (no fault under
+//! way or about to start), so the moderator sees each one — and is warned by PM; and a DJ
+//! (a registered rank-2 user) adds a media item (`soakm<n>`) every [`MEDIA_EVERY`] and
+//! plays it next, each start (`changeMedia`) noted with whether the bot was there.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,15 +19,19 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use rosey_cytube::{ClientConfig, CytubeEvent, Login, ServerEvent};
+use rosey_cytube::{ClientConfig, CytubeEvent, Login, QueuePosition, QueueRequest, ServerEvent};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::SoakError;
-use crate::world::{BOT, MODERATOR, PASSWORD};
+use crate::world::{ABUSE_WORD, BOT, MODERATOR, PASSWORD, dj};
 
 /// How often the moderator asks the shell.
 const PM_EVERY: Duration = Duration::from_secs(7);
+/// How often each channel's DJ adds and plays an item.
+pub const MEDIA_EVERY: Duration = Duration::from_secs(15);
+/// One line in this many is the abusive part's (while calm).
+const ABUSE_ONE_IN: u32 = 25;
 
 /// What the crowd saw.
 #[derive(Default)]
@@ -36,6 +46,16 @@ pub struct Crowd {
     pub pm_delivered: AtomicU64,
     pub pm_answered: AtomicU64,
     pub leaves: AtomicU64,
+    /// No fault under way or due soon: the abusive part may speak.
+    pub calm: std::sync::atomic::AtomicBool,
+    /// The abusive lines the server echoed (a subset of `broadcast`).
+    abuse: Mutex<std::collections::HashSet<String>>,
+    /// Warnings (PMs from the bot) the abusive part received.
+    pub warnings: AtomicU64,
+    /// Media items started (`changeMedia`): id → (channel, was the bot in the channel).
+    plays: Mutex<HashMap<String, (String, bool)>>,
+    /// Media items the DJs asked to add.
+    pub media_added: AtomicU64,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -91,6 +111,25 @@ impl Crowd {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len()
+    }
+
+    /// The abusive lines broadcast.
+    pub fn abuse(&self) -> Vec<String> {
+        let set = self.abuse.lock().unwrap_or_else(|e| e.into_inner());
+        set.iter().cloned().collect()
+    }
+
+    /// Media items started: (id, channel, bot present then).
+    pub fn plays(&self) -> Vec<(String, String, bool)> {
+        let map = self.plays.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .map(|(id, (c, b))| (id.clone(), c.clone(), *b))
+            .collect()
+    }
+
+    fn bot_here(&self, channel: &str) -> bool {
+        let map = self.presence.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(channel).is_some_and(|p| p.here)
     }
 
     /// Every broadcast line with its channel and time.
@@ -155,6 +194,26 @@ pub fn start(
                 )));
             }
         }
+        let mut abusers = Vec::new();
+        for (ci, ch) in channels.iter().enumerate() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            abusers.push(tx);
+            tasks.push(tokio::spawn(chatter(
+                crowd.clone(),
+                base_url.clone(),
+                ch.clone(),
+                format!("c{ci}bad"),
+                false,
+                rx,
+            )));
+            tasks.push(tokio::spawn(disc_jockey(
+                crowd.clone(),
+                base_url.clone(),
+                ch.clone(),
+                ci,
+                seed,
+            )));
+        }
         tasks.push(tokio::spawn(moderator(
             crowd.clone(),
             base_url.clone(),
@@ -175,9 +234,15 @@ pub fn start(
                 continue;
             }
             n += 1;
+            if crowd.calm.load(Relaxed) && rng.random_ratio(1, ABUSE_ONE_IN) {
+                let bad = rng.random_range(0..abusers.len());
+                let _ = abusers[bad].send(Order::Say(format!("soak-{n} {ABUSE_WORD}")));
+                continue;
+            }
             let _ = mouths[who].send(Order::Say(format!("soak-{n}")));
         }
         drop(mouths);
+        drop(abusers);
         for t in tasks {
             let _ = t.await;
         }
@@ -223,11 +288,23 @@ async fn chatter(
                         CytubeEvent::Server(ServerEvent::ChatMsg(m))
                             if m.from_self && !m.history && m.text.starts_with("soak-") =>
                         {
+                            if m.text.contains(ABUSE_WORD) {
+                                crowd
+                                    .abuse
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .insert(m.text.clone());
+                            }
                             crowd
                                 .broadcast
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
                                 .insert(m.text, (channel.clone(), Instant::now()));
+                        }
+                        CytubeEvent::Server(ServerEvent::Pm(pm))
+                            if !pm.from_self && pm.username.eq_ignore_ascii_case(BOT) =>
+                        {
+                            crowd.warnings.fetch_add(1, Relaxed);
                         }
                         CytubeEvent::Server(ServerEvent::Userlist(users)) if watcher => {
                             let here = users.iter().any(|u| u.name.eq_ignore_ascii_case(BOT));
@@ -268,6 +345,65 @@ async fn chatter(
         }
         handle.shutdown().await;
     }
+}
+
+/// A DJ: every [`MEDIA_EVERY`] adds an item and plays it next (the first one on an empty
+/// playlist starts by itself); notes every soak item that starts.
+async fn disc_jockey(
+    crowd: std::sync::Arc<Crowd>,
+    base_url: String,
+    channel: String,
+    ci: usize,
+    seed: u64,
+) {
+    let login = Login::Registered {
+        name: dj(ci),
+        password: PASSWORD.into(),
+    };
+    let (handle, mut events) = rosey_cytube::connect(client(&base_url, &channel, login));
+    // Channels' DJs do not all add at the same moment.
+    let offset = Duration::from_millis(
+        StdRng::seed_from_u64(seed ^ ci as u64).random_range(0..MEDIA_EVERY.as_millis() as u64),
+    );
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, MEDIA_EVERY);
+    let mut playing = false;
+    let mut n = 0u64;
+    loop {
+        tokio::select! {
+            _ = crowd.stop.cancelled() => break,
+            _ = tick.tick() => {
+                if handle.is_joined() {
+                    n += 1;
+                    let id = format!("soakm{ci}x{n}");
+                    let pos = if playing { QueuePosition::Next } else { QueuePosition::End };
+                    if handle.queue(QueueRequest::new(id, "yt", pos)).is_ok() {
+                        crowd.media_added.fetch_add(1, Relaxed);
+                        if playing {
+                            let _ = handle.play_next();
+                        }
+                    }
+                }
+            }
+            e = events.recv() => match e {
+                None => break,
+                Some(CytubeEvent::Disconnected { .. }) => playing = false,
+                Some(CytubeEvent::Server(ServerEvent::ChangeMedia(m))) => {
+                    playing = !m.media.id.is_empty();
+                    if m.media.id.starts_with("soakm") {
+                        let here = crowd.bot_here(&channel);
+                        crowd
+                            .plays
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(m.media.id)
+                            .or_insert((channel.clone(), here));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    handle.shutdown().await;
 }
 
 /// The moderator: PMs the bot's shell and waits for the answer.

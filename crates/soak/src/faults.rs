@@ -10,12 +10,13 @@ use serde::Serialize;
 
 use crate::SoakOptions;
 use crate::crowd::Crowd;
-use crate::world::{BOTS, DB, DEVSERVER, PLUGINS, READY, WEB, World};
+use crate::disk::Disk;
+use crate::world::{BOTS, DBS, DEVSERVER, PLUGINS, READY, WEB, World};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
-    /// SIGKILL the database service, start it again.
+    /// SIGKILL one of the two database services, start it again.
     KillDbService,
     /// SIGKILL one bot, start it again.
     KillBot,
@@ -29,10 +30,16 @@ pub enum FaultKind {
     KillNatsNode,
     /// SIGKILL the devserver (the CyTube server), start it again: everyone reconnects.
     RestartDevserver,
+    /// Stop the soak's PostgreSQL at once (`pg_ctl stop -m immediate`), start it again
+    /// after 5 s (only with `--postgres`).
+    RestartPostgres,
+    /// Fill the database directory's file system to ENOSPC for `full_for`, then free it
+    /// (only when it could be mounted: root).
+    FillDisk,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::KillDbService,
         FaultKind::KillBot,
         FaultKind::StopBot,
@@ -40,7 +47,22 @@ impl FaultKind {
         FaultKind::KillWeb,
         FaultKind::KillNatsNode,
         FaultKind::RestartDevserver,
+        FaultKind::RestartPostgres,
+        FaultKind::FillDisk,
     ];
+
+    /// The kinds a world can have: PostgreSQL's restart only with it, the full disk only
+    /// with a file system of its own.
+    pub fn available(postgres: bool, disk: bool) -> Vec<FaultKind> {
+        FaultKind::ALL
+            .into_iter()
+            .filter(|k| match k {
+                FaultKind::RestartPostgres => postgres,
+                FaultKind::FillDisk => disk,
+                _ => true,
+            })
+            .collect()
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -51,6 +73,8 @@ impl FaultKind {
             FaultKind::KillWeb => "kill_web",
             FaultKind::KillNatsNode => "kill_nats_node",
             FaultKind::RestartDevserver => "restart_devserver",
+            FaultKind::RestartPostgres => "restart_postgres",
+            FaultKind::FillDisk => "fill_disk",
         }
     }
 }
@@ -62,7 +86,7 @@ pub struct Fault {
     #[serde(serialize_with = "secs")]
     pub at: Duration,
     pub kind: FaultKind,
-    /// Which bot (0, 1) or NATS node (0–2); 0 otherwise.
+    /// Which bot or database service (0, 1) or NATS node (0–2); 0 otherwise.
     pub target: usize,
 }
 
@@ -71,9 +95,9 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// The schedule of a run: one fault every `every` (capped at a minute), the first after
-/// one interval, none in the last half interval; the kinds go round a shuffled cycle of all
-/// seven (so a run of seven faults or more has each kind), targets drawn from the seed.
-pub fn schedule(seed: u64, duration: Duration, every: Duration) -> Vec<Fault> {
+/// one interval, none in the last half interval; the kinds go round a shuffled cycle of
+/// `kinds` (so a run of as many faults or more has each kind), targets drawn from the seed.
+pub fn schedule(seed: u64, duration: Duration, every: Duration, kinds: &[FaultKind]) -> Vec<Fault> {
     let every = every.clamp(Duration::from_secs(5), Duration::from_secs(60));
     let mut rng = StdRng::seed_from_u64(seed);
     let mut cycle = Vec::new();
@@ -81,12 +105,14 @@ pub fn schedule(seed: u64, duration: Duration, every: Duration) -> Vec<Fault> {
     let mut at = every;
     while at + every / 2 <= duration {
         if cycle.is_empty() {
-            cycle = FaultKind::ALL.to_vec();
+            cycle = kinds.to_vec();
             cycle.shuffle(&mut rng);
         }
         let kind = cycle.pop().unwrap_or(FaultKind::KillBot);
         let target = match kind {
-            FaultKind::KillBot | FaultKind::StopBot => rng.random_range(0..2),
+            FaultKind::KillBot | FaultKind::StopBot | FaultKind::KillDbService => {
+                rng.random_range(0..2)
+            }
             FaultKind::KillNatsNode => rng.random_range(0..3),
             _ => 0,
         };
@@ -123,7 +149,7 @@ pub async fn apply(
     let started_s = t0.elapsed().as_secs_f64();
     let result = async {
         match f.kind {
-            FaultKind::KillDbService => kill_restart(world, DB).await,
+            FaultKind::KillDbService => kill_restart(world, DBS[f.target]).await,
             FaultKind::KillBot => kill_restart(world, BOTS[f.target]).await,
             FaultKind::KillPlugins => kill_restart(world, PLUGINS).await,
             FaultKind::KillWeb => kill_restart(world, WEB).await,
@@ -135,6 +161,21 @@ pub async fn apply(
                 world.signal(bot, nix::sys::signal::Signal::SIGCONT);
                 Ok(())
             }
+            FaultKind::RestartPostgres => {
+                world.restart_postgres(Duration::from_secs(5), sample).await
+            }
+            FaultKind::FillDisk => match world.disk.as_ref().map(Disk::fill) {
+                Some(Ok(_)) => {
+                    wait_sampling(world, opts.full_for, sample).await;
+                    world.free_disk();
+                    Ok(())
+                }
+                Some(Err(e)) => {
+                    world.free_disk();
+                    Err(crate::SoakError::Setup(format!("fill the disk: {e}")))
+                }
+                None => Ok(()),
+            },
             FaultKind::KillNatsNode => {
                 world.nats.kill(f.target);
                 wait_sampling(world, Duration::from_secs(5), sample).await;
@@ -174,7 +215,7 @@ async fn kill_restart(world: &mut World, i: usize) -> Result<(), crate::SoakErro
     world.restart(i).await
 }
 
-async fn wait_sampling(world: &mut World, d: Duration, sample: &mut impl FnMut(&mut World)) {
+pub async fn wait_sampling(world: &mut World, d: Duration, sample: &mut impl FnMut(&mut World)) {
     let end = Instant::now() + d;
     while Instant::now() < end {
         let step = crate::sample::EVERY.min(end - Instant::now());
@@ -190,26 +231,42 @@ mod tests {
     #[test]
     fn the_schedule_follows_the_seed_and_has_every_kind() {
         let d = Duration::from_secs(3600);
-        let a = schedule(7, d, Duration::from_secs(40));
-        assert_eq!(a, schedule(7, d, Duration::from_secs(40)), "repeatable");
+        let all = FaultKind::available(true, true);
+        assert_eq!(all.len(), 9);
+        let a = schedule(7, d, Duration::from_secs(40), &all);
+        assert_eq!(
+            a,
+            schedule(7, d, Duration::from_secs(40), &all),
+            "repeatable"
+        );
         assert_ne!(
             a,
-            schedule(8, d, Duration::from_secs(40)),
+            schedule(8, d, Duration::from_secs(40), &all),
             "another seed, another run"
         );
         assert_eq!(a.len(), 89);
         for k in FaultKind::ALL {
             assert!(
-                a[..7].iter().any(|f| f.kind == k),
+                a[..9].iter().any(|f| f.kind == k),
+                "{k:?} in the first nine"
+            );
+        }
+        // Without PostgreSQL and the disk, seven kinds, each in the first seven.
+        let seven = FaultKind::available(false, false);
+        let b = schedule(7, d, Duration::from_secs(40), &seven);
+        for k in &seven {
+            assert!(
+                b[..7].iter().any(|f| f.kind == *k),
                 "{k:?} in the first seven"
             );
         }
+        assert!(b.iter().all(|f| seven.contains(&f.kind)));
         assert!(
             a.windows(2)
                 .all(|w| w[1].at - w[0].at <= Duration::from_secs(60))
         );
         // At least one a minute even when asked for fewer.
-        let sparse = schedule(1, Duration::from_secs(600), Duration::from_secs(300));
+        let sparse = schedule(1, Duration::from_secs(600), Duration::from_secs(300), &all);
         assert_eq!(sparse.len(), 9);
     }
 }

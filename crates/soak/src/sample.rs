@@ -1,5 +1,6 @@
 //! Sampling: every [`EVERY`], the crowd's and the database's counts, the channels with a
-//! bot, and each process's resident set, open files and threads from `/proc` (Linux).
+//! bot, each process's resident set, open files and threads from `/proc` (Linux), and the
+//! machine's load average.
 
 use std::time::Duration;
 
@@ -27,8 +28,12 @@ pub struct Sample {
     pub t: f64,
     /// Lines broadcast so far (echoed to their sender).
     pub broadcast: u64,
-    /// Lines stored so far.
+    /// Lines stored so far by the first database service (`db-a`).
     pub stored: i64,
+    /// Lines stored so far by each database service.
+    pub stored_dbs: Vec<i64>,
+    /// The machine's load average over the last minute.
+    pub load1: f64,
     /// Channels with a bot, of all.
     pub covered: usize,
     pub procs: Vec<ProcFig>,
@@ -37,13 +42,13 @@ pub struct Sample {
 impl Sample {
     pub fn take(at: Duration, world: &mut World, crowd: &Crowd, channels: &[String]) -> Sample {
         let procs = world
-            .procs
-            .iter()
-            .filter_map(|p| {
-                let pid = p.pid()?;
+            .pids()
+            .into_iter()
+            .filter_map(|(role, pid, _)| {
+                let pid = pid?;
                 let (rss_kib, threads) = status(pid)?;
                 Some(ProcFig {
-                    role: p.role.to_string(),
+                    role: role.to_string(),
                     pid,
                     rss_kib,
                     fds: open_files(pid).unwrap_or(0),
@@ -51,10 +56,13 @@ impl Sample {
                 })
             })
             .collect();
+        let stored_dbs = world.stored();
         Sample {
             t: at.as_secs_f64(),
             broadcast: crowd.broadcast_count() as u64,
-            stored: world.stored(),
+            stored: stored_dbs.first().copied().unwrap_or(0),
+            stored_dbs,
+            load1: load_average().unwrap_or(0.0),
             covered: crowd.covered(channels),
             procs,
         }
@@ -70,6 +78,16 @@ pub fn status(pid: u32) -> Option<(u64, u64)> {
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse().ok())?;
     Some((rss, threads))
+}
+
+/// The one-minute load average (`/proc/loadavg`).
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Open file descriptors of `pid`.

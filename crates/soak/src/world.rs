@@ -1,6 +1,7 @@
 //! The world under test: a three-node NATS cluster and the Rosey processes, each one a
 //! `rosey` child ([`rosey_bench::procs::Child`]) that a fault can SIGKILL, SIGSTOP or restart
-//! (on the same ports and files).
+//! (on the same ports and files); with `--postgres` the soak's own PostgreSQL server, and
+//! (as root) the database directory on a small file system of its own.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -9,10 +10,12 @@ use std::time::{Duration, Instant};
 use rosey_bench::procs::Child;
 use rosey_bus::durable::{StreamSettings, ensure_db_stream};
 use rosey_bus::{Bus, NatsOptions};
-use rosey_model::subjects;
 use rosey_testkit::NatsCluster;
 use serde_json::json;
 
+use crate::db::{Database, StoreCounts, Target};
+use crate::disk::Disk;
+use crate::pg::Postgres;
 use crate::report::ProcessResources;
 use crate::sample::{Sample, slope};
 use crate::{SoakError, SoakOptions};
@@ -31,10 +34,21 @@ pub const LEASE_SECS: u64 = 5;
 
 /// The processes, by index in [`World::procs`].
 pub const DEVSERVER: usize = 0;
-pub const DB: usize = 1;
-pub const BOTS: [usize; 2] = [2, 3];
-pub const PLUGINS: usize = 4;
-pub const WEB: usize = 5;
+/// The two database services (`db-a` on SQLite; `db-b` on SQLite or PostgreSQL).
+pub const DBS: [usize; 2] = [1, 2];
+pub const BOTS: [usize; 2] = [3, 4];
+pub const PLUGINS: usize = 5;
+pub const WEB: usize = 6;
+pub const AUTOMOD: usize = 7;
+/// The word the crowd's abusive part says and the moderator's rules ban.
+pub const ABUSE_WORD: &str = "soakspam";
+/// The size of the database directory's own file system (what "disk full" fills).
+const DISK_SIZE: &str = "512m";
+
+/// The DJ (a registered rank-2 user who adds media) of channel `i`.
+pub fn dj(i: usize) -> String {
+    format!("soakdj{i}")
+}
 
 /// One `rosey` process and how to start it again.
 pub struct Proc {
@@ -42,6 +56,8 @@ pub struct Proc {
     child: Option<Child>,
     args: Vec<OsString>,
     pub restarts: u32,
+    /// Where it answers `/readyz` (the database services).
+    ready_port: Option<u16>,
 }
 
 impl Proc {
@@ -56,18 +72,31 @@ impl Proc {
 
 pub struct World {
     rosey: PathBuf,
-    dir: tempfile::TempDir,
+    // Dropped in this order: the processes, the cluster, PostgreSQL, the disk, the files.
+    pub procs: Vec<Proc>,
     pub nats: NatsCluster,
     pub bus: Bus,
     pub channels: Vec<String>,
     devserver_port: u16,
     web_port: u16,
-    pub procs: Vec<Proc>,
-    pub db_path: PathBuf,
+    /// The two database services' stores, in the order of [`DBS`].
+    pub dbs: Vec<Database>,
+    /// The soak's own PostgreSQL (`--postgres`).
+    pub pg: Option<Postgres>,
+    /// The database directory's own file system (`None`: not root, no disk-full fault).
+    pub disk: Option<Disk>,
+    dir: tempfile::TempDir,
 }
 
 fn setup(what: &str, e: impl std::fmt::Display) -> SoakError {
     SoakError::Setup(format!("{what}: {e}"))
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), SoakError> {
+    std::fs::write(path, v.to_string()).map_err(|source| SoakError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 impl World {
@@ -80,6 +109,13 @@ impl World {
             ));
         }
         let dir = tempfile::tempdir().map_err(|e| setup("temporary directory", e))?;
+        let pg = if opts.postgres {
+            Some(Postgres::start()?)
+        } else {
+            None
+        };
+        let db_dir = dir.path().join("db");
+        let disk = Disk::mount(&db_dir, DISK_SIZE);
         let nats = tokio::task::block_in_place(NatsCluster::start);
         let urls = nats.urls();
         let bus = Bus::connect(NatsOptions {
@@ -108,7 +144,19 @@ impl World {
         let channels: Vec<String> = (0..opts.channels).map(|i| format!("soak{i}")).collect();
         let devserver_port = rosey_testkit::free_port();
         let web_port = rosey_testkit::free_port();
-        let db_path = dir.path().join("soak.db");
+        let dbs = vec![
+            Database {
+                name: "db-a",
+                target: Target::Sqlite(db_dir.join("soak-a.db")),
+            },
+            Database {
+                name: "db-b",
+                target: match &pg {
+                    Some(pg) => Target::Postgres(pg.url()),
+                    None => Target::Sqlite(db_dir.join("soak-b.db")),
+                },
+            },
+        ];
         let config = dir.path().join("soak.json");
         let devserver_url = format!("http://127.0.0.1:{devserver_port}");
         let platforms: Vec<_> = channels
@@ -120,97 +168,130 @@ impl World {
                        "user": [BOT, PASSWORD], "restart_delay": 1})
             })
             .collect();
-        let cfg = json!({
+        // Only banned words, answered with a warning (a PM): the ordinary crowd trips
+        // nothing, and no line of the abusive part is removed from the chat.
+        let moderated: serde_json::Map<String, serde_json::Value> =
+            channels.iter().map(|c| (c.clone(), json!({}))).collect();
+        let off = json!({"enabled": false});
+        let mut cfg = json!({
             "version": "2.0",
             "nats": {"url": urls, "jetstream": true, "reconnect_delay": 0.2,
                      "jetstream_options": {"replicas": 3}},
             "platforms": platforms,
             "cluster": {"leases": true, "lease_time": LEASE_SECS},
-            "database": {"path": db_path},
+            "database": {"path": db_dir.join("soak-a.db")},
             "web": {"max_streams_per_client": 256, "max_connections_per_client": 512},
+            "moderation": {"enabled": true, "channels": moderated, "defaults": {
+                "ladder": ["warn"], "new_users": {"factor": 1.0},
+                "flood": off, "repeats": off, "caps": off, "links": off,
+                "mentions": off, "length": off,
+                "words": {"words": [ABUSE_WORD]}}},
             "logging": {"level": "warn"}
         });
-        std::fs::write(&config, cfg.to_string()).map_err(|source| SoakError::Write {
-            path: config.clone(),
-            source,
-        })?;
+        write_json(&config, &cfg)?;
+        // The second service is a second consumer of the stream: it stores everything too.
+        let config_b = dir.path().join("soak-b.json");
+        cfg["nats"]["jetstream_options"]["consumer"] = json!("rosey-db-b");
+        write_json(&config_b, &cfg)?;
         let c = config.clone().into_os_string();
         let os = |s: &str| OsString::from(s);
         let user = |name: &str| OsString::from(format!("{name}:{PASSWORD}:2"));
-        let plan: [(&'static str, Vec<OsString>); 6] = [
-            (
-                "devserver",
-                vec![
-                    os("devserver"),
-                    os("--listen"),
-                    OsString::from(format!("127.0.0.1:{devserver_port}")),
-                    os("--user"),
-                    user(BOT),
-                    os("--user"),
-                    user(MODERATOR),
-                    os("--log-level"),
-                    os("warn"),
-                ],
-            ),
-            (
-                "db-service",
-                vec![
-                    os("db-service"),
-                    c.clone(),
-                    os("--jetstream"),
-                    os("--ack-wait"),
-                    os("2"),
-                    os("--db-path"),
-                    db_path.clone().into_os_string(),
-                    os("--log-level"),
-                    os("warn"),
-                ],
-            ),
+        let mut devserver = vec![
+            os("devserver"),
+            os("--listen"),
+            OsString::from(format!("127.0.0.1:{devserver_port}")),
+            os("--user"),
+            user(BOT),
+            os("--user"),
+            user(MODERATOR),
+            os("--log-level"),
+            os("warn"),
+        ];
+        for i in 0..channels.len() {
+            devserver.extend([os("--user"), user(&dj(i))]);
+        }
+        let db_service = |cfg: &Path, db: &Database, port: u16| {
+            let mut a = vec![
+                os("db-service"),
+                cfg.as_os_str().to_owned(),
+                os("--jetstream"),
+                os("--ack-wait"),
+                os("2"),
+                os("--metrics-listen"),
+                OsString::from(format!("127.0.0.1:{port}")),
+                os("--log-level"),
+                os("warn"),
+            ];
+            match &db.target {
+                Target::Sqlite(p) => a.extend([os("--db-path"), p.clone().into_os_string()]),
+                Target::Postgres(url) => a.extend([os("--db-url"), os(url)]),
+            }
+            a
+        };
+        let (port_a, port_b) = (rosey_testkit::free_port(), rosey_testkit::free_port());
+        let plan: Vec<(&'static str, Vec<OsString>, Option<u16>)> = vec![
+            ("devserver", devserver, None),
+            ("db-a", db_service(&config, &dbs[0], port_a), Some(port_a)),
+            ("db-b", db_service(&config_b, &dbs[1], port_b), Some(port_b)),
             (
                 "bot-a",
                 vec![os("bot"), c.clone(), os("--log-level"), os("warn")],
+                None,
             ),
             (
                 "bot-b",
                 vec![os("bot"), c.clone(), os("--log-level"), os("warn")],
+                None,
             ),
             (
                 "plugins",
                 vec![os("plugins"), c.clone(), os("--log-level"), os("warn")],
+                None,
             ),
             (
                 "web",
                 vec![
                     os("web"),
-                    c,
+                    c.clone(),
                     os("--listen"),
                     OsString::from(format!("127.0.0.1:{web_port}")),
                     os("--log-level"),
                     os("warn"),
                 ],
+                None,
+            ),
+            (
+                "moderator",
+                vec![os("moderator"), c, os("--log-level"), os("warn")],
+                None,
             ),
         ];
         let procs = plan
             .into_iter()
-            .map(|(role, args)| Proc {
+            .map(|(role, args, ready_port)| Proc {
                 role,
                 child: None,
                 args,
                 restarts: 0,
+                ready_port,
             })
             .collect();
         let mut world = World {
             rosey: opts.rosey.clone(),
-            dir,
+            procs,
             nats,
             bus,
             channels,
             devserver_port,
             web_port,
-            procs,
-            db_path,
+            dbs,
+            pg,
+            disk,
+            dir,
         };
-        for i in [DEVSERVER, DB, BOTS[0], BOTS[1], PLUGINS, WEB] {
+        for i in [
+            DEVSERVER, DBS[0], DBS[1], BOTS[0], BOTS[1], PLUGINS, WEB, AUTOMOD,
+        ] {
             world.spawn(i)?;
             world.wait_ready(i).await?;
         }
@@ -263,8 +344,8 @@ impl World {
         }
     }
 
-    /// Waits until process `i` serves: the devserver and the web accept connections, the
-    /// database service answers a query; bots and plugins only need to be running.
+    /// Waits until process `i` serves: the devserver and the web accept connections, a
+    /// database service answers `/readyz`; the others only need to be running.
     async fn wait_ready(&mut self, i: usize) -> Result<(), SoakError> {
         let deadline = Instant::now() + READY;
         loop {
@@ -272,18 +353,12 @@ impl World {
             if let Some(c) = p.child.as_mut() {
                 c.check_alive()?;
             }
-            let ready = match i {
-                DEVSERVER => listening(self.devserver_port).await,
-                WEB => listening(self.web_port).await,
-                DB => self
-                    .bus
-                    .request(
-                        subjects::QUERY_CHANNEL_STATS,
-                        &b"{}"[..],
-                        Duration::from_millis(500),
-                    )
+            let ready = match (i, p.ready_port) {
+                (DEVSERVER, _) => listening(self.devserver_port).await,
+                (WEB, _) => listening(self.web_port).await,
+                (_, Some(port)) => reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
                     .await
-                    .is_ok(),
+                    .is_ok_and(|r| r.status().is_success()),
                 _ => true,
             };
             if ready {
@@ -299,31 +374,60 @@ impl World {
         }
     }
 
-    /// The newest `recent_chat` row id (rows are only added during a soak): lines stored.
-    pub fn stored(&self) -> i64 {
-        let Ok(s) = rosey_store::Store::open_read_only(
-            &self.db_path,
-            &rosey_store::StoreOptions::default(),
-        ) else {
-            return 0;
-        };
-        s.connection()
-            .query_row("SELECT coalesce(max(id), 0) FROM recent_chat", [], |r| {
-                r.get(0)
-            })
-            .unwrap_or(0)
+    /// Chat rows stored by each database service.
+    pub fn stored(&self) -> Vec<i64> {
+        self.dbs.iter().map(Database::stored).collect()
     }
 
-    /// Waits until the database has taken in everything the crowd saw broadcast (or the
-    /// count stands still for 20 s), then counts each tagged line's rows and the shell's
-    /// audit rows. Returns whether the drain completed.
-    pub async fn drain(&mut self, crowd: &crate::crowd::Crowd) -> (bool, StoreCounts) {
+    /// Every process sampled, with its restarts: the `rosey` ones and PostgreSQL's
+    /// postmaster.
+    pub fn pids(&self) -> Vec<(&'static str, Option<u32>, u32)> {
+        let mut v: Vec<_> = self
+            .procs
+            .iter()
+            .map(|p| (p.role, p.pid(), p.restarts))
+            .collect();
+        if let Some(pg) = &self.pg {
+            v.push(("postgres", pg.pid(), pg.restarts));
+        }
+        v
+    }
+
+    /// Deletes what the disk-full fault wrote.
+    pub fn free_disk(&self) {
+        if let Some(d) = &self.disk {
+            d.free();
+        }
+    }
+
+    /// Stops PostgreSQL at once, waits `down`, starts it again.
+    pub async fn restart_postgres(
+        &mut self,
+        down: Duration,
+        sample: &mut impl FnMut(&mut World),
+    ) -> Result<(), SoakError> {
+        let Some(pg) = self.pg.as_mut() else {
+            return Ok(());
+        };
+        pg.stop_immediate()?;
+        pg.restarts += 1;
+        crate::faults::wait_sampling(self, down, sample).await;
+        match &self.pg {
+            Some(pg) => pg.start_server(),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until every database has taken in everything the crowd saw broadcast (or the
+    /// counts stand still for 20 s), then counts what each holds. Returns whether the
+    /// drain completed.
+    pub async fn drain(&mut self, crowd: &crate::crowd::Crowd) -> (bool, Vec<StoreCounts>) {
         let want = crowd.broadcast_count() as i64;
         let mut last = (self.stored(), Instant::now());
         let deadline = Instant::now() + READY;
         let drained = loop {
             let n = self.stored();
-            if n >= want {
+            if n.iter().all(|&n| n >= want) {
                 // Anything still in flight (a replay) has a moment to land and be counted.
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 break true;
@@ -336,18 +440,18 @@ impl World {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        (drained, StoreCounts::read(&self.db_path))
+        (drained, self.dbs.iter().map(Database::counts).collect())
     }
 
     /// Each process's figures over the run: first and last sample, and the slopes of the
     /// samples of its last instance after `warmup`.
     pub fn resources(&self, samples: &[Sample], warmup: Duration) -> Vec<ProcessResources> {
-        self.procs
-            .iter()
-            .map(|p| {
+        self.pids()
+            .into_iter()
+            .map(|(role, _, restarts)| {
                 let mine: Vec<_> = samples
                     .iter()
-                    .filter_map(|s| s.procs.iter().find(|f| f.role == p.role).map(|f| (s.t, f)))
+                    .filter_map(|s| s.procs.iter().find(|f| f.role == role).map(|f| (s.t, f)))
                     .collect();
                 let pid = mine.last().map(|(_, f)| f.pid);
                 // The last instance, after the run's warm-up and its own first minute (a
@@ -365,8 +469,8 @@ impl World {
                     slope(&steady.iter().map(|(t, f)| (*t, get(f))).collect::<Vec<_>>())
                 };
                 ProcessResources {
-                    role: p.role.to_string(),
-                    restarts: p.restarts,
+                    role: role.to_string(),
+                    restarts,
                     rss_kib_first: mine.first().map(|(_, f)| f.rss_kib),
                     rss_kib_last: mine.last().map(|(_, f)| f.rss_kib),
                     rss_kib_max: mine.iter().map(|(_, f)| f.rss_kib).max(),
@@ -383,7 +487,9 @@ impl World {
 
     /// SIGTERM to every process (the bots first), then the cluster goes with `self`.
     pub async fn stop(mut self) {
-        for i in [BOTS[0], BOTS[1], PLUGINS, WEB, DB, DEVSERVER] {
+        for i in [
+            BOTS[0], BOTS[1], AUTOMOD, PLUGINS, WEB, DBS[0], DBS[1], DEVSERVER,
+        ] {
             self.signal(i, nix::sys::signal::Signal::SIGCONT);
             if let Some(mut c) = self.procs[i].child.take() {
                 let _ = c.terminate(Duration::from_secs(10)).await;
@@ -401,40 +507,4 @@ async fn listening(port: u16) -> bool {
     tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .is_ok()
-}
-
-/// What the database holds at the end.
-#[derive(Debug, Default, Clone)]
-pub struct StoreCounts {
-    /// Rows per tagged chat line.
-    pub lines: std::collections::HashMap<String, u64>,
-    /// `pm_command` audit rows.
-    pub pm_audits: u64,
-}
-
-impl StoreCounts {
-    fn read(db: &Path) -> StoreCounts {
-        let Ok(s) = rosey_store::Store::open_read_only(db, &rosey_store::StoreOptions::default())
-        else {
-            return StoreCounts::default();
-        };
-        let conn = s.connection();
-        let mut lines = std::collections::HashMap::new();
-        if let Ok(mut stmt) = conn.prepare(
-            "SELECT message, count(*) FROM recent_chat WHERE message LIKE 'soak-%' GROUP BY message",
-        ) && let Ok(rows) = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-        {
-            for (m, n) in rows.flatten() {
-                lines.insert(m, n as u64);
-            }
-        }
-        let pm_audits = conn
-            .query_row(
-                "SELECT count(*) FROM user_actions WHERE action_type = 'pm_command'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap_or(0) as u64;
-        StoreCounts { lines, pm_audits }
-    }
 }

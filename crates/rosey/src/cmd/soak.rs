@@ -33,6 +33,14 @@ pub struct SoakArgs {
     /// How long a SIGSTOPped process stays stopped.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     pub stop_for: Duration,
+    /// How long the database directory stays full (ENOSPC) in the disk-full fault.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub full_for: Duration,
+    /// The second database service on the soak's own PostgreSQL server (initdb and pg_ctl
+    /// from /usr/lib/postgresql; never the shared one), restarted as a fault. Without it,
+    /// both database services use SQLite (separate files).
+    #[arg(long)]
+    pub postgres: bool,
     /// Where to write soak-report.json and soak-report.html.
     #[arg(long, default_value = "soak-report")]
     pub out: PathBuf,
@@ -50,6 +58,8 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
     opts.viewers = args.viewers;
     opts.fault_every = args.fault_every;
     opts.stop_for = args.stop_for;
+    opts.full_for = args.full_for;
+    opts.postgres = args.postgres;
     opts.progress = std::io::stdout().is_terminal();
     let report = rosey_soak::run(opts).await?;
     let (json, html) = report.write(&args.out)?;
