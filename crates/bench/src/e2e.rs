@@ -52,6 +52,8 @@ pub const RECHECK: Duration = RECHECKS[0];
 const IDLE_CHECK_MS: u8 = 5;
 /// How long after the last line of a run its rows may still arrive.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The pause after the warm-up and after each run.
+const BETWEEN_RUNS: Duration = Duration::from_millis(200);
 /// How long the chatters may take to join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -491,7 +493,7 @@ pub async fn measure(
         .send_paced(sizes.e2e_rate, warmup, |k| format!("warm-up {k}"))
         .await?;
     // Let the warm-up lines reach the database before measuring.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(BETWEEN_RUNS).await;
 
     let cooldowns0 = rig.devserver.cooldowns_sent();
     let lines = (f64::from(sizes.e2e_rate) * sizes.e2e_seconds) as usize;
@@ -548,6 +550,10 @@ pub async fn measure(
             maintenance_passes: delta(|s| s.2),
         });
         after_run();
+        // Runs are separate measurements: the same pause between them as after the warm-up
+        // (a chat stream has pauses; one without any for ~8 s makes the service's writer
+        // finish a WAL checkpoint itself, which the per-run counters would show).
+        tokio::time::sleep(BETWEEN_RUNS).await;
     }
     let cooldowns = rig.devserver.cooldowns_sent() - cooldowns0;
     let resolution = watcher.resolution;
