@@ -149,6 +149,41 @@ pub fn mixed_burst(n: usize, channel: &str) -> (Vec<(&'static str, Bytes)>, Mixe
     (out, expect)
 }
 
+/// The mixed burst with a media change in every block (issue 28's cost): each block of
+/// [`mixed_burst`] gains a `media.played` after its join and a `media.ended` (played out)
+/// before its leave, twelve events per block over about `n` events; the media cycle over 50
+/// items queued by the block's user. Returns the payloads, the chat effects (the same as
+/// [`mixed_burst`]'s) and the plays that must end up recorded, each with its ending.
+pub fn mixed_media_burst(
+    n: usize,
+    channel: &str,
+) -> (Vec<(&'static str, Bytes)>, MixedExpectation, i64) {
+    let blocks = n / 12;
+    let (plain, expect) = mixed_burst(blocks * 10, channel);
+    let mut out = Vec::with_capacity(blocks * 12);
+    for (i, block) in plain.chunks(10).enumerate() {
+        let ts = 1_700_000_000 + i as i64;
+        let (media, user) = (format!("m{}", i % 50), format!("user{}", i % 100));
+        out.push(block[0].clone());
+        out.push((
+            subjects::MEDIA_PLAYED,
+            Bytes::from(format!(
+                r#"{{"type":"yt","media_id":"{media}","title":"Song {media}","duration":5,"queued_by":"{user}","channel":"{channel}","ts":{ts}}}"#
+            )),
+        ));
+        out.extend_from_slice(&block[1..9]);
+        out.push((
+            subjects::MEDIA_ENDED,
+            Bytes::from(format!(
+                r#"{{"type":"yt","media_id":"{media}","reason":"played","channel":"{channel}","ts":{}}}"#,
+                ts + 5
+            )),
+        ));
+        out.push(block[9].clone());
+    }
+    (out, expect, blocks as i64)
+}
+
 /// Publishes `events` as fast as the client takes them, then waits until the newest row id
 /// of `table` reaches `expected_rows` (the table must start empty). `timeout` bounds the wait.
 pub async fn run_burst(

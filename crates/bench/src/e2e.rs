@@ -52,6 +52,8 @@ pub const RECHECK: Duration = RECHECKS[0];
 const IDLE_CHECK_MS: u8 = 5;
 /// How long after the last line of a run its rows may still arrive.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The pause after the warm-up and after each run.
+const BETWEEN_RUNS: Duration = Duration::from_millis(200);
 /// How long the chatters may take to join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -89,6 +91,37 @@ pub struct EndToEnd {
     pub harness_cpu_s_per_1000_lines: Spread,
     /// Poll interval of the watcher, ms (the resolution of the latency).
     pub resolution_ms: f64,
+    /// Each run's slowest line, hop by hop: where its time went.
+    #[serde(default)]
+    pub slowest: Vec<SlowLine>,
+    /// Per run: the database service's commits and the WAL checkpoints its writer finished
+    /// itself (each holds the commits for two `fsync`s), from its `$SRV.STATS` counters.
+    #[serde(default)]
+    pub service_commits: Vec<u64>,
+    #[serde(default)]
+    pub writer_checkpoints: Vec<u64>,
+    /// Per run: retention passes the service completed (a pass deletes old rows step by
+    /// step between commits).
+    #[serde(default)]
+    pub maintenance_passes: Vec<u64>,
+    /// Seconds since the database service started, when the first measured run began (its
+    /// first retention pass comes 30 s after start).
+    #[serde(default)]
+    pub service_age_s: Option<f64>,
+}
+
+/// One line's timeline, ms after it was handed to the chatter's client (`None`: that tap
+/// point did not see it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowLine {
+    pub run: u32,
+    pub seq: usize,
+    /// Broadcast seen by a peer client (client send path + devserver).
+    pub peer_ms: Option<f64>,
+    /// Event seen on NATS (+ the bot).
+    pub event_ms: Option<f64>,
+    /// Row visible in SQLite (+ the database service and the probe).
+    pub row_ms: f64,
 }
 
 /// A row the watcher saw: (run, sequence number, when).
@@ -427,6 +460,10 @@ struct RunResult {
     bot_cpu_s: f64,
     service_cpu_s: f64,
     lines: usize,
+    slowest: Option<SlowLine>,
+    commits: u64,
+    writer_checkpoints: u64,
+    maintenance_passes: u64,
 }
 
 /// Everything the end-to-end run needs from the suite.
@@ -456,15 +493,17 @@ pub async fn measure(
         .send_paced(sizes.e2e_rate, warmup, |k| format!("warm-up {k}"))
         .await?;
     // Let the warm-up lines reach the database before measuring.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(BETWEEN_RUNS).await;
 
     let cooldowns0 = rig.devserver.cooldowns_sent();
     let lines = (f64::from(sizes.e2e_rate) * sizes.e2e_seconds) as usize;
     let mut results = Vec::new();
+    let service_age_s = rig.service.started.elapsed().as_secs_f64();
     for run in 0..sizes.runs as u32 {
         let bot0 = rig.bot.sample()?.cpu_s;
         let svc0 = rig.service.sample()?.cpu_s;
         let own0 = own_cpu_s()?;
+        let stats0 = service_stats(rig.client).await;
         let (sent, achieved) = senders
             .send_paced(sizes.e2e_rate, lines, |k| line(run, k))
             .await?;
@@ -475,6 +514,7 @@ pub async fn measure(
         let bot1 = rig.bot.sample()?.cpu_s;
         let svc1 = rig.service.sample()?.cpu_s;
         let own1 = own_cpu_s()?;
+        let stats1 = service_stats(rig.client).await;
         let (row_at, duplicated) = first_seen(watcher.take(run), lines);
         let (event_at, _) = first_seen(take(&bus_seen, run), lines);
         let (peer_at, _) = first_seen(take(&senders.peer_seen, run), lines);
@@ -486,6 +526,11 @@ pub async fn measure(
         };
         let sent: Vec<Option<Instant>> = sent.into_iter().map(Some).collect();
         let latencies = between(&sent, &row_at);
+        let slowest = slowest_line(run, &sent, &peer_at, &event_at, &row_at);
+        let delta = |f: fn(&(u64, u64, u64)) -> u64| match (&stats0, &stats1) {
+            (Some(a), Some(b)) => f(b).saturating_sub(f(a)),
+            _ => 0,
+        };
         results.push(RunResult {
             lost: (lines - latencies.len()) as u64,
             latency: Percentiles::of(&latencies),
@@ -499,8 +544,16 @@ pub async fn measure(
             bot_cpu_s: bot1 - bot0,
             service_cpu_s: svc1 - svc0,
             lines,
+            slowest,
+            commits: delta(|s| s.0),
+            writer_checkpoints: delta(|s| s.1),
+            maintenance_passes: delta(|s| s.2),
         });
         after_run();
+        // Runs are separate measurements: the same pause between them as after the warm-up
+        // (a chat stream has pauses; one without any for ~8 s makes the service's writer
+        // finish a WAL checkpoint itself, which the per-run counters would show).
+        tokio::time::sleep(BETWEEN_RUNS).await;
     }
     let cooldowns = rig.devserver.cooldowns_sent() - cooldowns0;
     let resolution = watcher.resolution;
@@ -550,7 +603,61 @@ pub async fn measure(
         service_cpu_s_per_1000_lines: per_1000(|r| r.service_cpu_s).ok_or_else(none)?,
         harness_cpu_s_per_1000_lines: per_1000(|r| r.harness_cpu_s).ok_or_else(none)?,
         resolution_ms: resolution.as_secs_f64() * 1e3,
+        slowest: results.iter().filter_map(|r| r.slowest.clone()).collect(),
+        service_commits: results.iter().map(|r| r.commits).collect(),
+        writer_checkpoints: results.iter().map(|r| r.writer_checkpoints).collect(),
+        maintenance_passes: results.iter().map(|r| r.maintenance_passes).collect(),
+        service_age_s: Some(service_age_s),
     })
+}
+
+/// The line of `run` that took longest to reach its row, with its other tap points.
+fn slowest_line(
+    run: u32,
+    sent: &[Option<Instant>],
+    peer: &[Option<Instant>],
+    event: &[Option<Instant>],
+    row: &[Option<Instant>],
+) -> Option<SlowLine> {
+    let ms = |at: &Option<Instant>, from: Instant| {
+        at.map(|a| a.saturating_duration_since(from).as_secs_f64() * 1e3)
+    };
+    let (seq, from, row_ms) = sent
+        .iter()
+        .zip(row)
+        .enumerate()
+        .filter_map(|(i, (s, r))| {
+            let s = (*s)?;
+            Some((i, s, ms(r, s)?))
+        })
+        .max_by(|a, b| a.2.total_cmp(&b.2))?;
+    Some(SlowLine {
+        run,
+        seq,
+        peer_ms: peer.get(seq).and_then(|p| ms(p, from)),
+        event_ms: event.get(seq).and_then(|e| ms(e, from)),
+        row_ms,
+    })
+}
+
+/// (commits, checkpoints finished by the writer, retention passes) from the database
+/// service's `$SRV.STATS` counters; `None` when it does not answer (the figures are then 0).
+async fn service_stats(client: &Bus) -> Option<(u64, u64, u64)> {
+    let reply = client
+        .request(
+            "$SRV.STATS.rosey-db",
+            bytes::Bytes::new(),
+            Duration::from_secs(1),
+        )
+        .await
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&reply.payload).ok()?;
+    let data = v.get("endpoints")?.get(0)?.get("data")?;
+    Some((
+        data.get("batches")?.as_u64()?,
+        data.get("checkpoints_finished")?.as_u64()?,
+        data.get("maintenance_runs")?.as_u64()?,
+    ))
 }
 
 /// The first time each of `lines` sequence numbers was seen, and how many were seen again.

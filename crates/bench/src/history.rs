@@ -63,6 +63,19 @@ impl Point {
             latency(&mut f, &format!("query {}", q.subject), &q.latency);
         }
         latency(&mut f, "end to end", &r.end_to_end.latency);
+        if let Some(s) = &r.storage_floor {
+            f.insert("storage floor: events/s".into(), s.events_per_s.median);
+        }
+        if let Some(s) = r.mixed_media.as_ref().and_then(|m| m.events_per_s.as_ref()) {
+            f.insert("ingest plain, mixed with media: events/s".into(), s.median);
+        }
+        for q in r.query_written.iter().flat_map(|w| &w.endpoints) {
+            latency(
+                &mut f,
+                &format!("query {} while written", q.subject),
+                &q.latency,
+            );
+        }
         for s in &r.scale {
             let n = s.channels;
             f.insert(format!("scale {n} channels: join ms"), s.join_ms);

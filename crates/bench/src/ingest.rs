@@ -144,6 +144,32 @@ pub async fn mixed_burst(
     events: usize,
 ) -> Result<BurstRun, BenchError> {
     let (payloads, expect) = dbbench::mixed_burst(events, channel);
+    mixed_run(client, db, service, channel, payloads, &expect, 0).await
+}
+
+/// The mixed burst with a media change in every block ([`dbbench::mixed_media_burst`]): the
+/// time runs until every chat effect and every play with its ending is in the database.
+pub async fn mixed_media_burst(
+    client: &Bus,
+    db: &Path,
+    service: &mut Child,
+    channel: &str,
+    events: usize,
+) -> Result<BurstRun, BenchError> {
+    let (payloads, expect, plays) = dbbench::mixed_media_burst(events, channel);
+    mixed_run(client, db, service, channel, payloads, &expect, plays).await
+}
+
+/// One mixed burst; `plays` media plays (each with its ending) must be recorded too.
+async fn mixed_run(
+    client: &Bus,
+    db: &Path,
+    service: &mut Child,
+    channel: &str,
+    payloads: Vec<(&'static str, bytes::Bytes)>,
+    expect: &dbbench::MixedExpectation,
+    plays: i64,
+) -> Result<BurstRun, BenchError> {
     let n = payloads.len();
     let base = max_id(db, "recent_chat")?;
     let cpu0 = service.sample()?.cpu_s;
@@ -163,12 +189,21 @@ pub async fn mixed_burst(
     let mut effects_error = None;
     let mut end_to_end = None;
     if burst.is_ok() {
-        match wait_effects(db, channel, &expect, start, timeout).await {
+        match wait_effects(db, channel, expect, start, timeout).await {
             Ok(t) => end_to_end = Some(t),
             Err(e) => effects_error = Some(e),
         }
-    } else if let Err(e) = check_mixed_once(db, channel, &expect).await {
+    } else if let Err(e) = check_mixed_once(db, channel, expect).await {
         effects_error = Some(e);
+    }
+    if plays > 0 && effects_error.is_none() {
+        match wait_plays(db, channel, plays, start, timeout).await {
+            Ok(t) => end_to_end = end_to_end.map(|e| e.max(t)),
+            Err(e) => {
+                end_to_end = None;
+                effects_error = Some(e);
+            }
+        }
     }
     let cpu1 = service.sample()?.cpu_s;
     let (rows, distinct) = chat_counts(db, channel)?;
@@ -211,6 +246,37 @@ pub(crate) async fn wait_effects(
             Err(e) if start.elapsed() > timeout => return Err(e),
             Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
         }
+    }
+}
+
+/// Waits until `channel` has `plays` recorded plays, each ended (→ the time since `start`),
+/// or `timeout` has passed since `start` (→ what was found).
+async fn wait_plays(
+    db: &Path,
+    channel: &str,
+    plays: i64,
+    start: Instant,
+    timeout: Duration,
+) -> Result<Duration, String> {
+    let s = reader(db).map_err(|e| e.to_string())?;
+    loop {
+        let (rows, ended): (i64, i64) = s
+            .connection()
+            .query_row(
+                "SELECT count(*), count(end_reason) FROM media_history WHERE channel = ?1",
+                [channel],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| e.to_string())?;
+        if rows == plays && ended == plays {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            return Err(format!(
+                "expected {plays} plays, each ended; found {rows} plays, {ended} ended"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

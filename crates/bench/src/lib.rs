@@ -31,6 +31,8 @@
 //! - `history.rs`: each run's figures appended to `bench-history.jsonl`, and `report.html`
 //!   (self-contained: the dashboard's chart code, the data) with every figure's trend.
 //! - `progress.rs`: the progress bar.
+//! - `floor.rs`: the storage floor (a raw batched insert of a burst's rows, same schema).
+//! - `written.rs`: the query figures while a steady 1,000 lines/s are written.
 //! - `benches/hot_paths.rs`: criterion micro-benchmarks (payload decode, packet decode, batch
 //!   write); `examples/commit_tail.rs`, `examples/timer_floor.rs`: the two experiments
 //!   BENCHMARKS.md cites for the end-to-end tail.
@@ -45,6 +47,7 @@ pub mod dbbench;
 pub mod durable;
 pub mod e2e;
 pub mod error;
+pub mod floor;
 pub mod history;
 pub mod ingest;
 pub mod machine;
@@ -58,6 +61,7 @@ pub mod report;
 pub mod scale;
 pub mod stats;
 pub mod web;
+pub mod written;
 
 use std::ffi::OsStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -168,6 +172,7 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
     progress.phase("ingest: warm-up");
     ingest::message_burst(&client, &db, &mut service, "warmup", sizes.warmup_events).await?;
     let (mut message_runs, mut mixed_runs) = (Vec::new(), Vec::new());
+    let mut media_runs = Vec::new();
     for r in 0..sizes.runs {
         progress.phase(format!("ingest: message burst {}/{}", r + 1, sizes.runs));
         message_runs.push(
@@ -193,7 +198,28 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
             .await?,
         );
         progress.step();
+        progress.phase(format!(
+            "ingest: mixed burst with media {}/{}",
+            r + 1,
+            sizes.runs
+        ));
+        media_runs.push(
+            ingest::mixed_media_burst(
+                &client,
+                &db,
+                &mut service,
+                &format!("plain-media-{r}"),
+                sizes.burst_events,
+            )
+            .await?,
+        );
+        progress.step();
     }
+    let mixed_media = BurstFigure::of(&media_runs);
+    progress.phase("storage floor: raw batched inserts");
+    let storage_floor =
+        floor::measure(&dir.join("floor.db"), sizes.burst_events, sizes.runs).await?;
+    progress.step();
     let plain = IngestMode {
         message: BurstFigure::of(&message_runs),
         mixed: BurstFigure::of(&mixed_runs),
@@ -231,6 +257,21 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
             .await?,
         );
     }
+
+    // The same queries while a busy channel is written (the figures above are the kept
+    // replies: nothing changes between requests).
+    progress.phase("query latency while 1,000 lines/s are written");
+    let query_written = written::measure(
+        &client,
+        &url,
+        ch,
+        &requests,
+        sizes.query_requests,
+        sizes.query_warmup,
+        sizes.runs,
+        || progress.step(),
+    )
+    .await?;
 
     // End to end, then scale: the devserver is the "CyTube" side, in this process.
     progress.phase("end to end: starting the devserver, a bot and the chatters");
@@ -486,6 +527,9 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
         resources,
         targets: Vec::new(),
         notes,
+        storage_floor: Some(storage_floor),
+        mixed_media: Some(mixed_media),
+        query_written: Some(query_written),
     };
     report.targets = report::check_targets(&report);
     Ok(report)
@@ -495,8 +539,19 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
 fn step_count(sizes: &Sizes) -> u64 {
     let runs = sizes.runs as u64;
     // start-up, 2 ingest kinds, 3 endpoints, e2e bot, e2e runs, scale points, durable
-    // start-up, 2 durable kinds, stop
-    1 + 2 * runs + 3 * runs + 1 + runs + sizes.scale_channels.len() as u64 + 1 + 2 * runs + 1
+    // start-up, 2 durable kinds, stop; then the mixed burst with media, the storage floor
+    // and 3 endpoints while written
+    1 + 2 * runs
+        + 3 * runs
+        + 1
+        + runs
+        + sizes.scale_channels.len() as u64
+        + 1
+        + 2 * runs
+        + 1
+        + runs
+        + 1
+        + 3 * runs
 }
 
 fn stop_text(took: Duration, status: &std::process::ExitStatus) -> String {

@@ -196,6 +196,11 @@ impl Failing {
 
 /// Commits after which a pending retention step runs even though events are waiting.
 const STEP_EVERY_COMMITS: usize = 16;
+/// Rows one retention step deletes per table, at most: a chat line that arrives during a step
+/// waits for it, so a step is kept to about a millisecond (a 1,000-row delete from
+/// `recent_chat` and its three indexes took several). A pass takes proportionally more steps,
+/// so it still deletes `maintenance_batches` × `Retention::batch` rows per table.
+const STEP_ROWS: i64 = 100;
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
@@ -275,7 +280,9 @@ impl Writer {
                 }
                 WriterMsg::Maintain => {
                     if self.maintenance_left == 0 {
-                        self.maintenance_left = self.cfg.maintenance_batches.max(1);
+                        let per_batch = (self.cfg.retention.batch.max(1) / self.step_rows()).max(1);
+                        self.maintenance_left =
+                            self.cfg.maintenance_batches.max(1) * per_batch as usize;
                     }
                 }
                 WriterMsg::Close {
@@ -384,12 +391,15 @@ impl Writer {
         }
     }
 
-    /// One retention step: at most one bounded delete per table (`Retention::batch` rows,
-    /// each its own transaction). The pass ends when nothing old is left or after
+    /// One retention step: at most one bounded delete per table (at most [`STEP_ROWS`]
+    /// rows, each its own transaction). The pass ends when nothing old is left or after
     /// `maintenance_batches` steps (the next pass goes on).
     fn maintain_step(&mut self) {
         self.commits_since_step = 0;
-        let retention = self.cfg.retention.clone();
+        let retention = Retention {
+            batch: self.step_rows(),
+            ..self.cfg.retention.clone()
+        };
         match self.store.maintenance(now_secs(), &retention, 1) {
             Ok(r) => {
                 self.maintenance_left = if r.more { self.maintenance_left - 1 } else { 0 };
@@ -410,6 +420,11 @@ impl Writer {
                 tracing::warn!(error = %e, "Maintenance failed; will retry next pass.");
             }
         }
+    }
+
+    /// Rows per table of one retention step.
+    fn step_rows(&self) -> i64 {
+        self.cfg.retention.batch.clamp(1, STEP_ROWS)
     }
 
     fn close(&mut self) -> Result<usize, String> {

@@ -115,6 +115,29 @@ fn bench_tiny_writes_a_complete_report() {
     assert!(num(e, "latency.p50_ms.median") > 0.0, "{e}");
     assert!(num(e, "achieved_rate.median") > 0.0, "{e}");
 
+    // Issue 31: the storage floor, the mixed burst with media (every play and its end), the
+    // queries while chat is written, and each run's slowest line.
+    assert!(num(&r, "storage_floor.events_per_s.median") > 0.0, "{r}");
+    let m = &r["mixed_media"];
+    assert_eq!(m["completed_runs"], m["runs"], "{m}");
+    assert_eq!(
+        (m["lost"].as_u64(), m["duplicated"].as_u64()),
+        (Some(0), Some(0)),
+        "{m}"
+    );
+    assert!(m["effects_error"].is_null(), "{m}");
+    let w = &r["query_written"];
+    assert_eq!(w["endpoints"].as_array().unwrap().len(), 3, "{w}");
+    assert!(
+        num(w, "lines") > 0.0 && num(w, "achieved_rate") > 0.0,
+        "{w}"
+    );
+    assert_eq!(e["slowest"].as_array().unwrap().len(), 1, "{e}");
+    assert!(
+        md.contains("Storage floor") && md.contains("(written)"),
+        "{md}"
+    );
+
     // Scale: one point per channel count, each process measured and stopped cleanly.
     let s = r["scale"].as_array().unwrap();
     assert_eq!(s.len(), 2, "{s:?}");
