@@ -81,6 +81,7 @@ fn main() -> ExitCode {
     if cli.check_args {
         return ExitCode::SUCCESS;
     }
+    cmd::common::raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
