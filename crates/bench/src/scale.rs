@@ -195,12 +195,15 @@ impl DevserverProcess {
     }
 }
 
+/// A target row: what, the target, and (measured, met) when measured.
+type Row = (&'static str, String, Option<(String, bool)>);
+
 /// Issue 31's targets for one process with 10,000 channels (with `--scale-channels
 /// …,10000`): ≤ 1 GB, ≤ 5 % of a core idle, joined within 30 s, SIGTERM in under 2 s.
 pub fn ten_thousand_targets(scale: &[ScalePoint], t: &mut Vec<TargetCheck>) {
     let p = scale.iter().find(|p| p.channels == 10_000);
     let stop_ms = |p: &ScalePoint| p.stop_ms.unwrap_or(f64::INFINITY);
-    let rows: [(&str, String, Option<(String, bool)>); 4] = [
+    let rows: [Row; 4] = [
         (
             "RSS",
             mib_target(1000.0),
