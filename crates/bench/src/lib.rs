@@ -2,8 +2,8 @@
 //! suite can be tested.
 //!
 //! [`run`] starts what it needs — a nats-server on a free loopback port, `rosey db-service`
-//! and an echo responder as separate processes, the devserver in this process and `rosey bot`
-//! processes against it — then measures, with warm-up and repeated runs, and returns a
+//! and an echo responder as separate processes, the devserver in this process (for the
+//! scale run a `rosey devserver` process) and `rosey bot` processes against it — then measures, with warm-up and repeated runs, and returns a
 //! [`Report`]: ingest, query latency next to an echo floor, end to end, scale, resources,
 //! the machine and versions, and the targets checked against the figures. Only
 //! loopback traffic; every file lives in a temporary directory.
@@ -19,12 +19,14 @@
 //! - `query.rs`: request latency alternating with the echo floor; the echo responder.
 //! - `bot.rs`: a bot config for N devserver channels, `rosey bot`, "joined".
 //! - `e2e.rs`: chat line → row latency at a fixed rate.
-//! - `scale.rs`: one bot process with N channels.
+//! - `scale.rs`: one bot process with N channels, against a devserver process of its own.
 //! - `moderation.rs`: end-to-end latency with `rosey moderator` running and not
 //!   (`rosey bench --moderation`).
 //! - `backends.rs`: SQLite and PostgreSQL side by side (`rosey bench --postgres`).
 //! - `plugins.rs`: the plugin command round trip with 1 and 10 plugins (`rosey bench --plugins`).
 //! - `stats.rs`: percentiles, median and spread.
+//! - `audience.rs`: 2,000 SSE viewers of one channel at 1,000 lines/s (`rosey bench
+//!   --audience`): every line to every viewer, delivery p99, `rosey web`'s RSS.
 //! - `web.rs`: the web dashboard's figures (`rosey bench --web`): first HTML, idle RSS,
 //!   SSE clients receiving a chat stream.
 //! - `report.rs`: the report, target checks, Markdown.
@@ -41,6 +43,7 @@
 //! with the reason; a missed target is a row in the report, not an error. An error means a
 //! measurement could not be taken at all (a process died, a service never answered).
 
+pub mod audience;
 pub mod backends;
 pub mod bot;
 pub mod dbbench;
@@ -273,7 +276,8 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
     )
     .await?;
 
-    // End to end, then scale: the devserver is the "CyTube" side, in this process.
+    // End to end: the devserver is the "CyTube" side, in this process. Scale runs against a
+    // devserver process of its own (`scale.rs`).
     progress.phase("end to end: starting the devserver, a bot and the chatters");
     let devserver = DevServer::start(DevServerConfig::default()).await?;
     let channels: Vec<String> = (0..sizes.e2e_channels).map(|c| format!("e2e{c}")).collect();
@@ -308,11 +312,8 @@ pub async fn run(opts: BenchOptions) -> Result<Report, BenchError> {
     let e2e_bot_stop = stop_text(took, &status);
 
     progress.phase("scale: one bot process, N channels");
-    let scale = scale::measure(&devserver, &opts.rosey, dir, &url, sizes, || {
-        progress.step()
-    })
-    .await?;
     devserver.shutdown().await;
+    let scale = scale::measure(&opts.rosey, dir, &url, sizes, || progress.step()).await?;
 
     // Durable mode last: the plain service must be gone first (a core subscriber would
     // receive the stream's subjects too).

@@ -102,7 +102,12 @@ pub struct TargetCheck {
 }
 
 impl TargetCheck {
-    fn new(figure: &str, target: &str, measured: String, met: Option<bool>) -> TargetCheck {
+    pub(crate) fn new(
+        figure: &str,
+        target: &str,
+        measured: String,
+        met: Option<bool>,
+    ) -> TargetCheck {
         TargetCheck {
             figure: figure.to_string(),
             target: target.to_string(),
@@ -123,7 +128,7 @@ impl TargetCheck {
         self.met == Some(false) && (preset == Preset::Full || self.judged_by_quick)
     }
 
-    fn not_measured(figure: &str, target: &str, why: &str) -> TargetCheck {
+    pub(crate) fn not_measured(figure: &str, target: &str, why: &str) -> TargetCheck {
         TargetCheck::new(figure, target, format!("not measured: {why}"), None)
     }
 }
@@ -306,6 +311,7 @@ pub fn check_targets(r: &Report) -> Vec<TargetCheck> {
             ),
         });
     }
+    crate::scale::ten_thousand_targets(&r.scale, &mut t);
     let idle = |process: &str| {
         r.resources
             .iter()
@@ -535,12 +541,12 @@ const MB: f64 = 1_000_000.0;
 const MIB: f64 = 1_048_576.0;
 
 /// A memory target of `mb` MB, in MiB.
-fn mb_in_mib(mb: f64) -> f64 {
+pub(crate) fn mb_in_mib(mb: f64) -> f64 {
     mb * MB / MIB
 }
 
 /// "≤ 95.4 MiB" for a target of 100 MB: one unit throughout the report.
-fn mib_target(mb: f64) -> String {
+pub(crate) fn mib_target(mb: f64) -> String {
     format!("≤ {:.1} MiB", mb_in_mib(mb))
 }
 

@@ -9,7 +9,8 @@
 //! - [`error`]: the error type, [`DevServerError`].
 //! - [`server`]: [`DevServer`] — listener, socket.io wiring, event routing, the
 //!   observation/control handle used by tests and `rosey demo`.
-//! - [`socketconfig`]: the `/socketconfig/<channel>.json` route.
+//! - [`socketconfig`]: the `/socketconfig/<channel>.json` route; `server` also answers
+//!   `/devserver/presence/<name>` (in how many channels a user is), which CyTube has not.
 //! - [`listen`]: the HTTP listener (hyper with a request-header timeout).
 //! - [`state`]: the in-memory world (connections, channels, permissions) and the
 //!   [`state::Outbox`] handlers write frames to.

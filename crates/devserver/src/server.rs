@@ -247,6 +247,11 @@ impl DevServer {
         let app = Router::new()
             .route("/socketconfig/{file}", get(socketconfig::handler))
             .with_state(url.clone())
+            .merge(
+                Router::new()
+                    .route("/devserver/presence/{name}", get(presence))
+                    .with_state(shared.clone()),
+            )
             .layer(layer);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let speed = shared.lock().world.cfg.playback_speed;
@@ -472,6 +477,23 @@ impl DevServer {
             }
         }
     }
+}
+
+/// `GET /devserver/presence/<name>`: `{"channels": N}`, the number of channels `name` is a
+/// logged-in member of. Not CyTube's: it lets a process that runs the server elsewhere (the
+/// scale bench) see a bot with 10,000 channels join without a socket per channel.
+async fn presence(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> axum::Json<Value> {
+    let inner = shared.lock();
+    let w = &inner.world;
+    let n = w
+        .channels
+        .keys()
+        .filter(|ch| w.find_member(ch, &name).is_some())
+        .count();
+    axum::Json(json!({ "channels": n }))
 }
 
 /// How often the playback clock looks for items that have played to their end.

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
     if cli.check_args {
         return ExitCode::SUCCESS;
     }
+    cmd::common::raise_fd_limit();
     rosey::block_on(async move {
         match cli.command {
             Command::Run(a) => cmd::run::run(a).await,

@@ -81,8 +81,7 @@ const WEB: &str = "dashboard (`rosey web`)";
 const ADMIN: &str = "admin CLI (`rosey stats`, `say`, `status`, `token`)";
 const PLUGINS: &str = "plugins (`rosey plugins` and third-party plugin processes)";
 const MODERATOR: &str = "automated moderator (`rosey moderator`)";
-const DB_AND_WEB: &str =
-    "database service (`rosey run` / `rosey db-service`); dashboard (`rosey web`: the Moderation panel)";
+const DB_AND_WEB: &str = "database service (`rosey run` / `rosey db-service`); dashboard (`rosey web`: the Moderation panel)";
 const MODERATING: &str = "automated moderator (`rosey moderator`); dashboard (`rosey web`: undo of a \
      mute or ban); plugins";
 

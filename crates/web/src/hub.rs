@@ -102,6 +102,20 @@ pub struct Frame {
     /// The channel's chat sequence number this frame brings a browser up to: a `chat`
     /// frame's own number, the newest one for `state` and `snapshot` (see [`EventId`]).
     pub seq: u64,
+    /// The frame as SSE text, rendered by the first viewer that sends it and shared by
+    /// every other (see `sse`).
+    pub wire: Arc<std::sync::OnceLock<bytes::Bytes>>,
+}
+
+impl Frame {
+    fn new(event: &'static str, data: String, seq: u64) -> Frame {
+        Frame {
+            event,
+            data: data.into(),
+            seq,
+            wire: Arc::default(),
+        }
+    }
 }
 
 /// The SSE event id, `<epoch>-<seq>`: the hub's epoch (a new one each time the process
@@ -289,11 +303,7 @@ impl Live {
                 let data = serde_json::to_string(&line).unwrap_or_default();
                 self.push_chat(line);
                 self.seq += 1;
-                let frame = Frame {
-                    event: "chat",
-                    data: data.into(),
-                    seq: self.seq,
-                };
+                let frame = Frame::new("chat", data, self.seq);
                 if self.sent.len() == REPLAY {
                     self.sent.pop_front();
                 }
@@ -345,19 +355,11 @@ impl Live {
     }
 
     fn state_frame(&self) -> Frame {
-        Frame {
-            event: "state",
-            data: self.state_json().into(),
-            seq: self.seq,
-        }
+        Frame::new("state", self.state_json(), self.seq)
     }
 
     fn snapshot_frame(&self) -> Frame {
-        Frame {
-            event: "snapshot",
-            data: self.snapshot_json().into(),
-            seq: self.seq,
-        }
+        Frame::new("snapshot", self.snapshot_json(), self.seq)
     }
 
     /// What a browser that saw up to chat frame `seq` missed: the chat frames after it and
@@ -433,6 +435,20 @@ impl ChannelHub {
                 Some(snapshot)
             }
             Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// The next frame if one is waiting, without waiting (a browser that is behind: as
+    /// [`next`](Self::next)); `None` when none is.
+    pub fn try_next(&self, rx: &mut broadcast::Receiver<Frame>) -> Option<Frame> {
+        match rx.try_recv() {
+            Ok(frame) => Some(frame),
+            Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                let (snapshot, fresh) = self.subscribe();
+                *rx = fresh;
+                Some(snapshot)
+            }
+            Err(_) => None,
         }
     }
 

@@ -24,6 +24,10 @@ pub struct Limits {
     /// A connection that neither reads nor writes for this long is closed (event streams
     /// write a keep-alive well within it, so they stay).
     pub idle_timeout: Duration,
+    /// A connection whose write has waited this long for the client to take bytes is
+    /// closed: a viewer that stopped reading its event stream is dropped (counted as a
+    /// `stalled` timeout) rather than buffered for.
+    pub write_stall: Duration,
     /// Open connections in total.
     pub max_connections: usize,
     /// Open connections from one address (a trusted proxy is held only to the total).
@@ -39,6 +43,7 @@ impl Default for Limits {
         Limits {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
+            write_stall: Duration::from_secs(10),
             max_connections: 512,
             max_connections_per_client: 64,
             max_streams: 256,
@@ -138,7 +143,7 @@ const REFUSED: &[&str] = &[
     "stream_per_client",
     "stream_total",
 ];
-const TIMEOUTS: &[&str] = &["header", "idle"];
+const TIMEOUTS: &[&str] = &["header", "idle", "stalled"];
 
 /// The listener's counters.
 pub struct WebStats {
@@ -197,6 +202,10 @@ impl WebStats {
         self.timeouts.inc(1);
     }
 
+    pub(crate) fn stalled(&self) {
+        self.timeouts.inc(2);
+    }
+
     pub(crate) fn blocked_attempt(&self) {
         self.blocked_attempts.fetch_add(1, Relaxed);
     }
@@ -219,7 +228,8 @@ impl WebStats {
             .map_or(0, |i| self.refused.get(i))
     }
 
-    /// Connections closed for a slow header (`header`) or for idling (`idle`).
+    /// Connections closed for a slow header (`header`), for idling (`idle`) or because the
+    /// client stopped reading what was written to it (`stalled`).
     pub fn timeout_count(&self, what: &str) -> u64 {
         self.timeouts
             .index_of(what)
@@ -246,7 +256,8 @@ impl Source for WebStats {
         )?;
         out.counter(
             "rosey_web_timeouts",
-            "Connections closed for a request header not sent in time or for idling.",
+            "Connections closed for a request header not sent in time, for idling, or because the \
+             client stopped reading (a stalled event-stream viewer, dropped).",
             self.timeouts.iter().map(|(v, n)| ([("kind", v)], n)),
         )?;
         out.counter_value(

@@ -1,7 +1,10 @@
 //! The listener: accepts connections under the caps of [`Limits`] and serves each with
 //! hyper's HTTP/1.1 connection, which closes a connection whose request header does not
 //! arrive within `header_timeout` (hyper's timer, which `axum::serve` never sets), and a
-//! watch that closes one that reads and writes nothing for `idle_timeout`.
+//! watch that closes one that reads and writes nothing for `idle_timeout`, or whose writes
+//! have waited for `write_stall` (the client stopped reading: a viewer of an event stream
+//! that stalled is dropped, counted as `rosey_web_timeouts{kind="stalled"}`, instead of
+//! holding its buffers until the idle timeout).
 //!
 //! A connection over a cap is answered 429 (its address holds its share; a trusted proxy is
 //! held only to the total) or 503 (the total) and closed. Accept errors (no file
@@ -137,10 +140,12 @@ impl Conn {
     async fn serve(mut self, stream: TcpStream, peer: SocketAddr) {
         let start = Instant::now();
         let last = Arc::new(AtomicU64::new(0));
+        let blocked = Arc::new(AtomicU64::new(0));
         let io = TokioIo::new(Watched {
             inner: stream,
             start,
             last: last.clone(),
+            blocked: blocked.clone(),
         });
         let app = self.app.clone();
         let svc = service_fn(move |mut req: Request<Incoming>| {
@@ -155,7 +160,9 @@ impl Conn {
         let conn = builder.serve_connection(io, svc);
         tokio::pin!(conn);
         let idle = self.limits.idle_timeout;
-        let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(50)));
+        let stall = self.limits.write_stall;
+        let every = (idle.min(stall) / 4).max(Duration::from_millis(50));
+        let mut tick = tokio::time::interval(every);
         let mut stopping = false;
         loop {
             tokio::select! {
@@ -175,7 +182,14 @@ impl Conn {
                     conn.as_mut().graceful_shutdown();
                 }
                 _ = tick.tick() => {
-                    let quiet = start.elapsed().saturating_sub(Duration::from_millis(last.load(Relaxed)));
+                    let now = start.elapsed();
+                    let since = blocked.load(Relaxed);
+                    if since > 0 && now.saturating_sub(Duration::from_millis(since - 1)) >= stall {
+                        self.stats.stalled();
+                        tracing::debug!(client = %peer, "Client stopped reading; closed.");
+                        return;
+                    }
+                    let quiet = now.saturating_sub(Duration::from_millis(last.load(Relaxed)));
                     if quiet >= idle {
                         self.stats.idle_timeout();
                         tracing::debug!(client = %peer, "Idle connection closed.");
@@ -220,17 +234,37 @@ async fn refuse(stream: TcpStream, why: Refused, timeout: Duration) {
     let _ = tokio::time::timeout(timeout + Duration::from_secs(1), conn).await;
 }
 
-/// A TCP stream that notes when it last read or wrote a byte (ms since `start`).
+/// A TCP stream that notes when it last read or wrote a byte (ms since `start`), and since
+/// when a write has been waiting for the client to take bytes (ms since `start` + 1; 0 =
+/// none is).
 struct Watched {
     inner: TcpStream,
     start: Instant,
     last: Arc<AtomicU64>,
+    blocked: Arc<AtomicU64>,
 }
 
 impl Watched {
+    fn ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
     fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last.store(ms, Relaxed);
+        self.last.store(self.ms(), Relaxed);
+    }
+
+    /// Notes the outcome of a write (or flush): waiting starts the stall clock, anything
+    /// else stops it.
+    fn wrote<T>(&self, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match &r {
+            Poll::Pending => {
+                if self.blocked.load(Relaxed) == 0 {
+                    self.blocked.store(self.ms() + 1, Relaxed);
+                }
+            }
+            Poll::Ready(_) => self.blocked.store(0, Relaxed),
+        }
+        r
     }
 }
 
@@ -259,7 +293,7 @@ impl AsyncWrite for Watched {
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.touch();
         }
-        r
+        self.wrote(r)
     }
 
     fn poll_write_vectored(
@@ -271,7 +305,7 @@ impl AsyncWrite for Watched {
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.touch();
         }
-        r
+        self.wrote(r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -279,7 +313,8 @@ impl AsyncWrite for Watched {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.wrote(r)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -542,3 +542,107 @@ async fn logout_needs_the_csrf_token() {
     assert!(!env.logged_in(&http, &cookie).await);
     env.stop().await;
 }
+
+/// Issue 31: a viewer that stops reading its event stream is dropped (counted as a
+/// `stalled` timeout) instead of being buffered for, and a viewer that reads keeps getting
+/// every line meanwhile. The stalled viewer asks for the stream with a small receive buffer
+/// and never reads; lines of 1 KB go out in rounds, each awaited at the reading viewer,
+/// until the listener gives up on the stalled one.
+#[tokio::test]
+async fn a_viewer_that_stops_reading_is_dropped_and_the_others_keep_receiving() {
+    use futures::StreamExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    let env = start(|c| c.limits.write_stall = Duration::from_millis(300)).await;
+    let addr = env.web.addr();
+    let stats = env.web.stats();
+
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(addr).await.unwrap();
+    stalled
+        .write_all(format!("GET /events?channel={CH} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let reading = client_from("127.0.0.1")
+        .get(env.url("/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reading.status(), StatusCode::OK);
+    until("both viewers watch", || stats.streams() == 2).await;
+
+    // The reading viewer counts the chat lines it gets, in order.
+    let got = Arc::new(AtomicU64::new(0));
+    let counter = got.clone();
+    let reader = tokio::spawn(async move {
+        let mut body = reading.bytes_stream();
+        let mut buf = Vec::new();
+        let mut out_of_order = 0u64;
+        while let Some(Ok(chunk)) = body.next().await {
+            buf.extend_from_slice(&chunk);
+            while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = buf.drain(..end + 2).collect();
+                let block = String::from_utf8_lossy(&block);
+                if !block.starts_with("event: chat") {
+                    continue;
+                }
+                let n = counter.load(Relaxed);
+                if !block.contains(&format!("\"line {n} ")) {
+                    out_of_order += 1;
+                }
+                counter.store(n + 1, Relaxed);
+            }
+        }
+        out_of_order
+    });
+
+    let padding = "x".repeat(1000);
+    let subject = subjects::event_subject(CH, "message");
+    let mut sent = 0u64;
+    // Up to 40 MB: far more than the socket buffers of the stalled viewer can take.
+    while stats.timeout_count("stalled") == 0 && sent < 40_000 {
+        for _ in 0..200 {
+            let line = json!({"channel": CH, "ts": 1_700_000_000.0, "id": format!("s{sent}"),
+                              "kind": "message", "user": "carol",
+                              "content": format!("line {sent} {padding}")});
+            env.bus
+                .publish(&subject, serde_json::to_vec(&line).unwrap())
+                .await
+                .unwrap();
+            sent += 1;
+        }
+        until("the reading viewer has every line so far", || {
+            got.load(Relaxed) == sent
+        })
+        .await;
+    }
+    assert_eq!(
+        stats.timeout_count("stalled"),
+        1,
+        "the stalled viewer is dropped ({sent} lines sent): {stats:?}"
+    );
+    until("only the reading viewer is left", || stats.streams() == 1).await;
+    closed_within(&mut stalled, TIMEOUT)
+        .await
+        .expect("the stalled viewer's connection is closed");
+
+    // The reader still gets what follows.
+    for i in 0..10 {
+        let n = sent + i;
+        let line = json!({"channel": CH, "ts": 1_700_000_000.0, "id": format!("s{n}"),
+                          "kind": "message", "user": "carol", "content": format!("line {n} .")});
+        env.bus
+            .publish(&subject, serde_json::to_vec(&line).unwrap())
+            .await
+            .unwrap();
+    }
+    until("the reading viewer gets the lines after the drop", || {
+        got.load(Relaxed) == sent + 10
+    })
+    .await;
+    env.stop().await;
+    let out_of_order = reader.await.unwrap();
+    assert_eq!(out_of_order, 0, "every line, in order");
+}

@@ -47,6 +47,13 @@ pub struct BenchArgs {
     /// Only the web dashboard's section (`rosey web`: first HTML, idle RSS, SSE delivery).
     #[arg(long)]
     pub web: bool,
+    /// Only the big audience: 2,000 SSE viewers of one channel at 1,000 lines/s (`rosey web`:
+    /// every line delivered, delivery p99, RSS).
+    #[arg(long)]
+    pub audience: bool,
+    /// Viewers for `--audience` (default 2,000).
+    #[arg(long, requires = "audience")]
+    pub viewers: Option<usize>,
     /// Only the plugin command round trip (1 and 10 plugins): prints its table.
     #[arg(long)]
     pub plugins: bool,
@@ -104,6 +111,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     if args.web {
         return web_section(&out).await;
+    }
+    if args.audience {
+        return audience_section(&out, args.viewers, args.check).await;
     }
     let mut sizes = Sizes::for_preset(preset);
     if let Some(n) = args.scale_channels {
@@ -191,5 +201,30 @@ fn preset(args: &BenchArgs) -> anyhow::Result<Preset> {
             .with_context(|| format!("unknown preset {p:?} (full, quick or tiny)"))?,
         (None, true) => Preset::Quick,
         (None, false) => Preset::Full,
+    })
+}
+
+/// `rosey bench --audience`: the big-audience section alone.
+async fn audience_section(
+    out: &std::path::Path,
+    viewers: Option<usize>,
+    check: bool,
+) -> anyhow::Result<ExitCode> {
+    let rosey = std::env::current_exe().context("cannot find the rosey executable")?;
+    let mut opts = rosey_bench::audience::AudienceOptions::default();
+    opts.viewers = viewers.unwrap_or(opts.viewers);
+    let figures = rosey_bench::audience::run(&rosey, &opts).await?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join("audience-report.json");
+    let json = serde_json::to_string_pretty(&figures).context("cannot encode the figures")?;
+    std::fs::write(&path, json + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", figures.to_markdown());
+    println!("Figures written to {}.", path.display());
+    let missed = figures.targets().iter().any(|t| t.met == Some(false));
+    Ok(if check && missed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }

@@ -283,3 +283,18 @@ pub fn report_unused(config: &rosey_config::Config) {
         tracing::info!(keys = %unused.join(", "), "Configuration keys kept but not used by Rosey.");
     }
 }
+
+/// Raises the soft limit of open files to the hard limit. A bot holds one socket per
+/// channel and the dashboard one per viewer, and the usual soft limit (1,024) is far below
+/// what 10,000 channels need; the hard limit is the administrator's cap, which stays.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                eprintln!("rosey: cannot raise the open-file limit from {soft} to {hard}: {e}");
+            }
+        }
+        _ => {}
+    }
+}
