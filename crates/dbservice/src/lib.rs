@@ -10,8 +10,6 @@
 //!   durable consumer, acked after the commit; and [`replay`] of the stream.
 //! - [`writer`]: the single writer thread that owns the read-write store and commits batches;
 //!   [`IngestSender`] / [`IngestItem`] / [`Ack`] let other feeders (JetStream) use it.
-//! - `checkpoint` (private): the thread that copies the WAL into the database off the
-//!   commit path, and gets a steadily written WAL to start over in a pause of the commits.
 //! - [`query`] (private): the request handlers, on the NATS micro-service API or plain
 //!   subscriptions on the embedded bus.
 //! - [`counters`]: counters per rejection kind, logged once per kind.
@@ -23,7 +21,7 @@
 //!  bus ──rosey.db.> (queue rosey-db)──▶ ingest task ──bounded mpsc──▶ writer thread ──▶ store (rw)
 //!  (durable: ROSEY_DB ──durable consumer──▶ durable task ──▶ writer ──commit──▶ acks)
 //!  bus ──query subjects (queue rosey-db-query)──▶ query task ──────────────────────────▶ store (ro)
-//!  checkpoint thread ──passive pass every 500 ms, and in a pause──▶ WAL (SQLite; a huge WAL: FinishCheckpoint ──▶ writer)
+//!  checkpoint thread ──passive pass every 500 ms──▶ WAL (SQLite; a large WAL: FinishCheckpoint ──▶ writer)
 //! ```
 //!
 //! The store is a `Box<dyn rosey_store::Storage>` opened from [`DbServiceConfig::db`]: an
@@ -34,7 +32,6 @@
 //! Start with [`DbService::start`]; stop with [`DbServiceHandle::shutdown`], which commits
 //! everything received, closes open sessions and checkpoints the WAL.
 
-mod checkpoint;
 pub mod config;
 pub mod counters;
 pub mod decode;
@@ -222,13 +219,64 @@ struct Opened {
     checkpoint_stop: Option<std::sync::mpsc::Sender<()>>,
 }
 
+/// How often the service checkpoints the WAL from its own thread.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Starts the thread that checkpoints the WAL off the commit path (the writer's own
+/// automatic checkpoint is off in the service: it used to stall one commit in ~120 by up to
+/// several milliseconds). It stops when the returned sender is dropped.
+///
+/// A pass that finds the WAL over [`rosey_store::FINISH_CHECKPOINT_AT_FRAMES`] asks the
+/// writer to copy the rest between two commits (about a millisecond): under steady commits
+/// this thread's passes alone always end behind the writer, and the WAL would grow forever.
+fn spawn_checkpointer(
+    checkpointer: rosey_store::Checkpointer,
+    writer: mpsc::WeakSender<writer::WriterMsg>,
+    counters: Arc<Counters>,
+) -> Result<std::sync::mpsc::Sender<()>, DbServiceError> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("rosey-db-checkpoint".into())
+        .spawn(move || {
+            let mut failing = false;
+            // The receive timeout is the timer: nothing is ever sent, dropping ends it.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(CHECKPOINT_INTERVAL)
+            {
+                let started = std::time::Instant::now();
+                match checkpointer.passive() {
+                    Ok((frames, _)) => {
+                        failing = false;
+                        counters
+                            .metrics
+                            .checkpoint_seconds
+                            .observe_duration(started.elapsed());
+                        if frames > rosey_store::FINISH_CHECKPOINT_AT_FRAMES
+                            && let Some(w) = writer.upgrade()
+                        {
+                            // A full queue is busy with events: the next pass asks again.
+                            let _ = w.try_send(writer::WriterMsg::FinishCheckpoint);
+                        }
+                    }
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry.");
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+        .map_err(|e| DbServiceError::Join(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(tx)
+}
+
 /// Opens (and migrates) the database and starts the writer thread; with `reader`, also a
 /// read-only connection for the queries.
 async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceError> {
     let options = StoreOptions {
         default_channel: cfg.default_channel.clone(),
         cache_kib: cfg.cache_kib,
-        // The running service checkpoints on its own thread (see `checkpoint`).
+        // The running service checkpoints on its own thread (see `spawn_checkpointer`).
         auto_checkpoint: !reader,
         ..StoreOptions::default()
     };
@@ -275,7 +323,7 @@ async fn open(cfg: &DbServiceConfig, reader: bool) -> Result<Opened, DbServiceEr
     .map_err(|e| DbServiceError::Join(format!("cannot start the writer thread: {e}")))?;
     let checkpoint_stop = match reader {
         Some(_) => match storage::open_checkpointer(&cfg.db, &options)? {
-            Some(c) => Some(checkpoint::spawn(
+            Some(c) => Some(spawn_checkpointer(
                 c,
                 writer_tx.downgrade(),
                 counters.clone(),
