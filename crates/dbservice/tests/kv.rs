@@ -16,16 +16,9 @@ use rosey_testkit::NatsServer;
 use rosey_testkit::pg::PgTestDb;
 use serde_json::{Value, json};
 
+/// [`rosey_testkit::bus_db::ask`] with this file's wait.
 async fn ask(bus: &Bus, subject: &str, body: Value) -> Value {
-    let m = bus
-        .request(
-            subject,
-            serde_json::to_vec(&body).unwrap(),
-            Duration::from_secs(5),
-        )
-        .await
-        .expect("the database service answers");
-    serde_json::from_slice(&m.payload).unwrap()
+    rosey_testkit::bus_db::ask(bus, subject, body, Duration::from_secs(5)).await
 }
 
 async fn round_trip(target: StoreTarget) {

@@ -92,6 +92,17 @@ pub async fn request(bus: &Bus, subject: &str, body: Value) -> Vec<u8> {
         .to_vec()
 }
 
+/// Asks `subject` with `body`, waiting up to `wait`, and returns the reply decoded as JSON
+/// (fails the test when nobody answers or the reply is not JSON).
+pub async fn ask(bus: &Bus, subject: &str, body: Value, wait: Duration) -> Value {
+    let reply = bus
+        .request(subject, encode(&body), wait)
+        .await
+        .unwrap_or_else(|e| panic!("no answer on {subject}: {e}"));
+    serde_json::from_slice(&reply.payload)
+        .unwrap_or_else(|e| panic!("the answer on {subject} is not JSON: {e}"))
+}
+
 /// The recent chat of `channel` as the database service has it.
 pub async fn recent_chat(bus: &Bus, channel: &str) -> Vec<ChatRow> {
     decode_list(&request(bus, subjects::RECENT_CHAT_GET, json!({"channel": channel})).await)

@@ -122,12 +122,9 @@ async fn publish(bus: &Bus, subject: &str, v: Value) {
         .unwrap();
 }
 
+/// [`rosey_testkit::bus_db::ask`] with this file's wait.
 async fn ask(bus: &Bus, subject: &str, body: Value) -> Value {
-    let reply = bus
-        .request(subject, serde_json::to_vec(&body).unwrap(), WAIT)
-        .await
-        .unwrap();
-    serde_json::from_slice(&reply.payload).unwrap()
+    rosey_testkit::bus_db::ask(bus, subject, body, WAIT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
